@@ -1,0 +1,84 @@
+import type { Any } from "@bufbuild/protobuf/wkt";
+import { credentials, type ServiceError, status } from "@grpc/grpc-js";
+import { isReason, Reason, XbusError } from "../../core/errors.js";
+import { createServiceClient } from "../../core/grpc.js";
+import type { Logger } from "../../core/logger.js";
+import { Adapter, type AdapterFetchRequest } from "../../proto/gen/xbus/v1/adapter_pb.js";
+import type { AdapterDefinition } from "../sdk/adapter.js";
+import { adapterHandlers } from "../sdk/adapter.js";
+
+/**
+ * Where a connector sends a request: an adapter's gRPC server (any language),
+ * or an SDK adapter in the same process. Both answer with a record or throw an
+ * XbusError.
+ */
+export interface AdapterTarget {
+  fetch(req: AdapterFetchRequest, deadline: Date): Promise<Any>;
+  close(): void;
+}
+
+export interface GrpcTargetOptions {
+  /** host:port of the adapter. */
+  address: string;
+  tls: { ca: string; cert: string; key: string };
+  /** Name in the adapter's certificate, when it differs from the host in `address`. */
+  serverName?: string;
+}
+
+export function grpcTarget(o: GrpcTargetOptions): AdapterTarget {
+  const client = createServiceClient(
+    Adapter,
+    o.address,
+    credentials.createSsl(Buffer.from(o.tls.ca), Buffer.from(o.tls.key), Buffer.from(o.tls.cert)),
+    o.serverName ? { "grpc.ssl_target_name_override": o.serverName } : {},
+  );
+  return {
+    async fetch(req, deadline) {
+      try {
+        const res = await client.fetch(req, { deadline });
+        if (!res.record) throw new XbusError("PROVIDER_BAD_RECORD", "the adapter answered without a record");
+        return res.record;
+      } catch (err) {
+        throw fromAdapterStatus(err);
+      }
+    },
+    close: () => client.close(),
+  };
+}
+
+export function inProcessTarget(def: AdapterDefinition, logger: Logger): AdapterTarget {
+  const handlers = adapterHandlers(def);
+  return {
+    async fetch(req, deadline) {
+      const res = await handlers.fetch(req, deadline, logger);
+      if (!res.record) throw new XbusError("PROVIDER_BAD_RECORD", "the adapter answered without a record");
+      return res.record as Any;
+    },
+    close: () => {},
+  };
+}
+
+/**
+ * Maps an adapter's gRPC status to what the broker should hear. The adapter's
+ * message text is not passed on: it may hold internals of the agency's system.
+ */
+export function fromAdapterStatus(err: unknown): XbusError {
+  if (err instanceof XbusError) return err;
+  const se = err as Partial<ServiceError>;
+  const reason = se.metadata?.get("xbus-reason")[0];
+  if (typeof reason === "string" && isReason(reason) && Reason[reason] === se.code && reason !== "INTERNAL") {
+    return new XbusError(reason, `the adapter answered ${reason}`);
+  }
+  switch (se.code) {
+    case status.NOT_FOUND:
+      return new XbusError("SUBJECT_NOT_FOUND", "no record for this subject");
+    case status.DEADLINE_EXCEEDED:
+      return new XbusError("DEADLINE_EXCEEDED", "the adapter did not answer before the deadline");
+    case status.UNAVAILABLE:
+      return new XbusError("PROVIDER_UNAVAILABLE", "the agency's adapter is unreachable", { cause: err });
+    case status.RESOURCE_EXHAUSTED:
+      return new XbusError("PROVIDER_BUSY", "the agency's adapter is overloaded");
+    default:
+      return new XbusError("PROVIDER_ERROR", "the agency's adapter failed", { cause: err });
+  }
+}

@@ -1,0 +1,135 @@
+import type { KeyObject } from "node:crypto";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
+import { XbusError } from "../../core/errors.js";
+import type { Logger } from "../../core/logger.js";
+import { agencySubjects, connectorQueue, RouteHeader, serviceSubject } from "../../core/nats-subjects.js";
+import { verifyRoute } from "../../core/route-signature.js";
+import { parseServiceName } from "../../core/service-name.js";
+import { AdapterFetchRequestSchema } from "../../proto/gen/xbus/v1/adapter_pb.js";
+import { RouteReplySchema } from "../../proto/gen/xbus/v1/route_pb.js";
+import type { AdapterTarget } from "./adapter-target.js";
+
+export interface ConnectorOptions {
+  nats: NatsConnection;
+  agency: string;
+  target: AdapterTarget;
+  /** Public keys of the brokers whose signed requests this connector accepts. */
+  brokerKeys: readonly KeyObject[];
+  /** Requests handled at once before new ones get PROVIDER_BUSY. Default 256. */
+  maxInFlight?: number;
+  logger: Logger;
+}
+
+export interface Connector {
+  readonly inFlight: number;
+  /** Stops taking requests, lets the ones in flight finish. */
+  close(): Promise<void>;
+}
+
+/**
+ * DESIGN step 6, provider side. Serves one agency's subjects in a queue group
+ * (run more connectors to scale), checks each request's broker signature,
+ * deadline and subject before the adapter sees it, and answers with a
+ * RouteReply.
+ */
+export function startConnector(o: ConnectorOptions): Connector {
+  const maxInFlight = o.maxInFlight ?? 256;
+  let inFlight = 0;
+  const pending = new Set<Promise<void>>();
+  const log = o.logger;
+
+  const reply = (
+    msg: Msg,
+    result:
+      | { case: "error"; value: XbusError }
+      | { case: "record"; value: import("@bufbuild/protobuf/wkt").Any },
+  ) => {
+    const body =
+      result.case === "record"
+        ? create(RouteReplySchema, { result: { case: "record", value: result.value } })
+        : create(RouteReplySchema, {
+            result: {
+              case: "error",
+              value: { code: result.value.code, reason: result.value.reason, message: result.value.message },
+            },
+          });
+    if (msg.reply) msg.respond(toBinary(RouteReplySchema, body));
+  };
+
+  const handle = async (msg: Msg): Promise<void> => {
+    const exchangeId = msg.headers?.get(RouteHeader.exchangeId) ?? "";
+    const deadlineMs = Number(msg.headers?.get(RouteHeader.deadline) ?? "");
+    const signature = msg.headers?.get(RouteHeader.signature) ?? "";
+    const rlog = log.child({ exchange_id: exchangeId.slice(0, 64) });
+    try {
+      if (
+        !verifyRoute(
+          o.brokerKeys,
+          { exchangeId, subject: msg.subject, deadlineMs, body: msg.data },
+          signature,
+        )
+      ) {
+        throw new XbusError("BAD_ROUTE_SIGNATURE", "the request is not signed by a trusted broker");
+      }
+      if (!Number.isFinite(deadlineMs) || deadlineMs <= Date.now()) {
+        throw new XbusError("DEADLINE_EXCEEDED", "the request's deadline has passed");
+      }
+      const req = fromBinary(AdapterFetchRequestSchema, msg.data);
+      const service = parseServiceName(req.service);
+      if (
+        service.agency !== o.agency ||
+        serviceSubject(service) !== msg.subject ||
+        req.exchangeId !== exchangeId
+      ) {
+        throw new XbusError("WRONG_AGENCY", "the request does not match the subject it came on");
+      }
+      const record = await o.target.fetch(req, new Date(deadlineMs));
+      reply(msg, { case: "record", value: record });
+    } catch (err) {
+      const xe = XbusError.from(err);
+      if (xe.reason === "BAD_ROUTE_SIGNATURE" || xe.reason === "WRONG_AGENCY")
+        rlog.warn({ reason: xe.reason, subject: msg.subject }, "request refused");
+      else if (xe.code === 13) rlog.error({ reason: xe.reason, err: xe.cause ?? xe }, "request failed");
+      reply(msg, { case: "error", value: xe });
+    }
+  };
+
+  const sub: Subscription = o.nats.subscribe(agencySubjects(o.agency), {
+    queue: connectorQueue(o.agency),
+    callback: (err, msg) => {
+      if (err) {
+        log.error({ err }, "subscription error");
+        return;
+      }
+      if (inFlight >= maxInFlight) {
+        reply(msg, {
+          case: "error",
+          value: new XbusError(
+            "PROVIDER_BUSY",
+            `the ${o.agency} connector is at its limit of ${maxInFlight} requests`,
+          ),
+        });
+        return;
+      }
+      inFlight++;
+      const p = handle(msg).finally(() => {
+        inFlight--;
+        pending.delete(p);
+      });
+      pending.add(p);
+    },
+  });
+  log.info({ agency: o.agency, subject: agencySubjects(o.agency) }, "connector serving");
+
+  return {
+    get inFlight() {
+      return inFlight;
+    },
+    async close() {
+      sub.unsubscribe();
+      await Promise.allSettled([...pending]);
+      o.target.close();
+    },
+  };
+}

@@ -1,0 +1,161 @@
+import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
+import { anyPack } from "@bufbuild/protobuf/wkt";
+import { fieldPathsOf } from "../../core/catalogue.js";
+import { XbusError } from "../../core/errors.js";
+import { retainFields } from "../../core/field-mask.js";
+import type { Logger } from "../../core/logger.js";
+import { parseServiceName } from "../../core/service-name.js";
+import type {
+  AdapterFetchRequest,
+  AdapterFetchResponseSchema,
+  DescribeResponseSchema,
+} from "../../proto/gen/xbus/v1/adapter_pb.js";
+
+/** What a handler returns when the agency holds no record for the subject. */
+export const NOT_FOUND: unique symbol = Symbol("xbus.not-found");
+export type NotFound = typeof NOT_FOUND;
+
+export interface FetchContext {
+  readonly exchangeId: string;
+  readonly subjectId: string;
+  readonly purpose: string;
+  /** Field paths policy released; fill these, the SDK clears the rest anyway. */
+  readonly fields: readonly string[];
+  /** SPIFFE ID of the consumer system. */
+  readonly consumer: string;
+  readonly deadline: Date;
+  /** Aborted when the deadline passes: pass it to database calls. */
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+}
+
+export interface RecordService<S extends DescMessage = DescMessage> {
+  readonly record: S;
+  fetch(ctx: FetchContext): Promise<MessageInitShape<S> | NotFound>;
+}
+
+/** Declares one service: its record type and how to fetch a record. Typed by the record's schema. */
+export function recordService<S extends DescMessage>(
+  record: S,
+  fetch: (ctx: FetchContext) => Promise<MessageInitShape<S> | NotFound>,
+): RecordService<S> {
+  return { record, fetch };
+}
+
+export interface AdapterDefinition {
+  /** The agency's short name, e.g. `dcrc`. */
+  readonly agency: string;
+  /** Keyed by service name within the agency, e.g. `citizen-record`. */
+  readonly services: Readonly<Record<string, RecordService>>;
+}
+
+export interface AdapterHandlers {
+  describe(): Promise<MessageInitShape<typeof DescribeResponseSchema>>;
+  fetch(
+    req: AdapterFetchRequest,
+    deadline: Date,
+    logger: Logger,
+  ): Promise<MessageInitShape<typeof AdapterFetchResponseSchema>>;
+}
+
+const SUBJECT_MAX = 64;
+
+/**
+ * The adapter's behaviour, independent of transport: the same handlers serve
+ * the gRPC server and the in-process mode behind the connector. Requests are
+ * checked, the deadline becomes an AbortSignal, the returned record is cut to
+ * the released fields, and a handler's own error becomes INTERNAL with no
+ * message leaking out.
+ */
+export function adapterHandlers(def: AdapterDefinition): AdapterHandlers {
+  const services = new Map<string, { svc: RecordService; paths: Set<string> }>();
+  for (const [name, svc] of Object.entries(def.services)) {
+    const full = parseServiceName(`${def.agency}.${name}`).full;
+    services.set(full, { svc, paths: fieldPathsOf(svc.record) });
+  }
+  return {
+    async describe() {
+      return {
+        agency: def.agency,
+        services: [...services].map(([service, { svc }]) => ({ service, recordType: svc.record.typeName })),
+      };
+    },
+    async fetch(req, deadline, logger) {
+      const entry = services.get(req.service);
+      if (!entry)
+        throw new XbusError(
+          "UNKNOWN_SERVICE",
+          `this adapter does not serve ${JSON.stringify(req.service.slice(0, 100))}`,
+          { field: "service" },
+        );
+      if (req.subjectId.length === 0 || req.subjectId.length > SUBJECT_MAX) {
+        throw new XbusError("INVALID_SUBJECT_ID", "subject_id must be 1 to 64 characters", {
+          field: "subject_id",
+        });
+      }
+      if (req.fields.length === 0)
+        throw new XbusError("INVALID_FIELD", "fields: no field was released", { field: "fields" });
+      for (const f of req.fields) {
+        if (!entry.paths.has(f)) {
+          throw new XbusError(
+            "UNKNOWN_FIELD",
+            `fields: ${JSON.stringify(f.slice(0, 100))} is not a field of ${entry.svc.record.typeName}`,
+            {
+              field: "fields",
+            },
+          );
+        }
+      }
+      const remaining = deadline.getTime() - Date.now();
+      if (remaining <= 0)
+        throw new XbusError("DEADLINE_EXCEEDED", "the deadline passed before the handler ran");
+      const signal = AbortSignal.timeout(remaining);
+      const log = logger.child({ exchange_id: req.exchangeId, service: req.service });
+      let result: MessageInitShape<DescMessage> | NotFound;
+      try {
+        result = await abortable(
+          entry.svc.fetch({
+            exchangeId: req.exchangeId,
+            subjectId: req.subjectId,
+            purpose: req.purpose,
+            fields: req.fields,
+            consumer: req.consumer,
+            deadline,
+            signal,
+            logger: log,
+          }),
+          signal,
+        );
+      } catch (err) {
+        if (err instanceof XbusError) throw err;
+        log.error({ err }, "handler failed");
+        throw new XbusError("INTERNAL", "the adapter failed", { cause: err });
+      }
+      if (result === NOT_FOUND) throw new XbusError("SUBJECT_NOT_FOUND", "no record for this subject");
+      const record = create(entry.svc.record, result);
+      retainFields(entry.svc.record, record, req.fields);
+      return { record: anyPack(entry.svc.record, record) };
+    },
+  };
+}
+
+/** Resolves as `p` does, or rejects with DEADLINE_EXCEEDED when `signal` aborts first. */
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () =>
+      reject(new XbusError("DEADLINE_EXCEEDED", "the adapter did not answer before the deadline"));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}

@@ -1,0 +1,14 @@
+// The adapter SDK, for integrators: declare services with recordService,
+// group them with an AdapterDefinition, serve with serveAdapter (gRPC) or hand
+// the definition to the connector to run it in process.
+export {
+  type AdapterDefinition,
+  type AdapterHandlers,
+  adapterHandlers,
+  type FetchContext,
+  NOT_FOUND,
+  type NotFound,
+  type RecordService,
+  recordService,
+} from "./adapter.js";
+export { type AdapterServer, type ServeAdapterOptions, serveAdapter } from "./serve.js";

@@ -1,0 +1,181 @@
+import { performance } from "node:perf_hooks";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { anyPack } from "@bufbuild/protobuf/wkt";
+import type { ServerUnaryCall } from "@grpc/grpc-js";
+import type { Catalogue } from "../../core/catalogue.js";
+import { XbusError } from "../../core/errors.js";
+import { retainFields } from "../../core/field-mask.js";
+import { uuidv7 } from "../../core/ids.js";
+import type { Logger } from "../../core/logger.js";
+import { decide, type PolicyBundle } from "../../policies/index.js";
+import { AdapterFetchRequestSchema } from "../../proto/gen/xbus/v1/adapter_pb.js";
+import type {
+  FetchRequest,
+  FetchResponse,
+  FetchResponseSchema,
+} from "../../proto/gen/xbus/v1/exchange_pb.js";
+import { identifyPeer, peerCertificateOf } from "../identity/peer-identity.js";
+import { providerError, type Router } from "../routing/nats-router.js";
+import { validateFetch } from "../validation/validate-request.js";
+import { routingDeadline } from "./deadline.js";
+import type { ExchangeOutcome, ExchangeRecorder } from "./outcome.js";
+
+export interface ExchangeDeps {
+  catalogue: Catalogue;
+  /** The policy bundle in force; read once per exchange so a reload never splits one. */
+  policy: () => PolicyBundle;
+  router: Router;
+  recorder: ExchangeRecorder;
+  trustDomain: string;
+  subjectIdPattern: RegExp;
+  logger: Logger;
+}
+
+type Call = ServerUnaryCall<FetchRequest, FetchResponse>;
+
+const TYPE_URL_PREFIX = "type.googleapis.com/";
+
+/**
+ * The path of one exchange (DESIGN "The path of one exchange", steps 1–8):
+ * identity → validation → policy → routing → minimisation → log → answer.
+ * Every attempt, whatever its end, is handed to the recorder.
+ */
+export async function fetchExchange(
+  deps: ExchangeDeps,
+  req: FetchRequest,
+  call: Call,
+): Promise<MessageInitShape<typeof FetchResponseSchema>> {
+  const started = performance.now();
+  const outcome: ExchangeOutcome = {
+    exchangeId: uuidv7(),
+    startedAt: Date.now(),
+    consumer: undefined,
+    certSerial: undefined,
+    service: req.service.slice(0, 128),
+    subjectId: req.subjectId.slice(0, 64),
+    purpose: req.purpose.slice(0, 64),
+    consentId: req.consentId.slice(0, 128),
+    requestId: req.requestId.slice(0, 128),
+    decision: "invalid",
+    matchedGrants: [],
+    bundleHash: "",
+    fieldsRequested: req.fields.slice(0, 64).map((f) => f.slice(0, 128)),
+    fieldsReleased: [],
+    fieldsWithheld: [],
+    status: "OK",
+    reasonText: "",
+    latencyMs: 0,
+  };
+  try {
+    const peer = identifyPeer(peerCertificateOf(call), deps.trustDomain);
+    outcome.consumer = peer.id.uri;
+    outcome.certSerial = peer.serial;
+    if (peer.id.role !== "system") {
+      throw new XbusError(
+        "WRONG_ROLE",
+        `${peer.id.uri} is a ${peer.id.role} identity; only system identities may fetch`,
+      );
+    }
+    const bundle = deps.policy();
+    outcome.bundleHash = bundle.hash;
+    const v = validateFetch(req, {
+      catalogue: deps.catalogue,
+      purposes: bundle.purposes,
+      subjectIdPattern: deps.subjectIdPattern,
+    });
+
+    const decision = decide(bundle, {
+      consumer: peer.id,
+      service: v.service.service.full,
+      purpose: v.purpose,
+      fields: v.fields,
+    });
+    outcome.decision = decision.allow ? "allow" : "deny";
+    outcome.matchedGrants = decision.matchedGrants;
+    outcome.fieldsWithheld = decision.withheld;
+    if (!decision.allow) throw new XbusError("POLICY_DENIED", decision.explanation);
+
+    const recordType = v.service.recordType;
+    const body = toBinary(
+      AdapterFetchRequestSchema,
+      create(AdapterFetchRequestSchema, {
+        exchangeId: outcome.exchangeId,
+        service: v.service.service.full,
+        subjectId: v.subjectId,
+        purpose: v.purpose,
+        fields: [...decision.released],
+        consumer: peer.id.uri,
+      }),
+    );
+    const reply = await deps.router.route({
+      service: v.service.service,
+      body,
+      exchangeId: outcome.exchangeId,
+      consumer: peer.id.uri,
+      purpose: v.purpose,
+      fields: decision.released,
+      deadlineMs: routingDeadline(call.getDeadline()),
+      traceparent: firstString(call.metadata.get("traceparent")),
+    });
+    if (reply.result.case === "error") throw providerError(reply.result.value, v.service.service);
+    if (
+      reply.result.case !== "record" ||
+      reply.result.value.typeUrl !== TYPE_URL_PREFIX + recordType.typeName
+    ) {
+      throw new XbusError(
+        "PROVIDER_BAD_RECORD",
+        `${v.service.service.full} answered with a record of the wrong type`,
+      );
+    }
+    let record: ReturnType<typeof fromBinary>;
+    try {
+      record = fromBinary(recordType, reply.result.value.value);
+    } catch (err) {
+      throw new XbusError(
+        "PROVIDER_BAD_RECORD",
+        `${v.service.service.full} answered with a record that does not decode`,
+        { cause: err },
+      );
+    }
+    // Step 7: clear everything policy did not release, whatever the adapter sent.
+    retainFields(recordType, record, decision.released);
+    outcome.fieldsReleased = decision.released;
+    outcome.latencyMs = performance.now() - started;
+    // Step 8: log, then answer. If the log cannot take it, the consumer gets no record.
+    const receipt = await deps.recorder.record(outcome);
+    return {
+      exchangeId: outcome.exchangeId,
+      record: anyPack(recordType, record),
+      releasedFields: [...decision.released],
+      withheldFields: [...decision.withheld],
+      receipt,
+    };
+  } catch (err) {
+    const xe = XbusError.from(err);
+    xe.exchangeId = outcome.exchangeId;
+    if (xe.reason === "INTERNAL" || xe.reason === "PROVIDER_ERROR") {
+      deps.logger.error(
+        { exchange_id: outcome.exchangeId, service: outcome.service, err: xe.cause ?? xe },
+        "exchange failed",
+      );
+    }
+    if (outcome.decision === "allow") outcome.decision = "error";
+    outcome.status = xe.reason;
+    outcome.reasonText = xe.message;
+    outcome.latencyMs = performance.now() - started;
+    outcome.fieldsReleased = []; // nothing reached the consumer
+    await deps.recorder.record(outcome).catch((logErr: unknown) => {
+      deps.logger.error(
+        { exchange_id: outcome.exchangeId, err: logErr },
+        "could not record a failed exchange",
+      );
+    });
+    throw xe;
+  }
+}
+
+function firstString(values: unknown[]): string | undefined {
+  const v = values[0];
+  return typeof v === "string" && v.length <= 55 ? v : undefined;
+}

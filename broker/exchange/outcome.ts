@@ -1,0 +1,36 @@
+import type { Reason } from "../../core/errors.js";
+import type { Receipt } from "../../proto/gen/xbus/v1/exchange_pb.js";
+
+/**
+ * What the broker knows about one exchange attempt when it ends, allowed or
+ * not. The exchange log turns it into an ExchangeRecord; it holds no record
+ * data, and the citizen ID only so the log writer can key-hash it.
+ */
+export interface ExchangeOutcome {
+  exchangeId: string;
+  startedAt: number;
+  consumer: string | undefined;
+  certSerial: string | undefined;
+  service: string;
+  subjectId: string;
+  purpose: string;
+  consentId: string;
+  requestId: string;
+  decision: "allow" | "deny" | "invalid" | "error";
+  matchedGrants: readonly string[];
+  bundleHash: string;
+  fieldsRequested: readonly string[];
+  fieldsReleased: readonly string[];
+  fieldsWithheld: readonly string[];
+  status: "OK" | Reason;
+  reasonText: string;
+  latencyMs: number;
+}
+
+/**
+ * Where outcomes go. The broker awaits `record` before it answers: for an
+ * allowed exchange, a rejection means the consumer gets no data.
+ */
+export interface ExchangeRecorder {
+  record(outcome: ExchangeOutcome): Promise<Receipt | undefined>;
+}

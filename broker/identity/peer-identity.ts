@@ -1,0 +1,37 @@
+import type { PeerCertificate } from "node:tls";
+import type { ServerUnaryCall } from "@grpc/grpc-js";
+import { XbusError } from "../../core/errors.js";
+import { parseWorkloadId, spiffeIdsFromSubjectAltName, type WorkloadId } from "../../core/spiffe-id.js";
+
+export interface PeerIdentity {
+  readonly id: WorkloadId;
+  /** Upper-case hex serial of the client certificate. */
+  readonly serial: string;
+}
+
+/**
+ * Who is calling, from the client certificate that TLS already verified
+ * against the federation CA. Exactly one SPIFFE ID, in our trust domain, or
+ * the call goes no further.
+ */
+export function identifyPeer(cert: PeerCertificate | undefined, trustDomain: string): PeerIdentity {
+  if (!cert || !cert.raw)
+    throw new XbusError("NO_CLIENT_CERT", "a client certificate from the federation CA is required");
+  const ids = spiffeIdsFromSubjectAltName(cert.subjectaltname);
+  if (ids.length === 0)
+    throw new XbusError("NO_SPIFFE_ID", "the client certificate carries no SPIFFE ID (URI SAN)");
+  if (ids.length > 1)
+    throw new XbusError("BAD_SPIFFE_ID", "the client certificate carries more than one SPIFFE ID");
+  const id = parseWorkloadId(ids[0] as string);
+  if (id.trustDomain !== trustDomain) {
+    throw new XbusError("WRONG_TRUST_DOMAIN", `SPIFFE ID ${id.uri} is not in trust domain ${trustDomain}`);
+  }
+  return { id, serial: cert.serialNumber.toUpperCase() };
+}
+
+export function peerCertificateOf(
+  call: Pick<ServerUnaryCall<unknown, unknown>, "getAuthContext">,
+): PeerCertificate | undefined {
+  const auth = call.getAuthContext();
+  return auth.transportSecurityType === "ssl" ? auth.sslPeerCertificate : undefined;
+}

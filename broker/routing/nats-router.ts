@@ -1,0 +1,116 @@
+import type { KeyObject } from "node:crypto";
+import { fromBinary } from "@bufbuild/protobuf";
+import { errors, type NatsConnection, headers as natsHeaders } from "@nats-io/transport-node";
+import { isReason, Reason, XbusError } from "../../core/errors.js";
+import { RouteHeader, serviceSubject } from "../../core/nats-subjects.js";
+import { signRoute } from "../../core/route-signature.js";
+import type { ServiceName } from "../../core/service-name.js";
+import { type RouteError, type RouteReply, RouteReplySchema } from "../../proto/gen/xbus/v1/route_pb.js";
+
+export interface RouteInput {
+  service: ServiceName;
+  /** AdapterFetchRequest, protobuf binary. */
+  body: Uint8Array;
+  exchangeId: string;
+  consumer: string;
+  purpose: string;
+  fields: readonly string[];
+  /** Absolute, milliseconds since the epoch. */
+  deadlineMs: number;
+  traceparent?: string;
+}
+
+export interface Router {
+  route(input: RouteInput): Promise<RouteReply>;
+}
+
+/**
+ * DESIGN step 5: a NATS request to the provider agency's connectors (queue
+ * group), signed by the broker, bounded by the consumer's deadline. NATS
+ * failures are mapped here and nowhere else:
+ *   no responders            → UNAVAILABLE  PROVIDER_UNAVAILABLE (at once, not at the deadline)
+ *   no reply by the deadline → DEADLINE_EXCEEDED
+ *   connection closed/lost   → UNAVAILABLE  BUS_UNAVAILABLE
+ */
+export function createNatsRouter(opts: {
+  nc: NatsConnection;
+  brokerId: string;
+  signingKey: KeyObject;
+}): Router {
+  return {
+    async route(input) {
+      const subject = serviceSubject(input.service);
+      const h = natsHeaders();
+      h.set(RouteHeader.exchangeId, input.exchangeId);
+      h.set(RouteHeader.consumer, input.consumer);
+      h.set(RouteHeader.purpose, input.purpose);
+      h.set(RouteHeader.fields, input.fields.join(","));
+      h.set(RouteHeader.deadline, String(input.deadlineMs));
+      h.set(RouteHeader.brokerId, opts.brokerId);
+      if (input.traceparent) h.set(RouteHeader.traceparent, input.traceparent);
+      h.set(
+        RouteHeader.signature,
+        signRoute(opts.signingKey, {
+          exchangeId: input.exchangeId,
+          subject,
+          deadlineMs: input.deadlineMs,
+          body: input.body,
+        }),
+      );
+      const timeout = Math.max(1, input.deadlineMs - Date.now());
+      let data: Uint8Array;
+      try {
+        const msg = await opts.nc.request(subject, input.body, { timeout, headers: h });
+        data = msg.data;
+      } catch (err) {
+        throw mapNatsError(err, input.service);
+      }
+      try {
+        return fromBinary(RouteReplySchema, data);
+      } catch (err) {
+        throw new XbusError(
+          "PROVIDER_ERROR",
+          `the connector of ${input.service.agency} sent a malformed reply`,
+          { cause: err },
+        );
+      }
+    },
+  };
+}
+
+export function mapNatsError(err: unknown, service: ServiceName): XbusError {
+  const cause = err instanceof errors.RequestError && err.cause !== undefined ? err.cause : err;
+  if (
+    (err instanceof errors.RequestError && err.isNoResponders()) ||
+    cause instanceof errors.NoRespondersError
+  ) {
+    return new XbusError(
+      "PROVIDER_UNAVAILABLE",
+      `no connector of agency ${service.agency} is serving ${service.full}`,
+      { cause: err },
+    );
+  }
+  if (cause instanceof errors.TimeoutError) {
+    return new XbusError("DEADLINE_EXCEEDED", `${service.full} did not answer before the deadline`, {
+      cause: err,
+    });
+  }
+  if (
+    cause instanceof errors.ClosedConnectionError ||
+    cause instanceof errors.DrainingConnectionError ||
+    cause instanceof errors.ConnectionError
+  ) {
+    return new XbusError("BUS_UNAVAILABLE", "the broker has no connection to the bus", { cause: err });
+  }
+  return new XbusError("INTERNAL", "routing failed", { cause: err });
+}
+
+/** A provider's error as the consumer sees it: its reason if it is one of ours for that code, else PROVIDER_ERROR. */
+export function providerError(e: RouteError, service: ServiceName): XbusError {
+  if (isReason(e.reason) && Reason[e.reason] === e.code && e.reason !== "INTERNAL") {
+    return new XbusError(e.reason, e.message || `${service.full}: ${e.reason}`);
+  }
+  if (e.code === 5)
+    return new XbusError("SUBJECT_NOT_FOUND", `${service.agency} has no record for this subject`);
+  return new XbusError("PROVIDER_ERROR", `${service.full} failed at the provider`);
+}

@@ -1,0 +1,111 @@
+import type { KeyObject } from "node:crypto";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Catalogue } from "../core/catalogue.js";
+import { XbusError } from "../core/errors.js";
+import { serviceDefinition, serviceImplementation } from "../core/grpc.js";
+import type { Logger } from "../core/logger.js";
+import { grantsFor, type PolicyBundle } from "../policies/index.js";
+import { Exchange } from "../proto/gen/xbus/v1/exchange_pb.js";
+import { fetchExchange } from "./exchange/fetch.js";
+import type { ExchangeRecorder } from "./exchange/outcome.js";
+import { identifyPeer, peerCertificateOf } from "./identity/peer-identity.js";
+import { createNatsRouter } from "./routing/nats-router.js";
+
+export interface BrokerTls {
+  /** PEM of the federation CA (trust bundle; may hold more than one CA during a rollover). */
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+export interface BrokerOptions {
+  /** host:port to listen on; port 0 picks a free one. Default `localhost:0`. */
+  listen?: string;
+  tls: BrokerTls;
+  nats: NatsConnection;
+  catalogue: Catalogue;
+  policy: () => PolicyBundle;
+  recorder: ExchangeRecorder;
+  trustDomain: string;
+  /** Citizen ID format of the trust domain. Default: 11 digits. */
+  subjectIdPattern?: RegExp;
+  brokerId: string;
+  /** Ed25519 key that signs routed requests. */
+  signingKey: KeyObject;
+  logger: Logger;
+}
+
+export interface Broker {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_SUBJECT_ID_PATTERN = /^[0-9]{11}$/;
+const MAX_MESSAGE_BYTES = 64 * 1024;
+
+/** Starts the broker's gRPC front door (xbus.v1.Exchange) with mutual TLS. */
+export async function startBroker(o: BrokerOptions): Promise<Broker> {
+  const logger = o.logger;
+  const deps = {
+    catalogue: o.catalogue,
+    policy: o.policy,
+    router: createNatsRouter({ nc: o.nats, brokerId: o.brokerId, signingKey: o.signingKey }),
+    recorder: o.recorder,
+    trustDomain: o.trustDomain,
+    subjectIdPattern: o.subjectIdPattern ?? DEFAULT_SUBJECT_ID_PATTERN,
+    logger,
+  };
+  const server = new Server({
+    // Requests are small; refuse big ones before they are parsed.
+    "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+    "grpc.keepalive_permit_without_calls": 1,
+  });
+  server.addService(
+    serviceDefinition(Exchange),
+    serviceImplementation(
+      Exchange,
+      {
+        fetch: (req, call) => fetchExchange(deps, req, call),
+        listServices: async (_req, call) => {
+          const peer = identifyPeer(peerCertificateOf(call), o.trustDomain);
+          if (peer.id.role !== "system")
+            throw new XbusError("WRONG_ROLE", "only system identities may list services");
+          const bundle = o.policy();
+          return {
+            services: grantsFor(bundle, peer.id).map((g) => {
+              const entry = o.catalogue.get(g.service);
+              return {
+                service: g.service,
+                recordType: entry?.recordType.typeName ?? "",
+                description: entry?.description ?? "",
+                purposes: [...g.purposes],
+                fields: [...g.fields],
+                consentRequired: false,
+              };
+            }),
+          };
+        },
+      },
+      (err, method) => logger.error({ method, err }, "unexpected error in handler"),
+    ),
+  );
+  const creds = ServerCredentials.createSsl(
+    Buffer.from(o.tls.ca),
+    [{ cert_chain: Buffer.from(o.tls.cert), private_key: Buffer.from(o.tls.key) }],
+    true,
+  );
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(o.listen ?? "localhost:0", creds, (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  logger.info({ port, broker_id: o.brokerId }, "broker listening");
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.tryShutdown(() => resolve());
+        // Calls still running after 5 s are cut so shutdown cannot hang.
+        setTimeout(() => server.forceShutdown(), 5000).unref();
+      }),
+  };
+}

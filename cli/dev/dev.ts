@@ -1,0 +1,96 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { toJson } from "@bufbuild/protobuf";
+import { anyUnpack } from "@bufbuild/protobuf/wkt";
+import { credentials } from "@grpc/grpc-js";
+import { createServiceClient } from "../../core/grpc.js";
+import { createLogger } from "../../core/logger.js";
+import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
+import { startStack } from "./stack.js";
+
+export interface DevOptions {
+  /** Perform one Fetch, print it, stop everything, exit. */
+  smoke: boolean;
+  /** Default `.xbus/dev` under the current folder. */
+  dir?: string;
+}
+
+const SERVICE = "dcrc.citizen-record";
+const PURPOSE = "scholarship-eligibility";
+
+/** `xbus dev`: the whole bus on this machine, until Ctrl-C. */
+export async function runDev(opts: DevOptions): Promise<number> {
+  const dir = resolve(opts.dir ?? join(".xbus", "dev"));
+  const logger = createLogger({}, opts.smoke ? "warn" : ((process.env.XBUS_LOG_LEVEL as "info") ?? "info"));
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  say(`xbus dev: starting nats-server, certificates, broker, connector and the dcrc adapter in ${dir}`);
+  const stack = await startStack({ dir, logger });
+  const subject = stack.population.citizens[0]?.id ?? "";
+  const devJson = {
+    broker: stack.brokerAddress,
+    nats: stack.nats.url,
+    ca: stack.caPath,
+    consumer: {
+      spiffe_id: stack.consumer.spiffeId,
+      cert: stack.consumer.certPath,
+      key: stack.consumer.keyPath,
+    },
+    sample_subject_id: subject,
+    service: SERVICE,
+    purpose: PURPOSE,
+  };
+  const devJsonPath = join(dir, "dev.json");
+  writeFileSync(devJsonPath, `${JSON.stringify(devJson, null, 2)}\n`);
+
+  if (opts.smoke) {
+    try {
+      const client = createServiceClient(
+        Exchange,
+        stack.brokerAddress,
+        credentials.createSsl(
+          readFileSync(stack.caPath),
+          readFileSync(stack.consumer.keyPath),
+          readFileSync(stack.consumer.certPath),
+        ),
+      );
+      const res = await client.fetch(
+        { service: SERVICE, subjectId: subject, purpose: PURPOSE, requestId: "dev-smoke" },
+        { deadline: Date.now() + 10_000 },
+      );
+      client.close();
+      const record = res.record ? anyUnpack(res.record, stack.catalogue.registry) : undefined;
+      const type = record ? stack.catalogue.registry.getMessage(record.$typeName) : undefined;
+      say(`exchange ${res.exchangeId}: ${SERVICE} for ${PURPOSE}`);
+      say(`released: ${res.releasedFields.join(", ")}`);
+      if (res.withheldFields.length > 0) say(`withheld: ${res.withheldFields.join(", ")}`);
+      say(JSON.stringify(record && type ? toJson(type, record, { useProtoFieldName: true }) : null, null, 2));
+      return 0;
+    } catch (err) {
+      process.stderr.write(`xbus dev --smoke: the fetch failed: ${(err as Error).message}\n`);
+      return 1;
+    } finally {
+      await stack.close();
+    }
+  }
+
+  say("");
+  say(`  broker      ${stack.brokerAddress}   (xbus.v1.Exchange, mutual TLS)`);
+  say(`  nats        ${stack.nats.url}`);
+  say(`  config      ${devJsonPath}`);
+  say("");
+  say("Try it with any gRPC client, e.g. grpcurl:");
+  say(`  grpcurl -import-path proto -proto xbus/v1/exchange.proto \\`);
+  say(`    -cacert ${stack.caPath} -cert ${stack.consumer.certPath} -key ${stack.consumer.keyPath} \\`);
+  say(`    -d '{"service":"${SERVICE}","subject_id":"${subject}","purpose":"${PURPOSE}"}' \\`);
+  say(`    ${stack.brokerAddress} xbus.v1.Exchange/Fetch`);
+  say("");
+  say("Ctrl-C stops everything.");
+  await new Promise<void>((resolveStop) => {
+    const stop = () => resolveStop();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  say("xbus dev: stopping");
+  await stack.close();
+  return 0;
+}

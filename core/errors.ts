@@ -1,0 +1,96 @@
+import { Metadata, status } from "@grpc/grpc-js";
+
+/**
+ * Stable reason strings. A caller branches on these, never on message text, so
+ * a reason once shipped keeps its meaning. Each belongs to exactly one gRPC code.
+ */
+export const Reason = {
+  // UNAUTHENTICATED: the call never reaches validation or policy.
+  NO_CLIENT_CERT: status.UNAUTHENTICATED,
+  NO_SPIFFE_ID: status.UNAUTHENTICATED,
+  BAD_SPIFFE_ID: status.UNAUTHENTICATED,
+  WRONG_TRUST_DOMAIN: status.UNAUTHENTICATED,
+  // PERMISSION_DENIED
+  WRONG_ROLE: status.PERMISSION_DENIED,
+  POLICY_DENIED: status.PERMISSION_DENIED,
+  // INVALID_ARGUMENT: the message names the field.
+  INVALID_SERVICE: status.INVALID_ARGUMENT,
+  UNKNOWN_SERVICE: status.INVALID_ARGUMENT,
+  INVALID_SUBJECT_ID: status.INVALID_ARGUMENT,
+  UNKNOWN_PURPOSE: status.INVALID_ARGUMENT,
+  INVALID_FIELD: status.INVALID_ARGUMENT,
+  UNKNOWN_FIELD: status.INVALID_ARGUMENT,
+  INVALID_CONSENT_ID: status.INVALID_ARGUMENT,
+  INVALID_REQUEST_ID: status.INVALID_ARGUMENT,
+  INVALID_REQUEST: status.INVALID_ARGUMENT,
+  BAD_ROUTE_SIGNATURE: status.PERMISSION_DENIED,
+  WRONG_AGENCY: status.PERMISSION_DENIED,
+  // RESOURCE_EXHAUSTED
+  PROVIDER_BUSY: status.RESOURCE_EXHAUSTED,
+  // NOT_FOUND: the provider has no record for this subject.
+  SUBJECT_NOT_FOUND: status.NOT_FOUND,
+  // UNAVAILABLE
+  PROVIDER_UNAVAILABLE: status.UNAVAILABLE,
+  BUS_UNAVAILABLE: status.UNAVAILABLE,
+  // DEADLINE_EXCEEDED
+  DEADLINE_EXCEEDED: status.DEADLINE_EXCEEDED,
+  // INTERNAL: details stay in the broker's own log.
+  PROVIDER_ERROR: status.INTERNAL,
+  PROVIDER_BAD_RECORD: status.INTERNAL,
+  INTERNAL: status.INTERNAL,
+} as const satisfies Record<string, status>;
+
+export type Reason = keyof typeof Reason;
+
+export function isReason(value: string): value is Reason {
+  return Object.hasOwn(Reason, value);
+}
+
+/** Trailing metadata keys every xbus error carries. */
+export const ErrorMetadata = {
+  reason: "xbus-reason",
+  exchangeId: "xbus-exchange-id",
+  field: "xbus-field",
+} as const;
+
+export interface XbusErrorOptions {
+  /** The request field at fault, for INVALID_ARGUMENT. */
+  field?: string;
+  cause?: unknown;
+}
+
+/**
+ * The one error type of xbus. Every failure a caller can see is an XbusError:
+ * a gRPC status code fixed by its reason, a message safe to show the caller,
+ * and optionally the field at fault. Anything else is converted with `from`.
+ */
+export class XbusError extends Error {
+  override readonly name = "XbusError";
+  readonly code: status;
+  readonly reason: Reason;
+  readonly field: string | undefined;
+  /** Set by the broker once an exchange id exists, so the caller gets it in trailers. */
+  exchangeId: string | undefined;
+
+  constructor(reason: Reason, message: string, options: XbusErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.reason = reason;
+    this.code = Reason[reason];
+    this.field = options.field;
+  }
+
+  /** Turns anything thrown into an XbusError; unknown errors become INTERNAL without their text. */
+  static from(err: unknown): XbusError {
+    if (err instanceof XbusError) return err;
+    return new XbusError("INTERNAL", "internal error", { cause: err });
+  }
+
+  /** The object grpc-js sends as the call's status, with reason and exchange id in trailers. */
+  toGrpc(exchangeId = this.exchangeId): { code: status; details: string; metadata: Metadata } {
+    const metadata = new Metadata();
+    metadata.set(ErrorMetadata.reason, this.reason);
+    if (exchangeId) metadata.set(ErrorMetadata.exchangeId, exchangeId);
+    if (this.field) metadata.set(ErrorMetadata.field, this.field);
+    return { code: this.code, details: `${this.reason}: ${this.message}`, metadata };
+  }
+}

@@ -1,0 +1,58 @@
+import type { DescMessage, Message } from "@bufbuild/protobuf";
+import { isReflectMessage, type ReflectMessage, reflect } from "@bufbuild/protobuf/reflect";
+
+/**
+ * Clears, in place, every field of `message` that `released` does not cover.
+ * A released path covers its field and everything below it; a released
+ * `household.members.name` keeps `household.members[*].name` and clears every
+ * other field of `household` and of each member. Works on any record type by
+ * reflection, so an adapter that sends more than it was asked for leaks nothing.
+ */
+export function retainFields(desc: DescMessage, message: Message, released: Iterable<string>): void {
+  retain(reflect(desc, message), buildTree(released));
+}
+
+type Tree = Map<string, Tree | true>;
+
+function buildTree(paths: Iterable<string>): Tree {
+  const root: Tree = new Map();
+  for (const path of paths) {
+    let node = root;
+    const parts = path.split(".");
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i] as string;
+      const existing = node.get(part);
+      if (existing === true) break; // an ancestor is released whole
+      if (i === parts.length - 1) {
+        node.set(part, true);
+        break;
+      }
+      const child: Tree = existing ?? new Map();
+      node.set(part, child);
+      node = child;
+    }
+  }
+  return root;
+}
+
+function retain(msg: ReflectMessage, tree: Tree): void {
+  for (const field of msg.fields) {
+    const keep = tree.get(field.name);
+    if (keep === true) continue;
+    if (keep === undefined || !msg.isSet(field)) {
+      msg.clear(field);
+      continue;
+    }
+    const value = msg.get(field);
+    if (field.fieldKind === "message" && isReflectMessage(value)) {
+      retain(value, keep);
+    } else if (field.fieldKind === "list" && field.listKind === "message") {
+      for (const item of value as Iterable<unknown>) {
+        if (isReflectMessage(item)) retain(item, keep);
+      }
+    } else {
+      // A path that goes below a scalar, enum or map cannot be released partially.
+      msg.clear(field);
+    }
+  }
+}

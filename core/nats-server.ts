@@ -1,0 +1,142 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+
+/**
+ * Runs a real nats-server as a child process, on a free port, with JetStream
+ * in a temporary folder: for `xbus dev`, the tests and the benchmark. The same
+ * instance can be stopped and started again on the same port and store, so
+ * tests can take NATS away and bring it back.
+ */
+export interface NatsServerOptions {
+  /** Extra nats-server configuration (TLS, authorization, …) appended to the generated file. */
+  extraConfig?: string;
+  /** Folder for the config, JetStream store and ports file; a new temp folder by default. */
+  dir?: string;
+  /** Print the server's own log lines. */
+  verbose?: boolean;
+}
+
+export class NatsServerNotFoundError extends Error {
+  override readonly name = "NatsServerNotFoundError";
+  constructor() {
+    super(
+      "nats-server was not found on PATH (or in NATS_SERVER_BIN). Install it: " +
+        "Debian/Ubuntu `apt-get install nats-server`, macOS `brew install nats-server`.",
+    );
+  }
+}
+
+export function findNatsServer(): string {
+  const fromEnv = process.env.NATS_SERVER_BIN;
+  if (fromEnv && existsSync(fromEnv)) return fromEnv;
+  const dirs = [
+    ...(process.env.PATH ?? "").split(delimiter),
+    "/usr/sbin",
+    "/usr/local/sbin",
+    "/usr/local/bin",
+  ];
+  for (const dir of dirs) {
+    const candidate = join(dir, "nats-server");
+    if (dir && existsSync(candidate)) return candidate;
+  }
+  throw new NatsServerNotFoundError();
+}
+
+export class NatsServer {
+  readonly dir: string;
+  private child: ChildProcess | undefined;
+  private port = -1;
+  private readonly ownsDir: boolean;
+
+  private constructor(
+    private readonly bin: string,
+    private readonly options: NatsServerOptions,
+  ) {
+    this.ownsDir = options.dir === undefined;
+    this.dir = options.dir ?? mkdtempSync(join(tmpdir(), "xbus-nats-"));
+  }
+
+  static async start(options: NatsServerOptions = {}): Promise<NatsServer> {
+    const server = new NatsServer(findNatsServer(), options);
+    await server.restart();
+    return server;
+  }
+
+  /** `nats://127.0.0.1:PORT` */
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Starts the server again (after stop), on the same port and JetStream store. */
+  async restart(): Promise<void> {
+    if (this.running) return;
+    const config = join(this.dir, "nats.conf");
+    writeFileSync(
+      config,
+      [
+        `listen: "127.0.0.1:${this.port}"`,
+        `ports_file_dir: ${JSON.stringify(this.dir)}`,
+        `jetstream { store_dir: ${JSON.stringify(join(this.dir, "js"))}, max_memory_store: 256MB, max_file_store: 2GB }`,
+        this.options.extraConfig ?? "",
+      ].join("\n"),
+    );
+    for (const f of readdirSync(this.dir)) if (f.endsWith(".ports")) rmSync(join(this.dir, f));
+    const child = spawn(this.bin, ["-c", config], { stdio: ["ignore", "ignore", "pipe"] });
+    this.child = child;
+    let stderr = "";
+    child.stderr?.on("data", (d: Buffer) => {
+      if (this.options.verbose) process.stderr.write(d);
+      if (stderr.length < 8192) stderr += d.toString();
+    });
+    const portsFile = join(this.dir, `nats-server_${child.pid}.ports`);
+    const started = Date.now();
+    while (!existsSync(portsFile)) {
+      if (child.exitCode !== null)
+        throw new Error(`nats-server exited (${child.exitCode}): ${stderr.trim()}`);
+      if (Date.now() - started > 15_000) {
+        child.kill("SIGKILL");
+        throw new Error(`nats-server did not start within 15 s: ${stderr.trim()}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // The ports file is written once the listeners are up; read until it is complete JSON.
+    for (;;) {
+      try {
+        const ports = JSON.parse(readFileSync(portsFile, "utf8")) as { nats: string[] };
+        const first = ports.nats[0];
+        if (!first) throw new Error("no client port");
+        this.port = Number(new URL(first).port);
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  }
+
+  /** Stops the server; the folder stays so that `restart` finds the same store. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || !this.running) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** Stops the server and removes its folder if this instance made it. */
+  async dispose(): Promise<void> {
+    await this.stop();
+    if (this.ownsDir) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+}
