@@ -28,6 +28,9 @@ async function main(argv: string[]): Promise<number> {
       }
       return runDev({ smoke: values.smoke ?? false, ...(values.dir ? { dir: values.dir } : {}) });
     }
+    case "bench":
+      process.stdout.write("xbus bench: not yet — the benchmark is its own issue (bus vs bare chain).\n");
+      return 0;
     case undefined:
     case "help":
     case "--help":

@@ -15,7 +15,7 @@ export interface PeerIdentity {
  * the call goes no further.
  */
 export function identifyPeer(cert: PeerCertificate | undefined, trustDomain: string): PeerIdentity {
-  if (!cert || !cert.raw)
+  if (!cert?.raw)
     throw new XbusError("NO_CLIENT_CERT", "a client certificate from the federation CA is required");
   const ids = spiffeIdsFromSubjectAltName(cert.subjectaltname);
   if (ids.length === 0)

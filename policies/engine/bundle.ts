@@ -97,7 +97,7 @@ export function parseBundle(
       return offset === undefined ? name : `${name}:${lines.linePos(offset).line}`;
     };
     for (const e of doc.errors)
-      problems.push(`${name}:${e.linePos?.[0]?.line ?? "?"}: ${e.message.split("\n")[0]}`);
+      problems.push(`${name}:${lines.linePos(e.pos[0]).line}: ${e.message.split("\n")[0]}`);
     if (doc.errors.length > 0) continue;
     const root = doc.contents;
     if (root === null) continue;

@@ -1,0 +1,163 @@
+import { describe, expect, it } from "vitest";
+import { Catalogue } from "../../core/catalogue.js";
+import { parseWorkloadId } from "../../core/spiffe-id.js";
+import { BundleError, loadBundle, parseBundle } from "./bundle.js";
+import { decide, grantsFor } from "./decide.js";
+
+const catalogue = Catalogue.load();
+const opts = { catalogue, trustDomain: "gov.bt" };
+const purposes = {
+  name: "purposes.yaml",
+  text: "purposes:\n  - id: p1\n    legal_basis: act 1\n  - id: p2\n    legal_basis: act 2\n",
+};
+const grant = (body: string) => ({ name: "grants.yaml", text: `grants:\n${body}` });
+const moe = parseWorkloadId("spiffe://gov.bt/agency/moe/system/scholarships");
+const moeOther = parseWorkloadId("spiffe://gov.bt/agency/moe/system/other");
+const rsta = parseWorkloadId("spiffe://gov.bt/agency/rsta/system/licensing");
+
+function problemsOf(files: { name: string; text: string }[]): string[] {
+  try {
+    parseBundle(files, opts);
+  } catch (e) {
+    if (e instanceof BundleError) return [...e.problems];
+    throw e;
+  }
+  return [];
+}
+
+describe("parseBundle refuses a bundle whole, naming file, line and reason", () => {
+  it.each([
+    [
+      "unknown key",
+      "  - id: g1\n    consumer: spiffe://gov.bt/agency/moe/system/scholarships\n    service: dcrc.citizen-record\n    purposes: [p1]\n    fields: [name]\n    feilds: [gender]\n",
+      'grants.yaml:7: unknown key "feilds" in a grant',
+    ],
+    [
+      "unknown service",
+      "  - id: g1\n    consumer_agency: moe\n    service: dcrc.nope\n    purposes: [p1]\n    fields: [name]\n",
+      'grants.yaml:2: grant g1: unknown service "dcrc.nope"',
+    ],
+    [
+      "unknown purpose",
+      "  - id: g1\n    consumer_agency: moe\n    service: dcrc.citizen-record\n    purposes: [p9]\n    fields: [name]\n",
+      'grants.yaml:2: grant g1: unknown purpose "p9"',
+    ],
+    [
+      "unknown field",
+      "  - id: g1\n    consumer_agency: moe\n    service: dcrc.citizen-record\n    purposes: [p1]\n    fields: [name, address.street]\n",
+      'grants.yaml:2: grant g1: "address.street" is not a field of agencies.dcrc.v1.CitizenRecord',
+    ],
+    [
+      "foreign trust domain",
+      "  - id: g1\n    consumer: spiffe://other.org/agency/moe/system/x\n    service: dcrc.citizen-record\n    purposes: [p1]\n    fields: [name]\n",
+      "grants.yaml:2: grant g1: consumer spiffe://other.org/agency/moe/system/x is outside trust domain gov.bt",
+    ],
+    [
+      "both consumer forms",
+      "  - id: g1\n    consumer: spiffe://gov.bt/agency/moe/system/x\n    consumer_agency: moe\n    service: dcrc.citizen-record\n    purposes: [p1]\n    fields: [name]\n",
+      "grants.yaml:2: grant g1: give exactly one of consumer (a SPIFFE ID) or consumer_agency",
+    ],
+  ])("%s", (_what, body, expected) => {
+    expect(problemsOf([purposes, grant(body)])).toEqual([expected]);
+  });
+
+  it("reports YAML syntax errors with their line", () => {
+    const problems = problemsOf([purposes, { name: "bad.yaml", text: "grants:\n  - id: [unclosed\n" }]);
+    expect(problems[0]).toMatch(/^bad\.yaml:\d+: /);
+  });
+
+  it("refuses duplicate grant ids across files", () => {
+    const g =
+      "  - id: g1\n    consumer_agency: moe\n    service: dcrc.citizen-record\n    purposes: [p1]\n    fields: [name]\n";
+    expect(problemsOf([purposes, grant(g), { name: "more.yaml", text: `grants:\n${g}` }])).toEqual([
+      'more.yaml:2: grant id "g1" is used twice',
+    ]);
+  });
+
+  it("loads the shipped bundle", () => {
+    const b = loadBundle({ dir: new URL("..", import.meta.url).pathname, ...opts });
+    expect(b.grants.length).toBeGreaterThan(0);
+    expect(b.hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("gives a different hash when any byte changes", () => {
+    const g =
+      "  - id: g1\n    consumer_agency: moe\n    service: dcrc.citizen-record\n    purposes: [p1]\n    fields: [name]\n";
+    const a = parseBundle([purposes, grant(g)], opts).hash;
+    const b = parseBundle([purposes, grant(`${g}\n`)], opts).hash;
+    expect(a).not.toBe(b);
+  });
+});
+
+describe("decide", () => {
+  const bundle = parseBundle(
+    [
+      purposes,
+      grant(
+        [
+          "  - id: exact",
+          "    consumer: spiffe://gov.bt/agency/moe/system/scholarships",
+          "    service: dcrc.citizen-record",
+          "    purposes: [p1]",
+          "    fields: [name, household.members.name]",
+          "  - id: agency-wide",
+          "    consumer_agency: moe",
+          "    service: dcrc.citizen-record",
+          "    purposes: [p1, p2]",
+          "    fields: [date_of_birth]",
+          "",
+        ].join("\n"),
+      ),
+    ],
+    opts,
+  );
+  const req = { consumer: moe, service: "dcrc.citizen-record", purpose: "p1", fields: [] as string[] };
+
+  it("releases the union of the matching grants' ceilings when no fields are named", () => {
+    const d = decide(bundle, req);
+    expect(d).toMatchObject({ allow: true, matchedGrants: ["exact", "agency-wide"], withheld: [] });
+    expect([...d.released].sort()).toEqual(["date_of_birth", "household.members.name", "name"]);
+    expect(d.bundleHash).toBe(bundle.hash);
+  });
+
+  it("withholds requested fields outside the ceiling and names them", () => {
+    const d = decide(bundle, { ...req, fields: ["name", "gender", "household"] });
+    expect(d.allow).toBe(true);
+    expect(d.released).toEqual(["name", "household.members.name"]);
+    expect(d.withheld).toEqual(["gender", "household"]);
+  });
+
+  it("matches agency-wide grants for other systems of the agency, and only those", () => {
+    expect(decide(bundle, { ...req, consumer: moeOther }).released).toEqual(["date_of_birth"]);
+    expect(decide(bundle, { ...req, consumer: rsta })).toMatchObject({
+      allow: false,
+      denyReason: "NO_GRANT",
+    });
+  });
+
+  it("denies a purpose no grant lists", () => {
+    expect(decide(bundle, { ...req, consumer: moeOther, purpose: "p9" })).toMatchObject({
+      allow: false,
+      denyReason: "PURPOSE_NOT_GRANTED",
+    });
+  });
+
+  it("denies a request that would release nothing", () => {
+    expect(decide(bundle, { ...req, fields: ["gender", "photo_ref"] })).toMatchObject({
+      allow: false,
+      denyReason: "NO_FIELDS_RELEASED",
+      withheld: ["gender", "photo_ref"],
+    });
+  });
+
+  it("summarises what a consumer may use", () => {
+    expect(grantsFor(bundle, moe)).toEqual([
+      {
+        service: "dcrc.citizen-record",
+        purposes: ["p1", "p2"],
+        fields: ["date_of_birth", "household.members.name", "name"],
+      },
+    ]);
+    expect(grantsFor(bundle, rsta)).toEqual([]);
+  });
+});
