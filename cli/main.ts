@@ -1,52 +1,31 @@
-import { parseArgs } from "node:util";
-import { runDev } from "./dev/dev.js";
+import { commands } from "./commands/index.js";
 
-const USAGE = `xbus — secure data exchange bus
-
-Usage:
-  xbus dev [--smoke] [--dir DIR]   run the whole bus on this machine (nats-server, certificates,
-                                   broker, connector, adapter); --smoke does one exchange and exits
-
-Run \`xbus <command> --help\` for a command's options.`;
+function usage(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return `xbus — secure data exchange bus\n\nUsage: xbus <command> [options]\n\n${lines.join("\n")}\n\nRun \`xbus <command> --help\` for a command's options.`;
+}
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case "dev": {
-      const { values } = parseArgs({
-        args: rest,
-        options: {
-          smoke: { type: "boolean", default: false },
-          dir: { type: "string" },
-          help: { type: "boolean" },
-        },
-        strict: true,
-      });
-      if (values.help) {
-        process.stdout.write(`${USAGE}\n`);
-        return 0;
-      }
-      return runDev({ smoke: values.smoke ?? false, ...(values.dir ? { dir: values.dir } : {}) });
-    }
-    case "bench":
-      process.stdout.write("xbus bench: not yet — the benchmark is its own issue (bus vs bare chain).\n");
-      return 0;
-    case undefined:
-    case "help":
-    case "--help":
-    case "-h":
-      process.stdout.write(`${USAGE}\n`);
-      return command === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`xbus: unknown command ${JSON.stringify(command)}\n\n${USAGE}\n`);
-      return 2;
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    process.stdout.write(`${usage()}\n`);
+    return name === undefined ? 2 : 0;
   }
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    process.stderr.write(`xbus: unknown command ${JSON.stringify(name)}\n\n${usage()}\n`);
+    return 2;
+  }
+  return command.run(rest);
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => {
+    process.exitCode = code;
+  },
   (err: unknown) => {
     process.stderr.write(`xbus: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
+    process.exitCode = 1;
   },
 );

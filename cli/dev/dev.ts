@@ -38,6 +38,8 @@ export async function runDev(opts: DevOptions): Promise<number> {
     sample_subject_id: subject,
     service: SERVICE,
     purpose: PURPOSE,
+    adapters: stack.adapters.map((a) => ({ agency: a.agency, address: a.address })),
+    adapter_client: { cert: stack.adapterClient.certPath, key: stack.adapterClient.keyPath },
   };
   const devJsonPath = join(dir, "dev.json");
   writeFileSync(devJsonPath, `${JSON.stringify(devJson, null, 2)}\n`);

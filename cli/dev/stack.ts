@@ -1,5 +1,5 @@
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
@@ -10,7 +10,7 @@ import {
 } from "../../adapters/connector/index.js";
 import { dcrcAdapter } from "../../adapters/examples/dcrc/adapter.js";
 import { createPopulation, type Population } from "../../adapters/examples/population.js";
-import { type AdapterServer, serveAdapter } from "../../adapters/sdk/index.js";
+import { type AdapterDefinition, type AdapterServer, serveAdapter } from "../../adapters/sdk/index.js";
 import { type Broker, createLogRecorder, type ExchangeRecorder, startBroker } from "../../broker/index.js";
 import {
   type CertificateAuthority,
@@ -44,6 +44,13 @@ export interface StackOptions {
   connector?: boolean;
   population?: Population;
   recorder?: ExchangeRecorder;
+  /** The provider agencies to run, each with an adapter and a connector. Default: the examples. */
+  agencies?: (population: Population) => AdapterDefinition[];
+}
+
+/** The example agencies `xbus dev` runs. */
+export function exampleAgencies(population: Population): AdapterDefinition[] {
+  return [dcrcAdapter(population)];
 }
 
 export interface PemPair {
@@ -63,12 +70,15 @@ export interface Stack {
   readonly population: Population;
   readonly catalogue: Catalogue;
   readonly brokerPublicKey: KeyObject;
-  readonly adapterAddress: string | undefined;
+  /** Per agency, the adapter's gRPC address (none when adapters run in process). */
+  readonly adapters: readonly { agency: string; address: string | undefined }[];
+  /** Client certificate that may call the adapters (a connector identity), for the conformance kit. */
+  readonly adapterClient: PemPair;
   /** Issues and writes a certificate signed by the stack's CA. */
   issue(name: string, opts: Parameters<typeof issueCertificate>[1]): PemPair & IssuedCertificate;
-  /** Starts a connector for dcrc (again), e.g. after `stopConnector`. */
-  startConnector(): Promise<void>;
-  stopConnector(): Promise<void>;
+  /** Starts an agency's connector (again), e.g. after `stopConnector`. Default agency: dcrc. */
+  startConnector(agency?: string): Promise<void>;
+  stopConnector(agency?: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -104,18 +114,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     ...issue("consumer", { spiffeId: DEV_CONSUMER, commonName: "moe scholarships (dev)", usage: "client" }),
     spiffeId: DEV_CONSUMER,
   };
-  const connectorCert = issue("connector-dcrc", {
-    spiffeId: `spiffe://${TRUST_DOMAIN}/agency/dcrc/connector/dev`,
-    commonName: "dcrc connector (dev)",
-    usage: "client",
-  });
-  const adapterCert = issue("adapter-dcrc", {
-    spiffeId: `spiffe://${TRUST_DOMAIN}/agency/dcrc/adapter/dev`,
-    commonName: "dcrc adapter (dev)",
-    usage: "server",
-    ...server,
-  });
-
   const { privateKey: signingKey, publicKey: brokerPublicKey } = generateKeyPairSync("ed25519");
   writeFileSync(
     join(certDir, "broker-signing.pub.pem"),
@@ -135,44 +133,64 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const connectorNc: NatsConnection = await connect({ servers: nats.url, name: "xbus-connector-dcrc-dev" });
     closers.push(() => connectorNc.close());
 
-    let adapter: AdapterServer | undefined;
-    if (!options.inProcessAdapter) {
-      adapter = await serveAdapter(dcrcAdapter(population), {
-        tls: { ca: ca.certPem, cert: adapterCert.cert, key: adapterCert.key },
-        trustDomain: TRUST_DOMAIN,
-        logger: logger.child({ component: "adapter", agency: "dcrc" }),
+    const definitions = (options.agencies ?? exampleAgencies)(population);
+    const running = new Map<
+      string,
+      { address: string | undefined; start(): Promise<void>; stop(): Promise<void> }
+    >();
+    for (const def of definitions) {
+      const connectorCert = issue(`connector-${def.agency}`, {
+        spiffeId: `spiffe://${TRUST_DOMAIN}/agency/${def.agency}/connector/dev`,
+        commonName: `${def.agency} connector (dev)`,
+        usage: "client",
       });
-      const a = adapter;
-      closers.push(() => a.close());
+      let adapter: AdapterServer | undefined;
+      if (!options.inProcessAdapter) {
+        const adapterCert = issue(`adapter-${def.agency}`, {
+          spiffeId: `spiffe://${TRUST_DOMAIN}/agency/${def.agency}/adapter/dev`,
+          commonName: `${def.agency} adapter (dev)`,
+          usage: "server",
+          ...server,
+        });
+        const a = await serveAdapter(def, {
+          tls: { ca: ca.certPem, cert: adapterCert.cert, key: adapterCert.key },
+          trustDomain: TRUST_DOMAIN,
+          logger: logger.child({ component: "adapter", agency: def.agency }),
+        });
+        adapter = a;
+        closers.push(() => a.close());
+      }
+      const address = adapter ? `localhost:${adapter.port}` : undefined;
+      let connector: Connector | undefined;
+      const start = async () => {
+        if (connector) return;
+        const target = address
+          ? grpcTarget({ address, tls: { ca: ca.certPem, cert: connectorCert.cert, key: connectorCert.key } })
+          : inProcessTarget(def, logger.child({ component: "adapter", agency: def.agency }));
+        connector = startConnector({
+          nats: connectorNc,
+          agency: def.agency,
+          target,
+          brokerKeys: [brokerPublicKey],
+          logger: logger.child({ component: "connector", agency: def.agency }),
+        });
+        await connectorNc.flush();
+      };
+      const stop = async () => {
+        const c = connector;
+        connector = undefined;
+        await c?.close();
+        await connectorNc.flush();
+      };
+      if (options.connector !== false) await start();
+      closers.push(stop);
+      running.set(def.agency, { address, start, stop });
     }
-    const adapterAddress = adapter ? `localhost:${adapter.port}` : undefined;
-
-    let connector: Connector | undefined;
-    const startOne = async () => {
-      if (connector) return;
-      const target = adapterAddress
-        ? grpcTarget({
-            address: adapterAddress,
-            tls: { ca: ca.certPem, cert: connectorCert.cert, key: connectorCert.key },
-          })
-        : inProcessTarget(dcrcAdapter(population), logger.child({ component: "adapter", agency: "dcrc" }));
-      connector = startConnector({
-        nats: connectorNc,
-        agency: "dcrc",
-        target,
-        brokerKeys: [brokerPublicKey],
-        logger: logger.child({ component: "connector", agency: "dcrc" }),
-      });
-      await connectorNc.flush();
+    const agencyRunner = (agency: string) => {
+      const r = running.get(agency);
+      if (!r) throw new Error(`agency ${agency} is not running in this stack`);
+      return r;
     };
-    const stopOne = async () => {
-      const c = connector;
-      connector = undefined;
-      await c?.close();
-      await connectorNc.flush();
-    };
-    if (options.connector !== false) await startOne();
-    closers.push(stopOne);
 
     const broker: Broker = await startBroker({
       tls: { ca: ca.certPem, cert: brokerCert.cert, key: brokerCert.key },
@@ -197,14 +215,22 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       population,
       catalogue,
       brokerPublicKey,
-      adapterAddress,
+      adapters: [...running].map(([agency, r]) => ({ agency, address: r.address })),
+      adapterClient:
+        running.size > 0 ? pemOf(certDir, `connector-${definitions[0]?.agency}`) : pemOf(certDir, "consumer"),
       issue,
-      startConnector: startOne,
-      stopConnector: stopOne,
+      startConnector: (agency = "dcrc") => agencyRunner(agency).start(),
+      stopConnector: (agency = "dcrc") => agencyRunner(agency).stop(),
       close,
     };
   } catch (err) {
     await close();
     throw err;
   }
+}
+
+function pemOf(certDir: string, name: string): PemPair {
+  const certPath = join(certDir, `${name}.pem`);
+  const keyPath = join(certDir, `${name}-key.pem`);
+  return { cert: readFileSync(certPath, "utf8"), key: readFileSync(keyPath, "utf8"), certPath, keyPath };
 }
