@@ -40,6 +40,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
     purpose: PURPOSE,
     adapters: stack.adapters.map((a) => ({ agency: a.agency, address: a.address })),
     adapter_client: { cert: stack.adapterClient.certPath, key: stack.adapterClient.keyPath },
+    ...(stack.review && { review: stack.review }),
   };
   const devJsonPath = join(dir, "dev.json");
   writeFileSync(devJsonPath, `${JSON.stringify(devJson, null, 2)}\n`);
@@ -78,6 +79,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
   say("");
   say(`  broker      ${stack.brokerAddress}   (xbus.v1.Exchange, mutual TLS)`);
   say(`  nats        ${stack.nats.url}`);
+  if (stack.review) say(`  review API  ${stack.review.url}   (bearer token in dev.json: review.token)`);
   say(`  config      ${devJsonPath}`);
   say("");
   say("Try it with any gRPC client, e.g. grpcurl:");

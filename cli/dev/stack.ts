@@ -1,5 +1,5 @@
-import { generateKeyPairSync, type KeyObject } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createHash, generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
@@ -11,7 +11,18 @@ import {
 import { dcrcAdapter } from "../../adapters/examples/dcrc/adapter.js";
 import { createPopulation, type Population } from "../../adapters/examples/population.js";
 import { type AdapterDefinition, type AdapterServer, serveAdapter } from "../../adapters/sdk/index.js";
-import { type Broker, createLogRecorder, type ExchangeRecorder, startBroker } from "../../broker/index.js";
+import {
+  type Broker,
+  createReviewApp,
+  DEFAULT_SUBJECT_ID_PATTERN,
+  type ExchangeOutcome,
+  type ExchangeRecorder,
+  LogIndex,
+  openExchangeLog,
+  serveReview,
+  startBroker,
+  startIndexer,
+} from "../../broker/index.js";
 import {
   type CertificateAuthority,
   createCa,
@@ -30,6 +41,7 @@ import { loadBundle, type PolicyBundle } from "../../policies/index.js";
  * the tests prove is what a newcomer runs.
  */
 export const TRUST_DOMAIN = "gov.bt";
+export const LOG_ID = "gov.bt/xbus-log-dev";
 export const DEV_CONSUMER = `spiffe://${TRUST_DOMAIN}/agency/moe/system/scholarships`;
 
 export interface StackOptions {
@@ -43,7 +55,10 @@ export interface StackOptions {
   /** Start the connector. Default true. */
   connector?: boolean;
   population?: Population;
+  /** Replaces the exchange log (JetStream + index + review API) with this recorder. */
   recorder?: ExchangeRecorder;
+  /** Sees every outcome just before it is logged (tests use it to check what the broker decided). */
+  observe?: (outcome: ExchangeOutcome) => void;
   /** The provider agencies to run, each with an adapter and a connector. Default: the examples. */
   agencies?: (population: Population) => AdapterDefinition[];
 }
@@ -70,6 +85,12 @@ export interface Stack {
   readonly population: Population;
   readonly catalogue: Catalogue;
   readonly brokerPublicKey: KeyObject;
+  /** Public key that verifies tree heads. */
+  readonly logPublicKey: KeyObject;
+  /** The log's SQLite index; undefined when a recorder replaced the log. */
+  readonly index: LogIndex | undefined;
+  /** The review API and a dev bearer token for it; undefined when a recorder replaced the log. */
+  readonly review: { url: string; token: string } | undefined;
   /** Per agency, the adapter's gRPC address (none when adapters run in process). */
   readonly adapters: readonly { agency: string; address: string | undefined }[];
   /** Client certificate that may call the adapters (a connector identity), for the conformance kit. */
@@ -192,12 +213,77 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       return r;
     };
 
+    // The exchange log: JetStream stream (truth) → indexer → SQLite, and the review API over it.
+    const logSecret = randomBytes(32);
+    const secretsDir = join(dir, "secrets");
+    mkdirSync(secretsDir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(secretsDir, "log-secret"), logSecret.toString("hex"), { mode: 0o600 });
+    const { privateKey: logKey, publicKey: logPublicKey } = generateKeyPairSync("ed25519");
+    writeFileSync(join(certDir, "log-key.pub.pem"), logPublicKey.export({ type: "spki", format: "pem" }));
+    let recorder: ExchangeRecorder;
+    let index: LogIndex | undefined;
+    let review: { url: string; token: string } | undefined;
+    if (options.recorder) {
+      recorder = options.recorder;
+    } else {
+      const log = await openExchangeLog({
+        nats: brokerNc,
+        logId: LOG_ID,
+        brokerId: "dev",
+        logSecret,
+        signingKey,
+        logger: logger.child({ component: "log" }),
+      });
+      // The dev JetStream store is new each run, so last run's index would disagree with it.
+      const indexPath = join(dir, "log-index.sqlite");
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(indexPath + suffix, { force: true });
+      const idx = new LogIndex(indexPath, LOG_ID, logKey);
+      index = idx;
+      const indexer = await startIndexer({
+        nats: brokerNc,
+        index: idx,
+        logger: logger.child({ component: "indexer" }),
+      });
+      closers.push(async () => {
+        await indexer.stop();
+        idx.close();
+      });
+      const token = randomBytes(24).toString("base64url");
+      const app = createReviewApp({
+        index: idx,
+        logPublicKey,
+        tokenHashes: [createHash("sha256").update(token).digest("hex")],
+        logSecret,
+        subjectIdPattern: DEFAULT_SUBJECT_ID_PATTERN,
+        ready: async () => {
+          const lag = await indexer.lag().catch(() => Number.NaN);
+          return {
+            nats: { ok: !brokerNc.isClosed() },
+            index_lag: { ok: lag < 10_000, detail: `${lag} entries behind the stream` },
+          };
+        },
+      });
+      const server = await serveReview(app);
+      closers.push(() => server.close());
+      review = { url: server.url, token };
+      recorder = log;
+    }
+    const observe = options.observe;
+    const observed: ExchangeRecorder = observe
+      ? {
+          record: (o) => {
+            observe(o);
+            return recorder.record(o);
+          },
+        }
+      : recorder;
+
     const broker: Broker = await startBroker({
       tls: { ca: ca.certPem, cert: brokerCert.cert, key: brokerCert.key },
       nats: brokerNc,
       catalogue,
       policy: () => bundle,
-      recorder: options.recorder ?? createLogRecorder(logger.child({ component: "broker" })),
+      recorder: observed,
       trustDomain: TRUST_DOMAIN,
       brokerId: "dev",
       signingKey,
@@ -215,6 +301,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       population,
       catalogue,
       brokerPublicKey,
+      logPublicKey,
+      index,
+      review,
       adapters: [...running].map(([agency, r]) => ({ agency, address: r.address })),
       adapterClient:
         running.size > 0 ? pemOf(certDir, `connector-${definitions[0]?.agency}`) : pemOf(certDir, "consumer"),
