@@ -101,6 +101,7 @@ export function createReviewApp(o: ReviewOptions): Hono {
       entries: o.index.entries(start, limit).map((e) => ({
         index: e.index,
         leaf: e.leaf.toString("base64"),
+        leaf_hash: o.index.tree.leafHash(e.index).toString("hex"),
         record: e.record ? recordJson(e.record) : null,
       })),
     });

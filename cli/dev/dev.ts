@@ -40,7 +40,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
     purpose: PURPOSE,
     adapters: stack.adapters.map((a) => ({ agency: a.agency, address: a.address })),
     adapter_client: { cert: stack.adapterClient.certPath, key: stack.adapterClient.keyPath },
-    ...(stack.review && { review: stack.review }),
+    ...(stack.review && { review: stack.review, log: stack.logFiles }),
   };
   const devJsonPath = join(dir, "dev.json");
   writeFileSync(devJsonPath, `${JSON.stringify(devJson, null, 2)}\n`);

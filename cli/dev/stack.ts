@@ -91,6 +91,8 @@ export interface Stack {
   readonly index: LogIndex | undefined;
   /** The review API and a dev bearer token for it; undefined when a recorder replaced the log. */
   readonly review: { url: string; token: string } | undefined;
+  /** The log index database and the tree-head signing key (for `xbus log reindex`). */
+  readonly logFiles: { index: string; key: string };
   /** Per agency, the adapter's gRPC address (none when adapters run in process). */
   readonly adapters: readonly { agency: string; address: string | undefined }[];
   /** Client certificate that may call the adapters (a connector identity), for the conformance kit. */
@@ -220,6 +222,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     writeFileSync(join(secretsDir, "log-secret"), logSecret.toString("hex"), { mode: 0o600 });
     const { privateKey: logKey, publicKey: logPublicKey } = generateKeyPairSync("ed25519");
     writeFileSync(join(certDir, "log-key.pub.pem"), logPublicKey.export({ type: "spki", format: "pem" }));
+    const logKeyPath = join(secretsDir, "log-key.pem");
+    writeFileSync(logKeyPath, logKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+    const indexPath = join(dir, "log-index.sqlite");
     let recorder: ExchangeRecorder;
     let index: LogIndex | undefined;
     let review: { url: string; token: string } | undefined;
@@ -235,7 +240,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         logger: logger.child({ component: "log" }),
       });
       // The dev JetStream store is new each run, so last run's index would disagree with it.
-      const indexPath = join(dir, "log-index.sqlite");
       for (const suffix of ["", "-wal", "-shm"]) rmSync(indexPath + suffix, { force: true });
       const idx = new LogIndex(indexPath, LOG_ID, logKey);
       index = idx;
@@ -304,6 +308,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       logPublicKey,
       index,
       review,
+      logFiles: { index: indexPath, key: logKeyPath },
       adapters: [...running].map(([agency, r]) => ({ agency, address: r.address })),
       adapterClient:
         running.size > 0 ? pemOf(certDir, `connector-${definitions[0]?.agency}`) : pemOf(certDir, "consumer"),
