@@ -13,6 +13,8 @@ export interface DevOptions {
   smoke: boolean;
   /** Default `.xbus/dev` under the current folder. */
   dir?: string;
+  /** Use a running nats-server instead of spawning one; the log then resumes across restarts. */
+  nats?: string;
 }
 
 const SERVICE = "dcrc.citizen-record";
@@ -24,7 +26,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
   const logger = createLogger({}, opts.smoke ? "warn" : ((process.env.XBUS_LOG_LEVEL as "info") ?? "info"));
   const say = (line: string) => process.stdout.write(`${line}\n`);
   say(`xbus dev: starting nats-server, certificates, broker, connector and the dcrc adapter in ${dir}`);
-  const stack = await startStack({ dir, logger });
+  const stack = await startStack({ dir, logger, ...(opts.nats && { natsUrl: opts.nats }) });
   const subject = stack.population.citizens[0]?.id ?? "";
   const devJson = {
     broker: stack.brokerAddress,

@@ -1,5 +1,12 @@
-import { createHash, generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  randomBytes,
+} from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
@@ -55,6 +62,11 @@ export interface StackOptions {
   /** Start the connector. Default true. */
   connector?: boolean;
   population?: Population;
+  /**
+   * Use this nats-server instead of spawning one. Its JetStream store outlives
+   * the stack, so the log index and secrets in `dir` are kept and resumed.
+   */
+  natsUrl?: string;
   /** Replaces the exchange log (JetStream + index + review API) with this recorder. */
   recorder?: ExchangeRecorder;
   /** Sees every outcome just before it is logged (tests use it to check what the broker decided). */
@@ -79,7 +91,8 @@ export interface Stack {
   readonly dir: string;
   readonly ca: CertificateAuthority;
   readonly caPath: string;
-  readonly nats: NatsServer;
+  /** The nats-server the stack started, or the one it was pointed at. */
+  readonly nats: { readonly url: string };
   readonly brokerAddress: string;
   readonly consumer: PemPair & { spiffeId: string };
   readonly population: Population;
@@ -143,8 +156,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     brokerPublicKey.export({ type: "spki", format: "pem" }),
   );
 
-  const nats = await NatsServer.start();
-  const closers: (() => Promise<void>)[] = [() => nats.dispose()];
+  const spawned = options.natsUrl ? undefined : await NatsServer.start();
+  const nats = spawned ?? { url: options.natsUrl as string };
+  const closers: (() => Promise<void>)[] = spawned ? [() => spawned.dispose()] : [];
   const close = async () => {
     for (const c of closers.reverse())
       await c().catch((err: unknown) => logger.warn({ err }, "shutdown step failed"));
@@ -216,15 +230,24 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     };
 
     // The exchange log: JetStream stream (truth) → indexer → SQLite, and the review API over it.
-    const logSecret = randomBytes(32);
     const secretsDir = join(dir, "secrets");
     mkdirSync(secretsDir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(secretsDir, "log-secret"), logSecret.toString("hex"), { mode: 0o600 });
-    const { privateKey: logKey, publicKey: logPublicKey } = generateKeyPairSync("ed25519");
-    writeFileSync(join(certDir, "log-key.pub.pem"), logPublicKey.export({ type: "spki", format: "pem" }));
+    const secretPath = join(secretsDir, "log-secret");
     const logKeyPath = join(secretsDir, "log-key.pem");
-    writeFileSync(logKeyPath, logKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
     const indexPath = join(dir, "log-index.sqlite");
+    // Against a nats-server that keeps its store, the log keeps its secret, key and index across restarts.
+    const resume = spawned === undefined && existsSync(secretPath) && existsSync(logKeyPath);
+    const logSecret = resume ? Buffer.from(readFileSync(secretPath, "utf8"), "hex") : randomBytes(32);
+    const logKey = resume
+      ? createPrivateKey(readFileSync(logKeyPath))
+      : generateKeyPairSync("ed25519").privateKey;
+    const logPublicKey = createPublicKey(logKey);
+    if (!resume) {
+      writeFileSync(secretPath, logSecret.toString("hex"), { mode: 0o600 });
+      writeFileSync(logKeyPath, logKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(indexPath + suffix, { force: true });
+    }
+    writeFileSync(join(certDir, "log-key.pub.pem"), logPublicKey.export({ type: "spki", format: "pem" }));
     let recorder: ExchangeRecorder;
     let index: LogIndex | undefined;
     let review: { url: string; token: string } | undefined;
@@ -239,8 +262,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         signingKey,
         logger: logger.child({ component: "log" }),
       });
-      // The dev JetStream store is new each run, so last run's index would disagree with it.
-      for (const suffix of ["", "-wal", "-shm"]) rmSync(indexPath + suffix, { force: true });
       const idx = new LogIndex(indexPath, LOG_ID, logKey);
       index = idx;
       const indexer = await startIndexer({
