@@ -5,6 +5,7 @@ import type { Catalogue } from "../core/catalogue.js";
 import { XbusError } from "../core/errors.js";
 import { serviceDefinition, serviceImplementation } from "../core/grpc.js";
 import type { Logger } from "../core/logger.js";
+import type { Telemetry } from "../core/telemetry/index.js";
 import { grantsFor, type PolicyBundle } from "../policies/index.js";
 import { Exchange } from "../proto/gen/xbus/v1/exchange_pb.js";
 import { fetchExchange } from "./exchange/fetch.js";
@@ -34,6 +35,8 @@ export interface BrokerOptions {
   /** Ed25519 key that signs routed requests. */
   signingKey: KeyObject;
   logger: Logger;
+  /** Spans and metrics of each exchange (README, "Observability"); none when absent. */
+  telemetry?: Telemetry;
 }
 
 export interface Broker {
@@ -55,6 +58,7 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
     trustDomain: o.trustDomain,
     subjectIdPattern: o.subjectIdPattern ?? DEFAULT_SUBJECT_ID_PATTERN,
     logger,
+    telemetry: o.telemetry,
   };
   const server = new Server({
     // Requests are small; refuse big ones before they are parsed.

@@ -1,9 +1,12 @@
+import { type Logger as PinoLogger, pino } from "pino";
+
 /**
- * Structured JSON-lines logging to stderr. Callers pass identifiers (exchange
- * id, service, consumer) but never a citizen ID or record data.
+ * Structured JSON-lines logging (pino) to stderr. Callers pass identifiers
+ * (exchange id, trace id, service, consumer) but never a citizen ID or record
+ * data; a field that is one by name is redacted anyway, as a second line.
  */
 export type Level = "debug" | "info" | "warn" | "error";
-const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const LEVELS: ReadonlySet<string> = new Set(["debug", "info", "warn", "error"]);
 
 export interface Logger {
   debug(fields: Record<string, unknown>, msg: string): void;
@@ -13,27 +16,59 @@ export interface Logger {
   child(fields: Record<string, unknown>): Logger;
 }
 
+// Names under which a citizen ID or a secret could arrive by mistake.
+const REDACT = [
+  "subject_id",
+  "subjectId",
+  "token",
+  "authorization",
+  "secret",
+  "*.subject_id",
+  "*.subjectId",
+  "*.token",
+  "*.authorization",
+  "*.secret",
+];
+
 export function createLogger(
   base: Record<string, unknown>,
-  level: Level = (process.env.XBUS_LOG_LEVEL as Level | undefined) ?? "info",
+  level: Level = envLevel(),
   write: (line: string) => void = (line) => process.stderr.write(line),
 ): Logger {
-  const min = ORDER[level] ?? ORDER.info;
-  const emit = (lvl: Level, fields: Record<string, unknown>, msg: string) => {
-    if (ORDER[lvl] < min) return;
-    const err =
-      fields.err instanceof Error ? { err: { name: fields.err.name, message: fields.err.message } } : {};
-    write(
-      `${JSON.stringify({ time: new Date().toISOString(), level: lvl, ...base, ...fields, ...err, msg })}\n`,
-    );
-  };
+  const p = pino(
+    {
+      level: LEVELS.has(level) ? level : "info",
+      base,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      // Name and message only: stacks and causes can carry request text.
+      serializers: { err: errorFields },
+      redact: { paths: REDACT, censor: "[redacted]" },
+    },
+    { write },
+  );
+  return wrap(p);
+}
+
+function wrap(p: PinoLogger): Logger {
   return {
-    debug: (f, m) => emit("debug", f, m),
-    info: (f, m) => emit("info", f, m),
-    warn: (f, m) => emit("warn", f, m),
-    error: (f, m) => emit("error", f, m),
-    child: (f) => createLogger({ ...base, ...f }, level, write),
+    debug: (f, m) => p.debug(f, m),
+    info: (f, m) => p.info(f, m),
+    warn: (f, m) => p.warn(f, m),
+    error: (f, m) => p.error(f, m),
+    child: (f) => wrap(p.child(f)),
   };
+}
+
+function errorFields(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  const reason = (err as { reason?: unknown }).reason;
+  return { name: err.name, message: err.message, ...(typeof reason === "string" ? { reason } : {}) };
+}
+
+function envLevel(): Level {
+  const l = process.env.XBUS_LOG_LEVEL;
+  return l && LEVELS.has(l) ? (l as Level) : "info";
 }
 
 /** A logger that drops everything, for tests that assert on behaviour, not output. */

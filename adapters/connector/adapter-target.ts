@@ -1,8 +1,9 @@
 import type { Any } from "@bufbuild/protobuf/wkt";
-import { credentials, type ServiceError, status } from "@grpc/grpc-js";
+import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { isReason, Reason, XbusError } from "../../core/errors.js";
 import { createServiceClient } from "../../core/grpc.js";
 import type { Logger } from "../../core/logger.js";
+import type { Telemetry } from "../../core/telemetry/index.js";
 import { Adapter, type AdapterFetchRequest } from "../../proto/gen/xbus/v1/adapter_pb.js";
 import type { AdapterDefinition } from "../sdk/adapter.js";
 import { adapterHandlers } from "../sdk/adapter.js";
@@ -13,7 +14,8 @@ import { adapterHandlers } from "../sdk/adapter.js";
  * XbusError.
  */
 export interface AdapterTarget {
-  fetch(req: AdapterFetchRequest, deadline: Date): Promise<Any>;
+  /** `traceparent` makes the adapter's span a child of the connector's. */
+  fetch(req: AdapterFetchRequest, deadline: Date, traceparent?: string): Promise<Any>;
   close(): void;
 }
 
@@ -33,9 +35,11 @@ export function grpcTarget(o: GrpcTargetOptions): AdapterTarget {
     o.serverName ? { "grpc.ssl_target_name_override": o.serverName } : {},
   );
   return {
-    async fetch(req, deadline) {
+    async fetch(req, deadline, traceparent) {
       try {
-        const res = await client.fetch(req, { deadline });
+        const metadata = new Metadata();
+        if (traceparent) metadata.set("traceparent", traceparent);
+        const res = await client.fetch(req, { deadline, metadata });
         if (!res.record) throw new XbusError("PROVIDER_BAD_RECORD", "the adapter answered without a record");
         return res.record;
       } catch (err) {
@@ -46,11 +50,15 @@ export function grpcTarget(o: GrpcTargetOptions): AdapterTarget {
   };
 }
 
-export function inProcessTarget(def: AdapterDefinition, logger: Logger): AdapterTarget {
-  const handlers = adapterHandlers(def);
+export function inProcessTarget(
+  def: AdapterDefinition,
+  logger: Logger,
+  telemetry?: Telemetry,
+): AdapterTarget {
+  const handlers = adapterHandlers(def, { telemetry });
   return {
-    async fetch(req, deadline) {
-      const res = await handlers.fetch(req, deadline, logger);
+    async fetch(req, deadline, traceparent) {
+      const res = await handlers.fetch(req, deadline, logger, traceparent);
       if (!res.record) throw new XbusError("PROVIDER_BAD_RECORD", "the adapter answered without a record");
       return res.record as Any;
     },

@@ -1,4 +1,5 @@
 import type { KeyObject } from "node:crypto";
+import { performance } from "node:perf_hooks";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { XbusError } from "../../core/errors.js";
@@ -6,6 +7,15 @@ import type { Logger } from "../../core/logger.js";
 import { agencySubjects, connectorQueue, RouteHeader, serviceSubject } from "../../core/nats-subjects.js";
 import { verifyRoute } from "../../core/route-signature.js";
 import { parseServiceName } from "../../core/service-name.js";
+import {
+  Attr,
+  contextFrom,
+  recordFailure,
+  SpanKind,
+  SpanName,
+  type Telemetry,
+  traceparentOf,
+} from "../../core/telemetry/index.js";
 import { AdapterFetchRequestSchema } from "../../proto/gen/xbus/v1/adapter_pb.js";
 import { RouteReplySchema } from "../../proto/gen/xbus/v1/route_pb.js";
 import type { AdapterTarget } from "./adapter-target.js";
@@ -19,6 +29,8 @@ export interface ConnectorOptions {
   /** Requests handled at once before new ones get PROVIDER_BUSY. Default 256. */
   maxInFlight?: number;
   logger: Logger;
+  /** Spans (continuing the broker's trace) and metrics; none when absent. */
+  telemetry?: Telemetry;
 }
 
 export interface Connector {
@@ -61,7 +73,27 @@ export function startConnector(o: ConnectorOptions): Connector {
     const exchangeId = msg.headers?.get(RouteHeader.exchangeId) ?? "";
     const deadlineMs = Number(msg.headers?.get(RouteHeader.deadline) ?? "");
     const signature = msg.headers?.get(RouteHeader.signature) ?? "";
-    const rlog = log.child({ exchange_id: exchangeId.slice(0, 64) });
+    const traceparent = msg.headers?.get(RouteHeader.traceparent) || undefined;
+    const tracer = o.telemetry?.tracer;
+    const span = tracer?.startSpan(
+      SpanName.connector,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          [Attr.messagingSystem]: "nats",
+          [Attr.messagingDestination]: msg.subject,
+          [Attr.messagingOperation]: "process",
+          [Attr.agency]: o.agency,
+          [Attr.exchangeId]: exchangeId.slice(0, 64),
+        },
+      },
+      contextFrom(traceparent),
+    );
+    const traceId = span?.spanContext().traceId ?? contextTraceId(traceparent);
+    const rlog = log.child({ exchange_id: exchangeId.slice(0, 64), trace_id: traceId });
+    const started = performance.now();
+    let service = "_unknown";
+    let status = "OK";
     try {
       if (
         !verifyRoute(
@@ -76,22 +108,32 @@ export function startConnector(o: ConnectorOptions): Connector {
         throw new XbusError("DEADLINE_EXCEEDED", "the request's deadline has passed");
       }
       const req = fromBinary(AdapterFetchRequestSchema, msg.data);
-      const service = parseServiceName(req.service);
-      if (
-        service.agency !== o.agency ||
-        serviceSubject(service) !== msg.subject ||
-        req.exchangeId !== exchangeId
-      ) {
+      const name = parseServiceName(req.service);
+      if (name.agency !== o.agency || serviceSubject(name) !== msg.subject || req.exchangeId !== exchangeId) {
         throw new XbusError("WRONG_AGENCY", "the request does not match the subject it came on");
       }
-      const record = await o.target.fetch(req, new Date(deadlineMs));
+      service = name.full;
+      const record = await o.target.fetch(
+        req,
+        new Date(deadlineMs),
+        span ? traceparentOf(span) : traceparent,
+      );
       reply(msg, { case: "record", value: record });
     } catch (err) {
       const xe = XbusError.from(err);
       if (xe.reason === "BAD_ROUTE_SIGNATURE" || xe.reason === "WRONG_AGENCY")
         rlog.warn({ reason: xe.reason, subject: msg.subject }, "request refused");
       else if (xe.code === 13) rlog.error({ reason: xe.reason, err: xe.cause ?? xe }, "request failed");
+      status = xe.reason;
+      if (span) recordFailure(span, xe);
       reply(msg, { case: "error", value: xe });
+    } finally {
+      span?.end();
+      rlog.debug({ service, status }, "request done");
+      o.telemetry?.metrics.connectorDone(
+        { agency: o.agency, service, status },
+        (performance.now() - started) / 1000,
+      );
     }
   };
 
@@ -103,6 +145,10 @@ export function startConnector(o: ConnectorOptions): Connector {
         return;
       }
       if (inFlight >= maxInFlight) {
+        o.telemetry?.metrics.connectorDone(
+          { agency: o.agency, service: "_unknown", status: "PROVIDER_BUSY" },
+          0,
+        );
         reply(msg, {
           case: "error",
           value: new XbusError(
@@ -113,8 +159,10 @@ export function startConnector(o: ConnectorOptions): Connector {
         return;
       }
       inFlight++;
+      o.telemetry?.metrics.connectorInFlight.add(1, { agency: o.agency });
       const p = handle(msg).finally(() => {
         inFlight--;
+        o.telemetry?.metrics.connectorInFlight.add(-1, { agency: o.agency });
         pending.delete(p);
       });
       pending.add(p);
@@ -132,4 +180,10 @@ export function startConnector(o: ConnectorOptions): Connector {
       o.target.close();
     },
   };
+}
+
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+function contextTraceId(traceparent: string | undefined): string | undefined {
+  return traceparent ? TRACEPARENT.exec(traceparent)?.[1] : undefined;
 }

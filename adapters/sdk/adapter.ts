@@ -6,6 +6,14 @@ import { XbusError } from "../../core/errors.js";
 import { retainFields } from "../../core/field-mask.js";
 import type { Logger } from "../../core/logger.js";
 import { parseServiceName } from "../../core/service-name.js";
+import {
+  Attr,
+  contextFrom,
+  recordFailure,
+  SpanKind,
+  SpanName,
+  type Telemetry,
+} from "../../core/telemetry/index.js";
 import type {
   AdapterFetchRequest,
   AdapterFetchResponseSchema,
@@ -52,11 +60,18 @@ export interface AdapterDefinition {
 
 export interface AdapterHandlers {
   describe(): Promise<MessageInitShape<typeof DescribeResponseSchema>>;
+  /** `traceparent`: the connector's span, from gRPC metadata or handed over in process. */
   fetch(
     req: AdapterFetchRequest,
     deadline: Date,
     logger: Logger,
+    traceparent?: string,
   ): Promise<MessageInitShape<typeof AdapterFetchResponseSchema>>;
+}
+
+export interface AdapterHandlerOptions {
+  /** Spans for each fetch; none when absent. */
+  telemetry?: Telemetry;
 }
 
 const SUBJECT_MAX = 64;
@@ -68,7 +83,7 @@ const SUBJECT_MAX = 64;
  * the released fields, and a handler's own error becomes INTERNAL with no
  * message leaking out.
  */
-export function adapterHandlers(def: AdapterDefinition): AdapterHandlers {
+export function adapterHandlers(def: AdapterDefinition, opts: AdapterHandlerOptions = {}): AdapterHandlers {
   const services = new Map<string, { svc: RecordService; paths: Set<string> }>();
   for (const [name, svc] of Object.entries(def.services)) {
     const full = parseServiceName(`${def.agency}.${name}`).full;
@@ -81,7 +96,42 @@ export function adapterHandlers(def: AdapterDefinition): AdapterHandlers {
         services: [...services].map(([service, { svc }]) => ({ service, recordType: svc.record.typeName })),
       };
     },
-    async fetch(req, deadline, logger) {
+    async fetch(req, deadline, logger, traceparent) {
+      const tracer = opts.telemetry?.tracer;
+      if (!tracer) return fetchRecord(req, deadline, logger, traceparent);
+      const span = tracer.startSpan(
+        SpanName.adapter,
+        {
+          kind: SpanKind.SERVER,
+          attributes: {
+            [Attr.rpcSystem]: "grpc",
+            [Attr.rpcSystemName]: "grpc",
+            [Attr.rpcService]: "xbus.v1.Adapter",
+            [Attr.rpcMethod]: "Fetch",
+            [Attr.agency]: def.agency,
+            [Attr.exchangeId]: req.exchangeId.slice(0, 64),
+          },
+        },
+        contextFrom(traceparent),
+      );
+      try {
+        return await fetchRecord(req, deadline, logger, span.spanContext().traceId);
+      } catch (err) {
+        recordFailure(span, err);
+        throw err;
+      } finally {
+        span.end();
+      }
+    },
+  };
+
+  async function fetchRecord(
+    req: AdapterFetchRequest,
+    deadline: Date,
+    logger: Logger,
+    traceparentOrId: string | undefined,
+  ): Promise<MessageInitShape<typeof AdapterFetchResponseSchema>> {
+    {
       const entry = services.get(req.service);
       if (!entry)
         throw new XbusError(
@@ -111,7 +161,11 @@ export function adapterHandlers(def: AdapterDefinition): AdapterHandlers {
       if (remaining <= 0)
         throw new XbusError("DEADLINE_EXCEEDED", "the deadline passed before the handler ran");
       const signal = AbortSignal.timeout(remaining);
-      const log = logger.child({ exchange_id: req.exchangeId, service: req.service });
+      const log = logger.child({
+        exchange_id: req.exchangeId,
+        trace_id: traceIdOf(traceparentOrId),
+        service: req.service,
+      });
       let result: MessageInitShape<DescMessage> | NotFound;
       try {
         result = await abortable(
@@ -136,8 +190,15 @@ export function adapterHandlers(def: AdapterDefinition): AdapterHandlers {
       const record = create(entry.svc.record, result);
       retainFields(entry.svc.record, record, req.fields);
       return { record: anyPack(entry.svc.record, record) };
-    },
-  };
+    }
+  }
+}
+
+/** The trace id in a traceparent, or the id itself. */
+function traceIdOf(v: string | undefined): string | undefined {
+  if (!v) return undefined;
+  if (/^[0-9a-f]{32}$/.test(v)) return v;
+  return /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/.exec(v)?.[1];
 }
 
 /** Resolves as `p` does, or rejects with DEADLINE_EXCEEDED when `signal` aborts first. */

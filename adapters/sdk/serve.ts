@@ -3,6 +3,7 @@ import { XbusError } from "../../core/errors.js";
 import { serviceDefinition, serviceImplementation } from "../../core/grpc.js";
 import { createLogger, type Logger } from "../../core/logger.js";
 import { parseWorkloadId, spiffeIdsFromSubjectAltName } from "../../core/spiffe-id.js";
+import type { Telemetry } from "../../core/telemetry/index.js";
 import { Adapter } from "../../proto/gen/xbus/v1/adapter_pb.js";
 import { type AdapterDefinition, adapterHandlers } from "./adapter.js";
 
@@ -13,6 +14,8 @@ export interface ServeAdapterOptions {
   /** Only connectors of this agency in this trust domain may call. */
   trustDomain: string;
   logger?: Logger;
+  /** Spans for each fetch, continuing the connector's `traceparent` metadata; none when absent. */
+  telemetry?: Telemetry;
 }
 
 export interface AdapterServer {
@@ -30,7 +33,7 @@ export async function serveAdapter(
   options: ServeAdapterOptions,
 ): Promise<AdapterServer> {
   const logger = options.logger ?? createLogger({ component: "adapter", agency: def.agency });
-  const handlers = adapterHandlers(def);
+  const handlers = adapterHandlers(def, { telemetry: options.telemetry });
   const server = new Server({ "grpc.max_receive_message_length": 64 * 1024 });
   const checkCaller = (call: { getAuthContext(): { sslPeerCertificate?: { subjectaltname?: string } } }) => {
     const ids = spiffeIdsFromSubjectAltName(call.getAuthContext().sslPeerCertificate?.subjectaltname);
@@ -56,7 +59,13 @@ export async function serveAdapter(
           const ms = d instanceof Date ? d.getTime() : d;
           if (!Number.isFinite(ms))
             throw new XbusError("INVALID_REQUEST", "a deadline is required", { field: "deadline" });
-          return handlers.fetch(req, new Date(ms), logger);
+          const tp = call.metadata.get("traceparent")[0];
+          return handlers.fetch(
+            req,
+            new Date(ms),
+            logger,
+            typeof tp === "string" && tp.length <= 55 ? tp : undefined,
+          );
         },
       },
       (err, method) => logger.error({ method, err }, "unexpected error"),

@@ -8,6 +8,7 @@ import { XbusError } from "../../core/errors.js";
 import { retainFields } from "../../core/field-mask.js";
 import { uuidv7 } from "../../core/ids.js";
 import type { Logger } from "../../core/logger.js";
+import type { Telemetry } from "../../core/telemetry/index.js";
 import { decide, type PolicyBundle } from "../../policies/index.js";
 import { AdapterFetchRequestSchema } from "../../proto/gen/xbus/v1/adapter_pb.js";
 import {
@@ -22,6 +23,7 @@ import { sha256Hex } from "../log/jetstream-log.js";
 import { providerError, type Router } from "../routing/nats-router.js";
 import { validateFetch } from "../validation/validate-request.js";
 import { routingDeadline } from "./deadline.js";
+import { beginExchange } from "./exchange-trace.js";
 import type { ExchangeOutcome, ExchangeRecorder } from "./outcome.js";
 
 export interface ExchangeDeps {
@@ -33,6 +35,8 @@ export interface ExchangeDeps {
   trustDomain: string;
   subjectIdPattern: RegExp;
   logger: Logger;
+  /** Spans and metrics of the exchange path; none when absent. */
+  telemetry?: Telemetry;
 }
 
 type Call = ServerUnaryCall<FetchRequest, FetchResponse>;
@@ -51,6 +55,7 @@ export async function fetchExchange(
 ): Promise<MessageInitShape<typeof FetchResponseSchema>> {
   const started = performance.now();
   const traceparent = firstString(call.metadata.get("traceparent"));
+  const t = beginExchange(deps.telemetry, deps.catalogue, deps.logger, traceparent);
   const outcome: ExchangeOutcome = {
     exchangeId: uuidv7(),
     startedAt: Date.now(),
@@ -71,10 +76,11 @@ export async function fetchExchange(
     reasonText: "",
     requestHash: sha256Hex(toBinary(FetchRequestSchema, req)),
     responseHash: "",
-    traceId: traceIdOf(traceparent),
+    traceId: t.traceId ?? traceIdOf(traceparent),
     latencyMs: 0,
   };
   try {
+    t.enter("identity");
     const peer = identifyPeer(peerCertificateOf(call), deps.trustDomain);
     outcome.consumer = peer.id.uri;
     outcome.certSerial = peer.serial;
@@ -84,6 +90,7 @@ export async function fetchExchange(
         `${peer.id.uri} is a ${peer.id.role} identity; only system identities may fetch`,
       );
     }
+    t.enter("validation");
     const bundle = deps.policy();
     outcome.bundleHash = bundle.hash;
     const v = validateFetch(req, {
@@ -92,6 +99,7 @@ export async function fetchExchange(
       subjectIdPattern: deps.subjectIdPattern,
     });
 
+    t.enter("policy");
     const decision = decide(bundle, {
       consumer: peer.id,
       service: v.service.service.full,
@@ -115,6 +123,7 @@ export async function fetchExchange(
         consumer: peer.id.uri,
       }),
     );
+    t.enter("routing", v.service.service);
     const reply = await deps.router.route({
       service: v.service.service,
       body,
@@ -123,7 +132,7 @@ export async function fetchExchange(
       purpose: v.purpose,
       fields: decision.released,
       deadlineMs: routingDeadline(call.getDeadline()),
-      traceparent,
+      traceparent: t.traceparent(),
     });
     if (reply.result.case === "error") throw providerError(reply.result.value, v.service.service);
     if (
@@ -152,7 +161,9 @@ export async function fetchExchange(
     outcome.responseHash = sha256Hex(recordBytes);
     outcome.latencyMs = performance.now() - started;
     // Step 8: log, then answer. If the log cannot take it, the consumer gets no record.
+    t.enter("log_append");
     const receipt = await deps.recorder.record(outcome);
+    t.end(outcome);
     return {
       exchangeId: outcome.exchangeId,
       record: create(AnySchema, { typeUrl: TYPE_URL_PREFIX + recordType.typeName, value: recordBytes }),
@@ -163,9 +174,15 @@ export async function fetchExchange(
   } catch (err) {
     const xe = XbusError.from(err);
     xe.exchangeId = outcome.exchangeId;
+    t.fail(xe);
     if (xe.reason === "INTERNAL" || xe.reason === "PROVIDER_ERROR") {
       deps.logger.error(
-        { exchange_id: outcome.exchangeId, service: outcome.service, err: xe.cause ?? xe },
+        {
+          exchange_id: outcome.exchangeId,
+          trace_id: outcome.traceId,
+          service: outcome.service,
+          err: xe.cause ?? xe,
+        },
         "exchange failed",
       );
     }
@@ -175,15 +192,17 @@ export async function fetchExchange(
     outcome.latencyMs = performance.now() - started;
     outcome.fieldsReleased = []; // nothing reached the consumer
     outcome.responseHash = "";
+    t.enter("log_append");
     try {
       const receipt = await deps.recorder.record(outcome);
       if (receipt) xe.receipt = toBinary(ReceiptSchema, receipt);
     } catch (logErr) {
       deps.logger.error(
-        { exchange_id: outcome.exchangeId, err: logErr },
+        { exchange_id: outcome.exchangeId, trace_id: outcome.traceId, err: logErr },
         "could not record a failed exchange",
       );
     }
+    t.end(outcome, xe);
     throw xe;
   }
 }

@@ -19,6 +19,8 @@ export interface ReviewOptions {
   subjectIdPattern: RegExp;
   /** Readiness checks beyond the index itself (NATS, stream, lag). */
   ready?: () => Promise<Record<string, { ok: boolean; detail?: string }>>;
+  /** Prometheus text for `GET /metrics` (no token: scrapers hold none; it carries no citizen data). */
+  metrics?: () => Promise<string>;
 }
 
 const MAX_LIMIT = 1000;
@@ -47,6 +49,13 @@ export function createReviewApp(o: ReviewOptions): Hono {
     const ok = Object.values(checks).every((x) => x.ok);
     return c.json({ ready: ok, checks }, ok ? 200 : 503);
   });
+
+  const metrics = o.metrics;
+  if (metrics) {
+    app.get("/metrics", async (c) =>
+      c.body(await metrics(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
+    );
+  }
 
   app.use("/v1/*", async (c, next) => {
     const header = c.req.header("authorization") ?? "";

@@ -39,6 +39,7 @@ import {
 import { Catalogue } from "../../core/catalogue.js";
 import { createLogger, type Logger } from "../../core/logger.js";
 import { NatsServer } from "../../core/nats-server.js";
+import { countNatsReconnects, createTelemetry, type Telemetry } from "../../core/telemetry/index.js";
 import { loadBundle, type PolicyBundle } from "../../policies/index.js";
 
 /**
@@ -73,6 +74,11 @@ export interface StackOptions {
   observe?: (outcome: ExchangeOutcome) => void;
   /** The provider agencies to run, each with an adapter and a connector. Default: the examples. */
   agencies?: (population: Population) => AdapterDefinition[];
+  /**
+   * Traces and metrics for every component of the stack (one process, one
+   * wiring). Default: one made from OTEL_* variables, shut down with the stack.
+   */
+  telemetry?: Telemetry;
 }
 
 /** The example agencies `xbus dev` runs. */
@@ -104,6 +110,8 @@ export interface Stack {
   readonly index: LogIndex | undefined;
   /** The review API and a dev bearer token for it; undefined when a recorder replaced the log. */
   readonly review: { url: string; token: string } | undefined;
+  /** The stack's traces and metrics; `/metrics` on the review API serves the metrics. */
+  readonly telemetry: Telemetry;
   /** The log index database and the tree-head signing key (for `xbus log reindex`). */
   readonly logFiles: { index: string; key: string };
   /** Per agency, the adapter's gRPC address (none when adapters run in process). */
@@ -159,6 +167,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const spawned = options.natsUrl ? undefined : await NatsServer.start();
   const nats = spawned ?? { url: options.natsUrl as string };
   const closers: (() => Promise<void>)[] = spawned ? [() => spawned.dispose()] : [];
+  const telemetry = options.telemetry ?? createTelemetry({ serviceName: "xbus-dev" });
+  if (!options.telemetry) closers.push(() => telemetry.shutdown());
+  telemetry.metrics.watchCertificate("broker", () => brokerCert.notAfter);
   const close = async () => {
     for (const c of closers.reverse())
       await c().catch((err: unknown) => logger.warn({ err }, "shutdown step failed"));
@@ -169,6 +180,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     closers.push(() => brokerNc.close());
     const connectorNc: NatsConnection = await connect({ servers: nats.url, name: "xbus-connector-dcrc-dev" });
     closers.push(() => connectorNc.close());
+    countNatsReconnects(brokerNc, telemetry.metrics, "broker");
+    countNatsReconnects(connectorNc, telemetry.metrics, "connector");
 
     const definitions = (options.agencies ?? exampleAgencies)(population);
     const running = new Map<
@@ -181,6 +194,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         commonName: `${def.agency} connector (dev)`,
         usage: "client",
       });
+      telemetry.metrics.watchCertificate(`connector-${def.agency}`, () => connectorCert.notAfter);
       let adapter: AdapterServer | undefined;
       if (!options.inProcessAdapter) {
         const adapterCert = issue(`adapter-${def.agency}`, {
@@ -193,6 +207,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           tls: { ca: ca.certPem, cert: adapterCert.cert, key: adapterCert.key },
           trustDomain: TRUST_DOMAIN,
           logger: logger.child({ component: "adapter", agency: def.agency }),
+          telemetry,
         });
         adapter = a;
         closers.push(() => a.close());
@@ -203,13 +218,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         if (connector) return;
         const target = address
           ? grpcTarget({ address, tls: { ca: ca.certPem, cert: connectorCert.cert, key: connectorCert.key } })
-          : inProcessTarget(def, logger.child({ component: "adapter", agency: def.agency }));
+          : inProcessTarget(def, logger.child({ component: "adapter", agency: def.agency }), telemetry);
         connector = startConnector({
           nats: connectorNc,
           agency: def.agency,
           target,
           brokerKeys: [brokerPublicKey],
           logger: logger.child({ component: "connector", agency: def.agency }),
+          telemetry,
         });
         await connectorNc.flush();
       };
@@ -269,6 +285,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         index: idx,
         logger: logger.child({ component: "indexer" }),
       });
+      telemetry.metrics.watchIndexLag(() => indexer.lag());
       closers.push(async () => {
         await indexer.stop();
         idx.close();
@@ -287,6 +304,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
             index_lag: { ok: lag < 10_000, detail: `${lag} entries behind the stream` },
           };
         },
+        metrics: () => telemetry.prometheusText(),
       });
       const server = await serveReview(app);
       closers.push(() => server.close());
@@ -313,6 +331,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       brokerId: "dev",
       signingKey,
       logger: logger.child({ component: "broker" }),
+      telemetry,
     });
     closers.push(() => broker.close());
 
@@ -329,6 +348,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       logPublicKey,
       index,
       review,
+      telemetry,
       logFiles: { index: indexPath, key: logKeyPath },
       adapters: [...running].map(([agency, r]) => ({ agency, address: r.address })),
       adapterClient:

@@ -1,0 +1,15 @@
+// Telemetry for process wiring (createTelemetry, serveMetrics) and the span
+// helpers the broker, connector and adapter use to join one trace.
+export { Attr, SpanName } from "./conventions.js";
+export type { ExchangeLabels, Stage, XbusMetrics } from "./metrics.js";
+export { type MetricsServer, PROMETHEUS_CONTENT_TYPE, serveMetrics } from "./metrics-server.js";
+export { countNatsReconnects } from "./nats-reconnects.js";
+export {
+  contextFrom,
+  inSpan,
+  recordFailure,
+  SpanKind,
+  startSpan,
+  traceparentOf,
+} from "./spans.js";
+export { createTelemetry, type Telemetry, type TelemetryOptions } from "./telemetry.js";

@@ -1,0 +1,123 @@
+import type { Attributes, Counter, Histogram, Meter, UpDownCounter } from "@opentelemetry/api";
+
+// Latencies here run from sub-millisecond (policy) to the consumer's deadline.
+const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const DAY_MS = 86_400_000;
+
+export type Stage = "identity" | "validation" | "policy" | "routing" | "log_append";
+
+export interface ExchangeLabels {
+  service: string;
+  consumerAgency: string;
+  decision: string;
+  status: string;
+}
+
+/**
+ * The instruments an operator alerts on (README, "Observability"). One set per
+ * process wiring, made from that wiring's meter; every label value comes from
+ * a closed set or a catalogue name, never from request text.
+ */
+export interface XbusMetrics {
+  exchangeDone(labels: ExchangeLabels, seconds: number): void;
+  stage(stage: Stage, seconds: number): void;
+  readonly brokerInFlight: UpDownCounter;
+  connectorDone(labels: { agency: string; service: string; status: string }, seconds: number): void;
+  readonly connectorInFlight: UpDownCounter;
+  natsReconnect(component: string): void;
+  /** Reads the exchange log's index lag (entries behind the stream) at each scrape. */
+  watchIndexLag(read: () => Promise<number> | number): void;
+  /** Reports days until `notAfter` of a certificate at each scrape (a hook for certificate rotation). */
+  watchCertificate(name: string, notAfter: () => Date): void;
+  readonly spansExported: Counter;
+  readonly spansFailed: Counter;
+  readonly spansDropped: Counter;
+}
+
+export function createMetrics(meter: Meter): XbusMetrics {
+  // The unit is in the name because the Prometheus exporter does not append it.
+  const seconds = (name: string, description: string): Histogram =>
+    meter.createHistogram(`${name}_seconds`, {
+      description,
+      unit: "s",
+      advice: { explicitBucketBoundaries: SECONDS },
+    });
+  const exchanges = meter.createCounter("xbus.exchanges", {
+    description: "Exchanges the broker finished, by service, consumer agency, decision and status",
+  });
+  const exchangeDuration = seconds("xbus.exchange.duration", "Whole exchange, as the broker saw it");
+  const stageDuration = seconds("xbus.exchange.stage.duration", "Each step of the exchange path");
+  const policyDuration = seconds("xbus.policy.decision.duration", "Time to reach a policy decision");
+  const logAppend = seconds("xbus.log.append.duration", "Time to append an exchange to the log");
+  const connectorRequests = meter.createCounter("xbus.connector.requests", {
+    description: "Requests a connector answered, by agency, service and status",
+  });
+  const connectorDuration = seconds("xbus.connector.duration", "Connector request, adapter included");
+  const reconnects = meter.createCounter("xbus.nats.reconnects", {
+    description: "Reconnections to NATS, by component",
+  });
+
+  const lagReaders: (() => Promise<number> | number)[] = [];
+  meter
+    .createObservableGauge("xbus.log.index.lag", {
+      description: "Exchange log entries in the stream not yet in the index",
+    })
+    .addCallback(async (r) => {
+      for (const read of lagReaders) {
+        const lag = await Promise.resolve()
+          .then(read)
+          .catch(() => Number.NaN);
+        if (Number.isFinite(lag)) r.observe(lag);
+      }
+    });
+  const certs = new Map<string, () => Date>();
+  meter
+    .createObservableGauge("xbus.certificate.days_to_expiry", {
+      description: "Days until a certificate this process uses expires",
+      unit: "d",
+    })
+    .addCallback((r) => {
+      for (const [name, notAfter] of certs)
+        r.observe((notAfter().getTime() - Date.now()) / DAY_MS, { certificate: name });
+    });
+
+  return {
+    exchangeDone(l, s) {
+      const attrs: Attributes = {
+        service: l.service,
+        consumer_agency: l.consumerAgency,
+        decision: l.decision,
+        status: l.status,
+      };
+      exchanges.add(1, attrs);
+      exchangeDuration.record(s, { service: l.service, decision: l.decision });
+    },
+    stage(stage, s) {
+      stageDuration.record(s, { stage });
+      if (stage === "policy") policyDuration.record(s);
+      else if (stage === "log_append") logAppend.record(s);
+    },
+    brokerInFlight: meter.createUpDownCounter("xbus.exchanges.in_flight", {
+      description: "Exchanges the broker is handling now",
+    }),
+    connectorDone(l, s) {
+      connectorRequests.add(1, l);
+      connectorDuration.record(s, { agency: l.agency, service: l.service });
+    },
+    connectorInFlight: meter.createUpDownCounter("xbus.connector.in_flight", {
+      description: "Requests a connector is handling now",
+    }),
+    natsReconnect: (component) => reconnects.add(1, { component }),
+    watchIndexLag: (read) => void lagReaders.push(read),
+    watchCertificate: (name, notAfter) => void certs.set(name, notAfter),
+    spansExported: meter.createCounter("xbus.telemetry.spans.exported", {
+      description: "Spans the OTLP exporter delivered",
+    }),
+    spansFailed: meter.createCounter("xbus.telemetry.spans.failed", {
+      description: "Spans the OTLP exporter could not deliver (collector down or refusing)",
+    }),
+    spansDropped: meter.createCounter("xbus.telemetry.spans.dropped", {
+      description: "Spans dropped before export because a bounded queue or buffer was full",
+    }),
+  };
+}

@@ -1,0 +1,88 @@
+import {
+  type Attributes,
+  type Context,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from "@opentelemetry/api";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { XbusError } from "../errors.js";
+import { Attr, SERVER_ERROR_CODES } from "./conventions.js";
+
+// Contexts are passed explicitly (parent → child), so no global context
+// manager or propagator is installed: the one process-wide thing the OTel API
+// would want is avoided, and two stacks in one test process do not mix.
+const propagator = new W3CTraceContextPropagator();
+const carrierGetter = {
+  keys: (c: Record<string, string>) => Object.keys(c),
+  get: (c: Record<string, string>, k: string) => c[k],
+};
+const carrierSetter = {
+  set(c: Record<string, string>, k: string, v: string) {
+    c[k] = v;
+  },
+};
+
+/** The context of a W3C `traceparent` from a peer (invalid or absent: a fresh root). */
+export function contextFrom(traceparent: string | undefined): Context {
+  if (!traceparent) return ROOT_CONTEXT;
+  return propagator.extract(ROOT_CONTEXT, { traceparent }, carrierGetter);
+}
+
+/** The W3C `traceparent` that makes `span` the parent of the next hop. */
+export function traceparentOf(span: Span): string | undefined {
+  const carrier: Record<string, string> = {};
+  propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, carrierSetter);
+  return carrier.traceparent;
+}
+
+export function startSpan(
+  tracer: Tracer,
+  name: string,
+  kind: SpanKind,
+  parent: Context,
+  attributes: Attributes,
+): Span {
+  return tracer.startSpan(name, { kind, attributes }, parent);
+}
+
+/** Marks `span` with the error an operation ended in. Client-caused codes are not span errors (RPC conventions). */
+export function recordFailure(span: Span, err: unknown): void {
+  const xe = XbusError.from(err);
+  span.setAttribute(Attr.reason, xe.reason);
+  span.setAttribute(Attr.rpcGrpcStatusCode, xe.code);
+  if (SERVER_ERROR_CODES.has(xe.code)) {
+    span.setAttribute(Attr.errorType, xe.reason);
+    // The reason, not the message: messages may name a provider's internals.
+    span.setStatus({ code: SpanStatusCode.ERROR, message: xe.reason });
+  }
+}
+
+/**
+ * Runs one step as a child span of `parent` (no span at all when tracing is
+ * off: one branch on the hot path). A failure marks the child and is rethrown.
+ */
+export async function inSpan<T>(
+  tracer: Tracer | undefined,
+  parent: Span | undefined,
+  name: string,
+  fn: (span: Span | undefined) => T | Promise<T>,
+  kind: SpanKind = SpanKind.INTERNAL,
+  attributes: Attributes = {},
+): Promise<T> {
+  if (!tracer || !parent) return fn(undefined);
+  const span = tracer.startSpan(name, { kind, attributes }, trace.setSpan(ROOT_CONTEXT, parent));
+  try {
+    return await fn(span);
+  } catch (err) {
+    recordFailure(span, err);
+    throw err;
+  } finally {
+    span.end();
+  }
+}
+
+export { SpanKind };
