@@ -21,6 +21,11 @@ export interface ReviewOptions {
   ready?: () => Promise<Record<string, { ok: boolean; detail?: string }>>;
   /** Prometheus text for `GET /metrics` (no token: scrapers hold none; it carries no citizen data). */
   metrics?: () => Promise<string>;
+  /**
+   * Link from an exchange to its trace in the operator's tracing UI:
+   * `{trace_id}` is replaced, e.g. `http://jaeger:16686/trace/{trace_id}`.
+   */
+  traceUrlTemplate?: string;
 }
 
 const MAX_LIMIT = 1000;
@@ -160,8 +165,13 @@ export function createReviewApp(o: ReviewOptions): Hono {
       });
     const head = o.index.latestTreeHead();
     const treeSize = head && head.treeSize > e.index ? head.treeSize : o.index.treeSize;
+    const traceId = e.record?.traceId ?? "";
     return c.json({
       ...entryJson(e),
+      trace_url:
+        o.traceUrlTemplate && /^[0-9a-f]{32}$/.test(traceId)
+          ? o.traceUrlTemplate.replaceAll("{trace_id}", traceId)
+          : null,
       leaf_hash: leafHash(e.leaf).toString("hex"),
       inclusion: {
         tree_size: treeSize,

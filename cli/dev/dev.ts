@@ -82,6 +82,8 @@ export async function runDev(opts: DevOptions): Promise<number> {
   say(`  broker      ${stack.brokerAddress}   (xbus.v1.Exchange, mutual TLS)`);
   say(`  nats        ${stack.nats.url}`);
   if (stack.review) say(`  review API  ${stack.review.url}   (bearer token in dev.json: review.token)`);
+  if (stack.review)
+    say(`  metrics     ${stack.review.url}/metrics   (traces: set OTEL_EXPORTER_OTLP_ENDPOINT)`);
   say(`  config      ${devJsonPath}`);
   say("");
   say("Try it with any gRPC client, e.g. grpcurl:");

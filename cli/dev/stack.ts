@@ -79,6 +79,8 @@ export interface StackOptions {
    * wiring). Default: one made from OTEL_* variables, shut down with the stack.
    */
   telemetry?: Telemetry;
+  /** The review API's link from an exchange to its trace (`{trace_id}` replaced). Default: XBUS_TRACE_URL. */
+  traceUrlTemplate?: string;
 }
 
 /** The example agencies `xbus dev` runs. */
@@ -305,6 +307,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           };
         },
         metrics: () => telemetry.prometheusText(),
+        traceUrlTemplate: options.traceUrlTemplate ?? process.env.XBUS_TRACE_URL,
       });
       const server = await serveReview(app);
       closers.push(() => server.close());

@@ -62,12 +62,17 @@ export function createTelemetry(o: TelemetryOptions): Telemetry {
   const serializer = new PrometheusSerializer(undefined, false, undefined, false, true);
 
   const disabled = env.OTEL_SDK_DISABLED === "true" || env.OTEL_TRACES_EXPORTER === "none";
-  const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  // The exporter would read process.env itself; the URL is resolved here so `env` is the one source.
+  const endpoint =
+    env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ||
+    (env.OTEL_EXPORTER_OTLP_ENDPOINT
+      ? `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, "")}/v1/traces`
+      : undefined);
   let processor: SpanProcessor | undefined;
   if (o.spanExporter) {
     processor = new SimpleSpanProcessor(o.spanExporter);
   } else if (o.otlp || (endpoint && !disabled)) {
-    const otlp = o.otlp ? new OTLPTraceExporter(o.otlp) : new OTLPTraceExporter();
+    const otlp = new OTLPTraceExporter(o.otlp ?? { url: endpoint });
     const maxQueueSize = o.maxQueueSize ?? 2048;
     const counted = countingExporter(otlp, metrics);
     processor = boundedProcessor(

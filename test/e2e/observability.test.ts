@@ -38,6 +38,7 @@ describe("traces, metrics and logs of the end-to-end path (adapter behind gRPC)"
     stack = await startTestStack({
       telemetry: createTelemetry({ serviceName: "xbus-test", spanExporter: spans, sampleRatio: 1 }),
       logger: createLogger({}, "debug", (l) => lines.push(l)),
+      traceUrlTemplate: "http://traces.example/trace/{trace_id}",
     });
     subjects.push(...stack.population.citizens.slice(0, 4).map((c) => c.id));
   });
@@ -82,8 +83,22 @@ describe("traces, metrics and logs of the end-to-end path (adapter behind gRPC)"
     const adapter = one(SpanName.adapter);
     expect(adapter.parentSpanContext?.spanId).toBe(connector.spanContext().spanId);
     expect(mine).toHaveLength(8);
-    // The exchange log carries the same trace.
+    // The exchange log carries the same trace, and the review API links to it.
     expect(stack.outcomes.find((o) => o.exchangeId === res.exchangeId)?.traceId).toBe(CONSUMER_TRACE);
+    const review = stack.review;
+    if (!review) throw new Error("the stack has no review API");
+    let view: Response;
+    // The indexer catches up asynchronously: wait for the entry, however long that takes.
+    for (;;) {
+      view = await fetch(`${review.url}/v1/exchanges/${res.exchangeId}`, {
+        headers: { authorization: `Bearer ${review.token}` },
+      });
+      if (view.status !== 404) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const body = (await view.json()) as { trace_url: string; record: { trace_id: string } };
+    expect(body.record.trace_id).toBe(CONSUMER_TRACE);
+    expect(body.trace_url).toBe(`http://traces.example/trace/${CONSUMER_TRACE}`);
   });
 
   it("starts its own trace when the consumer sends none, and logs it with the exchange", async () => {
