@@ -11,7 +11,13 @@ import {
 import { dcrcAdapter } from "../../adapters/examples/dcrc/adapter.js";
 import { createPopulation, type Population } from "../../adapters/examples/population.js";
 import { type AdapterDefinition, type AdapterServer, serveAdapter } from "../../adapters/sdk/index.js";
-import { type Broker, createLogRecorder, type ExchangeRecorder, startBroker } from "../../broker/index.js";
+import {
+  type Broker,
+  createLogRecorder,
+  type ExchangeRecorder,
+  openConsentStore,
+  startBroker,
+} from "../../broker/index.js";
 import {
   type CertificateAuthority,
   createCa,
@@ -21,7 +27,7 @@ import {
 import { Catalogue } from "../../core/catalogue.js";
 import { createLogger, type Logger } from "../../core/logger.js";
 import { NatsServer } from "../../core/nats-server.js";
-import { loadBundle, type PolicyBundle } from "../../policies/index.js";
+import { createPolicyStore, type PolicyStore } from "../../policies/index.js";
 
 /**
  * Everything of the bus on one machine: a nats-server child, a federation CA
@@ -70,6 +76,8 @@ export interface Stack {
   readonly population: Population;
   readonly catalogue: Catalogue;
   readonly brokerPublicKey: KeyObject;
+  /** The broker's policy bundle, reloaded when files in the policies folder change. */
+  readonly policy: PolicyStore;
   /** Per agency, the adapter's gRPC address (none when adapters run in process). */
   readonly adapters: readonly { agency: string; address: string | undefined }[];
   /** Client certificate that may call the adapters (a connector identity), for the conformance kit. */
@@ -89,7 +97,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const logger = options.logger ?? createLogger({ component: "dev" });
   const catalogue = Catalogue.load();
   const policiesDir = options.policiesDir ?? resolve(import.meta.dirname, "../../policies");
-  const bundle: PolicyBundle = loadBundle({ dir: policiesDir, catalogue, trustDomain: TRUST_DOMAIN });
+  const policy = createPolicyStore({
+    dir: policiesDir,
+    catalogue,
+    trustDomain: TRUST_DOMAIN,
+    logger: logger.child({ component: "policy" }),
+  });
   const population = options.population ?? createPopulation();
 
   const ca = createCa({ trustDomain: TRUST_DOMAIN, commonName: "gov.bt dev federation CA" });
@@ -121,7 +134,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   );
 
   const nats = await NatsServer.start();
-  const closers: (() => Promise<void>)[] = [() => nats.dispose()];
+  const closers: (() => Promise<void>)[] = [() => nats.dispose(), async () => policy.close()];
   const close = async () => {
     for (const c of closers.reverse())
       await c().catch((err: unknown) => logger.warn({ err }, "shutdown step failed"));
@@ -192,11 +205,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       return r;
     };
 
+    const consents = await openConsentStore({ nc: brokerNc, logger: logger.child({ component: "consent" }) });
+    closers.push(() => consents.close());
     const broker: Broker = await startBroker({
       tls: { ca: ca.certPem, cert: brokerCert.cert, key: brokerCert.key },
       nats: brokerNc,
       catalogue,
-      policy: () => bundle,
+      policy,
+      consents,
       recorder: options.recorder ?? createLogRecorder(logger.child({ component: "broker" })),
       trustDomain: TRUST_DOMAIN,
       brokerId: "dev",
@@ -215,6 +231,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       population,
       catalogue,
       brokerPublicKey,
+      policy,
       adapters: [...running].map(([agency, r]) => ({ agency, address: r.address })),
       adapterClient:
         running.size > 0 ? pemOf(certDir, `connector-${definitions[0]?.agency}`) : pemOf(certDir, "consumer"),
