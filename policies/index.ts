@@ -22,6 +22,16 @@ export {
   type PolicyRequest,
   type ServiceGrantSummary,
 } from "./engine/decide.js";
+export {
+  CONSENT_CASES,
+  type ConsentCase,
+  loadPolicyTests,
+  type PolicyTestCase,
+  PolicyTestFileError,
+  type PolicyTestResult,
+  parsePolicyTests,
+  runPolicyTests,
+} from "./engine/policy-tests.js";
 export { parseRate, type Rate } from "./engine/rate.js";
 export {
   createPolicyStore,
@@ -30,3 +40,4 @@ export {
   type PolicyStoreOptions,
   type ReloadResult,
 } from "./engine/store.js";
+export { type WhoCanRow, whoCan } from "./engine/who-can.js";

@@ -3,14 +3,16 @@ import { parseArgs } from "node:util";
 import { Catalogue } from "../../core/catalogue.js";
 import { parseWorkloadId } from "../../core/spiffe-id.js";
 import {
+  BundleError,
   CONSENT_CASES,
   type ConsentCase,
+  loadBundle,
   loadPolicyTests,
+  type PolicyBundle,
   PolicyTestFileError,
   runPolicyTests,
-} from "../../policies/engine/policy-tests.js";
-import { whoCan } from "../../policies/engine/who-can.js";
-import { BundleError, loadBundle, type PolicyBundle } from "../../policies/index.js";
+  whoCan,
+} from "../../policies/index.js";
 import type { Command } from "./command.js";
 
 const TRUST_DOMAIN = "gov.bt";
