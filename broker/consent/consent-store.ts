@@ -105,7 +105,7 @@ export async function openConsentStore(o: ConsentStoreOptions): Promise<ConsentS
     }
   })().catch((err: unknown) => o.logger.error({ err }, "consent watch ended"));
   // Start deciding only once the copy holds everything the bucket had.
-  if (initial > 0 && byId.size === 0) await waitFor(initial);
+  await waitFor(initial);
 
   return {
     get: (id) => byId.get(id)?.policy,

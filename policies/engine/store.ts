@@ -72,8 +72,10 @@ export function createPolicyStore(o: PolicyStoreOptions): PolicyStore {
   let timer: NodeJS.Timeout | undefined;
   let watcher: FSWatcher | undefined;
   if (o.watch !== false) {
-    watcher = watch(o.dir, { persistent: false }, (_event, file) => {
-      if (file !== null && !/\.ya?ml$/.test(file)) return;
+    // Any change reloads, not only *.yaml names: a deployment that swaps a
+    // symlinked folder (a Kubernetes ConfigMap) renames other entries. An
+    // unchanged bundle keeps its hash, so a needless reload costs one read.
+    watcher = watch(o.dir, { persistent: false }, () => {
       clearTimeout(timer);
       timer = setTimeout(reload, o.debounceMs ?? 150);
     });
