@@ -309,3 +309,13 @@ describe("an unreachable OTLP collector", () => {
     expect(sample(text, "xbus_exchanges_total", { decision: "allow", status: "OK" })).toBe(5);
   });
 });
+
+describe("the test stack's own privacy guard", () => {
+  it("fails a suite whose spans carry a citizen ID", async () => {
+    const stack = await startTestStack();
+    const id = stack.population.citizens[0]?.id ?? "";
+    // Stands in for a careless instrumentation change.
+    stack.telemetry.tracer?.startSpan("careless", { attributes: { "xbus.subject": id } }).end();
+    await expect(stack.close()).rejects.toThrow(/citizen IDs reached span attributes or log lines/);
+  });
+});

@@ -6,6 +6,7 @@ import type { ExchangeOutcome } from "../../broker/index.js";
 import { type Stack, type StackOptions, startStack } from "../../cli/dev/stack.js";
 import { createServiceClient, type ServiceClient } from "../../core/grpc.js";
 import { createLogger } from "../../core/logger.js";
+import { createTelemetry } from "../../core/telemetry/index.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
 
 export interface TestStack extends Stack {
@@ -19,24 +20,55 @@ export interface TestStack extends Stack {
  * The real stack (nats-server child on a free port, real TLS, real gRPC) in a
  * temp folder, quiet unless XBUS_TEST_LOGS=1. Dispose it in afterAll; it
  * removes its folder.
+ *
+ * Tracing is on (every trace sampled) and logging at debug, and each span and
+ * log line is scanned for 11-digit numbers; `close` fails the suite if one of
+ * them is a citizen ID of the stack's population, so every end-to-end suite
+ * doubles as a check that no citizen ID reaches telemetry or logs.
  */
 export async function startTestStack(options: Partial<StackOptions> = {}): Promise<TestStack> {
   const dir = mkdtempSync(join(tmpdir(), "xbus-test-"));
   const outcomes: ExchangeOutcome[] = [];
-  const logger = createLogger({}, process.env.XBUS_TEST_LOGS ? "debug" : "error", (l) => {
+  const digits = new Set<string>();
+  const scan = (text: string) => {
+    for (const m of text.matchAll(/\d{11}/g)) digits.add(m[0]);
+  };
+  const logger = createLogger({}, "debug", (l) => {
+    scan(l);
     if (process.env.XBUS_TEST_LOGS) process.stderr.write(l);
+  });
+  const telemetry = createTelemetry({
+    serviceName: "xbus-test",
+    env: {},
+    sampleRatio: 1,
+    spanExporter: {
+      export(spans, done) {
+        for (const sp of spans)
+          scan(JSON.stringify([sp.name, sp.attributes, sp.status, sp.events, sp.resource.attributes]));
+        done({ code: 0 });
+      },
+      shutdown: async () => {},
+    },
   });
   const stack = await startStack({
     dir,
     logger,
+    telemetry,
     observe: (o) => outcomes.push(structuredClone(o)),
     ...options,
+  }).catch(async (err: unknown) => {
+    await telemetry.shutdown();
+    throw err;
   });
   const clients: { close(): void }[] = [];
   const close = async () => {
     for (const c of clients) c.close();
     await stack.close();
+    await telemetry.shutdown();
     rmSync(dir, { recursive: true, force: true });
+    const leaked = [...digits].filter((d) => stack.population.byId.has(d));
+    if (leaked.length > 0)
+      throw new Error(`citizen IDs reached span attributes or log lines: ${leaked.length} of them`);
   };
   return {
     ...stack,
