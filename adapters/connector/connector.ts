@@ -14,6 +14,7 @@ import {
   SpanKind,
   SpanName,
   type Telemetry,
+  traceIdOf,
   traceparentOf,
 } from "../../core/telemetry/index.js";
 import { AdapterFetchRequestSchema } from "../../proto/gen/xbus/v1/adapter_pb.js";
@@ -89,7 +90,7 @@ export function startConnector(o: ConnectorOptions): Connector {
       },
       contextFrom(traceparent),
     );
-    const traceId = span?.spanContext().traceId ?? contextTraceId(traceparent);
+    const traceId = span?.spanContext().traceId ?? traceIdOf(traceparent);
     const rlog = log.child({ exchange_id: exchangeId.slice(0, 64), trace_id: traceId });
     const started = performance.now();
     let service = "_unknown";
@@ -180,10 +181,4 @@ export function startConnector(o: ConnectorOptions): Connector {
       o.target.close();
     },
   };
-}
-
-const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
-
-function contextTraceId(traceparent: string | undefined): string | undefined {
-  return traceparent ? TRACEPARENT.exec(traceparent)?.[1] : undefined;
 }

@@ -13,6 +13,7 @@ import {
   SpanKind,
   SpanName,
   type Telemetry,
+  traceIdOf,
 } from "../../core/telemetry/index.js";
 import type {
   AdapterFetchRequest,
@@ -98,7 +99,7 @@ export function adapterHandlers(def: AdapterDefinition, opts: AdapterHandlerOpti
     },
     async fetch(req, deadline, logger, traceparent) {
       const tracer = opts.telemetry?.tracer;
-      if (!tracer) return fetchRecord(req, deadline, logger, traceparent);
+      if (!tracer) return fetchRecord(req, deadline, logger, traceIdOf(traceparent));
       const span = tracer.startSpan(
         SpanName.adapter,
         {
@@ -129,76 +130,67 @@ export function adapterHandlers(def: AdapterDefinition, opts: AdapterHandlerOpti
     req: AdapterFetchRequest,
     deadline: Date,
     logger: Logger,
-    traceparentOrId: string | undefined,
+    traceId: string | undefined,
   ): Promise<MessageInitShape<typeof AdapterFetchResponseSchema>> {
-    {
-      const entry = services.get(req.service);
-      if (!entry)
-        throw new XbusError(
-          "UNKNOWN_SERVICE",
-          `this adapter does not serve ${JSON.stringify(req.service.slice(0, 100))}`,
-          { field: "service" },
-        );
-      if (req.subjectId.length === 0 || req.subjectId.length > SUBJECT_MAX) {
-        throw new XbusError("INVALID_SUBJECT_ID", "subject_id must be 1 to 64 characters", {
-          field: "subject_id",
-        });
-      }
-      if (req.fields.length === 0)
-        throw new XbusError("INVALID_FIELD", "fields: no field was released", { field: "fields" });
-      for (const f of req.fields) {
-        if (!entry.paths.has(f)) {
-          throw new XbusError(
-            "UNKNOWN_FIELD",
-            `fields: ${JSON.stringify(f.slice(0, 100))} is not a field of ${entry.svc.record.typeName}`,
-            {
-              field: "fields",
-            },
-          );
-        }
-      }
-      const remaining = deadline.getTime() - Date.now();
-      if (remaining <= 0)
-        throw new XbusError("DEADLINE_EXCEEDED", "the deadline passed before the handler ran");
-      const signal = AbortSignal.timeout(remaining);
-      const log = logger.child({
-        exchange_id: req.exchangeId,
-        trace_id: traceIdOf(traceparentOrId),
-        service: req.service,
+    const entry = services.get(req.service);
+    if (!entry)
+      throw new XbusError(
+        "UNKNOWN_SERVICE",
+        `this adapter does not serve ${JSON.stringify(req.service.slice(0, 100))}`,
+        { field: "service" },
+      );
+    if (req.subjectId.length === 0 || req.subjectId.length > SUBJECT_MAX) {
+      throw new XbusError("INVALID_SUBJECT_ID", "subject_id must be 1 to 64 characters", {
+        field: "subject_id",
       });
-      let result: MessageInitShape<DescMessage> | NotFound;
-      try {
-        result = await abortable(
-          entry.svc.fetch({
-            exchangeId: req.exchangeId,
-            subjectId: req.subjectId,
-            purpose: req.purpose,
-            fields: req.fields,
-            consumer: req.consumer,
-            deadline,
-            signal,
-            logger: log,
-          }),
-          signal,
-        );
-      } catch (err) {
-        if (err instanceof XbusError) throw err;
-        log.error({ err }, "handler failed");
-        throw new XbusError("INTERNAL", "the adapter failed", { cause: err });
-      }
-      if (result === NOT_FOUND) throw new XbusError("SUBJECT_NOT_FOUND", "no record for this subject");
-      const record = create(entry.svc.record, result);
-      retainFields(entry.svc.record, record, req.fields);
-      return { record: anyPack(entry.svc.record, record) };
     }
+    if (req.fields.length === 0)
+      throw new XbusError("INVALID_FIELD", "fields: no field was released", { field: "fields" });
+    for (const f of req.fields) {
+      if (!entry.paths.has(f)) {
+        throw new XbusError(
+          "UNKNOWN_FIELD",
+          `fields: ${JSON.stringify(f.slice(0, 100))} is not a field of ${entry.svc.record.typeName}`,
+          {
+            field: "fields",
+          },
+        );
+      }
+    }
+    const remaining = deadline.getTime() - Date.now();
+    if (remaining <= 0)
+      throw new XbusError("DEADLINE_EXCEEDED", "the deadline passed before the handler ran");
+    const signal = AbortSignal.timeout(remaining);
+    const log = logger.child({
+      exchange_id: req.exchangeId,
+      trace_id: traceId,
+      service: req.service,
+    });
+    let result: MessageInitShape<DescMessage> | NotFound;
+    try {
+      result = await abortable(
+        entry.svc.fetch({
+          exchangeId: req.exchangeId,
+          subjectId: req.subjectId,
+          purpose: req.purpose,
+          fields: req.fields,
+          consumer: req.consumer,
+          deadline,
+          signal,
+          logger: log,
+        }),
+        signal,
+      );
+    } catch (err) {
+      if (err instanceof XbusError) throw err;
+      log.error({ err }, "handler failed");
+      throw new XbusError("INTERNAL", "the adapter failed", { cause: err });
+    }
+    if (result === NOT_FOUND) throw new XbusError("SUBJECT_NOT_FOUND", "no record for this subject");
+    const record = create(entry.svc.record, result);
+    retainFields(entry.svc.record, record, req.fields);
+    return { record: anyPack(entry.svc.record, record) };
   }
-}
-
-/** The trace id in a traceparent, or the id itself. */
-function traceIdOf(v: string | undefined): string | undefined {
-  if (!v) return undefined;
-  if (/^[0-9a-f]{32}$/.test(v)) return v;
-  return /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/.exec(v)?.[1];
 }
 
 /** Resolves as `p` does, or rejects with DEADLINE_EXCEEDED when `signal` aborts first. */

@@ -35,7 +35,7 @@ const STAGE_SPAN: Record<Stage, string> = {
  * that line is all it does.
  */
 export interface ExchangeTrace {
-  /** The trace id for the exchange log: the broker span's, else the consumer's. */
+  /** The broker span's trace id, for the exchange log; undefined when tracing is off. */
   readonly traceId: string | undefined;
   enter(stage: Stage, service?: ServiceName): void;
   /** `traceparent` for the next hop: the current step's span, else what the consumer sent. */

@@ -10,6 +10,7 @@ export {
   recordFailure,
   SpanKind,
   startSpan,
+  traceIdOf,
   traceparentOf,
 } from "./spans.js";
 export { createTelemetry, type Telemetry, type TelemetryOptions } from "./telemetry.js";

@@ -32,6 +32,14 @@ export function contextFrom(traceparent: string | undefined): Context {
   return propagator.extract(ROOT_CONTEXT, { traceparent }, carrierGetter);
 }
 
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** The trace id of a well-formed `traceparent`, for log lines when no span is made. */
+export function traceIdOf(traceparent: string | undefined): string | undefined {
+  const id = traceparent ? TRACEPARENT.exec(traceparent)?.[1] : undefined;
+  return id && id !== "0".repeat(32) ? id : undefined;
+}
+
 /** The W3C `traceparent` that makes `span` the parent of the next hop. */
 export function traceparentOf(span: Span): string | undefined {
   const carrier: Record<string, string> = {};
