@@ -4,6 +4,7 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { UUID_PATTERN } from "../../core/ids.js";
 import { leafHash } from "../../core/merkle-hash.js";
+import { PROMETHEUS_CONTENT_TYPE } from "../../core/telemetry/index.js";
 import { type ExchangeRecord, ExchangeRecordSchema } from "../../proto/gen/xbus/v1/log_pb.js";
 import type { IndexedEntry, LogIndex } from "../indexer/log-index.js";
 import { subjectRef } from "../log/subject-ref.js";
@@ -58,7 +59,7 @@ export function createReviewApp(o: ReviewOptions): Hono {
   const metrics = o.metrics;
   if (metrics) {
     app.get("/metrics", async (c) =>
-      c.body(await metrics(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
+      c.body(await metrics(), 200, { "content-type": PROMETHEUS_CONTENT_TYPE }),
     );
   }
 

@@ -6,10 +6,8 @@ export { type MetricsServer, PROMETHEUS_CONTENT_TYPE, serveMetrics } from "./met
 export { countNatsReconnects } from "./nats-reconnects.js";
 export {
   contextFrom,
-  inSpan,
   recordFailure,
   SpanKind,
-  startSpan,
   traceIdOf,
   traceparentOf,
 } from "./spans.js";

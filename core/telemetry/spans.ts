@@ -1,13 +1,4 @@
-import {
-  type Attributes,
-  type Context,
-  ROOT_CONTEXT,
-  type Span,
-  SpanKind,
-  SpanStatusCode,
-  type Tracer,
-  trace,
-} from "@opentelemetry/api";
+import { type Context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { XbusError } from "../errors.js";
 import { Attr, SERVER_ERROR_CODES } from "./conventions.js";
@@ -47,16 +38,6 @@ export function traceparentOf(span: Span): string | undefined {
   return carrier.traceparent;
 }
 
-export function startSpan(
-  tracer: Tracer,
-  name: string,
-  kind: SpanKind,
-  parent: Context,
-  attributes: Attributes,
-): Span {
-  return tracer.startSpan(name, { kind, attributes }, parent);
-}
-
 /** Marks `span` with the error an operation ended in. Client-caused codes are not span errors (RPC conventions). */
 export function recordFailure(span: Span, err: unknown): void {
   const xe = XbusError.from(err);
@@ -66,30 +47,6 @@ export function recordFailure(span: Span, err: unknown): void {
     span.setAttribute(Attr.errorType, xe.reason);
     // The reason, not the message: messages may name a provider's internals.
     span.setStatus({ code: SpanStatusCode.ERROR, message: xe.reason });
-  }
-}
-
-/**
- * Runs one step as a child span of `parent` (no span at all when tracing is
- * off: one branch on the hot path). A failure marks the child and is rethrown.
- */
-export async function inSpan<T>(
-  tracer: Tracer | undefined,
-  parent: Span | undefined,
-  name: string,
-  fn: (span: Span | undefined) => T | Promise<T>,
-  kind: SpanKind = SpanKind.INTERNAL,
-  attributes: Attributes = {},
-): Promise<T> {
-  if (!tracer || !parent) return fn(undefined);
-  const span = tracer.startSpan(name, { kind, attributes }, trace.setSpan(ROOT_CONTEXT, parent));
-  try {
-    return await fn(span);
-  } catch (err) {
-    recordFailure(span, err);
-    throw err;
-  } finally {
-    span.end();
   }
 }
 
