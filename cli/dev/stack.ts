@@ -174,9 +174,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     closers.length = 0;
   };
   try {
-    const brokerNc = await connect({ servers: nats.url, name: "xbus-broker-dev" });
+    // Components never give up on NATS: they keep reconnecting and answer UNAVAILABLE meanwhile.
+    const reconnect = { maxReconnectAttempts: -1, reconnectTimeWait: 250 };
+    const brokerNc = await connect({ servers: nats.url, name: "xbus-broker-dev", ...reconnect });
     closers.push(() => brokerNc.close());
-    const connectorNc: NatsConnection = await connect({ servers: nats.url, name: "xbus-connector-dcrc-dev" });
+    const connectorNc: NatsConnection = await connect({
+      servers: nats.url,
+      name: "xbus-connectors-dev",
+      ...reconnect,
+    });
     closers.push(() => connectorNc.close());
 
     const definitions = (options.agencies ?? exampleAgencies)(population);
@@ -307,9 +313,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const observe = options.observe;
     const observed: ExchangeRecorder = observe
       ? {
-          record: (o) => {
+          record: (o, opts) => {
             observe(o);
-            return recorder.record(o);
+            return recorder.record(o, opts);
           },
         }
       : recorder;
