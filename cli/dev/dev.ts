@@ -23,7 +23,9 @@ export async function runDev(opts: DevOptions): Promise<number> {
   const dir = resolve(opts.dir ?? join(".xbus", "dev"));
   const logger = createLogger({}, opts.smoke ? "warn" : ((process.env.XBUS_LOG_LEVEL as "info") ?? "info"));
   const say = (line: string) => process.stdout.write(`${line}\n`);
-  say(`xbus dev: starting nats-server, certificates, broker, connector and the dcrc adapter in ${dir}`);
+  say(
+    `xbus dev: starting nats-server, certificates, broker, connectors and the example agencies (dcrc, moh, moe, rsta) in ${dir}`,
+  );
   const stack = await startStack({ dir, logger });
   const subject = stack.population.citizens[0]?.id ?? "";
   const devJson = {
@@ -38,7 +40,12 @@ export async function runDev(opts: DevOptions): Promise<number> {
     sample_subject_id: subject,
     service: SERVICE,
     purpose: PURPOSE,
-    adapters: stack.adapters.map((a) => ({ agency: a.agency, address: a.address })),
+    consumers: stack.consumers.map((c) => ({ spiffe_id: c.spiffeId, cert: c.certPath, key: c.keyPath })),
+    adapters: stack.adapters.map((a) => ({
+      agency: a.agency,
+      address: a.address,
+      client: { cert: a.client.certPath, key: a.client.keyPath },
+    })),
     adapter_client: { cert: stack.adapterClient.certPath, key: stack.adapterClient.keyPath },
   };
   const devJsonPath = join(dir, "dev.json");

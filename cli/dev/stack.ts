@@ -1,15 +1,19 @@
-import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
   type Connector,
+  connectorNatsOptions,
   grpcTarget,
   inProcessTarget,
   startConnector,
 } from "../../adapters/connector/index.js";
 import { dcrcAdapter } from "../../adapters/examples/dcrc/adapter.js";
+import { moeAdapter } from "../../adapters/examples/moe/adapter.js";
+import { mohAdapter } from "../../adapters/examples/moh/adapter.js";
 import { createPopulation, type Population } from "../../adapters/examples/population.js";
+import { rstaAdapter } from "../../adapters/examples/rsta/adapter.js";
 import { type AdapterDefinition, type AdapterServer, serveAdapter } from "../../adapters/sdk/index.js";
 import { type Broker, createLogRecorder, type ExchangeRecorder, startBroker } from "../../broker/index.js";
 import {
@@ -21,6 +25,7 @@ import {
 import { Catalogue } from "../../core/catalogue.js";
 import { createLogger, type Logger } from "../../core/logger.js";
 import { NatsServer } from "../../core/nats-server.js";
+import { createReplySigner } from "../../core/reply-signature.js";
 import { loadBundle, type PolicyBundle } from "../../policies/index.js";
 
 /**
@@ -31,6 +36,8 @@ import { loadBundle, type PolicyBundle } from "../../policies/index.js";
  */
 export const TRUST_DOMAIN = "gov.bt";
 export const DEV_CONSUMER = `spiffe://${TRUST_DOMAIN}/agency/moe/system/scholarships`;
+/** The second consumer system of the journeys (driving-licence renewal). */
+export const DEV_LICENSING = `spiffe://${TRUST_DOMAIN}/agency/rsta/system/licensing`;
 
 export interface StackOptions {
   /** Where certificates and dev.json go. */
@@ -50,7 +57,7 @@ export interface StackOptions {
 
 /** The example agencies `xbus dev` runs. */
 export function exampleAgencies(population: Population): AdapterDefinition[] {
-  return [dcrcAdapter(population)];
+  return [dcrcAdapter(population), mohAdapter(population), moeAdapter(population), rstaAdapter(population)];
 }
 
 export interface PemPair {
@@ -67,12 +74,18 @@ export interface Stack {
   readonly nats: NatsServer;
   readonly brokerAddress: string;
   readonly consumer: PemPair & { spiffeId: string };
+  /** Every consumer system the stack issued a certificate for: the dev consumer and rsta licensing. */
+  readonly consumers: readonly (PemPair & { spiffeId: string })[];
   readonly population: Population;
   readonly catalogue: Catalogue;
   readonly brokerPublicKey: KeyObject;
-  /** Per agency, the adapter's gRPC address (none when adapters run in process). */
-  readonly adapters: readonly { agency: string; address: string | undefined }[];
-  /** Client certificate that may call the adapters (a connector identity), for the conformance kit. */
+  /**
+   * Per agency, the adapter's gRPC address (none when adapters run in process)
+   * and a client certificate it accepts (its connector's identity: an adapter
+   * admits only connectors of its own agency), for the conformance kit.
+   */
+  readonly adapters: readonly { agency: string; address: string | undefined; client: PemPair }[];
+  /** The first agency's adapter client, kept for tools that know one adapter. */
   readonly adapterClient: PemPair;
   /** Issues and writes a certificate signed by the stack's CA. */
   issue(name: string, opts: Parameters<typeof issueCertificate>[1]): PemPair & IssuedCertificate;
@@ -114,6 +127,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     ...issue("consumer", { spiffeId: DEV_CONSUMER, commonName: "moe scholarships (dev)", usage: "client" }),
     spiffeId: DEV_CONSUMER,
   };
+  const licensing = {
+    ...issue("consumer-rsta-licensing", {
+      spiffeId: DEV_LICENSING,
+      commonName: "rsta licensing (dev)",
+      usage: "client",
+    }),
+    spiffeId: DEV_LICENSING,
+  };
   const { privateKey: signingKey, publicKey: brokerPublicKey } = generateKeyPairSync("ed25519");
   writeFileSync(
     join(certDir, "broker-signing.pub.pem"),
@@ -130,13 +151,17 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   try {
     const brokerNc = await connect({ servers: nats.url, name: "xbus-broker-dev" });
     closers.push(() => brokerNc.close());
-    const connectorNc: NatsConnection = await connect({ servers: nats.url, name: "xbus-connector-dcrc-dev" });
+    // One connection for every dev connector; in production each agency runs its own.
+    const connectorNc: NatsConnection = await connect({
+      servers: nats.url,
+      ...connectorNatsOptions("all", "dev"),
+    });
     closers.push(() => connectorNc.close());
 
     const definitions = (options.agencies ?? exampleAgencies)(population);
     const running = new Map<
       string,
-      { address: string | undefined; start(): Promise<void>; stop(): Promise<void> }
+      { address: string | undefined; client: PemPair; start(): Promise<void>; stop(): Promise<void> }
     >();
     for (const def of definitions) {
       const connectorCert = issue(`connector-${def.agency}`, {
@@ -172,6 +197,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           agency: def.agency,
           target,
           brokerKeys: [brokerPublicKey],
+          signer: createReplySigner(connectorCert.cert, createPrivateKey(connectorCert.key)),
           logger: logger.child({ component: "connector", agency: def.agency }),
         });
         await connectorNc.flush();
@@ -184,7 +210,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       };
       if (options.connector !== false) await start();
       closers.push(stop);
-      running.set(def.agency, { address, start, stop });
+      running.set(def.agency, { address, client: connectorCert, start, stop });
     }
     const agencyRunner = (agency: string) => {
       const r = running.get(agency);
@@ -212,10 +238,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       nats,
       brokerAddress: `localhost:${broker.port}`,
       consumer,
+      consumers: [consumer, licensing],
       population,
       catalogue,
       brokerPublicKey,
-      adapters: [...running].map(([agency, r]) => ({ agency, address: r.address })),
+      adapters: [...running].map(([agency, r]) => ({ agency, address: r.address, client: r.client })),
       adapterClient:
         running.size > 0 ? pemOf(certDir, `connector-${definitions[0]?.agency}`) : pemOf(certDir, "consumer"),
       issue,
