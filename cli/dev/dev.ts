@@ -6,7 +6,7 @@ import { credentials } from "@grpc/grpc-js";
 import { createServiceClient } from "../../core/grpc.js";
 import { createLogger } from "../../core/logger.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
-import { startStack } from "./stack.js";
+import { type Stack, startStack } from "./stack.js";
 
 export interface DevOptions {
   /** Perform one Fetch, print it, stop everything, exit. */
@@ -28,26 +28,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
   );
   const stack = await startStack({ dir, logger });
   const subject = stack.population.citizens[0]?.id ?? "";
-  const devJson = {
-    broker: stack.brokerAddress,
-    nats: stack.nats.url,
-    ca: stack.caPath,
-    consumer: {
-      spiffe_id: stack.consumer.spiffeId,
-      cert: stack.consumer.certPath,
-      key: stack.consumer.keyPath,
-    },
-    sample_subject_id: subject,
-    service: SERVICE,
-    purpose: PURPOSE,
-    consumers: stack.consumers.map((c) => ({ spiffe_id: c.spiffeId, cert: c.certPath, key: c.keyPath })),
-    adapters: stack.adapters.map((a) => ({
-      agency: a.agency,
-      address: a.address,
-      client: { cert: a.client.certPath, key: a.client.keyPath },
-    })),
-    adapter_client: { cert: stack.adapterClient.certPath, key: stack.adapterClient.keyPath },
-  };
+  const devJson = devJsonOf(stack);
   const devJsonPath = join(dir, "dev.json");
   writeFileSync(devJsonPath, `${JSON.stringify(devJson, null, 2)}\n`);
 
@@ -102,4 +83,29 @@ export async function runDev(opts: DevOptions): Promise<number> {
   say("xbus dev: stopping");
   await stack.close();
   return 0;
+}
+
+/** What `.xbus/dev/dev.json` says, for other tools (grpcurl, the conformance kit, the journeys). */
+export function devJsonOf(stack: Stack) {
+  const subject = stack.population.citizens[0]?.id ?? "";
+  return {
+    broker: stack.brokerAddress,
+    nats: stack.nats.url,
+    ca: stack.caPath,
+    consumer: {
+      spiffe_id: stack.consumer.spiffeId,
+      cert: stack.consumer.certPath,
+      key: stack.consumer.keyPath,
+    },
+    sample_subject_id: subject,
+    service: SERVICE,
+    purpose: PURPOSE,
+    consumers: stack.consumers.map((c) => ({ spiffe_id: c.spiffeId, cert: c.certPath, key: c.keyPath })),
+    adapters: stack.adapters.map((a) => ({
+      agency: a.agency,
+      address: a.address,
+      client: { cert: a.client.certPath, key: a.client.keyPath },
+    })),
+    adapter_client: { cert: stack.adapterClient.certPath, key: stack.adapterClient.keyPath },
+  };
 }
