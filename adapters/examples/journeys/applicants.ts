@@ -9,10 +9,13 @@ import { drivingLicenceOf } from "../rsta/licence-records.js";
  * consumer system gets the ID from the application form.
  */
 
-/** A school leaver with BHSEC results of 60 % or more. */
+/** A recent school leaver (BHSEC in the last two years) with 60 % or more. */
 export function scholarshipApplicant(population: Population): string | undefined {
+  const recent = Number(population.asOf.slice(0, 4)) - 2;
   return population.citizens.find((c) =>
-    examResultsOf(population, c)?.results.some((r) => r.exam === "BHSEC" && r.percentage >= 60),
+    examResultsOf(population, c)?.results.some(
+      (r) => r.exam === "BHSEC" && r.year >= recent && r.percentage >= 60,
+    ),
   )?.id;
 }
 

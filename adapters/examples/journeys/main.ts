@@ -27,8 +27,9 @@ const JOURNEYS = {
   "licence-renewal": {
     consumer: "spiffe://gov.bt/agency/rsta/system/licensing",
     pick: renewalApplicant,
+    // The synthetic records are dated from the population's census date, not today.
     run: async (c: Parameters<typeof licenceRenewal>[0], id: string) =>
-      describeRenewal(await licenceRenewal(c, id)),
+      describeRenewal(await licenceRenewal(c, id, createPopulation().asOf)),
   },
 } as const;
 

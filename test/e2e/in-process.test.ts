@@ -1,0 +1,40 @@
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { renewalApplicant, scholarshipApplicant } from "../../adapters/examples/journeys/applicants.js";
+import { licenceRenewal } from "../../adapters/examples/journeys/licence-renewal.js";
+import { scholarshipApplication } from "../../adapters/examples/journeys/scholarship.js";
+import { DEV_LICENSING } from "../../cli/dev/stack.js";
+import { startTestStack, type TestStack } from "../helpers/stack.js";
+
+/*
+ * The SDK's one switch: the same adapter definitions run inside the
+ * connector's process (no gRPC hop) and the journeys give the same answers.
+ */
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack({ inProcessAdapter: true });
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+it("runs no adapter servers", () => {
+  expect(stack.adapters.map((a) => [a.agency, a.address])).toEqual([
+    ["dcrc", undefined],
+    ["moh", undefined],
+    ["moe", undefined],
+    ["rsta", undefined],
+  ]);
+});
+
+it("serves both journeys with the adapters in process", async () => {
+  const applicant = scholarshipApplicant(stack.population) ?? "";
+  const s = await scholarshipApplication(stack.client(), applicant);
+  expect(s.applicant.name).toBe(stack.population.byId.get(applicant)?.name);
+  expect(s.eligible).toBe(true);
+
+  const holder = renewalApplicant(stack.population) ?? "";
+  const licensing = stack.consumers.find((c) => c.spiffeId === DEV_LICENSING) ?? null;
+  const r = await licenceRenewal(stack.client(licensing), holder, stack.population.asOf);
+  expect(r.holder.name).toBe(stack.population.byId.get(holder)?.name);
+  expect(r.renew).toBe(true);
+});
