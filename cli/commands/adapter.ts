@@ -1,8 +1,8 @@
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { adapterClient, DEFAULT_UNKNOWN_SUBJECT, runConformance } from "../../adapters/conformance/index.js";
 import { Catalogue } from "../../core/catalogue.js";
+import { readDevJson } from "../dev/dev-json.js";
 import type { Command } from "./command.js";
 
 const HELP = `xbus adapter test --target HOST:PORT [--cert PEM --key PEM --ca PEM] [options]
@@ -22,13 +22,7 @@ listed for the adapter at --target, and the CA.
                           sample_subject_id from Describe)
   --unknown-subject ID    a subject no service holds (default ${DEFAULT_UNKNOWN_SUBJECT})
   --server-name NAME      name in the adapter's certificate, if not the host in --target
-  --dev PATH              dev.json to take defaults from (default .xbus/dev/dev.json)`;
-
-interface DevJson {
-  ca?: string;
-  adapters?: { agency?: string; address?: string; client?: { cert?: string; key?: string } }[];
-  adapter_client?: { cert?: string; key?: string };
-}
+  --dev-dir DIR           where \`xbus dev\` wrote dev.json (default .xbus/dev)`;
 
 export const adapterCommand: Command = {
   name: "adapter",
@@ -49,7 +43,7 @@ export const adapterCommand: Command = {
         subject: { type: "string" },
         "unknown-subject": { type: "string" },
         "server-name": { type: "string" },
-        dev: { type: "string" },
+        "dev-dir": { type: "string" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -65,14 +59,13 @@ export const adapterCommand: Command = {
     };
     if (!values.target || !/^[A-Za-z0-9.-]+:[0-9]{1,5}$|^\[[0-9a-fA-F:]+\]:[0-9]{1,5}$/.test(values.target))
       return fail("--target HOST:PORT is required");
-    const devPath = values.dev ?? join(".xbus", "dev", "dev.json");
-    const dev: DevJson = existsSync(devPath) ? (JSON.parse(readFileSync(devPath, "utf8")) as DevJson) : {};
+    const dev = readDevJson(values["dev-dir"]);
     const listed = dev.adapters?.find((a) => a.address === values.target)?.client;
     const certPath = values.cert ?? listed?.cert ?? dev.adapter_client?.cert;
     const keyPath = values.key ?? listed?.key ?? dev.adapter_client?.key;
     const caPath = values.ca ?? dev.ca;
     if (!certPath || !keyPath || !caPath)
-      return fail(`--cert, --key and --ca are required (no defaults found in ${devPath})`);
+      return fail(`--cert, --key and --ca are required (no defaults found in dev.json)`);
     const read = (what: string, p: string) => {
       try {
         return readFileSync(p, "utf8");

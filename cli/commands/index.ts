@@ -2,6 +2,7 @@ import { adapterCommand } from "./adapter.js";
 import { benchCommand } from "./bench.js";
 import type { Command } from "./command.js";
 import { devCommand } from "./dev.js";
+import { logCommand } from "./log.js";
 
 /** Every `xbus` subcommand, in the order `xbus --help` lists them. Add a new one here. */
-export const commands: readonly Command[] = [devCommand, adapterCommand, benchCommand];
+export const commands: readonly Command[] = [devCommand, adapterCommand, logCommand, benchCommand];

@@ -13,6 +13,8 @@ export interface DevOptions {
   smoke: boolean;
   /** Default `.xbus/dev` under the current folder. */
   dir?: string;
+  /** Use a running nats-server instead of spawning one; the log then resumes across restarts. */
+  nats?: string;
 }
 
 const SERVICE = "dcrc.citizen-record";
@@ -26,7 +28,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
   say(
     `xbus dev: starting nats-server, certificates, broker, connectors and the example agencies (dcrc, moh, moe, rsta) in ${dir}`,
   );
-  const stack = await startStack({ dir, logger });
+  const stack = await startStack({ dir, logger, ...(opts.nats && { natsUrl: opts.nats }) });
   const subject = stack.population.citizens[0]?.id ?? "";
   const devJson = devJsonOf(stack);
   const devJsonPath = join(dir, "dev.json");
@@ -66,6 +68,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
   say("");
   say(`  broker      ${stack.brokerAddress}   (xbus.v1.Exchange, mutual TLS)`);
   say(`  nats        ${stack.nats.url}`);
+  if (stack.review) say(`  review API  ${stack.review.url}   (bearer token in dev.json: review.token)`);
   say(`  config      ${devJsonPath}`);
   say("");
   say("Try it with any gRPC client, e.g. grpcurl:");
@@ -107,5 +110,6 @@ export function devJsonOf(stack: Stack) {
       client: { cert: a.client.certPath, key: a.client.keyPath },
     })),
     adapter_client: { cert: stack.adapterClient.certPath, key: stack.adapterClient.keyPath },
+    ...(stack.review && { review: stack.review, log: stack.logFiles }),
   };
 }

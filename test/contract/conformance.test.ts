@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adapterClient, type CheckResult, runConformance } from "../../adapters/conformance/index.js";
 import { mohAdapter } from "../../adapters/examples/moh/adapter.js";
 import { adapterHandlers } from "../../adapters/sdk/index.js";
+import { devJsonOf } from "../../cli/dev/dev.js";
 import { XbusError } from "../../core/errors.js";
 import { serviceDefinition, serviceImplementation } from "../../core/grpc.js";
 import { silentLogger } from "../../core/logger.js";
@@ -156,19 +157,8 @@ describe("xbus adapter test", () => {
   it("passes an example adapter with the certificates from dev.json, and exits 0", async () => {
     const rsta = stack.adapters.find((x) => x.agency === "rsta");
     if (!rsta?.address) throw new Error("no rsta adapter");
-    const devJson = join(stack.dir, "dev.json");
-    writeFileSync(
-      devJson,
-      JSON.stringify({
-        ca: stack.caPath,
-        adapters: stack.adapters.map((a) => ({
-          agency: a.agency,
-          address: a.address,
-          client: { cert: a.client.certPath, key: a.client.keyPath },
-        })),
-      }),
-    );
-    const r = await run(["--target", rsta.address, "--dev", devJson]);
+    writeFileSync(join(stack.dir, "dev.json"), JSON.stringify(devJsonOf(stack)));
+    const r = await run(["--target", rsta.address, "--dev-dir", stack.dir]);
     expect(r.stdout).toContain("PASS  known-subject rsta.driving-licence");
     expect(r.stdout).toContain("all 7 checks passed");
     expect(r.code).toBe(0);

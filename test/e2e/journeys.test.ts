@@ -108,16 +108,15 @@ describe("the runnable journeys", () => {
     ["scholarship", "The applicant no longer had to bring:", SCHOLARSHIP_PAPERS[2]],
     ["licence-renewal", "The licence holder no longer had to bring:", RENEWAL_PAPERS[1]],
   ])("%s prints what the citizen no longer had to bring", async (journey, heading, paper) => {
-    const devJson = join(stack.dir, "dev.json");
-    writeFileSync(devJson, JSON.stringify(devJsonOf(stack)));
+    writeFileSync(join(stack.dir, "dev.json"), JSON.stringify(devJsonOf(stack)));
     const main = join(import.meta.dirname, "../../adapters/examples/journeys/main.ts");
     const { stdout } = await promisify(execFile)(process.execPath, [
       "--import",
       "tsx",
       main,
       journey,
-      "--dev",
-      devJson,
+      "--dev-dir",
+      stack.dir,
     ]);
     expect(stdout).toContain(heading);
     expect(stdout).toContain(paper);

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { credentials } from "@grpc/grpc-js";
+import { readDevJson } from "../../../cli/dev/dev-json.js";
 import { createServiceClient } from "../../../core/grpc.js";
 import { Exchange } from "../../../proto/gen/xbus/v1/exchange_pb.js";
 import { createPopulation } from "../population.js";
@@ -12,7 +12,7 @@ import { describeScholarship, scholarshipApplication } from "./scholarship.js";
 /*
  * Runs a journey against `xbus dev`:
  *
- *   npx tsx adapters/examples/journeys/main.ts scholarship|licence-renewal [--dev PATH] [--subject ID]
+ *   npx tsx adapters/examples/journeys/main.ts scholarship|licence-renewal [--dev-dir DIR] [--subject ID]
  *
  * Certificates and the broker's address come from dev.json; the applicant,
  * unless given, from the same synthetic population the dev adapters serve.
@@ -33,24 +33,19 @@ const JOURNEYS = {
   },
 } as const;
 
-interface DevJson {
-  broker: string;
-  ca: string;
-  consumers?: { spiffe_id: string; cert: string; key: string }[];
-}
-
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { dev: { type: "string" }, subject: { type: "string" } },
+    options: { "dev-dir": { type: "string" }, subject: { type: "string" } },
   });
   const name = positionals[0];
   if (name !== "scholarship" && name !== "licence-renewal") {
-    process.stderr.write("usage: main.ts scholarship|licence-renewal [--dev PATH] [--subject ID]\n");
+    process.stderr.write("usage: main.ts scholarship|licence-renewal [--dev-dir DIR] [--subject ID]\n");
     return 2;
   }
   const journey = JOURNEYS[name];
-  const dev = JSON.parse(readFileSync(values.dev ?? join(".xbus", "dev", "dev.json"), "utf8")) as DevJson;
+  const dev = readDevJson(values["dev-dir"]);
+  if (!dev.broker || !dev.ca) throw new Error("no dev.json with broker and ca: run `xbus dev` first");
   const me = dev.consumers?.find((c) => c.spiffe_id === journey.consumer);
   if (!me) throw new Error(`dev.json lists no certificate for ${journey.consumer}: is \`xbus dev\` current?`);
   const subject = values.subject ?? journey.pick(createPopulation());
