@@ -70,12 +70,18 @@ export async function runDev(opts: DevOptions): Promise<number> {
   say(`  nats        ${stack.nats.url}`);
   if (stack.review) say(`  review API  ${stack.review.url}   (bearer token in dev.json: review.token)`);
   say(`  config      ${devJsonPath}`);
+  for (const a of stack.adapters) if (a.address) say(`  adapter     ${a.address}   (${a.agency})`);
   say("");
   say("Try it with any gRPC client, e.g. grpcurl:");
   say(`  grpcurl -import-path proto -proto xbus/v1/exchange.proto \\`);
   say(`    -cacert ${stack.caPath} -cert ${stack.consumer.certPath} -key ${stack.consumer.keyPath} \\`);
   say(`    -d '{"service":"${SERVICE}","subject_id":"${subject}","purpose":"${PURPOSE}"}' \\`);
   say(`    ${stack.brokerAddress} xbus.v1.Exchange/Fetch`);
+  say("");
+  say("Check an adapter with the conformance kit, or run a cross-agency journey:");
+  const first = stack.adapters.find((a) => a.address);
+  if (first) say(`  npm run xbus -- adapter test --target ${first.address}`);
+  say("  npx tsx adapters/examples/journeys/main.ts scholarship   (or licence-renewal)");
   say("");
   say("Ctrl-C stops everything.");
   await new Promise<void>((resolveStop) => {
