@@ -29,6 +29,7 @@ import {
   type ExchangeOutcome,
   type ExchangeRecorder,
   LogIndex,
+  openConsentStore,
   openExchangeLog,
   serveReview,
   startBroker,
@@ -44,7 +45,7 @@ import { Catalogue } from "../../core/catalogue.js";
 import { createLogger, type Logger } from "../../core/logger.js";
 import { NatsServer } from "../../core/nats-server.js";
 import { createReplySigner } from "../../core/reply-signature.js";
-import { loadBundle, type PolicyBundle } from "../../policies/index.js";
+import { createPolicyStore, type PolicyStore } from "../../policies/index.js";
 
 /**
  * Everything of the bus on one machine: a nats-server child, a federation CA
@@ -57,6 +58,8 @@ export const LOG_ID = "gov.bt/xbus-log-dev";
 export const DEV_CONSUMER = `spiffe://${TRUST_DOMAIN}/agency/moe/system/scholarships`;
 /** The second consumer system of the journeys (driving-licence renewal). */
 export const DEV_LICENSING = `spiffe://${TRUST_DOMAIN}/agency/rsta/system/licensing`;
+/** The consent authority of the journeys: where a citizen gives consent (policies/federation.yaml). */
+export const DEV_PORTAL = `spiffe://${TRUST_DOMAIN}/agency/govtech/system/citizen-portal`;
 
 export interface StackOptions {
   /** Where certificates and dev.json go. */
@@ -102,11 +105,13 @@ export interface Stack {
   readonly nats: { readonly url: string };
   readonly brokerAddress: string;
   readonly consumer: PemPair & { spiffeId: string };
-  /** Every consumer system the stack issued a certificate for: the dev consumer and rsta licensing. */
+  /** Systems the stack issued a certificate for: the dev consumer, rsta licensing, the citizen portal. */
   readonly consumers: readonly (PemPair & { spiffeId: string })[];
   readonly population: Population;
   readonly catalogue: Catalogue;
   readonly brokerPublicKey: KeyObject;
+  /** The broker's policy bundle, reloaded when files in the policies folder change. */
+  readonly policy: PolicyStore;
   /** Public key that verifies tree heads. */
   readonly logPublicKey: KeyObject;
   /** The log's SQLite index; undefined when a recorder replaced the log. */
@@ -138,7 +143,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const logger = options.logger ?? createLogger({ component: "dev" });
   const catalogue = Catalogue.load();
   const policiesDir = options.policiesDir ?? resolve(import.meta.dirname, "../../policies");
-  const bundle: PolicyBundle = loadBundle({ dir: policiesDir, catalogue, trustDomain: TRUST_DOMAIN });
+  const policy = createPolicyStore({
+    dir: policiesDir,
+    catalogue,
+    trustDomain: TRUST_DOMAIN,
+    logger: logger.child({ component: "policy" }),
+  });
   const population = options.population ?? createPopulation();
 
   const ca = createCa({ trustDomain: TRUST_DOMAIN, commonName: "gov.bt dev federation CA" });
@@ -171,6 +181,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }),
     spiffeId: DEV_LICENSING,
   };
+  const portal = {
+    ...issue("citizen-portal", { spiffeId: DEV_PORTAL, commonName: "citizen portal (dev)", usage: "client" }),
+    spiffeId: DEV_PORTAL,
+  };
   const { privateKey: signingKey, publicKey: brokerPublicKey } = generateKeyPairSync("ed25519");
   writeFileSync(
     join(certDir, "broker-signing.pub.pem"),
@@ -180,6 +194,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const spawned = options.natsUrl ? undefined : await NatsServer.start();
   const nats = spawned ?? { url: options.natsUrl as string };
   const closers: (() => Promise<void>)[] = spawned ? [() => spawned.dispose()] : [];
+  closers.push(async () => policy.close());
   const close = async () => {
     for (const c of closers.reverse())
       await c().catch((err: unknown) => logger.warn({ err }, "shutdown step failed"));
@@ -255,6 +270,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       return r;
     };
 
+    const consents = await openConsentStore({ nc: brokerNc, logger: logger.child({ component: "consent" }) });
+    closers.push(() => consents.close());
     // The exchange log: JetStream stream (truth) → indexer → SQLite, and the review API over it.
     const secretsDir = join(dir, "secrets");
     mkdirSync(secretsDir, { recursive: true, mode: 0o700 });
@@ -333,7 +350,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       tls: { ca: ca.certPem, cert: brokerCert.cert, key: brokerCert.key },
       nats: brokerNc,
       catalogue,
-      policy: () => bundle,
+      policy,
+      consents,
       recorder: observed,
       trustDomain: TRUST_DOMAIN,
       brokerId: "dev",
@@ -349,10 +367,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       nats,
       brokerAddress: `localhost:${broker.port}`,
       consumer,
-      consumers: [consumer, licensing],
+      consumers: [consumer, licensing, portal],
       population,
       catalogue,
       brokerPublicKey,
+      policy,
       logPublicKey,
       index,
       review,

@@ -92,14 +92,14 @@ describe("a granted consumer", () => {
 
   it("lists the services, purposes and fields it may use", async () => {
     const res = await stack.client().listServices({}, deadline());
-    expect(res.services.map((s) => s.service).sort()).toEqual([SERVICE, "moe.exam-results"]);
-    const citizen = res.services.find((s) => s.service === SERVICE);
-    expect(citizen).toMatchObject({
+    const dcrc = res.services.find((s) => s.service === SERVICE);
+    expect(dcrc).toMatchObject({
       service: SERVICE,
       recordType: "agencies.dcrc.v1.CitizenRecord",
       purposes: [PURPOSE],
+      consentRequired: false,
     });
-    expect(citizen?.fields).toContain("household.members.name");
+    expect(dcrc?.fields).toContain("household.members.name");
   });
 
   it("gets NOT_FOUND for a citizen the registry does not hold", async () => {

@@ -2,15 +2,22 @@ import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { credentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renewalApplicant, scholarshipApplicant } from "../../adapters/examples/journeys/applicants.js";
-import { licenceRenewal, RENEWAL_PAPERS } from "../../adapters/examples/journeys/licence-renewal.js";
+import {
+  consentToRenewal,
+  licenceRenewal,
+  RENEWAL_PAPERS,
+} from "../../adapters/examples/journeys/licence-renewal.js";
 import { SCHOLARSHIP_PAPERS, scholarshipApplication } from "../../adapters/examples/journeys/scholarship.js";
 import { examResultsOf } from "../../adapters/examples/moe/exam-records.js";
 import { medicalFitnessOf } from "../../adapters/examples/moh/health-records.js";
 import { devJsonOf } from "../../cli/dev/dev.js";
-import { DEV_LICENSING } from "../../cli/dev/stack.js";
-import { startTestStack, type TestStack } from "../helpers/stack.js";
+import { DEV_LICENSING, DEV_PORTAL } from "../../cli/dev/stack.js";
+import { createServiceClient } from "../../core/grpc.js";
+import { Consent } from "../../proto/gen/xbus/v1/consent_pb.js";
+import { failure, startTestStack, type TestStack } from "../helpers/stack.js";
 
 /*
  * The two cross-agency journeys, end to end: consumer system → broker (mutual
@@ -22,8 +29,23 @@ beforeAll(async () => {
   stack = await startTestStack();
 });
 afterAll(async () => {
+  for (const p of portals) p.close();
   await stack?.close();
 });
+
+/** The citizen portal, the consent authority, as a Consent client. */
+const portal = () => {
+  const p = stack.consumers.find((x) => x.spiffeId === DEV_PORTAL);
+  if (!p) throw new Error("no citizen portal in the stack");
+  const c = createServiceClient(
+    Consent,
+    stack.brokerAddress,
+    credentials.createSsl(Buffer.from(stack.ca.certPem), Buffer.from(p.key), Buffer.from(p.cert)),
+  );
+  portals.push(c);
+  return c;
+};
+const portals: { close(): void }[] = [];
 
 const licensing = () => {
   const c = stack.consumers.find((x) => x.spiffeId === DEV_LICENSING);
@@ -70,14 +92,31 @@ describe("scholarship application: citizen record + exam results", () => {
 });
 
 describe("driving-licence renewal: citizen record + medical fitness", () => {
-  it("renews on the health ministry's record, without a paper certificate", async () => {
+  it("needs the holder's consent to read the health record", async () => {
+    const id = renewalApplicant(stack.population) ?? "";
+    const err = await failure(
+      stack
+        .client(licensing())
+        .fetch(
+          { service: "moh.medical-fitness", subjectId: id, purpose: "licence-renewal" },
+          { deadline: Date.now() + 5000 },
+        ),
+    );
+    expect(err.reason).toBe("CONSENT_REQUIRED");
+  });
+
+  it("renews on the health ministry's record, with consent given on the portal, without a paper certificate", async () => {
     const id = renewalApplicant(stack.population);
     if (!id) throw new Error("no licence holder");
-    const before = stack.outcomes.length;
     const holder = stack.population.byId.get(id);
     if (!holder) throw new Error("holder not in the population");
     const fitness = medicalFitnessOf(stack.population, holder);
-    const d = await licenceRenewal(stack.client(licensing()), id, stack.population.asOf);
+    const consentId = await consentToRenewal(portal(), id);
+    const before = stack.outcomes.length;
+    const d = await licenceRenewal(stack.client(licensing()), id, {
+      consentId,
+      today: stack.population.asOf,
+    });
     expect(d.holder.name).toBe(stack.population.byId.get(id)?.name);
     expect(d.holder.photoRef).not.toBe("");
     expect(d.renew).toBe(true);
@@ -88,6 +127,7 @@ describe("driving-licence renewal: citizen record + medical fitness", () => {
       ["dcrc.citizen-record", "OK", DEV_LICENSING, "rsta-licensing-citizen-record"],
       ["moh.medical-fitness", "OK", DEV_LICENSING, "rsta-licensing-medical-fitness"],
     ]);
+    expect(outcomes.find((o) => o.service === "moh.medical-fitness")?.consentId).toBe(consentId);
   });
 
   it("the licensing system cannot read vaccination records", async () => {

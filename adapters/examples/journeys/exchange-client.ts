@@ -16,7 +16,14 @@ export interface Fetched<S extends DescMessage> {
 export async function fetchRecord<S extends DescMessage>(
   client: ExchangeClient,
   type: S,
-  req: { service: string; subjectId: string; purpose: string; fields?: string[]; requestId?: string },
+  req: {
+    service: string;
+    subjectId: string;
+    purpose: string;
+    fields?: string[];
+    consentId?: string;
+    requestId?: string;
+  },
   timeoutMs = 10_000,
 ): Promise<Fetched<S>> {
   const res = await client.fetch(req, { deadline: Date.now() + timeoutMs });

@@ -1,12 +1,13 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { credentials } from "@grpc/grpc-js";
-import { readDevJson } from "../../../cli/dev/dev-json.js";
+import { type DevJson, readDevJson } from "../../../cli/dev/dev-json.js";
 import { createServiceClient } from "../../../core/grpc.js";
+import { Consent } from "../../../proto/gen/xbus/v1/consent_pb.js";
 import { Exchange } from "../../../proto/gen/xbus/v1/exchange_pb.js";
 import { createPopulation } from "../population.js";
 import { renewalApplicant, scholarshipApplicant } from "./applicants.js";
-import { describeRenewal, licenceRenewal } from "./licence-renewal.js";
+import { consentToRenewal, describeRenewal, LICENSING_SYSTEM, licenceRenewal } from "./licence-renewal.js";
 import { describeScholarship, scholarshipApplication } from "./scholarship.js";
 
 /*
@@ -17,21 +18,8 @@ import { describeScholarship, scholarshipApplication } from "./scholarship.js";
  * Certificates and the broker's address come from dev.json; the applicant,
  * unless given, from the same synthetic population the dev adapters serve.
  */
-const JOURNEYS = {
-  scholarship: {
-    consumer: "spiffe://gov.bt/agency/moe/system/scholarships",
-    pick: scholarshipApplicant,
-    run: async (c: Parameters<typeof scholarshipApplication>[0], id: string) =>
-      describeScholarship(await scholarshipApplication(c, id)),
-  },
-  "licence-renewal": {
-    consumer: "spiffe://gov.bt/agency/rsta/system/licensing",
-    pick: renewalApplicant,
-    // The synthetic records are dated from the population's census date, not today.
-    run: async (c: Parameters<typeof licenceRenewal>[0], id: string) =>
-      describeRenewal(await licenceRenewal(c, id, createPopulation().asOf)),
-  },
-} as const;
+const SCHOLARSHIPS = "spiffe://gov.bt/agency/moe/system/scholarships";
+const PORTAL = "spiffe://gov.bt/agency/govtech/system/citizen-portal";
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -43,24 +31,48 @@ async function main(): Promise<number> {
     process.stderr.write("usage: main.ts scholarship|licence-renewal [--dev-dir DIR] [--subject ID]\n");
     return 2;
   }
-  const journey = JOURNEYS[name];
   const dev = readDevJson(values["dev-dir"]);
-  if (!dev.broker || !dev.ca) throw new Error("no dev.json with broker and ca: run `xbus dev` first");
-  const me = dev.consumers?.find((c) => c.spiffe_id === journey.consumer);
-  if (!me) throw new Error(`dev.json lists no certificate for ${journey.consumer}: is \`xbus dev\` current?`);
-  const subject = values.subject ?? journey.pick(createPopulation());
+  const population = createPopulation();
+  const subject =
+    values.subject ??
+    (name === "scholarship" ? scholarshipApplicant(population) : renewalApplicant(population));
   if (!subject) throw new Error("no applicant found in the population");
-  const client = createServiceClient(
-    Exchange,
-    dev.broker,
-    credentials.createSsl(readFileSync(dev.ca), readFileSync(me.key), readFileSync(me.cert)),
-  );
-  try {
-    for (const line of await journey.run(client, subject)) process.stdout.write(`${line}\n`);
+  const print = (lines: string[]) => {
+    for (const line of lines) process.stdout.write(`${line}\n`);
+  };
+
+  if (name === "scholarship") {
+    const client = createServiceClient(Exchange, brokerOf(dev), credentialsOf(dev, SCHOLARSHIPS));
+    try {
+      print(describeScholarship(await scholarshipApplication(client, subject)));
+    } finally {
+      client.close();
+    }
     return 0;
-  } finally {
-    client.close();
   }
+  const portal = createServiceClient(Consent, brokerOf(dev), credentialsOf(dev, PORTAL));
+  const licensing = createServiceClient(Exchange, brokerOf(dev), credentialsOf(dev, LICENSING_SYSTEM));
+  try {
+    const consentId = await consentToRenewal(portal, subject);
+    // The synthetic records are dated from the population's census date, not today.
+    print(describeRenewal(await licenceRenewal(licensing, subject, { consentId, today: population.asOf })));
+  } finally {
+    portal.close();
+    licensing.close();
+  }
+  return 0;
+}
+
+function brokerOf(dev: DevJson): string {
+  if (!dev.broker) throw new Error("no dev.json with the broker's address: run `xbus dev` first");
+  return dev.broker;
+}
+
+function credentialsOf(dev: DevJson, spiffeId: string) {
+  const me = dev.consumers?.find((c) => c.spiffe_id === spiffeId);
+  if (!dev.ca || !me)
+    throw new Error(`dev.json lists no certificate for ${spiffeId}: is \`xbus dev\` current?`);
+  return credentials.createSsl(readFileSync(dev.ca), readFileSync(me.key), readFileSync(me.cert));
 }
 
 main().then(
