@@ -58,7 +58,11 @@ export const adapterCommand: Command = {
       return 2;
     };
     if (!values.target || !/^[A-Za-z0-9.-]+:[0-9]{1,5}$|^\[[0-9a-fA-F:]+\]:[0-9]{1,5}$/.test(values.target))
-      return fail("--target HOST:PORT is required");
+      return fail(
+        values.target
+          ? `--target must be HOST:PORT, got ${JSON.stringify(values.target.slice(0, 100))}`
+          : "--target HOST:PORT is required",
+      );
     const dev = readDevJson(values["dev-dir"]);
     const listed = dev.adapters?.find((a) => a.address === values.target)?.client;
     const certPath = values.cert ?? listed?.cert ?? dev.adapter_client?.cert;
