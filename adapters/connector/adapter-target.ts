@@ -14,7 +14,10 @@ import { adapterHandlers } from "../sdk/adapter.js";
  * XbusError.
  */
 export interface AdapterTarget {
-  /** `traceparent` makes the adapter's span a child of the connector's. */
+  /**
+   * `traceparent` is passed on as W3C trace context (gRPC metadata, or the SDK's FetchContext): the
+   * adapter's span becomes a child of the connector's.
+   */
   fetch(req: AdapterFetchRequest, deadline: Date, traceparent?: string): Promise<Any>;
   close(): void;
 }
@@ -32,7 +35,14 @@ export function grpcTarget(o: GrpcTargetOptions): AdapterTarget {
     Adapter,
     o.address,
     credentials.createSsl(Buffer.from(o.tls.ca), Buffer.from(o.tls.key), Buffer.from(o.tls.cert)),
-    o.serverName ? { "grpc.ssl_target_name_override": o.serverName } : {},
+    {
+      // The channel reconnects by itself when the adapter restarts; keep the
+      // wait short so an agency's restart costs seconds, not minutes.
+      "grpc.initial_reconnect_backoff_ms": 200,
+      "grpc.max_reconnect_backoff_ms": 5000,
+      "grpc.keepalive_time_ms": 30_000,
+      ...(o.serverName ? { "grpc.ssl_target_name_override": o.serverName } : {}),
+    },
   );
   return {
     async fetch(req, deadline, traceparent) {
@@ -58,7 +68,7 @@ export function inProcessTarget(
   const handlers = adapterHandlers(def, { telemetry });
   return {
     async fetch(req, deadline, traceparent) {
-      const res = await handlers.fetch(req, deadline, logger, traceparent);
+      const res = await handlers.fetch(req, { deadline, logger, traceparent });
       if (!res.record) throw new XbusError("PROVIDER_BAD_RECORD", "the adapter answered without a record");
       return res.record as Any;
     },

@@ -14,6 +14,7 @@ import {
   SpanName,
   type Telemetry,
   traceIdOf,
+  traceparentOf,
 } from "../../core/telemetry/index.js";
 import type {
   AdapterFetchRequest,
@@ -36,20 +37,31 @@ export interface FetchContext {
   readonly deadline: Date;
   /** Aborted when the deadline passes: pass it to database calls. */
   readonly signal: AbortSignal;
+  /** Carries exchange id and service already; never log the subject ID or record data. */
   readonly logger: Logger;
+  /** W3C trace context of the exchange, when the consumer sent one: pass it on to your own calls. */
+  readonly traceparent: string | undefined;
 }
 
 export interface RecordService<S extends DescMessage = DescMessage> {
   readonly record: S;
   fetch(ctx: FetchContext): Promise<MessageInitShape<S> | NotFound>;
+  /** Offered in Describe so the conformance kit can fetch one record; a test citizen where possible. */
+  readonly sampleSubjectId: string | undefined;
+}
+
+export interface RecordServiceOptions {
+  /** A subject this service holds a record for, offered to the conformance kit through Describe. */
+  sampleSubjectId?: string | undefined;
 }
 
 /** Declares one service: its record type and how to fetch a record. Typed by the record's schema. */
 export function recordService<S extends DescMessage>(
   record: S,
   fetch: (ctx: FetchContext) => Promise<MessageInitShape<S> | NotFound>,
+  options: RecordServiceOptions = {},
 ): RecordService<S> {
-  return { record, fetch };
+  return { record, fetch, sampleSubjectId: options.sampleSubjectId };
 }
 
 export interface AdapterDefinition {
@@ -59,21 +71,27 @@ export interface AdapterDefinition {
   readonly services: Readonly<Record<string, RecordService>>;
 }
 
+/** What the transport knows about a call besides the request message. */
+export interface CallInfo {
+  deadline: Date;
+  logger: Logger;
+  traceparent?: string | undefined;
+}
+
 export interface AdapterHandlers {
   describe(): Promise<MessageInitShape<typeof DescribeResponseSchema>>;
-  /** `traceparent`: the connector's span, from gRPC metadata or handed over in process. */
   fetch(
     req: AdapterFetchRequest,
-    deadline: Date,
-    logger: Logger,
-    traceparent?: string,
+    call: CallInfo,
   ): Promise<MessageInitShape<typeof AdapterFetchResponseSchema>>;
 }
 
 export interface AdapterHandlerOptions {
-  /** Spans for each fetch; none when absent. */
+  /** Spans for each fetch, continuing the caller's `traceparent`; none when absent. */
   telemetry?: Telemetry;
 }
+
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 const SUBJECT_MAX = 64;
 
@@ -94,12 +112,16 @@ export function adapterHandlers(def: AdapterDefinition, opts: AdapterHandlerOpti
     async describe() {
       return {
         agency: def.agency,
-        services: [...services].map(([service, { svc }]) => ({ service, recordType: svc.record.typeName })),
+        services: [...services].map(([service, { svc }]) => ({
+          service,
+          recordType: svc.record.typeName,
+          sampleSubjectId: svc.sampleSubjectId ?? "",
+        })),
       };
     },
-    async fetch(req, deadline, logger, traceparent) {
+    async fetch(req, call) {
       const tracer = opts.telemetry?.tracer;
-      if (!tracer) return fetchRecord(req, deadline, logger, traceIdOf(traceparent));
+      if (!tracer) return fetchRecord(req, call, traceIdOf(call.traceparent));
       const span = tracer.startSpan(
         SpanName.adapter,
         {
@@ -113,10 +135,12 @@ export function adapterHandlers(def: AdapterDefinition, opts: AdapterHandlerOpti
             [Attr.exchangeId]: req.exchangeId.slice(0, 64),
           },
         },
-        contextFrom(traceparent),
+        contextFrom(call.traceparent),
       );
       try {
-        return await fetchRecord(req, deadline, logger, span.spanContext().traceId);
+        // The handler's own calls become children of the adapter span.
+        const inner = { ...call, traceparent: traceparentOf(span) };
+        return await fetchRecord(req, inner, span.spanContext().traceId);
       } catch (err) {
         recordFailure(span, err);
         throw err;
@@ -128,8 +152,7 @@ export function adapterHandlers(def: AdapterDefinition, opts: AdapterHandlerOpti
 
   async function fetchRecord(
     req: AdapterFetchRequest,
-    deadline: Date,
-    logger: Logger,
+    { deadline, logger, traceparent }: CallInfo,
     traceId: string | undefined,
   ): Promise<MessageInitShape<typeof AdapterFetchResponseSchema>> {
     const entry = services.get(req.service);
@@ -161,11 +184,7 @@ export function adapterHandlers(def: AdapterDefinition, opts: AdapterHandlerOpti
     if (remaining <= 0)
       throw new XbusError("DEADLINE_EXCEEDED", "the deadline passed before the handler ran");
     const signal = AbortSignal.timeout(remaining);
-    const log = logger.child({
-      exchange_id: req.exchangeId,
-      trace_id: traceId,
-      service: req.service,
-    });
+    const log = logger.child({ exchange_id: req.exchangeId, trace_id: traceId, service: req.service });
     let result: MessageInitShape<DescMessage> | NotFound;
     try {
       result = await abortable(
@@ -178,6 +197,7 @@ export function adapterHandlers(def: AdapterDefinition, opts: AdapterHandlerOpti
           deadline,
           signal,
           logger: log,
+          traceparent: traceparent && TRACEPARENT.test(traceparent) ? traceparent : undefined,
         }),
         signal,
       );

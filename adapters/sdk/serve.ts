@@ -60,12 +60,11 @@ export async function serveAdapter(
           if (!Number.isFinite(ms))
             throw new XbusError("INVALID_REQUEST", "a deadline is required", { field: "deadline" });
           const tp = call.metadata.get("traceparent")[0];
-          return handlers.fetch(
-            req,
-            new Date(ms),
+          return handlers.fetch(req, {
+            deadline: new Date(ms),
             logger,
-            typeof tp === "string" && tp.length <= 55 ? tp : undefined,
-          );
+            traceparent: typeof tp === "string" && tp.length <= 55 ? tp : undefined,
+          });
         },
       },
       (err, method) => logger.error({ method, err }, "unexpected error"),

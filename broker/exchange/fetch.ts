@@ -8,6 +8,7 @@ import { XbusError } from "../../core/errors.js";
 import { retainFields } from "../../core/field-mask.js";
 import { uuidv7 } from "../../core/ids.js";
 import type { Logger } from "../../core/logger.js";
+import { sha256 } from "../../core/reply-signature.js";
 import type { Telemetry } from "../../core/telemetry/index.js";
 import { type ConsentRecord, decide, type PolicyBundle } from "../../policies/index.js";
 import { AdapterFetchRequestSchema } from "../../proto/gen/xbus/v1/adapter_pb.js";
@@ -60,6 +61,7 @@ export async function fetchExchange(
 ): Promise<MessageInitShape<typeof FetchResponseSchema>> {
   const started = performance.now();
   const traceparent = firstString(call.metadata.get("traceparent"));
+  const deadlineMs = routingDeadline(call.getDeadline());
   const t = beginExchange(deps.telemetry, deps.catalogue, deps.logger, traceparent);
   const outcome: ExchangeOutcome = {
     exchangeId: uuidv7(),
@@ -142,7 +144,7 @@ export async function fetchExchange(
       consumer: peer.id.uri,
       purpose: v.purpose,
       fields: decision.released,
-      deadlineMs: routingDeadline(call.getDeadline()),
+      deadlineMs,
       traceparent: t.traceparent(),
     });
     if (reply.result.case === "error") throw providerError(reply.result.value, v.service.service);
@@ -154,6 +156,17 @@ export async function fetchExchange(
         "PROVIDER_BAD_RECORD",
         `${v.service.service.full} answered with a record of the wrong type`,
       );
+    }
+    const signed = reply.providerSignature;
+    if (signed) {
+      // Cheap to check here; the signature itself is kept for disputes, verified against the connector's certificate.
+      if (Buffer.compare(Buffer.from(signed.recordSha256), sha256(reply.result.value.value)) !== 0) {
+        throw new XbusError(
+          "PROVIDER_BAD_RECORD",
+          `${v.service.service.full} answered with a record its connector did not sign`,
+        );
+      }
+      outcome.providerSignature = signed;
     }
     let record: ReturnType<typeof fromBinary>;
     try {
@@ -173,7 +186,7 @@ export async function fetchExchange(
     outcome.latencyMs = performance.now() - started;
     // Step 8: log, then answer. If the log cannot take it, the consumer gets no record.
     t.enter("log_append");
-    const receipt = await deps.recorder.record(outcome);
+    const receipt = await deps.recorder.record(outcome, { deadlineMs });
     t.end(outcome);
     return {
       exchangeId: outcome.exchangeId,
@@ -205,7 +218,7 @@ export async function fetchExchange(
     outcome.responseHash = "";
     t.enter("log_append");
     try {
-      const receipt = await deps.recorder.record(outcome);
+      const receipt = await deps.recorder.record(outcome, { deadlineMs, retryLater: true });
       if (receipt) xe.receipt = toBinary(ReceiptSchema, receipt);
     } catch (logErr) {
       deps.logger.error(

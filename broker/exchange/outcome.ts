@@ -1,5 +1,6 @@
 import type { Reason } from "../../core/errors.js";
 import type { Receipt } from "../../proto/gen/xbus/v1/exchange_pb.js";
+import type { ProviderSignature } from "../../proto/gen/xbus/v1/route_pb.js";
 
 /**
  * What the broker knows about one exchange attempt when it ends, allowed or
@@ -31,6 +32,18 @@ export interface ExchangeOutcome {
   /** W3C trace id, when the consumer sent a traceparent; empty otherwise. */
   traceId: string;
   latencyMs: number;
+  /** The connector's signature over the record it returned, when it signs. */
+  providerSignature?: ProviderSignature | undefined;
+}
+
+export interface RecordOptions {
+  /** Give up waiting (ms since the epoch): the consumer's deadline. */
+  deadlineMs?: number;
+  /**
+   * For outcomes that release nothing: if the log cannot take the record in
+   * time, keep it and retry in the background rather than lose it.
+   */
+  retryLater?: boolean;
 }
 
 /**
@@ -38,5 +51,5 @@ export interface ExchangeOutcome {
  * allowed exchange, a rejection means the consumer gets no data.
  */
 export interface ExchangeRecorder {
-  record(outcome: ExchangeOutcome): Promise<Receipt | undefined>;
+  record(outcome: ExchangeOutcome, options?: RecordOptions): Promise<Receipt | undefined>;
 }

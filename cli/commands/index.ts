@@ -1,3 +1,4 @@
+import { adapterCommand } from "./adapter.js";
 import { benchCommand } from "./bench.js";
 import type { Command } from "./command.js";
 import { devCommand } from "./dev.js";
@@ -5,4 +6,10 @@ import { logCommand } from "./log.js";
 import { policyCommand } from "./policy.js";
 
 /** Every `xbus` subcommand, in the order `xbus --help` lists them. Add a new one here. */
-export const commands: readonly Command[] = [devCommand, policyCommand, logCommand, benchCommand];
+export const commands: readonly Command[] = [
+  devCommand,
+  adapterCommand,
+  policyCommand,
+  logCommand,
+  benchCommand,
+];

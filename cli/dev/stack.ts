@@ -11,12 +11,16 @@ import { join, resolve } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
   type Connector,
+  connectorNatsOptions,
   grpcTarget,
   inProcessTarget,
   startConnector,
 } from "../../adapters/connector/index.js";
 import { dcrcAdapter } from "../../adapters/examples/dcrc/adapter.js";
+import { moeAdapter } from "../../adapters/examples/moe/adapter.js";
+import { mohAdapter } from "../../adapters/examples/moh/adapter.js";
 import { createPopulation, type Population } from "../../adapters/examples/population.js";
+import { rstaAdapter } from "../../adapters/examples/rsta/adapter.js";
 import { type AdapterDefinition, type AdapterServer, serveAdapter } from "../../adapters/sdk/index.js";
 import {
   type Broker,
@@ -40,6 +44,7 @@ import {
 import { Catalogue } from "../../core/catalogue.js";
 import { createLogger, type Logger } from "../../core/logger.js";
 import { NatsServer } from "../../core/nats-server.js";
+import { createReplySigner } from "../../core/reply-signature.js";
 import { countNatsReconnects, createTelemetry, type Telemetry } from "../../core/telemetry/index.js";
 import { createPolicyStore, type PolicyStore } from "../../policies/index.js";
 
@@ -52,6 +57,10 @@ import { createPolicyStore, type PolicyStore } from "../../policies/index.js";
 export const TRUST_DOMAIN = "gov.bt";
 export const LOG_ID = "gov.bt/xbus-log-dev";
 export const DEV_CONSUMER = `spiffe://${TRUST_DOMAIN}/agency/moe/system/scholarships`;
+/** The second consumer system of the journeys (driving-licence renewal). */
+export const DEV_LICENSING = `spiffe://${TRUST_DOMAIN}/agency/rsta/system/licensing`;
+/** The consent authority of the journeys: where a citizen gives consent (policies/federation.yaml). */
+export const DEV_PORTAL = `spiffe://${TRUST_DOMAIN}/agency/govtech/system/citizen-portal`;
 
 export interface StackOptions {
   /** Where certificates and dev.json go. */
@@ -86,7 +95,7 @@ export interface StackOptions {
 
 /** The example agencies `xbus dev` runs. */
 export function exampleAgencies(population: Population): AdapterDefinition[] {
-  return [dcrcAdapter(population)];
+  return [dcrcAdapter(population), mohAdapter(population), moeAdapter(population), rstaAdapter(population)];
 }
 
 export interface PemPair {
@@ -104,6 +113,8 @@ export interface Stack {
   readonly nats: { readonly url: string };
   readonly brokerAddress: string;
   readonly consumer: PemPair & { spiffeId: string };
+  /** Systems the stack issued a certificate for: the dev consumer, rsta licensing, the citizen portal. */
+  readonly consumers: readonly (PemPair & { spiffeId: string })[];
   readonly population: Population;
   readonly catalogue: Catalogue;
   readonly brokerPublicKey: KeyObject;
@@ -119,9 +130,13 @@ export interface Stack {
   readonly telemetry: Telemetry;
   /** The log index database and the tree-head signing key (for `xbus log reindex`). */
   readonly logFiles: { index: string; key: string };
-  /** Per agency, the adapter's gRPC address (none when adapters run in process). */
-  readonly adapters: readonly { agency: string; address: string | undefined }[];
-  /** Client certificate that may call the adapters (a connector identity), for the conformance kit. */
+  /**
+   * Per agency, the adapter's gRPC address (none when adapters run in process)
+   * and a client certificate it accepts (its connector's identity: an adapter
+   * admits only connectors of its own agency), for the conformance kit.
+   */
+  readonly adapters: readonly { agency: string; address: string | undefined; client: PemPair }[];
+  /** The first agency's adapter client, kept for tools that know one adapter. */
   readonly adapterClient: PemPair;
   /** Issues and writes a certificate signed by the stack's CA. */
   issue(name: string, opts: Parameters<typeof issueCertificate>[1]): PemPair & IssuedCertificate;
@@ -168,6 +183,18 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     ...issue("consumer", { spiffeId: DEV_CONSUMER, commonName: "moe scholarships (dev)", usage: "client" }),
     spiffeId: DEV_CONSUMER,
   };
+  const licensing = {
+    ...issue("consumer-rsta-licensing", {
+      spiffeId: DEV_LICENSING,
+      commonName: "rsta licensing (dev)",
+      usage: "client",
+    }),
+    spiffeId: DEV_LICENSING,
+  };
+  const portal = {
+    ...issue("citizen-portal", { spiffeId: DEV_PORTAL, commonName: "citizen portal (dev)", usage: "client" }),
+    spiffeId: DEV_PORTAL,
+  };
   const { privateKey: signingKey, publicKey: brokerPublicKey } = generateKeyPairSync("ed25519");
   writeFileSync(
     join(certDir, "broker-signing.pub.pem"),
@@ -187,9 +214,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     closers.length = 0;
   };
   try {
-    const brokerNc = await connect({ servers: nats.url, name: "xbus-broker-dev" });
+    // Components never give up on NATS: they keep reconnecting and answer UNAVAILABLE meanwhile.
+    const reconnect = { maxReconnectAttempts: -1, reconnectTimeWait: 250 };
+    const brokerNc = await connect({ servers: nats.url, name: "xbus-broker-dev", ...reconnect });
     closers.push(() => brokerNc.close());
-    const connectorNc: NatsConnection = await connect({ servers: nats.url, name: "xbus-connector-dcrc-dev" });
+    // One connection for every dev connector; in production each agency runs its own.
+    const connectorNc: NatsConnection = await connect({
+      servers: nats.url,
+      ...connectorNatsOptions("all", "dev"),
+    });
     closers.push(() => connectorNc.close());
     countNatsReconnects(brokerNc, telemetry.metrics, "broker");
     countNatsReconnects(connectorNc, telemetry.metrics, "connector");
@@ -197,7 +230,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const definitions = (options.agencies ?? exampleAgencies)(population);
     const running = new Map<
       string,
-      { address: string | undefined; start(): Promise<void>; stop(): Promise<void> }
+      { address: string | undefined; client: PemPair; start(): Promise<void>; stop(): Promise<void> }
     >();
     for (const def of definitions) {
       const connectorCert = issue(`connector-${def.agency}`, {
@@ -235,6 +268,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           agency: def.agency,
           target,
           brokerKeys: [brokerPublicKey],
+          signer: createReplySigner(connectorCert.cert, createPrivateKey(connectorCert.key)),
           logger: logger.child({ component: "connector", agency: def.agency }),
           telemetry,
         });
@@ -248,7 +282,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       };
       if (options.connector !== false) await start();
       closers.push(stop);
-      running.set(def.agency, { address, start, stop });
+      running.set(def.agency, { address, client: connectorCert, start, stop });
     }
     const agencyRunner = (agency: string) => {
       const r = running.get(agency);
@@ -328,9 +362,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const observe = options.observe;
     const observed: ExchangeRecorder = observe
       ? {
-          record: (o) => {
+          record: (o, opts) => {
             observe(o);
-            return recorder.record(o);
+            return recorder.record(o, opts);
           },
         }
       : recorder;
@@ -357,6 +391,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       nats,
       brokerAddress: `localhost:${broker.port}`,
       consumer,
+      consumers: [consumer, licensing, portal],
       population,
       catalogue,
       brokerPublicKey,
@@ -366,7 +401,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       review,
       telemetry,
       logFiles: { index: indexPath, key: logKeyPath },
-      adapters: [...running].map(([agency, r]) => ({ agency, address: r.address })),
+      adapters: [...running].map(([agency, r]) => ({ agency, address: r.address, client: r.client })),
       adapterClient:
         running.size > 0 ? pemOf(certDir, `connector-${definitions[0]?.agency}`) : pemOf(certDir, "consumer"),
       issue,
