@@ -83,7 +83,8 @@ serveTarget(async () => {
   }, backendTls);
 
   const nats = await NatsServer.start();
-  const frontNc = await connect({ servers: nats.url, name: "bench-bare-front" });
+  // The same client options as the broker's connection (cli/dev/stack.ts), so the hop costs both the same.
+  const frontNc = await connect({ servers: nats.url, name: "bench-bare-front", noAsyncTraces: true });
   const responderNc = await connect({ servers: nats.url, name: "bench-bare-responder" });
   const backendClient = new Client(
     `localhost:${backend.port}`,
