@@ -17,6 +17,11 @@ export interface PointResult {
   errors: number;
   error_reasons: Record<string, number>;
   peak_rss_mb: number;
+  /**
+   * True when p50 latency is over a third of the measured time: the window held only a few rounds of
+   * calls, so requests/s is coarse. Rerun with a longer --duration for that point.
+   */
+  coarse: boolean;
   /** requests_per_s ÷ the bare chain's at the same point in the same run; 1 for the bare chain itself. */
   ratio_requests_per_s: number | null;
   /** p99_ms ÷ the bare chain's. */
@@ -92,32 +97,37 @@ const ratio = (x: number | null) => (x === null ? "–" : `${x.toFixed(2)}×`);
 
 /** The points as a Markdown table, ready to paste into the README. */
 export function formatTable(points: readonly PointResult[]): string {
-  return table(
-    [
-      "record",
-      "in flight",
-      "system",
-      "req/s",
-      "× bare",
-      "p50 ms",
-      "p99 ms",
-      "p99 × bare",
-      "errors",
-      "peak RSS MB",
-    ],
-    points.map((p) => [
-      size(p.record_bytes),
-      String(p.concurrency),
-      p.system,
-      p.requests_per_s.toFixed(0),
-      ratio(p.ratio_requests_per_s),
-      p.p50_ms?.toFixed(1) ?? "–",
-      p.p99_ms?.toFixed(1) ?? "–",
-      ratio(p.ratio_p99),
-      String(p.errors),
-      p.peak_rss_mb.toFixed(0),
-    ]),
-    [false, true, false, true, true, true, true, true, true, true],
+  return (
+    table(
+      [
+        "record",
+        "in flight",
+        "system",
+        "req/s",
+        "× bare",
+        "p50 ms",
+        "p99 ms",
+        "p99 × bare",
+        "errors",
+        "peak RSS MB",
+      ],
+      points.map((p) => [
+        size(p.record_bytes),
+        String(p.concurrency),
+        p.system,
+        `${p.coarse ? "*" : ""}${p.requests_per_s.toFixed(0)}`,
+        ratio(p.ratio_requests_per_s),
+        p.p50_ms?.toFixed(1) ?? "–",
+        p.p99_ms?.toFixed(1) ?? "–",
+        ratio(p.ratio_p99),
+        String(p.errors),
+        p.peak_rss_mb.toFixed(0),
+      ]),
+      [false, true, false, true, true, true, true, true, true, true],
+    ) +
+    (points.some((p) => p.coarse)
+      ? "\n\n* coarse: p50 latency is over a third of the measured time; rerun with a longer --duration"
+      : "")
   );
 }
 

@@ -196,6 +196,7 @@ function summarise(system: SystemName, point: Point, a: Accumulated): PointResul
   }
   all.sort();
   const errors = Object.values(a.errors).reduce((n, x) => n + x, 0);
+  const p50 = percentile(all, 0.5);
   return {
     system,
     concurrency: point.concurrency,
@@ -203,11 +204,12 @@ function summarise(system: SystemName, point: Point, a: Accumulated): PointResul
     requests: a.completed,
     duration_s: a.durationMs / 1000,
     requests_per_s: round((a.completed * 1000) / a.durationMs, 1),
-    p50_ms: roundOrNull(percentile(all, 0.5), 2),
+    p50_ms: roundOrNull(p50, 2),
     p99_ms: roundOrNull(percentile(all, 0.99), 2),
     errors,
     error_reasons: a.errors,
     peak_rss_mb: round(a.peakRss / (1024 * 1024), 1),
+    coarse: p50 === null || p50 > a.durationMs / a.latencies.length / 3,
     ratio_requests_per_s: null,
     ratio_p99: null,
   };

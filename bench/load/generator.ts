@@ -62,23 +62,38 @@ export async function runLoad(run: LoadRun): Promise<LoadResult> {
   } catch (err) {
     fail(errorKey(err));
   }
+  // The window opens after the warm-up, and not before every worker has had one answer: with big records
+  // the first answers come in one burst, and a window that opened inside it would measure the burst.
   const begin = performance.now();
-  const windowStart = begin + run.warmupMs;
-  const windowEnd = windowStart + run.durationMs;
+  const earliestStart = begin + run.warmupMs;
+  let answered = 0;
+  let windowStart = Number.POSITIVE_INFINITY;
+  let windowEnd = Number.POSITIVE_INFINITY;
+  const firstAnswer = (t: number) => {
+    answered++;
+    if (answered === run.concurrency) {
+      windowStart = Math.max(earliestStart, t);
+      windowEnd = windowStart + run.durationMs;
+    }
+  };
   const worker = async () => {
+    let first = true;
     for (;;) {
       const t0 = performance.now();
       if (t0 >= windowEnd) return;
       try {
         const reply = await call(client, run.target.method, request);
         const t1 = performance.now();
+        if (first) firstAnswer(t1);
         if (reply.length < run.minReplyBytes) fail("SHORT_REPLY");
         else if (t1 >= windowStart && t1 <= windowEnd) latencies.push(t1 - t0);
       } catch (err) {
+        if (first) firstAnswer(performance.now());
         fail(errorKey(err));
         // A failing system answers fast; do not spin the CPU the system under test needs.
         await new Promise((r) => setTimeout(r, 1));
       }
+      first = false;
     }
   };
   await Promise.all(Array.from({ length: run.concurrency }, worker));

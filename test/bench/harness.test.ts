@@ -59,6 +59,7 @@ describe("npm run bench", () => {
         errors: 0,
         error_reasons: {},
         peak_rss_mb: expect.any(Number),
+        coarse: expect.any(Boolean),
         // Ratios to the bare chain are numbers unless a window saw no completed call (a stalled machine).
         ratio_requests_per_s: bare?.requests ? expect.any(Number) : null,
         ratio_p99: p.requests && bare?.requests ? expect.any(Number) : null,
