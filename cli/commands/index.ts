@@ -2,6 +2,7 @@ import { benchCommand } from "./bench.js";
 import type { Command } from "./command.js";
 import { devCommand } from "./dev.js";
 import { logCommand } from "./log.js";
+import { policyCommand } from "./policy.js";
 
 /** Every `xbus` subcommand, in the order `xbus --help` lists them. Add a new one here. */
-export const commands: readonly Command[] = [devCommand, logCommand, benchCommand];
+export const commands: readonly Command[] = [devCommand, policyCommand, logCommand, benchCommand];

@@ -25,6 +25,7 @@ import {
   type ExchangeOutcome,
   type ExchangeRecorder,
   LogIndex,
+  openConsentStore,
   openExchangeLog,
   serveReview,
   startBroker,
@@ -39,7 +40,7 @@ import {
 import { Catalogue } from "../../core/catalogue.js";
 import { createLogger, type Logger } from "../../core/logger.js";
 import { NatsServer } from "../../core/nats-server.js";
-import { loadBundle, type PolicyBundle } from "../../policies/index.js";
+import { createPolicyStore, type PolicyStore } from "../../policies/index.js";
 
 /**
  * Everything of the bus on one machine: a nats-server child, a federation CA
@@ -98,6 +99,8 @@ export interface Stack {
   readonly population: Population;
   readonly catalogue: Catalogue;
   readonly brokerPublicKey: KeyObject;
+  /** The broker's policy bundle, reloaded when files in the policies folder change. */
+  readonly policy: PolicyStore;
   /** Public key that verifies tree heads. */
   readonly logPublicKey: KeyObject;
   /** The log's SQLite index; undefined when a recorder replaced the log. */
@@ -125,7 +128,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const logger = options.logger ?? createLogger({ component: "dev" });
   const catalogue = Catalogue.load();
   const policiesDir = options.policiesDir ?? resolve(import.meta.dirname, "../../policies");
-  const bundle: PolicyBundle = loadBundle({ dir: policiesDir, catalogue, trustDomain: TRUST_DOMAIN });
+  const policy = createPolicyStore({
+    dir: policiesDir,
+    catalogue,
+    trustDomain: TRUST_DOMAIN,
+    logger: logger.child({ component: "policy" }),
+  });
   const population = options.population ?? createPopulation();
 
   const ca = createCa({ trustDomain: TRUST_DOMAIN, commonName: "gov.bt dev federation CA" });
@@ -159,6 +167,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const spawned = options.natsUrl ? undefined : await NatsServer.start();
   const nats = spawned ?? { url: options.natsUrl as string };
   const closers: (() => Promise<void>)[] = spawned ? [() => spawned.dispose()] : [];
+  closers.push(async () => policy.close());
   const close = async () => {
     for (const c of closers.reverse())
       await c().catch((err: unknown) => logger.warn({ err }, "shutdown step failed"));
@@ -231,6 +240,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       return r;
     };
 
+    const consents = await openConsentStore({ nc: brokerNc, logger: logger.child({ component: "consent" }) });
+    closers.push(() => consents.close());
     // The exchange log: JetStream stream (truth) → indexer → SQLite, and the review API over it.
     const secretsDir = join(dir, "secrets");
     mkdirSync(secretsDir, { recursive: true, mode: 0o700 });
@@ -309,7 +320,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       tls: { ca: ca.certPem, cert: brokerCert.cert, key: brokerCert.key },
       nats: brokerNc,
       catalogue,
-      policy: () => bundle,
+      policy,
+      consents,
       recorder: observed,
       trustDomain: TRUST_DOMAIN,
       brokerId: "dev",
@@ -328,6 +340,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       population,
       catalogue,
       brokerPublicKey,
+      policy,
       logPublicKey,
       index,
       review,
