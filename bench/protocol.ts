@@ -15,6 +15,8 @@ export interface TargetInfo {
   /** Full gRPC method path, e.g. `/xbus.v1.Exchange/Fetch`. */
   method: string;
   tls: { ca: string; cert: string; key: string };
+  /** Consent ids the system recorded, by record size (the bus's grant requires consent). */
+  consents?: Record<number, string>;
 }
 
 export type TargetReply =

@@ -91,10 +91,15 @@ export function planPoints(o: Pick<BenchOptions, "concurrency" | "largeRecords">
 }
 
 /** The consumer's request as the bus gets it: everything the grant allows, of a record of `bytes`. */
-function busRequest(bytes: number): Uint8Array {
+function busRequest(bytes: number, consentId = ""): Uint8Array {
   return toBinary(
     FetchRequestSchema,
-    create(FetchRequestSchema, { service: SERVICE, subjectId: subjectForSize(bytes), purpose: PURPOSE }),
+    create(FetchRequestSchema, {
+      service: SERVICE,
+      subjectId: subjectForSize(bytes),
+      purpose: PURPOSE,
+      consentId,
+    }),
   );
 }
 
@@ -157,15 +162,15 @@ function forkChild(name: string, script: string, args: string[], extraExecArgv: 
   return new Child(name, proc);
 }
 
-function startSystem(system: SystemName, profileDir: string | undefined): Child {
+function startSystem(system: SystemName, profileDir: string | undefined, sizes: number[]): Child {
   const prof = profileFlags(profileDir, system);
   switch (system) {
     case "bare":
       return forkChild(system, "targets/bare-chain.ts", [], prof);
     case "bus-bridged":
-      return forkChild(system, "targets/bus.ts", ["bridged"], prof);
+      return forkChild(system, "targets/bus.ts", ["bridged", sizes.join(",")], prof);
     case "bus-in-process":
-      return forkChild(system, "targets/bus.ts", ["in-process"], prof);
+      return forkChild(system, "targets/bus.ts", ["in-process", sizes.join(",")], prof);
   }
 }
 
@@ -242,7 +247,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   let load: Child | undefined;
   const results: PointResult[] = [];
   try {
-    for (const s of o.systems) children.set(s, startSystem(s, o.profileDir));
+    const sizes = [...new Set(points.map((p) => p.recordBytes))];
+    for (const s of o.systems) children.set(s, startSystem(s, o.profileDir, sizes));
     load = forkChild("load generator", "load/generator.ts", [], profileFlags(o.profileDir, "load-generator"));
     // Started together; each generates its CA and certificates and its own nats-server.
     await Promise.all(
@@ -255,7 +261,9 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     );
     o.log("systems ready");
     for (const point of points) {
-      const busReq = busRequest(point.recordBytes);
+      // As many bytes as the bus's request, consent id included.
+      const consentId = [...targets.values()].find((t) => t.consents)?.consents?.[point.recordBytes];
+      const bareReq = bareRequest(point.recordBytes, busRequest(point.recordBytes, consentId).length);
       const acc = new Map<SystemName, Accumulated>(
         o.systems.map((s) => [s, { completed: 0, durationMs: 0, latencies: [], errors: {}, peakRss: 0 }]),
       );
@@ -269,7 +277,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           const r = await load.ask<LoadReply>({
             type: "run",
             target,
-            request: s === "bare" ? bareRequest(point.recordBytes, busReq.length) : busReq,
+            request:
+              s === "bare" ? bareReq : busRequest(point.recordBytes, target.consents?.[point.recordBytes]),
             minReplyBytes: point.recordBytes,
             concurrency: point.concurrency,
             warmupMs: o.warmupMs,
