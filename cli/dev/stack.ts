@@ -174,11 +174,22 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     closers.length = 0;
   };
   try {
+    // Components never give up on NATS: they keep reconnecting and answer UNAVAILABLE meanwhile.
+    const reconnect = { maxReconnectAttempts: -1, reconnectTimeWait: 250 };
     // noAsyncTraces: nats.js otherwise builds two Error objects (stack traces) for every request, ~4% of
     // the broker's CPU in `npm run bench`; failures still arrive as the same error classes.
-    const brokerNc = await connect({ servers: nats.url, name: "xbus-broker-dev", noAsyncTraces: true });
+    const brokerNc = await connect({
+      servers: nats.url,
+      name: "xbus-broker-dev",
+      noAsyncTraces: true,
+      ...reconnect,
+    });
     closers.push(() => brokerNc.close());
-    const connectorNc: NatsConnection = await connect({ servers: nats.url, name: "xbus-connector-dcrc-dev" });
+    const connectorNc: NatsConnection = await connect({
+      servers: nats.url,
+      name: "xbus-connectors-dev",
+      ...reconnect,
+    });
     closers.push(() => connectorNc.close());
 
     const definitions = (options.agencies ?? exampleAgencies)(population);
@@ -309,9 +320,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const observe = options.observe;
     const observed: ExchangeRecorder = observe
       ? {
-          record: (o) => {
+          record: (o, opts) => {
             observe(o);
-            return recorder.record(o);
+            return recorder.record(o, opts);
           },
         }
       : recorder;
