@@ -77,7 +77,8 @@ export function startConnector(o: ConnectorOptions): Connector {
     const exchangeId = msg.headers?.get(RouteHeader.exchangeId) ?? "";
     const deadlineMs = Number(msg.headers?.get(RouteHeader.deadline) ?? "");
     const signature = msg.headers?.get(RouteHeader.signature) ?? "";
-    const rlog = log.child({ exchange_id: exchangeId.slice(0, 64) });
+    // Built only when something is logged: most requests log nothing.
+    const rlog = () => log.child({ exchange_id: exchangeId.slice(0, 64) });
     try {
       if (
         !verifyRoute(
@@ -106,8 +107,8 @@ export function startConnector(o: ConnectorOptions): Connector {
     } catch (err) {
       const xe = XbusError.from(err);
       if (xe.reason === "BAD_ROUTE_SIGNATURE" || xe.reason === "WRONG_AGENCY")
-        rlog.warn({ reason: xe.reason, subject: msg.subject }, "request refused");
-      else if (xe.code === 13) rlog.error({ reason: xe.reason, err: xe.cause ?? xe }, "request failed");
+        rlog().warn({ reason: xe.reason, subject: msg.subject }, "request refused");
+      else if (xe.code === 13) rlog().error({ reason: xe.reason, err: xe.cause ?? xe }, "request failed");
       reply(msg, { case: "error", value: xe });
     }
   };
