@@ -107,7 +107,8 @@ export function startConnector(o: ConnectorOptions): Connector {
       contextFrom(traceparent),
     );
     const traceId = span?.spanContext().traceId ?? traceIdOf(traceparent);
-    const rlog = log.child({ exchange_id: exchangeId.slice(0, 64), trace_id: traceId });
+    // Built only when something is logged: most requests log nothing.
+    const rlog = () => log.child({ exchange_id: exchangeId.slice(0, 64), trace_id: traceId });
     const started = performance.now();
     let service = "_unknown";
     let status = "OK";
@@ -139,14 +140,14 @@ export function startConnector(o: ConnectorOptions): Connector {
     } catch (err) {
       const xe = XbusError.from(err);
       if (xe.reason === "BAD_ROUTE_SIGNATURE" || xe.reason === "WRONG_AGENCY")
-        rlog.warn({ reason: xe.reason, subject: msg.subject }, "request refused");
-      else if (xe.code === 13) rlog.error({ reason: xe.reason, err: xe.cause ?? xe }, "request failed");
+        rlog().warn({ reason: xe.reason, subject: msg.subject }, "request refused");
+      else if (xe.code === 13) rlog().error({ reason: xe.reason, err: xe.cause ?? xe }, "request failed");
       status = xe.reason;
       if (span) recordFailure(span, xe);
       reply(msg, { case: "error", value: xe });
     } finally {
       span?.end();
-      rlog.debug({ service, status }, "request done");
+      log.debug({ exchange_id: exchangeId.slice(0, 64), trace_id: traceId, service, status }, "request done");
       o.telemetry?.metrics.connectorDone(
         { agency: o.agency, service, status },
         (performance.now() - started) / 1000,

@@ -170,7 +170,8 @@ export async function fetchExchange(
     }
     let record: ReturnType<typeof fromBinary>;
     try {
-      record = fromBinary(recordType, reply.result.value.value);
+      // Unknown fields are dropped here: step 7 can only clear fields the record type describes.
+      record = fromBinary(recordType, reply.result.value.value, { readUnknownFields: false });
     } catch (err) {
       throw new XbusError(
         "PROVIDER_BAD_RECORD",

@@ -1,0 +1,55 @@
+/**
+ * Messages between the bench orchestrator (bench/run.ts) and its children:
+ * the systems under test (bench/targets/*) and the load generator
+ * (bench/load/generator.ts). Children are forked with `serialization:
+ * "advanced"`, so Uint8Array and Float64Array cross as they are.
+ */
+
+/** The names of the systems the bench compares. */
+export const SYSTEMS = ["bare", "bus-bridged", "bus-in-process"] as const;
+export type SystemName = (typeof SYSTEMS)[number];
+
+/** Where and how the load generator calls a system: one unary gRPC method, mutual TLS. */
+export interface TargetInfo {
+  address: string;
+  /** Full gRPC method path, e.g. `/xbus.v1.Exchange/Fetch`. */
+  method: string;
+  tls: { ca: string; cert: string; key: string };
+  /** Consent ids the system recorded, by record size (the bus's grant requires consent). */
+  consents?: Record<number, string>;
+}
+
+export type TargetReply =
+  | { type: "ready"; target: TargetInfo }
+  | { type: "rss"; peakBytes: number }
+  | { type: "failed"; message: string };
+
+export type TargetCommand = { type: "rss"; reset: boolean } | { type: "stop" };
+
+export interface LoadRun {
+  type: "run";
+  target: TargetInfo;
+  /** The request message, already encoded: every call sends the same bytes. */
+  request: Uint8Array;
+  /** A reply shorter than this counts as an error (the record did not come back whole). */
+  minReplyBytes: number;
+  concurrency: number;
+  warmupMs: number;
+  durationMs: number;
+}
+
+export type LoadCommand = LoadRun | { type: "stop" };
+
+export interface LoadResult {
+  type: "result";
+  /** Calls that completed successfully inside the measured window. */
+  completed: number;
+  /** Length of the measured window. */
+  durationMs: number;
+  /** Latency of each completed call in the window, milliseconds. */
+  latenciesMs: Float64Array;
+  /** Failed calls over the whole run (warm-up included), by `code:reason`. */
+  errors: Record<string, number>;
+}
+
+export type LoadReply = LoadResult | { type: "failed"; message: string };

@@ -1,0 +1,378 @@
+import { type ChildProcess, fork } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { FetchRequestSchema } from "../proto/gen/xbus/v1/exchange_pb.js";
+import { loadMicroBenchmarks, type MicroResult, runMicro } from "./micro/registry.js";
+import type { LoadReply, LoadResult, SystemName, TargetInfo, TargetReply } from "./protocol.js";
+import { subjectForSize } from "./record.js";
+import {
+  evaluateTargets,
+  formatMicroTable,
+  formatTable,
+  type PointResult,
+  type TargetCheck,
+} from "./report.js";
+
+/**
+ * `npm run bench`: the bare chain and the bus side by side, in one run. Each
+ * system runs in a child process of its own (so its RSS is its own), the load
+ * comes from another child, and the systems take turns point by point and
+ * round by round, so drift of a shared machine falls on all of them alike.
+ */
+export interface BenchOptions {
+  quick: boolean;
+  /** Measured time per system, point and round. */
+  durationMs: number;
+  /** Unmeasured time before each measured window (JIT, connection warm-up). */
+  warmupMs: number;
+  rounds: number;
+  /** In-flight levels for the small (512 B) record. */
+  concurrency: number[];
+  /** Add the 64 KB and 500 KB records at 64 in flight. */
+  largeRecords: boolean;
+  systems: SystemName[];
+  /** 0 skips the micro-benchmarks. */
+  microDurationMs: number;
+  /** Where the JSON goes. */
+  out: string;
+  /** Write a CPU profile of each bus process here (`node --cpu-prof`). */
+  profileDir: string | undefined;
+  log: (line: string) => void;
+}
+
+export const REPO_ROOT = resolve(import.meta.dirname, "..");
+export const DEFAULT_OUT = join(REPO_ROOT, "bench", "results", "latest.json");
+export const SMALL_RECORD = 512;
+export const LARGE_RECORDS = [64 * 1024, 500 * 1024];
+export const LARGE_CONCURRENCY = 64;
+const SERVICE = "dcrc.citizen-record";
+const PURPOSE = "performance-test";
+const READY_TIMEOUT_MS = 180_000;
+
+export interface BenchReport {
+  version: 1;
+  started_at: string;
+  finished_at: string;
+  machine: {
+    cpus: number;
+    cpu_model: string;
+    node: string;
+    platform: string;
+    loadavg_start: number[];
+    loadavg_end: number[];
+  };
+  options: {
+    quick: boolean;
+    duration_ms: number;
+    warmup_ms: number;
+    rounds: number;
+    concurrency: number[];
+    record_bytes: number[];
+    systems: SystemName[];
+  };
+  rss_source: string;
+  points: PointResult[];
+  targets: TargetCheck[];
+  micro: MicroResult[];
+}
+
+interface Point {
+  concurrency: number;
+  recordBytes: number;
+}
+
+export function planPoints(o: Pick<BenchOptions, "concurrency" | "largeRecords">): Point[] {
+  const points = o.concurrency.map((concurrency) => ({ concurrency, recordBytes: SMALL_RECORD }));
+  if (o.largeRecords)
+    for (const recordBytes of LARGE_RECORDS) points.push({ concurrency: LARGE_CONCURRENCY, recordBytes });
+  return points;
+}
+
+/** The consumer's request as the bus gets it: everything the grant allows, of a record of `bytes`. */
+function busRequest(bytes: number, consentId = ""): Uint8Array {
+  return toBinary(
+    FetchRequestSchema,
+    create(FetchRequestSchema, {
+      service: SERVICE,
+      subjectId: subjectForSize(bytes),
+      purpose: PURPOSE,
+      consentId,
+    }),
+  );
+}
+
+/** The bare chain's request: the record size in four bytes, padded to the length of the bus's request. */
+function bareRequest(bytes: number, length: number): Uint8Array {
+  const b = Buffer.alloc(Math.max(4, length));
+  b.writeUInt32BE(bytes, 0);
+  return b;
+}
+
+/** A child process that answers one message at a time. */
+class Child {
+  private readonly exited: Promise<never>;
+  constructor(
+    readonly name: string,
+    readonly proc: ChildProcess,
+  ) {
+    this.exited = new Promise<never>((_, reject) =>
+      proc.once("exit", (code, signal) => reject(new Error(`${name} exited (${signal ?? code})`))),
+    );
+    this.exited.catch(() => {});
+  }
+
+  next<T>(timeoutMs?: number): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const reply = new Promise<T>((resolveReply, reject) => {
+      this.proc.once("message", (m) => resolveReply(m as T));
+      if (timeoutMs !== undefined)
+        timer = setTimeout(
+          () => reject(new Error(`${this.name} did not answer in ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+    });
+    return Promise.race([reply, this.exited]).finally(() => clearTimeout(timer));
+  }
+
+  ask<T>(message: unknown, timeoutMs?: number): Promise<T> {
+    const r = this.next<T>(timeoutMs);
+    this.proc.send(message as never);
+    return r;
+  }
+
+  async stop(): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    const gone = new Promise<void>((r) => this.proc.once("exit", () => r()));
+    this.proc.send({ type: "stop" });
+    const timer = setTimeout(() => this.proc.kill("SIGKILL"), 15_000);
+    await gone;
+    clearTimeout(timer);
+  }
+}
+
+function forkChild(name: string, script: string, args: string[], extraExecArgv: string[] = []): Child {
+  const proc = fork(join(REPO_ROOT, "bench", script), args, {
+    cwd: REPO_ROOT,
+    execArgv: ["--import", "tsx", ...extraExecArgv],
+    serialization: "advanced",
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  return new Child(name, proc);
+}
+
+function startSystem(system: SystemName, profileDir: string | undefined, sizes: number[]): Child {
+  const prof = profileFlags(profileDir, system);
+  switch (system) {
+    case "bare":
+      return forkChild(system, "targets/bare-chain.ts", [], prof);
+    case "bus-bridged":
+      return forkChild(system, "targets/bus.ts", ["bridged", sizes.join(",")], prof);
+    case "bus-in-process":
+      return forkChild(system, "targets/bus.ts", ["in-process", sizes.join(",")], prof);
+  }
+}
+
+/** One folder per process: tsx's loader thread writes a profile of its own beside the main thread's. */
+function profileFlags(profileDir: string | undefined, name: string): string[] {
+  return profileDir ? ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, name)}`] : [];
+}
+
+interface Accumulated {
+  completed: number;
+  durationMs: number;
+  latencies: Float64Array[];
+  errors: Record<string, number>;
+  peakRss: number;
+}
+
+function percentile(sorted: Float64Array, q: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number;
+}
+
+function summarise(system: SystemName, point: Point, a: Accumulated): PointResult {
+  const all = new Float64Array(a.latencies.reduce((n, l) => n + l.length, 0));
+  let at = 0;
+  for (const l of a.latencies) {
+    all.set(l, at);
+    at += l.length;
+  }
+  all.sort();
+  const errors = Object.values(a.errors).reduce((n, x) => n + x, 0);
+  const p50 = percentile(all, 0.5);
+  return {
+    system,
+    concurrency: point.concurrency,
+    record_bytes: point.recordBytes,
+    requests: a.completed,
+    duration_s: a.durationMs / 1000,
+    requests_per_s: round((a.completed * 1000) / a.durationMs, 1),
+    p50_ms: roundOrNull(p50, 2),
+    p99_ms: roundOrNull(percentile(all, 0.99), 2),
+    errors,
+    error_reasons: a.errors,
+    peak_rss_mb: round(a.peakRss / (1024 * 1024), 1),
+    coarse: p50 === null || p50 > a.durationMs / a.latencies.length / 3,
+    ratio_requests_per_s: null,
+    ratio_p99: null,
+  };
+}
+
+/** Fills each point's ratios against the bare chain's result at the same point. */
+export function addRatios(points: PointResult[]): void {
+  for (const p of points) {
+    const bare = points.find(
+      (b) => b.system === "bare" && b.concurrency === p.concurrency && b.record_bytes === p.record_bytes,
+    );
+    if (!bare) continue;
+    p.ratio_requests_per_s =
+      bare.requests_per_s > 0 ? round(p.requests_per_s / bare.requests_per_s, 2) : null;
+    p.ratio_p99 = p.p99_ms !== null && bare.p99_ms ? round(p.p99_ms / bare.p99_ms, 2) : null;
+  }
+}
+
+export async function runBench(o: BenchOptions): Promise<BenchReport> {
+  const started = new Date();
+  const loadStart = loadavg();
+  const points = planPoints(o);
+  if (o.profileDir) mkdirSync(o.profileDir, { recursive: true });
+  o.log(
+    `xbus bench: ${o.systems.join(", ")}; ${points.length} point(s) × ${o.rounds} round(s) × ` +
+      `${(o.warmupMs + o.durationMs) / 1000} s each`,
+  );
+  const children = new Map<SystemName, Child>();
+  const targets = new Map<SystemName, TargetInfo>();
+  let load: Child | undefined;
+  const results: PointResult[] = [];
+  try {
+    const sizes = [...new Set(points.map((p) => p.recordBytes))];
+    for (const s of o.systems) children.set(s, startSystem(s, o.profileDir, sizes));
+    load = forkChild("load generator", "load/generator.ts", [], profileFlags(o.profileDir, "load-generator"));
+    // Started together; each generates its CA and certificates and its own nats-server.
+    await Promise.all(
+      [...children].map(async ([s, child]) => {
+        const r = await child.next<TargetReply>(READY_TIMEOUT_MS);
+        if (r.type !== "ready")
+          throw new Error(`${s} did not start: ${r.type === "failed" ? r.message : r.type}`);
+        targets.set(s, r.target);
+      }),
+    );
+    o.log("systems ready");
+    for (const point of points) {
+      // As many bytes as the bus's request, consent id included.
+      const consentId = [...targets.values()].find((t) => t.consents)?.consents?.[point.recordBytes];
+      const bareReq = bareRequest(point.recordBytes, busRequest(point.recordBytes, consentId).length);
+      const acc = new Map<SystemName, Accumulated>(
+        o.systems.map((s) => [s, { completed: 0, durationMs: 0, latencies: [], errors: {}, peakRss: 0 }]),
+      );
+      for (let round = 0; round < o.rounds; round++) {
+        // Rotate who goes first, so no system always runs right after another's heavy run.
+        const order = o.systems.map((_, i) => o.systems[(i + round) % o.systems.length] as SystemName);
+        for (const s of order) {
+          const child = children.get(s) as Child;
+          const target = targets.get(s) as TargetInfo;
+          await child.ask<TargetReply>({ type: "rss", reset: true });
+          const r = await load.ask<LoadReply>({
+            type: "run",
+            target,
+            request:
+              s === "bare" ? bareReq : busRequest(point.recordBytes, target.consents?.[point.recordBytes]),
+            minReplyBytes: point.recordBytes,
+            concurrency: point.concurrency,
+            warmupMs: o.warmupMs,
+            durationMs: o.durationMs,
+          });
+          if (r.type !== "result") throw new Error(`load generator failed: ${r.message}`);
+          const rss = await child.ask<TargetReply>({ type: "rss", reset: false });
+          const a = acc.get(s) as Accumulated;
+          addRun(a, r, rss.type === "rss" ? rss.peakBytes : 0);
+          o.log(
+            `  ${s.padEnd(15)} c=${String(point.concurrency).padStart(3)} ${formatBytes(point.recordBytes).padStart(6)} ` +
+              `round ${round + 1}: ${Math.round((r.completed * 1000) / r.durationMs)} req/s` +
+              (Object.keys(r.errors).length > 0 ? `, errors ${JSON.stringify(r.errors)}` : ""),
+          );
+        }
+      }
+      for (const s of o.systems) results.push(summarise(s, point, acc.get(s) as Accumulated));
+    }
+  } finally {
+    await Promise.allSettled([load?.stop(), ...[...children.values()].map((c) => c.stop())]);
+  }
+  addRatios(results);
+
+  const micro: MicroResult[] = [];
+  if (o.microDurationMs > 0) {
+    for (const { source, benchmark } of await loadMicroBenchmarks()) {
+      const r = await runMicro(source, benchmark, o.microDurationMs);
+      micro.push(r);
+      o.log(`  micro: ${r.name}: ${r.ops_per_s} ops/s`);
+    }
+  }
+
+  const report: BenchReport = {
+    version: 1,
+    started_at: started.toISOString(),
+    finished_at: new Date().toISOString(),
+    machine: {
+      cpus: cpus().length,
+      cpu_model: cpus()[0]?.model ?? "",
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+      loadavg_start: loadStart.map((x) => round(x, 2)),
+      loadavg_end: loadavg().map((x) => round(x, 2)),
+    },
+    options: {
+      quick: o.quick,
+      duration_ms: o.durationMs,
+      warmup_ms: o.warmupMs,
+      rounds: o.rounds,
+      concurrency: o.concurrency,
+      record_bytes: [...new Set(points.map((p) => p.recordBytes))],
+      systems: o.systems,
+    },
+    rss_source:
+      "peak RSS of the process that runs the system, sampled every 50 ms during each measured run: for the bus " +
+      "that process runs broker, connector and adapter together (cli/dev/stack.ts), for the bare chain its front, " +
+      "responder and backend; nats-server and the load generator are other processes and not counted",
+    points: results,
+    targets: evaluateTargets(results),
+    micro,
+  };
+  mkdirSync(dirname(o.out), { recursive: true });
+  writeFileSync(o.out, `${JSON.stringify(report, null, 2)}\n`);
+  o.log("");
+  o.log(formatTable(report.points));
+  o.log("");
+  for (const t of report.targets)
+    o.log(`  ${t.met === null ? "?" : t.met ? "✓" : "✗"} ${t.target}: ${t.measured}`);
+  if (micro.length > 0) {
+    o.log("");
+    o.log(formatMicroTable(micro));
+  }
+  o.log("");
+  o.log(`written ${o.out}`);
+  return report;
+}
+
+function addRun(a: Accumulated, r: LoadResult, peakRss: number): void {
+  a.completed += r.completed;
+  a.durationMs += r.durationMs;
+  a.latencies.push(r.latenciesMs);
+  for (const [k, n] of Object.entries(r.errors)) a.errors[k] = (a.errors[k] ?? 0) + n;
+  a.peakRss = Math.max(a.peakRss, peakRss);
+}
+
+export function formatBytes(n: number): string {
+  return n >= 1024 ? `${Math.round(n / 1024)} KB` : `${n} B`;
+}
+
+function roundOrNull(x: number | null, digits: number): number | null {
+  return x === null ? null : round(x, digits);
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

@@ -1,0 +1,126 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { credentials } from "@grpc/grpc-js";
+import { startStack, TRUST_DOMAIN } from "../../cli/dev/stack.js";
+import { createServiceClient } from "../../core/grpc.js";
+import { createLogger } from "../../core/logger.js";
+import { Consent } from "../../proto/gen/xbus/v1/consent_pb.js";
+import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
+import { benchAgency } from "../agency.js";
+import { subjectForSize } from "../record.js";
+import { serveTarget } from "./child.js";
+
+/**
+ * The bus as `xbus dev` and the tests run it (cli/dev/stack.ts: its own
+ * nats-server, certificates, broker, connector, adapter, and whatever the
+ * stack turns on by default: the exchange log and its indexer, consent,
+ * rates, tracing), with the bench's agency and policy bundle, whose grant has
+ * a CEL condition and requires consent. argv[2] = "bridged" (adapter behind
+ * gRPC) or "in-process" (SDK adapter inside the connector); argv[3] = the
+ * record sizes to record a consent for. Broker, connector and adapter share
+ * this process, so its RSS is theirs together.
+ */
+const mode = process.argv[2];
+if (mode !== "bridged" && mode !== "in-process") {
+  process.stderr.write(`bench bus target: mode must be bridged or in-process, got ${mode}\n`);
+  process.exit(2);
+}
+const sizes = (process.argv[3] ?? "").split(",").filter(Boolean).map(Number);
+
+export const BENCH_POLICIES = resolve(import.meta.dirname, "../policies");
+const SERVICE = "dcrc.citizen-record";
+const PURPOSE = "performance-test";
+const PORTAL = `spiffe://${TRUST_DOMAIN}/agency/govtech/system/citizen-portal`;
+
+serveTarget(async () => {
+  const dir = mkdtempSync(join(tmpdir(), "xbus-bench-"));
+  // Warnings and errors only: a bench that fails should say why, but per-exchange info lines are not the bus's job here.
+  const logger = createLogger({ bench: mode }, "warn");
+  try {
+    const stack = await startStack({
+      dir,
+      logger,
+      inProcessAdapter: mode === "in-process",
+      agencies: () => [benchAgency()],
+      policiesDir: BENCH_POLICIES,
+    });
+    const consents = await recordConsents(stack, sizes);
+    return {
+      target: {
+        address: stack.brokerAddress,
+        method: "/xbus.v1.Exchange/Fetch",
+        tls: { ca: stack.ca.certPem, cert: stack.consumer.cert, key: stack.consumer.key },
+        consents,
+      },
+      async close() {
+        await stack.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+});
+
+/**
+ * Records, as the citizen portal, one consent per bench subject, and waits
+ * until the broker's copy of the consent bucket has them (one Fetch each).
+ */
+async function recordConsents(
+  stack: Awaited<ReturnType<typeof startStack>>,
+  recordSizes: number[],
+): Promise<Record<number, string>> {
+  const portal = stack.issue("bench-portal", {
+    spiffeId: PORTAL,
+    commonName: "bench citizen portal",
+    usage: "client",
+  });
+  const ca = Buffer.from(stack.ca.certPem);
+  const consentClient = createServiceClient(
+    Consent,
+    stack.brokerAddress,
+    credentials.createSsl(ca, Buffer.from(portal.key), Buffer.from(portal.cert)),
+  );
+  const exchange = createServiceClient(
+    Exchange,
+    stack.brokerAddress,
+    credentials.createSsl(ca, Buffer.from(stack.consumer.key), Buffer.from(stack.consumer.cert)),
+  );
+  try {
+    const out: Record<number, string> = {};
+    for (const size of recordSizes) {
+      const subjectId = subjectForSize(size);
+      const res = await consentClient.grant(
+        {
+          subjectId,
+          consumer: stack.consumer.spiffeId,
+          services: [SERVICE],
+          purpose: PURPOSE,
+          notAfter: BigInt(Date.now() + 24 * 3_600_000),
+        },
+        { deadline: Date.now() + 10_000 },
+      );
+      const id = res.consent?.id;
+      if (!id) throw new Error("the broker recorded no consent");
+      out[size] = id;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await exchange.fetch(
+            { service: SERVICE, subjectId, purpose: PURPOSE, consentId: id },
+            { deadline: Date.now() + 30_000 },
+          );
+          break;
+        } catch (err) {
+          if (attempt >= 50) throw err;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    }
+    return out;
+  } finally {
+    consentClient.close();
+    exchange.close();
+  }
+}

@@ -1,0 +1,55 @@
+import type { TargetCommand, TargetInfo, TargetReply } from "../protocol.js";
+
+export interface RunningTarget {
+  target: TargetInfo;
+  close(): Promise<void>;
+}
+
+const RSS_SAMPLE_MS = 50;
+
+/**
+ * The child side of a system under test: starts it, tells the parent where it
+ * listens, and answers for the peak RSS of this process (sampled every 50 ms,
+ * so it is the process's own memory, not the load generator's or the
+ * orchestrator's). Exits when told to stop or when the parent goes away.
+ */
+export function serveTarget(start: () => Promise<RunningTarget>): void {
+  const send = (m: TargetReply) => process.send?.(m);
+  let peak = process.memoryUsage.rss();
+  const sample = () => {
+    const rss = process.memoryUsage.rss();
+    if (rss > peak) peak = rss;
+  };
+  const sampler = setInterval(sample, RSS_SAMPLE_MS);
+  sampler.unref();
+
+  let running: RunningTarget | undefined;
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(sampler);
+    await running
+      ?.close()
+      .catch((err: unknown) => process.stderr.write(`bench target: close failed: ${err}\n`));
+    process.exit(code);
+  };
+  process.on("message", (m: TargetCommand) => {
+    if (m.type === "rss") {
+      sample();
+      send({ type: "rss", peakBytes: peak });
+      if (m.reset) peak = process.memoryUsage.rss();
+    } else if (m.type === "stop") void stop(0);
+  });
+  process.on("disconnect", () => void stop(0));
+  start().then(
+    (r) => {
+      running = r;
+      send({ type: "ready", target: r.target });
+    },
+    (err: unknown) => {
+      send({ type: "failed", message: err instanceof Error ? err.message : String(err) });
+      void stop(1);
+    },
+  );
+}

@@ -1,0 +1,76 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+import type { BenchReport } from "../../bench/run.js";
+
+/**
+ * Runs `xbus bench --quick` for real with a tiny duration, so the harness
+ * cannot rot: every system starts, the load generator reaches each, the JSON
+ * has every field. It asserts nothing about speed: that is for people to read.
+ */
+const ROOT = resolve(import.meta.dirname, "../..");
+const dir = mkdtempSync(join(tmpdir(), "xbus-bench-test-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("npm run bench", () => {
+  it("measures every system with --quick and writes the report", { timeout: 240_000 }, async () => {
+    const out = join(dir, "quick.json");
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        "bin/xbus.js",
+        "bench",
+        "--quick",
+        "--duration",
+        "0.5",
+        "--warmup",
+        "0.3",
+        "--concurrency",
+        "4",
+        "--micro",
+        "0.05",
+        "--out",
+        out,
+      ],
+      { cwd: ROOT, timeout: 230_000, maxBuffer: 4 * 1024 * 1024 },
+    );
+    const report = JSON.parse(readFileSync(out, "utf8")) as BenchReport;
+    expect(stdout).toContain("| record | in flight | system");
+
+    expect(report.version).toBe(1);
+    expect(report.options).toMatchObject({ quick: true, concurrency: [4], record_bytes: [512], rounds: 1 });
+    expect(report.machine.cpus).toBeGreaterThan(0);
+    expect(report.rss_source).toMatch(/peak RSS/);
+    expect(report.points.map((p) => p.system).sort()).toEqual(["bare", "bus-bridged", "bus-in-process"]);
+    const bare = report.points.find((p) => p.system === "bare");
+    for (const p of report.points) {
+      expect(p).toEqual({
+        system: expect.any(String),
+        concurrency: 4,
+        record_bytes: 512,
+        requests: expect.any(Number),
+        duration_s: 0.5,
+        requests_per_s: expect.any(Number),
+        p50_ms: p.requests > 0 ? expect.any(Number) : null,
+        p99_ms: p.requests > 0 ? expect.any(Number) : null,
+        errors: 0,
+        error_reasons: {},
+        peak_rss_mb: expect.any(Number),
+        coarse: expect.any(Boolean),
+        // Ratios to the bare chain are numbers unless a window saw no completed call (a stalled machine).
+        ratio_requests_per_s: bare?.requests ? expect.any(Number) : null,
+        ratio_p99: p.requests && bare?.requests ? expect.any(Number) : null,
+      });
+      // Zero errors also says each system answered with a whole record: the load generator makes one
+      // call before the clock starts, and counts a failed or short reply as an error.
+      expect(p.peak_rss_mb).toBeGreaterThan(0);
+    }
+    expect(report.targets.map((t) => t.target)).toContain("zero errors");
+    expect(report.targets.find((t) => t.target === "zero errors")?.met).toBe(true);
+    expect(report.micro.length).toBeGreaterThan(0);
+    for (const m of report.micro) expect(m.ops).toBeGreaterThan(0);
+  });
+});
