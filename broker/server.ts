@@ -1,5 +1,5 @@
 import type { KeyObject } from "node:crypto";
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server } from "@grpc/grpc-js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Catalogue } from "../core/catalogue.js";
 import { XbusError } from "../core/errors.js";
@@ -9,7 +9,9 @@ import { grantsFor, type PolicyBundle } from "../policies/index.js";
 import { Exchange } from "../proto/gen/xbus/v1/exchange_pb.js";
 import { fetchExchange } from "./exchange/fetch.js";
 import type { ExchangeRecorder } from "./exchange/outcome.js";
+import { type CrlWatcher, watchCrl } from "./identity/crl-watcher.js";
 import { identifyPeer, peerCertificateOf } from "./identity/peer-identity.js";
+import { ReloadableServerCredentials } from "./identity/server-credentials.js";
 import { createNatsRouter } from "./routing/nats-router.js";
 
 export interface BrokerTls {
@@ -23,6 +25,13 @@ export interface BrokerOptions {
   /** host:port to listen on; port 0 picks a free one. Default `localhost:0`. */
   listen?: string;
   tls: BrokerTls;
+  /**
+   * The federation CRL file (PEM; may hold one CRL per CA of the bundle).
+   * Loaded at start and reloaded when it changes: new connections from a
+   * revoked certificate fail at the handshake, calls on open ones get
+   * CERT_REVOKED. Without it nothing is checked for revocation.
+   */
+  crlPath?: string;
   nats: NatsConnection;
   catalogue: Catalogue;
   policy: () => PolicyBundle;
@@ -38,6 +47,8 @@ export interface BrokerOptions {
 
 export interface Broker {
   readonly port: number;
+  /** Re-reads the CRL file now instead of waiting for the file watch; true if it changed. */
+  reloadCrl(): boolean;
   close(): Promise<void>;
 }
 
@@ -47,6 +58,22 @@ const MAX_MESSAGE_BYTES = 64 * 1024;
 /** Starts the broker's gRPC front door (xbus.v1.Exchange) with mutual TLS. */
 export async function startBroker(o: BrokerOptions): Promise<Broker> {
   const logger = o.logger;
+  const tlsOptions = () => ({
+    ca: o.tls.ca,
+    cert: o.tls.cert,
+    key: o.tls.key,
+    ...(crl ? { crl: crl.pem } : {}),
+  });
+  let creds: ReloadableServerCredentials | undefined;
+  const crl: CrlWatcher | undefined = o.crlPath
+    ? watchCrl({
+        path: o.crlPath,
+        caPem: o.tls.ca,
+        logger: logger.child({ component: "crl" }),
+        onChange: () => creds?.update(tlsOptions()),
+      })
+    : undefined;
+  const isRevoked = (serial: string) => crl?.isRevoked(serial) ?? false;
   const deps = {
     catalogue: o.catalogue,
     policy: o.policy,
@@ -55,6 +82,7 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
     trustDomain: o.trustDomain,
     subjectIdPattern: o.subjectIdPattern ?? DEFAULT_SUBJECT_ID_PATTERN,
     logger,
+    isRevoked,
   };
   const server = new Server({
     // Requests are small; refuse big ones before they are parsed.
@@ -68,7 +96,7 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
       {
         fetch: (req, call) => fetchExchange(deps, req, call),
         listServices: async (_req, call) => {
-          const peer = identifyPeer(peerCertificateOf(call), o.trustDomain);
+          const peer = identifyPeer(peerCertificateOf(call), o.trustDomain, isRevoked);
           if (peer.id.role !== "system")
             throw new XbusError("WRONG_ROLE", "only system identities may list services");
           const bundle = o.policy();
@@ -90,19 +118,23 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
       (err, method) => logger.error({ method, err }, "unexpected error in handler"),
     ),
   );
-  const creds = ServerCredentials.createSsl(
-    Buffer.from(o.tls.ca),
-    [{ cert_chain: Buffer.from(o.tls.cert), private_key: Buffer.from(o.tls.key) }],
-    true,
-  );
+  try {
+    creds = new ReloadableServerCredentials(tlsOptions());
+  } catch (err) {
+    crl?.close();
+    throw err;
+  }
+  const serverCreds = creds;
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(o.listen ?? "localhost:0", creds, (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(o.listen ?? "localhost:0", serverCreds, (err, p) => (err ? reject(err) : resolve(p))),
   );
   logger.info({ port, broker_id: o.brokerId }, "broker listening");
   return {
     port,
+    reloadCrl: () => crl?.reload() ?? false,
     close: () =>
       new Promise<void>((resolve) => {
+        crl?.close();
         server.tryShutdown(() => resolve());
         // Calls still running after 5 s are cut so shutdown cannot hang.
         setTimeout(() => server.forceShutdown(), 5000).unref();

@@ -165,7 +165,7 @@ function children(node: forge.asn1.Asn1 | undefined, what: string): forge.asn1.A
 function hexOfInteger(node: forge.asn1.Asn1 | undefined): string {
   if (!node || node.type !== Type.INTEGER || typeof node.value !== "string")
     throw new Error("CRL: bad serial");
-  const hex = forge.util.bytesToHex(node.value).replace(/^(00)+(?=..)/, "");
+  const hex = forge.util.bytesToHex(node.value).replace(/^0+(?=.)/, "");
   return hex.toUpperCase();
 }
 

@@ -30,6 +30,8 @@ export async function runDev(opts: DevOptions): Promise<number> {
     broker: stack.brokerAddress,
     nats: stack.nats.url,
     ca: stack.caPath,
+    ca_dir: stack.caDir.paths.dir,
+    crl: stack.crlPath,
     consumer: {
       spiffe_id: stack.consumer.spiffeId,
       cert: stack.consumer.certPath,

@@ -1,5 +1,5 @@
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
@@ -13,10 +13,14 @@ import { createPopulation, type Population } from "../../adapters/examples/popul
 import { type AdapterDefinition, type AdapterServer, serveAdapter } from "../../adapters/sdk/index.js";
 import { type Broker, createLogRecorder, type ExchangeRecorder, startBroker } from "../../broker/index.js";
 import {
+  type CaDir,
   type CertificateAuthority,
-  createCa,
+  caDirPaths,
   type IssuedCertificate,
+  type IssueRequest,
+  initCaDir,
   issueCertificate,
+  openCaDir,
 } from "../../certs/index.js";
 import { Catalogue } from "../../core/catalogue.js";
 import { createLogger, type Logger } from "../../core/logger.js";
@@ -64,6 +68,12 @@ export interface Stack {
   readonly dir: string;
   readonly ca: CertificateAuthority;
   readonly caPath: string;
+  /** The CA's state folder (`<dir>/ca`): ledger, CRL; `xbus certs --ca-dir` works on it. */
+  readonly caDir: CaDir;
+  /** The CRL the broker watches. */
+  readonly crlPath: string;
+  /** Makes the broker re-read the CRL now rather than at its next file poll; true if it changed. */
+  reloadCrl(): boolean;
   readonly nats: NatsServer;
   readonly brokerAddress: string;
   readonly consumer: PemPair & { spiffeId: string };
@@ -74,7 +84,9 @@ export interface Stack {
   readonly adapters: readonly { agency: string; address: string | undefined }[];
   /** Client certificate that may call the adapters (a connector identity), for the conformance kit. */
   readonly adapterClient: PemPair;
-  /** Issues and writes a certificate signed by the stack's CA. */
+  /** Issues through the CA folder (recorded in its ledger, so it can be revoked) and writes the files. */
+  issueIdentity(name: string, req: IssueRequest): PemPair & IssuedCertificate;
+  /** Issues and writes a certificate signed by the stack's CA, outside the ledger (for odd test certificates). */
   issue(name: string, opts: Parameters<typeof issueCertificate>[1]): PemPair & IssuedCertificate;
   /** Starts an agency's connector (again), e.g. after `stopConnector`. Default agency: dcrc. */
   startConnector(agency?: string): Promise<void>;
@@ -92,26 +104,38 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const bundle: PolicyBundle = loadBundle({ dir: policiesDir, catalogue, trustDomain: TRUST_DOMAIN });
   const population = options.population ?? createPopulation();
 
-  const ca = createCa({ trustDomain: TRUST_DOMAIN, commonName: "gov.bt dev federation CA" });
+  // The CA outlives a run of `xbus dev`, so what was revoked stays revoked; identities are renewed each start.
+  const caPaths = caDirPaths(join(dir, "ca"));
+  const caDir = existsSync(caPaths.caCert)
+    ? openCaDir(caPaths.dir)
+    : initCaDir({ dir: caPaths.dir, trustDomain: TRUST_DOMAIN, commonName: "gov.bt dev federation CA" });
+  const ca = caDir.ca;
   const caPath = join(certDir, "ca.pem");
   writeFileSync(caPath, ca.certPem);
-  const issue = (name: string, opts: Parameters<typeof issueCertificate>[1]) => {
-    const c = issueCertificate(ca, opts);
+  const write = (name: string, c: IssuedCertificate) => {
     const certPath = join(certDir, `${name}.pem`);
     const keyPath = join(certDir, `${name}-key.pem`);
     writeFileSync(certPath, c.certPem);
     writeFileSync(keyPath, c.keyPem, { mode: 0o600 });
     return { ...c, cert: c.certPem, key: c.keyPem, certPath, keyPath };
   };
+  const issue = (name: string, opts: Parameters<typeof issueCertificate>[1]) =>
+    write(name, issueCertificate(ca, opts));
+  const issueIdentity = (name: string, req: IssueRequest) =>
+    write(name, caDir.issue({ renew: true, ...req }));
   const server = { dnsNames: ["localhost"], ipAddresses: ["127.0.0.1", "::1"] };
-  const brokerCert = issue("broker", {
+  const brokerCert = issueIdentity("broker", {
+    role: "broker",
     spiffeId: `spiffe://${TRUST_DOMAIN}/xbus/broker/dev`,
     commonName: "xbus broker (dev)",
-    usage: "client-server",
     ...server,
   });
   const consumer = {
-    ...issue("consumer", { spiffeId: DEV_CONSUMER, commonName: "moe scholarships (dev)", usage: "client" }),
+    ...issueIdentity("consumer", {
+      role: "system",
+      spiffeId: DEV_CONSUMER,
+      commonName: "moe scholarships (dev)",
+    }),
     spiffeId: DEV_CONSUMER,
   };
   const { privateKey: signingKey, publicKey: brokerPublicKey } = generateKeyPairSync("ed25519");
@@ -139,17 +163,17 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       { address: string | undefined; start(): Promise<void>; stop(): Promise<void> }
     >();
     for (const def of definitions) {
-      const connectorCert = issue(`connector-${def.agency}`, {
+      const connectorCert = issueIdentity(`connector-${def.agency}`, {
+        role: "connector",
         spiffeId: `spiffe://${TRUST_DOMAIN}/agency/${def.agency}/connector/dev`,
         commonName: `${def.agency} connector (dev)`,
-        usage: "client",
       });
       let adapter: AdapterServer | undefined;
       if (!options.inProcessAdapter) {
-        const adapterCert = issue(`adapter-${def.agency}`, {
+        const adapterCert = issueIdentity(`adapter-${def.agency}`, {
+          role: "adapter",
           spiffeId: `spiffe://${TRUST_DOMAIN}/agency/${def.agency}/adapter/dev`,
           commonName: `${def.agency} adapter (dev)`,
-          usage: "server",
           ...server,
         });
         const a = await serveAdapter(def, {
@@ -194,6 +218,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
     const broker: Broker = await startBroker({
       tls: { ca: ca.certPem, cert: brokerCert.cert, key: brokerCert.key },
+      crlPath: caDir.paths.crl,
       nats: brokerNc,
       catalogue,
       policy: () => bundle,
@@ -209,6 +234,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       dir,
       ca,
       caPath,
+      caDir,
+      crlPath: caDir.paths.crl,
+      reloadCrl: () => broker.reloadCrl(),
       nats,
       brokerAddress: `localhost:${broker.port}`,
       consumer,
@@ -219,6 +247,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       adapterClient:
         running.size > 0 ? pemOf(certDir, `connector-${definitions[0]?.agency}`) : pemOf(certDir, "consumer"),
       issue,
+      issueIdentity,
       startConnector: (agency = "dcrc") => agencyRunner(agency).start(),
       stopConnector: (agency = "dcrc") => agencyRunner(agency).stop(),
       close,
