@@ -24,6 +24,7 @@ import {
 } from "../../certs/index.js";
 import { Catalogue } from "../../core/catalogue.js";
 import { createLogger, type Logger } from "../../core/logger.js";
+import { natsAuthConfig } from "../../core/nats-auth.js";
 import { NatsServer } from "../../core/nats-server.js";
 import { loadBundle, type PolicyBundle } from "../../policies/index.js";
 
@@ -48,6 +49,12 @@ export interface StackOptions {
   connector?: boolean;
   population?: Population;
   recorder?: ExchangeRecorder;
+  /**
+   * NATS with mutual TLS and `verify_and_map` (core/nats-auth.ts): broker and
+   * connectors connect with their own certificates and get their role's
+   * permissions; nobody else gets in. Default true.
+   */
+  natsAuth?: boolean;
   /** The provider agencies to run, each with an adapter and a connector. Default: the examples. */
   agencies?: (population: Population) => AdapterDefinition[];
 }
@@ -75,6 +82,8 @@ export interface Stack {
   /** Makes the broker re-read the CRL now rather than at its next file poll; true if it changed. */
   reloadCrl(): boolean;
   readonly nats: NatsServer;
+  /** Connects to the stack's NATS as `identity` (a broker or connector certificate when natsAuth is on). */
+  natsConnect(identity?: { cert: string; key: string }, name?: string): Promise<NatsConnection>;
   readonly brokerAddress: string;
   readonly consumer: PemPair & { spiffeId: string };
   readonly population: Population;
@@ -144,7 +153,33 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     brokerPublicKey.export({ type: "spki", format: "pem" }),
   );
 
-  const nats = await NatsServer.start();
+  const definitions = (options.agencies ?? exampleAgencies)(population);
+  const connectorCerts = new Map(
+    definitions.map((def) => [
+      def.agency,
+      issueIdentity(`connector-${def.agency}`, {
+        role: "connector",
+        spiffeId: `spiffe://${TRUST_DOMAIN}/agency/${def.agency}/connector/dev`,
+        commonName: `${def.agency} connector (dev)`,
+      }),
+    ]),
+  );
+  const natsAuth = options.natsAuth !== false;
+  let extraConfig = "";
+  if (natsAuth) {
+    const natsCert = issueIdentity("nats", { role: "server", commonName: "nats-server (dev)", ...server });
+    extraConfig = natsAuthConfig({
+      tls: { certFile: natsCert.certPath, keyFile: natsCert.keyPath, caFile: caPath },
+      identities: [brokerCert.spiffeId ?? "", ...[...connectorCerts.values()].map((c) => c.spiffeId ?? "")],
+    });
+  }
+  const nats = await NatsServer.start({ extraConfig });
+  const natsConnect = (identity?: { cert: string; key: string }, name?: string) =>
+    connect({
+      servers: nats.url,
+      ...(name ? { name } : {}),
+      ...(natsAuth && identity ? { tls: { ca: ca.certPem, cert: identity.cert, key: identity.key } } : {}),
+    });
   const closers: (() => Promise<void>)[] = [() => nats.dispose()];
   const close = async () => {
     for (const c of closers.reverse())
@@ -152,22 +187,20 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     closers.length = 0;
   };
   try {
-    const brokerNc = await connect({ servers: nats.url, name: "xbus-broker-dev" });
+    const brokerNc = await natsConnect(brokerCert, "xbus-broker-dev");
     closers.push(() => brokerNc.close());
-    const connectorNc: NatsConnection = await connect({ servers: nats.url, name: "xbus-connector-dcrc-dev" });
-    closers.push(() => connectorNc.close());
-
-    const definitions = (options.agencies ?? exampleAgencies)(population);
     const running = new Map<
       string,
       { address: string | undefined; start(): Promise<void>; stop(): Promise<void> }
     >();
     for (const def of definitions) {
-      const connectorCert = issueIdentity(`connector-${def.agency}`, {
-        role: "connector",
-        spiffeId: `spiffe://${TRUST_DOMAIN}/agency/${def.agency}/connector/dev`,
-        commonName: `${def.agency} connector (dev)`,
-      });
+      const connectorCert = connectorCerts.get(def.agency) as PemPair & IssuedCertificate;
+      // Each agency's connector is its own NATS user, with its own agency's permissions.
+      const connectorNc: NatsConnection = await natsConnect(
+        connectorCert,
+        `xbus-connector-${def.agency}-dev`,
+      );
+      closers.push(() => connectorNc.close());
       let adapter: AdapterServer | undefined;
       if (!options.inProcessAdapter) {
         const adapterCert = issueIdentity(`adapter-${def.agency}`, {
@@ -238,6 +271,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       crlPath: caDir.paths.crl,
       reloadCrl: () => broker.reloadCrl(),
       nats,
+      natsConnect,
       brokerAddress: `localhost:${broker.port}`,
       consumer,
       population,
