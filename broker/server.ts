@@ -1,6 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import { Server } from "@grpc/grpc-js";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { type CertificateExpiry, logCertificateExpiry } from "../certs/index.js";
 import type { Catalogue } from "../core/catalogue.js";
 import { XbusError } from "../core/errors.js";
 import { serviceDefinition, serviceImplementation } from "../core/grpc.js";
@@ -12,6 +13,7 @@ import type { ExchangeRecorder } from "./exchange/outcome.js";
 import { type CrlWatcher, watchCrl } from "./identity/crl-watcher.js";
 import { identifyPeer, peerCertificateOf } from "./identity/peer-identity.js";
 import { ReloadableServerCredentials } from "./identity/server-credentials.js";
+import { type TlsFilePaths, type TlsFilesWatcher, watchTlsFiles } from "./identity/tls-files.js";
 import { createNatsRouter } from "./routing/nats-router.js";
 
 export interface BrokerTls {
@@ -25,6 +27,12 @@ export interface BrokerOptions {
   /** host:port to listen on; port 0 picks a free one. Default `localhost:0`. */
   listen?: string;
   tls: BrokerTls;
+  /**
+   * Where `tls` came from on disk. When given, the broker picks up a renewed
+   * certificate and key, or a new trust bundle, when the files change: new
+   * connections get them, calls in flight finish on the old ones.
+   */
+  tlsFiles?: TlsFilePaths;
   /**
    * The federation CRL file (PEM; may hold one CRL per CA of the bundle).
    * Loaded at start and reloaded when it changes: new connections from a
@@ -49,6 +57,10 @@ export interface Broker {
   readonly port: number;
   /** Re-reads the CRL file now instead of waiting for the file watch; true if it changed. */
   reloadCrl(): boolean;
+  /** Re-reads tlsFiles now instead of waiting for the file watch; true if new ones are in force. */
+  reloadTls(): boolean;
+  /** The broker's own certificate's expiry, for a metrics gauge. */
+  certificateExpiry(): CertificateExpiry;
   close(): Promise<void>;
 }
 
@@ -58,17 +70,25 @@ const MAX_MESSAGE_BYTES = 64 * 1024;
 /** Starts the broker's gRPC front door (xbus.v1.Exchange) with mutual TLS. */
 export async function startBroker(o: BrokerOptions): Promise<Broker> {
   const logger = o.logger;
+  let tls: BrokerTls = { ...o.tls };
   const tlsOptions = () => ({
-    ca: o.tls.ca,
-    cert: o.tls.cert,
-    key: o.tls.key,
-    ...(crl ? { crl: crl.pem } : {}),
+    ca: tls.ca,
+    cert: tls.cert,
+    key: tls.key,
+    ...(crl ? { crl: [...crl.blocks] } : {}),
   });
+  const expiryLog = logger.child({ component: "tls" });
+  let expiry = logCertificateExpiry(expiryLog, tls.cert);
+  // A long-running broker is told again each day, so the warning comes while there is time to act.
+  const expiryTimer = setInterval(() => {
+    expiry = logCertificateExpiry(expiryLog, tls.cert);
+  }, 86_400_000);
+  expiryTimer.unref();
   let creds: ReloadableServerCredentials | undefined;
   const crl: CrlWatcher | undefined = o.crlPath
     ? watchCrl({
         path: o.crlPath,
-        caPem: o.tls.ca,
+        caPem: () => tls.ca,
         logger: logger.child({ component: "crl" }),
         onChange: () => creds?.update(tlsOptions()),
       })
@@ -122,9 +142,22 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
     creds = new ReloadableServerCredentials(tlsOptions());
   } catch (err) {
     crl?.close();
+    clearInterval(expiryTimer);
     throw err;
   }
   const serverCreds = creds;
+  const tlsWatcher: TlsFilesWatcher | undefined = o.tlsFiles
+    ? watchTlsFiles({
+        paths: o.tlsFiles,
+        current: tls,
+        logger: expiryLog,
+        onChange: (next) => {
+          serverCreds.update({ ...next, ...(crl ? { crl: [...crl.blocks] } : {}) });
+          tls = next;
+          expiry = logCertificateExpiry(expiryLog, tls.cert);
+        },
+      })
+    : undefined;
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(o.listen ?? "localhost:0", serverCreds, (err, p) => (err ? reject(err) : resolve(p))),
   );
@@ -132,9 +165,13 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
   return {
     port,
     reloadCrl: () => crl?.reload() ?? false,
+    reloadTls: () => tlsWatcher?.reload() ?? false,
+    certificateExpiry: () => expiry,
     close: () =>
       new Promise<void>((resolve) => {
         crl?.close();
+        tlsWatcher?.close();
+        clearInterval(expiryTimer);
         server.tryShutdown(() => resolve());
         // Calls still running after 5 s are cut so shutdown cannot hang.
         setTimeout(() => server.forceShutdown(), 5000).unref();

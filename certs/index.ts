@@ -23,6 +23,12 @@ export {
   REVOCATION_REASONS,
   type RevocationReason,
 } from "./crl.js";
+export {
+  type CertificateExpiry,
+  certificateExpiry,
+  EXPIRY_WARN_DAYS,
+  logCertificateExpiry,
+} from "./expiry.js";
 export { type CertificateInfo, formatCertificateInfo, inspectCertificate } from "./inspect.js";
 export {
   type CertificateAuthority,

@@ -9,8 +9,10 @@ import type { Logger } from "../../core/logger.js";
  * stays, so a half-written or forged file can never un-revoke anyone.
  */
 export interface CrlWatcher {
-  /** The PEM in force (all CRLs of the file), for the TLS context. */
+  /** The PEM in force (all CRLs of the file). */
   readonly pem: string;
+  /** One PEM per CRL, for the TLS context: Node reads only the first CRL of a string. */
+  readonly blocks: readonly string[];
   isRevoked(serial: string): boolean;
   /** Re-reads the file now; true if it changed what is in force. */
   reload(): boolean;
@@ -19,8 +21,8 @@ export interface CrlWatcher {
 
 export interface CrlWatcherOptions {
   path: string;
-  /** The trust bundle; each CRL in the file must be signed by one of its CAs. */
-  caPem: string;
+  /** The trust bundle in force (it may change in a CA rollover); each CRL in the file must be signed by one of its CAs. */
+  caPem: () => string;
   logger: Logger;
   /** Called after a new CRL is in force. */
   onChange?: (pem: string) => void;
@@ -34,8 +36,10 @@ const WARN_BEFORE_MS = 7 * 86_400_000;
 
 function load(
   path: string,
-  cas: string[],
-): { pem: string; revoked: Set<string>; nextUpdate: Date | undefined } {
+  bundle: string,
+): { pem: string; blocks: string[]; revoked: Set<string>; nextUpdate: Date | undefined } {
+  const cas = bundle.match(CERT_BLOCK) ?? [];
+  if (cas.length === 0) throw new Error("the trust bundle holds no certificate");
   const text = readFileSync(path, "utf8");
   const blocks = text.match(CRL_BLOCK) ?? [];
   if (blocks.length === 0) throw new Error(`${path} holds no PEM X509 CRL`);
@@ -55,13 +59,11 @@ function load(
     for (const serial of parsed.revoked.keys()) revoked.add(serial);
     if (parsed.nextUpdate && (!nextUpdate || parsed.nextUpdate < nextUpdate)) nextUpdate = parsed.nextUpdate;
   }
-  return { pem: `${blocks.join("\n")}\n`, revoked, nextUpdate };
+  return { pem: `${blocks.join("\n")}\n`, blocks, revoked, nextUpdate };
 }
 
 export function watchCrl(o: CrlWatcherOptions): CrlWatcher {
-  const cas = o.caPem.match(CERT_BLOCK) ?? [];
-  if (cas.length === 0) throw new Error("the trust bundle holds no certificate");
-  let current = load(o.path, cas);
+  let current = load(o.path, o.caPem());
   const report = () => {
     const fields = {
       crl: o.path,
@@ -78,7 +80,7 @@ export function watchCrl(o: CrlWatcherOptions): CrlWatcher {
   const reload = (): boolean => {
     let next: typeof current;
     try {
-      next = load(o.path, cas);
+      next = load(o.path, o.caPem());
     } catch (err) {
       o.logger.error({ crl: o.path, err }, "new CRL refused; the one in force stays");
       return false;
@@ -103,6 +105,9 @@ export function watchCrl(o: CrlWatcherOptions): CrlWatcher {
   return {
     get pem() {
       return current.pem;
+    },
+    get blocks() {
+      return current.blocks;
     },
     isRevoked: (serial) => current.revoked.has(serial.toUpperCase().replace(/^0+(?=.)/, "")),
     reload,

@@ -81,6 +81,10 @@ export interface Stack {
   readonly crlPath: string;
   /** Makes the broker re-read the CRL now rather than at its next file poll; true if it changed. */
   reloadCrl(): boolean;
+  /** Makes the broker re-read its certificate, key and trust bundle now; true if new ones are in force. */
+  reloadBrokerTls(): boolean;
+  /** The broker's own certificate as it was issued at start (renew it with issueIdentity("broker", …)). */
+  readonly brokerCert: PemPair & IssuedCertificate;
   readonly nats: NatsServer;
   /** Connects to the stack's NATS as `identity` (a broker or connector certificate when natsAuth is on). */
   natsConnect(identity?: { cert: string; key: string }, name?: string): Promise<NatsConnection>;
@@ -251,6 +255,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
     const broker: Broker = await startBroker({
       tls: { ca: ca.certPem, cert: brokerCert.cert, key: brokerCert.key },
+      tlsFiles: { ca: caPath, cert: brokerCert.certPath, key: brokerCert.keyPath },
       crlPath: caDir.paths.crl,
       nats: brokerNc,
       catalogue,
@@ -270,6 +275,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       caDir,
       crlPath: caDir.paths.crl,
       reloadCrl: () => broker.reloadCrl(),
+      reloadBrokerTls: () => broker.reloadTls(),
+      brokerCert,
       nats,
       natsConnect,
       brokerAddress: `localhost:${broker.port}`,
