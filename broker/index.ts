@@ -1,7 +1,20 @@
 // The broker. For users (process wiring, tests): startBroker and its options;
-// the recorder interface the exchange log implements.
+// the exchange log (writer, indexer, index) and the review API.
 export { createLogRecorder } from "./exchange/log-recorder.js";
 export type { ExchangeOutcome, ExchangeRecorder } from "./exchange/outcome.js";
+export { type Indexer, type IndexerOptions, startIndexer } from "./indexer/indexer.js";
+export { type ExchangeFilter, type IndexedEntry, LogIndex, type TreeHead } from "./indexer/log-index.js";
+export {
+  type ExchangeLogOptions,
+  ensureLogStream,
+  LOG_STREAM,
+  LOG_SUBJECT,
+  openExchangeLog,
+  toRecord,
+} from "./log/jetstream-log.js";
+export { subjectRef } from "./log/subject-ref.js";
+export { createReviewApp, type ReviewOptions, rawEd25519, recordJson } from "./review/app.js";
+export { type ReviewServer, serveReview } from "./review/serve.js";
 export {
   type Broker,
   type BrokerOptions,

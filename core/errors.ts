@@ -34,6 +34,7 @@ export const Reason = {
   // UNAVAILABLE
   PROVIDER_UNAVAILABLE: status.UNAVAILABLE,
   BUS_UNAVAILABLE: status.UNAVAILABLE,
+  LOG_UNAVAILABLE: status.UNAVAILABLE,
   // DEADLINE_EXCEEDED
   DEADLINE_EXCEEDED: status.DEADLINE_EXCEEDED,
   // INTERNAL: details stay in the broker's own log.
@@ -53,6 +54,8 @@ export const ErrorMetadata = {
   reason: "xbus-reason",
   exchangeId: "xbus-exchange-id",
   field: "xbus-field",
+  /** xbus.v1.Receipt, protobuf binary: the log entry of this failed exchange. */
+  receipt: "xbus-receipt-bin",
 } as const;
 
 export interface XbusErrorOptions {
@@ -73,6 +76,8 @@ export class XbusError extends Error {
   readonly field: string | undefined;
   /** Set by the broker once an exchange id exists, so the caller gets it in trailers. */
   exchangeId: string | undefined;
+  /** Protobuf bytes of the exchange log receipt, once the failed exchange is logged. */
+  receipt: Uint8Array | undefined;
 
   constructor(reason: Reason, message: string, options: XbusErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -93,6 +98,7 @@ export class XbusError extends Error {
     metadata.set(ErrorMetadata.reason, this.reason);
     if (exchangeId) metadata.set(ErrorMetadata.exchangeId, exchangeId);
     if (this.field) metadata.set(ErrorMetadata.field, this.field);
+    if (this.receipt) metadata.set(ErrorMetadata.receipt, Buffer.from(this.receipt));
     return { code: this.code, details: `${this.reason}: ${this.message}`, metadata };
   }
 }

@@ -24,7 +24,7 @@ export interface NatsAuthOptions {
   identities: readonly string[];
   /**
    * What a broker may publish besides service requests. Default: the
-   * JetStream API and acks, for the exchange log and consent store.
+   * exchange log's subjects and the JetStream API (log, indexer, consents).
    */
   brokerPublishExtra?: readonly string[];
 }
@@ -35,7 +35,13 @@ export interface NatsPermissions {
   allow_responses?: boolean;
 }
 
-export const DEFAULT_BROKER_PUBLISH_EXTRA: readonly string[] = ["$JS.API.>", "$JS.ACK.>"];
+/** The exchange log's stream subject, and what a JetStream client publishes: API calls, acks, flow control. */
+export const DEFAULT_BROKER_PUBLISH_EXTRA: readonly string[] = [
+  "xbus.log.>",
+  "$JS.API.>",
+  "$JS.ACK.>",
+  "$JS.FC.>",
+];
 
 /** The permissions of one identity; throws for a role that has no business on NATS. */
 export function natsPermissionsFor(

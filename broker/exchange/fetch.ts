@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { anyPack } from "@bufbuild/protobuf/wkt";
+import { AnySchema } from "@bufbuild/protobuf/wkt";
 import type { ServerUnaryCall } from "@grpc/grpc-js";
 import type { Catalogue } from "../../core/catalogue.js";
 import { XbusError } from "../../core/errors.js";
@@ -10,12 +10,15 @@ import { uuidv7 } from "../../core/ids.js";
 import type { Logger } from "../../core/logger.js";
 import { decide, type PolicyBundle } from "../../policies/index.js";
 import { AdapterFetchRequestSchema } from "../../proto/gen/xbus/v1/adapter_pb.js";
-import type {
-  FetchRequest,
-  FetchResponse,
-  FetchResponseSchema,
+import {
+  type FetchRequest,
+  FetchRequestSchema,
+  type FetchResponse,
+  type FetchResponseSchema,
+  ReceiptSchema,
 } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { identifyPeer, peerCertificateOf } from "../identity/peer-identity.js";
+import { sha256Hex } from "../log/jetstream-log.js";
 import { providerError, type Router } from "../routing/nats-router.js";
 import { validateFetch } from "../validation/validate-request.js";
 import { routingDeadline } from "./deadline.js";
@@ -49,6 +52,7 @@ export async function fetchExchange(
   call: Call,
 ): Promise<MessageInitShape<typeof FetchResponseSchema>> {
   const started = performance.now();
+  const traceparent = firstString(call.metadata.get("traceparent"));
   const outcome: ExchangeOutcome = {
     exchangeId: uuidv7(),
     startedAt: Date.now(),
@@ -67,6 +71,9 @@ export async function fetchExchange(
     fieldsWithheld: [],
     status: "OK",
     reasonText: "",
+    requestHash: sha256Hex(toBinary(FetchRequestSchema, req)),
+    responseHash: "",
+    traceId: traceIdOf(traceparent),
     latencyMs: 0,
   };
   try {
@@ -118,7 +125,7 @@ export async function fetchExchange(
       purpose: v.purpose,
       fields: decision.released,
       deadlineMs: routingDeadline(call.getDeadline()),
-      traceparent: firstString(call.metadata.get("traceparent")),
+      traceparent,
     });
     if (reply.result.case === "error") throw providerError(reply.result.value, v.service.service);
     if (
@@ -142,13 +149,15 @@ export async function fetchExchange(
     }
     // Step 7: clear everything policy did not release, whatever the adapter sent.
     retainFields(recordType, record, decision.released);
+    const recordBytes = toBinary(recordType, record);
     outcome.fieldsReleased = decision.released;
+    outcome.responseHash = sha256Hex(recordBytes);
     outcome.latencyMs = performance.now() - started;
     // Step 8: log, then answer. If the log cannot take it, the consumer gets no record.
     const receipt = await deps.recorder.record(outcome);
     return {
       exchangeId: outcome.exchangeId,
-      record: anyPack(recordType, record),
+      record: create(AnySchema, { typeUrl: TYPE_URL_PREFIX + recordType.typeName, value: recordBytes }),
       releasedFields: [...decision.released],
       withheldFields: [...decision.withheld],
       receipt,
@@ -167,14 +176,25 @@ export async function fetchExchange(
     outcome.reasonText = xe.message;
     outcome.latencyMs = performance.now() - started;
     outcome.fieldsReleased = []; // nothing reached the consumer
-    await deps.recorder.record(outcome).catch((logErr: unknown) => {
+    outcome.responseHash = "";
+    try {
+      const receipt = await deps.recorder.record(outcome);
+      if (receipt) xe.receipt = toBinary(ReceiptSchema, receipt);
+    } catch (logErr) {
       deps.logger.error(
         { exchange_id: outcome.exchangeId, err: logErr },
         "could not record a failed exchange",
       );
-    });
+    }
     throw xe;
   }
+}
+
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+function traceIdOf(traceparent: string | undefined): string {
+  const id = traceparent ? TRACEPARENT.exec(traceparent)?.[1] : undefined;
+  return id && id !== "0".repeat(32) ? id : "";
 }
 
 function firstString(values: unknown[]): string | undefined {

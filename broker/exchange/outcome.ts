@@ -24,6 +24,12 @@ export interface ExchangeOutcome {
   fieldsWithheld: readonly string[];
   status: "OK" | Reason;
   reasonText: string;
+  /** Lowercase hex SHA-256 of the FetchRequest as received (re-encoded). */
+  requestHash: string;
+  /** Lowercase hex SHA-256 of the record bytes released; empty when none were. */
+  responseHash: string;
+  /** W3C trace id, when the consumer sent a traceparent; empty otherwise. */
+  traceId: string;
   latencyMs: number;
 }
 

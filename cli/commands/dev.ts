@@ -9,7 +9,9 @@ federation CA and certificates, broker, connectors and the example adapters. Wri
 (default .xbus/dev) and stays up until Ctrl-C.
 
   --smoke     do one exchange, print the record, stop everything and exit
-  --dir DIR   where certificates and dev.json go (default .xbus/dev)`;
+  --dir DIR   where certificates and dev.json go (default .xbus/dev)
+  --nats URL  use this nats-server (JetStream on) instead of spawning one; the exchange log's
+              index, secret and key in DIR are then kept and resumed across restarts`;
 
 export const devCommand: Command = {
   name: "dev",
@@ -20,6 +22,7 @@ export const devCommand: Command = {
       options: {
         smoke: { type: "boolean", default: false },
         dir: { type: "string" },
+        nats: { type: "string" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -28,6 +31,10 @@ export const devCommand: Command = {
       process.stdout.write(`${HELP}\n`);
       return 0;
     }
-    return runDev({ smoke: values.smoke ?? false, ...(values.dir ? { dir: values.dir } : {}) });
+    return runDev({
+      smoke: values.smoke ?? false,
+      ...(values.dir ? { dir: values.dir } : {}),
+      ...(values.nats ? { nats: values.nats } : {}),
+    });
   },
 };

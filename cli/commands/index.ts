@@ -2,6 +2,7 @@ import { benchCommand } from "./bench.js";
 import { certsCommand } from "./certs.js";
 import type { Command } from "./command.js";
 import { devCommand } from "./dev.js";
+import { logCommand } from "./log.js";
 
 /** Every `xbus` subcommand, in the order `xbus --help` lists them. Add a new one here. */
-export const commands: readonly Command[] = [devCommand, certsCommand, benchCommand];
+export const commands: readonly Command[] = [devCommand, certsCommand, logCommand, benchCommand];

@@ -13,6 +13,8 @@ export interface DevOptions {
   smoke: boolean;
   /** Default `.xbus/dev` under the current folder. */
   dir?: string;
+  /** Use a running nats-server instead of spawning one; the log then resumes across restarts. */
+  nats?: string;
 }
 
 const SERVICE = "dcrc.citizen-record";
@@ -24,11 +26,14 @@ export async function runDev(opts: DevOptions): Promise<number> {
   const logger = createLogger({}, opts.smoke ? "warn" : ((process.env.XBUS_LOG_LEVEL as "info") ?? "info"));
   const say = (line: string) => process.stdout.write(`${line}\n`);
   say(`xbus dev: starting nats-server, certificates, broker, connector and the dcrc adapter in ${dir}`);
-  const stack = await startStack({ dir, logger });
+  const stack = await startStack({ dir, logger, ...(opts.nats && { natsUrl: opts.nats }) });
   const subject = stack.population.citizens[0]?.id ?? "";
   const devJson = {
     broker: stack.brokerAddress,
     nats: stack.nats.url,
+    ...(stack.natsAuth && {
+      nats_client: { cert: stack.brokerCert.certPath, key: stack.brokerCert.keyPath },
+    }),
     ca: stack.caPath,
     ca_dir: stack.caDir.paths.dir,
     crl: stack.crlPath,
@@ -42,6 +47,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
     purpose: PURPOSE,
     adapters: stack.adapters.map((a) => ({ agency: a.agency, address: a.address })),
     adapter_client: { cert: stack.adapterClient.certPath, key: stack.adapterClient.keyPath },
+    ...(stack.review && { review: stack.review, log: stack.logFiles }),
   };
   const devJsonPath = join(dir, "dev.json");
   writeFileSync(devJsonPath, `${JSON.stringify(devJson, null, 2)}\n`);
@@ -80,6 +86,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
   say("");
   say(`  broker      ${stack.brokerAddress}   (xbus.v1.Exchange, mutual TLS)`);
   say(`  nats        ${stack.nats.url}`);
+  if (stack.review) say(`  review API  ${stack.review.url}   (bearer token in dev.json: review.token)`);
   say(`  config      ${devJsonPath}`);
   say("");
   say("Try it with any gRPC client, e.g. grpcurl:");

@@ -1,5 +1,12 @@
-import { generateKeyPairSync, type KeyObject } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  randomBytes,
+} from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
@@ -11,7 +18,18 @@ import {
 import { dcrcAdapter } from "../../adapters/examples/dcrc/adapter.js";
 import { createPopulation, type Population } from "../../adapters/examples/population.js";
 import { type AdapterDefinition, type AdapterServer, serveAdapter } from "../../adapters/sdk/index.js";
-import { type Broker, createLogRecorder, type ExchangeRecorder, startBroker } from "../../broker/index.js";
+import {
+  type Broker,
+  createReviewApp,
+  DEFAULT_SUBJECT_ID_PATTERN,
+  type ExchangeOutcome,
+  type ExchangeRecorder,
+  LogIndex,
+  openExchangeLog,
+  serveReview,
+  startBroker,
+  startIndexer,
+} from "../../broker/index.js";
 import {
   type CaDir,
   type CertificateAuthority,
@@ -35,6 +53,7 @@ import { loadBundle, type PolicyBundle } from "../../policies/index.js";
  * the tests prove is what a newcomer runs.
  */
 export const TRUST_DOMAIN = "gov.bt";
+export const LOG_ID = "gov.bt/xbus-log-dev";
 export const DEV_CONSUMER = `spiffe://${TRUST_DOMAIN}/agency/moe/system/scholarships`;
 
 export interface StackOptions {
@@ -48,6 +67,12 @@ export interface StackOptions {
   /** Start the connector. Default true. */
   connector?: boolean;
   population?: Population;
+  /**
+   * Use this nats-server instead of spawning one. Its JetStream store outlives
+   * the stack, so the log index and secrets in `dir` are kept and resumed.
+   */
+  natsUrl?: string;
+  /** Replaces the exchange log (JetStream + index + review API) with this recorder. */
   recorder?: ExchangeRecorder;
   /**
    * NATS with mutual TLS and `verify_and_map` (core/nats-auth.ts): broker and
@@ -55,6 +80,8 @@ export interface StackOptions {
    * permissions; nobody else gets in. Default true.
    */
   natsAuth?: boolean;
+  /** Sees every outcome just before it is logged (tests use it to check what the broker decided). */
+  observe?: (outcome: ExchangeOutcome) => void;
   /** The provider agencies to run, each with an adapter and a connector. Default: the examples. */
   agencies?: (population: Population) => AdapterDefinition[];
 }
@@ -85,7 +112,10 @@ export interface Stack {
   reloadBrokerTls(): boolean;
   /** The broker's own certificate as it was issued at start (renew it with issueIdentity("broker", …)). */
   readonly brokerCert: PemPair & IssuedCertificate;
-  readonly nats: NatsServer;
+  /** The nats-server the stack started, or the one it was pointed at. */
+  readonly nats: { readonly url: string };
+  /** NATS runs with mutual TLS and verify_and_map (see StackOptions.natsAuth). */
+  readonly natsAuth: boolean;
   /** Connects to the stack's NATS as `identity` (a broker or connector certificate when natsAuth is on). */
   natsConnect(identity?: { cert: string; key: string }, name?: string): Promise<NatsConnection>;
   readonly brokerAddress: string;
@@ -93,6 +123,14 @@ export interface Stack {
   readonly population: Population;
   readonly catalogue: Catalogue;
   readonly brokerPublicKey: KeyObject;
+  /** Public key that verifies tree heads. */
+  readonly logPublicKey: KeyObject;
+  /** The log's SQLite index; undefined when a recorder replaced the log. */
+  readonly index: LogIndex | undefined;
+  /** The review API and a dev bearer token for it; undefined when a recorder replaced the log. */
+  readonly review: { url: string; token: string } | undefined;
+  /** The log index database and the tree-head signing key (for `xbus log reindex`). */
+  readonly logFiles: { index: string; key: string };
   /** Per agency, the adapter's gRPC address (none when adapters run in process). */
   readonly adapters: readonly { agency: string; address: string | undefined }[];
   /** Client certificate that may call the adapters (a connector identity), for the conformance kit. */
@@ -168,7 +206,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       }),
     ]),
   );
-  const natsAuth = options.natsAuth !== false;
+  // A nats-server the caller started (natsUrl) is configured by the caller.
+  const natsAuth = options.natsAuth !== false && options.natsUrl === undefined;
   let extraConfig = "";
   if (natsAuth) {
     const natsCert = issueIdentity("nats", { role: "server", commonName: "nats-server (dev)", ...server });
@@ -177,14 +216,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       identities: [brokerCert.spiffeId ?? "", ...[...connectorCerts.values()].map((c) => c.spiffeId ?? "")],
     });
   }
-  const nats = await NatsServer.start({ extraConfig });
+  const spawned = options.natsUrl ? undefined : await NatsServer.start({ extraConfig });
+  const nats = spawned ?? { url: options.natsUrl as string };
   const natsConnect = (identity?: { cert: string; key: string }, name?: string) =>
     connect({
       servers: nats.url,
       ...(name ? { name } : {}),
       ...(natsAuth && identity ? { tls: { ca: ca.certPem, cert: identity.cert, key: identity.key } } : {}),
     });
-  const closers: (() => Promise<void>)[] = [() => nats.dispose()];
+  const closers: (() => Promise<void>)[] = spawned ? [() => spawned.dispose()] : [];
   const close = async () => {
     for (const c of closers.reverse())
       await c().catch((err: unknown) => logger.warn({ err }, "shutdown step failed"));
@@ -253,6 +293,80 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       return r;
     };
 
+    // The exchange log: JetStream stream (truth) → indexer → SQLite, and the review API over it.
+    const secretsDir = join(dir, "secrets");
+    mkdirSync(secretsDir, { recursive: true, mode: 0o700 });
+    const secretPath = join(secretsDir, "log-secret");
+    const logKeyPath = join(secretsDir, "log-key.pem");
+    const indexPath = join(dir, "log-index.sqlite");
+    // Against a nats-server that keeps its store, the log keeps its secret, key and index across restarts.
+    const resume = spawned === undefined && existsSync(secretPath) && existsSync(logKeyPath);
+    const logSecret = resume ? Buffer.from(readFileSync(secretPath, "utf8"), "hex") : randomBytes(32);
+    const logKey = resume
+      ? createPrivateKey(readFileSync(logKeyPath))
+      : generateKeyPairSync("ed25519").privateKey;
+    const logPublicKey = createPublicKey(logKey);
+    if (!resume) {
+      writeFileSync(secretPath, logSecret.toString("hex"), { mode: 0o600 });
+      writeFileSync(logKeyPath, logKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(indexPath + suffix, { force: true });
+    }
+    writeFileSync(join(certDir, "log-key.pub.pem"), logPublicKey.export({ type: "spki", format: "pem" }));
+    let recorder: ExchangeRecorder;
+    let index: LogIndex | undefined;
+    let review: { url: string; token: string } | undefined;
+    if (options.recorder) {
+      recorder = options.recorder;
+    } else {
+      const log = await openExchangeLog({
+        nats: brokerNc,
+        logId: LOG_ID,
+        brokerId: "dev",
+        logSecret,
+        signingKey,
+        logger: logger.child({ component: "log" }),
+      });
+      const idx = new LogIndex(indexPath, LOG_ID, logKey);
+      index = idx;
+      const indexer = await startIndexer({
+        nats: brokerNc,
+        index: idx,
+        logger: logger.child({ component: "indexer" }),
+      });
+      closers.push(async () => {
+        await indexer.stop();
+        idx.close();
+      });
+      const token = randomBytes(24).toString("base64url");
+      const app = createReviewApp({
+        index: idx,
+        logPublicKey,
+        tokenHashes: [createHash("sha256").update(token).digest("hex")],
+        logSecret,
+        subjectIdPattern: DEFAULT_SUBJECT_ID_PATTERN,
+        ready: async () => {
+          const lag = await indexer.lag().catch(() => Number.NaN);
+          return {
+            nats: { ok: !brokerNc.isClosed() },
+            index_lag: { ok: lag < 10_000, detail: `${lag} entries behind the stream` },
+          };
+        },
+      });
+      const server = await serveReview(app);
+      closers.push(() => server.close());
+      review = { url: server.url, token };
+      recorder = log;
+    }
+    const observe = options.observe;
+    const observed: ExchangeRecorder = observe
+      ? {
+          record: (o) => {
+            observe(o);
+            return recorder.record(o);
+          },
+        }
+      : recorder;
+
     const broker: Broker = await startBroker({
       tls: { ca: ca.certPem, cert: brokerCert.cert, key: brokerCert.key },
       tlsFiles: { ca: caPath, cert: brokerCert.certPath, key: brokerCert.keyPath },
@@ -260,7 +374,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       nats: brokerNc,
       catalogue,
       policy: () => bundle,
-      recorder: options.recorder ?? createLogRecorder(logger.child({ component: "broker" })),
+      recorder: observed,
       trustDomain: TRUST_DOMAIN,
       brokerId: "dev",
       signingKey,
@@ -279,11 +393,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       brokerCert,
       nats,
       natsConnect,
+      natsAuth,
       brokerAddress: `localhost:${broker.port}`,
       consumer,
       population,
       catalogue,
       brokerPublicKey,
+      logPublicKey,
+      index,
+      review,
+      logFiles: { index: indexPath, key: logKeyPath },
       adapters: [...running].map(([agency, r]) => ({ agency, address: r.address })),
       adapterClient:
         running.size > 0 ? pemOf(certDir, `connector-${definitions[0]?.agency}`) : pemOf(certDir, "consumer"),

@@ -2,23 +2,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { credentials, type ServiceError } from "@grpc/grpc-js";
-import type { ExchangeOutcome, ExchangeRecorder } from "../../broker/index.js";
+import type { ExchangeOutcome } from "../../broker/index.js";
 import { type Stack, type StackOptions, startStack } from "../../cli/dev/stack.js";
 import { createServiceClient, type ServiceClient } from "../../core/grpc.js";
 import { createLogger } from "../../core/logger.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
-
-/** A recorder that keeps outcomes in memory, so tests can see what the broker recorded. */
-export function memoryRecorder(): ExchangeRecorder & { outcomes: ExchangeOutcome[] } {
-  const outcomes: ExchangeOutcome[] = [];
-  return {
-    outcomes,
-    async record(o) {
-      outcomes.push(structuredClone(o));
-      return undefined;
-    },
-  };
-}
 
 export interface TestStack extends Stack {
   readonly outcomes: ExchangeOutcome[];
@@ -34,11 +22,16 @@ export interface TestStack extends Stack {
  */
 export async function startTestStack(options: Partial<StackOptions> = {}): Promise<TestStack> {
   const dir = mkdtempSync(join(tmpdir(), "xbus-test-"));
-  const recorder = memoryRecorder();
+  const outcomes: ExchangeOutcome[] = [];
   const logger = createLogger({}, process.env.XBUS_TEST_LOGS ? "debug" : "error", (l) => {
     if (process.env.XBUS_TEST_LOGS) process.stderr.write(l);
   });
-  const stack = await startStack({ dir, logger, recorder, ...options });
+  const stack = await startStack({
+    dir,
+    logger,
+    observe: (o) => outcomes.push(structuredClone(o)),
+    ...options,
+  });
   const clients: { close(): void }[] = [];
   const close = async () => {
     for (const c of clients) c.close();
@@ -47,7 +40,7 @@ export async function startTestStack(options: Partial<StackOptions> = {}): Promi
   };
   return {
     ...stack,
-    outcomes: recorder.outcomes,
+    outcomes,
     client(identity = stack.consumer, ca = stack.ca.certPem) {
       const creds = identity
         ? credentials.createSsl(Buffer.from(ca), Buffer.from(identity.key), Buffer.from(identity.cert))

@@ -1,0 +1,260 @@
+import { type KeyObject, sign } from "node:crypto";
+import { fromBinary } from "@bufbuild/protobuf";
+import Database from "better-sqlite3";
+import { leafHash, treeHeadSignedBytes } from "../../core/merkle-hash.js";
+import { Decision, type ExchangeRecord, ExchangeRecordSchema } from "../../proto/gen/xbus/v1/log_pb.js";
+import { MerkleStore } from "./merkle-store.js";
+
+export interface TreeHead {
+  logId: string;
+  treeSize: number;
+  /** Lowercase hex. */
+  rootHash: string;
+  /** Milliseconds since the epoch. */
+  timestamp: number;
+  /** base64 Ed25519 over treeHeadSignedBytes. */
+  signature: string;
+}
+
+export interface IndexedEntry {
+  index: number;
+  leaf: Buffer;
+  record: ExchangeRecord | undefined;
+}
+
+export interface ExchangeFilter {
+  consumer?: string;
+  service?: string;
+  subjectRef?: string;
+  purpose?: string;
+  decision?: "allow" | "deny" | "invalid" | "error";
+  /** Milliseconds since the epoch, inclusive. */
+  from?: number;
+  /** Milliseconds since the epoch, exclusive. */
+  to?: number;
+  /** Return entries with index below this (paging newest first). */
+  before?: number;
+  limit: number;
+}
+
+const DECISION_NAME: Record<number, string> = {
+  [Decision.ALLOW]: "allow",
+  [Decision.DENY]: "deny",
+  [Decision.INVALID]: "invalid",
+  [Decision.ERROR]: "error",
+};
+
+/**
+ * The exchange log's index: the records' queryable columns and the Merkle
+ * tree, in SQLite (WAL). It is derived data: `xbus log reindex` rebuilds it from
+ * the JetStream stream, which stays the truth.
+ */
+export class LogIndex {
+  readonly db: Database.Database;
+  readonly tree: MerkleStore;
+  private readonly insert: Database.Statement;
+  private readonly setMeta: Database.Statement<[string, string]>;
+  private readonly getMeta: Database.Statement<[string], { value: string }>;
+  private readonly insertHead: Database.Statement;
+  private readonly batchTx: (items: readonly { seq: number; leaf: Uint8Array }[]) => void;
+
+  constructor(
+    path: string,
+    readonly logId: string,
+    private readonly logKey: KeyObject,
+  ) {
+    this.db = new Database(path);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = NORMAL");
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS entries (
+        idx INTEGER PRIMARY KEY,
+        exchange_id TEXT NOT NULL,
+        time INTEGER NOT NULL,
+        consumer TEXT NOT NULL,
+        service TEXT NOT NULL,
+        subject_ref TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        status TEXT NOT NULL,
+        leaf BLOB NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS entries_exchange ON entries (exchange_id);
+      CREATE INDEX IF NOT EXISTS entries_consumer ON entries (consumer, idx);
+      CREATE INDEX IF NOT EXISTS entries_service ON entries (service, idx);
+      CREATE INDEX IF NOT EXISTS entries_subject ON entries (subject_ref, idx);
+      CREATE INDEX IF NOT EXISTS entries_time ON entries (time);
+      CREATE TABLE IF NOT EXISTS tree_heads (
+        tree_size INTEGER PRIMARY KEY, root_hash TEXT NOT NULL, timestamp INTEGER NOT NULL, signature TEXT NOT NULL
+      );
+    `);
+    this.tree = new MerkleStore(this.db);
+    this.insert = this.db.prepare(
+      "INSERT INTO entries (idx, exchange_id, time, consumer, service, subject_ref, purpose, decision, status, leaf) VALUES (?,?,?,?,?,?,?,?,?,?)",
+    );
+    this.setMeta = this.db.prepare(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    );
+    this.getMeta = this.db.prepare("SELECT value FROM meta WHERE key = ?");
+    this.insertHead = this.db.prepare(
+      "INSERT OR REPLACE INTO tree_heads (tree_size, root_hash, timestamp, signature) VALUES (?, ?, ?, ?)",
+    );
+    this.batchTx = this.db.transaction((items: readonly { seq: number; leaf: Uint8Array }[]) => {
+      for (const { seq, leaf } of items) this.appendOne(seq, leaf);
+      const last = items.at(-1);
+      if (last) this.setMeta.run("indexed_seq", String(last.seq));
+    });
+  }
+
+  /** The stream sequence of the last indexed entry (0 when empty). */
+  get indexedSeq(): number {
+    return Number(this.getMeta.get("indexed_seq")?.value ?? "0");
+  }
+
+  get treeSize(): number {
+    return this.tree.treeSize;
+  }
+
+  /**
+   * Appends stream messages in order, atomically. Leaf index = stream sequence − 1;
+   * a gap or a repeat means the stream and the index disagree, and nothing is written.
+   */
+  appendBatch(items: readonly { seq: number; leaf: Uint8Array }[]): void {
+    try {
+      this.batchTx(items);
+    } catch (err) {
+      this.tree.reload();
+      throw err;
+    }
+  }
+
+  private appendOne(seq: number, leaf: Uint8Array): void {
+    const index = this.tree.treeSize;
+    if (seq !== index + 1)
+      throw new Error(`log stream sequence ${seq} does not follow the index (expected ${index + 1})`);
+    let record: ExchangeRecord | undefined;
+    try {
+      record = fromBinary(ExchangeRecordSchema, leaf);
+    } catch {
+      record = undefined; // still a leaf: the tree covers every byte the stream holds
+    }
+    this.insert.run(
+      index,
+      record?.exchangeId ?? "",
+      Number(record?.time ?? 0n),
+      record?.consumer ?? "",
+      record?.service ?? "",
+      record?.subjectRef ?? "",
+      record?.purpose ?? "",
+      DECISION_NAME[record?.decision ?? 0] ?? "",
+      record?.status ?? "",
+      Buffer.from(leaf),
+    );
+    this.tree.append(leafHash(leaf));
+  }
+
+  /** Signs and stores a tree head for the current size. */
+  signTreeHead(now = Date.now()): TreeHead {
+    const head = {
+      logId: this.logId,
+      treeSize: this.tree.treeSize,
+      rootHash: this.tree.root().toString("hex"),
+      timestamp: now,
+    };
+    const signature = sign(null, treeHeadSignedBytes(head), this.logKey).toString("base64");
+    this.insertHead.run(head.treeSize, head.rootHash, head.timestamp, signature);
+    return { ...head, signature };
+  }
+
+  latestTreeHead(): TreeHead | undefined {
+    const row = this.db.prepare("SELECT * FROM tree_heads ORDER BY tree_size DESC LIMIT 1").get() as
+      | { tree_size: number; root_hash: string; timestamp: number; signature: string }
+      | undefined;
+    return (
+      row && {
+        logId: this.logId,
+        treeSize: row.tree_size,
+        rootHash: row.root_hash,
+        timestamp: row.timestamp,
+        signature: row.signature,
+      }
+    );
+  }
+
+  treeHeads(): TreeHead[] {
+    const rows = this.db.prepare("SELECT * FROM tree_heads ORDER BY tree_size").all() as {
+      tree_size: number;
+      root_hash: string;
+      timestamp: number;
+      signature: string;
+    }[];
+    return rows.map((r) => ({
+      logId: this.logId,
+      treeSize: r.tree_size,
+      rootHash: r.root_hash,
+      timestamp: r.timestamp,
+      signature: r.signature,
+    }));
+  }
+
+  entries(start: number, limit: number): IndexedEntry[] {
+    const rows = this.db
+      .prepare("SELECT idx, leaf FROM entries WHERE idx >= ? ORDER BY idx LIMIT ?")
+      .all(start, limit) as {
+      idx: number;
+      leaf: Buffer;
+    }[];
+    return rows.map((r) => ({ index: r.idx, leaf: r.leaf, record: decodeOrUndefined(r.leaf) }));
+  }
+
+  /** Newest first. Filters are bound parameters; column names come from this fixed list only. */
+  exchanges(f: ExchangeFilter): IndexedEntry[] {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    const eq = (column: string, value: string | undefined) => {
+      if (value === undefined) return;
+      where.push(`${column} = ?`);
+      args.push(value);
+    };
+    eq("consumer", f.consumer);
+    eq("service", f.service);
+    eq("subject_ref", f.subjectRef);
+    eq("purpose", f.purpose);
+    eq("decision", f.decision);
+    if (f.from !== undefined) {
+      where.push("time >= ?");
+      args.push(f.from);
+    }
+    if (f.to !== undefined) {
+      where.push("time < ?");
+      args.push(f.to);
+    }
+    if (f.before !== undefined) {
+      where.push("idx < ?");
+      args.push(f.before);
+    }
+    const sql = `SELECT idx, leaf FROM entries ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY idx DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...args, f.limit) as { idx: number; leaf: Buffer }[];
+    return rows.map((r) => ({ index: r.idx, leaf: r.leaf, record: decodeOrUndefined(r.leaf) }));
+  }
+
+  exchange(exchangeId: string): IndexedEntry | undefined {
+    const row = this.db
+      .prepare("SELECT idx, leaf FROM entries WHERE exchange_id = ? ORDER BY idx LIMIT 1")
+      .get(exchangeId) as { idx: number; leaf: Buffer } | undefined;
+    return row && { index: row.idx, leaf: row.leaf, record: decodeOrUndefined(row.leaf) };
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function decodeOrUndefined(leaf: Buffer): ExchangeRecord | undefined {
+  try {
+    return fromBinary(ExchangeRecordSchema, leaf);
+  } catch {
+    return undefined;
+  }
+}

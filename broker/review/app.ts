@@ -1,0 +1,231 @@
+import { createHash, type KeyObject, timingSafeEqual } from "node:crypto";
+import { toJson } from "@bufbuild/protobuf";
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { UUID_PATTERN } from "../../core/ids.js";
+import { leafHash } from "../../core/merkle-hash.js";
+import { type ExchangeRecord, ExchangeRecordSchema } from "../../proto/gen/xbus/v1/log_pb.js";
+import type { IndexedEntry, LogIndex } from "../indexer/log-index.js";
+import { subjectRef } from "../log/subject-ref.js";
+
+export interface ReviewOptions {
+  index: LogIndex;
+  /** Public half of the Ed25519 key that signs tree heads. */
+  logPublicKey: KeyObject;
+  /** Lowercase hex SHA-256 of each accepted bearer token; the tokens themselves are never stored. */
+  tokenHashes: readonly string[];
+  /** To turn a citizen ID in a query into its subject reference. */
+  logSecret: Uint8Array;
+  subjectIdPattern: RegExp;
+  /** Readiness checks beyond the index itself (NATS, stream, lag). */
+  ready?: () => Promise<Record<string, { ok: boolean; detail?: string }>>;
+}
+
+const MAX_LIMIT = 1000;
+const DECISIONS = new Set(["allow", "deny", "invalid", "error"]);
+
+/** The security team's HTTP API over the exchange log (README, "Review API"). */
+export function createReviewApp(o: ReviewOptions): Hono {
+  const app = new Hono();
+  const publicKey = rawEd25519(o.logPublicKey);
+  const tokenHashes = o.tokenHashes.map((h) => Buffer.from(h, "hex"));
+
+  app.onError((err, c) => {
+    if (err instanceof HTTPException)
+      return c.json({ error: { status: err.status, message: err.message } }, err.status);
+    if (err instanceof RangeError) return c.json({ error: { status: 400, message: err.message } }, 400);
+    return c.json({ error: { status: 500, message: "internal error" } }, 500);
+  });
+  app.notFound((c) => c.json({ error: { status: 404, message: "no such route" } }, 404));
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", async (c) => {
+    const checks = {
+      index: { ok: true, detail: `tree_size ${o.index.treeSize}` },
+      ...((await o.ready?.()) ?? {}),
+    };
+    const ok = Object.values(checks).every((x) => x.ok);
+    return c.json({ ready: ok, checks }, ok ? 200 : 503);
+  });
+
+  app.use("/v1/*", async (c, next) => {
+    const header = c.req.header("authorization") ?? "";
+    const token = /^Bearer ([A-Za-z0-9._~+/=-]{16,256})$/.exec(header)?.[1];
+    const digest = token ? createHash("sha256").update(token).digest() : undefined;
+    if (!digest || !tokenHashes.some((h) => h.length === digest.length && timingSafeEqual(h, digest))) {
+      c.header("WWW-Authenticate", 'Bearer realm="xbus-review"');
+      throw new HTTPException(401, { message: "a reviewer bearer token is required" });
+    }
+    await next();
+  });
+
+  app.get("/v1/log/tree-head", (c) => {
+    const head = o.index.latestTreeHead();
+    if (!head) throw new HTTPException(503, { message: "no tree head signed yet" });
+    return c.json({
+      log_id: head.logId,
+      tree_size: head.treeSize,
+      root_hash: head.rootHash,
+      timestamp: head.timestamp,
+      signature: head.signature,
+      public_key: publicKey,
+    });
+  });
+
+  app.get("/v1/log/proof/inclusion", (c) => {
+    const index = intParam(c.req.query("index"), "index");
+    const treeSize = intParam(c.req.query("tree_size"), "tree_size");
+    const path = o.index.tree.inclusionProof(index, treeSize);
+    return c.json({
+      index,
+      tree_size: treeSize,
+      leaf_hash: o.index.tree.leafHash(index).toString("hex"),
+      audit_path: path.map((h) => h.toString("hex")),
+    });
+  });
+
+  app.get("/v1/log/proof/consistency", (c) => {
+    const first = intParam(c.req.query("first"), "first");
+    const second = intParam(c.req.query("second"), "second");
+    return c.json({
+      first,
+      second,
+      proof: o.index.tree.consistencyProof(first, second).map((h) => h.toString("hex")),
+    });
+  });
+
+  app.get("/v1/log/entries", (c) => {
+    const start = intParam(c.req.query("start") ?? "0", "start");
+    const limit = Math.min(MAX_LIMIT, intParam(c.req.query("limit") ?? "100", "limit"));
+    return c.json({
+      entries: o.index.entries(start, limit).map((e) => ({
+        index: e.index,
+        leaf: e.leaf.toString("base64"),
+        leaf_hash: o.index.tree.leafHash(e.index).toString("hex"),
+        record: e.record ? recordJson(e.record) : null,
+      })),
+    });
+  });
+
+  app.get("/v1/exchanges", (c) => {
+    const q = (k: string) => {
+      const v = c.req.query(k);
+      if (v !== undefined && (v.length === 0 || v.length > 256))
+        throw new HTTPException(400, { message: `${k} must be 1 to 256 characters` });
+      return v;
+    };
+    const decision = q("decision");
+    if (decision !== undefined && !DECISIONS.has(decision)) {
+      throw new HTTPException(400, { message: "decision must be one of allow, deny, invalid, error" });
+    }
+    const subject = q("subject");
+    if (subject !== undefined && !o.subjectIdPattern.test(subject))
+      throw new HTTPException(400, { message: "subject is not a citizen ID" });
+    const cursor = q("cursor");
+    const limit = Math.min(MAX_LIMIT, intParam(c.req.query("limit") ?? "50", "limit"));
+    const rows = o.index.exchanges({
+      ...(q("consumer") !== undefined && { consumer: q("consumer") }),
+      ...(q("service") !== undefined && { service: q("service") }),
+      ...(q("purpose") !== undefined && { purpose: q("purpose") }),
+      ...(decision !== undefined && { decision: decision as "allow" }),
+      ...(subject !== undefined && { subjectRef: subjectRef(o.logSecret, subject) }),
+      ...(q("from") !== undefined && { from: timeParam(q("from"), "from") }),
+      ...(q("to") !== undefined && { to: timeParam(q("to"), "to") }),
+      ...(cursor !== undefined && { before: intParam(cursor, "cursor") }),
+      limit,
+    });
+    const last = rows.at(-1);
+    return c.json({
+      exchanges: rows.map(entryJson),
+      next_cursor: rows.length === limit && last ? String(last.index) : null,
+    });
+  });
+
+  app.get("/v1/exchanges/:id", (c) => {
+    const id = c.req.param("id");
+    if (!UUID_PATTERN.test(id)) throw new HTTPException(400, { message: "exchange id must be a UUID" });
+    const e = o.index.exchange(id);
+    if (!e)
+      throw new HTTPException(404, {
+        message: "no exchange with this id in the log (it may not be indexed yet)",
+      });
+    const head = o.index.latestTreeHead();
+    const treeSize = head && head.treeSize > e.index ? head.treeSize : o.index.treeSize;
+    return c.json({
+      ...entryJson(e),
+      leaf_hash: leafHash(e.leaf).toString("hex"),
+      inclusion: {
+        tree_size: treeSize,
+        audit_path: o.index.tree.inclusionProof(e.index, treeSize).map((h) => h.toString("hex")),
+        root_hash: o.index.tree.root(treeSize).toString("hex"),
+      },
+    });
+  });
+
+  app.get("/v1/subjects/:subjectId/accesses", (c) => {
+    const id = c.req.param("subjectId");
+    if (!o.subjectIdPattern.test(id))
+      throw new HTTPException(400, { message: "subjectId is not a citizen ID" });
+    const rows = o.index.exchanges({ subjectRef: subjectRef(o.logSecret, id), limit: MAX_LIMIT });
+    return c.json({
+      accesses: rows.flatMap((e) =>
+        e.record
+          ? [
+              {
+                time: Number(e.record.time),
+                consumer: e.record.consumer,
+                service: e.record.service,
+                purpose: e.record.purpose,
+                decision: recordJson(e.record).decision,
+                status: e.record.status,
+                fields_released: e.record.fieldsReleased,
+                exchange_id: e.record.exchangeId,
+              },
+            ]
+          : [],
+      ),
+    });
+  });
+
+  return app;
+}
+
+function entryJson(e: IndexedEntry) {
+  return { index: e.index, record: e.record ? recordJson(e.record) : null };
+}
+
+/** Proto JSON with proto field names; time as a number of milliseconds, decision as a short word. */
+export function recordJson(r: ExchangeRecord): Record<string, unknown> {
+  const json = toJson(ExchangeRecordSchema, r, {
+    useProtoFieldName: true,
+    alwaysEmitImplicit: true,
+  }) as Record<string, unknown>;
+  json.time = Number(r.time);
+  json.decision = String(json.decision ?? "")
+    .replace(/^DECISION_/, "")
+    .toLowerCase();
+  return json;
+}
+
+function intParam(value: string | undefined, name: string): number {
+  if (value === undefined || !/^[0-9]{1,15}$/.test(value)) {
+    throw new HTTPException(400, { message: `${name} must be a non-negative integer` });
+  }
+  return Number(value);
+}
+
+function timeParam(value: string | undefined, name: string): number {
+  if (value !== undefined && /^[0-9]{1,15}$/.test(value)) return Number(value);
+  const t = value === undefined ? Number.NaN : Date.parse(value);
+  if (Number.isNaN(t))
+    throw new HTTPException(400, {
+      message: `${name} must be milliseconds since the epoch or an ISO 8601 time`,
+    });
+  return t;
+}
+
+/** base64 of the raw 32-byte Ed25519 public key. */
+export function rawEd25519(key: KeyObject): string {
+  const der = key.export({ type: "spki", format: "der" });
+  return der.subarray(der.length - 32).toString("base64");
+}

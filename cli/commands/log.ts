@@ -1,0 +1,245 @@
+import { createPrivateKey } from "node:crypto";
+import { createReadStream, createWriteStream, existsSync, readFileSync, rmSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import { connect } from "@nats-io/transport-node";
+import { LogIndex, startIndexer } from "../../broker/index.js";
+import { createLogger } from "../../core/logger.js";
+import { readDevJson } from "../dev/dev-json.js";
+import { type ExportLine, exportLog } from "../log/export.js";
+import { type ReviewClient, reviewClient, type TreeHeadJson } from "../log/review-client.js";
+import { verifyExport, verifyTreeHeadSignature } from "../log/verify.js";
+import { verifyConsistency } from "../log/verify-tree.js";
+import type { Command } from "./command.js";
+
+const HELP = `xbus log <verify|export|query|reindex> [options]
+
+  export  [--out FILE]                 entries and the signed tree head as JSON lines (stdout by default)
+  verify  [--file FILE] [--public-key B64]
+                                      recompute the tree from an export (or live from the API without --file),
+                                      check each signed tree head; names the first bad index; exit 1 on failure
+  query   [--consumer ID] [--service S] [--subject CITIZEN_ID] [--purpose P] [--decision allow|deny|invalid|error]
+          [--from T] [--to T] [--limit N] [--json]
+  reindex --db PATH --log-key PEM [--nats URL]
+                                      rebuild the SQLite index from the JetStream stream alone
+
+API options (default: .xbus/dev/dev.json of \`xbus dev\`):
+  --url URL        review API base URL
+  --token TOKEN    reviewer bearer token (or XBUS_REVIEW_TOKEN)`;
+
+const apiOptions = { url: { type: "string" }, token: { type: "string" }, help: { type: "boolean" } } as const;
+
+function api(values: { url?: string | undefined; token?: string | undefined }): ReviewClient {
+  const dev = readDevJson();
+  const url = values.url ?? dev.review?.url;
+  const token = values.token ?? process.env.XBUS_REVIEW_TOKEN ?? dev.review?.token;
+  if (!url || !token) throw new Error("no review API: pass --url and --token (or run `xbus dev` here first)");
+  return reviewClient(url, token);
+}
+
+async function* readExport(file: string): AsyncGenerator<ExportLine> {
+  const rl = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
+  let n = 0;
+  for await (const line of rl) {
+    n++;
+    if (line.trim() === "") continue;
+    try {
+      yield JSON.parse(line) as ExportLine;
+    } catch {
+      throw new Error(`${file}:${n}: not a JSON line`);
+    }
+  }
+}
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+const progress = (done: number, total: number) => {
+  if (process.stderr.isTTY) process.stderr.write(`\r${done}/${total} entries`);
+};
+
+export const logCommand: Command = {
+  name: "log",
+  summary: "verify, export, query or reindex the exchange log",
+  async run(args) {
+    const [sub, ...rest] = args;
+    const say = (s: string) => process.stdout.write(`${s}\n`);
+    switch (sub) {
+      case "export": {
+        const { values } = parseArgs({
+          args: rest,
+          options: { ...apiOptions, out: { type: "string" } },
+          strict: true,
+        });
+        const out = values.out ? createWriteStream(values.out) : process.stdout;
+        let n = 0;
+        for await (const line of exportLog(api(values), progress)) {
+          out.write(`${JSON.stringify(line)}\n`);
+          n++;
+        }
+        if (values.out)
+          await new Promise<void>((r) => (out as ReturnType<typeof createWriteStream>).end(() => r()));
+        process.stderr.write(
+          `${process.stderr.isTTY ? "\n" : ""}exported ${n - 1} entries and 1 tree head\n`,
+        );
+        return 0;
+      }
+      case "verify": {
+        const { values } = parseArgs({
+          args: rest,
+          options: { ...apiOptions, file: { type: "string" }, "public-key": { type: "string" } },
+          strict: true,
+        });
+        const pinned = values["public-key"];
+        let lines: ExportLine[];
+        let client: ReviewClient | undefined;
+        if (values.file) {
+          if (!existsSync(values.file)) throw new Error(`no such export file: ${values.file}`);
+          lines = await collect(readExport(values.file));
+        } else {
+          client = api(values);
+          lines = await collect(exportLog(client, progress));
+        }
+        const result = verifyExport(lines, pinned ? { publicKey: pinned } : {});
+        if (!result.ok) {
+          say(
+            `FAIL${result.badIndex === undefined ? "" : ` at index ${result.badIndex}`}: ${result.problem}`,
+          );
+          return 1;
+        }
+        if (client) {
+          // Live: the log must also be consistent with itself over time — fetch the head again and prove the growth.
+          const first = lines[0] as TreeHeadJson;
+          const later = await client.get<TreeHeadJson>("/v1/log/tree-head");
+          if (!verifyTreeHeadSignature(later, pinned ?? later.public_key)) {
+            say(`FAIL: the newer tree head (size ${later.tree_size}) has a bad signature`);
+            return 1;
+          }
+          if (later.tree_size > first.tree_size && first.tree_size > 0) {
+            const { proof } = await client.get<{ proof: string[] }>("/v1/log/proof/consistency", {
+              first: first.tree_size,
+              second: later.tree_size,
+            });
+            const ok = verifyConsistency(
+              first.tree_size,
+              later.tree_size,
+              Buffer.from(first.root_hash, "hex"),
+              Buffer.from(later.root_hash, "hex"),
+              proof.map((h) => Buffer.from(h, "hex")),
+            );
+            if (!ok) {
+              say(
+                `FAIL: tree of size ${later.tree_size} is not an extension of the verified tree of size ${first.tree_size}`,
+              );
+              return 1;
+            }
+          }
+        }
+        say(
+          `ok: ${result.entries} entries, ${result.treeHeads} signed tree head(s), root ${result.rootHash}`,
+        );
+        return 0;
+      }
+      case "query": {
+        const { values } = parseArgs({
+          args: rest,
+          options: {
+            ...apiOptions,
+            consumer: { type: "string" },
+            service: { type: "string" },
+            subject: { type: "string" },
+            purpose: { type: "string" },
+            decision: { type: "string" },
+            from: { type: "string" },
+            to: { type: "string" },
+            limit: { type: "string" },
+            json: { type: "boolean" },
+          },
+          strict: true,
+        });
+        const { url: _u, token: _t, help: _h, json, ...filters } = values;
+        const page = await api(values).get<{
+          exchanges: { index: number; record: Record<string, unknown> | null }[];
+        }>("/v1/exchanges", filters);
+        if (json) {
+          say(JSON.stringify(page, null, 2));
+          return 0;
+        }
+        say(
+          ["index", "time", "consumer", "service", "purpose", "decision", "status", "exchange_id"].join("\t"),
+        );
+        for (const e of page.exchanges) {
+          const r = e.record ?? {};
+          say(
+            [
+              e.index,
+              new Date(Number(r.time)).toISOString(),
+              r.consumer,
+              r.service,
+              r.purpose,
+              r.decision,
+              r.status,
+              r.exchange_id,
+            ].join("\t"),
+          );
+        }
+        return 0;
+      }
+      case "reindex": {
+        const { values } = parseArgs({
+          args: rest,
+          options: {
+            db: { type: "string" },
+            "log-key": { type: "string" },
+            nats: { type: "string" },
+            "log-id": { type: "string" },
+          },
+          strict: true,
+        });
+        const dev = readDevJson();
+        const db = values.db ?? dev.log?.index;
+        const keyPath = values["log-key"] ?? dev.log?.key;
+        const servers = values.nats ?? dev.nats;
+        if (!db || !keyPath || !servers)
+          throw new Error("reindex needs --db, --log-key and --nats (or `xbus dev` running here)");
+        for (const s of ["", "-wal", "-shm"]) rmSync(db + s, { force: true });
+        const index = new LogIndex(
+          db,
+          values["log-id"] ?? "gov.bt/xbus-log-dev",
+          createPrivateKey(readFileSync(keyPath)),
+        );
+        // xbus dev's NATS takes only certificates it knows (see README "The federation's PKI").
+        const client = values.nats === undefined && dev.ca ? dev.nats_client : undefined;
+        const tls = client && {
+          ca: readFileSync(dev.ca ?? "", "utf8"),
+          cert: readFileSync(client.cert, "utf8"),
+          key: readFileSync(client.key, "utf8"),
+        };
+        const nc = await connect({ servers, ...(tls && { tls }) });
+        const indexer = await startIndexer({
+          nats: nc,
+          index,
+          logger: createLogger({ component: "reindex" }, "warn"),
+        });
+        for (;;) {
+          const lag = await indexer.lag();
+          progress(index.treeSize, index.treeSize + lag);
+          if (lag === 0) break;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        await indexer.stop();
+        const head = index.latestTreeHead();
+        index.close();
+        await nc.close();
+        say(`reindexed ${head?.treeSize ?? 0} entries; root ${head?.rootHash ?? ""}`);
+        return 0;
+      }
+      default:
+        process.stdout.write(`${HELP}\n`);
+        return sub === undefined || sub === "--help" || sub === "help" ? 0 : 2;
+    }
+  },
+};

@@ -1,0 +1,36 @@
+/** A small client for the review API, used by `xbus log`. */
+export interface ReviewClient {
+  get<T>(path: string, query?: Record<string, string | number | undefined>): Promise<T>;
+}
+
+export function reviewClient(baseUrl: string, token: string): ReviewClient {
+  const base = new URL(baseUrl);
+  if (base.protocol !== "http:" && base.protocol !== "https:")
+    throw new Error(`review URL must be http(s): ${baseUrl}`);
+  return {
+    async get<T>(path: string, query: Record<string, string | number | undefined> = {}) {
+      const url = new URL(path, base);
+      for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
+      const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+      const body = (await res.json().catch(() => ({}))) as T & { error?: { message?: string } };
+      if (!res.ok) throw new Error(`${url.pathname}: HTTP ${res.status} ${body.error?.message ?? ""}`.trim());
+      return body;
+    },
+  };
+}
+
+export interface TreeHeadJson {
+  log_id: string;
+  tree_size: number;
+  root_hash: string;
+  timestamp: number;
+  signature: string;
+  public_key: string;
+}
+
+export interface EntryJson {
+  index: number;
+  leaf: string;
+  leaf_hash: string;
+  record: Record<string, unknown> | null;
+}

@@ -1,0 +1,267 @@
+import { spawnSync } from "node:child_process";
+import { verify } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fromBinary } from "@bufbuild/protobuf";
+import { status } from "@grpc/grpc-js";
+import { DiscardPolicy, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LOG_STREAM } from "../../broker/index.js";
+import { type ExportLine, exportLog } from "../../cli/log/export.js";
+import { reviewClient, type TreeHeadJson } from "../../cli/log/review-client.js";
+import { verifyExport } from "../../cli/log/verify.js";
+import { verifyConsistency, verifyInclusion } from "../../cli/log/verify-tree.js";
+import { receiptSignedBytes } from "../../core/merkle-hash.js";
+import { type Receipt, ReceiptSchema } from "../../proto/gen/xbus/v1/exchange_pb.js";
+import { deadline, failure, startTestStack, type TestStack } from "../helpers/stack.js";
+
+const SERVICE = "dcrc.citizen-record";
+const PURPOSE = "scholarship-eligibility";
+let stack: TestStack;
+let nc: NatsConnection;
+const tmp = mkdtempSync(join(tmpdir(), "xbus-log-test-"));
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  // NATS admits only broker and connector identities; the stream's admin calls are the broker's.
+  nc = await stack.natsConnect(stack.brokerCert);
+});
+afterAll(async () => {
+  await nc?.close();
+  await stack?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const api = () => {
+  const review = stack.review;
+  if (!review) throw new Error("the stack runs without the log");
+  return reviewClient(review.url, review.token);
+};
+
+async function headCovering(size: number): Promise<TreeHeadJson> {
+  for (;;) {
+    const head = await api()
+      .get<TreeHeadJson>("/v1/log/tree-head")
+      .catch(() => undefined);
+    if (head && head.tree_size >= size) return head;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function receiptOfError(err: { metadata: { get(k: string): unknown[] } }): Receipt {
+  const bin = err.metadata.get("xbus-receipt-bin")[0];
+  if (!(bin instanceof Buffer)) throw new Error("error carries no receipt");
+  return fromBinary(ReceiptSchema, bin);
+}
+
+describe("every attempt is logged, with a receipt that proves it", () => {
+  const receipts: { receipt: Receipt; decision: string }[] = [];
+  let subject: string;
+
+  it("records allowed, denied, invalid and failed exchanges, each with a signed receipt", async () => {
+    subject = stack.population.citizens[1]?.id ?? "";
+    const client = stack.client();
+    for (let i = 0; i < 5; i++) {
+      const res = await client.fetch(
+        { service: SERVICE, subjectId: subject, purpose: PURPOSE, requestId: `ok-${i}` },
+        deadline(),
+      );
+      if (!res.receipt) throw new Error("no receipt");
+      receipts.push({ receipt: res.receipt, decision: "allow" });
+    }
+    const ungranted = stack.issue("log-ungranted", {
+      spiffeId: "spiffe://gov.bt/agency/moh/system/ehr",
+      commonName: "moh",
+      usage: "client",
+    });
+    for (const [req, decision] of [
+      [{ service: SERVICE, subjectId: subject, purpose: PURPOSE }, "deny"],
+      [{ service: "dcrc.>", subjectId: subject, purpose: PURPOSE }, "invalid"],
+      [{ service: SERVICE, subjectId: "12", purpose: PURPOSE }, "invalid"],
+      [{ service: SERVICE, subjectId: "19999999998", purpose: PURPOSE }, "error"],
+    ] as const) {
+      const c = decision === "deny" ? stack.client(ungranted) : client;
+      const err = await failure(c.fetch(req, deadline()));
+      receipts.push({ receipt: receiptOfError(err), decision });
+    }
+    expect(receipts.map((r) => Number(r.receipt.leafIndex))).toEqual([...receipts.keys()]);
+    for (const { receipt } of receipts) {
+      const signed = receiptSignedBytes({
+        ...receipt,
+        leafHash: Buffer.from(receipt.leafHash).toString("hex"),
+      });
+      expect(verify(null, signed, stack.brokerPublicKey, receipt.signature)).toBe(true);
+    }
+  });
+
+  it("the API's entries are exactly those records, and hold no citizen ID", async () => {
+    await headCovering(receipts.length);
+    const { entries } = await api().get<{ entries: { index: number; record: Record<string, unknown> }[] }>(
+      "/v1/log/entries",
+      {
+        start: 0,
+        limit: 100,
+      },
+    );
+    expect(entries.map((e) => e.record.decision)).toEqual(receipts.map((r) => r.decision));
+    expect(entries.map((e) => e.record.status)).toEqual([
+      "OK",
+      "OK",
+      "OK",
+      "OK",
+      "OK",
+      "POLICY_DENIED",
+      "INVALID_SERVICE",
+      "INVALID_SUBJECT_ID",
+      "SUBJECT_NOT_FOUND",
+    ]);
+    expect(entries[0]?.record).toMatchObject({
+      consumer: stack.consumer.spiffeId,
+      service: SERVICE,
+      purpose: PURPOSE,
+      request_id: "ok-0",
+    });
+    expect(entries[0]?.record.subject_ref).toMatch(/^[0-9a-f]{64}$/);
+    expect(entries[0]?.record.response_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.stringify(entries)).not.toContain(subject);
+  });
+
+  it("each receipt's leaf is in the signed tree: the API's inclusion proofs verify", async () => {
+    const head = await headCovering(receipts.length);
+    for (const { receipt } of receipts) {
+      const index = Number(receipt.leafIndex);
+      const proof = await api().get<{ leaf_hash: string; audit_path: string[] }>("/v1/log/proof/inclusion", {
+        index,
+        tree_size: head.tree_size,
+      });
+      expect(proof.leaf_hash).toBe(Buffer.from(receipt.leafHash).toString("hex"));
+      const ok = verifyInclusion(
+        index,
+        head.tree_size,
+        Buffer.from(receipt.leafHash),
+        proof.audit_path.map((h) => Buffer.from(h, "hex")),
+        Buffer.from(head.root_hash, "hex"),
+      );
+      expect(ok, `inclusion of ${index}`).toBe(true);
+    }
+  });
+
+  it("one exchange comes with its own proof; a citizen can see who read their record", async () => {
+    const id = (
+      await api().get<{ entries: { record: { exchange_id: string } }[] }>("/v1/log/entries", {
+        start: 0,
+        limit: 1,
+      })
+    ).entries[0]?.record.exchange_id;
+    const one = await api().get<{
+      index: number;
+      leaf_hash: string;
+      inclusion: { tree_size: number; audit_path: string[]; root_hash: string };
+    }>(`/v1/exchanges/${id}`);
+    expect(one.index).toBe(0);
+    expect(
+      verifyInclusion(
+        0,
+        one.inclusion.tree_size,
+        Buffer.from(one.leaf_hash, "hex"),
+        one.inclusion.audit_path.map((h) => Buffer.from(h, "hex")),
+        Buffer.from(one.inclusion.root_hash, "hex"),
+      ),
+    ).toBe(true);
+    const { accesses } = await api().get<{
+      accesses: { consumer: string; purpose: string; decision: string }[];
+    }>(`/v1/subjects/${subject}/accesses`);
+    expect(accesses.filter((a) => a.decision === "allow")).toHaveLength(5);
+    expect(accesses.every((a) => a.purpose === PURPOSE)).toBe(true);
+    const page = await api().get<{ exchanges: unknown[] }>("/v1/exchanges", { decision: "deny" });
+    expect(page.exchanges).toHaveLength(1);
+  });
+
+  it("refuses reviewers without a token, and bad parameters with a reason", async () => {
+    const review = stack.review;
+    const res = await fetch(`${review?.url}/v1/log/tree-head`);
+    expect(res.status).toBe(401);
+    const wrong = await fetch(`${review?.url}/v1/log/tree-head`, {
+      headers: { authorization: "Bearer not-the-right-token-at-all" },
+    });
+    expect(wrong.status).toBe(401);
+    await expect(api().get("/v1/log/proof/inclusion", { index: 0, tree_size: 10_000 })).rejects.toThrow(
+      /HTTP 400 tree_size must be/,
+    );
+    await expect(api().get("/v1/exchanges", { decision: "maybe" })).rejects.toThrow(
+      /HTTP 400 decision must be/,
+    );
+    expect((await fetch(`${review?.url}/healthz`)).status).toBe(200);
+  });
+
+  it("an export verifies; the same export with one byte changed fails, naming the index", async () => {
+    const lines: ExportLine[] = [];
+    for await (const l of exportLog(api())) lines.push(l);
+    expect(verifyExport(lines)).toMatchObject({ ok: true, entries: lines.length - 1 });
+    const file = join(tmp, "export.jsonl");
+    const edited = lines.map((l) => {
+      if (l.type !== "entry" || l.index !== 3) return l;
+      const leaf = Buffer.from(l.leaf, "base64");
+      leaf[leaf.length - 1] = (leaf.at(-1) ?? 0) ^ 0x01;
+      return { ...l, leaf: leaf.toString("base64") };
+    });
+    writeFileSync(file, `${edited.map((l) => JSON.stringify(l)).join("\n")}\n`);
+    const run = spawnSync(
+      process.execPath,
+      [join(import.meta.dirname, "../../bin/xbus.js"), "log", "verify", "--file", file],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(run.status).toBe(1);
+    expect(run.stdout).toContain("FAIL at index 3");
+  });
+
+  it("tree heads at two sizes are consistent", async () => {
+    const first = await headCovering(receipts.length);
+    await stack.client().fetch({ service: SERVICE, subjectId: subject, purpose: PURPOSE }, deadline());
+    const second = await headCovering(first.tree_size + 1);
+    const { proof } = await api().get<{ proof: string[] }>("/v1/log/proof/consistency", {
+      first: first.tree_size,
+      second: second.tree_size,
+    });
+    expect(
+      verifyConsistency(
+        first.tree_size,
+        second.tree_size,
+        Buffer.from(first.root_hash, "hex"),
+        Buffer.from(second.root_hash, "hex"),
+        proof.map((h) => Buffer.from(h, "hex")),
+      ),
+    ).toBe(true);
+  });
+});
+
+describe("the broker answers only after the log has the record", () => {
+  it("gives LOG_UNAVAILABLE and no record when the log refuses the append, and recovers", async () => {
+    const jsm = await jetstreamManager(nc);
+    const info = await jsm.streams.info(LOG_STREAM);
+    await jsm.streams.update(LOG_STREAM, {
+      ...info.config,
+      max_msgs: info.state.messages,
+      discard: DiscardPolicy.New,
+    });
+    const subject = stack.population.citizens[2]?.id ?? "";
+    try {
+      const err = await failure(
+        stack.client().fetch({ service: SERVICE, subjectId: subject, purpose: PURPOSE }, deadline()),
+      );
+      expect(err.code).toBe(status.UNAVAILABLE);
+      expect(err.reason).toBe("LOG_UNAVAILABLE");
+    } finally {
+      await jsm.streams.update(LOG_STREAM, { ...info.config, max_msgs: -1 });
+    }
+    const res = await stack
+      .client()
+      .fetch({ service: SERVICE, subjectId: subject, purpose: PURPOSE }, deadline());
+    expect(res.record).toBeDefined();
+    expect(res.receipt?.leafIndex).toBeGreaterThan(0n);
+  });
+});
