@@ -3,7 +3,13 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSy
 import { join, resolve } from "node:path";
 import { parseWorkloadId } from "../core/spiffe-id.js";
 import { buildCrl, type RevocationReason } from "./crl.js";
-import { type CertificateAuthority, createCa, type IssuedCertificate, issueCertificate } from "./issue.js";
+import {
+  type CertificateAuthority,
+  createCa,
+  createIntermediate,
+  type IssuedCertificate,
+  issueCertificate,
+} from "./issue.js";
 import { appendLedger, type LedgerCertificate, readLedger } from "./ledger.js";
 import { type CertRole, PROFILES } from "./profiles.js";
 
@@ -22,8 +28,13 @@ import { type CertRole, PROFILES } from "./profiles.js";
  */
 export interface CaDirPaths {
   dir: string;
+  /** The trust bundle relying parties load: the root, and the issuing CA when there is one. */
   caCert: string;
+  /** The issuing CA's key (the root's when there is no intermediate). */
   caKey: string;
+  /** Only with an intermediate: the issuing CA's certificate, and the root's key. */
+  intermediateCert: string;
+  rootKey: string;
   ledger: string;
   crl: string;
   certs: string;
@@ -73,6 +84,8 @@ export function caDirPaths(dir: string): CaDirPaths {
     dir: d,
     caCert: join(d, "ca.pem"),
     caKey: join(d, "ca-key.pem"),
+    intermediateCert: join(d, "intermediate.pem"),
+    rootKey: join(d, "root-key.pem"),
     ledger: join(d, "ledger.jsonl"),
     crl: join(d, "crl.pem"),
     certs: join(d, "certs"),
@@ -85,6 +98,8 @@ export interface InitCaDirOptions {
   commonName?: string;
   /** Default 10 years. */
   validityDays?: number;
+  /** Issue from an intermediate CA, so the root key signs nothing day to day. Default false. */
+  intermediate?: boolean;
 }
 
 /** Creates a new CA in an empty (or absent) folder and publishes an empty CRL. */
@@ -96,18 +111,28 @@ export function initCaDir(o: InitCaDirOptions): CaDir {
   if (o.validityDays !== undefined && !(Number.isInteger(o.validityDays) && o.validityDays > 0)) {
     throw new Error(`validity must be a positive number of days, not ${o.validityDays}`);
   }
-  const ca = createCa({
+  const root = createCa({
     trustDomain: o.trustDomain,
     ...(o.commonName ? { commonName: o.commonName } : {}),
     ...(o.validityDays ? { validityDays: o.validityDays } : {}),
   });
+  const issuing = o.intermediate ? createIntermediate(root) : root;
   mkdirSync(paths.certs, { recursive: true, mode: 0o700 });
   chmodSync(paths.dir, 0o700);
-  writeFileSync(paths.caKey, ca.keyPem, { mode: 0o600, flag: "wx" });
-  writeFileSync(paths.caCert, ca.certPem, { flag: "wx" });
-  writeFileSync(join(paths.dir, "ca.json"), `${JSON.stringify({ trust_domain: o.trustDomain })}\n`);
+  writeFileSync(paths.caKey, issuing.keyPem, { mode: 0o600, flag: "wx" });
+  if (o.intermediate) {
+    writeFileSync(paths.rootKey, root.keyPem, { mode: 0o600, flag: "wx" });
+    writeFileSync(paths.intermediateCert, issuing.certPem, { flag: "wx" });
+  }
+  writeFileSync(paths.caCert, o.intermediate ? `${root.certPem}${issuing.certPem}` : root.certPem, {
+    flag: "wx",
+  });
+  writeFileSync(
+    join(paths.dir, "ca.json"),
+    `${JSON.stringify({ trust_domain: o.trustDomain, intermediate: o.intermediate === true })}\n`,
+  );
   writeFileSync(paths.ledger, "", { flag: "a" });
-  const dir = caDirFrom(paths, ca);
+  const dir = caDirFrom(paths, issuing, o.intermediate ? root : undefined);
   dir.publishCrl();
   return dir;
 }
@@ -120,13 +145,27 @@ export function openCaDir(dir: string): CaDir {
     if (!existsSync(f))
       throw new Error(`${paths.dir} is not a CA folder: ${f} is missing (run xbus certs init)`);
   }
-  const { trust_domain: trustDomain } = JSON.parse(readFileSync(meta, "utf8")) as { trust_domain: string };
+  const { trust_domain: trustDomain, intermediate } = JSON.parse(readFileSync(meta, "utf8")) as {
+    trust_domain: string;
+    intermediate?: boolean;
+  };
+  const bundle = readFileSync(paths.caCert, "utf8");
+  const rootPem =
+    bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/)?.[0] ?? bundle;
   const ca = {
     trustDomain,
-    certPem: readFileSync(paths.caCert, "utf8"),
+    certPem: intermediate ? readFileSync(paths.intermediateCert, "utf8") : rootPem,
     keyPem: readFileSync(paths.caKey, "utf8"),
   };
-  return caDirFrom(paths, ca);
+  // The root's key is read only to sign the root's CRL; an operator may keep it offline and bring it back for that.
+  const root = intermediate
+    ? {
+        trustDomain,
+        certPem: rootPem,
+        keyPem: existsSync(paths.rootKey) ? readFileSync(paths.rootKey, "utf8") : "",
+      }
+    : undefined;
+  return caDirFrom(paths, ca, root);
 }
 
 /** Writes via a temp file and rename, so a reader never sees half a file. */
@@ -146,7 +185,7 @@ function normalizeSerial(serial: string): string {
   return s;
 }
 
-function caDirFrom(paths: CaDirPaths, ca: CertificateAuthority): CaDir {
+function caDirFrom(paths: CaDirPaths, ca: CertificateAuthority, root?: CertificateAuthority): CaDir {
   const caX509 = new X509Certificate(ca.certPem);
 
   const checkRequest = (req: IssueRequest): { spiffeId: string | undefined } => {
@@ -225,7 +264,7 @@ function caDirFrom(paths: CaDirPaths, ca: CertificateAuthority): CaDir {
     if (nextUpdate.getTime() > new Date(caX509.validTo).getTime()) {
       throw new Error(`the CRL's next update ${nextUpdate.toISOString()} is after the CA expires`);
     }
-    const pem = buildCrl({
+    let pem = buildCrl({
       caCertPem: ca.certPem,
       caKeyPem: ca.keyPem,
       entries,
@@ -233,6 +272,18 @@ function caDirFrom(paths: CaDirPaths, ca: CertificateAuthority): CaDir {
       thisUpdate,
       nextUpdate,
     });
+    if (root) {
+      // TLS checks every CA of the chain against a CRL of its issuer: the root's says the intermediate stands.
+      if (!root.keyPem) throw new Error(`${paths.rootKey} is missing: the root's CRL needs the root key`);
+      pem += buildCrl({
+        caCertPem: root.certPem,
+        caKeyPem: root.keyPem,
+        entries: [],
+        number,
+        thisUpdate,
+        nextUpdate,
+      });
+    }
     writeAtomic(paths.crl, pem);
     if (options.out) writeAtomic(resolve(options.out), pem);
     appendLedger(paths.ledger, {

@@ -21,7 +21,8 @@ const HELP = `xbus certs <init|issue|revoke|crl|list|inspect> [options]
 The federation's PKI. The CA's state lives in a folder (--ca-dir, or XBUS_CA_DIR): ca.pem,
 ca-key.pem (0600), ledger.jsonl (append-only), crl.pem, certs/SERIAL.pem.
 
-  init     --ca-dir DIR --trust-domain TD [--common-name CN] [--validity-days N (3650)]
+  init     --ca-dir DIR --trust-domain TD [--common-name CN] [--validity-days N (3650)] [--intermediate]
+           --intermediate: a root that signs only an issuing CA (root-key.pem can then go offline)
   issue    --ca-dir DIR --role system|connector|adapter|reviewer|broker|server
            (--spiffe-id URI | --agency A --name N | --name N for a broker)
            [--dns NAME]... [--ip ADDR]... [--validity-days N (90)] [--renew]
@@ -102,6 +103,7 @@ function init(args: string[], io: Io): number {
       "trust-domain": { type: "string" },
       "common-name": { type: "string" },
       "validity-days": { type: "string" },
+      intermediate: { type: "boolean", default: false },
     },
     strict: true,
   });
@@ -113,6 +115,7 @@ function init(args: string[], io: Io): number {
     trustDomain,
     ...(v["common-name"] ? { commonName: v["common-name"] } : {}),
     ...(validityDays ? { validityDays } : {}),
+    intermediate: v.intermediate ?? false,
   });
   const info = inspectCertificate(dir.ca.certPem);
   io.out(

@@ -162,7 +162,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     : initCaDir({ dir: caPaths.dir, trustDomain: TRUST_DOMAIN, commonName: "gov.bt dev federation CA" });
   const ca = caDir.ca;
   const caPath = join(certDir, "ca.pem");
-  writeFileSync(caPath, ca.certPem);
+  // The trust bundle: with an intermediate it holds the root and the issuing CA.
+  writeFileSync(caPath, readFileSync(caDir.paths.caCert));
   const write = (name: string, c: IssuedCertificate) => {
     const certPath = join(certDir, `${name}.pem`);
     const keyPath = join(certDir, `${name}-key.pem`);
