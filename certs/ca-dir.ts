@@ -1,5 +1,5 @@
 import { X509Certificate } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseWorkloadId } from "../core/spiffe-id.js";
 import { buildCrl, type RevocationReason } from "./crl.js";
@@ -168,6 +168,44 @@ export function openCaDir(dir: string): CaDir {
   return caDirFrom(paths, ca, root);
 }
 
+/**
+ * One writer at a time: two commands issuing at once could both pass the
+ * duplicate check. The lock file holds the holder's pid, so a lock left by a
+ * process that died is taken over instead of blocking the CA for good.
+ */
+function withLock<T>(dir: string, fn: () => T): T {
+  const lock = join(dir, ".lock");
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: "wx", mode: 0o600 });
+      break;
+    } catch (err) {
+      if ((err as { code?: string }).code !== "EEXIST" || attempt > 0) {
+        throw new Error(`${dir} is locked by another xbus certs command (${lock})`, { cause: err });
+      }
+      const holder = Number(readFileSync(lock, "utf8"));
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+        throw new Error(`${dir} is locked by another xbus certs command (pid ${holder})`);
+      }
+      rmSync(lock, { force: true });
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as { code?: string }).code === "EPERM";
+  }
+}
+
 /** Writes via a temp file and rename, so a reader never sees half a file. */
 function writeAtomic(path: string, data: string, mode = 0o644): void {
   const tmp = `${path}.${process.pid}.tmp`;
@@ -246,7 +284,7 @@ function caDirFrom(paths: CaDirPaths, ca: CertificateAuthority, root?: Certifica
     return { spiffeId: req.spiffeId };
   };
 
-  const publishCrl: CaDir["publishCrl"] = (options = {}) => {
+  const publishCrlUnlocked: CaDir["publishCrl"] = (options = {}) => {
     const days = options.nextUpdateDays ?? 30;
     if (!(Number.isInteger(days) && days > 0))
       throw new Error(`next update must be a positive number of days, not ${days}`);
@@ -303,63 +341,68 @@ function caDirFrom(paths: CaDirPaths, ca: CertificateAuthority, root?: Certifica
     check: (req) => {
       checkRequest(req);
     },
-    issue(req) {
-      const { spiffeId } = checkRequest(req);
-      const profile = PROFILES[req.role];
-      const issued = issueCertificate(ca, {
-        ...(spiffeId ? { spiffeId } : {}),
-        commonName: req.commonName ?? spiffeId ?? req.dnsNames?.[0] ?? req.ipAddresses?.[0] ?? req.role,
-        usage: profile.usage,
-        dnsNames: req.dnsNames ?? [],
-        ipAddresses: req.ipAddresses ?? [],
-        validityDays: req.validityDays ?? 90,
-        ...(req.notBefore ? { notBefore: req.notBefore } : {}),
-      });
-      const x = new X509Certificate(issued.certPem);
-      mkdirSync(paths.certs, { recursive: true, mode: 0o700 });
-      writeFileSync(join(paths.certs, `${issued.serial}.pem`), issued.certPem, { flag: "wx" });
-      appendLedger(paths.ledger, {
-        event: "issued",
-        serial: issued.serial,
-        spiffe_id: spiffeId ?? null,
-        role: req.role,
-        common_name: x.subject.match(/CN=([^\n]*)/)?.[1] ?? "",
-        not_before: new Date(x.validFrom).toISOString(),
-        not_after: new Date(x.validTo).toISOString(),
-        issued_at: new Date().toISOString(),
-      });
-      return { ...issued, role: req.role };
-    },
-    revoke(target, reason, at = new Date()) {
-      if ((target.serial === undefined) === (target.spiffeId === undefined)) {
-        throw new Error("name exactly one of a serial or a SPIFFE ID to revoke");
-      }
-      const state = readLedger(paths.ledger);
-      let victims: LedgerCertificate[];
-      if (target.serial !== undefined) {
-        const serial = normalizeSerial(target.serial);
-        const c = state.bySerial.get(serial);
-        if (!c) throw new Error(`no certificate with serial ${serial} was issued by this CA`);
-        if (c.revoked) throw new Error(`serial ${serial} is already revoked (${c.revoked.reason})`);
-        victims = [c];
-      } else {
-        const id = target.spiffeId ?? "";
-        victims = state.certificates.filter((c) => c.spiffeId === id && !c.revoked && c.notAfter > at);
-        if (victims.length === 0) throw new Error(`${id} has no live certificate to revoke`);
-      }
-      for (const c of victims) {
-        appendLedger(paths.ledger, {
-          event: "revoked",
-          serial: c.serial,
-          reason,
-          revoked_at: at.toISOString(),
+    issue: (req) =>
+      withLock(paths.dir, () => {
+        const { spiffeId } = checkRequest(req);
+        const profile = PROFILES[req.role];
+        const issued = issueCertificate(ca, {
+          ...(spiffeId ? { spiffeId } : {}),
+          commonName: req.commonName ?? spiffeId ?? req.dnsNames?.[0] ?? req.ipAddresses?.[0] ?? req.role,
+          usage: profile.usage,
+          dnsNames: req.dnsNames ?? [],
+          ipAddresses: req.ipAddresses ?? [],
+          validityDays: req.validityDays ?? 90,
+          ...(req.notBefore ? { notBefore: req.notBefore } : {}),
         });
-        c.revoked = { reason, at };
-      }
-      publishCrl();
-      return victims;
-    },
-    publishCrl,
+        const x = new X509Certificate(issued.certPem);
+        mkdirSync(paths.certs, { recursive: true, mode: 0o700 });
+        writeFileSync(join(paths.certs, `${issued.serial}.pem`), issued.certPem, { flag: "wx" });
+        appendLedger(paths.ledger, {
+          event: "issued",
+          serial: issued.serial,
+          spiffe_id: spiffeId ?? null,
+          role: req.role,
+          common_name: x.subject.match(/CN=([^\n]*)/)?.[1] ?? "",
+          not_before: new Date(x.validFrom).toISOString(),
+          not_after: new Date(x.validTo).toISOString(),
+          issued_at: new Date().toISOString(),
+        });
+        return { ...issued, role: req.role };
+      }),
+    revoke: (target, reason, at = new Date()) =>
+      withLock(paths.dir, () => {
+        if ((target.serial === undefined) === (target.spiffeId === undefined)) {
+          throw new Error("name exactly one of a serial or a SPIFFE ID to revoke");
+        }
+        // Checked first: a revocation must not reach the ledger without a CRL that says so.
+        if (root && !root.keyPem)
+          throw new Error(`${paths.rootKey} is missing: the root's CRL needs the root key`);
+        const state = readLedger(paths.ledger);
+        let victims: LedgerCertificate[];
+        if (target.serial !== undefined) {
+          const serial = normalizeSerial(target.serial);
+          const c = state.bySerial.get(serial);
+          if (!c) throw new Error(`no certificate with serial ${serial} was issued by this CA`);
+          if (c.revoked) throw new Error(`serial ${serial} is already revoked (${c.revoked.reason})`);
+          victims = [c];
+        } else {
+          const id = target.spiffeId ?? "";
+          victims = state.certificates.filter((c) => c.spiffeId === id && !c.revoked && c.notAfter > at);
+          if (victims.length === 0) throw new Error(`${id} has no live certificate to revoke`);
+        }
+        for (const c of victims) {
+          appendLedger(paths.ledger, {
+            event: "revoked",
+            serial: c.serial,
+            reason,
+            revoked_at: at.toISOString(),
+          });
+          c.revoked = { reason, at };
+        }
+        publishCrlUnlocked();
+        return victims;
+      }),
+    publishCrl: (options) => withLock(paths.dir, () => publishCrlUnlocked(options)),
     certificates: () => readLedger(paths.ledger).certificates,
   };
 }

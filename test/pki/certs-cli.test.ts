@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -242,6 +242,32 @@ describe("xbus certs", () => {
     const next = parseCrl(readFileSync(out), readFileSync(join(caDir, "ca.pem"), "utf8"));
     expect(next.number).toBe(first + 1);
     expect(next.revoked.size).toBe(2);
+  });
+
+  it("lets one command at a time write, and takes over a lock its holder left behind", async () => {
+    const lock = join(caDir, ".lock");
+    const args = [
+      "issue",
+      "--ca-dir",
+      caDir,
+      "--role",
+      "reviewer",
+      "--agency",
+      "rcsc",
+      "--name",
+      "r2",
+      "--out",
+      tmp,
+    ];
+    writeFileSync(lock, String(process.ppid)); // a live process
+    const before = snapshot();
+    const busy = await certs(...args);
+    expect(busy.code).toBe(1);
+    expect(busy.err).toMatch(/is locked by another xbus certs command \(pid \d+\)/);
+    expect(snapshot()).toEqual(before);
+    writeFileSync(lock, String(spawnSync("true").pid)); // a process that has exited
+    expect((await certs(...args)).code).toBe(0);
+    expect(existsSync(lock)).toBe(false);
   });
 
   it("inspects in words and refuses what is not a certificate", async () => {
