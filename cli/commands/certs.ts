@@ -60,6 +60,10 @@ const STATUSES: readonly CertificateStatus[] = ["valid", "expiring", "expired", 
 /** `xbus certs …` with its output going to `io`; resolves to the exit code. */
 export async function runCerts(args: string[], io: Io): Promise<number> {
   const [sub, ...rest] = args;
+  if (rest.includes("--help") || rest.includes("-h")) {
+    io.out(`${HELP}\n`);
+    return 0;
+  }
   try {
     switch (sub) {
       case "init":
