@@ -6,10 +6,14 @@ import type { Catalogue } from "../core/catalogue.js";
 import { XbusError } from "../core/errors.js";
 import { serviceDefinition, serviceImplementation } from "../core/grpc.js";
 import type { Logger } from "../core/logger.js";
-import { grantsFor, type PolicyBundle } from "../policies/index.js";
+import { grantsFor, type PolicySource } from "../policies/index.js";
+import { Consent } from "../proto/gen/xbus/v1/consent_pb.js";
 import { Exchange } from "../proto/gen/xbus/v1/exchange_pb.js";
+import { consentHandlers } from "./consent/consent-service.js";
+import type { ConsentStore } from "./consent/consent-store.js";
 import { fetchExchange } from "./exchange/fetch.js";
 import type { ExchangeRecorder } from "./exchange/outcome.js";
+import { createRateLimiter } from "./exchange/rate-limiter.js";
 import { type CrlWatcher, watchCrl } from "./identity/crl-watcher.js";
 import { identifyPeer, peerCertificateOf } from "./identity/peer-identity.js";
 import { ReloadableServerCredentials } from "./identity/server-credentials.js";
@@ -42,7 +46,12 @@ export interface BrokerOptions {
   crlPath?: string;
   nats: NatsConnection;
   catalogue: Catalogue;
-  policy: () => PolicyBundle;
+  /** The bundle in force, e.g. a PolicyStore that reloads on change. */
+  policy: PolicySource;
+  /** Consents (JetStream key-value bucket with a watched local copy); the broker serves xbus.v1.Consent over it. */
+  consents: ConsentStore;
+  /** Token buckets kept for grants' rates at most. Default 10 000. */
+  maxRateBuckets?: number;
   recorder: ExchangeRecorder;
   trustDomain: string;
   /** Citizen ID format of the trust domain. Default: 11 digits. */
@@ -96,7 +105,9 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
   const isRevoked = (serial: string) => crl?.isRevoked(serial) ?? false;
   const deps = {
     catalogue: o.catalogue,
-    policy: o.policy,
+    policy: () => o.policy.current(),
+    consents: o.consents,
+    rates: createRateLimiter({ maxBuckets: o.maxRateBuckets ?? 10_000 }),
     router: createNatsRouter({ nc: o.nats, brokerId: o.brokerId, signingKey: o.signingKey }),
     recorder: o.recorder,
     trustDomain: o.trustDomain,
@@ -119,7 +130,7 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
           const peer = identifyPeer(peerCertificateOf(call), o.trustDomain, isRevoked);
           if (peer.id.role !== "system")
             throw new XbusError("WRONG_ROLE", "only system identities may list services");
-          const bundle = o.policy();
+          const bundle = o.policy.current();
           return {
             services: grantsFor(bundle, peer.id).map((g) => {
               const entry = o.catalogue.get(g.service);
@@ -129,13 +140,29 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
                 description: entry?.description ?? "",
                 purposes: [...g.purposes],
                 fields: [...g.fields],
-                consentRequired: false,
+                consentRequired: g.consentRequired,
               };
             }),
           };
         },
       },
       (err, method) => logger.error({ method, err }, "unexpected error in handler"),
+    ),
+  );
+  server.addService(
+    serviceDefinition(Consent),
+    serviceImplementation(
+      Consent,
+      consentHandlers({
+        store: o.consents,
+        policy: o.policy,
+        catalogue: o.catalogue,
+        trustDomain: o.trustDomain,
+        subjectIdPattern: deps.subjectIdPattern,
+        logger: logger.child({ component: "consent" }),
+        isRevoked,
+      }),
+      (err, method) => logger.error({ method, err }, "unexpected error in consent handler"),
     ),
   );
   try {

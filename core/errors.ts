@@ -15,6 +15,11 @@ export const Reason = {
   // PERMISSION_DENIED
   WRONG_ROLE: status.PERMISSION_DENIED,
   POLICY_DENIED: status.PERMISSION_DENIED,
+  // The grant requires consent and the request names none / one that does not hold.
+  CONSENT_REQUIRED: status.PERMISSION_DENIED,
+  CONSENT_INVALID: status.PERMISSION_DENIED,
+  // xbus.v1.Consent is for the bundle's consent_authorities only.
+  NOT_CONSENT_AUTHORITY: status.PERMISSION_DENIED,
   // INVALID_ARGUMENT: the message names the field.
   INVALID_SERVICE: status.INVALID_ARGUMENT,
   UNKNOWN_SERVICE: status.INVALID_ARGUMENT,
@@ -29,8 +34,11 @@ export const Reason = {
   WRONG_AGENCY: status.PERMISSION_DENIED,
   // RESOURCE_EXHAUSTED
   PROVIDER_BUSY: status.RESOURCE_EXHAUSTED,
+  // Over a grant's rate; trailing metadata xbus-retry-after-ms says when to try again.
+  RATE_LIMITED: status.RESOURCE_EXHAUSTED,
   // NOT_FOUND: the provider has no record for this subject.
   SUBJECT_NOT_FOUND: status.NOT_FOUND,
+  CONSENT_NOT_FOUND: status.NOT_FOUND,
   // UNAVAILABLE
   PROVIDER_UNAVAILABLE: status.UNAVAILABLE,
   BUS_UNAVAILABLE: status.UNAVAILABLE,
@@ -54,6 +62,7 @@ export const ErrorMetadata = {
   reason: "xbus-reason",
   exchangeId: "xbus-exchange-id",
   field: "xbus-field",
+  retryAfterMs: "xbus-retry-after-ms",
   /** xbus.v1.Receipt, protobuf binary: the log entry of this failed exchange. */
   receipt: "xbus-receipt-bin",
 } as const;
@@ -61,6 +70,8 @@ export const ErrorMetadata = {
 export interface XbusErrorOptions {
   /** The request field at fault, for INVALID_ARGUMENT. */
   field?: string;
+  /** For RATE_LIMITED: milliseconds until a retry can succeed. */
+  retryAfterMs?: number;
   cause?: unknown;
 }
 
@@ -74,6 +85,7 @@ export class XbusError extends Error {
   readonly code: status;
   readonly reason: Reason;
   readonly field: string | undefined;
+  readonly retryAfterMs: number | undefined;
   /** Set by the broker once an exchange id exists, so the caller gets it in trailers. */
   exchangeId: string | undefined;
   /** Protobuf bytes of the exchange log receipt, once the failed exchange is logged. */
@@ -84,6 +96,7 @@ export class XbusError extends Error {
     this.reason = reason;
     this.code = Reason[reason];
     this.field = options.field;
+    this.retryAfterMs = options.retryAfterMs;
   }
 
   /** Turns anything thrown into an XbusError; unknown errors become INTERNAL without their text. */
@@ -98,6 +111,7 @@ export class XbusError extends Error {
     metadata.set(ErrorMetadata.reason, this.reason);
     if (exchangeId) metadata.set(ErrorMetadata.exchangeId, exchangeId);
     if (this.field) metadata.set(ErrorMetadata.field, this.field);
+    if (this.retryAfterMs !== undefined) metadata.set(ErrorMetadata.retryAfterMs, String(this.retryAfterMs));
     if (this.receipt) metadata.set(ErrorMetadata.receipt, Buffer.from(this.receipt));
     return { code: this.code, details: `${this.reason}: ${this.message}`, metadata };
   }

@@ -24,7 +24,7 @@ export interface NatsAuthOptions {
   identities: readonly string[];
   /**
    * What a broker may publish besides service requests. Default: the
-   * exchange log's subjects and the JetStream API (log, indexer, consents).
+   * exchange log's and consent bucket's subjects and the JetStream API.
    */
   brokerPublishExtra?: readonly string[];
 }
@@ -35,9 +35,10 @@ export interface NatsPermissions {
   allow_responses?: boolean;
 }
 
-/** The exchange log's stream subject, and what a JetStream client publishes: API calls, acks, flow control. */
+/** The exchange log's and consent bucket's subjects, and what a JetStream client publishes: API calls, acks, flow control. */
 export const DEFAULT_BROKER_PUBLISH_EXTRA: readonly string[] = [
   "xbus.log.>",
+  "$KV.xbus_consents.>",
   "$JS.API.>",
   "$JS.ACK.>",
   "$JS.FC.>",

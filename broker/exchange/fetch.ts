@@ -8,7 +8,7 @@ import { XbusError } from "../../core/errors.js";
 import { retainFields } from "../../core/field-mask.js";
 import { uuidv7 } from "../../core/ids.js";
 import type { Logger } from "../../core/logger.js";
-import { decide, type PolicyBundle } from "../../policies/index.js";
+import { type ConsentRecord, decide, type PolicyBundle } from "../../policies/index.js";
 import { AdapterFetchRequestSchema } from "../../proto/gen/xbus/v1/adapter_pb.js";
 import {
   type FetchRequest,
@@ -23,11 +23,16 @@ import { providerError, type Router } from "../routing/nats-router.js";
 import { validateFetch } from "../validation/validate-request.js";
 import { routingDeadline } from "./deadline.js";
 import type { ExchangeOutcome, ExchangeRecorder } from "./outcome.js";
+import { policyDenial } from "./policy-denial.js";
+import type { RateLimiter } from "./rate-limiter.js";
 
 export interface ExchangeDeps {
   catalogue: Catalogue;
   /** The policy bundle in force; read once per exchange so a reload never splits one. */
   policy: () => PolicyBundle;
+  /** The broker's local copy of the consent bucket: a lookup, no round trip. */
+  consents: { get(id: string): ConsentRecord | undefined };
+  rates: RateLimiter;
   router: Router;
   recorder: ExchangeRecorder;
   trustDomain: string;
@@ -99,11 +104,17 @@ export async function fetchExchange(
       service: v.service.service.full,
       purpose: v.purpose,
       fields: v.fields,
+      subjectId: v.subjectId,
+      now: Date.now(),
+      consentId: v.consentId,
+      consent: v.consentId === "" ? undefined : deps.consents.get(v.consentId),
     });
-    outcome.decision = decision.allow ? "allow" : "deny";
+    outcome.decision = "deny";
     outcome.matchedGrants = decision.matchedGrants;
     outcome.fieldsWithheld = decision.withheld;
-    if (!decision.allow) throw new XbusError("POLICY_DENIED", decision.explanation);
+    if (!decision.allow) throw policyDenial(decision);
+    deps.rates.take(peer.id.uri, decision.rates);
+    outcome.decision = "allow";
 
     const recordType = v.service.recordType;
     const body = toBinary(

@@ -3,6 +3,13 @@ import { certsCommand } from "./certs.js";
 import type { Command } from "./command.js";
 import { devCommand } from "./dev.js";
 import { logCommand } from "./log.js";
+import { policyCommand } from "./policy.js";
 
 /** Every `xbus` subcommand, in the order `xbus --help` lists them. Add a new one here. */
-export const commands: readonly Command[] = [devCommand, certsCommand, logCommand, benchCommand];
+export const commands: readonly Command[] = [
+  devCommand,
+  certsCommand,
+  policyCommand,
+  logCommand,
+  benchCommand,
+];

@@ -25,6 +25,7 @@ import {
   type ExchangeOutcome,
   type ExchangeRecorder,
   LogIndex,
+  openConsentStore,
   openExchangeLog,
   serveReview,
   startBroker,
@@ -44,7 +45,7 @@ import { Catalogue } from "../../core/catalogue.js";
 import { createLogger, type Logger } from "../../core/logger.js";
 import { natsAuthConfig } from "../../core/nats-auth.js";
 import { NatsServer } from "../../core/nats-server.js";
-import { loadBundle, type PolicyBundle } from "../../policies/index.js";
+import { createPolicyStore, type PolicyStore } from "../../policies/index.js";
 
 /**
  * Everything of the bus on one machine: a nats-server child, a federation CA
@@ -123,6 +124,8 @@ export interface Stack {
   readonly population: Population;
   readonly catalogue: Catalogue;
   readonly brokerPublicKey: KeyObject;
+  /** The broker's policy bundle, reloaded when files in the policies folder change. */
+  readonly policy: PolicyStore;
   /** Public key that verifies tree heads. */
   readonly logPublicKey: KeyObject;
   /** The log's SQLite index; undefined when a recorder replaced the log. */
@@ -152,7 +155,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const logger = options.logger ?? createLogger({ component: "dev" });
   const catalogue = Catalogue.load();
   const policiesDir = options.policiesDir ?? resolve(import.meta.dirname, "../../policies");
-  const bundle: PolicyBundle = loadBundle({ dir: policiesDir, catalogue, trustDomain: TRUST_DOMAIN });
+  const policy = createPolicyStore({
+    dir: policiesDir,
+    catalogue,
+    trustDomain: TRUST_DOMAIN,
+    logger: logger.child({ component: "policy" }),
+  });
   const population = options.population ?? createPopulation();
 
   // The CA outlives a run of `xbus dev`, so what was revoked stays revoked; identities are renewed each start.
@@ -226,6 +234,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ...(natsAuth && identity ? { tls: { ca: ca.certPem, cert: identity.cert, key: identity.key } } : {}),
     });
   const closers: (() => Promise<void>)[] = spawned ? [() => spawned.dispose()] : [];
+  closers.push(async () => policy.close());
   const close = async () => {
     for (const c of closers.reverse())
       await c().catch((err: unknown) => logger.warn({ err }, "shutdown step failed"));
@@ -294,6 +303,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       return r;
     };
 
+    const consents = await openConsentStore({ nc: brokerNc, logger: logger.child({ component: "consent" }) });
+    closers.push(() => consents.close());
     // The exchange log: JetStream stream (truth) → indexer → SQLite, and the review API over it.
     const secretsDir = join(dir, "secrets");
     mkdirSync(secretsDir, { recursive: true, mode: 0o700 });
@@ -374,7 +385,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       crlPath: caDir.paths.crl,
       nats: brokerNc,
       catalogue,
-      policy: () => bundle,
+      policy,
+      consents,
       recorder: observed,
       trustDomain: TRUST_DOMAIN,
       brokerId: "dev",
@@ -400,6 +412,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       population,
       catalogue,
       brokerPublicKey,
+      policy,
       logPublicKey,
       index,
       review,

@@ -57,8 +57,57 @@ describe("parseBundle refuses a bundle whole, naming file, line and reason", () 
       "  - id: g1\n    consumer: spiffe://gov.bt/agency/moe/system/x\n    consumer_agency: moe\n    service: dcrc.citizen-record\n    purposes: [p1]\n    fields: [name]\n",
       "grants.yaml:2: grant g1: give exactly one of consumer (a SPIFFE ID) or consumer_agency",
     ],
+    [
+      "consent that is neither required nor not-required",
+      "  - id: g1\n    consumer_agency: moe\n    service: dcrc.citizen-record\n    purposes: [p1]\n    fields: [name]\n    consent: maybe\n",
+      'grants.yaml:2: grant g1: consent must be required or not-required, not "maybe"',
+    ],
+    [
+      "CEL that does not parse",
+      "  - id: g1\n    consumer_agency: moe\n    service: dcrc.citizen-record\n    purposes: [p1]\n    fields: [name]\n    condition: hour <\n",
+      "grants.yaml:7: grant g1: condition does not parse: <input>:1:6: found < but expecting end of input",
+    ],
+    [
+      "CEL over an unknown variable",
+      "  - id: g1\n    consumer_agency: moe\n    service: dcrc.citizen-record\n    purposes: [p1]\n    fields: [name]\n    condition: citizen.age > 18\n",
+      "grants.yaml:7: grant g1: condition uses unknown variable citizen (known: service, purpose, fields, consumer, consumer_agency, consumer_system, subject, consent, now, hour, weekday)",
+    ],
+    [
+      "CEL that does not type",
+      "  - id: g1\n    consumer_agency: moe\n    service: dcrc.citizen-record\n    purposes: [p1]\n    fields: [name]\n    condition: 'hour < \"nine\"'\n",
+      "grants.yaml:7: grant g1: condition does not check: found no matching overload for '_<_' applied to '(int, string)'",
+    ],
+    [
+      "CEL that is not a bool",
+      "  - id: g1\n    consumer_agency: moe\n    service: dcrc.citizen-record\n    purposes: [p1]\n    fields: [name]\n    condition: hour + 1\n",
+      "grants.yaml:7: grant g1: condition must give a bool",
+    ],
+    [
+      "malformed rate",
+      "  - id: g1\n    consumer_agency: moe\n    service: dcrc.citizen-record\n    purposes: [p1]\n    fields: [name]\n    rate: 100 per minute\n",
+      'grants.yaml:7: grant g1: rate "100 per minute" is not N/second, N/minute, N/hour or N/day (N from 1 to 9999999)',
+    ],
+    [
+      "malformed expiry",
+      "  - id: g1\n    consumer_agency: moe\n    service: dcrc.citizen-record\n    purposes: [p1]\n    fields: [name]\n    expires: 2027-02-30\n",
+      'grants.yaml:7: grant g1: expires must be a date YYYY-MM-DD, not "2027-02-30"',
+    ],
   ])("%s", (_what, body, expected) => {
     expect(problemsOf([purposes, grant(body)])).toEqual([expected]);
+  });
+
+  it("refuses a consent authority that is not a system of the trust domain", () => {
+    expect(
+      problemsOf([
+        purposes,
+        {
+          name: "authorities.yaml",
+          text: "consent_authorities:\n  - spiffe://gov.bt/agency/govtech/connector/x\n",
+        },
+      ]),
+    ).toEqual([
+      'authorities.yaml:2: consent authority "spiffe://gov.bt/agency/govtech/connector/x" is not a system identity',
+    ]);
   });
 
   it("reports YAML syntax errors with their line", () => {
@@ -111,7 +160,16 @@ describe("decide", () => {
     ],
     opts,
   );
-  const req = { consumer: moe, service: "dcrc.citizen-record", purpose: "p1", fields: [] as string[] };
+  const req = {
+    consumer: moe,
+    service: "dcrc.citizen-record",
+    purpose: "p1",
+    fields: [] as string[],
+    subjectId: "10000000001",
+    now: Date.UTC(2026, 5, 1, 4),
+    consentId: "",
+    consent: undefined,
+  };
 
   it("releases the union of the matching grants' ceilings when no fields are named", () => {
     const d = decide(bundle, req);
@@ -156,6 +214,7 @@ describe("decide", () => {
         service: "dcrc.citizen-record",
         purposes: ["p1", "p2"],
         fields: ["date_of_birth", "household.members.name", "name"],
+        consentRequired: false,
       },
     ]);
     expect(grantsFor(bundle, rsta)).toEqual([]);

@@ -5,6 +5,8 @@ import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAM
 import type { Catalogue } from "../../core/catalogue.js";
 import { isAgencyName } from "../../core/service-name.js";
 import { parseWorkloadId } from "../../core/spiffe-id.js";
+import { type Condition, compileCondition } from "./condition.js";
+import { parseRate, type Rate } from "./rate.js";
 
 /**
  * The federation's policy bundle: every `*.yaml` file in one folder, read and
@@ -28,6 +30,14 @@ export interface Grant {
   readonly purposes: ReadonlySet<string>;
   /** The field ceiling: paths into the service's record type. */
   readonly fields: readonly string[];
+  /** The request must name a consent the citizen gave for this consumer, service and purpose. */
+  readonly consentRequired: boolean;
+  /** CEL over the request, the subject and the time; the grant applies only when it holds. */
+  readonly condition: Condition | undefined;
+  /** At most this many requests per consumer system for this grant. */
+  readonly rate: Rate | undefined;
+  /** The grant applies before this instant (ms since the epoch): the end of its `expires` day, local time. */
+  readonly expiresAt: number | undefined;
   /** Where it was written, for explanations. */
   readonly source: string;
 }
@@ -38,6 +48,12 @@ export interface PolicyBundle {
   readonly trustDomain: string;
   readonly purposes: ReadonlyMap<string, Purpose>;
   readonly grants: readonly Grant[];
+  /** The grants of each service, in bundle order: what a decision looks at. */
+  readonly grantsByService: ReadonlyMap<string, readonly Grant[]>;
+  /** SPIFFE IDs that may call xbus.v1.Consent (e.g. the citizen portal). */
+  readonly consentAuthorities: ReadonlySet<string>;
+  /** Minutes east of UTC of the federation's local time (`utc_offset`, default +06:00): for `hour`, `weekday`, `expires`. */
+  readonly utcOffsetMinutes: number;
 }
 
 export class BundleError extends Error {
@@ -48,7 +64,10 @@ export class BundleError extends Error {
 }
 
 const ID = /^[a-z][a-z0-9-]{0,62}$/;
-const TOP_KEYS = new Set(["purposes", "grants"]);
+const TOP_KEYS = new Set(["purposes", "grants", "consent_authorities", "utc_offset"]);
+const DEFAULT_UTC_OFFSET_MINUTES = 6 * 60;
+const UTC_OFFSET = /^([+-])([01][0-9]|2[0-3]):([0-5][0-9])$/;
+const DATE = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/;
 const PURPOSE_KEYS = new Set(["id", "description", "legal_basis"]);
 const GRANT_KEYS = new Set([
   "id",
@@ -58,6 +77,10 @@ const GRANT_KEYS = new Set([
   "service",
   "purposes",
   "fields",
+  "consent",
+  "condition",
+  "rate",
+  "expires",
 ]);
 
 export interface LoadBundleOptions {
@@ -85,6 +108,8 @@ export function parseBundle(
   const purposes = new Map<string, Purpose>();
   const grants: Grant[] = [];
   const grantSites: { node: YAMLMap; at: (n: Node | null | undefined) => string }[] = [];
+  const consentAuthorities = new Set<string>();
+  let utcOffset: { minutes: number; where: string } | undefined;
   const hash = createHash("sha256");
 
   for (const file of files) {
@@ -109,12 +134,36 @@ export function parseBundle(
       const key = isScalar(pair.key) ? String(pair.key.value) : "";
       if (!TOP_KEYS.has(key)) {
         problems.push(
-          `${at(pair.key as Node)}: unknown key ${JSON.stringify(key)} (expected purposes or grants)`,
+          `${at(pair.key as Node)}: unknown key ${JSON.stringify(key)} (expected purposes, grants, consent_authorities or utc_offset)`,
         );
+        continue;
+      }
+      if (key === "utc_offset") {
+        const where = at(pair.value as Node);
+        const v = isScalar(pair.value) ? pair.value.value : undefined;
+        const m = typeof v === "string" ? UTC_OFFSET.exec(v) : null;
+        if (!m) {
+          problems.push(`${where}: utc_offset must look like +06:00`);
+          continue;
+        }
+        const minutes = (m[1] === "-" ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]));
+        if (utcOffset && utcOffset.minutes !== minutes)
+          problems.push(`${where}: utc_offset differs from the one at ${utcOffset.where}`);
+        utcOffset = { minutes, where };
         continue;
       }
       if (!isSeq(pair.value)) {
         problems.push(`${at(pair.value as Node)}: ${key} must be a list`);
+        continue;
+      }
+      if (key === "consent_authorities") {
+        for (const item of pair.value.items) {
+          const v = isScalar(item) ? item.value : undefined;
+          const problem = typeof v === "string" ? systemIdProblem(v, trustDomain) : "is not a SPIFFE ID";
+          if (problem)
+            problems.push(`${at(item as Node)}: consent authority ${JSON.stringify(v)} ${problem}`);
+          else consentAuthorities.add(v as string);
+        }
         continue;
       }
       for (const item of pair.value.items) {
@@ -129,9 +178,10 @@ export function parseBundle(
   }
 
   // Grants are checked after every purpose is known, whatever the file order.
+  const utcOffsetMinutes = utcOffset?.minutes ?? DEFAULT_UTC_OFFSET_MINUTES;
   const grantIds = new Set<string>();
   for (const { node, at } of grantSites) {
-    const g = readGrant(node, at, problems, { catalogue, trustDomain, purposes });
+    const g = readGrant(node, at, problems, { catalogue, trustDomain, purposes, utcOffsetMinutes });
     if (!g) continue;
     if (grantIds.has(g.id)) {
       problems.push(`${g.source}: grant id ${JSON.stringify(g.id)} is used twice`);
@@ -141,7 +191,32 @@ export function parseBundle(
     grants.push(g);
   }
   if (problems.length > 0) throw new BundleError(problems);
-  return { hash: hash.digest("hex"), trustDomain, purposes, grants };
+  const grantsByService = new Map<string, Grant[]>();
+  for (const g of grants) {
+    const list = grantsByService.get(g.service) ?? [];
+    list.push(g);
+    grantsByService.set(g.service, list);
+  }
+  return {
+    hash: hash.digest("hex"),
+    trustDomain,
+    purposes,
+    grants,
+    grantsByService,
+    consentAuthorities,
+    utcOffsetMinutes,
+  };
+}
+
+function systemIdProblem(uri: string, trustDomain: string): string | undefined {
+  try {
+    const wid = parseWorkloadId(uri);
+    if (wid.trustDomain !== trustDomain) return `is outside trust domain ${trustDomain}`;
+    if (wid.role !== "system") return "is not a system identity";
+    return undefined;
+  } catch (err) {
+    return `is not valid: ${(err as Error).message}`;
+  }
 }
 
 type At = (n: Node | null | undefined) => string;
@@ -184,7 +259,12 @@ function readGrant(
   map: YAMLMap,
   at: At,
   problems: string[],
-  ctx: { catalogue: Catalogue; trustDomain: string; purposes: ReadonlyMap<string, Purpose> },
+  ctx: {
+    catalogue: Catalogue;
+    trustDomain: string;
+    purposes: ReadonlyMap<string, Purpose>;
+    utcOffsetMinutes: number;
+  },
 ): Grant | undefined {
   const before = problems.length;
   const f = fieldsOf(map, GRANT_KEYS, at, problems, "a grant");
@@ -240,6 +320,58 @@ function readGrant(
         problems.push(`${where}: ${JSON.stringify(p)} is not a field of ${entry.recordType.typeName}`);
     }
   }
+  const consentValue = f.get("consent")?.value;
+  let consentRequired = false;
+  if (consentValue !== undefined) {
+    if (consentValue === "required") consentRequired = true;
+    else if (consentValue !== "not-required")
+      problems.push(
+        `${where}: consent must be required or not-required, not ${JSON.stringify(consentValue)}`,
+      );
+  }
+
+  let condition: Condition | undefined;
+  const conditionField = f.get("condition");
+  if (conditionField !== undefined) {
+    if (typeof conditionField.value !== "string") {
+      problems.push(
+        `${at(conditionField.node)}: grant ${id ?? "?"}: condition must be a CEL expression (a string)`,
+      );
+    } else {
+      try {
+        condition = compileCondition(conditionField.value);
+      } catch (err) {
+        problems.push(`${at(conditionField.node)}: grant ${id ?? "?"}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  let rate: Rate | undefined;
+  const rateField = f.get("rate");
+  if (rateField !== undefined) {
+    try {
+      rate = parseRate(String(rateField.value));
+    } catch (err) {
+      problems.push(`${at(rateField.node)}: grant ${id ?? "?"}: ${(err as Error).message}`);
+    }
+  }
+
+  let expiresAt: number | undefined;
+  const expiresField = f.get("expires");
+  if (expiresField !== undefined) {
+    const m = typeof expiresField.value === "string" ? DATE.exec(expiresField.value) : null;
+    const [y, mo, d] = m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [0, 0, 0];
+    const day = new Date(Date.UTC(y, mo - 1, d));
+    if (!m || day.getUTCFullYear() !== y || day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d) {
+      problems.push(
+        `${at(expiresField.node)}: grant ${id ?? "?"}: expires must be a date YYYY-MM-DD, not ${JSON.stringify(expiresField.value)}`,
+      );
+    } else {
+      // The grant holds through the whole of that day, local time.
+      expiresAt = Date.UTC(y, mo - 1, d + 1) - ctx.utcOffsetMinutes * 60_000;
+    }
+  }
+
   if (problems.length > before || !id) return undefined;
   return {
     id,
@@ -249,6 +381,10 @@ function readGrant(
     service,
     purposes,
     fields,
+    consentRequired,
+    condition,
+    rate,
+    expiresAt,
     source: at(map),
   };
 }

@@ -1,5 +1,7 @@
 import type { WorkloadId } from "../../core/spiffe-id.js";
 import type { Grant, PolicyBundle } from "./bundle.js";
+import { type ConsentProblem, type ConsentRecord, consentProblem } from "./consent.js";
+import type { Rate } from "./rate.js";
 
 export interface PolicyRequest {
   readonly consumer: WorkloadId;
@@ -9,9 +11,32 @@ export interface PolicyRequest {
   readonly purpose: string;
   /** Valid field paths of the record type; empty asks for the whole ceiling. */
   readonly fields: readonly string[];
+  /** The citizen ID (validated before). */
+  readonly subjectId: string;
+  /** When the decision is taken, ms since the epoch: passed in so the decision stays pure. */
+  readonly now: number;
+  /** The consent id the request names; "" for none. */
+  readonly consentId: string;
+  /** That consent as the broker's consent store holds it; undefined when unknown. */
+  readonly consent: ConsentRecord | undefined;
 }
 
-export type DenyReason = "NO_GRANT" | "PURPOSE_NOT_GRANTED" | "NO_FIELDS_RELEASED";
+export type DenyReason =
+  | "NO_GRANT"
+  | "PURPOSE_NOT_GRANTED"
+  | "GRANT_EXPIRED"
+  | "CONSENT_REQUIRED"
+  | "CONSENT_INVALID"
+  | "CONDITION_NOT_MET"
+  | "NO_FIELDS_RELEASED";
+
+/** What happened to one grant of this consumer and service, for `xbus policy explain`. */
+export interface GrantTrace {
+  readonly grant: string;
+  readonly source: string;
+  readonly result: "matched" | "purpose" | "expired" | "consent-required" | "consent-invalid" | "condition";
+  readonly detail: string;
+}
 
 export interface Decision {
   readonly allow: boolean;
@@ -24,6 +49,10 @@ export interface Decision {
   /** Requested fields, or parts of them, that no matching grant covers. */
   readonly withheld: readonly string[];
   readonly bundleHash: string;
+  /** Every grant of this consumer and service, and what became of it. */
+  readonly trace: readonly GrantTrace[];
+  /** Rates of the matched grants: the broker spends one request of each. */
+  readonly rates: readonly { readonly grant: string; readonly rate: Rate }[];
 }
 
 /** True when `path` is `ancestor` or lies below it. */
@@ -31,50 +60,129 @@ export function covers(ancestor: string, path: string): boolean {
   return path === ancestor || (path.startsWith(ancestor) && path.charAt(ancestor.length) === ".");
 }
 
-function grantApplies(g: Grant, consumer: WorkloadId, service: string): boolean {
-  if (g.service !== service) return false;
+export function grantApplies(g: Grant, consumer: WorkloadId): boolean {
   return g.consumer === undefined ? g.consumerAgency === consumer.agency : g.consumer === consumer.uri;
 }
 
+/** Later stages win when picking the reason for a denial: the furthest a grant got tells the most. */
+const STAGE: Record<GrantTrace["result"], number> = {
+  purpose: 1,
+  expired: 2,
+  "consent-required": 3,
+  "consent-invalid": 3,
+  condition: 4,
+  matched: 5,
+};
+const REASON: Record<Exclude<GrantTrace["result"], "matched">, DenyReason> = {
+  purpose: "PURPOSE_NOT_GRANTED",
+  expired: "GRANT_EXPIRED",
+  "consent-required": "CONSENT_REQUIRED",
+  "consent-invalid": "CONSENT_INVALID",
+  condition: "CONDITION_NOT_MET",
+};
+
 /**
  * Default deny. Pure: the same bundle and request give the same decision.
- * Released = requested paths within the union of the matching grants' ceilings;
- * a requested path above the ceiling (`household` when only
+ * A grant matches when it names this consumer (or its agency), service and
+ * purpose, has not expired, has the consent it requires and its condition
+ * holds. Released = requested paths within the union of the matching grants'
+ * ceilings (narrowed to the consent's fields where the consent names some); a
+ * requested path above the ceiling (`household` when only
  * `household.members.name` is granted) is narrowed to what the ceiling allows
  * and also named as withheld.
  */
 export function decide(bundle: PolicyBundle, req: PolicyRequest): Decision {
-  const base = { bundleHash: bundle.hash };
-  const forService = bundle.grants.filter((g) => grantApplies(g, req.consumer, req.service));
+  const forService = (bundle.grantsByService.get(req.service) ?? []).filter((g) =>
+    grantApplies(g, req.consumer),
+  );
   if (forService.length === 0) {
-    return {
-      ...base,
-      allow: false,
-      denyReason: "NO_GRANT",
-      explanation: `no grant lets ${req.consumer.uri} read ${req.service}`,
-      matchedGrants: [],
-      released: [],
-      withheld: [...req.fields],
-    };
+    return deny(bundle, req, "NO_GRANT", `no grant lets ${req.consumer.uri} read ${req.service}`, [], []);
   }
-  const matched = forService.filter((g) => g.purposes.has(req.purpose));
+  const consentIssue: ConsentProblem | undefined =
+    req.consentId === ""
+      ? undefined
+      : consentProblem(req.consent, {
+          subjectId: req.subjectId,
+          consumer: req.consumer.uri,
+          service: req.service,
+          purpose: req.purpose,
+          now: req.now,
+        });
+  const consentHolds = req.consentId !== "" && consentIssue === undefined;
+
+  const trace: GrantTrace[] = [];
+  const matched: Grant[] = [];
+  for (const g of forService) {
+    const t = (result: GrantTrace["result"], detail: string) =>
+      trace.push({ grant: g.id, source: g.source, result, detail });
+    if (!g.purposes.has(req.purpose)) {
+      t("purpose", `grants purposes ${[...g.purposes].join(", ")}, not ${req.purpose}`);
+      continue;
+    }
+    if (g.expiresAt !== undefined && req.now >= g.expiresAt) {
+      t("expired", `expired at ${new Date(g.expiresAt).toISOString()}`);
+      continue;
+    }
+    if (g.consentRequired && req.consentId === "") {
+      t("consent-required", "requires the citizen's consent; the request names none");
+      continue;
+    }
+    if (g.consentRequired && consentIssue !== undefined) {
+      t("consent-invalid", `the consent named does not hold: ${consentIssue}`);
+      continue;
+    }
+    if (g.condition) {
+      const r = g.condition.evaluate({
+        service: req.service,
+        purpose: req.purpose,
+        fields: req.fields,
+        consumer: req.consumer.uri,
+        consumerAgency: req.consumer.agency,
+        consumerSystem: req.consumer.name,
+        subject: req.subjectId,
+        consent: consentHolds,
+        now: req.now,
+        utcOffsetMinutes: bundle.utcOffsetMinutes,
+      });
+      if (!r.holds) {
+        t(
+          "condition",
+          r.error ? `condition failed: ${r.error}` : `condition is false: ${g.condition.source}`,
+        );
+        continue;
+      }
+    }
+    t("matched", g.consentRequired ? "matched, with the citizen's consent" : "matched");
+    matched.push(g);
+  }
+
   if (matched.length === 0) {
-    return {
-      ...base,
-      allow: false,
-      denyReason: "PURPOSE_NOT_GRANTED",
-      explanation: `${req.consumer.uri} may read ${req.service}, but not for purpose ${req.purpose}`,
-      matchedGrants: [],
-      released: [],
-      withheld: [...req.fields],
-    };
+    let furthest = trace[0];
+    for (const t of trace) if (furthest && STAGE[t.result] > STAGE[furthest.result]) furthest = t;
+    const result = (furthest?.result ?? "purpose") as Exclude<GrantTrace["result"], "matched">;
+    const reason = REASON[result];
+    const text =
+      reason === "PURPOSE_NOT_GRANTED"
+        ? `${req.consumer.uri} may read ${req.service}, but not for purpose ${req.purpose}`
+        : `${req.consumer.uri} may not read ${req.service} for ${req.purpose}: ${furthest?.detail ?? ""}`;
+    return deny(bundle, req, reason, text, [], trace);
   }
-  const ceiling = [...new Set(matched.flatMap((g) => g.fields))];
-  const requested = req.fields.length > 0 ? req.fields : ceiling;
+
+  const ceiling = new Set<string>();
+  for (const g of matched) {
+    const consentFields = g.consentRequired ? (req.consent?.fields ?? []) : [];
+    for (const c of g.fields) {
+      if (consentFields.length === 0 || consentFields.some((f) => covers(f, c))) ceiling.add(c);
+      else for (const f of consentFields) if (covers(c, f)) ceiling.add(f);
+    }
+  }
+  const requested = req.fields.length > 0 ? req.fields : [...ceiling];
   const released = new Set<string>();
   const withheld: string[] = [];
   for (const path of requested) {
-    if (ceiling.some((c) => covers(c, path))) {
+    let inside = false;
+    for (const c of ceiling) if (covers(c, path)) inside = true;
+    if (inside) {
       released.add(path);
       continue;
     }
@@ -84,23 +192,50 @@ export function decide(bundle: PolicyBundle, req: PolicyRequest): Decision {
   const matchedGrants = matched.map((g) => g.id);
   if (released.size === 0) {
     return {
-      ...base,
-      allow: false,
-      denyReason: "NO_FIELDS_RELEASED",
-      explanation: `none of the requested fields of ${req.service} is granted to ${req.consumer.uri}`,
+      ...deny(
+        bundle,
+        req,
+        "NO_FIELDS_RELEASED",
+        `none of the requested fields of ${req.service} is granted to ${req.consumer.uri}`,
+        withheld,
+        trace,
+      ),
       matchedGrants,
-      released: [],
-      withheld,
     };
   }
+  const rates: { grant: string; rate: Rate }[] = [];
+  for (const g of matched) if (g.rate) rates.push({ grant: g.id, rate: g.rate });
   return {
-    ...base,
     allow: true,
     denyReason: undefined,
     explanation: `allowed by ${matchedGrants.join(", ")}`,
     matchedGrants,
     released: [...released],
     withheld,
+    bundleHash: bundle.hash,
+    trace,
+    rates,
+  };
+}
+
+function deny(
+  bundle: PolicyBundle,
+  req: PolicyRequest,
+  denyReason: DenyReason,
+  explanation: string,
+  withheld: readonly string[] | undefined,
+  trace: readonly GrantTrace[],
+): Decision {
+  return {
+    allow: false,
+    denyReason,
+    explanation,
+    matchedGrants: [],
+    released: [],
+    withheld: withheld && withheld.length > 0 ? withheld : [...req.fields],
+    bundleHash: bundle.hash,
+    trace,
+    rates: [],
   };
 }
 
@@ -108,21 +243,25 @@ export interface ServiceGrantSummary {
   readonly service: string;
   readonly purposes: readonly string[];
   readonly fields: readonly string[];
+  /** Every grant of this consumer for the service requires consent. */
+  readonly consentRequired: boolean;
 }
 
 /** What a consumer may use: per service, the purposes and the field ceiling (for Exchange.ListServices). */
 export function grantsFor(bundle: PolicyBundle, consumer: WorkloadId): ServiceGrantSummary[] {
-  const byService = new Map<string, { purposes: Set<string>; fields: Set<string> }>();
+  const byService = new Map<string, { purposes: Set<string>; fields: Set<string>; consent: boolean }>();
   for (const g of bundle.grants) {
-    if (!grantApplies(g, consumer, g.service)) continue;
-    const s = byService.get(g.service) ?? { purposes: new Set(), fields: new Set() };
+    if (!grantApplies(g, consumer)) continue;
+    const s = byService.get(g.service) ?? { purposes: new Set(), fields: new Set(), consent: true };
     for (const p of g.purposes) s.purposes.add(p);
     for (const f of g.fields) s.fields.add(f);
+    s.consent &&= g.consentRequired;
     byService.set(g.service, s);
   }
   return [...byService].map(([service, s]) => ({
     service,
     purposes: [...s.purposes].sort(),
     fields: [...s.fields].sort(),
+    consentRequired: s.consent,
   }));
 }

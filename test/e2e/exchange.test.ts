@@ -101,13 +101,14 @@ describe("a granted consumer", () => {
 
   it("lists the services, purposes and fields it may use", async () => {
     const res = await stack.client().listServices({}, deadline());
-    expect(res.services).toHaveLength(1);
-    expect(res.services[0]).toMatchObject({
+    const dcrc = res.services.find((s) => s.service === SERVICE);
+    expect(dcrc).toMatchObject({
       service: SERVICE,
       recordType: "agencies.dcrc.v1.CitizenRecord",
       purposes: [PURPOSE],
+      consentRequired: false,
     });
-    expect(res.services[0]?.fields).toContain("household.members.name");
+    expect(dcrc?.fields).toContain("household.members.name");
   });
 
   it("gets NOT_FOUND for a citizen the registry does not hold", async () => {

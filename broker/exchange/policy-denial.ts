@@ -1,0 +1,11 @@
+import { type Reason, XbusError } from "../../core/errors.js";
+import type { Decision } from "../../policies/index.js";
+
+/** The error a consumer sees for a denied decision: consent problems keep their own reasons. */
+export function policyDenial(decision: Decision): XbusError {
+  const reason: Reason =
+    decision.denyReason === "CONSENT_REQUIRED" || decision.denyReason === "CONSENT_INVALID"
+      ? decision.denyReason
+      : "POLICY_DENIED";
+  return new XbusError(reason, decision.explanation);
+}

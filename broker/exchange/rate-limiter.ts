@@ -1,0 +1,78 @@
+import { XbusError } from "../../core/errors.js";
+import type { Rate } from "../../policies/index.js";
+
+/**
+ * Token buckets for grants' `rate:`, one per consumer system and grant (a
+ * grant names one service, so this is per consumer and service). In memory,
+ * per broker: with N brokers a consumer gets at most N times the rate.
+ */
+export interface RateLimiter {
+  /** Spends one request of each rate, or none and throws RATE_LIMITED with a retry hint. */
+  take(consumer: string, rates: readonly { readonly grant: string; readonly rate: Rate }[]): void;
+  readonly size: number;
+}
+
+export interface RateLimiterOptions {
+  /** Buckets kept at most; the least recently used goes first. Default 10 000. */
+  maxBuckets?: number;
+  now?: () => number;
+}
+
+interface Bucket {
+  tokens: number;
+  updated: number;
+  /** The rate the bucket was made for: a reload that changes it starts afresh. */
+  rate: string;
+}
+
+export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter {
+  const maxBuckets = options.maxBuckets ?? 10_000;
+  const now = options.now ?? Date.now;
+  const buckets = new Map<string, Bucket>();
+
+  const refill = (key: string, rate: Rate, t: number): Bucket => {
+    let b = buckets.get(key);
+    if (b === undefined || b.rate !== rate.text) {
+      b = { tokens: rate.count, updated: t, rate: rate.text };
+    } else {
+      b.tokens = Math.min(rate.count, b.tokens + ((t - b.updated) * rate.count) / rate.perMs);
+      b.updated = t;
+      // Map order is use order: re-inserting marks it recently used.
+      buckets.delete(key);
+    }
+    buckets.set(key, b);
+    while (buckets.size > maxBuckets) {
+      const oldest = buckets.keys().next().value;
+      if (oldest === undefined) break;
+      buckets.delete(oldest);
+    }
+    return b;
+  };
+
+  return {
+    take(consumer, rates) {
+      if (rates.length === 0) return;
+      const t = now();
+      const held = rates.map((r) => ({ r, b: refill(`${r.grant}\u0000${consumer}`, r.rate, t) }));
+      let waitMs = 0;
+      for (const { r, b } of held) {
+        if (b.tokens < 1)
+          waitMs = Math.max(waitMs, Math.ceil(((1 - b.tokens) * r.rate.perMs) / r.rate.count));
+      }
+      if (waitMs > 0) {
+        const names = held.filter(({ b }) => b.tokens < 1).map(({ r }) => `${r.grant} (${r.rate.text})`);
+        throw new XbusError(
+          "RATE_LIMITED",
+          `over the rate of grant ${names.join(", ")}; retry in ${waitMs} ms`,
+          {
+            retryAfterMs: waitMs,
+          },
+        );
+      }
+      for (const { b } of held) b.tokens -= 1;
+    },
+    get size() {
+      return buckets.size;
+    },
+  };
+}

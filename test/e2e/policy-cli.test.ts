@@ -1,0 +1,75 @@
+import { spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+
+const root = resolve(import.meta.dirname, "../..");
+const tmp = mkdtempSync(join(tmpdir(), "xbus-policy-cli-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function xbus(...args: string[]) {
+  const r = spawnSync(process.execPath, [join(root, "bin/xbus.js"), "policy", ...args], {
+    cwd: root,
+    encoding: "utf8",
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe("xbus policy", () => {
+  it("test passes on the shipped bundle", () => {
+    const r = xbus("test");
+    expect(r.err).toBe("");
+    expect(r.out).toMatch(/\n\d+ passed, 0 failed; bundle [0-9a-f]{12}\n$/);
+    expect(r.code).toBe(0);
+  });
+
+  it("test exits non-zero and prints the diff when the bundle changes its meaning", () => {
+    const dir = join(tmp, "mutated");
+    cpSync(join(root, "policies"), dir, { recursive: true });
+    const rsta = join(dir, "rsta.yaml");
+    writeFileSync(rsta, readFileSync(rsta, "utf8").replace("    consent: required\n", ""));
+    const r = xbus("test", "--dir", dir);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("FAIL  medical fitness needs the applicant's consent  (licensing.yaml:");
+    expect(r.out).toContain("reason: expected CONSENT_REQUIRED got none");
+  });
+
+  it("check refuses a broken bundle with file, line and reason", () => {
+    const dir = join(tmp, "broken");
+    cpSync(join(root, "policies"), dir, { recursive: true });
+    writeFileSync(
+      join(dir, "extra.yaml"),
+      "grants:\n  - id: x\n    consumer_agency: moe\n    service: dcrc.citizen-record\n    purposes: [scholarship-eligibility]\n    fields: [name]\n    rate: lots\n",
+    );
+    const r = xbus("check", "--dir", dir);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('extra.yaml:7: grant x: rate "lots" is not N/second');
+  });
+
+  it("explains a decision grant by grant", () => {
+    const r = xbus(
+      "explain",
+      "--consumer",
+      "spiffe://gov.bt/agency/moe/system/school-admissions",
+      "--service",
+      "moh.vaccination-record",
+      "--purpose",
+      "school-admission",
+      "--consent",
+      "valid",
+      "--at",
+      "2027-03-10T22:00:00+06:00",
+    );
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("DENY (CONDITION_NOT_MET)");
+    expect(r.out).toMatch(/no {4}moe-admissions-vaccination-record \(moe\.yaml:\d+\): condition is false/);
+  });
+
+  it("who-can answers for a field", () => {
+    const r = xbus("who-can", "dcrc.citizen-record.photo_ref");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("spiffe://gov.bt/agency/rsta/system/licensing");
+    expect(r.out).not.toContain("scholarships");
+  });
+});
