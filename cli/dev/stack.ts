@@ -92,6 +92,9 @@ export function exampleAgencies(population: Population): AdapterDefinition[] {
   return [dcrcAdapter(population)];
 }
 
+/** A NATS client identity: PEM contents, and the files they came from when there are any. */
+export type NatsIdentity = { cert: string; key: string; certPath?: string; keyPath?: string };
+
 export interface PemPair {
   cert: string;
   key: string;
@@ -118,7 +121,7 @@ export interface Stack {
   /** NATS runs with mutual TLS and verify_and_map (see StackOptions.natsAuth). */
   readonly natsAuth: boolean;
   /** Connects to the stack's NATS as `identity` (a broker or connector certificate when natsAuth is on). */
-  natsConnect(identity?: { cert: string; key: string }, name?: string): Promise<NatsConnection>;
+  natsConnect(identity?: NatsIdentity, name?: string): Promise<NatsConnection>;
   readonly brokerAddress: string;
   readonly consumer: PemPair & { spiffeId: string };
   readonly population: Population;
@@ -227,11 +230,17 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   }
   const spawned = options.natsUrl ? undefined : await NatsServer.start({ extraConfig });
   const nats = spawned ?? { url: options.natsUrl as string };
-  const natsConnect = (identity?: { cert: string; key: string }, name?: string) =>
+  // From files when the identity has them: nats.js reads them again on every reconnect, so a renewed
+  // certificate (or a trust bundle with a new CA) is picked up without restarting the process.
+  const natsTls = (identity: NatsIdentity) =>
+    identity.certPath && identity.keyPath
+      ? { caFile: caPath, certFile: identity.certPath, keyFile: identity.keyPath }
+      : { ca: ca.certPem, cert: identity.cert, key: identity.key };
+  const natsConnect = (identity?: NatsIdentity, name?: string) =>
     connect({
       servers: nats.url,
       ...(name ? { name } : {}),
-      ...(natsAuth && identity ? { tls: { ca: ca.certPem, cert: identity.cert, key: identity.key } } : {}),
+      ...(natsAuth && identity ? { tls: natsTls(identity) } : {}),
     });
   const closers: (() => Promise<void>)[] = spawned ? [() => spawned.dispose()] : [];
   closers.push(async () => policy.close());

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection, PermissionViolationError } from "@nats-io/transport-node";
@@ -121,5 +121,77 @@ describe("NATS with the federation's identities", () => {
   it("gives no NATS permissions to roles that have no business there", () => {
     expect(() => natsPermissionsFor(ids.system)).toThrow(/only brokers and connectors use NATS/);
     expect(natsPermissionsFor(ids.moh).subscribe.allow).toEqual(["xbus.svc.moh.> xbus-connector-moh"]);
+  });
+
+  it("reconnects with a renewed certificate read from disk after the server's trust moved to a new CA", async () => {
+    const dir = mkdtempSync(join(tmp, "rollover-"));
+    const next = initCaDir({ dir: join(dir, "ca2"), trustDomain: "gov.bt" });
+    const files = (name: string) => ({
+      certFile: join(dir, `${name}.pem`),
+      keyFile: join(dir, `${name}-key.pem`),
+    });
+    const write = (name: string, c: { certPem: string; keyPem: string }) => {
+      writeFileSync(files(name).certFile, c.certPem);
+      writeFileSync(files(name).keyFile, c.keyPem, { mode: 0o600 });
+    };
+    const serverTrust = join(dir, "client-ca.pem");
+    const clientTrust = join(dir, "bundle.pem");
+    writeFileSync(serverTrust, caDir.ca.certPem);
+    writeFileSync(clientTrust, `${caDir.ca.certPem}${next.ca.certPem}`);
+    write("broker", { certPem: pems.broker.cert, keyPem: pems.broker.key });
+    write("dcrc", { certPem: pems.dcrc.cert, keyPem: pems.dcrc.key });
+    const server = await NatsServer.start({
+      extraConfig: natsAuthConfig({
+        tls: { certFile: join(tmp, "nats.pem"), keyFile: join(tmp, "nats-key.pem"), caFile: serverTrust },
+        identities: [ids.broker, ids.dcrc],
+      }),
+    });
+    try {
+      const viaFiles = async (name: string) => {
+        const nc = await connect({
+          servers: server.url,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 50,
+          tls: { caFile: clientTrust, ...files(name) },
+        });
+        open.push(nc);
+        return nc;
+      };
+      const broker = await viaFiles("broker");
+      const dcrc = await viaFiles("dcrc");
+      dcrc.subscribe("xbus.svc.dcrc.*", {
+        queue: "xbus-connector-dcrc",
+        callback: (_err, m) => {
+          m.respond(new TextEncoder().encode("ok"));
+        },
+      });
+      await dcrc.flush();
+      expect((await broker.request("xbus.svc.dcrc.x", new Uint8Array(), { timeout: 5000 })).string()).toBe(
+        "ok",
+      );
+
+      // Renewed certificates from the new CA land on disk; the server now trusts only the new CA.
+      write("broker", next.issue({ role: "broker", spiffeId: ids.broker, dnsNames: ["localhost"] }));
+      write("dcrc", next.issue({ role: "connector", spiffeId: ids.dcrc }));
+      writeFileSync(serverTrust, next.ca.certPem);
+      await server.stop();
+      await server.restart();
+      // A client still holding the old certificate is now refused: only the files' new one gets in.
+      await expect(
+        connect({ servers: server.url, reconnect: false, tls: { caFile: clientTrust, ...pems.dcrc } }),
+      ).rejects.toThrow();
+
+      for (;;) {
+        try {
+          const reply = await broker.request("xbus.svc.dcrc.x", new Uint8Array(), { timeout: 1000 });
+          expect(reply.string()).toBe("ok");
+          break;
+        } catch {
+          // The two clients are still reconnecting.
+        }
+      }
+    } finally {
+      await server.dispose();
+    }
   });
 });
