@@ -58,6 +58,7 @@ export async function fetchExchange(
 ): Promise<MessageInitShape<typeof FetchResponseSchema>> {
   const started = performance.now();
   const traceparent = firstString(call.metadata.get("traceparent"));
+  const deadlineMs = routingDeadline(call.getDeadline());
   const outcome: ExchangeOutcome = {
     exchangeId: uuidv7(),
     startedAt: Date.now(),
@@ -135,7 +136,7 @@ export async function fetchExchange(
       consumer: peer.id.uri,
       purpose: v.purpose,
       fields: decision.released,
-      deadlineMs: routingDeadline(call.getDeadline()),
+      deadlineMs,
       traceparent,
     });
     if (reply.result.case === "error") throw providerError(reply.result.value, v.service.service);
@@ -165,7 +166,7 @@ export async function fetchExchange(
     outcome.responseHash = sha256Hex(recordBytes);
     outcome.latencyMs = performance.now() - started;
     // Step 8: log, then answer. If the log cannot take it, the consumer gets no record.
-    const receipt = await deps.recorder.record(outcome);
+    const receipt = await deps.recorder.record(outcome, { deadlineMs });
     return {
       exchangeId: outcome.exchangeId,
       record: create(AnySchema, { typeUrl: TYPE_URL_PREFIX + recordType.typeName, value: recordBytes }),
@@ -189,7 +190,7 @@ export async function fetchExchange(
     outcome.fieldsReleased = []; // nothing reached the consumer
     outcome.responseHash = "";
     try {
-      const receipt = await deps.recorder.record(outcome);
+      const receipt = await deps.recorder.record(outcome, { deadlineMs, retryLater: true });
       if (receipt) xe.receipt = toBinary(ReceiptSchema, receipt);
     } catch (logErr) {
       deps.logger.error(

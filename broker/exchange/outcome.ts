@@ -33,10 +33,20 @@ export interface ExchangeOutcome {
   latencyMs: number;
 }
 
+export interface RecordOptions {
+  /** Give up waiting (ms since the epoch): the consumer's deadline. */
+  deadlineMs?: number;
+  /**
+   * For outcomes that release nothing: if the log cannot take the record in
+   * time, keep it and retry in the background rather than lose it.
+   */
+  retryLater?: boolean;
+}
+
 /**
  * Where outcomes go. The broker awaits `record` before it answers: for an
  * allowed exchange, a rejection means the consumer gets no data.
  */
 export interface ExchangeRecorder {
-  record(outcome: ExchangeOutcome): Promise<Receipt | undefined>;
+  record(outcome: ExchangeOutcome, options?: RecordOptions): Promise<Receipt | undefined>;
 }

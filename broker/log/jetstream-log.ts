@@ -5,6 +5,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { XbusError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import { leafHash, receiptSignedBytes } from "../../core/merkle-hash.js";
+import { watchConnectivity } from "../../core/nats-connectivity.js";
 import { type Receipt, ReceiptSchema } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { Decision, type ExchangeRecord, ExchangeRecordSchema } from "../../proto/gen/xbus/v1/log_pb.js";
 import type { ExchangeOutcome, ExchangeRecorder } from "../exchange/outcome.js";
@@ -102,20 +103,27 @@ export function toRecord(o: ExchangeOutcome, brokerId: string, logSecret: Uint8A
 export async function openExchangeLog(o: ExchangeLogOptions): Promise<ExchangeRecorder> {
   await ensureLogStream(o.nats, o.replicas);
   const js = jetstream(o.nats);
-  const timeout = o.ackTimeoutMs ?? 5000;
+  const ackTimeout = o.ackTimeoutMs ?? 5000;
+  const append = (bytes: Uint8Array, msgID: string, timeout: number) =>
+    js.publish(LOG_SUBJECT, bytes, { msgID, timeout, expect: { streamName: LOG_STREAM } });
+  const retry = createRetryQueue(append, o.logger, ackTimeout);
+  // While NATS is down an append would wait for its full timeout; fail at once instead (and queue failures).
+  const link = watchConnectivity(o.nats);
   return {
-    async record(outcome): Promise<Receipt> {
+    async record(outcome, opts = {}): Promise<Receipt> {
       const bytes = toBinary(ExchangeRecordSchema, toRecord(outcome, o.brokerId, o.logSecret));
+      const left = opts.deadlineMs === undefined ? ackTimeout : opts.deadlineMs - Date.now();
       let seq: number;
       try {
-        const ack = await js.publish(LOG_SUBJECT, bytes, {
-          msgID: outcome.exchangeId,
-          timeout,
-          expect: { streamName: LOG_STREAM },
-        });
-        seq = ack.seq;
+        if (!link.up) throw new Error("no connection to NATS");
+        // Leave the broker a moment before the consumer's deadline to send its answer.
+        seq = (await append(bytes, outcome.exchangeId, Math.max(50, Math.min(ackTimeout, left - 100)))).seq;
       } catch (err) {
-        o.logger.error({ exchange_id: outcome.exchangeId, err }, "exchange log append failed");
+        if (opts.retryLater) retry.add(bytes, outcome.exchangeId);
+        o.logger.error(
+          { exchange_id: outcome.exchangeId, err, retrying: opts.retryLater === true },
+          "exchange log append failed",
+        );
         throw new XbusError(
           "LOG_UNAVAILABLE",
           "the exchange log cannot record this exchange; no data was released",
@@ -136,6 +144,55 @@ export async function openExchangeLog(o: ExchangeLogOptions): Promise<ExchangeRe
         leafHash: Buffer.from(receipt.leafHash, "hex"),
         signature: sign(null, receiptSignedBytes(receipt), o.signingKey),
       });
+    },
+  };
+}
+
+const RETRY_CAPACITY = 10_000;
+
+/**
+ * Records of failed exchanges that the log could not take within the
+ * consumer's deadline. They are retried every second (the exchange id makes a
+ * retry idempotent); the queue is bounded, and what overflows is counted and
+ * logged rather than silently lost.
+ */
+function createRetryQueue(
+  append: (bytes: Uint8Array, msgID: string, timeout: number) => Promise<unknown>,
+  logger: Logger,
+  timeout: number,
+) {
+  const queue = new Map<string, Uint8Array>();
+  let dropped = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const drain = async () => {
+    timer = undefined;
+    for (const [id, bytes] of queue) {
+      try {
+        await append(bytes, id, timeout);
+        queue.delete(id);
+      } catch {
+        break; // still down: try again later, in order
+      }
+    }
+    if (queue.size > 0) schedule();
+    else logger.info({ dropped }, "exchange log caught up with the records it had to retry");
+  };
+  const schedule = () => {
+    timer ??= setTimeout(() => void drain(), 1000);
+    timer.unref();
+  };
+  return {
+    add(bytes: Uint8Array, id: string) {
+      if (queue.size >= RETRY_CAPACITY) {
+        dropped++;
+        logger.error(
+          { exchange_id: id, dropped },
+          "exchange log retry queue full: a failed exchange's record was dropped",
+        );
+        return;
+      }
+      queue.set(id, bytes);
+      schedule();
     },
   };
 }

@@ -2,6 +2,7 @@ import type { KeyObject } from "node:crypto";
 import { fromBinary } from "@bufbuild/protobuf";
 import { errors, type NatsConnection, headers as natsHeaders } from "@nats-io/transport-node";
 import { isReason, Reason, XbusError } from "../../core/errors.js";
+import { watchConnectivity } from "../../core/nats-connectivity.js";
 import { RouteHeader, serviceSubject } from "../../core/nats-subjects.js";
 import { signRoute } from "../../core/route-signature.js";
 import type { ServiceName } from "../../core/service-name.js";
@@ -37,8 +38,16 @@ export function createNatsRouter(opts: {
   brokerId: string;
   signingKey: KeyObject;
 }): Router {
+  // While the connection is down nats.js would buffer the request until the deadline; answer at once instead.
+  const link = watchConnectivity(opts.nc);
   return {
     async route(input) {
+      if (!link.up) {
+        throw new XbusError(
+          "BUS_UNAVAILABLE",
+          "the broker has lost its connection to the bus; retry shortly",
+        );
+      }
       const subject = serviceSubject(input.service);
       const h = natsHeaders();
       h.set(RouteHeader.exchangeId, input.exchangeId);
@@ -80,6 +89,9 @@ export function createNatsRouter(opts: {
 
 export function mapNatsError(err: unknown, service: ServiceName): XbusError {
   const cause = err instanceof errors.RequestError && err.cause !== undefined ? err.cause : err;
+  if (err instanceof errors.RequestError && /connection (closed|draining)|disconnect/i.test(err.message)) {
+    return new XbusError("BUS_UNAVAILABLE", "the broker has no connection to the bus", { cause: err });
+  }
   if (
     (err instanceof errors.RequestError && err.isNoResponders()) ||
     cause instanceof errors.NoRespondersError

@@ -239,6 +239,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const natsConnect = (identity?: NatsIdentity, name?: string) =>
     connect({
       servers: nats.url,
+      // Components never give up on NATS: they keep reconnecting and answer UNAVAILABLE meanwhile.
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
       ...(name ? { name } : {}),
       ...(natsAuth && identity ? { tls: natsTls(identity) } : {}),
     });
@@ -381,9 +384,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const observe = options.observe;
     const observed: ExchangeRecorder = observe
       ? {
-          record: (o) => {
+          record: (o, opts) => {
             observe(o);
-            return recorder.record(o);
+            return recorder.record(o, opts);
           },
         }
       : recorder;

@@ -1,8 +1,9 @@
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { verify } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { fromBinary } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
 import { DiscardPolicy, jetstreamManager } from "@nats-io/jetstream";
@@ -263,5 +264,119 @@ describe("the broker answers only after the log has the record", () => {
       .fetch({ service: SERVICE, subjectId: subject, purpose: PURPOSE }, deadline());
     expect(res.record).toBeDefined();
     expect(res.receipt?.leafIndex).toBeGreaterThan(0n);
+  });
+});
+
+describe("xbus log on the command line", () => {
+  // Asynchronous: the review API answering the CLI runs in this very process.
+  const xbus = async (...args: string[]) => {
+    try {
+      const { stdout, stderr } = await promisify(execFile)(
+        process.execPath,
+        [join(import.meta.dirname, "../../bin/xbus.js"), "log", ...args],
+        { encoding: "utf8", env: { ...process.env, XBUS_REVIEW_TOKEN: stack.review?.token ?? "" } },
+      );
+      return { status: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code?: number; stdout?: string; stderr?: string };
+      return { status: e.code ?? 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+    }
+  };
+
+  it("query lists what the API holds, and verify passes live", async () => {
+    const q = await xbus("query", "--url", stack.review?.url ?? "", "--decision", "deny", "--json");
+    expect(q.status).toBe(0);
+    const page = JSON.parse(q.stdout) as { exchanges: { record: { status: string } }[] };
+    expect(page.exchanges.map((e) => e.record.status)).toEqual(["POLICY_DENIED"]);
+    const v = await xbus("verify", "--url", stack.review?.url ?? "");
+    expect(v.stdout).toMatch(/^ok: \d+ entries/);
+    expect(v.status).toBe(0);
+  });
+
+  it("reindex rebuilds the same tree from the stream alone", async () => {
+    const head = await headCovering(1);
+    const db = join(tmp, "rebuilt.sqlite");
+    const r = await xbus(
+      "reindex",
+      "--db",
+      db,
+      "--log-key",
+      stack.logFiles.key,
+      "--nats",
+      stack.nats.url,
+      // The stack's NATS admits only the broker's and connectors' certificates.
+      "--nats-ca",
+      stack.caPath,
+      "--nats-cert",
+      stack.brokerCert.certPath,
+      "--nats-key",
+      stack.brokerCert.keyPath,
+      "--log-id",
+      head.log_id,
+    );
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const size = Number(/reindexed (\d+) entries/.exec(r.stdout)?.[1]);
+    expect(size).toBeGreaterThanOrEqual(head.tree_size);
+    const { proof } = await api().get<{ proof: string[] }>("/v1/log/proof/consistency", {
+      first: head.tree_size,
+      second: head.tree_size,
+    });
+    expect(proof).toEqual([]);
+    const rebuiltRoot = /root ([0-9a-f]{64})/.exec(r.stdout)?.[1];
+    const live = await headCovering(size);
+    if (live.tree_size === size) expect(rebuiltRoot).toBe(live.root_hash);
+    else {
+      const c = await api().get<{ proof: string[] }>("/v1/log/proof/consistency", {
+        first: size,
+        second: live.tree_size,
+      });
+      expect(
+        verifyConsistency(
+          size,
+          live.tree_size,
+          Buffer.from(rebuiltRoot ?? "", "hex"),
+          Buffer.from(live.root_hash, "hex"),
+          c.proof.map((h) => Buffer.from(h, "hex")),
+        ),
+      ).toBe(true);
+    }
+  });
+});
+
+describe("NATS going away", () => {
+  it("gives UNAVAILABLE and no record while nats-server is down, and serves again once it is back", {
+    timeout: 90_000,
+  }, async () => {
+    const server = stack.nats as { stop?: () => Promise<void>; restart?: () => Promise<void> };
+    if (!server.stop || !server.restart) throw new Error("the test stack must own its nats-server");
+    await server.stop();
+    const subject = stack.population.citizens[4]?.id ?? "";
+    try {
+      // Until the broker's client notices the disconnect a call may also run into its deadline; never into a record.
+      let reason: string | undefined;
+      for (let i = 0; i < 50 && reason !== "BUS_UNAVAILABLE"; i++) {
+        const err = await failure(
+          stack.client().fetch({ service: SERVICE, subjectId: subject, purpose: PURPOSE }, deadline(2000)),
+        );
+        expect([status.UNAVAILABLE, status.DEADLINE_EXCEEDED], err.details).toContain(err.code);
+        reason = err.reason;
+      }
+      expect(reason).toBe("BUS_UNAVAILABLE");
+    } finally {
+      await server.restart();
+    }
+    for (;;) {
+      try {
+        const res = await stack
+          .client()
+          .fetch({ service: SERVICE, subjectId: subject, purpose: PURPOSE }, deadline(3000));
+        expect(res.receipt).toBeDefined();
+        break;
+      } catch (err) {
+        if (process.env.XBUS_TEST_LOGS) console.log("after restart:", (err as Error).message);
+        await new Promise((r) => setTimeout(r, 200)); // clients reconnect by themselves
+      }
+    }
   });
 });
