@@ -1,5 +1,5 @@
 import type { Any } from "@bufbuild/protobuf/wkt";
-import { credentials, type ServiceError, status } from "@grpc/grpc-js";
+import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { isReason, Reason, XbusError } from "../../core/errors.js";
 import { createServiceClient } from "../../core/grpc.js";
 import type { Logger } from "../../core/logger.js";
@@ -13,7 +13,8 @@ import { adapterHandlers } from "../sdk/adapter.js";
  * XbusError.
  */
 export interface AdapterTarget {
-  fetch(req: AdapterFetchRequest, deadline: Date): Promise<Any>;
+  /** `traceparent` is passed on as W3C trace context (gRPC metadata, or the SDK's FetchContext). */
+  fetch(req: AdapterFetchRequest, deadline: Date, traceparent?: string): Promise<Any>;
   close(): void;
 }
 
@@ -30,12 +31,21 @@ export function grpcTarget(o: GrpcTargetOptions): AdapterTarget {
     Adapter,
     o.address,
     credentials.createSsl(Buffer.from(o.tls.ca), Buffer.from(o.tls.key), Buffer.from(o.tls.cert)),
-    o.serverName ? { "grpc.ssl_target_name_override": o.serverName } : {},
+    {
+      // The channel reconnects by itself when the adapter restarts; keep the
+      // wait short so an agency's restart costs seconds, not minutes.
+      "grpc.initial_reconnect_backoff_ms": 200,
+      "grpc.max_reconnect_backoff_ms": 5000,
+      "grpc.keepalive_time_ms": 30_000,
+      ...(o.serverName ? { "grpc.ssl_target_name_override": o.serverName } : {}),
+    },
   );
   return {
-    async fetch(req, deadline) {
+    async fetch(req, deadline, traceparent) {
       try {
-        const res = await client.fetch(req, { deadline });
+        const metadata = new Metadata();
+        if (traceparent) metadata.set("traceparent", traceparent);
+        const res = await client.fetch(req, { deadline, metadata });
         if (!res.record) throw new XbusError("PROVIDER_BAD_RECORD", "the adapter answered without a record");
         return res.record;
       } catch (err) {
@@ -49,8 +59,8 @@ export function grpcTarget(o: GrpcTargetOptions): AdapterTarget {
 export function inProcessTarget(def: AdapterDefinition, logger: Logger): AdapterTarget {
   const handlers = adapterHandlers(def);
   return {
-    async fetch(req, deadline) {
-      const res = await handlers.fetch(req, deadline, logger);
+    async fetch(req, deadline, traceparent) {
+      const res = await handlers.fetch(req, { deadline, logger, traceparent });
       if (!res.record) throw new XbusError("PROVIDER_BAD_RECORD", "the adapter answered without a record");
       return res.record as Any;
     },

@@ -1,9 +1,11 @@
 import type { KeyObject } from "node:crypto";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { Any } from "@bufbuild/protobuf/wkt";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { XbusError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import { agencySubjects, connectorQueue, RouteHeader, serviceSubject } from "../../core/nats-subjects.js";
+import { type ReplySigner, sha256 } from "../../core/reply-signature.js";
 import { verifyRoute } from "../../core/route-signature.js";
 import { parseServiceName } from "../../core/service-name.js";
 import { AdapterFetchRequestSchema } from "../../proto/gen/xbus/v1/adapter_pb.js";
@@ -18,6 +20,8 @@ export interface ConnectorOptions {
   brokerKeys: readonly KeyObject[];
   /** Requests handled at once before new ones get PROVIDER_BUSY. Default 256. */
   maxInFlight?: number;
+  /** Signs every record returned (createReplySigner with the connector's certificate). */
+  signer?: ReplySigner;
   logger: Logger;
 }
 
@@ -41,13 +45,25 @@ export function startConnector(o: ConnectorOptions): Connector {
 
   const reply = (
     msg: Msg,
-    result:
-      | { case: "error"; value: XbusError }
-      | { case: "record"; value: import("@bufbuild/protobuf/wkt").Any },
+    result: { case: "error"; value: XbusError } | { case: "record"; value: Any },
+    exchangeId = "",
   ) => {
+    const signature = (record: Any) => {
+      if (!o.signer) return undefined;
+      const recordSha256 = sha256(record.value);
+      return {
+        signer: o.signer.signer,
+        certificateSha256: o.signer.certificateSha256,
+        recordSha256,
+        signature: o.signer.sign({ exchangeId, typeUrl: record.typeUrl, recordSha256 }),
+      };
+    };
     const body =
       result.case === "record"
-        ? create(RouteReplySchema, { result: { case: "record", value: result.value } })
+        ? create(RouteReplySchema, {
+            result: { case: "record", value: result.value },
+            providerSignature: signature(result.value),
+          })
         : create(RouteReplySchema, {
             result: {
               case: "error",
@@ -84,8 +100,9 @@ export function startConnector(o: ConnectorOptions): Connector {
       ) {
         throw new XbusError("WRONG_AGENCY", "the request does not match the subject it came on");
       }
-      const record = await o.target.fetch(req, new Date(deadlineMs));
-      reply(msg, { case: "record", value: record });
+      const traceparent = msg.headers?.get(RouteHeader.traceparent) || undefined;
+      const record = await o.target.fetch(req, new Date(deadlineMs), traceparent);
+      reply(msg, { case: "record", value: record }, exchangeId);
     } catch (err) {
       const xe = XbusError.from(err);
       if (xe.reason === "BAD_ROUTE_SIGNATURE" || xe.reason === "WRONG_AGENCY")

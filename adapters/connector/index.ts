@@ -7,3 +7,4 @@ export {
   inProcessTarget,
 } from "./adapter-target.js";
 export { type Connector, type ConnectorOptions, startConnector } from "./connector.js";
+export { connectorNatsOptions } from "./nats-options.js";

@@ -18,6 +18,8 @@ export interface Citizen {
 
 export interface Population {
   readonly seed: number;
+  /** The census date ages are counted from, YYYY-MM-DD. */
+  readonly asOf: string;
   readonly citizens: readonly Citizen[];
   readonly byId: ReadonlyMap<string, Citizen>;
   readonly households: ReadonlyMap<string, readonly Citizen[]>;
@@ -150,7 +152,8 @@ export interface PopulationOptions {
 export function createPopulation(options: PopulationOptions = {}): Population {
   const seed = options.seed ?? 975;
   const size = options.size ?? 5000;
-  const asOfYear = Number((options.asOf ?? "2026-01-01").slice(0, 4));
+  const asOf = options.asOf ?? "2026-01-01";
+  const asOfYear = Number(asOf.slice(0, 4));
   const rand = prng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
   const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
@@ -203,5 +206,5 @@ export function createPopulation(options: PopulationOptions = {}): Population {
       add(rand() < 0.5 ? "female" : "male", Math.min(asOfYear - 1, headYear + int(20, 38)), "child");
     households.set(householdNumber, members);
   }
-  return { seed, citizens, byId: new Map(citizens.map((c) => [c.id, c])), households };
+  return { seed, asOf, citizens, byId: new Map(citizens.map((c) => [c.id, c])), households };
 }

@@ -27,20 +27,31 @@ export interface FetchContext {
   readonly deadline: Date;
   /** Aborted when the deadline passes: pass it to database calls. */
   readonly signal: AbortSignal;
+  /** Carries exchange id and service already; never log the subject ID or record data. */
   readonly logger: Logger;
+  /** W3C trace context of the exchange, when the consumer sent one: pass it on to your own calls. */
+  readonly traceparent: string | undefined;
 }
 
 export interface RecordService<S extends DescMessage = DescMessage> {
   readonly record: S;
   fetch(ctx: FetchContext): Promise<MessageInitShape<S> | NotFound>;
+  /** Offered in Describe so the conformance kit can fetch one record; a test citizen where possible. */
+  readonly sampleSubjectId: string | undefined;
+}
+
+export interface RecordServiceOptions {
+  /** A subject this service holds a record for, offered to the conformance kit through Describe. */
+  sampleSubjectId?: string | undefined;
 }
 
 /** Declares one service: its record type and how to fetch a record. Typed by the record's schema. */
 export function recordService<S extends DescMessage>(
   record: S,
   fetch: (ctx: FetchContext) => Promise<MessageInitShape<S> | NotFound>,
+  options: RecordServiceOptions = {},
 ): RecordService<S> {
-  return { record, fetch };
+  return { record, fetch, sampleSubjectId: options.sampleSubjectId };
 }
 
 export interface AdapterDefinition {
@@ -50,14 +61,22 @@ export interface AdapterDefinition {
   readonly services: Readonly<Record<string, RecordService>>;
 }
 
+/** What the transport knows about a call besides the request message. */
+export interface CallInfo {
+  deadline: Date;
+  logger: Logger;
+  traceparent?: string | undefined;
+}
+
 export interface AdapterHandlers {
   describe(): Promise<MessageInitShape<typeof DescribeResponseSchema>>;
   fetch(
     req: AdapterFetchRequest,
-    deadline: Date,
-    logger: Logger,
+    call: CallInfo,
   ): Promise<MessageInitShape<typeof AdapterFetchResponseSchema>>;
 }
+
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 const SUBJECT_MAX = 64;
 
@@ -78,10 +97,14 @@ export function adapterHandlers(def: AdapterDefinition): AdapterHandlers {
     async describe() {
       return {
         agency: def.agency,
-        services: [...services].map(([service, { svc }]) => ({ service, recordType: svc.record.typeName })),
+        services: [...services].map(([service, { svc }]) => ({
+          service,
+          recordType: svc.record.typeName,
+          sampleSubjectId: svc.sampleSubjectId ?? "",
+        })),
       };
     },
-    async fetch(req, deadline, logger) {
+    async fetch(req, { deadline, logger, traceparent }) {
       const entry = services.get(req.service);
       if (!entry)
         throw new XbusError(
@@ -124,6 +147,7 @@ export function adapterHandlers(def: AdapterDefinition): AdapterHandlers {
             deadline,
             signal,
             logger: log,
+            traceparent: traceparent && TRACEPARENT.test(traceparent) ? traceparent : undefined,
           }),
           signal,
         );

@@ -5,10 +5,12 @@ export {
   type AdapterDefinition,
   type AdapterHandlers,
   adapterHandlers,
+  type CallInfo,
   type FetchContext,
   NOT_FOUND,
   type NotFound,
   type RecordService,
+  type RecordServiceOptions,
   recordService,
 } from "./adapter.js";
 export { type AdapterServer, type ServeAdapterOptions, serveAdapter } from "./serve.js";

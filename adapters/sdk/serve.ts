@@ -56,7 +56,12 @@ export async function serveAdapter(
           const ms = d instanceof Date ? d.getTime() : d;
           if (!Number.isFinite(ms))
             throw new XbusError("INVALID_REQUEST", "a deadline is required", { field: "deadline" });
-          return handlers.fetch(req, new Date(ms), logger);
+          const tp = call.metadata.get("traceparent")[0];
+          return handlers.fetch(req, {
+            deadline: new Date(ms),
+            logger,
+            traceparent: typeof tp === "string" ? tp : undefined,
+          });
         },
       },
       (err, method) => logger.error({ method, err }, "unexpected error"),

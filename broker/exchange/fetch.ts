@@ -8,6 +8,7 @@ import { XbusError } from "../../core/errors.js";
 import { retainFields } from "../../core/field-mask.js";
 import { uuidv7 } from "../../core/ids.js";
 import type { Logger } from "../../core/logger.js";
+import { sha256 } from "../../core/reply-signature.js";
 import { type ConsentRecord, decide, type PolicyBundle } from "../../policies/index.js";
 import { AdapterFetchRequestSchema } from "../../proto/gen/xbus/v1/adapter_pb.js";
 import {
@@ -148,6 +149,17 @@ export async function fetchExchange(
         "PROVIDER_BAD_RECORD",
         `${v.service.service.full} answered with a record of the wrong type`,
       );
+    }
+    const signed = reply.providerSignature;
+    if (signed) {
+      // Cheap to check here; the signature itself is kept for disputes, verified against the connector's certificate.
+      if (Buffer.compare(Buffer.from(signed.recordSha256), sha256(reply.result.value.value)) !== 0) {
+        throw new XbusError(
+          "PROVIDER_BAD_RECORD",
+          `${v.service.service.full} answered with a record its connector did not sign`,
+        );
+      }
+      outcome.providerSignature = signed;
     }
     let record: ReturnType<typeof fromBinary>;
     try {

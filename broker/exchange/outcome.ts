@@ -1,5 +1,6 @@
 import type { Reason } from "../../core/errors.js";
 import type { Receipt } from "../../proto/gen/xbus/v1/exchange_pb.js";
+import type { ProviderSignature } from "../../proto/gen/xbus/v1/route_pb.js";
 
 /**
  * What the broker knows about one exchange attempt when it ends, allowed or
@@ -31,6 +32,8 @@ export interface ExchangeOutcome {
   /** W3C trace id, when the consumer sent a traceparent; empty otherwise. */
   traceId: string;
   latencyMs: number;
+  /** The connector's signature over the record it returned, when it signs. */
+  providerSignature?: ProviderSignature | undefined;
 }
 
 export interface RecordOptions {

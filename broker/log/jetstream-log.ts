@@ -90,6 +90,7 @@ export function toRecord(o: ExchangeOutcome, brokerId: string, logSecret: Uint8A
     traceId: o.traceId,
     brokerId,
     requestId: o.requestId,
+    providerSignature: o.providerSignature,
   });
 }
 

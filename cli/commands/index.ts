@@ -1,3 +1,4 @@
+import { adapterCommand } from "./adapter.js";
 import { benchCommand } from "./bench.js";
 import { certsCommand } from "./certs.js";
 import type { Command } from "./command.js";
@@ -9,6 +10,7 @@ import { policyCommand } from "./policy.js";
 export const commands: readonly Command[] = [
   devCommand,
   certsCommand,
+  adapterCommand,
   policyCommand,
   logCommand,
   benchCommand,

@@ -10,6 +10,11 @@ export interface DevJson {
   log?: { index: string; key: string };
   /** When NATS runs with mutual TLS: the certificate tools connect with (the broker's, in dev). */
   nats_client?: { cert: string; key: string };
+  /** Consumer systems with certificates (the journeys pick theirs by SPIFFE ID). */
+  consumers?: { spiffe_id: string; cert: string; key: string }[];
+  /** Each adapter and the client certificate it accepts (its agency's connector). */
+  adapters?: { agency: string; address?: string; client?: { cert: string; key: string } }[];
+  adapter_client?: { cert: string; key: string };
 }
 
 /** Reads dev.json from `dir` (default `.xbus/dev`), or returns {} when `xbus dev` has not run here. */

@@ -6,7 +6,7 @@ import { credentials } from "@grpc/grpc-js";
 import { createServiceClient } from "../../core/grpc.js";
 import { createLogger } from "../../core/logger.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
-import { startStack } from "./stack.js";
+import { type Stack, startStack } from "./stack.js";
 
 export interface DevOptions {
   /** Perform one Fetch, print it, stop everything, exit. */
@@ -25,30 +25,12 @@ export async function runDev(opts: DevOptions): Promise<number> {
   const dir = resolve(opts.dir ?? join(".xbus", "dev"));
   const logger = createLogger({}, opts.smoke ? "warn" : ((process.env.XBUS_LOG_LEVEL as "info") ?? "info"));
   const say = (line: string) => process.stdout.write(`${line}\n`);
-  say(`xbus dev: starting nats-server, certificates, broker, connector and the dcrc adapter in ${dir}`);
+  say(
+    `xbus dev: starting nats-server, certificates, broker, connectors and the example agencies (dcrc, moh, moe, rsta) in ${dir}`,
+  );
   const stack = await startStack({ dir, logger, ...(opts.nats && { natsUrl: opts.nats }) });
   const subject = stack.population.citizens[0]?.id ?? "";
-  const devJson = {
-    broker: stack.brokerAddress,
-    nats: stack.nats.url,
-    ...(stack.natsAuth && {
-      nats_client: { cert: stack.brokerCert.certPath, key: stack.brokerCert.keyPath },
-    }),
-    ca: stack.caPath,
-    ca_dir: stack.caDir.paths.dir,
-    crl: stack.crlPath,
-    consumer: {
-      spiffe_id: stack.consumer.spiffeId,
-      cert: stack.consumer.certPath,
-      key: stack.consumer.keyPath,
-    },
-    sample_subject_id: subject,
-    service: SERVICE,
-    purpose: PURPOSE,
-    adapters: stack.adapters.map((a) => ({ agency: a.agency, address: a.address })),
-    adapter_client: { cert: stack.adapterClient.certPath, key: stack.adapterClient.keyPath },
-    ...(stack.review && { review: stack.review, log: stack.logFiles }),
-  };
+  const devJson = devJsonOf(stack);
   const devJsonPath = join(dir, "dev.json");
   writeFileSync(devJsonPath, `${JSON.stringify(devJson, null, 2)}\n`);
 
@@ -88,12 +70,18 @@ export async function runDev(opts: DevOptions): Promise<number> {
   say(`  nats        ${stack.nats.url}`);
   if (stack.review) say(`  review API  ${stack.review.url}   (bearer token in dev.json: review.token)`);
   say(`  config      ${devJsonPath}`);
+  for (const a of stack.adapters) if (a.address) say(`  adapter     ${a.address}   (${a.agency})`);
   say("");
   say("Try it with any gRPC client, e.g. grpcurl:");
   say(`  grpcurl -import-path proto -proto xbus/v1/exchange.proto \\`);
   say(`    -cacert ${stack.caPath} -cert ${stack.consumer.certPath} -key ${stack.consumer.keyPath} \\`);
   say(`    -d '{"service":"${SERVICE}","subject_id":"${subject}","purpose":"${PURPOSE}"}' \\`);
   say(`    ${stack.brokerAddress} xbus.v1.Exchange/Fetch`);
+  say("");
+  say("Check an adapter with the conformance kit, or run a cross-agency journey:");
+  const first = stack.adapters.find((a) => a.address);
+  if (first) say(`  npm run xbus -- adapter test --target ${first.address}`);
+  say("  npx tsx adapters/examples/journeys/main.ts scholarship   (or licence-renewal)");
   say("");
   say("Ctrl-C stops everything.");
   await new Promise<void>((resolveStop) => {
@@ -104,4 +92,35 @@ export async function runDev(opts: DevOptions): Promise<number> {
   say("xbus dev: stopping");
   await stack.close();
   return 0;
+}
+
+/** What `.xbus/dev/dev.json` says, for other tools (grpcurl, the conformance kit, the journeys). */
+export function devJsonOf(stack: Stack) {
+  const subject = stack.population.citizens[0]?.id ?? "";
+  return {
+    broker: stack.brokerAddress,
+    nats: stack.nats.url,
+    ...(stack.natsAuth && {
+      nats_client: { cert: stack.brokerCert.certPath, key: stack.brokerCert.keyPath },
+    }),
+    ca: stack.caPath,
+    ca_dir: stack.caDir.paths.dir,
+    crl: stack.crlPath,
+    consumer: {
+      spiffe_id: stack.consumer.spiffeId,
+      cert: stack.consumer.certPath,
+      key: stack.consumer.keyPath,
+    },
+    sample_subject_id: subject,
+    service: SERVICE,
+    purpose: PURPOSE,
+    consumers: stack.consumers.map((c) => ({ spiffe_id: c.spiffeId, cert: c.certPath, key: c.keyPath })),
+    adapters: stack.adapters.map((a) => ({
+      agency: a.agency,
+      address: a.address,
+      client: { cert: a.client.certPath, key: a.client.keyPath },
+    })),
+    adapter_client: { cert: stack.adapterClient.certPath, key: stack.adapterClient.keyPath },
+    ...(stack.review && { review: stack.review, log: stack.logFiles }),
+  };
 }

@@ -8,15 +8,19 @@ import {
 } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { type ConnectionOptions, connect, type NatsConnection } from "@nats-io/transport-node";
 import {
   type Connector,
+  connectorNatsOptions,
   grpcTarget,
   inProcessTarget,
   startConnector,
 } from "../../adapters/connector/index.js";
 import { dcrcAdapter } from "../../adapters/examples/dcrc/adapter.js";
+import { moeAdapter } from "../../adapters/examples/moe/adapter.js";
+import { mohAdapter } from "../../adapters/examples/moh/adapter.js";
 import { createPopulation, type Population } from "../../adapters/examples/population.js";
+import { rstaAdapter } from "../../adapters/examples/rsta/adapter.js";
 import { type AdapterDefinition, type AdapterServer, serveAdapter } from "../../adapters/sdk/index.js";
 import {
   type Broker,
@@ -45,6 +49,7 @@ import { Catalogue } from "../../core/catalogue.js";
 import { createLogger, type Logger } from "../../core/logger.js";
 import { natsAuthConfig } from "../../core/nats-auth.js";
 import { NatsServer } from "../../core/nats-server.js";
+import { createReplySigner } from "../../core/reply-signature.js";
 import { createPolicyStore, type PolicyStore } from "../../policies/index.js";
 
 /**
@@ -56,6 +61,10 @@ import { createPolicyStore, type PolicyStore } from "../../policies/index.js";
 export const TRUST_DOMAIN = "gov.bt";
 export const LOG_ID = "gov.bt/xbus-log-dev";
 export const DEV_CONSUMER = `spiffe://${TRUST_DOMAIN}/agency/moe/system/scholarships`;
+/** The second consumer system of the journeys (driving-licence renewal). */
+export const DEV_LICENSING = `spiffe://${TRUST_DOMAIN}/agency/rsta/system/licensing`;
+/** The consent authority of the journeys: where a citizen gives consent (policies/federation.yaml). */
+export const DEV_PORTAL = `spiffe://${TRUST_DOMAIN}/agency/govtech/system/citizen-portal`;
 
 export interface StackOptions {
   /** Where certificates and dev.json go. */
@@ -89,7 +98,7 @@ export interface StackOptions {
 
 /** The example agencies `xbus dev` runs. */
 export function exampleAgencies(population: Population): AdapterDefinition[] {
-  return [dcrcAdapter(population)];
+  return [dcrcAdapter(population), mohAdapter(population), moeAdapter(population), rstaAdapter(population)];
 }
 
 /** A NATS client identity: PEM contents, and the files they came from when there are any. */
@@ -124,6 +133,8 @@ export interface Stack {
   natsConnect(identity?: NatsIdentity, name?: string): Promise<NatsConnection>;
   readonly brokerAddress: string;
   readonly consumer: PemPair & { spiffeId: string };
+  /** Systems the stack issued a certificate for: the dev consumer, rsta licensing, the citizen portal. */
+  readonly consumers: readonly (PemPair & { spiffeId: string })[];
   readonly population: Population;
   readonly catalogue: Catalogue;
   readonly brokerPublicKey: KeyObject;
@@ -137,9 +148,13 @@ export interface Stack {
   readonly review: { url: string; token: string } | undefined;
   /** The log index database and the tree-head signing key (for `xbus log reindex`). */
   readonly logFiles: { index: string; key: string };
-  /** Per agency, the adapter's gRPC address (none when adapters run in process). */
-  readonly adapters: readonly { agency: string; address: string | undefined }[];
-  /** Client certificate that may call the adapters (a connector identity), for the conformance kit. */
+  /**
+   * Per agency, the adapter's gRPC address (none when adapters run in process)
+   * and a client certificate it accepts (its connector's identity: an adapter
+   * admits only connectors of its own agency), for the conformance kit.
+   */
+  readonly adapters: readonly { agency: string; address: string | undefined; client: PemPair }[];
+  /** The first agency's adapter client, kept for tools that know one adapter. */
   readonly adapterClient: PemPair;
   /** Issues through the CA folder (recorded in its ledger, so it can be revoked) and writes the files. */
   issueIdentity(name: string, req: IssueRequest): PemPair & IssuedCertificate;
@@ -201,6 +216,22 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }),
     spiffeId: DEV_CONSUMER,
   };
+  const licensing = {
+    ...issueIdentity("consumer-rsta-licensing", {
+      role: "system",
+      spiffeId: DEV_LICENSING,
+      commonName: "rsta licensing (dev)",
+    }),
+    spiffeId: DEV_LICENSING,
+  };
+  const portal = {
+    ...issueIdentity("citizen-portal", {
+      role: "system",
+      spiffeId: DEV_PORTAL,
+      commonName: "citizen portal (dev)",
+    }),
+    spiffeId: DEV_PORTAL,
+  };
   const { privateKey: signingKey, publicKey: brokerPublicKey } = generateKeyPairSync("ed25519");
   writeFileSync(
     join(certDir, "broker-signing.pub.pem"),
@@ -236,13 +267,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     identity.certPath && identity.keyPath
       ? { caFile: caPath, certFile: identity.certPath, keyFile: identity.keyPath }
       : { ca: ca.certPem, cert: identity.cert, key: identity.key };
-  const natsConnect = (identity?: NatsIdentity, name?: string) =>
+  const natsConnect = (identity?: NatsIdentity, name?: string, extra: Partial<ConnectionOptions> = {}) =>
     connect({
       servers: nats.url,
       // Components never give up on NATS: they keep reconnecting and answer UNAVAILABLE meanwhile.
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       ...(name ? { name } : {}),
+      ...extra,
       ...(natsAuth && identity ? { tls: natsTls(identity) } : {}),
     });
   const closers: (() => Promise<void>)[] = spawned ? [() => spawned.dispose()] : [];
@@ -257,14 +289,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     closers.push(() => brokerNc.close());
     const running = new Map<
       string,
-      { address: string | undefined; start(): Promise<void>; stop(): Promise<void> }
+      { address: string | undefined; client: PemPair; start(): Promise<void>; stop(): Promise<void> }
     >();
     for (const def of definitions) {
       const connectorCert = connectorCerts.get(def.agency) as PemPair & IssuedCertificate;
       // Each agency's connector is its own NATS user, with its own agency's permissions.
       const connectorNc: NatsConnection = await natsConnect(
         connectorCert,
-        `xbus-connector-${def.agency}-dev`,
+        undefined,
+        connectorNatsOptions(def.agency, "dev"),
       );
       closers.push(() => connectorNc.close());
       let adapter: AdapterServer | undefined;
@@ -295,6 +328,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           agency: def.agency,
           target,
           brokerKeys: [brokerPublicKey],
+          signer: createReplySigner(connectorCert.cert, createPrivateKey(connectorCert.key)),
           logger: logger.child({ component: "connector", agency: def.agency }),
         });
         await connectorNc.flush();
@@ -307,7 +341,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       };
       if (options.connector !== false) await start();
       closers.push(stop);
-      running.set(def.agency, { address, start, stop });
+      running.set(def.agency, { address, client: connectorCert, start, stop });
     }
     const agencyRunner = (agency: string) => {
       const r = running.get(agency);
@@ -421,6 +455,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       natsAuth,
       brokerAddress: `localhost:${broker.port}`,
       consumer,
+      consumers: [consumer, licensing, portal],
       population,
       catalogue,
       brokerPublicKey,
@@ -429,7 +464,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       index,
       review,
       logFiles: { index: indexPath, key: logKeyPath },
-      adapters: [...running].map(([agency, r]) => ({ agency, address: r.address })),
+      adapters: [...running].map(([agency, r]) => ({ agency, address: r.address, client: r.client })),
       adapterClient:
         running.size > 0 ? pemOf(certDir, `connector-${definitions[0]?.agency}`) : pemOf(certDir, "consumer"),
       issue,

@@ -126,6 +126,11 @@ describe("every attempt is logged, with a receipt that proves it", () => {
     });
     expect(entries[0]?.record.subject_ref).toMatch(/^[0-9a-f]{64}$/);
     expect(entries[0]?.record.response_hash).toMatch(/^[0-9a-f]{64}$/);
+    // What the provider said, signed by its connector, is in the log too (hashes only).
+    expect(entries[0]?.record.provider_signature).toMatchObject({
+      signer: "spiffe://gov.bt/agency/dcrc/connector/dev",
+    });
+    expect(entries[5]?.record.provider_signature).toBeUndefined();
     expect(JSON.stringify(entries)).not.toContain(subject);
   });
 

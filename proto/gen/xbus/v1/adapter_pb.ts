@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file xbus/v1/adapter.proto.
  */
 export const file_xbus_v1_adapter: GenFile = /*@__PURE__*/
-  fileDesc("ChV4YnVzL3YxL2FkYXB0ZXIucHJvdG8SB3hidXMudjEiEQoPRGVzY3JpYmVSZXF1ZXN0Ik0KEERlc2NyaWJlUmVzcG9uc2USDgoGYWdlbmN5GAEgASgJEikKCHNlcnZpY2VzGAIgAygLMhcueGJ1cy52MS5BZGFwdGVyU2VydmljZSI2Cg5BZGFwdGVyU2VydmljZRIPCgdzZXJ2aWNlGAEgASgJEhMKC3JlY29yZF90eXBlGAIgASgJIoIBChNBZGFwdGVyRmV0Y2hSZXF1ZXN0EhMKC2V4Y2hhbmdlX2lkGAEgASgJEg8KB3NlcnZpY2UYAiABKAkSEgoKc3ViamVjdF9pZBgDIAEoCRIPCgdwdXJwb3NlGAQgASgJEg4KBmZpZWxkcxgFIAMoCRIQCghjb25zdW1lchgGIAEoCSI8ChRBZGFwdGVyRmV0Y2hSZXNwb25zZRIkCgZyZWNvcmQYASABKAsyFC5nb29nbGUucHJvdG9idWYuQW55MpABCgdBZGFwdGVyEj8KCERlc2NyaWJlEhgueGJ1cy52MS5EZXNjcmliZVJlcXVlc3QaGS54YnVzLnYxLkRlc2NyaWJlUmVzcG9uc2USRAoFRmV0Y2gSHC54YnVzLnYxLkFkYXB0ZXJGZXRjaFJlcXVlc3QaHS54YnVzLnYxLkFkYXB0ZXJGZXRjaFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_any]);
+  fileDesc("ChV4YnVzL3YxL2FkYXB0ZXIucHJvdG8SB3hidXMudjEiEQoPRGVzY3JpYmVSZXF1ZXN0Ik0KEERlc2NyaWJlUmVzcG9uc2USDgoGYWdlbmN5GAEgASgJEikKCHNlcnZpY2VzGAIgAygLMhcueGJ1cy52MS5BZGFwdGVyU2VydmljZSJRCg5BZGFwdGVyU2VydmljZRIPCgdzZXJ2aWNlGAEgASgJEhMKC3JlY29yZF90eXBlGAIgASgJEhkKEXNhbXBsZV9zdWJqZWN0X2lkGAMgASgJIoIBChNBZGFwdGVyRmV0Y2hSZXF1ZXN0EhMKC2V4Y2hhbmdlX2lkGAEgASgJEg8KB3NlcnZpY2UYAiABKAkSEgoKc3ViamVjdF9pZBgDIAEoCRIPCgdwdXJwb3NlGAQgASgJEg4KBmZpZWxkcxgFIAMoCRIQCghjb25zdW1lchgGIAEoCSI8ChRBZGFwdGVyRmV0Y2hSZXNwb25zZRIkCgZyZWNvcmQYASABKAsyFC5nb29nbGUucHJvdG9idWYuQW55MpABCgdBZGFwdGVyEj8KCERlc2NyaWJlEhgueGJ1cy52MS5EZXNjcmliZVJlcXVlc3QaGS54YnVzLnYxLkRlc2NyaWJlUmVzcG9uc2USRAoFRmV0Y2gSHC54YnVzLnYxLkFkYXB0ZXJGZXRjaFJlcXVlc3QaHS54YnVzLnYxLkFkYXB0ZXJGZXRjaFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_any]);
 
 /**
  * @generated from message xbus.v1.DescribeRequest
@@ -66,6 +66,15 @@ export type AdapterService = Message<"xbus.v1.AdapterService"> & {
    * @generated from field: string record_type = 2;
    */
   recordType: string;
+
+  /**
+   * A subject the adapter holds a record for, so the conformance kit
+   * (`xbus adapter test`) can check a successful fetch without being told one.
+   * Use a test citizen where the agency has one; empty if none is offered.
+   *
+   * @generated from field: string sample_subject_id = 3;
+   */
+  sampleSubjectId: string;
 };
 
 /**

@@ -4,13 +4,15 @@
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { ProviderSignature } from "./route_pb.js";
+import { file_xbus_v1_route } from "./route_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file xbus/v1/log.proto.
  */
 export const file_xbus_v1_log: GenFile = /*@__PURE__*/
-  fileDesc("ChF4YnVzL3YxL2xvZy5wcm90bxIHeGJ1cy52MSLkAwoORXhjaGFuZ2VSZWNvcmQSEwoLZXhjaGFuZ2VfaWQYASABKAkSDAoEdGltZRgCIAEoAxIQCghjb25zdW1lchgDIAEoCRITCgtjZXJ0X3NlcmlhbBgEIAEoCRIPCgdzZXJ2aWNlGAUgASgJEhMKC3N1YmplY3RfcmVmGAYgASgJEg8KB3B1cnBvc2UYByABKAkSEgoKY29uc2VudF9pZBgIIAEoCRIjCghkZWNpc2lvbhgJIAEoDjIRLnhidXMudjEuRGVjaXNpb24SFgoObWF0Y2hlZF9ncmFudHMYCiADKAkSGgoScG9saWN5X2J1bmRsZV9oYXNoGAsgASgJEhgKEGZpZWxkc19yZXF1ZXN0ZWQYDCADKAkSFwoPZmllbGRzX3JlbGVhc2VkGA0gAygJEhcKD2ZpZWxkc193aXRoaGVsZBgOIAMoCRIOCgZzdGF0dXMYDyABKAkSDgoGcmVhc29uGBAgASgJEhQKDHJlcXVlc3RfaGFzaBgRIAEoCRIVCg1yZXNwb25zZV9oYXNoGBIgASgJEhIKCmxhdGVuY3lfdXMYEyABKA0SEAoIdHJhY2VfaWQYFCABKAkSEQoJYnJva2VyX2lkGBUgASgJEhIKCnJlcXVlc3RfaWQYFiABKAkqdQoIRGVjaXNpb24SGAoUREVDSVNJT05fVU5TUEVDSUZJRUQQABISCg5ERUNJU0lPTl9BTExPVxABEhEKDURFQ0lTSU9OX0RFTlkQAhIUChBERUNJU0lPTl9JTlZBTElEEAMSEgoOREVDSVNJT05fRVJST1IQBGIGcHJvdG8z");
+  fileDesc("ChF4YnVzL3YxL2xvZy5wcm90bxIHeGJ1cy52MSKcBAoORXhjaGFuZ2VSZWNvcmQSEwoLZXhjaGFuZ2VfaWQYASABKAkSDAoEdGltZRgCIAEoAxIQCghjb25zdW1lchgDIAEoCRITCgtjZXJ0X3NlcmlhbBgEIAEoCRIPCgdzZXJ2aWNlGAUgASgJEhMKC3N1YmplY3RfcmVmGAYgASgJEg8KB3B1cnBvc2UYByABKAkSEgoKY29uc2VudF9pZBgIIAEoCRIjCghkZWNpc2lvbhgJIAEoDjIRLnhidXMudjEuRGVjaXNpb24SFgoObWF0Y2hlZF9ncmFudHMYCiADKAkSGgoScG9saWN5X2J1bmRsZV9oYXNoGAsgASgJEhgKEGZpZWxkc19yZXF1ZXN0ZWQYDCADKAkSFwoPZmllbGRzX3JlbGVhc2VkGA0gAygJEhcKD2ZpZWxkc193aXRoaGVsZBgOIAMoCRIOCgZzdGF0dXMYDyABKAkSDgoGcmVhc29uGBAgASgJEhQKDHJlcXVlc3RfaGFzaBgRIAEoCRIVCg1yZXNwb25zZV9oYXNoGBIgASgJEhIKCmxhdGVuY3lfdXMYEyABKA0SEAoIdHJhY2VfaWQYFCABKAkSEQoJYnJva2VyX2lkGBUgASgJEhIKCnJlcXVlc3RfaWQYFiABKAkSNgoScHJvdmlkZXJfc2lnbmF0dXJlGBcgASgLMhoueGJ1cy52MS5Qcm92aWRlclNpZ25hdHVyZSp1CghEZWNpc2lvbhIYChRERUNJU0lPTl9VTlNQRUNJRklFRBAAEhIKDkRFQ0lTSU9OX0FMTE9XEAESEQoNREVDSVNJT05fREVOWRACEhQKEERFQ0lTSU9OX0lOVkFMSUQQAxISCg5ERUNJU0lPTl9FUlJPUhAEYgZwcm90bzM", [file_xbus_v1_route]);
 
 /**
  * ExchangeRecord is one entry of the exchange log: one per exchange attempt,
@@ -154,6 +156,14 @@ export type ExchangeRecord = Message<"xbus.v1.ExchangeRecord"> & {
    * @generated from field: string request_id = 22;
    */
   requestId: string;
+
+  /**
+   * What the provider said, signed by its connector: the hash of the record
+   * bytes it returned (before minimisation) and the connector's signature.
+   *
+   * @generated from field: xbus.v1.ProviderSignature provider_signature = 23;
+   */
+  providerSignature?: ProviderSignature | undefined;
 };
 
 /**

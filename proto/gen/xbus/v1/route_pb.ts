@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file xbus/v1/route.proto.
  */
 export const file_xbus_v1_route: GenFile = /*@__PURE__*/
-  fileDesc("ChN4YnVzL3YxL3JvdXRlLnByb3RvEgd4YnVzLnYxImQKClJvdXRlUmVwbHkSJgoGcmVjb3JkGAEgASgLMhQuZ29vZ2xlLnByb3RvYnVmLkFueUgAEiQKBWVycm9yGAIgASgLMhMueGJ1cy52MS5Sb3V0ZUVycm9ySABCCAoGcmVzdWx0IjsKClJvdXRlRXJyb3ISDAoEY29kZRgBIAEoBRIOCgZyZWFzb24YAiABKAkSDwoHbWVzc2FnZRgDIAEoCWIGcHJvdG8z", [file_google_protobuf_any]);
+  fileDesc("ChN4YnVzL3YxL3JvdXRlLnByb3RvEgd4YnVzLnYxIpwBCgpSb3V0ZVJlcGx5EiYKBnJlY29yZBgBIAEoCzIULmdvb2dsZS5wcm90b2J1Zi5BbnlIABIkCgVlcnJvchgCIAEoCzITLnhidXMudjEuUm91dGVFcnJvckgAEjYKEnByb3ZpZGVyX3NpZ25hdHVyZRgDIAEoCzIaLnhidXMudjEuUHJvdmlkZXJTaWduYXR1cmVCCAoGcmVzdWx0ImkKEVByb3ZpZGVyU2lnbmF0dXJlEg4KBnNpZ25lchgBIAEoCRIaChJjZXJ0aWZpY2F0ZV9zaGEyNTYYAiABKAwSFQoNcmVjb3JkX3NoYTI1NhgDIAEoDBIRCglzaWduYXR1cmUYBCABKAwiOwoKUm91dGVFcnJvchIMCgRjb2RlGAEgASgFEg4KBnJlYXNvbhgCIAEoCRIPCgdtZXNzYWdlGAMgASgJYgZwcm90bzM", [file_google_protobuf_any]);
 
 /**
  * The messages between broker and connectors on NATS. The broker publishes an
@@ -39,6 +39,15 @@ export type RouteReply = Message<"xbus.v1.RouteReply"> & {
     value: RouteError;
     case: "error";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * The connector's signature over the record it returns, so the broker can
+   * log what the provider said. Set with a record; absent with an error or
+   * when the connector has no signing key.
+   *
+   * @generated from field: xbus.v1.ProviderSignature provider_signature = 3;
+   */
+  providerSignature?: ProviderSignature | undefined;
 };
 
 /**
@@ -47,6 +56,50 @@ export type RouteReply = Message<"xbus.v1.RouteReply"> & {
  */
 export const RouteReplySchema: GenMessage<RouteReply> = /*@__PURE__*/
   messageDesc(file_xbus_v1_route, 0);
+
+/**
+ * Signed bytes: "xbus-reply/v1\n" exchange_id "\n" type_url "\n" hex(record_sha256).
+ *
+ * @generated from message xbus.v1.ProviderSignature
+ */
+export type ProviderSignature = Message<"xbus.v1.ProviderSignature"> & {
+  /**
+   * SPIFFE ID of the connector that signed.
+   *
+   * @generated from field: string signer = 1;
+   */
+  signer: string;
+
+  /**
+   * SHA-256 of the signer's certificate (DER), to find it again when verifying.
+   *
+   * @generated from field: bytes certificate_sha256 = 2;
+   */
+  certificateSha256: Uint8Array;
+
+  /**
+   * SHA-256 of the record's bytes (Any.value).
+   *
+   * @generated from field: bytes record_sha256 = 3;
+   */
+  recordSha256: Uint8Array;
+
+  /**
+   * Over the signed bytes with the key of the signer's certificate:
+   * RSASSA-PKCS1-v1_5 with SHA-256 for RSA keys, Ed25519 for Ed25519 keys,
+   * ECDSA with SHA-256 for EC keys.
+   *
+   * @generated from field: bytes signature = 4;
+   */
+  signature: Uint8Array;
+};
+
+/**
+ * Describes the message xbus.v1.ProviderSignature.
+ * Use `create(ProviderSignatureSchema)` to create a new message.
+ */
+export const ProviderSignatureSchema: GenMessage<ProviderSignature> = /*@__PURE__*/
+  messageDesc(file_xbus_v1_route, 1);
 
 /**
  * @generated from message xbus.v1.RouteError
@@ -79,5 +132,5 @@ export type RouteError = Message<"xbus.v1.RouteError"> & {
  * Use `create(RouteErrorSchema)` to create a new message.
  */
 export const RouteErrorSchema: GenMessage<RouteError> = /*@__PURE__*/
-  messageDesc(file_xbus_v1_route, 1);
+  messageDesc(file_xbus_v1_route, 2);
 

@@ -1,0 +1,203 @@
+import { createPrivateKey, generateKeyPairSync } from "node:crypto";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { anyUnpack } from "@bufbuild/protobuf/wkt";
+import { status } from "@grpc/grpc-js";
+import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createCa, issueCertificate } from "../../certs/index.js";
+import { silentLogger } from "../../core/logger.js";
+import { NatsServer } from "../../core/nats-server.js";
+import { RouteHeader } from "../../core/nats-subjects.js";
+import { createReplySigner, sha256, verifyReply } from "../../core/reply-signature.js";
+import { signRoute } from "../../core/route-signature.js";
+import { CitizenRecordSchema } from "../../proto/gen/agencies/dcrc/v1/citizen_pb.js";
+import { AdapterFetchRequestSchema } from "../../proto/gen/xbus/v1/adapter_pb.js";
+import { type RouteReply, RouteReplySchema } from "../../proto/gen/xbus/v1/route_pb.js";
+import { type AdapterDefinition, recordService } from "../sdk/index.js";
+import { type Connector, connectorNatsOptions, inProcessTarget, startConnector } from "./index.js";
+
+/*
+ * The connector is the agency's gate: what it refuses never reaches the
+ * adapter. A real nats-server, a real broker key pair and connector
+ * certificate; the adapter counts how often it is called.
+ */
+const SUBJECT = "xbus.svc.dcrc.citizen-record";
+const broker = generateKeyPairSync("ed25519");
+const impostor = generateKeyPairSync("ed25519");
+const ca = createCa({ trustDomain: "gov.bt", commonName: "test CA" });
+const connectorCert = issueCertificate(ca, {
+  spiffeId: "spiffe://gov.bt/agency/dcrc/connector/c1",
+  commonName: "dcrc connector",
+  usage: "client",
+});
+
+let nats: NatsServer;
+let connectorNc: NatsConnection;
+let brokerNc: NatsConnection;
+let connector: Connector;
+let calls = 0;
+let gate: Promise<void> | undefined;
+
+const definition: AdapterDefinition = {
+  agency: "dcrc",
+  services: {
+    "citizen-record": recordService(CitizenRecordSchema, async ({ subjectId }) => {
+      calls++;
+      await gate;
+      return { citizenId: subjectId, name: "Pema Wangmo" };
+    }),
+  },
+};
+
+beforeAll(async () => {
+  nats = await NatsServer.start();
+  connectorNc = await connect({
+    servers: nats.url,
+    ...connectorNatsOptions("dcrc", "test"),
+    reconnectTimeWait: 100,
+  });
+  brokerNc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  connector = startConnector({
+    nats: connectorNc,
+    agency: "dcrc",
+    target: inProcessTarget(definition, silentLogger),
+    brokerKeys: [broker.publicKey],
+    signer: createReplySigner(connectorCert.certPem, createPrivateKey(connectorCert.keyPem)),
+    maxInFlight: 1,
+    logger: silentLogger,
+  });
+  await connectorNc.flush();
+});
+afterAll(async () => {
+  await connector?.close();
+  await connectorNc?.close();
+  await brokerNc?.close();
+  await nats?.dispose();
+});
+
+interface Send {
+  subject?: string;
+  exchangeId?: string;
+  deadlineMs?: number;
+  key?: typeof broker.privateKey | null;
+  tamper?: boolean;
+  signedSubject?: string;
+}
+
+async function send(o: Send = {}): Promise<RouteReply> {
+  const subject = o.subject ?? SUBJECT;
+  const exchangeId = o.exchangeId ?? "ex-1";
+  const deadlineMs = o.deadlineMs ?? Date.now() + 5000;
+  const body = toBinary(
+    AdapterFetchRequestSchema,
+    create(AdapterFetchRequestSchema, {
+      exchangeId,
+      service: "dcrc.citizen-record",
+      subjectId: "10000000001",
+      purpose: "identity-verification",
+      fields: ["citizen_id", "name"],
+      consumer: "spiffe://gov.bt/agency/moe/system/scholarships",
+    }),
+  );
+  const h = headers();
+  h.set(RouteHeader.exchangeId, exchangeId);
+  h.set(RouteHeader.deadline, String(deadlineMs));
+  const key = o.key === undefined ? broker.privateKey : o.key;
+  if (key)
+    h.set(
+      RouteHeader.signature,
+      signRoute(key, { exchangeId, subject: o.signedSubject ?? subject, deadlineMs, body }),
+    );
+  const sent = o.tamper ? Uint8Array.from(body, (b, i) => (i === body.length - 1 ? b ^ 1 : b)) : body;
+  const msg = await brokerNc.request(subject, sent, { timeout: 5000, headers: h });
+  return fromBinary(RouteReplySchema, msg.data);
+}
+
+const errorOf = (r: RouteReply) => (r.result.case === "error" ? r.result.value : undefined);
+
+describe("refused before the adapter", () => {
+  it.each<[string, Send, string, number]>([
+    ["no broker signature", { key: null }, "BAD_ROUTE_SIGNATURE", status.PERMISSION_DENIED],
+    [
+      "signed by a key the connector does not trust",
+      { key: impostor.privateKey },
+      "BAD_ROUTE_SIGNATURE",
+      status.PERMISSION_DENIED,
+    ],
+    ["a body changed after signing", { tamper: true }, "BAD_ROUTE_SIGNATURE", status.PERMISSION_DENIED],
+    [
+      "a signature made for another subject",
+      { signedSubject: "xbus.svc.dcrc.other-register" },
+      "BAD_ROUTE_SIGNATURE",
+      status.PERMISSION_DENIED,
+    ],
+    [
+      "a deadline already past",
+      { deadlineMs: Date.now() - 1 },
+      "DEADLINE_EXCEEDED",
+      status.DEADLINE_EXCEEDED,
+    ],
+  ])("%s", async (_what, o, reason, code) => {
+    const before = calls;
+    const reply = await send(o);
+    expect(errorOf(reply)).toMatchObject({ reason, code });
+    expect(reply.providerSignature).toBeUndefined();
+    expect(calls).toBe(before);
+  });
+});
+
+describe("a request the broker signed", () => {
+  it("reaches the adapter, and the record comes back signed by the connector", async () => {
+    const before = calls;
+    const reply = await send({ exchangeId: "ex-signed" });
+    expect(calls).toBe(before + 1);
+    if (reply.result.case !== "record")
+      throw new Error(`expected a record, got ${JSON.stringify(errorOf(reply))}`);
+    const any = reply.result.value;
+    expect(anyUnpack(any, CitizenRecordSchema)?.name).toBe("Pema Wangmo");
+    const sig = reply.providerSignature;
+    if (!sig) throw new Error("no provider signature");
+    expect(sig.signer).toBe("spiffe://gov.bt/agency/dcrc/connector/c1");
+    expect(Buffer.from(sig.recordSha256)).toEqual(Buffer.from(sha256(any.value)));
+    const input = { exchangeId: "ex-signed", typeUrl: any.typeUrl, recordSha256: sig.recordSha256 };
+    expect(verifyReply(connectorCert.certPem, input, sig.signature)).toBe(true);
+    // Bound to the exchange: the same signature does not vouch for another one.
+    expect(verifyReply(connectorCert.certPem, { ...input, exchangeId: "ex-other" }, sig.signature)).toBe(
+      false,
+    );
+  });
+
+  it("gets PROVIDER_BUSY while the connector is at its limit, and the adapter is not called", async () => {
+    let open = () => {};
+    gate = new Promise<void>((r) => {
+      open = r;
+    });
+    const first = send({ exchangeId: "ex-slow" });
+    while (connector.inFlight === 0) await new Promise((r) => setTimeout(r, 10));
+    const before = calls;
+    const busy = await send({ exchangeId: "ex-busy" });
+    expect(errorOf(busy)).toMatchObject({ reason: "PROVIDER_BUSY", code: status.RESOURCE_EXHAUSTED });
+    expect(calls).toBe(before);
+    open();
+    gate = undefined;
+    expect((await first).result.case).toBe("record");
+  });
+});
+
+describe("reconnecting", () => {
+  it("serves again after nats-server restarts, without being restarted itself", async () => {
+    await nats.stop();
+    await nats.restart();
+    // Wait until both clients are back (reconnect is theirs to do, not the test's).
+    for (let i = 0; i < 200; i++) {
+      try {
+        const r = await send({ exchangeId: "ex-after-restart" });
+        if (r.result.case === "record") return;
+      } catch {
+        // no responders or disconnected yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error("the connector did not come back after nats-server restarted");
+  });
+});
