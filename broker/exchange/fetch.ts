@@ -39,6 +39,8 @@ export interface ExchangeDeps {
   trustDomain: string;
   subjectIdPattern: RegExp;
   logger: Logger;
+  /** Serials revoked since connections were opened (the CRL in force). */
+  isRevoked?: (serial: string) => boolean;
 }
 
 type Call = ServerUnaryCall<FetchRequest, FetchResponse>;
@@ -82,7 +84,7 @@ export async function fetchExchange(
     latencyMs: 0,
   };
   try {
-    const peer = identifyPeer(peerCertificateOf(call), deps.trustDomain);
+    const peer = identifyPeer(peerCertificateOf(call), deps.trustDomain, deps.isRevoked);
     outcome.consumer = peer.id.uri;
     outcome.certSerial = peer.serial;
     if (peer.id.role !== "system") {
