@@ -1,6 +1,7 @@
 import type { KeyObject } from "node:crypto";
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server } from "@grpc/grpc-js";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { type CertificateExpiry, logCertificateExpiry } from "../certs/index.js";
 import type { Catalogue } from "../core/catalogue.js";
 import { XbusError } from "../core/errors.js";
 import { serviceDefinition, serviceImplementation } from "../core/grpc.js";
@@ -14,7 +15,10 @@ import type { ConsentStore } from "./consent/consent-store.js";
 import { fetchExchange } from "./exchange/fetch.js";
 import type { ExchangeRecorder } from "./exchange/outcome.js";
 import { createRateLimiter } from "./exchange/rate-limiter.js";
+import { type CrlWatcher, watchCrl } from "./identity/crl-watcher.js";
 import { identifyPeer, peerCertificateOf } from "./identity/peer-identity.js";
+import { ReloadableServerCredentials } from "./identity/server-credentials.js";
+import { type TlsFilePaths, type TlsFilesWatcher, watchTlsFiles } from "./identity/tls-files.js";
 import { createNatsRouter } from "./routing/nats-router.js";
 
 export interface BrokerTls {
@@ -28,6 +32,19 @@ export interface BrokerOptions {
   /** host:port to listen on; port 0 picks a free one. Default `localhost:0`. */
   listen?: string;
   tls: BrokerTls;
+  /**
+   * Where `tls` came from on disk. When given, the broker picks up a renewed
+   * certificate and key, or a new trust bundle, when the files change: new
+   * connections get them, calls in flight finish on the old ones.
+   */
+  tlsFiles?: TlsFilePaths;
+  /**
+   * The federation CRL file (PEM; may hold one CRL per CA of the bundle).
+   * Loaded at start and reloaded when it changes: new connections from a
+   * revoked certificate fail at the handshake, calls on open ones get
+   * CERT_REVOKED. Without it nothing is checked for revocation.
+   */
+  crlPath?: string;
   nats: NatsConnection;
   catalogue: Catalogue;
   /** The bundle in force, e.g. a PolicyStore that reloads on change. */
@@ -50,6 +67,12 @@ export interface BrokerOptions {
 
 export interface Broker {
   readonly port: number;
+  /** Re-reads the CRL file now instead of waiting for the file watch; true if it changed. */
+  reloadCrl(): boolean;
+  /** Re-reads tlsFiles now instead of waiting for the file watch; true if new ones are in force. */
+  reloadTls(): boolean;
+  /** The broker's own certificate's expiry, for a metrics gauge. */
+  certificateExpiry(): CertificateExpiry;
   close(): Promise<void>;
 }
 
@@ -59,6 +82,30 @@ const MAX_MESSAGE_BYTES = 64 * 1024;
 /** Starts the broker's gRPC front door (xbus.v1.Exchange) with mutual TLS. */
 export async function startBroker(o: BrokerOptions): Promise<Broker> {
   const logger = o.logger;
+  let tls: BrokerTls = { ...o.tls };
+  const tlsOptions = () => ({
+    ca: tls.ca,
+    cert: tls.cert,
+    key: tls.key,
+    ...(crl ? { crl: [...crl.blocks] } : {}),
+  });
+  const expiryLog = logger.child({ component: "tls" });
+  let expiry = logCertificateExpiry(expiryLog, tls.cert);
+  // A long-running broker is told again each day, so the warning comes while there is time to act.
+  const expiryTimer = setInterval(() => {
+    expiry = logCertificateExpiry(expiryLog, tls.cert);
+  }, 86_400_000);
+  expiryTimer.unref();
+  let creds: ReloadableServerCredentials | undefined;
+  const crl: CrlWatcher | undefined = o.crlPath
+    ? watchCrl({
+        path: o.crlPath,
+        caPem: () => tls.ca,
+        logger: logger.child({ component: "crl" }),
+        onChange: () => creds?.update(tlsOptions()),
+      })
+    : undefined;
+  const isRevoked = (serial: string) => crl?.isRevoked(serial) ?? false;
   const deps = {
     catalogue: o.catalogue,
     policy: () => o.policy.current(),
@@ -69,6 +116,7 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
     trustDomain: o.trustDomain,
     subjectIdPattern: o.subjectIdPattern ?? DEFAULT_SUBJECT_ID_PATTERN,
     logger,
+    isRevoked,
     telemetry: o.telemetry,
   };
   const server = new Server({
@@ -83,7 +131,7 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
       {
         fetch: (req, call) => fetchExchange(deps, req, call),
         listServices: async (_req, call) => {
-          const peer = identifyPeer(peerCertificateOf(call), o.trustDomain);
+          const peer = identifyPeer(peerCertificateOf(call), o.trustDomain, isRevoked);
           if (peer.id.role !== "system")
             throw new XbusError("WRONG_ROLE", "only system identities may list services");
           const bundle = o.policy.current();
@@ -116,23 +164,45 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
         trustDomain: o.trustDomain,
         subjectIdPattern: deps.subjectIdPattern,
         logger: logger.child({ component: "consent" }),
+        isRevoked,
       }),
       (err, method) => logger.error({ method, err }, "unexpected error in consent handler"),
     ),
   );
-  const creds = ServerCredentials.createSsl(
-    Buffer.from(o.tls.ca),
-    [{ cert_chain: Buffer.from(o.tls.cert), private_key: Buffer.from(o.tls.key) }],
-    true,
-  );
+  try {
+    creds = new ReloadableServerCredentials(tlsOptions());
+  } catch (err) {
+    crl?.close();
+    clearInterval(expiryTimer);
+    throw err;
+  }
+  const serverCreds = creds;
+  const tlsWatcher: TlsFilesWatcher | undefined = o.tlsFiles
+    ? watchTlsFiles({
+        paths: o.tlsFiles,
+        current: tls,
+        logger: expiryLog,
+        onChange: (next) => {
+          serverCreds.update({ ...next, ...(crl ? { crl: [...crl.blocks] } : {}) });
+          tls = next;
+          expiry = logCertificateExpiry(expiryLog, tls.cert);
+        },
+      })
+    : undefined;
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(o.listen ?? "localhost:0", creds, (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(o.listen ?? "localhost:0", serverCreds, (err, p) => (err ? reject(err) : resolve(p))),
   );
   logger.info({ port, broker_id: o.brokerId }, "broker listening");
   return {
     port,
+    reloadCrl: () => crl?.reload() ?? false,
+    reloadTls: () => tlsWatcher?.reload() ?? false,
+    certificateExpiry: () => expiry,
     close: () =>
       new Promise<void>((resolve) => {
+        crl?.close();
+        tlsWatcher?.close();
+        clearInterval(expiryTimer);
         server.tryShutdown(() => resolve());
         // Calls still running after 5 s are cut so shutdown cannot hang.
         setTimeout(() => server.forceShutdown(), 5000).unref();

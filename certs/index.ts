@@ -1,10 +1,45 @@
-// The federation PKI. For users: createCa, issueCertificate and their types.
+// The federation PKI. For users: createCa, issueCertificate and their types;
+// the CA state folder (init, open, issue, revoke, CRL); CRL build and parse;
+// certificate inspection.
+export {
+  type CaDir,
+  type CaDirPaths,
+  caDirPaths,
+  type InitCaDirOptions,
+  type IssueRequest,
+  initCaDir,
+  openCaDir,
+  type RevokeTarget,
+  writeIssued,
+} from "./ca-dir.js";
+export {
+  type BuildCrlOptions,
+  buildCrl,
+  type CrlEntry,
+  crlDer,
+  isRevocationReason,
+  type ParsedCrl,
+  parseCrl,
+  REVOCATION_REASONS,
+  type RevocationReason,
+} from "./crl.js";
+export {
+  type CertificateExpiry,
+  certificateExpiry,
+  EXPIRY_WARN_DAYS,
+  logCertificateExpiry,
+} from "./expiry.js";
+export { type CertificateInfo, formatCertificateInfo, inspectCertificate } from "./inspect.js";
 export {
   type CertificateAuthority,
   type CertUsage,
   type CreateCaOptions,
+  type CreateIntermediateOptions,
   createCa,
+  createIntermediate,
   type IssuedCertificate,
   type IssueOptions,
   issueCertificate,
 } from "./issue.js";
+export { type CertificateStatus, type LedgerCertificate, statusOf } from "./ledger.js";
+export { type CertRole, isCertRole, PROFILES } from "./profiles.js";

@@ -107,6 +107,45 @@ export function createCa(options: CreateCaOptions): CertificateAuthority {
   return { trustDomain: options.trustDomain, certPem: forge.pki.certificateToPem(cert), keyPem };
 }
 
+export interface CreateIntermediateOptions {
+  commonName?: string;
+  /** Default 5 years, and never past the root's own validity. */
+  validityDays?: number;
+}
+
+/**
+ * An issuing CA signed by the root, so the root's key can stay offline: it
+ * signs only this certificate and the root's CRL. Path length 0: it issues
+ * leaves, never another CA.
+ */
+export function createIntermediate(
+  root: CertificateAuthority,
+  options: CreateIntermediateOptions = {},
+): CertificateAuthority {
+  const rootCert = forge.pki.certificateFromPem(root.certPem);
+  const { publicKey, keyPem } = newKeyPair();
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = publicKey;
+  cert.serialNumber = newSerial();
+  const notBefore = new Date(Date.now() - 60_000);
+  const wanted = notBefore.getTime() + (options.validityDays ?? 1825) * DAY_MS;
+  cert.validity.notBefore = notBefore;
+  cert.validity.notAfter = new Date(Math.min(wanted, rootCert.validity.notAfter.getTime()));
+  cert.setSubject([
+    { name: "commonName", value: options.commonName ?? `${root.trustDomain} issuing CA` },
+    { name: "organizationName", value: root.trustDomain },
+  ]);
+  cert.setIssuer(rootCert.subject.attributes);
+  cert.setExtensions([
+    { name: "basicConstraints", cA: true, critical: true, pathLenConstraint: 0 },
+    { name: "keyUsage", keyCertSign: true, cRLSign: true, critical: true },
+    { name: "subjectKeyIdentifier" },
+    { name: "authorityKeyIdentifier", keyIdentifier: rootCert.generateSubjectKeyIdentifier().getBytes() },
+  ]);
+  signCertificate(cert, root.keyPem);
+  return { trustDomain: root.trustDomain, certPem: forge.pki.certificateToPem(cert), keyPem };
+}
+
 /** Issues a leaf certificate signed by `ca`. Throws, naming the problem, on a SPIFFE ID outside the trust domain. */
 export function issueCertificate(ca: CertificateAuthority, options: IssueOptions): IssuedCertificate {
   if (options.spiffeId !== undefined) {

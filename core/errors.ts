@@ -10,6 +10,8 @@ export const Reason = {
   NO_SPIFFE_ID: status.UNAUTHENTICATED,
   BAD_SPIFFE_ID: status.UNAUTHENTICATED,
   WRONG_TRUST_DOMAIN: status.UNAUTHENTICATED,
+  /** On a connection opened before the CRL that revoked the certificate; new connections fail at the handshake. */
+  CERT_REVOKED: status.UNAUTHENTICATED,
   // PERMISSION_DENIED
   WRONG_ROLE: status.PERMISSION_DENIED,
   POLICY_DENIED: status.PERMISSION_DENIED,

@@ -24,6 +24,8 @@ export interface ConsentServiceDeps {
   subjectIdPattern: RegExp;
   logger: Logger;
   now?: () => number;
+  /** Serials revoked since connections were opened (the CRL in force). */
+  isRevoked?: (serial: string) => boolean;
 }
 
 const MAX_SERVICES = 16;
@@ -40,7 +42,7 @@ type AnyCall = ServerUnaryCall<any, any>;
 export function consentHandlers(d: ConsentServiceDeps): ServiceHandlers<typeof Consent.method> {
   const now = d.now ?? Date.now;
   const authority = (call: AnyCall): string => {
-    const peer = identifyPeer(peerCertificateOf(call), d.trustDomain);
+    const peer = identifyPeer(peerCertificateOf(call), d.trustDomain, d.isRevoked);
     if (!d.policy.current().consentAuthorities.has(peer.id.uri)) {
       throw new XbusError("NOT_CONSENT_AUTHORITY", `${peer.id.uri} is not a consent authority of the bundle`);
     }

@@ -41,6 +41,8 @@ export interface ExchangeDeps {
   trustDomain: string;
   subjectIdPattern: RegExp;
   logger: Logger;
+  /** Serials revoked since connections were opened (the CRL in force). */
+  isRevoked?: (serial: string) => boolean;
   /** Spans and metrics of the exchange path; none when absent. */
   telemetry?: Telemetry;
 }
@@ -88,7 +90,7 @@ export async function fetchExchange(
   };
   try {
     t.enter("identity");
-    const peer = identifyPeer(peerCertificateOf(call), deps.trustDomain);
+    const peer = identifyPeer(peerCertificateOf(call), deps.trustDomain, deps.isRevoked);
     outcome.consumer = peer.id.uri;
     outcome.certSerial = peer.serial;
     if (peer.id.role !== "system") {

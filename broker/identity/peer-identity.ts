@@ -14,9 +14,20 @@ export interface PeerIdentity {
  * against the federation CA. Exactly one SPIFFE ID, in our trust domain, or
  * the call goes no further.
  */
-export function identifyPeer(cert: PeerCertificate | undefined, trustDomain: string): PeerIdentity {
+export function identifyPeer(
+  cert: PeerCertificate | undefined,
+  trustDomain: string,
+  isRevoked: (serial: string) => boolean = () => false,
+): PeerIdentity {
   if (!cert?.raw)
     throw new XbusError("NO_CLIENT_CERT", "a client certificate from the federation CA is required");
+  // TLS checked the CRL when the connection opened; a later revocation is caught here, on the next call.
+  if (isRevoked(cert.serialNumber)) {
+    throw new XbusError(
+      "CERT_REVOKED",
+      `the client certificate (serial ${cert.serialNumber.toUpperCase()}) is revoked`,
+    );
+  }
   const ids = spiffeIdsFromSubjectAltName(cert.subjectaltname);
   if (ids.length === 0)
     throw new XbusError("NO_SPIFFE_ID", "the client certificate carries no SPIFFE ID (URI SAN)");

@@ -1,5 +1,6 @@
 import { adapterCommand } from "./adapter.js";
 import { benchCommand } from "./bench.js";
+import { certsCommand } from "./certs.js";
 import type { Command } from "./command.js";
 import { devCommand } from "./dev.js";
 import { logCommand } from "./log.js";
@@ -8,6 +9,7 @@ import { policyCommand } from "./policy.js";
 /** Every `xbus` subcommand, in the order `xbus --help` lists them. Add a new one here. */
 export const commands: readonly Command[] = [
   devCommand,
+  certsCommand,
   adapterCommand,
   policyCommand,
   logCommand,

@@ -20,8 +20,9 @@ const HELP = `xbus log <verify|export|query|reindex> [options]
                                       check each signed tree head; names the first bad index; exit 1 on failure
   query   [--consumer ID] [--service S] [--subject CITIZEN_ID] [--purpose P] [--decision allow|deny|invalid|error]
           [--from T] [--to T] [--limit N] [--json]
-  reindex --db PATH --log-key PEM [--nats URL]
+  reindex --db PATH --log-key PEM [--nats URL] [--nats-ca PEM --nats-cert PEM --nats-key PEM]
                                       rebuild the SQLite index from the JetStream stream alone
+                                      (NATS with mutual TLS: a broker certificate; default dev.json's)
 
 API options (default: .xbus/dev/dev.json of \`xbus dev\`):
   --url URL        review API base URL
@@ -195,6 +196,9 @@ export const logCommand: Command = {
             db: { type: "string" },
             "log-key": { type: "string" },
             nats: { type: "string" },
+            "nats-ca": { type: "string" },
+            "nats-cert": { type: "string" },
+            "nats-key": { type: "string" },
             "log-id": { type: "string" },
           },
           strict: true,
@@ -211,7 +215,21 @@ export const logCommand: Command = {
           values["log-id"] ?? "gov.bt/xbus-log-dev",
           createPrivateKey(readFileSync(keyPath)),
         );
-        const nc = await connect({ servers });
+        // xbus dev's NATS takes only certificates it knows (see README "The federation's PKI").
+        const explicit = values["nats-cert"] && values["nats-key"] && values["nats-ca"];
+        const fromDev = values.nats === undefined && dev.ca ? dev.nats_client : undefined;
+        const tls = explicit
+          ? {
+              ca: readFileSync(values["nats-ca"] ?? "", "utf8"),
+              cert: readFileSync(values["nats-cert"] ?? "", "utf8"),
+              key: readFileSync(values["nats-key"] ?? "", "utf8"),
+            }
+          : fromDev && {
+              ca: readFileSync(dev.ca ?? "", "utf8"),
+              cert: readFileSync(fromDev.cert, "utf8"),
+              key: readFileSync(fromDev.key, "utf8"),
+            };
+        const nc = await connect({ servers, ...(tls && { tls }) });
         const indexer = await startIndexer({
           nats: nc,
           index,

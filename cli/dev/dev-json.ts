@@ -8,6 +8,8 @@ export interface DevJson {
   ca?: string;
   review?: { url: string; token: string };
   log?: { index: string; key: string };
+  /** When NATS runs with mutual TLS: the certificate tools connect with (the broker's, in dev). */
+  nats_client?: { cert: string; key: string };
   /** Consumer systems with certificates (the journeys pick theirs by SPIFFE ID). */
   consumers?: { spiffe_id: string; cert: string; key: string }[];
   /** Each adapter and the client certificate it accepts (its agency's connector). */

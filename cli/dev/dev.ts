@@ -102,7 +102,12 @@ export function devJsonOf(stack: Stack) {
   return {
     broker: stack.brokerAddress,
     nats: stack.nats.url,
+    ...(stack.natsAuth && {
+      nats_client: { cert: stack.brokerCert.certPath, key: stack.brokerCert.keyPath },
+    }),
     ca: stack.caPath,
+    ca_dir: stack.caDir.paths.dir,
+    crl: stack.crlPath,
     consumer: {
       spiffe_id: stack.consumer.spiffeId,
       cert: stack.consumer.certPath,

@@ -8,7 +8,7 @@ import {
 } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { type ConnectionOptions, connect, type NatsConnection } from "@nats-io/transport-node";
 import {
   type Connector,
   connectorNatsOptions,
@@ -36,13 +36,18 @@ import {
   startIndexer,
 } from "../../broker/index.js";
 import {
+  type CaDir,
   type CertificateAuthority,
-  createCa,
+  caDirPaths,
   type IssuedCertificate,
+  type IssueRequest,
+  initCaDir,
   issueCertificate,
+  openCaDir,
 } from "../../certs/index.js";
 import { Catalogue } from "../../core/catalogue.js";
 import { createLogger, type Logger } from "../../core/logger.js";
+import { natsAuthConfig } from "../../core/nats-auth.js";
 import { NatsServer } from "../../core/nats-server.js";
 import { createReplySigner } from "../../core/reply-signature.js";
 import { countNatsReconnects, createTelemetry, type Telemetry } from "../../core/telemetry/index.js";
@@ -80,6 +85,12 @@ export interface StackOptions {
   natsUrl?: string;
   /** Replaces the exchange log (JetStream + index + review API) with this recorder. */
   recorder?: ExchangeRecorder;
+  /**
+   * NATS with mutual TLS and `verify_and_map` (core/nats-auth.ts): broker and
+   * connectors connect with their own certificates and get their role's
+   * permissions; nobody else gets in. Default true.
+   */
+  natsAuth?: boolean;
   /** Sees every outcome just before it is logged (tests use it to check what the broker decided). */
   observe?: (outcome: ExchangeOutcome) => void;
   /** The provider agencies to run, each with an adapter and a connector. Default: the examples. */
@@ -98,6 +109,9 @@ export function exampleAgencies(population: Population): AdapterDefinition[] {
   return [dcrcAdapter(population), mohAdapter(population), moeAdapter(population), rstaAdapter(population)];
 }
 
+/** A NATS client identity: PEM contents, and the files they came from when there are any. */
+export type NatsIdentity = { cert: string; key: string; certPath?: string; keyPath?: string };
+
 export interface PemPair {
   cert: string;
   key: string;
@@ -109,8 +123,22 @@ export interface Stack {
   readonly dir: string;
   readonly ca: CertificateAuthority;
   readonly caPath: string;
+  /** The CA's state folder (`<dir>/ca`): ledger, CRL; `xbus certs --ca-dir` works on it. */
+  readonly caDir: CaDir;
+  /** The CRL the broker watches. */
+  readonly crlPath: string;
+  /** Makes the broker re-read the CRL now rather than at its next file poll; true if it changed. */
+  reloadCrl(): boolean;
+  /** Makes the broker re-read its certificate, key and trust bundle now; true if new ones are in force. */
+  reloadBrokerTls(): boolean;
+  /** The broker's own certificate as it was issued at start (renew it with issueIdentity("broker", …)). */
+  readonly brokerCert: PemPair & IssuedCertificate;
   /** The nats-server the stack started, or the one it was pointed at. */
   readonly nats: { readonly url: string };
+  /** NATS runs with mutual TLS and verify_and_map (see StackOptions.natsAuth). */
+  readonly natsAuth: boolean;
+  /** Connects to the stack's NATS as `identity` (a broker or connector certificate when natsAuth is on). */
+  natsConnect(identity?: NatsIdentity, name?: string): Promise<NatsConnection>;
   readonly brokerAddress: string;
   readonly consumer: PemPair & { spiffeId: string };
   /** Systems the stack issued a certificate for: the dev consumer, rsta licensing, the citizen portal. */
@@ -138,7 +166,9 @@ export interface Stack {
   readonly adapters: readonly { agency: string; address: string | undefined; client: PemPair }[];
   /** The first agency's adapter client, kept for tools that know one adapter. */
   readonly adapterClient: PemPair;
-  /** Issues and writes a certificate signed by the stack's CA. */
+  /** Issues through the CA folder (recorded in its ledger, so it can be revoked) and writes the files. */
+  issueIdentity(name: string, req: IssueRequest): PemPair & IssuedCertificate;
+  /** Issues and writes a certificate signed by the stack's CA, outside the ledger (for odd test certificates). */
   issue(name: string, opts: Parameters<typeof issueCertificate>[1]): PemPair & IssuedCertificate;
   /** Starts an agency's connector (again), e.g. after `stopConnector`. Default agency: dcrc. */
   startConnector(agency?: string): Promise<void>;
@@ -161,38 +191,55 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   });
   const population = options.population ?? createPopulation();
 
-  const ca = createCa({ trustDomain: TRUST_DOMAIN, commonName: "gov.bt dev federation CA" });
+  // The CA outlives a run of `xbus dev`, so what was revoked stays revoked; identities are renewed each start.
+  const caPaths = caDirPaths(join(dir, "ca"));
+  const caDir = existsSync(caPaths.caCert)
+    ? openCaDir(caPaths.dir)
+    : initCaDir({ dir: caPaths.dir, trustDomain: TRUST_DOMAIN, commonName: "gov.bt dev federation CA" });
+  const ca = caDir.ca;
   const caPath = join(certDir, "ca.pem");
-  writeFileSync(caPath, ca.certPem);
-  const issue = (name: string, opts: Parameters<typeof issueCertificate>[1]) => {
-    const c = issueCertificate(ca, opts);
+  // The trust bundle: with an intermediate it holds the root and the issuing CA.
+  writeFileSync(caPath, readFileSync(caDir.paths.caCert));
+  const write = (name: string, c: IssuedCertificate) => {
     const certPath = join(certDir, `${name}.pem`);
     const keyPath = join(certDir, `${name}-key.pem`);
     writeFileSync(certPath, c.certPem);
     writeFileSync(keyPath, c.keyPem, { mode: 0o600 });
     return { ...c, cert: c.certPem, key: c.keyPem, certPath, keyPath };
   };
+  const issue = (name: string, opts: Parameters<typeof issueCertificate>[1]) =>
+    write(name, issueCertificate(ca, opts));
+  const issueIdentity = (name: string, req: IssueRequest) =>
+    write(name, caDir.issue({ renew: true, ...req }));
   const server = { dnsNames: ["localhost"], ipAddresses: ["127.0.0.1", "::1"] };
-  const brokerCert = issue("broker", {
+  const brokerCert = issueIdentity("broker", {
+    role: "broker",
     spiffeId: `spiffe://${TRUST_DOMAIN}/xbus/broker/dev`,
     commonName: "xbus broker (dev)",
-    usage: "client-server",
     ...server,
   });
   const consumer = {
-    ...issue("consumer", { spiffeId: DEV_CONSUMER, commonName: "moe scholarships (dev)", usage: "client" }),
+    ...issueIdentity("consumer", {
+      role: "system",
+      spiffeId: DEV_CONSUMER,
+      commonName: "moe scholarships (dev)",
+    }),
     spiffeId: DEV_CONSUMER,
   };
   const licensing = {
-    ...issue("consumer-rsta-licensing", {
+    ...issueIdentity("consumer-rsta-licensing", {
+      role: "system",
       spiffeId: DEV_LICENSING,
       commonName: "rsta licensing (dev)",
-      usage: "client",
     }),
     spiffeId: DEV_LICENSING,
   };
   const portal = {
-    ...issue("citizen-portal", { spiffeId: DEV_PORTAL, commonName: "citizen portal (dev)", usage: "client" }),
+    ...issueIdentity("citizen-portal", {
+      role: "system",
+      spiffeId: DEV_PORTAL,
+      commonName: "citizen portal (dev)",
+    }),
     spiffeId: DEV_PORTAL,
   };
   const { privateKey: signingKey, publicKey: brokerPublicKey } = generateKeyPairSync("ed25519");
@@ -201,8 +248,45 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     brokerPublicKey.export({ type: "spki", format: "pem" }),
   );
 
-  const spawned = options.natsUrl ? undefined : await NatsServer.start();
+  const definitions = (options.agencies ?? exampleAgencies)(population);
+  const connectorCerts = new Map(
+    definitions.map((def) => [
+      def.agency,
+      issueIdentity(`connector-${def.agency}`, {
+        role: "connector",
+        spiffeId: `spiffe://${TRUST_DOMAIN}/agency/${def.agency}/connector/dev`,
+        commonName: `${def.agency} connector (dev)`,
+      }),
+    ]),
+  );
+  // A nats-server the caller started (natsUrl) is configured by the caller.
+  const natsAuth = options.natsAuth !== false && options.natsUrl === undefined;
+  let extraConfig = "";
+  if (natsAuth) {
+    const natsCert = issueIdentity("nats", { role: "server", commonName: "nats-server (dev)", ...server });
+    extraConfig = natsAuthConfig({
+      tls: { certFile: natsCert.certPath, keyFile: natsCert.keyPath, caFile: caPath },
+      identities: [brokerCert.spiffeId ?? "", ...[...connectorCerts.values()].map((c) => c.spiffeId ?? "")],
+    });
+  }
+  const spawned = options.natsUrl ? undefined : await NatsServer.start({ extraConfig });
   const nats = spawned ?? { url: options.natsUrl as string };
+  // From files when the identity has them: nats.js reads them again on every reconnect, so a renewed
+  // certificate (or a trust bundle with a new CA) is picked up without restarting the process.
+  const natsTls = (identity: NatsIdentity) =>
+    identity.certPath && identity.keyPath
+      ? { caFile: caPath, certFile: identity.certPath, keyFile: identity.keyPath }
+      : { ca: ca.certPem, cert: identity.cert, key: identity.key };
+  const natsConnect = (identity?: NatsIdentity, name?: string, extra: Partial<ConnectionOptions> = {}) =>
+    connect({
+      servers: nats.url,
+      // Components never give up on NATS: they keep reconnecting and answer UNAVAILABLE meanwhile.
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      ...(name ? { name } : {}),
+      ...extra,
+      ...(natsAuth && identity ? { tls: natsTls(identity) } : {}),
+    });
   const closers: (() => Promise<void>)[] = spawned ? [() => spawned.dispose()] : [];
   const telemetry = options.telemetry ?? createTelemetry({ serviceName: "xbus-dev" });
   if (!options.telemetry) closers.push(() => telemetry.shutdown());
@@ -214,44 +298,32 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     closers.length = 0;
   };
   try {
-    // Components never give up on NATS: they keep reconnecting and answer UNAVAILABLE meanwhile.
-    const reconnect = { maxReconnectAttempts: -1, reconnectTimeWait: 250 };
     // noAsyncTraces: nats.js otherwise builds two Error objects (stack traces) for every request, ~4% of
     // the broker's CPU in `npm run bench`; failures still arrive as the same error classes.
-    const brokerNc = await connect({
-      servers: nats.url,
-      name: "xbus-broker-dev",
-      noAsyncTraces: true,
-      ...reconnect,
-    });
+    const brokerNc = await natsConnect(brokerCert, "xbus-broker-dev", { noAsyncTraces: true });
     closers.push(() => brokerNc.close());
-    // One connection for every dev connector; in production each agency runs its own.
-    const connectorNc: NatsConnection = await connect({
-      servers: nats.url,
-      ...connectorNatsOptions("all", "dev"),
-    });
-    closers.push(() => connectorNc.close());
     countNatsReconnects(brokerNc, telemetry.metrics, "broker");
-    countNatsReconnects(connectorNc, telemetry.metrics, "connector");
-
-    const definitions = (options.agencies ?? exampleAgencies)(population);
     const running = new Map<
       string,
       { address: string | undefined; client: PemPair; start(): Promise<void>; stop(): Promise<void> }
     >();
     for (const def of definitions) {
-      const connectorCert = issue(`connector-${def.agency}`, {
-        spiffeId: `spiffe://${TRUST_DOMAIN}/agency/${def.agency}/connector/dev`,
-        commonName: `${def.agency} connector (dev)`,
-        usage: "client",
-      });
+      const connectorCert = connectorCerts.get(def.agency) as PemPair & IssuedCertificate;
       telemetry.metrics.watchCertificate(`connector-${def.agency}`, () => connectorCert.notAfter);
+      // Each agency's connector is its own NATS user, with its own agency's permissions.
+      const connectorNc: NatsConnection = await natsConnect(
+        connectorCert,
+        undefined,
+        connectorNatsOptions(def.agency, "dev"),
+      );
+      closers.push(() => connectorNc.close());
+      countNatsReconnects(connectorNc, telemetry.metrics, `connector-${def.agency}`);
       let adapter: AdapterServer | undefined;
       if (!options.inProcessAdapter) {
-        const adapterCert = issue(`adapter-${def.agency}`, {
+        const adapterCert = issueIdentity(`adapter-${def.agency}`, {
+          role: "adapter",
           spiffeId: `spiffe://${TRUST_DOMAIN}/agency/${def.agency}/adapter/dev`,
           commonName: `${def.agency} adapter (dev)`,
-          usage: "server",
           ...server,
         });
         const a = await serveAdapter(def, {
@@ -378,6 +450,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
     const broker: Broker = await startBroker({
       tls: { ca: ca.certPem, cert: brokerCert.cert, key: brokerCert.key },
+      tlsFiles: { ca: caPath, cert: brokerCert.certPath, key: brokerCert.keyPath },
+      crlPath: caDir.paths.crl,
       nats: brokerNc,
       catalogue,
       policy,
@@ -395,7 +469,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       dir,
       ca,
       caPath,
+      caDir,
+      crlPath: caDir.paths.crl,
+      reloadCrl: () => broker.reloadCrl(),
+      reloadBrokerTls: () => broker.reloadTls(),
+      brokerCert,
       nats,
+      natsConnect,
+      natsAuth,
       brokerAddress: `localhost:${broker.port}`,
       consumer,
       consumers: [consumer, licensing, portal],
@@ -412,6 +493,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       adapterClient:
         running.size > 0 ? pemOf(certDir, `connector-${definitions[0]?.agency}`) : pemOf(certDir, "consumer"),
       issue,
+      issueIdentity,
       startConnector: (agency = "dcrc") => agencyRunner(agency).start(),
       stopConnector: (agency = "dcrc") => agencyRunner(agency).stop(),
       close,

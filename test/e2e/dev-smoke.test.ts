@@ -25,6 +25,8 @@ it("`xbus dev --smoke` starts everything, fetches one record, stops and exits 0"
     broker: expect.stringMatching(/^localhost:\d+$/),
     nats: expect.stringMatching(/^nats:\/\/127\.0\.0\.1:\d+$/),
     ca: join(dir, "certs/ca.pem"),
+    ca_dir: join(dir, "ca"),
+    crl: join(dir, "ca/crl.pem"),
     consumer: {
       spiffe_id: "spiffe://gov.bt/agency/moe/system/scholarships",
       cert: join(dir, "certs/consumer.pem"),

@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 import { fromBinary } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
 import { DiscardPolicy, jetstreamManager } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LOG_STREAM } from "../../broker/index.js";
 import { type ExportLine, exportLog } from "../../cli/log/export.js";
@@ -26,7 +26,8 @@ const tmp = mkdtempSync(join(tmpdir(), "xbus-log-test-"));
 
 beforeAll(async () => {
   stack = await startTestStack();
-  nc = await connect({ servers: stack.nats.url });
+  // NATS admits only broker and connector identities; the stream's admin calls are the broker's.
+  nc = await stack.natsConnect(stack.brokerCert);
 });
 afterAll(async () => {
   await nc?.close();
@@ -308,6 +309,13 @@ describe("xbus log on the command line", () => {
       stack.logFiles.key,
       "--nats",
       stack.nats.url,
+      // The stack's NATS admits only the broker's and connectors' certificates.
+      "--nats-ca",
+      stack.caPath,
+      "--nats-cert",
+      stack.brokerCert.certPath,
+      "--nats-key",
+      stack.brokerCert.keyPath,
       "--log-id",
       head.log_id,
     );

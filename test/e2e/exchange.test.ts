@@ -1,7 +1,9 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { anyPack, anyUnpack } from "@bufbuild/protobuf/wkt";
 import { status } from "@grpc/grpc-js";
-import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import { headers, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCa, issueCertificate } from "../../certs/index.js";
 import { RouteHeader } from "../../core/nats-subjects.js";
@@ -20,6 +22,7 @@ const PURPOSE = "scholarship-eligibility";
 let stack: TestStack;
 let subject: string;
 let nc: NatsConnection;
+let providerNc: NatsConnection;
 
 beforeAll(async () => {
   stack = await startTestStack();
@@ -27,10 +30,16 @@ beforeAll(async () => {
     stack.population.citizens.find(
       (c) => (stack.population.households.get(c.householdNumber)?.length ?? 0) > 2,
     )?.id ?? "";
-  nc = await connect({ servers: stack.nats.url });
+  // NATS knows only the broker and connector identities: play the broker (without its signing key) and a dcrc connector.
+  nc = await stack.natsConnect({
+    cert: readFileSync(join(stack.dir, "certs/broker.pem"), "utf8"),
+    key: readFileSync(join(stack.dir, "certs/broker-key.pem"), "utf8"),
+  });
+  providerNc = await stack.natsConnect(stack.adapterClient);
 });
 afterAll(async () => {
   await nc?.close();
+  await providerNc?.close();
   await stack?.close();
 });
 
@@ -251,7 +260,8 @@ describe("routing", () => {
   it("clears fields that policy did not release even when the provider sends them", async () => {
     await stack.stopConnector();
     // A provider that ignores the released fields and sends everything it has.
-    const leaky = nc.subscribe("xbus.svc.dcrc.*", {
+    const leaky = providerNc.subscribe("xbus.svc.dcrc.*", {
+      queue: "xbus-connector-dcrc",
       callback: (_err, m) => {
         const full = create(CitizenRecordSchema, {
           citizenId: subject,
@@ -269,7 +279,7 @@ describe("routing", () => {
         );
       },
     });
-    await nc.flush();
+    await providerNc.flush();
     try {
       const res = await stack
         .client()
@@ -281,7 +291,7 @@ describe("routing", () => {
       expect(r.gender).toBe(Gender.UNSPECIFIED);
     } finally {
       leaky.unsubscribe();
-      await nc.flush();
+      await providerNc.flush();
       await stack.startConnector();
     }
   });
@@ -308,8 +318,11 @@ describe("routing", () => {
 
   it("answers DEADLINE_EXCEEDED when the provider does not answer in time", async () => {
     await stack.stopConnector();
-    const silent = nc.subscribe("xbus.svc.dcrc.*", { callback: () => {} });
-    await nc.flush();
+    const silent = providerNc.subscribe("xbus.svc.dcrc.*", {
+      queue: "xbus-connector-dcrc",
+      callback: () => {},
+    });
+    await providerNc.flush();
     try {
       const err = await failure(
         stack
@@ -319,7 +332,7 @@ describe("routing", () => {
       expect(err.code).toBe(status.DEADLINE_EXCEEDED);
     } finally {
       silent.unsubscribe();
-      await nc.flush();
+      await providerNc.flush();
       await stack.startConnector();
     }
   });

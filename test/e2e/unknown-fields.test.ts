@@ -1,7 +1,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CitizenRecordSchema } from "../../proto/gen/agencies/dcrc/v1/citizen_pb.js";
 import { RouteReplySchema } from "../../proto/gen/xbus/v1/route_pb.js";
@@ -16,7 +16,8 @@ let stack: TestStack;
 let nc: NatsConnection;
 beforeAll(async () => {
   stack = await startTestStack();
-  nc = await connect({ servers: stack.nats.url });
+  // NATS knows only broker and connector identities: play the dcrc connector.
+  nc = await stack.natsConnect(stack.adapterClient);
 });
 afterAll(async () => {
   await nc?.close();
@@ -31,6 +32,7 @@ describe("minimisation", () => {
     // Field 99 (length-delimited) is in no version of CitizenRecord.
     const extra = new BinaryWriter().tag(99, WireType.LengthDelimited).string("secret-unknown").finish();
     const leaky = nc.subscribe("xbus.svc.dcrc.*", {
+      queue: "xbus-connector-dcrc",
       callback: (_err, m) => {
         const value = new Uint8Array([...record, ...extra]);
         m.respond(

@@ -1,0 +1,116 @@
+import { readFileSync, unwatchFile, watchFile } from "node:fs";
+import { parseCrl } from "../../certs/index.js";
+import type { Logger } from "../../core/logger.js";
+
+/**
+ * The broker's view of the federation CRL: loaded at start (a missing or
+ * unverifiable CRL stops the start), then reloaded whenever the file changes.
+ * A new file that does not parse or verify is refused and the CRL in force
+ * stays, so a half-written or forged file can never un-revoke anyone.
+ */
+export interface CrlWatcher {
+  /** The PEM in force (all CRLs of the file). */
+  readonly pem: string;
+  /** One PEM per CRL, for the TLS context: Node reads only the first CRL of a string. */
+  readonly blocks: readonly string[];
+  isRevoked(serial: string): boolean;
+  /** Re-reads the file now; true if it changed what is in force. */
+  reload(): boolean;
+  close(): void;
+}
+
+export interface CrlWatcherOptions {
+  path: string;
+  /** The trust bundle in force (it may change in a CA rollover); each CRL in the file must be signed by one of its CAs. */
+  caPem: () => string;
+  logger: Logger;
+  /** Called after a new CRL is in force. */
+  onChange?: (pem: string) => void;
+  /** How often the file is polled. Default 500 ms; polling survives atomic renames that fs.watch loses. */
+  intervalMs?: number;
+}
+
+const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+const CRL_BLOCK = /-----BEGIN X509 CRL-----[\s\S]+?-----END X509 CRL-----/g;
+const WARN_BEFORE_MS = 7 * 86_400_000;
+
+function load(
+  path: string,
+  bundle: string,
+): { pem: string; blocks: string[]; revoked: Set<string>; nextUpdate: Date | undefined } {
+  const cas = bundle.match(CERT_BLOCK) ?? [];
+  if (cas.length === 0) throw new Error("the trust bundle holds no certificate");
+  const text = readFileSync(path, "utf8");
+  const blocks = text.match(CRL_BLOCK) ?? [];
+  if (blocks.length === 0) throw new Error(`${path} holds no PEM X509 CRL`);
+  const revoked = new Set<string>();
+  let nextUpdate: Date | undefined;
+  for (const block of blocks) {
+    let parsed: ReturnType<typeof parseCrl> | undefined;
+    for (const ca of cas) {
+      try {
+        parsed = parseCrl(block, ca);
+        break;
+      } catch {
+        // try the next CA of the bundle
+      }
+    }
+    if (!parsed) throw new Error(`${path}: a CRL is not signed by any CA of the trust bundle`);
+    for (const serial of parsed.revoked.keys()) revoked.add(serial);
+    if (parsed.nextUpdate && (!nextUpdate || parsed.nextUpdate < nextUpdate)) nextUpdate = parsed.nextUpdate;
+  }
+  return { pem: `${blocks.join("\n")}\n`, blocks, revoked, nextUpdate };
+}
+
+export function watchCrl(o: CrlWatcherOptions): CrlWatcher {
+  let current = load(o.path, o.caPem());
+  const report = () => {
+    const fields = {
+      crl: o.path,
+      revoked: current.revoked.size,
+      next_update: current.nextUpdate?.toISOString(),
+    };
+    const left = current.nextUpdate ? current.nextUpdate.getTime() - Date.now() : Number.POSITIVE_INFINITY;
+    // TLS refuses every client once the CRL's nextUpdate has passed: say so well before.
+    if (left < WARN_BEFORE_MS)
+      o.logger.warn(fields, "the CRL is near or past its next update; publish a new one");
+    else o.logger.info(fields, "CRL in force");
+  };
+  report();
+  const reload = (): boolean => {
+    let next: typeof current;
+    try {
+      next = load(o.path, o.caPem());
+    } catch (err) {
+      o.logger.error({ crl: o.path, err }, "new CRL refused; the one in force stays");
+      return false;
+    }
+    if (next.pem === current.pem) return false;
+    const previous = current;
+    current = next;
+    try {
+      o.onChange?.(next.pem);
+    } catch (err) {
+      current = previous;
+      o.logger.error({ crl: o.path, err }, "new CRL refused by TLS; the one in force stays");
+      return false;
+    }
+    report();
+    return true;
+  };
+  const listener = () => {
+    reload();
+  };
+  watchFile(o.path, { interval: o.intervalMs ?? 500, persistent: false }, listener);
+  return {
+    get pem() {
+      return current.pem;
+    },
+    get blocks() {
+      return current.blocks;
+    },
+    isRevoked: (serial) => current.revoked.has(serial.toUpperCase().replace(/^0+(?=.)/, "")),
+    reload,
+    close: () => unwatchFile(o.path, listener),
+  };
+}

@@ -1,0 +1,171 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { connect } from "node:tls";
+import { credentials, status } from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { buildCrl, certificateExpiry, initCaDir } from "../../certs/index.js";
+import { createServiceClient, type ServiceClient } from "../../core/grpc.js";
+import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
+import { deadline, failure, startTestStack, type TestStack } from "../helpers/stack.js";
+
+/*
+ * Rotation without an outage, against the real stack: the broker's
+ * certificate is renewed on disk while consumers keep calling, on open
+ * connections and on new ones; and a second CA joins the trust bundle.
+ */
+const SERVICE = "dcrc.citizen-record";
+const PURPOSE = "scholarship-eligibility";
+
+let stack: TestStack;
+let subject: string;
+const clients: { close(): void }[] = [];
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  subject = stack.population.citizens[1]?.id ?? "";
+});
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await stack?.close();
+});
+
+function client(identity: { cert: string; key: string } = stack.consumer, ca = stack.ca.certPem) {
+  const creds = credentials.createSsl(Buffer.from(ca), Buffer.from(identity.key), Buffer.from(identity.cert));
+  const c = createServiceClient(Exchange, stack.brokerAddress, creds, {
+    "grpc.use_local_subchannel_pool": 1,
+  });
+  clients.push(c);
+  return c as unknown as ServiceClient<typeof Exchange.method>;
+}
+
+/** The serial of the certificate the broker shows a new connection. */
+function brokerSerial(): Promise<string> {
+  const port = Number(stack.brokerAddress.split(":").at(-1));
+  return new Promise((resolve, reject) => {
+    const s = connect(
+      { host: "localhost", port, ca: stack.ca.certPem, ...stack.consumer, ALPNProtocols: ["h2"] },
+      () => {
+        const serial = s.getPeerCertificate().serialNumber.toUpperCase();
+        s.destroy();
+        resolve(serial);
+      },
+    );
+    s.on("error", reject);
+  });
+}
+
+describe("rotation", () => {
+  it("renews the broker's certificate while calls run, with no failed call", async () => {
+    const old = stack.brokerCert;
+    expect(await brokerSerial()).toBe(old.serial);
+    let ok = 0;
+    const failures: unknown[] = [];
+    let stop = false;
+    // Two loops on long-lived connections, one that opens a new connection for every call.
+    const loop = async (fresh: boolean) => {
+      const shared = client();
+      while (!stop) {
+        try {
+          const c = fresh ? client() : shared;
+          await c.fetch(
+            { service: SERVICE, subjectId: subject, purpose: PURPOSE, fields: ["name"] },
+            deadline(10_000),
+          );
+          ok++;
+          if (fresh) c.close();
+        } catch (err) {
+          failures.push(err);
+        }
+      }
+    };
+    const loops = [loop(false), loop(false), loop(true)];
+    await vi.waitFor(() => expect(ok).toBeGreaterThan(20), { timeout: 20_000, interval: 20 });
+
+    const renewed = stack.issueIdentity("broker", {
+      role: "broker",
+      spiffeId: old.spiffeId ?? "",
+      dnsNames: ["localhost"],
+      ipAddresses: ["127.0.0.1", "::1"],
+      validityDays: 30,
+    });
+    expect(renewed.serial).not.toBe(old.serial);
+    // Picked up from disk by the broker's own file watch, no restart.
+    await vi.waitFor(async () => expect(await brokerSerial()).toBe(renewed.serial), {
+      timeout: 20_000,
+      interval: 100,
+    });
+    const afterSwap = ok;
+    await vi.waitFor(() => expect(ok).toBeGreaterThan(afterSwap + 20), { timeout: 20_000, interval: 20 });
+    stop = true;
+    await Promise.all(loops);
+
+    expect(failures).toEqual([]);
+    expect(ok).toBeGreaterThan(40);
+  });
+
+  it("takes a second CA into the trust bundle during a rollover, with its CRL", async () => {
+    const next = initCaDir({
+      dir: `${stack.dir}/ca-next`,
+      trustDomain: "gov.bt",
+      commonName: "gov.bt federation CA 2",
+    });
+    const issued = next.issue({ role: "system", spiffeId: "spiffe://gov.bt/agency/moe/system/scholarships" });
+    const fromNextCa = { cert: issued.certPem, key: issued.keyPem };
+    const bundle = `${stack.ca.certPem}${next.ca.certPem}`;
+    // Before: a certificate of the new CA is a stranger.
+    expect(
+      (
+        await failure(
+          client(fromNextCa, bundle).fetch(
+            { service: SERVICE, subjectId: subject, purpose: PURPOSE },
+            deadline(),
+          ),
+        )
+      ).code,
+    ).toBe(status.UNAVAILABLE);
+
+    // The CRL file gains the new CA's CRL, and the bundle file gains the new CA.
+    const caPath = stack.caPath;
+    writeFileSync(caPath, bundle);
+    expect(stack.reloadBrokerTls()).toBe(true);
+    writeFileSync(
+      stack.crlPath,
+      `${readFileSync(stack.crlPath, "utf8")}${readFileSync(next.paths.crl, "utf8")}`,
+    );
+    expect(stack.reloadCrl()).toBe(true);
+
+    const res = await client(fromNextCa, bundle).fetch(
+      { service: SERVICE, subjectId: subject, purpose: PURPOSE },
+      deadline(),
+    );
+    expect(res.exchangeId).not.toBe("");
+    // The old CA's certificates still work.
+    expect(
+      (await client().fetch({ service: SERVICE, subjectId: subject, purpose: PURPOSE }, deadline()))
+        .exchangeId,
+    ).not.toBe("");
+
+    // A revocation by the new CA bites too.
+    next.revoke({ serial: issued.serial }, "superseded");
+    const crlOfBoth = `${buildCrl({ caCertPem: stack.ca.certPem, caKeyPem: stack.ca.keyPem, entries: [], number: 1000 })}${readFileSync(next.paths.crl, "utf8")}`;
+    writeFileSync(stack.crlPath, crlOfBoth);
+    expect(stack.reloadCrl()).toBe(true);
+    expect(
+      (
+        await failure(
+          client(fromNextCa, bundle).fetch(
+            { service: SERVICE, subjectId: subject, purpose: PURPOSE },
+            deadline(),
+          ),
+        )
+      ).code,
+    ).toBe(status.UNAVAILABLE);
+  });
+});
+
+describe("expiry", () => {
+  it("says how many days a certificate has left and warns from 14", () => {
+    const soon = stack.issue("soon", { commonName: "soon", usage: "client", validityDays: 10 });
+    expect(certificateExpiry(soon.cert)).toMatchObject({ daysToExpiry: 9, warn: true });
+    expect(certificateExpiry(stack.consumer.cert)).toMatchObject({ daysToExpiry: 89, warn: false });
+  });
+});
