@@ -290,7 +290,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const closers: (() => Promise<void>)[] = spawned ? [() => spawned.dispose()] : [];
   const telemetry = options.telemetry ?? createTelemetry({ serviceName: "xbus-dev" });
   if (!options.telemetry) closers.push(() => telemetry.shutdown());
-  telemetry.metrics.watchCertificate("broker", () => brokerCert.notAfter);
   closers.push(async () => policy.close());
   const close = async () => {
     for (const c of closers.reverse())
@@ -464,6 +463,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       telemetry,
     });
     closers.push(() => broker.close());
+    // The certificate in force, so the gauge follows a reload.
+    telemetry.metrics.watchCertificate("broker", () => broker.certificateExpiry().notAfter);
 
     return {
       dir,
