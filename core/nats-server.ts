@@ -87,7 +87,8 @@ export class NatsServer {
       ].join("\n"),
     );
     for (const f of readdirSync(this.dir)) if (f.endsWith(".ports")) rmSync(join(this.dir, f));
-    const child = spawn(this.bin, ["-c", config], { stdio: ["ignore", "ignore", "pipe"] });
+    // Its own process group: a Ctrl-C meant for `xbus dev` must not stop NATS before the components that use it.
+    const child = spawn(this.bin, ["-c", config], { stdio: ["ignore", "ignore", "pipe"], detached: true });
     this.child = child;
     let stderr = "";
     child.stderr?.on("data", (d: Buffer) => {
