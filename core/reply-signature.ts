@@ -1,4 +1,12 @@
-import { createHash, type KeyObject, sign, verify, X509Certificate } from "node:crypto";
+import {
+  createHash,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  sign,
+  verify,
+  X509Certificate,
+} from "node:crypto";
 import { spiffeIdsFromSubjectAltName } from "./spiffe-id.js";
 
 /**
@@ -19,8 +27,27 @@ export interface ReplySigner {
   /** SPIFFE ID in the signer's certificate. */
   readonly signer: string;
   readonly certificateSha256: Uint8Array;
+  /** Raw Ed25519 public key that `sign` uses, bound to the certificate by `delegation`. */
+  readonly delegatedKey: Uint8Array;
+  readonly delegation: Uint8Array;
   sign(input: ReplySignatureInput): Uint8Array;
 }
+
+/** What a verifier needs from a ProviderSignature. */
+export interface ReplySignatureEvidence {
+  signer: string;
+  certificateSha256: Uint8Array;
+  signature: Uint8Array;
+  delegatedKey: Uint8Array;
+  delegation: Uint8Array;
+}
+
+function delegationBytes(signer: string, certificateSha256: Uint8Array, delegatedKey: Uint8Array): Buffer {
+  const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+  return Buffer.from(`xbus-reply-key/v1\n${signer}\n${hex(certificateSha256)}\n${hex(delegatedKey)}`);
+}
+
+const ED25519_SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
 
 function signedBytes(input: ReplySignatureInput): Buffer {
   return Buffer.from(
@@ -37,26 +64,61 @@ export function sha256(bytes: Uint8Array): Uint8Array {
   return createHash("sha256").update(bytes).digest();
 }
 
-/** A signer from a certificate (PEM) and its private key; the certificate must carry one SPIFFE ID. */
+/**
+ * A signer from a certificate (PEM) and its private key, the certificate
+ * carrying one SPIFFE ID. The certificate's key signs once, at creation, a
+ * fresh Ed25519 key (a delegation); every record is then signed with that
+ * Ed25519 key, ~60 µs instead of ~1 ms for RSA-2048.
+ */
 export function createReplySigner(certificatePem: string, key: KeyObject): ReplySigner {
   const cert = new X509Certificate(certificatePem);
   const ids = spiffeIdsFromSubjectAltName(cert.subjectAltName);
   if (ids.length !== 1 || !ids[0])
     throw new Error("the signing certificate must carry exactly one SPIFFE ID");
   if (!cert.checkPrivateKey(key)) throw new Error("the signing key does not belong to the certificate");
+  const signer = ids[0];
+  const certificateSha256 = sha256(cert.raw);
+  const pair = generateKeyPairSync("ed25519");
+  const delegatedKey = pair.publicKey
+    .export({ type: "spki", format: "der" })
+    .subarray(ED25519_SPKI_PREFIX.length);
   return {
-    signer: ids[0],
-    certificateSha256: sha256(cert.raw),
-    sign: (input) => sign(digestFor(key), signedBytes(input), key),
+    signer,
+    certificateSha256,
+    delegatedKey,
+    delegation: sign(digestFor(key), delegationBytes(signer, certificateSha256, delegatedKey), key),
+    sign: (input) => sign(null, signedBytes(input), pair.privateKey),
   };
 }
 
-/** True when the certificate's key made `signature` over `input`. */
+/**
+ * True when `evidence` proves the certificate's holder signed `input`: directly
+ * with the certificate's key, or with a delegated Ed25519 key whose delegation
+ * the certificate's key signed. The certificate must be the one named.
+ */
 export function verifyReply(
   certificatePem: string,
   input: ReplySignatureInput,
-  signature: Uint8Array,
+  evidence: ReplySignatureEvidence,
 ): boolean {
-  const key = new X509Certificate(certificatePem).publicKey;
-  return verify(digestFor(key), signedBytes(input), key, signature);
+  const cert = new X509Certificate(certificatePem);
+  if (Buffer.compare(sha256(cert.raw), Buffer.from(evidence.certificateSha256)) !== 0) return false;
+  const certKey = cert.publicKey;
+  if (evidence.delegatedKey.length === 0) {
+    return verify(digestFor(certKey), signedBytes(input), certKey, evidence.signature);
+  }
+  if (evidence.delegatedKey.length !== 32) return false;
+  const bound = verify(
+    digestFor(certKey),
+    delegationBytes(evidence.signer, evidence.certificateSha256, evidence.delegatedKey),
+    certKey,
+    evidence.delegation,
+  );
+  if (!bound) return false;
+  const delegated = createPublicKey({
+    key: Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(evidence.delegatedKey)]),
+    format: "der",
+    type: "spki",
+  });
+  return verify(null, signedBytes(input), delegated, evidence.signature);
 }

@@ -160,9 +160,15 @@ describe("a request the broker signed", () => {
     expect(sig.signer).toBe("spiffe://gov.bt/agency/dcrc/connector/c1");
     expect(Buffer.from(sig.recordSha256)).toEqual(Buffer.from(sha256(any.value)));
     const input = { exchangeId: "ex-signed", typeUrl: any.typeUrl, recordSha256: sig.recordSha256 };
-    expect(verifyReply(connectorCert.certPem, input, sig.signature)).toBe(true);
+    expect(verifyReply(connectorCert.certPem, input, sig)).toBe(true);
     // Bound to the exchange: the same signature does not vouch for another one.
-    expect(verifyReply(connectorCert.certPem, { ...input, exchangeId: "ex-other" }, sig.signature)).toBe(
+    expect(verifyReply(connectorCert.certPem, { ...input, exchangeId: "ex-other" }, sig)).toBe(false);
+    // Signed with a delegated Ed25519 key, whose delegation only the certificate's key can make.
+    expect(sig.delegatedKey).toHaveLength(32);
+    const forgedKey = Buffer.from(sig.delegatedKey);
+    forgedKey[0] = (forgedKey[0] ?? 0) ^ 1;
+    expect(verifyReply(connectorCert.certPem, input, { ...sig, delegatedKey: forgedKey })).toBe(false);
+    expect(verifyReply(connectorCert.certPem, input, { ...sig, delegation: new Uint8Array(256) })).toBe(
       false,
     );
   });

@@ -69,6 +69,8 @@ export function startConnector(o: ConnectorOptions): Connector {
         certificateSha256: o.signer.certificateSha256,
         recordSha256,
         signature: o.signer.sign({ exchangeId, typeUrl: record.typeUrl, recordSha256 }),
+        delegatedKey: o.signer.delegatedKey,
+        delegation: o.signer.delegation,
       };
     };
     const body =

@@ -15,6 +15,7 @@ import { reviewClient, type TreeHeadJson } from "../../cli/log/review-client.js"
 import { verifyExport } from "../../cli/log/verify.js";
 import { verifyConsistency, verifyInclusion } from "../../cli/log/verify-tree.js";
 import { receiptSignedBytes } from "../../core/merkle-hash.js";
+import { verifyReply } from "../../core/reply-signature.js";
 import { type Receipt, ReceiptSchema } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { deadline, failure, startTestStack, type TestStack } from "../helpers/stack.js";
 
@@ -131,6 +132,29 @@ describe("every attempt is logged, with a receipt that proves it", () => {
       signer: "spiffe://gov.bt/agency/dcrc/connector/dev",
     });
     expect(entries[5]?.record.provider_signature).toBeUndefined();
+    // Anyone holding the connector's certificate can check what it said, from the log alone.
+    const ps = entries[0]?.record.provider_signature as Record<string, string>;
+    const b64 = (k: string) => Buffer.from(ps[k] ?? "", "base64");
+    const evidence = {
+      signer: ps.signer ?? "",
+      certificateSha256: b64("certificate_sha256"),
+      signature: b64("signature"),
+      delegatedKey: b64("delegated_key"),
+      delegation: b64("delegation"),
+    };
+    const input = {
+      exchangeId: String(entries[0]?.record.exchange_id),
+      typeUrl: "type.googleapis.com/agencies.dcrc.v1.CitizenRecord",
+      recordSha256: b64("record_sha256"),
+    };
+    expect(verifyReply(stack.adapterClient.cert, input, evidence)).toBe(true);
+    expect(
+      verifyReply(
+        stack.adapterClient.cert,
+        { ...input, exchangeId: "01a21a32-92f5-74b4-bdef-2682c21573ef" },
+        evidence,
+      ),
+    ).toBe(false);
     expect(JSON.stringify(entries)).not.toContain(subject);
   });
 
