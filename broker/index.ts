@@ -1,7 +1,6 @@
 // The broker. For users (process wiring, tests): startBroker and its options;
 // the exchange log (writer, indexer, index) and the review API; consents and rate limits.
 export { type ConsentStore, consentKey, openConsentStore } from "./consent/consent-store.js";
-export { createLogRecorder } from "./exchange/log-recorder.js";
 export type { ExchangeOutcome, ExchangeRecorder } from "./exchange/outcome.js";
 export { createRateLimiter, type RateLimiter } from "./exchange/rate-limiter.js";
 export { type Indexer, type IndexerOptions, startIndexer } from "./indexer/indexer.js";
