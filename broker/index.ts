@@ -14,7 +14,7 @@ export {
   toRecord,
 } from "./log/jetstream-log.js";
 export { subjectRef } from "./log/subject-ref.js";
-export { createReviewApp, type ReviewOptions, rawEd25519, recordJson } from "./review/app.js";
+export { createReviewApp, type ReviewOptions, recordJson } from "./review/app.js";
 export { type ReviewServer, serveReview } from "./review/serve.js";
 export {
   type Broker,

@@ -1,12 +1,6 @@
-import {
-  createHash,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-  sign,
-  verify,
-  X509Certificate,
-} from "node:crypto";
+import { generateKeyPairSync, type KeyObject, sign, verify, X509Certificate } from "node:crypto";
+import { ed25519FromRaw, rawEd25519 } from "./ed25519-raw.js";
+import { sha256 } from "./hash.js";
 import { spiffeIdsFromSubjectAltName } from "./spiffe-id.js";
 
 /**
@@ -47,8 +41,6 @@ function delegationBytes(signer: string, certificateSha256: Uint8Array, delegate
   return Buffer.from(`xbus-reply-key/v1\n${signer}\n${hex(certificateSha256)}\n${hex(delegatedKey)}`);
 }
 
-const ED25519_SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
-
 function signedBytes(input: ReplySignatureInput): Buffer {
   return Buffer.from(
     `xbus-reply/v1\n${input.exchangeId}\n${input.typeUrl}\n${Buffer.from(input.recordSha256).toString("hex")}`,
@@ -60,9 +52,7 @@ function digestFor(key: KeyObject): string | null {
   return key.asymmetricKeyType === "ed25519" || key.asymmetricKeyType === "ed448" ? null : "sha256";
 }
 
-export function sha256(bytes: Uint8Array): Uint8Array {
-  return createHash("sha256").update(bytes).digest();
-}
+export { sha256 } from "./hash.js";
 
 /**
  * A signer from a certificate (PEM) and its private key, the certificate
@@ -79,9 +69,7 @@ export function createReplySigner(certificatePem: string, key: KeyObject): Reply
   const signer = ids[0];
   const certificateSha256 = sha256(cert.raw);
   const pair = generateKeyPairSync("ed25519");
-  const delegatedKey = pair.publicKey
-    .export({ type: "spki", format: "der" })
-    .subarray(ED25519_SPKI_PREFIX.length);
+  const delegatedKey = rawEd25519(pair.publicKey);
   return {
     signer,
     certificateSha256,
@@ -115,10 +103,5 @@ export function verifyReply(
     evidence.delegation,
   );
   if (!bound) return false;
-  const delegated = createPublicKey({
-    key: Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(evidence.delegatedKey)]),
-    format: "der",
-    type: "spki",
-  });
-  return verify(null, signedBytes(input), delegated, evidence.signature);
+  return verify(null, signedBytes(input), ed25519FromRaw(evidence.delegatedKey), evidence.signature);
 }

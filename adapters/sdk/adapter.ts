@@ -91,8 +91,6 @@ export interface AdapterHandlerOptions {
   telemetry?: Telemetry;
 }
 
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
-
 const SUBJECT_MAX = 64;
 
 /**
@@ -197,7 +195,7 @@ export function adapterHandlers(def: AdapterDefinition, opts: AdapterHandlerOpti
           deadline,
           signal,
           logger: log,
-          traceparent: traceparent && TRACEPARENT.test(traceparent) ? traceparent : undefined,
+          traceparent: traceIdOf(traceparent) ? traceparent : undefined,
         }),
         signal,
       );

@@ -6,10 +6,10 @@ import type { ServerUnaryCall } from "@grpc/grpc-js";
 import type { Catalogue } from "../../core/catalogue.js";
 import { XbusError } from "../../core/errors.js";
 import { retainFields } from "../../core/field-mask.js";
+import { sha256, sha256Hex } from "../../core/hash.js";
 import { uuidv7 } from "../../core/ids.js";
 import type { Logger } from "../../core/logger.js";
-import { sha256 } from "../../core/reply-signature.js";
-import type { Telemetry } from "../../core/telemetry/index.js";
+import { type Telemetry, traceIdOf } from "../../core/telemetry/index.js";
 import { type ConsentRecord, decide, type PolicyBundle } from "../../policies/index.js";
 import { AdapterFetchRequestSchema } from "../../proto/gen/xbus/v1/adapter_pb.js";
 import {
@@ -20,7 +20,6 @@ import {
   ReceiptSchema,
 } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { identifyPeer, peerCertificateOf } from "../identity/peer-identity.js";
-import { sha256Hex } from "../log/jetstream-log.js";
 import { providerError, type Router } from "../routing/nats-router.js";
 import { validateFetch } from "../validation/validate-request.js";
 import { routingDeadline } from "./deadline.js";
@@ -85,7 +84,7 @@ export async function fetchExchange(
     reasonText: "",
     requestHash: sha256Hex(toBinary(FetchRequestSchema, req)),
     responseHash: "",
-    traceId: t.traceId ?? traceIdOf(traceparent),
+    traceId: t.traceId ?? traceIdOf(traceparent) ?? "",
     latencyMs: 0,
   };
   try {
@@ -232,13 +231,6 @@ export async function fetchExchange(
     t.end(outcome, xe);
     throw xe;
   }
-}
-
-const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
-
-function traceIdOf(traceparent: string | undefined): string {
-  const id = traceparent ? TRACEPARENT.exec(traceparent)?.[1] : undefined;
-  return id && id !== "0".repeat(32) ? id : "";
 }
 
 function firstString(values: unknown[]): string | undefined {

@@ -2,6 +2,7 @@ import { createHash, type KeyObject, timingSafeEqual } from "node:crypto";
 import { toJson } from "@bufbuild/protobuf";
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { rawEd25519 } from "../../core/ed25519-raw.js";
 import { UUID_PATTERN } from "../../core/ids.js";
 import { leafHash } from "../../core/merkle-hash.js";
 import { PROMETHEUS_CONTENT_TYPE } from "../../core/telemetry/index.js";
@@ -35,7 +36,7 @@ const DECISIONS = new Set(["allow", "deny", "invalid", "error"]);
 /** The security team's HTTP API over the exchange log (README, "Review API"). */
 export function createReviewApp(o: ReviewOptions): Hono {
   const app = new Hono();
-  const publicKey = rawEd25519(o.logPublicKey);
+  const publicKey = rawEd25519(o.logPublicKey).toString("base64");
   const tokenHashes = o.tokenHashes.map((h) => Buffer.from(h, "hex"));
 
   app.onError((err, c) => {
@@ -242,10 +243,4 @@ function timeParam(value: string | undefined, name: string): number {
       message: `${name} must be milliseconds since the epoch or an ISO 8601 time`,
     });
   return t;
-}
-
-/** base64 of the raw 32-byte Ed25519 public key. */
-export function rawEd25519(key: KeyObject): string {
-  const der = key.export({ type: "spki", format: "der" });
-  return der.subarray(der.length - 32).toString("base64");
 }

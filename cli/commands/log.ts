@@ -20,7 +20,7 @@ const HELP = `xbus log <verify|export|query|reindex> [options]
                                       check each signed tree head; names the first bad index; exit 1 on failure
   query   [--consumer ID] [--service S] [--subject CITIZEN_ID] [--purpose P] [--decision allow|deny|invalid|error]
           [--from T] [--to T] [--limit N] [--json]
-  reindex --db PATH --log-key PEM [--nats URL] [--nats-ca PEM --nats-cert PEM --nats-key PEM]
+  reindex --db PATH --log-key PEM --log-id ID [--nats URL] [--nats-ca PEM --nats-cert PEM --nats-key PEM]
                                       rebuild the SQLite index from the JetStream stream alone
                                       (NATS with mutual TLS: a broker certificate; default dev.json's)
 
@@ -209,12 +209,9 @@ export const logCommand: Command = {
         const servers = values.nats ?? dev.nats;
         if (!db || !keyPath || !servers)
           throw new Error("reindex needs --db, --log-key and --nats (or `xbus dev` running here)");
-        for (const s of ["", "-wal", "-shm"]) rmSync(db + s, { force: true });
-        const index = new LogIndex(
-          db,
-          values["log-id"] ?? "gov.bt/xbus-log-dev",
-          createPrivateKey(readFileSync(keyPath)),
-        );
+        const logId = values["log-id"] ?? dev.log?.log_id;
+        if (!logId) throw new Error("reindex needs --log-id (the id the log's tree heads carry)");
+        const logKey = createPrivateKey(readFileSync(keyPath));
         // xbus dev's NATS takes only certificates it knows (see README "The federation's PKI").
         const explicit = values["nats-cert"] && values["nats-key"] && values["nats-ca"];
         const fromDev = values.nats === undefined && dev.ca ? dev.nats_client : undefined;
@@ -229,7 +226,10 @@ export const logCommand: Command = {
               cert: readFileSync(fromDev.cert, "utf8"),
               key: readFileSync(fromDev.key, "utf8"),
             };
+        // Connect before removing anything: a wrong --nats must not cost the old index.
         const nc = await connect({ servers, ...(tls && { tls }) });
+        for (const s of ["", "-wal", "-shm"]) rmSync(db + s, { force: true });
+        const index = new LogIndex(db, logId, logKey);
         const indexer = await startIndexer({
           nats: nc,
           index,

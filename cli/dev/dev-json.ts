@@ -7,7 +7,7 @@ export interface DevJson {
   nats?: string;
   ca?: string;
   review?: { url: string; token: string };
-  log?: { index: string; key: string };
+  log?: { index: string; key: string; log_id: string };
   /** When NATS runs with mutual TLS: the certificate tools connect with (the broker's, in dev). */
   nats_client?: { cert: string; key: string };
   /** Consumer systems with certificates (the journeys pick theirs by SPIFFE ID). */

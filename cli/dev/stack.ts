@@ -156,8 +156,8 @@ export interface Stack {
   readonly review: { url: string; token: string } | undefined;
   /** The stack's traces and metrics; `/metrics` on the review API serves the metrics. */
   readonly telemetry: Telemetry;
-  /** The log index database and the tree-head signing key (for `xbus log reindex`). */
-  readonly logFiles: { index: string; key: string };
+  /** The log index database, the tree-head signing key and the log id (for `xbus log reindex`). */
+  readonly logFiles: { index: string; key: string; log_id: string };
   /**
    * Per agency, the adapter's gRPC address (none when adapters run in process)
    * and a client certificate it accepts (its connector's identity: an adapter
@@ -489,7 +489,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       index,
       review,
       telemetry,
-      logFiles: { index: indexPath, key: logKeyPath },
+      logFiles: { index: indexPath, key: logKeyPath, log_id: LOG_ID },
       adapters: [...running].map(([agency, r]) => ({ agency, address: r.address, client: r.client })),
       adapterClient:
         running.size > 0 ? pemOf(certDir, `connector-${definitions[0]?.agency}`) : pemOf(certDir, "consumer"),

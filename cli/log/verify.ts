@@ -1,4 +1,5 @@
-import { createPublicKey, verify } from "node:crypto";
+import { verify } from "node:crypto";
+import { ed25519FromRaw } from "../../core/ed25519-raw.js";
 import { leafHash, treeHeadSignedBytes } from "../../core/merkle-hash.js";
 import type { ExportLine } from "./export.js";
 import type { TreeHeadJson } from "./review-client.js";
@@ -8,17 +9,6 @@ export type VerifyResult =
   | { ok: true; entries: number; treeHeads: number; rootHash: string }
   | { ok: false; badIndex: number | undefined; problem: string };
 
-/** Ed25519 public key from base64 of its 32 raw bytes. */
-export function ed25519FromRaw(b64: string) {
-  const raw = Buffer.from(b64, "base64");
-  if (raw.length !== 32) throw new Error("public key must be 32 bytes of base64");
-  return createPublicKey({
-    key: Buffer.concat([Buffer.from("302a300506032b6570032100", "hex"), raw]),
-    format: "der",
-    type: "spki",
-  });
-}
-
 export function verifyTreeHeadSignature(head: TreeHeadJson, publicKeyB64: string): boolean {
   const bytes = treeHeadSignedBytes({
     logId: head.log_id,
@@ -26,7 +16,12 @@ export function verifyTreeHeadSignature(head: TreeHeadJson, publicKeyB64: string
     rootHash: head.root_hash,
     timestamp: head.timestamp,
   });
-  return verify(null, bytes, ed25519FromRaw(publicKeyB64), Buffer.from(head.signature, "base64"));
+  return verify(
+    null,
+    bytes,
+    ed25519FromRaw(Buffer.from(publicKeyB64, "base64")),
+    Buffer.from(head.signature, "base64"),
+  );
 }
 
 /**
