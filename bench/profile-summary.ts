@@ -5,18 +5,41 @@ import { relative, resolve } from "node:path";
  * Reads a `.cpuprofile` (node --cpu-prof) and lists where the time went by
  * self time: per function, and per package or source folder.
  *
- *   node --import tsx bench/profile-summary.ts bench/results/profiles/bus-bridged.cpuprofile [top]
+ *   node --import tsx bench/profile-summary.ts bench/results/profiles/bus-bridged.cpuprofile [top] [last-seconds]
  */
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
+  children?: number[];
 }
 interface Profile {
   nodes: ProfileNode[];
   startTime: number;
   endTime: number;
   samples?: number[];
+  timeDeltas?: number[];
+}
+
+/**
+ * Hits per node id: all of them, or only the samples of the last `lastSeconds`
+ * (a bench's measured window, without start-up and certificate generation).
+ */
+function hitsPerNode(p: Profile, lastSeconds: number | undefined): Map<number, number> {
+  const hits = new Map<number, number>();
+  if (lastSeconds === undefined || !p.samples || !p.timeDeltas) {
+    for (const n of p.nodes) hits.set(n.id, n.hitCount ?? 0);
+    return hits;
+  }
+  const from = p.endTime - lastSeconds * 1e6;
+  let t = p.startTime;
+  for (let i = 0; i < p.samples.length; i++) {
+    t += p.timeDeltas[i] ?? 0;
+    if (t < from) continue;
+    const id = p.samples[i] as number;
+    hits.set(id, (hits.get(id) ?? 0) + 1);
+  }
+  return hits;
 }
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -33,16 +56,36 @@ function where(url: string): string {
   return relative(ROOT, path);
 }
 
-export function summariseProfile(file: string, top = 25): string {
+export function summariseProfile(file: string, top = 25, lastSeconds?: number): string {
   const p = JSON.parse(readFileSync(file, "utf8")) as Profile;
-  const total = p.nodes.reduce((n, x) => n + (x.hitCount ?? 0), 0);
+  const hitsOf = hitsPerNode(p, lastSeconds);
+  const total = [...hitsOf.values()].reduce((n, x) => n + x, 0);
   const byFn = new Map<string, number>();
   const byPlace = new Map<string, number>();
+  const keyOf = (n: ProfileNode) =>
+    `${n.callFrame.functionName || "(anonymous)"}  ${where(n.callFrame.url)}${n.callFrame.url ? `:${n.callFrame.lineNumber + 1}` : ""}`;
+  // Inclusive time: a function's own samples and those of everything it called (counted once per stack).
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const inclusive = new Map<string, number>();
+  const walk = (id: number, onStack: Set<string>): number => {
+    const n = byId.get(id) as ProfileNode;
+    const key = keyOf(n);
+    const fresh = !onStack.has(key);
+    if (fresh) onStack.add(key);
+    let sum = hitsOf.get(id) ?? 0;
+    for (const c of n.children ?? []) sum += walk(c, onStack);
+    if (fresh) {
+      onStack.delete(key);
+      inclusive.set(key, (inclusive.get(key) ?? 0) + sum);
+    }
+    return sum;
+  };
+  if (p.nodes[0]) walk(p.nodes[0].id, new Set());
   for (const n of p.nodes) {
-    const hits = n.hitCount ?? 0;
+    const hits = hitsOf.get(n.id) ?? 0;
     if (hits === 0) continue;
     const place = where(n.callFrame.url);
-    const key = `${n.callFrame.functionName || "(anonymous)"}  ${place}${n.callFrame.url ? `:${n.callFrame.lineNumber + 1}` : ""}`;
+    const key = keyOf(n);
     byFn.set(key, (byFn.get(key) ?? 0) + hits);
     const folder =
       place.includes("/") && !place.startsWith("@") ? place.slice(0, place.lastIndexOf("/")) : place;
@@ -61,14 +104,17 @@ export function summariseProfile(file: string, top = 25): string {
     list(byPlace),
     "self time by function:",
     list(byFn),
+    "total time (self and callees) by function of this repository:",
+    list(new Map([...inclusive].filter(([k]) => !/ (\(native\)|node:|@|[a-z-]+:\d)/.test(k.slice(k.indexOf("  ")))))),
   ].join("\n");
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
   const file = process.argv[2];
   if (!file) {
-    process.stderr.write("usage: profile-summary.ts FILE.cpuprofile [top]\n");
+    process.stderr.write("usage: profile-summary.ts FILE.cpuprofile [top] [last-seconds]\n");
     process.exit(2);
   }
-  process.stdout.write(`${summariseProfile(file, Number(process.argv[3] ?? 25))}\n`);
+  const last = process.argv[4] === undefined ? undefined : Number(process.argv[4]);
+  process.stdout.write(`${summariseProfile(file, Number(process.argv[3] ?? 25), last)}\n`);
 }
