@@ -1,6 +1,7 @@
 import { generateKeyPairSync, type KeyObject, sign, verify, X509Certificate } from "node:crypto";
 import { ed25519FromRaw, rawEd25519 } from "./ed25519-raw.js";
 import { sha256 } from "./hash.js";
+import { signEd25519 } from "./sign-async.js";
 import { spiffeIdsFromSubjectAltName } from "./spiffe-id.js";
 
 /**
@@ -24,7 +25,8 @@ export interface ReplySigner {
   /** Raw Ed25519 public key that `sign` uses, bound to the certificate by `delegation`. */
   readonly delegatedKey: Uint8Array;
   readonly delegation: Uint8Array;
-  sign(input: ReplySignatureInput): Uint8Array;
+  /** Made off the event loop (libuv's pool). */
+  sign(input: ReplySignatureInput): Promise<Uint8Array>;
 }
 
 /** What a verifier needs from a ProviderSignature. */
@@ -75,7 +77,7 @@ export function createReplySigner(certificatePem: string, key: KeyObject): Reply
     certificateSha256,
     delegatedKey,
     delegation: sign(digestFor(key), delegationBytes(signer, certificateSha256, delegatedKey), key),
-    sign: (input) => sign(null, signedBytes(input), pair.privateKey),
+    sign: (input) => signEd25519(signedBytes(input), pair.privateKey),
   };
 }
 

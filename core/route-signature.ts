@@ -1,4 +1,5 @@
-import { createHash, type KeyObject, sign, verify } from "node:crypto";
+import { createHash, type KeyObject } from "node:crypto";
+import { signEd25519, verifyEd25519 } from "./sign-async.js";
 
 /**
  * The broker signs each request it routes, so a connector acts only on what
@@ -21,18 +22,20 @@ function signedBytes(input: RouteSignatureInput): Buffer {
   );
 }
 
-export function signRoute(key: KeyObject, input: RouteSignatureInput): string {
-  return sign(null, signedBytes(input), key).toString("base64");
+export async function signRoute(key: KeyObject, input: RouteSignatureInput): Promise<string> {
+  return (await signEd25519(signedBytes(input), key)).toString("base64");
 }
 
 /** True when any of `keys` (the brokers this connector trusts) made `signature`. */
-export function verifyRoute(
+export async function verifyRoute(
   keys: readonly KeyObject[],
   input: RouteSignatureInput,
   signature: string,
-): boolean {
+): Promise<boolean> {
   if (signature.length === 0 || signature.length > 200) return false;
   const sig = Buffer.from(signature, "base64");
+  if (sig.length !== 64) return false;
   const data = signedBytes(input);
-  return keys.some((k) => verify(null, data, k, sig));
+  for (const k of keys) if (await verifyEd25519(data, k, sig)) return true;
+  return false;
 }

@@ -106,7 +106,7 @@ async function send(o: Send = {}): Promise<RouteReply> {
   if (key)
     h.set(
       RouteHeader.signature,
-      signRoute(key, { exchangeId, subject: o.signedSubject ?? subject, deadlineMs, body }),
+      await signRoute(key, { exchangeId, subject: o.signedSubject ?? subject, deadlineMs, body }),
     );
   const sent = o.tamper ? Uint8Array.from(body, (b, i) => (i === body.length - 1 ? b ^ 1 : b)) : body;
   const msg = await brokerNc.request(subject, sent, { timeout: 5000, headers: h });

@@ -1,6 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { XbusError } from "../../core/errors.js";
@@ -20,7 +20,11 @@ import {
   traceparentOf,
 } from "../../core/telemetry/index.js";
 import { AdapterFetchRequestSchema } from "../../proto/gen/xbus/v1/adapter_pb.js";
-import { RouteReplySchema } from "../../proto/gen/xbus/v1/route_pb.js";
+import {
+  type ProviderSignatureSchema,
+  type RouteReply,
+  RouteReplySchema,
+} from "../../proto/gen/xbus/v1/route_pb.js";
 import type { AdapterTarget } from "./adapter-target.js";
 
 export interface ConnectorOptions {
@@ -56,36 +60,30 @@ export function startConnector(o: ConnectorOptions): Connector {
   const pending = new Set<Promise<void>>();
   const log = o.logger;
 
-  const reply = (
-    msg: Msg,
-    result: { case: "error"; value: XbusError } | { case: "record"; value: Any },
-    exchangeId = "",
-  ) => {
-    const signature = (record: Any) => {
-      if (!o.signer) return undefined;
+  const respond = (msg: Msg, body: RouteReply) => {
+    if (msg.reply) msg.respond(toBinary(RouteReplySchema, body));
+  };
+  const replyError = (msg: Msg, e: XbusError) =>
+    respond(
+      msg,
+      create(RouteReplySchema, {
+        result: { case: "error", value: { code: e.code, reason: e.reason, message: e.message } },
+      }),
+    );
+  const replyRecord = async (msg: Msg, record: Any, exchangeId: string) => {
+    let providerSignature: MessageInitShape<typeof ProviderSignatureSchema> | undefined;
+    if (o.signer) {
       const recordSha256 = sha256(record.value);
-      return {
+      providerSignature = {
         signer: o.signer.signer,
         certificateSha256: o.signer.certificateSha256,
         recordSha256,
-        signature: o.signer.sign({ exchangeId, typeUrl: record.typeUrl, recordSha256 }),
+        signature: await o.signer.sign({ exchangeId, typeUrl: record.typeUrl, recordSha256 }),
         delegatedKey: o.signer.delegatedKey,
         delegation: o.signer.delegation,
       };
-    };
-    const body =
-      result.case === "record"
-        ? create(RouteReplySchema, {
-            result: { case: "record", value: result.value },
-            providerSignature: signature(result.value),
-          })
-        : create(RouteReplySchema, {
-            result: {
-              case: "error",
-              value: { code: result.value.code, reason: result.value.reason, message: result.value.message },
-            },
-          });
-    if (msg.reply) msg.respond(toBinary(RouteReplySchema, body));
+    }
+    respond(msg, create(RouteReplySchema, { result: { case: "record", value: record }, providerSignature }));
   };
 
   const handle = async (msg: Msg): Promise<void> => {
@@ -116,11 +114,11 @@ export function startConnector(o: ConnectorOptions): Connector {
     let status = "OK";
     try {
       if (
-        !verifyRoute(
+        !(await verifyRoute(
           o.brokerKeys,
           { exchangeId, subject: msg.subject, deadlineMs, body: msg.data },
           signature,
-        )
+        ))
       ) {
         throw new XbusError("BAD_ROUTE_SIGNATURE", "the request is not signed by a trusted broker");
       }
@@ -138,7 +136,7 @@ export function startConnector(o: ConnectorOptions): Connector {
         new Date(deadlineMs),
         span ? traceparentOf(span) : traceparent,
       );
-      reply(msg, { case: "record", value: record }, exchangeId);
+      await replyRecord(msg, record, exchangeId);
     } catch (err) {
       const xe = XbusError.from(err);
       if (xe.reason === "BAD_ROUTE_SIGNATURE" || xe.reason === "WRONG_AGENCY")
@@ -146,7 +144,7 @@ export function startConnector(o: ConnectorOptions): Connector {
       else if (xe.code === 13) rlog().error({ reason: xe.reason, err: xe.cause ?? xe }, "request failed");
       status = xe.reason;
       if (span) recordFailure(span, xe);
-      reply(msg, { case: "error", value: xe });
+      replyError(msg, xe);
     } finally {
       span?.end();
       log.debug({ exchange_id: exchangeId.slice(0, 64), trace_id: traceId, service, status }, "request done");
@@ -169,13 +167,13 @@ export function startConnector(o: ConnectorOptions): Connector {
           { agency: o.agency, service: "_unknown", status: "PROVIDER_BUSY" },
           0,
         );
-        reply(msg, {
-          case: "error",
-          value: new XbusError(
+        replyError(
+          msg,
+          new XbusError(
             "PROVIDER_BUSY",
             `the ${o.agency} connector is at its limit of ${maxInFlight} requests`,
           ),
-        });
+        );
         return;
       }
       inFlight++;

@@ -2,6 +2,7 @@ import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { XbusError } from "../../core/errors.js";
 import { serviceDefinition, serviceImplementation } from "../../core/grpc.js";
 import { createLogger, type Logger } from "../../core/logger.js";
+import { type AuthCall, peerCertificateOf } from "../../core/peer-certificate.js";
 import { parseWorkloadId, spiffeIdsFromSubjectAltName } from "../../core/spiffe-id.js";
 import type { Telemetry } from "../../core/telemetry/index.js";
 import { Adapter } from "../../proto/gen/xbus/v1/adapter_pb.js";
@@ -35,8 +36,8 @@ export async function serveAdapter(
   const logger = options.logger ?? createLogger({ component: "adapter", agency: def.agency });
   const handlers = adapterHandlers(def, { telemetry: options.telemetry });
   const server = new Server({ "grpc.max_receive_message_length": 64 * 1024 });
-  const checkCaller = (call: { getAuthContext(): { sslPeerCertificate?: { subjectaltname?: string } } }) => {
-    const ids = spiffeIdsFromSubjectAltName(call.getAuthContext().sslPeerCertificate?.subjectaltname);
+  const checkCaller = (call: AuthCall) => {
+    const ids = spiffeIdsFromSubjectAltName(peerCertificateOf(call)?.subjectaltname);
     const id = ids.length === 1 ? parseWorkloadId(ids[0] as string) : undefined;
     if (!id || id.trustDomain !== options.trustDomain)
       throw new XbusError("NO_SPIFFE_ID", "a federation certificate is required");

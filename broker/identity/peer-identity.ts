@@ -1,6 +1,8 @@
 import type { PeerCertificate } from "node:tls";
-import type { ServerUnaryCall } from "@grpc/grpc-js";
 import { XbusError } from "../../core/errors.js";
+
+export { peerCertificateOf, peerSessionOf } from "../../core/peer-certificate.js";
+
 import { parseWorkloadId, spiffeIdsFromSubjectAltName, type WorkloadId } from "../../core/spiffe-id.js";
 
 export interface PeerIdentity {
@@ -38,11 +40,4 @@ export function identifyPeer(
     throw new XbusError("WRONG_TRUST_DOMAIN", `SPIFFE ID ${id.uri} is not in trust domain ${trustDomain}`);
   }
   return { id, serial: cert.serialNumber.toUpperCase() };
-}
-
-export function peerCertificateOf(
-  call: Pick<ServerUnaryCall<unknown, unknown>, "getAuthContext">,
-): PeerCertificate | undefined {
-  const auth = call.getAuthContext();
-  return auth.transportSecurityType === "ssl" ? auth.sslPeerCertificate : undefined;
 }

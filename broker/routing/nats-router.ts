@@ -59,7 +59,7 @@ export function createNatsRouter(opts: {
       if (input.traceparent) h.set(RouteHeader.traceparent, input.traceparent);
       h.set(
         RouteHeader.signature,
-        signRoute(opts.signingKey, {
+        await signRoute(opts.signingKey, {
           exchangeId: input.exchangeId,
           subject,
           deadlineMs: input.deadlineMs,
