@@ -1,4 +1,4 @@
-import { type ChildProcess, fork } from "node:child_process";
+import { type ChildProcess, fork, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -152,10 +152,29 @@ class Child {
   }
 }
 
-function forkChild(name: string, script: string, args: string[], extraExecArgv: string[] = []): Child {
-  const proc = fork(join(REPO_ROOT, "bench", script), args, {
+/**
+ * Compiles the sources and the bench into dist/ (tsconfig.bench.json, ~1 s), so
+ * every measured process runs plain JavaScript, as a deployment would: under
+ * tsx each process also carries tsx's loader thread and esbuild (~60 MB of RSS
+ * and some CPU), which would weigh on whichever system loads more modules.
+ */
+export function compileForBench(): void {
+  const tsc = join(REPO_ROOT, "node_modules", ".bin", "tsc");
+  const r = spawnSync(tsc, ["-p", join(REPO_ROOT, "tsconfig.bench.json")], {
     cwd: REPO_ROOT,
-    execArgv: ["--import", "tsx", ...extraExecArgv],
+    encoding: "utf8",
+  });
+  if (r.status !== 0) {
+    throw new Error(
+      `compiling the bench failed (${tsc} -p tsconfig.bench.json): ${(r.stdout + r.stderr).trim() || r.error?.message}`,
+    );
+  }
+}
+
+function forkChild(name: string, script: string, args: string[], extraExecArgv: string[] = []): Child {
+  const proc = fork(join(REPO_ROOT, "dist", "bench", script.replace(/\.ts$/, ".js")), args, {
+    cwd: REPO_ROOT,
+    execArgv: extraExecArgv,
     serialization: "advanced",
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
@@ -174,7 +193,7 @@ function startSystem(system: SystemName, profileDir: string | undefined, sizes: 
   }
 }
 
-/** One folder per process: tsx's loader thread writes a profile of its own beside the main thread's. */
+/** One folder per process. */
 function profileFlags(profileDir: string | undefined, name: string): string[] {
   return profileDir ? ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, name)}`] : [];
 }
@@ -242,6 +261,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     `xbus bench: ${o.systems.join(", ")}; ${points.length} point(s) × ${o.rounds} round(s) × ` +
       `${(o.warmupMs + o.durationMs) / 1000} s each`,
   );
+  compileForBench();
+  o.log("compiled into dist/ (tsconfig.bench.json)");
   const children = new Map<SystemName, Child>();
   const targets = new Map<SystemName, TargetInfo>();
   let load: Child | undefined;

@@ -1,6 +1,6 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { credentials } from "@grpc/grpc-js";
 import { startStack, TRUST_DOMAIN } from "../../cli/dev/stack.js";
 import { createServiceClient } from "../../core/grpc.js";
@@ -28,7 +28,16 @@ if (mode !== "bridged" && mode !== "in-process") {
 }
 const sizes = (process.argv[3] ?? "").split(",").filter(Boolean).map(Number);
 
-export const BENCH_POLICIES = resolve(import.meta.dirname, "../policies");
+/** bench/policies, found from the sources (tsx) and from the compiled dist/bench/targets alike. */
+function findBenchPolicies(): string {
+  let dir = import.meta.dirname;
+  for (let i = 0; i < 5; i++, dir = dirname(dir)) {
+    const candidate = join(dir, "bench", "policies");
+    if (existsSync(join(candidate, "bench.yaml"))) return candidate;
+  }
+  throw new Error("bench/policies/bench.yaml not found above " + import.meta.dirname);
+}
+export const BENCH_POLICIES = findBenchPolicies();
 const SERVICE = "dcrc.citizen-record";
 const PURPOSE = "performance-test";
 const PORTAL = `spiffe://${TRUST_DOMAIN}/agency/govtech/system/citizen-portal`;
