@@ -12,9 +12,11 @@ export function retainFields(desc: DescMessage, message: Message, released: Iter
   retain(reflect(desc, message), buildTree(released));
 }
 
-type Tree = Map<string, Tree | true>;
+/** Released paths as a tree of proto field names; `true` releases a field and all below it. */
+export type FieldTree = Map<string, FieldTree | true>;
+type Tree = FieldTree;
 
-function buildTree(paths: Iterable<string>): Tree {
+export function buildTree(paths: Iterable<string>): Tree {
   const root: Tree = new Map();
   for (const path of paths) {
     let node = root;

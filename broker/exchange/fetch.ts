@@ -1,15 +1,16 @@
 import { performance } from "node:perf_hooks";
-import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import type { ServerUnaryCall } from "@grpc/grpc-js";
 import type { Catalogue } from "../../core/catalogue.js";
 import { XbusError } from "../../core/errors.js";
-import { retainFields } from "../../core/field-mask.js";
+import { buildTree, retainFields } from "../../core/field-mask.js";
 import { sha256, sha256Hex } from "../../core/hash.js";
 import { uuidv7 } from "../../core/ids.js";
 import type { Logger } from "../../core/logger.js";
 import { type Telemetry, traceIdOf } from "../../core/telemetry/index.js";
+import { passesAsReleased } from "../../core/wire-scan.js";
 import { type ConsentRecord, decide, type PolicyBundle } from "../../policies/index.js";
 import { AdapterFetchRequestSchema } from "../../proto/gen/xbus/v1/adapter_pb.js";
 import {
@@ -169,20 +170,12 @@ export async function fetchExchange(
       }
       outcome.providerSignature = signed;
     }
-    let record: ReturnType<typeof fromBinary>;
-    try {
-      // Unknown fields are dropped here: step 7 can only clear fields the record type describes.
-      record = fromBinary(recordType, reply.result.value.value, { readUnknownFields: false });
-    } catch (err) {
-      throw new XbusError(
-        "PROVIDER_BAD_RECORD",
-        `${v.service.service.full} answered with a record that does not decode`,
-        { cause: err },
-      );
-    }
-    // Step 7: clear everything policy did not release, whatever the adapter sent.
-    retainFields(recordType, record, decision.released);
-    const recordBytes = toBinary(recordType, record);
+    // Step 7: clear everything policy did not release, whatever the adapter sent. Records that carry
+    // nothing else (the SDK cuts them to the released fields) pass as they are, after one wire scan.
+    const sent = reply.result.value.value;
+    const recordBytes = passesAsReleased(recordType, sent, buildTree(decision.released))
+      ? sent
+      : minimise(recordType, sent, decision.released, v.service.service.full);
     outcome.fieldsReleased = decision.released;
     outcome.responseHash = sha256Hex(recordBytes);
     outcome.latencyMs = performance.now() - started;
@@ -231,6 +224,26 @@ export async function fetchExchange(
     t.end(outcome, xe);
     throw xe;
   }
+}
+
+/** The full path: decode (dropping unknown fields), clear what was not released, encode. */
+function minimise(
+  recordType: DescMessage,
+  sent: Uint8Array,
+  released: readonly string[],
+  service: string,
+): Uint8Array {
+  let record: ReturnType<typeof fromBinary>;
+  try {
+    // Unknown fields are dropped here: clearing works on the fields the record type describes.
+    record = fromBinary(recordType, sent, { readUnknownFields: false });
+  } catch (err) {
+    throw new XbusError("PROVIDER_BAD_RECORD", `${service} answered with a record that does not decode`, {
+      cause: err,
+    });
+  }
+  retainFields(recordType, record, released);
+  return toBinary(recordType, record);
 }
 
 function firstString(values: unknown[]): string | undefined {
