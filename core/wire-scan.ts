@@ -1,5 +1,5 @@
 import { isUtf8 } from "node:buffer";
-import { type DescField, type DescMessage, ScalarType } from "@bufbuild/protobuf";
+import { type DescMessage, ScalarType } from "@bufbuild/protobuf";
 import type { FieldTree } from "./field-mask.js";
 
 /*
@@ -22,34 +22,89 @@ const I64 = 1;
 const LEN = 2;
 const I32 = 5;
 
-const byNumber = new WeakMap<DescMessage, Map<number, DescField>>();
-
-function fieldsOf(desc: DescMessage): Map<number, DescField> {
-  let m = byNumber.get(desc);
-  if (!m) {
-    m = new Map(desc.fields.map((f) => [f.number, f]));
-    byNumber.set(desc, m);
-  }
-  return m;
+/** What the scan needs of a field, precomputed once per message type. */
+enum Kind {
+  Message,
+  String,
+  Bytes,
+  /** A number or enum written as a varint; repeated ones may come packed. */
+  Varint,
+  Fixed64,
+  Fixed32,
+  /** Maps and groups: always the full path. */
+  Unsupported,
+}
+interface FieldInfo {
+  name: string;
+  kind: Kind;
+  repeated: boolean;
+  message: DescMessage | undefined;
 }
 
-/** The wire type a scalar is written with when not packed. */
-function scalarWireType(t: ScalarType): number {
+const infoByType = new WeakMap<DescMessage, Map<number, FieldInfo>>();
+
+function kindOfScalar(t: ScalarType): Kind {
   switch (t) {
+    case ScalarType.STRING:
+      return Kind.String;
+    case ScalarType.BYTES:
+      return Kind.Bytes;
     case ScalarType.DOUBLE:
     case ScalarType.FIXED64:
     case ScalarType.SFIXED64:
-      return I64;
+      return Kind.Fixed64;
     case ScalarType.FLOAT:
     case ScalarType.FIXED32:
     case ScalarType.SFIXED32:
-      return I32;
-    case ScalarType.STRING:
-    case ScalarType.BYTES:
-      return LEN;
+      return Kind.Fixed32;
     default:
-      return VARINT;
+      return Kind.Varint;
   }
+}
+
+function infoOf(desc: DescMessage): Map<number, FieldInfo> {
+  let m = infoByType.get(desc);
+  if (m) return m;
+  m = new Map();
+  for (const f of desc.fields) {
+    let kind: Kind;
+    let message: DescMessage | undefined;
+    let repeated = false;
+    switch (f.fieldKind) {
+      case "message":
+        kind = f.delimitedEncoding ? Kind.Unsupported : Kind.Message;
+        message = f.message;
+        break;
+      case "enum":
+        kind = Kind.Varint;
+        break;
+      case "scalar":
+        kind = kindOfScalar(f.scalar);
+        break;
+      case "list":
+        repeated = true;
+        if (f.listKind === "message") {
+          kind = f.delimitedEncoding ? Kind.Unsupported : Kind.Message;
+          message = f.message;
+        } else kind = f.listKind === "enum" ? Kind.Varint : kindOfScalar(f.scalar);
+        break;
+      default:
+        kind = Kind.Unsupported;
+    }
+    m.set(f.number, { name: f.name, kind, repeated, message });
+  }
+  infoByType.set(desc, m);
+  return m;
+}
+
+/** Short ASCII strings (most of them) are checked here; the rest by Node's native UTF-8 check. */
+function validUtf8(b: Uint8Array, start: number, end: number): boolean {
+  if (end - start <= 64) {
+    let i = start;
+    while (i < end && (b[i] as number) < 0x80) i++;
+    if (i === end) return true;
+  }
+  return isUtf8(b.subarray(start, end));
 }
 
 /** End of the varint at `pos`, or -1 if it runs past `end` or over 10 bytes. */
@@ -77,78 +132,72 @@ function clean(
   depth: number,
 ): boolean {
   if (depth > MAX_DEPTH) return false;
-  const fields = fieldsOf(desc);
+  const fields = infoOf(desc);
   let pos = start;
   while (pos < end) {
-    // Tags of known fields fit in 5 bytes; read as an unsigned 32-bit value.
-    let tag = 0;
-    let shift = 0;
-    for (;;) {
-      if (pos >= end || shift > 28) return false;
-      const byte = b[pos++] as number;
-      tag += (byte & 0x7f) * 2 ** shift;
-      if ((byte & 0x80) === 0) break;
-      shift += 7;
+    // The tag: field numbers of known fields fit in 29 bits, so in at most 5 bytes.
+    let byte = b[pos++] as number;
+    let tag = byte & 0x7f;
+    if (byte >= 0x80) {
+      let shift = 7;
+      do {
+        if (pos >= end || shift > 28) return false;
+        byte = b[pos++] as number;
+        tag += (byte & 0x7f) * 2 ** shift;
+        shift += 7;
+      } while (byte >= 0x80);
     }
     const wireType = tag % 8;
-    const field = fields.get(Math.floor(tag / 8));
-    if (!field) return false; // unknown: the slow path drops it
+    const field = fields.get((tag - wireType) / 8);
+    if (field === undefined) return false; // unknown: the slow path drops it
     const sub = tree === true ? true : tree.get(field.name);
     if (sub === undefined) return false; // withheld: the slow path clears it
-    if (field.fieldKind === "map") return false;
+    const kind = field.kind;
+    if (kind === Kind.Unsupported) return false;
+    if (sub !== true && kind !== Kind.Message) return false; // a path below a scalar: cleared by the slow path
 
     if (wireType === LEN) {
-      const lenEnd = skipVarint(b, pos, end);
-      if (lenEnd < 0) return false;
       let len = 0;
-      for (let i = lenEnd - 1; i >= pos; i--) len = len * 128 + ((b[i] as number) & 0x7f);
-      pos = lenEnd;
+      let shift = 0;
+      do {
+        if (pos >= end || shift > 63) return false;
+        byte = b[pos++] as number;
+        len += (byte & 0x7f) * 2 ** shift;
+        shift += 7;
+      } while (byte >= 0x80);
       if (len > end - pos) return false;
       const valueEnd = pos + len;
-      const isMessage =
-        field.fieldKind === "message" || (field.fieldKind === "list" && field.listKind === "message");
-      if (isMessage) {
-        if (field.delimitedEncoding) return false;
-        if (!clean(field.message as DescMessage, b, pos, valueEnd, sub, depth + 1)) return false;
-      } else {
-        if (sub !== true) return false; // a path below a scalar: the slow path clears the field
-        const scalar =
-          field.fieldKind === "scalar" || (field.fieldKind === "list" && field.listKind === "scalar")
-            ? field.scalar
-            : undefined;
-        if (scalar === ScalarType.STRING) {
-          if (!isUtf8(b.subarray(pos, valueEnd))) return false;
-        } else if (scalar !== ScalarType.BYTES) {
-          // Only a repeated number or enum may come packed; its elements must fill it exactly.
-          if (field.fieldKind !== "list") return false;
-          const element = scalar === undefined ? VARINT : scalarWireType(scalar);
-          if (element === VARINT) {
-            for (let p = pos; p < valueEnd; ) {
-              p = skipVarint(b, p, valueEnd);
-              if (p < 0) return false;
-            }
-          } else if (len % (element === I64 ? 8 : 4) !== 0) return false;
-        }
+      switch (kind) {
+        case Kind.Message:
+          if (!clean(field.message as DescMessage, b, pos, valueEnd, sub, depth + 1)) return false;
+          break;
+        case Kind.String:
+          if (!validUtf8(b, pos, valueEnd)) return false;
+          break;
+        case Kind.Bytes:
+          break;
+        case Kind.Varint:
+          // Packed: only a repeated number or enum, and its varints must fill it exactly.
+          if (!field.repeated) return false;
+          for (let p = pos; p < valueEnd; ) {
+            p = skipVarint(b, p, valueEnd);
+            if (p < 0) return false;
+          }
+          break;
+        default:
+          if (!field.repeated || len % (kind === Kind.Fixed64 ? 8 : 4) !== 0) return false;
       }
       pos = valueEnd;
-      continue;
-    }
-
-    if (sub !== true) return false;
-    let expected: number;
-    if (field.fieldKind === "enum" || (field.fieldKind === "list" && field.listKind === "enum"))
-      expected = VARINT;
-    else if (field.fieldKind === "scalar" || (field.fieldKind === "list" && field.listKind === "scalar"))
-      expected = scalarWireType(field.scalar);
-    else return false;
-    if (wireType !== expected) return false;
-    if (wireType === VARINT) {
+    } else if (wireType === VARINT && kind === Kind.Varint) {
       pos = skipVarint(b, pos, end);
       if (pos < 0) return false;
-    } else {
-      pos += wireType === I64 ? 8 : 4;
+    } else if (wireType === I64 && kind === Kind.Fixed64) {
+      pos += 8;
       if (pos > end) return false;
-    }
+    } else if (wireType === I32 && kind === Kind.Fixed32) {
+      pos += 4;
+      if (pos > end) return false;
+    } else return false; // a wire type the field's kind does not allow
   }
   return pos === end;
 }

@@ -35,7 +35,7 @@ function findBenchPolicies(): string {
     const candidate = join(dir, "bench", "policies");
     if (existsSync(join(candidate, "bench.yaml"))) return candidate;
   }
-  throw new Error("bench/policies/bench.yaml not found above " + import.meta.dirname);
+  throw new Error(`bench/policies/bench.yaml not found above ${import.meta.dirname}`);
 }
 export const BENCH_POLICIES = findBenchPolicies();
 const SERVICE = "dcrc.citizen-record";
