@@ -24,8 +24,10 @@ describe("Ed25519 off the event loop", () => {
       verifyEd25519(data(1), b.publicKey, s),
       verifyEd25519(data(2), a.publicKey, s),
       verifyEd25519(data(1), a.publicKey, Buffer.alloc(64)),
+      verifyEd25519(data(1), a.publicKey, s.subarray(0, 63)),
+      verifyEd25519(data(1), a.publicKey, Buffer.concat([s, Buffer.alloc(1)])),
     ]);
-    expect(results).toEqual([true, false, false, false]);
+    expect(results).toEqual([true, false, false, false, false, false]);
   });
 
   it("rejects with a clear error when a signature cannot be made", async () => {

@@ -28,22 +28,43 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
+/*
+ * One message per batch, everything packed into one transferred buffer: a
+ * Uint8Array made by Buffer.from(string) is a view of Node's shared 8 KB pool,
+ * and structured clone would copy the whole pool for every operation.
+ *   ops:   [kind (0 sign, 1 verify), key id, data start, data end, signature start] per operation
+ *   bytes: the data (and, for verify, the 64-byte signature) of every operation
+ * The answer: per operation a status (0 failed, 1 signed or verified true, 2 verified false) and
+ * 64 bytes of signature.
+ */
 const WORKER_SOURCE = `
 const { parentPort } = require("node:worker_threads");
 const { sign, verify } = require("node:crypto");
 const keys = new Map();
 parentPort.on("message", (m) => {
   if (m.type === "key") { keys.set(m.id, m.key); return; }
-  const results = m.ops.map((op) => {
+  const ops = m.ops;
+  const bytes = new Uint8Array(m.bytes);
+  const n = ops.length / 5;
+  const status = new Uint8Array(n);
+  const sigs = new Uint8Array(n * 64);
+  const errors = [];
+  for (let i = 0; i < n; i++) {
+    const o = i * 5;
     try {
-      const key = keys.get(op.key);
-      if (op.kind === "sign") return sign(null, op.data, key);
-      return verify(null, op.data, key, op.signature);
+      const key = keys.get(ops[o + 1]);
+      const data = bytes.subarray(ops[o + 2], ops[o + 3]);
+      if (ops[o] === 0) {
+        sigs.set(sign(null, data, key), i * 64);
+        status[i] = 1;
+      } else {
+        status[i] = verify(null, data, key, bytes.subarray(ops[o + 4], ops[o + 4] + 64)) ? 1 : 2;
+      }
     } catch (err) {
-      return { error: String(err && err.message || err) };
+      errors.push([i, String((err && err.message) || err)]);
     }
-  });
-  parentPort.postMessage({ batch: m.batch, results });
+  }
+  parentPort.postMessage({ batch: m.batch, status, sigs, errors }, [status.buffer, sigs.buffer]);
 });
 `;
 
@@ -65,6 +86,8 @@ class Ed25519Offload {
 
   submit(input: OpInput, keyObject: KeyObject): Promise<Buffer | boolean> {
     return new Promise((resolve, reject) => {
+      // An Ed25519 signature is 64 bytes; anything else verifies false, as crypto.verify says.
+      if (input.kind === "verify" && input.signature.length !== 64) return resolve(false);
       const p: Pending = { op: { ...input, key: 0 }, keyObject, resolve, reject };
       if (this.dead) return this.settleInline(p);
       p.op.key = this.keyId(keyObject);
@@ -80,18 +103,23 @@ class Ed25519Offload {
     if (this.worker) return this.worker;
     const w = new Worker(WORKER_SOURCE, { eval: true });
     w.unref(); // never keeps a process alive on its own
-    w.on("message", (m: { batch: number; results: (Uint8Array | boolean | { error: string })[] }) => {
-      const batch = this.inFlight.get(m.batch);
-      if (!batch) return;
-      this.inFlight.delete(m.batch);
-      if (this.inFlight.size === 0) w.unref();
-      batch.forEach((p, i) => {
-        const r = m.results[i];
-        if (typeof r === "boolean") p.resolve(r);
-        else if (r instanceof Uint8Array) p.resolve(Buffer.from(r.buffer, r.byteOffset, r.byteLength));
-        else p.reject(new Error(`Ed25519 ${p.op.kind} failed: ${r?.error ?? "no result"}`));
-      });
-    });
+    w.on(
+      "message",
+      (m: { batch: number; status: Uint8Array; sigs: Uint8Array; errors: [number, string][] }) => {
+        const batch = this.inFlight.get(m.batch);
+        if (!batch) return;
+        this.inFlight.delete(m.batch);
+        if (this.inFlight.size === 0) w.unref();
+        const failed = new Map(m.errors);
+        batch.forEach((p, i) => {
+          const st = m.status[i];
+          if (st === 0 || st === undefined)
+            p.reject(new Error(`Ed25519 ${p.op.kind} failed: ${failed.get(i) ?? "no result"}`));
+          else if (p.op.kind === "verify") p.resolve(st === 1);
+          else p.resolve(Buffer.from(m.sigs.buffer, m.sigs.byteOffset + i * 64, 64));
+        });
+      },
+    );
     const die = () => {
       if (this.dead) return;
       this.dead = true;
@@ -126,8 +154,30 @@ class Ed25519Offload {
     }
     const id = this.nextBatch++;
     this.inFlight.set(id, batch);
+    let size = 0;
+    for (const p of batch) size += p.op.data.length + (p.op.kind === "verify" ? 64 : 0);
+    const bytes = new Uint8Array(size);
+    const ops = new Uint32Array(batch.length * 5);
+    let at = 0;
+    batch.forEach((p, i) => {
+      const o = i * 5;
+      ops[o] = p.op.kind === "sign" ? 0 : 1;
+      ops[o + 1] = p.op.key;
+      ops[o + 2] = at;
+      bytes.set(p.op.data, at);
+      at += p.op.data.length;
+      ops[o + 3] = at;
+      if (p.op.kind === "verify") {
+        ops[o + 4] = at;
+        bytes.set(p.op.signature, at);
+        at += 64;
+      }
+    });
     this.worker.ref(); // answers are owed: keep the process up until they come
-    this.worker.postMessage({ type: "batch", batch: id, ops: batch.map((p) => p.op) });
+    this.worker.postMessage({ type: "batch", batch: id, ops, bytes: bytes.buffer }, [
+      bytes.buffer,
+      ops.buffer,
+    ]);
   }
 
   private settleInline(p: Pending): void {
