@@ -105,7 +105,11 @@ export function summariseProfile(file: string, top = 25, lastSeconds?: number): 
     "self time by function:",
     list(byFn),
     "total time (self and callees) by function of this repository:",
-    list(new Map([...inclusive].filter(([k]) => !/ (\(native\)|node:|@|[a-z-]+:\d)/.test(k.slice(k.indexOf("  ")))))),
+    list(
+      new Map(
+        [...inclusive].filter(([k]) => !/ (\(native\)|node:|@|[a-z-]+:\d)/.test(k.slice(k.indexOf("  ")))),
+      ),
+    ),
   ].join("\n");
 }
 
