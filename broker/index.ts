@@ -4,7 +4,18 @@ export { type ConsentStore, consentKey, openConsentStore } from "./consent/conse
 export type { ExchangeOutcome, ExchangeRecorder } from "./exchange/outcome.js";
 export { createRateLimiter, type RateLimiter } from "./exchange/rate-limiter.js";
 export { type Indexer, type IndexerOptions, startIndexer } from "./indexer/indexer.js";
-export { type ExchangeFilter, type IndexedEntry, LogIndex, type TreeHead } from "./indexer/log-index.js";
+export {
+  type IndexerThread,
+  type IndexerWorkerOptions,
+  startIndexerWorker,
+} from "./indexer/indexer-thread.js";
+export {
+  type ExchangeFilter,
+  type IndexedEntry,
+  LogIndex,
+  LogIndexReader,
+  type TreeHead,
+} from "./indexer/log-index.js";
 export {
   type ExchangeLogOptions,
   ensureLogStream,

@@ -60,7 +60,8 @@ function wrap(p: PinoLogger): Logger {
   };
 }
 
-function errorFields(err: unknown): unknown {
+/** What a log line keeps of an error (also for errors logged from a worker thread, before they cross). */
+export function errorFields(err: unknown): unknown {
   if (!(err instanceof Error)) return err;
   const reason = (err as { reason?: unknown }).reason;
   return { name: err.name, message: err.message, ...(typeof reason === "string" ? { reason } : {}) };

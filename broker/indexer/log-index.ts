@@ -48,63 +48,26 @@ const DECISION_NAME: Record<number, string> = {
  * The exchange log's index: the records' queryable columns and the Merkle
  * tree, in SQLite (WAL). It is derived data: `xbus log reindex` rebuilds it from
  * the JetStream stream, which stays the truth.
+ *
+ * This is the read side: opened from a path it is a read-only connection
+ * (`readonly`, the file must exist) beside the writer (`LogIndex`, in the indexer
+ * worker), and every size it reports comes from the database at the time of the
+ * call, never from a copy that the writer has since outgrown.
  */
-export class LogIndex {
+export class LogIndexReader {
   readonly db: Database.Database;
   readonly tree: MerkleStore;
-  private readonly insert: Database.Statement;
-  private readonly setMeta: Database.Statement<[string, string]>;
   private readonly getMeta: Database.Statement<[string], { value: string }>;
-  private readonly insertHead: Database.Statement;
-  private readonly batchTx: (items: readonly { seq: number; leaf: Uint8Array }[]) => void;
 
+  /** A path opens the index read-only; `LogIndex` passes its own writable connection. */
   constructor(
-    path: string,
+    source: string | Database.Database,
     readonly logId: string,
-    private readonly logKey: KeyObject,
   ) {
-    this.db = new Database(path);
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = NORMAL");
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS entries (
-        idx INTEGER PRIMARY KEY,
-        exchange_id TEXT NOT NULL,
-        time INTEGER NOT NULL,
-        consumer TEXT NOT NULL,
-        service TEXT NOT NULL,
-        subject_ref TEXT NOT NULL,
-        purpose TEXT NOT NULL,
-        decision TEXT NOT NULL,
-        status TEXT NOT NULL,
-        leaf BLOB NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS entries_exchange ON entries (exchange_id);
-      CREATE INDEX IF NOT EXISTS entries_consumer ON entries (consumer, idx);
-      CREATE INDEX IF NOT EXISTS entries_service ON entries (service, idx);
-      CREATE INDEX IF NOT EXISTS entries_subject ON entries (subject_ref, idx);
-      CREATE INDEX IF NOT EXISTS entries_time ON entries (time);
-      CREATE TABLE IF NOT EXISTS tree_heads (
-        tree_size INTEGER PRIMARY KEY, root_hash TEXT NOT NULL, timestamp INTEGER NOT NULL, signature TEXT NOT NULL
-      );
-    `);
+    this.db =
+      typeof source === "string" ? new Database(source, { readonly: true, fileMustExist: true }) : source;
     this.tree = new MerkleStore(this.db);
-    this.insert = this.db.prepare(
-      "INSERT INTO entries (idx, exchange_id, time, consumer, service, subject_ref, purpose, decision, status, leaf) VALUES (?,?,?,?,?,?,?,?,?,?)",
-    );
-    this.setMeta = this.db.prepare(
-      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-    );
     this.getMeta = this.db.prepare("SELECT value FROM meta WHERE key = ?");
-    this.insertHead = this.db.prepare(
-      "INSERT OR REPLACE INTO tree_heads (tree_size, root_hash, timestamp, signature) VALUES (?, ?, ?, ?)",
-    );
-    this.batchTx = this.db.transaction((items: readonly { seq: number; leaf: Uint8Array }[]) => {
-      for (const { seq, leaf } of items) this.appendOne(seq, leaf);
-      const last = items.at(-1);
-      if (last) this.setMeta.run("indexed_seq", String(last.seq));
-    });
   }
 
   /** The stream sequence of the last indexed entry (0 when empty). */
@@ -114,57 +77,6 @@ export class LogIndex {
 
   get treeSize(): number {
     return this.tree.treeSize;
-  }
-
-  /**
-   * Appends stream messages in order, atomically. Leaf index = stream sequence − 1;
-   * a gap or a repeat means the stream and the index disagree, and nothing is written.
-   */
-  appendBatch(items: readonly { seq: number; leaf: Uint8Array }[]): void {
-    try {
-      this.batchTx(items);
-    } catch (err) {
-      this.tree.reload();
-      throw err;
-    }
-  }
-
-  private appendOne(seq: number, leaf: Uint8Array): void {
-    const index = this.tree.treeSize;
-    if (seq !== index + 1)
-      throw new Error(`log stream sequence ${seq} does not follow the index (expected ${index + 1})`);
-    let record: ExchangeRecord | undefined;
-    try {
-      record = fromBinary(ExchangeRecordSchema, leaf);
-    } catch {
-      record = undefined; // still a leaf: the tree covers every byte the stream holds
-    }
-    this.insert.run(
-      index,
-      record?.exchangeId ?? "",
-      Number(record?.time ?? 0n),
-      record?.consumer ?? "",
-      record?.service ?? "",
-      record?.subjectRef ?? "",
-      record?.purpose ?? "",
-      DECISION_NAME[record?.decision ?? 0] ?? "",
-      record?.status ?? "",
-      Buffer.from(leaf),
-    );
-    this.tree.append(leafHash(leaf));
-  }
-
-  /** Signs and stores a tree head for the current size. */
-  signTreeHead(now = Date.now()): TreeHead {
-    const head = {
-      logId: this.logId,
-      treeSize: this.tree.treeSize,
-      rootHash: this.tree.root().toString("hex"),
-      timestamp: now,
-    };
-    const signature = sign(null, treeHeadSignedBytes(head), this.logKey).toString("base64");
-    this.insertHead.run(head.treeSize, head.rootHash, head.timestamp, signature);
-    return { ...head, signature };
   }
 
   latestTreeHead(): TreeHead | undefined {
@@ -251,10 +163,124 @@ export class LogIndex {
   }
 }
 
+/**
+ * The writer of the index (one per file: the indexer, or `xbus log reindex`):
+ * creates the schema, appends stream messages and signs tree heads.
+ */
+export class LogIndex extends LogIndexReader {
+  private readonly insert: Database.Statement;
+  private readonly setMeta: Database.Statement<[string, string]>;
+  private readonly insertHead: Database.Statement;
+  private readonly batchTx: (items: readonly { seq: number; leaf: Uint8Array }[]) => void;
+
+  constructor(
+    path: string,
+    logId: string,
+    private readonly logKey: KeyObject,
+  ) {
+    super(openWritable(path), logId);
+    this.insert = this.db.prepare(
+      "INSERT INTO entries (idx, exchange_id, time, consumer, service, subject_ref, purpose, decision, status, leaf) VALUES (?,?,?,?,?,?,?,?,?,?)",
+    );
+    this.setMeta = this.db.prepare(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    );
+    this.insertHead = this.db.prepare(
+      "INSERT OR REPLACE INTO tree_heads (tree_size, root_hash, timestamp, signature) VALUES (?, ?, ?, ?)",
+    );
+    this.batchTx = this.db.transaction((items: readonly { seq: number; leaf: Uint8Array }[]) => {
+      for (const { seq, leaf } of items) this.appendOne(seq, leaf);
+      const last = items.at(-1);
+      if (last) this.setMeta.run("indexed_seq", String(last.seq));
+    });
+  }
+
+  /**
+   * Appends stream messages in order, atomically. Leaf index = stream sequence − 1;
+   * a gap or a repeat means the stream and the index disagree, and nothing is written.
+   */
+  appendBatch(items: readonly { seq: number; leaf: Uint8Array }[]): void {
+    try {
+      this.batchTx(items);
+    } catch (err) {
+      this.tree.reload();
+      throw err;
+    }
+  }
+
+  private appendOne(seq: number, leaf: Uint8Array): void {
+    const index = this.tree.treeSize;
+    if (seq !== index + 1)
+      throw new Error(`log stream sequence ${seq} does not follow the index (expected ${index + 1})`);
+    let record: ExchangeRecord | undefined;
+    try {
+      record = fromBinary(ExchangeRecordSchema, leaf);
+    } catch {
+      record = undefined; // still a leaf: the tree covers every byte the stream holds
+    }
+    this.insert.run(
+      index,
+      record?.exchangeId ?? "",
+      Number(record?.time ?? 0n),
+      record?.consumer ?? "",
+      record?.service ?? "",
+      record?.subjectRef ?? "",
+      record?.purpose ?? "",
+      DECISION_NAME[record?.decision ?? 0] ?? "",
+      record?.status ?? "",
+      Buffer.from(leaf),
+    );
+    this.tree.append(leafHash(leaf));
+  }
+
+  /** Signs and stores a tree head for the current size. */
+  signTreeHead(now = Date.now()): TreeHead {
+    const head = {
+      logId: this.logId,
+      treeSize: this.tree.treeSize,
+      rootHash: this.tree.root().toString("hex"),
+      timestamp: now,
+    };
+    const signature = sign(null, treeHeadSignedBytes(head), this.logKey).toString("base64");
+    this.insertHead.run(head.treeSize, head.rootHash, head.timestamp, signature);
+    return { ...head, signature };
+  }
+}
+
 function decodeOrUndefined(leaf: Buffer): ExchangeRecord | undefined {
   try {
     return fromBinary(ExchangeRecordSchema, leaf);
   } catch {
     return undefined;
   }
+}
+
+function openWritable(path: string): Database.Database {
+  const db = new Database(path);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS entries (
+      idx INTEGER PRIMARY KEY,
+      exchange_id TEXT NOT NULL,
+      time INTEGER NOT NULL,
+      consumer TEXT NOT NULL,
+      service TEXT NOT NULL,
+      subject_ref TEXT NOT NULL,
+      purpose TEXT NOT NULL,
+      decision TEXT NOT NULL,
+      status TEXT NOT NULL,
+      leaf BLOB NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS entries_exchange ON entries (exchange_id);
+    CREATE INDEX IF NOT EXISTS entries_consumer ON entries (consumer, idx);
+    CREATE INDEX IF NOT EXISTS entries_service ON entries (service, idx);
+    CREATE INDEX IF NOT EXISTS entries_subject ON entries (subject_ref, idx);
+    CREATE INDEX IF NOT EXISTS entries_time ON entries (time);
+    CREATE TABLE IF NOT EXISTS tree_heads (
+      tree_size INTEGER PRIMARY KEY, root_hash TEXT NOT NULL, timestamp INTEGER NOT NULL, signature TEXT NOT NULL
+    );
+  `);
+  return db;
 }

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { rootFromLeaves, verifyConsistency, verifyInclusion } from "../../cli/log/verify-tree.js";
@@ -82,5 +85,36 @@ describe("proofs for every index of trees of size 1..64", () => {
     expect(() => store.root(65)).toThrow(RangeError);
     expect(() => store.inclusionProof(5, 5)).toThrow(RangeError);
     expect(() => store.consistencyProof(0, 5)).toThrow(RangeError);
+  });
+});
+
+describe("a read-only store beside the writer (the review API beside the indexer worker)", () => {
+  it("reports what the writer has committed at each call, and refuses to write", () => {
+    const dir = mkdtempSync(join(tmpdir(), "xbus-merkle-"));
+    try {
+      const path = join(dir, "tree.sqlite");
+      const wdb = new Database(path);
+      wdb.pragma("journal_mode = WAL");
+      const writer = new MerkleStore(wdb);
+      const rdb = new Database(path, { readonly: true, fileMustExist: true });
+      const reader = new MerkleStore(rdb);
+      expect(reader.treeSize).toBe(0);
+      const leaves = Array.from({ length: 8 }, (_, i) => Buffer.from(`leaf-${i}`));
+      for (const [i, l] of leaves.entries()) {
+        wdb.transaction(() => writer.append(leafHash(l)))();
+        expect(reader.treeSize, `after leaf ${i}`).toBe(i + 1);
+        expect(reader.root().equals(writer.root())).toBe(true);
+        expect(verifyInclusion(i, i + 1, leafHash(l), reader.inclusionProof(i, i + 1), reader.root())).toBe(
+          true,
+        );
+      }
+      expect(() => reader.append(leafHash(Buffer.from("x")))).toThrow(/read-only/);
+      expect(reader.treeSize).toBe(8);
+      expect(() => reader.root(9)).toThrow(RangeError);
+      rdb.close();
+      wdb.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -7,34 +7,55 @@ import { EMPTY_ROOT, nodeHash } from "../../core/merkle-hash.js";
  * writes at most log2(n) nodes, and the root, inclusion and consistency proofs
  * of any tree size need O(log n) lookups. Callers run `append` inside their own
  * transaction.
+ *
+ * On a read-only connection (the review API's, beside the indexer that writes
+ * in another thread) nothing is cached: the tree size is read from the database
+ * each time it is needed (an O(log n) primary-key lookup), so the reader never
+ * serves a size older than what the writer has committed, and `append` is refused.
  */
 export class MerkleStore {
   private readonly get: Statement<[number, number], { hash: Buffer }>;
   private readonly put: Statement<[number, number, Buffer]>;
   private readonly countStmt: Statement<[], { n: number }>;
+  private readonly readOnly: boolean;
   private size: number;
 
   constructor(db: Database) {
-    db.exec(
-      "CREATE TABLE IF NOT EXISTS merkle_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID",
-    );
+    this.readOnly = db.readonly;
+    if (!this.readOnly)
+      db.exec(
+        "CREATE TABLE IF NOT EXISTS merkle_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID",
+      );
     this.get = db.prepare("SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?");
+    // Preparing is allowed on a read-only connection; SQLite refuses to run it there.
     this.put = db.prepare("INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)");
-    this.countStmt = db.prepare("SELECT COUNT(*) AS n FROM merkle_nodes WHERE level = 0");
+    // A reader asks on every request, so it takes the last leaf's index (the primary key's last
+    // entry) rather than counting every leaf; leaves are contiguous from 0, so both give the size.
+    this.countStmt = db.prepare(
+      this.readOnly
+        ? "SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM merkle_nodes WHERE level = 0"
+        : "SELECT COUNT(*) AS n FROM merkle_nodes WHERE level = 0",
+    );
     this.size = this.countStmt.get()?.n ?? 0;
   }
 
-  /** Number of leaves. */
+  /** Number of leaves: the writer's own count, or what is committed now for a read-only store. */
   get treeSize(): number {
+    return this.readOnly ? this.readSize() : this.size;
+  }
+
+  private readSize(): number {
+    this.size = this.countStmt.get()?.n ?? 0;
     return this.size;
   }
 
   /** Re-reads the size, after a rolled-back transaction. */
   reload(): void {
-    this.size = this.countStmt.get()?.n ?? 0;
+    this.readSize();
   }
 
   append(leafHash: Buffer): number {
+    if (this.readOnly) throw new Error("the Merkle tree is open read-only");
     const index = this.size;
     this.put.run(0, index, leafHash);
     let hash = leafHash;
@@ -55,7 +76,7 @@ export class MerkleStore {
   }
 
   /** Root hash of the tree of the first `treeSize` leaves. */
-  root(treeSize = this.size): Buffer {
+  root(treeSize = this.treeSize): Buffer {
     this.check(treeSize);
     return treeSize === 0 ? EMPTY_ROOT : this.mth(0, treeSize);
   }
@@ -123,8 +144,9 @@ export class MerkleStore {
   }
 
   private check(treeSize: number): void {
-    if (!Number.isInteger(treeSize) || treeSize < 0 || treeSize > this.size) {
-      throw new RangeError(`tree_size must be 0..${this.size}, got ${treeSize}`);
+    const size = this.treeSize;
+    if (!Number.isInteger(treeSize) || treeSize < 0 || treeSize > size) {
+      throw new RangeError(`tree_size must be 0..${size}, got ${treeSize}`);
     }
   }
 }

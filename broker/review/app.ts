@@ -7,11 +7,12 @@ import { UUID_PATTERN } from "../../core/ids.js";
 import { leafHash } from "../../core/merkle-hash.js";
 import { PROMETHEUS_CONTENT_TYPE } from "../../core/telemetry/index.js";
 import { type ExchangeRecord, ExchangeRecordSchema } from "../../proto/gen/xbus/v1/log_pb.js";
-import type { IndexedEntry, LogIndex } from "../indexer/log-index.js";
+import type { IndexedEntry, LogIndexReader } from "../indexer/log-index.js";
 import { subjectRef } from "../log/subject-ref.js";
 
 export interface ReviewOptions {
-  index: LogIndex;
+  /** Read only: the review API never writes the index (a LogIndex, the writer, is one too). */
+  index: LogIndexReader;
   /** Public half of the Ed25519 key that signs tree heads. */
   logPublicKey: KeyObject;
   /** Lowercase hex SHA-256 of each accepted bearer token; the tokens themselves are never stored. */

@@ -28,12 +28,12 @@ import {
   DEFAULT_SUBJECT_ID_PATTERN,
   type ExchangeOutcome,
   type ExchangeRecorder,
-  LogIndex,
+  type LogIndexReader,
   openConsentStore,
   openExchangeLog,
   serveReview,
   startBroker,
-  startIndexer,
+  startIndexerWorker,
 } from "../../broker/index.js";
 import {
   type CaDir,
@@ -150,8 +150,11 @@ export interface Stack {
   readonly policy: PolicyStore;
   /** Public key that verifies tree heads. */
   readonly logPublicKey: KeyObject;
-  /** The log's SQLite index; undefined when a recorder replaced the log. */
-  readonly index: LogIndex | undefined;
+  /**
+   * The log's SQLite index, read-only (the indexer writes it from its worker
+   * thread); undefined when a recorder replaced the log.
+   */
+  readonly index: LogIndexReader | undefined;
   /** The review API and a dev bearer token for it; undefined when a recorder replaced the log. */
   readonly review: { url: string; token: string } | undefined;
   /** The stack's traces and metrics; `/metrics` on the review API serves the metrics. */
@@ -277,16 +280,22 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     identity.certPath && identity.keyPath
       ? { caFile: caPath, certFile: identity.certPath, keyFile: identity.keyPath }
       : { ca: ca.certPem, cert: identity.cert, key: identity.key };
+  // Plain data, so that a worker thread can connect with the same options (the indexer does).
+  const natsOptions = (
+    identity?: NatsIdentity,
+    name?: string,
+    extra: Partial<ConnectionOptions> = {},
+  ): ConnectionOptions => ({
+    servers: nats.url,
+    // Components never give up on NATS: they keep reconnecting and answer UNAVAILABLE meanwhile.
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    ...(name ? { name } : {}),
+    ...extra,
+    ...(natsAuth && identity ? { tls: natsTls(identity) } : {}),
+  });
   const natsConnect = (identity?: NatsIdentity, name?: string, extra: Partial<ConnectionOptions> = {}) =>
-    connect({
-      servers: nats.url,
-      // Components never give up on NATS: they keep reconnecting and answer UNAVAILABLE meanwhile.
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 250,
-      ...(name ? { name } : {}),
-      ...extra,
-      ...(natsAuth && identity ? { tls: natsTls(identity) } : {}),
-    });
+    connect(natsOptions(identity, name, extra));
   const closers: (() => Promise<void>)[] = spawned ? [() => spawned.dispose()] : [];
   const telemetry = options.telemetry ?? createTelemetry({ serviceName: "xbus-dev" });
   if (!options.telemetry) closers.push(() => telemetry.shutdown());
@@ -390,7 +399,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
     writeFileSync(join(certDir, "log-key.pub.pem"), logPublicKey.export({ type: "spki", format: "pem" }));
     let recorder: ExchangeRecorder;
-    let index: LogIndex | undefined;
+    let index: LogIndexReader | undefined;
     let review: { url: string; token: string } | undefined;
     if (options.recorder) {
       recorder = options.recorder;
@@ -403,30 +412,35 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         signingKey,
         logger: logger.child({ component: "log" }),
       });
-      const idx = new LogIndex(indexPath, LOG_ID, logKey);
-      index = idx;
-      const indexer = await startIndexer({
+      // The indexer runs in a worker thread with its own NATS connection (as the broker, which may
+      // consume the log stream): its SQLite writes and signing take another core than the broker's.
+      const indexer = await startIndexerWorker({
         nats: brokerNc,
-        index: idx,
+        natsOptions: natsOptions(brokerCert, "xbus-indexer-dev", { noAsyncTraces: true }),
+        indexPath,
+        logId: LOG_ID,
+        logKey,
         logger: logger.child({ component: "indexer" }),
       });
+      closers.push(() => indexer.stop());
+      index = indexer.index;
       telemetry.metrics.watchIndexLag(() => indexer.lag());
-      closers.push(async () => {
-        await indexer.stop();
-        idx.close();
-      });
       const token = randomBytes(24).toString("base64url");
       const app = createReviewApp({
-        index: idx,
+        index: indexer.index,
         logPublicKey,
         tokenHashes: [createHash("sha256").update(token).digest("hex")],
         logSecret,
         subjectIdPattern: DEFAULT_SUBJECT_ID_PATTERN,
         ready: async () => {
           const lag = await indexer.lag().catch(() => Number.NaN);
+          const running = indexer.running();
           return {
             nats: { ok: !brokerNc.isClosed() },
-            index_lag: { ok: lag < 10_000, detail: `${lag} entries behind the stream` },
+            index_lag: {
+              ok: running && lag < 10_000,
+              detail: `${lag} entries behind the stream${running ? "" : "; the indexer is not running"}`,
+            },
           };
         },
         metrics: () => telemetry.prometheusText(),

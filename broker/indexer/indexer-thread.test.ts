@@ -1,0 +1,205 @@
+import { generateKeyPairSync, randomUUID, verify } from "node:crypto";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { jetstream } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rootFromLeaves, verifyInclusion } from "../../cli/log/verify-tree.js";
+import { createLogger } from "../../core/logger.js";
+import { leafHash, treeHeadSignedBytes } from "../../core/merkle-hash.js";
+import { NatsServer } from "../../core/nats-server.js";
+import { Decision, ExchangeRecordSchema } from "../../proto/gen/xbus/v1/log_pb.js";
+import { ensureLogStream, LOG_SUBJECT } from "../log/jetstream-log.js";
+import { type IndexerThread, startIndexerWorker } from "./indexer-thread.js";
+import { LogIndex, LogIndexReader } from "./log-index.js";
+
+/*
+ * The indexer in its worker thread against a real nats-server: this thread
+ * only publishes to the log stream and reads the index read-only, so whatever
+ * lands in the index (records, tree, signed heads) was written by the worker.
+ */
+const LOG_ID = "gov.bt/xbus-log-test";
+const { privateKey: logKey, publicKey: logPublicKey } = generateKeyPairSync("ed25519");
+const dir = mkdtempSync(join(tmpdir(), "xbus-indexer-thread-"));
+let nats: NatsServer;
+let nc: NatsConnection;
+beforeAll(async () => {
+  nats = await NatsServer.start();
+  nc = await connect({ servers: nats.url });
+  await ensureLogStream(nc);
+});
+afterAll(async () => {
+  await nc?.close();
+  await nats?.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const leaves: Buffer[] = [];
+/** Publishes n records to the log stream, as the broker's log writer does; returns their exchange ids. */
+async function publish(n: number): Promise<string[]> {
+  const js = jetstream(nc);
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const exchangeId = randomUUID();
+    const leaf = Buffer.from(
+      toBinary(
+        ExchangeRecordSchema,
+        create(ExchangeRecordSchema, {
+          exchangeId,
+          time: BigInt(Date.now()),
+          consumer: "spiffe://gov.bt/agency/moe/system/scholarships",
+          service: "dcrc.citizen-record",
+          purpose: "scholarship-eligibility",
+          decision: Decision.ALLOW,
+          status: "OK",
+        }),
+      ),
+    );
+    await js.publish(LOG_SUBJECT, leaf, { msgID: exchangeId });
+    leaves.push(leaf);
+    ids.push(exchangeId);
+  }
+  return ids;
+}
+
+async function until<T>(what: string, f: () => T | undefined | false, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * This process's OS threads: a worker thread (and its tsx loader thread) are among them while it runs.
+ * Compared only across start or stop, as libuv's pool adds threads of its own once, on first use.
+ */
+const threads = () => readdirSync("/proc/self/task").length;
+
+describe("indexer worker", () => {
+  const lines: Record<string, unknown>[] = [];
+  const logger = createLogger({}, "debug", (l) => lines.push(JSON.parse(l) as Record<string, unknown>));
+  const indexPath = join(dir, "index.sqlite");
+  let indexer: IndexerThread;
+
+  it("builds the index in its own thread; this thread's read-only view follows it", async () => {
+    await publish(3);
+    const threadsBefore = threads();
+    indexer = await startIndexerWorker({
+      nats: nc,
+      natsOptions: { servers: nats.url, name: "indexer-test" },
+      indexPath,
+      logId: LOG_ID,
+      logKey,
+      logger: logger.child({ component: "indexer" }),
+      treeHeadEveryMs: 50,
+    });
+    expect(indexer.running()).toBe(true);
+    expect(threads()).toBeGreaterThan(threadsBefore);
+    const index = indexer.index;
+    expect(index).toBeInstanceOf(LogIndexReader);
+    expect(index).not.toBeInstanceOf(LogIndex);
+    expect(index.db.readonly).toBe(true);
+
+    // Sizes are read from the database on each call, so they grow as the worker commits.
+    await until("3 entries", () => index.treeSize === 3);
+    const ids = await publish(4);
+    await until("7 entries", () => index.treeSize === 7);
+    expect(index.indexedSeq).toBe(7);
+    expect(await indexer.lag()).toBe(0);
+    const entry = index.exchange(ids[3] ?? "");
+    expect(entry?.index).toBe(6);
+    expect(entry?.record?.exchangeId).toBe(ids[3]);
+    expect(index.exchanges({ limit: 100 }).map((e) => e.index)).toEqual([6, 5, 4, 3, 2, 1, 0]);
+
+    // The worker signed a head for the new size with the log's key; proofs up to it verify here.
+    const head = await until("a tree head of size 7", () => {
+      const h = index.latestTreeHead();
+      return h && h.treeSize === 7 ? h : undefined;
+    });
+    expect(verify(null, treeHeadSignedBytes(head), logPublicKey, Buffer.from(head.signature, "base64"))).toBe(
+      true,
+    );
+    expect(head.rootHash).toBe(rootFromLeaves(leaves).toString("hex"));
+    expect(index.tree.root(7).toString("hex")).toBe(head.rootHash);
+    const path = index.tree.inclusionProof(6, 7);
+    expect(
+      verifyInclusion(6, 7, leafHash(leaves[6] ?? Buffer.alloc(0)), path, Buffer.from(head.rootHash, "hex")),
+    ).toBe(true);
+
+    // The reader never writes.
+    expect(() => index.tree.append(leafHash(Buffer.from("x")))).toThrow(/read-only/);
+
+    // The worker's log lines come out of this thread's logger.
+    await until("the worker's log line", () =>
+      lines.some((l) => l.component === "indexer" && l.msg === "tree head signed" && l.tree_size === 7),
+    );
+  });
+
+  it("stop() signs the last head, closes the index and ends the thread", async () => {
+    await publish(2);
+    await until("9 entries", () => indexer.index.treeSize === 9);
+    const threadsRunning = threads();
+    await indexer.stop();
+    expect(indexer.running()).toBe(false);
+    expect(indexer.index.db.open).toBe(false);
+    expect(threads()).toBeLessThan(threadsRunning);
+    // Stopped: everything indexed is covered by a signed head (stop() signs one if the timer has not).
+    const db = new LogIndexReader(indexPath, LOG_ID);
+    expect(db.treeSize).toBe(9);
+    expect(db.latestTreeHead()?.treeSize).toBe(9);
+    db.close();
+    expect(lines.filter((l) => l.level === "error")).toEqual([]);
+  });
+
+  it("resumes where it stopped, and a crash of the worker is logged as an error", async () => {
+    lines.length = 0;
+    indexer = await startIndexerWorker({
+      nats: nc,
+      natsOptions: { servers: nats.url },
+      indexPath,
+      logId: LOG_ID,
+      logKey,
+      logger: logger.child({ component: "indexer" }),
+      treeHeadEveryMs: 50,
+    });
+    await publish(1);
+    await until("10 entries", () => indexer.index.treeSize === 10);
+    // Break the index under the worker: its next tree head cannot be stored, the thread dies.
+    const vandal = new Database(indexPath);
+    vandal.exec("DROP TABLE tree_heads");
+    vandal.close();
+    await publish(1);
+    await until("the worker to end", () => !indexer.running());
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: "error",
+        component: "indexer",
+        msg: expect.stringContaining("indexer worker crashed"),
+        err: expect.objectContaining({ message: expect.stringContaining("tree_heads") }),
+      }),
+    );
+    // The lag still answers, and shows the entry nobody indexes.
+    await publish(1);
+    expect(await indexer.lag()).toBeGreaterThanOrEqual(1);
+    await indexer.stop();
+    expect(indexer.index.db.open).toBe(false);
+  });
+
+  it("fails to start, rather than starting half, when its NATS is unreachable", async () => {
+    const start = startIndexerWorker({
+      nats: nc,
+      natsOptions: { servers: "nats://127.0.0.1:1", maxReconnectAttempts: 0, reconnect: false },
+      indexPath: join(dir, "other.sqlite"),
+      logId: LOG_ID,
+      logKey,
+      logger: logger.child({ component: "indexer" }),
+    });
+    await expect(start).rejects.toThrow(/connection refused/);
+  });
+});

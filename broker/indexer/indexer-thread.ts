@@ -1,0 +1,145 @@
+import type { KeyObject } from "node:crypto";
+import { jetstreamManager } from "@nats-io/jetstream";
+import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "../../core/logger.js";
+import { startWorker } from "../../core/ts-worker.js";
+import { LOG_STREAM } from "../log/jetstream-log.js";
+import type { Indexer } from "./indexer.js";
+import type { FromIndexerWorker, IndexerWorkerData, ToIndexerWorker } from "./indexer-worker.js";
+import { LogIndexReader } from "./log-index.js";
+
+export interface IndexerWorkerOptions {
+  /** The caller's connection: lag() asks the stream's last sequence with it. */
+  nats: NatsConnection;
+  /**
+   * Options for the worker's own connection, as plain data (servers, TLS as
+   * file paths or PEM): they are copied into the worker. The identity must be
+   * allowed to consume the log stream.
+   */
+  natsOptions: ConnectionOptions;
+  indexPath: string;
+  logId: string;
+  /** Signs tree heads; it goes to the worker as PKCS#8 PEM and is never logged. */
+  logKey: KeyObject;
+  logger: Logger;
+  /** Sign a tree head at least this often while entries arrive. Default 1000 ms. */
+  treeHeadEveryMs?: number;
+}
+
+export interface IndexerThread extends Indexer {
+  /** The index the worker writes, read-only here (the review API reads it). Closed by stop(). */
+  readonly index: LogIndexReader;
+  /** False once the worker has ended, stopped or crashed: the index then no longer follows the stream. */
+  running(): boolean;
+}
+
+/** How long stop() waits for the worker to flush and close before terminating it. */
+const STOP_TIMEOUT_MS = 10_000;
+
+/**
+ * The indexer (startIndexer: log stream → SQLite index, signed tree heads) in
+ * a worker thread with its own NATS connection, so that its decoding, SQLite
+ * writes, hashing and signing use another core than the broker's. This thread
+ * keeps a read-only connection to the same file (WAL: readers do not block the
+ * writer) and computes the lag from the stream's info and the indexed sequence
+ * the worker commits. Resolves once the worker consumes the stream; rejects if
+ * it fails to get there.
+ */
+export async function startIndexerWorker(o: IndexerWorkerOptions): Promise<IndexerThread> {
+  const workerData: IndexerWorkerData = {
+    nats: o.natsOptions,
+    indexPath: o.indexPath,
+    logId: o.logId,
+    logKeyPem: o.logKey.export({ type: "pkcs8", format: "pem" }).toString(),
+    ...(o.treeHeadEveryMs !== undefined && { treeHeadEveryMs: o.treeHeadEveryMs }),
+  };
+  const worker = startWorker(new URL("./indexer-worker.ts", import.meta.url), {
+    workerData,
+    name: "xbus-indexer",
+  });
+  let state: "starting" | "running" | "stopping" | "exited" = "starting";
+  let crash: unknown;
+  let ready!: () => void;
+  let failed!: (err: Error) => void;
+  const started = new Promise<void>((resolve, reject) => {
+    ready = resolve;
+    failed = reject;
+  });
+  const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+  worker.on("message", (m: FromIndexerWorker) => {
+    if (m.type === "log") o.logger[m.level](m.fields, m.msg);
+    else if (m.type === "crash") crash = m.err;
+    else if (m.type === "ready" && state === "starting") {
+      state = "running";
+      ready();
+    }
+  });
+  // An uncaught error in the worker ends it: 'error', then 'exit'.
+  worker.on("error", (err) => {
+    crash ??= err;
+  });
+  worker.on("exit", (code) => {
+    const was = state;
+    state = "exited";
+    if (was === "starting") {
+      failed(crashError(crash, code));
+    } else if (was === "running" || crash !== undefined) {
+      // Loud: the broker keeps answering and logging to the stream, but nothing indexes it anymore.
+      o.logger.error(
+        { ...(crash !== undefined && { err: crash }), exit_code: code },
+        "indexer worker crashed: the index no longer follows the log stream (restart the broker)",
+      );
+    }
+  });
+  await started;
+
+  let index: LogIndexReader;
+  let jsm: Awaited<ReturnType<typeof jetstreamManager>>;
+  try {
+    index = new LogIndexReader(o.indexPath, o.logId);
+    jsm = await jetstreamManager(o.nats);
+  } catch (err) {
+    await worker.terminate();
+    throw err;
+  }
+
+  let stopped: Promise<void> | undefined;
+  return {
+    index,
+    running: () => state === "running",
+    // Still answers after a crash: a lag that keeps growing is what should page someone.
+    async lag() {
+      const info = await jsm.streams.info(LOG_STREAM);
+      return Math.max(0, info.state.last_seq - index.indexedSeq);
+    },
+    stop() {
+      stopped ??= (async () => {
+        if (state === "running") {
+          state = "stopping";
+          worker.postMessage({ type: "stop" } satisfies ToIndexerWorker);
+          const timer = setTimeout(() => {
+            o.logger.error({}, `indexer worker did not stop within ${STOP_TIMEOUT_MS} ms; terminating it`);
+            void worker.terminate();
+          }, STOP_TIMEOUT_MS);
+          await exited;
+          clearTimeout(timer);
+        }
+        index.close();
+      })();
+      return stopped;
+    },
+  };
+}
+
+/** An Error for a worker that ended before it was ready, from what it reported of its crash. */
+function crashError(crash: unknown, code: number): Error {
+  if (crash instanceof Error) return crash;
+  const c = (crash ?? {}) as { name?: unknown; message?: unknown };
+  const err = new Error(
+    typeof c.message === "string"
+      ? `indexer worker: ${c.message}`
+      : `the indexer worker exited (code ${code}) before it was ready`,
+  );
+  if (typeof c.name === "string") err.name = c.name;
+  return err;
+}

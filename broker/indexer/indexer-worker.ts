@@ -1,0 +1,110 @@
+import { createPrivateKey } from "node:crypto";
+import { type MessagePort, parentPort, workerData } from "node:worker_threads";
+import { type ConnectionOptions, connect } from "@nats-io/transport-node";
+import { errorFields, type Level, type Logger } from "../../core/logger.js";
+import { startIndexer } from "./indexer.js";
+import { LogIndex } from "./log-index.js";
+
+/**
+ * The indexer's worker thread (started by startIndexerWorker, indexer-thread.ts):
+ * its own NATS connection, the index's only writable connection, the consumer
+ * of the log stream and the tree-head signing, off the broker's main thread.
+ */
+
+/** Plain data only: it is cloned into the worker. */
+export interface IndexerWorkerData {
+  /** nats.js options for the worker's own connection (servers, TLS as file paths or PEM). */
+  nats: ConnectionOptions;
+  indexPath: string;
+  logId: string;
+  /** The tree-head signing key, PKCS#8 PEM. */
+  logKeyPem: string;
+  treeHeadEveryMs?: number;
+}
+
+export type FromIndexerWorker =
+  | { type: "ready" }
+  | { type: "log"; level: Level; fields: Record<string, unknown>; msg: string }
+  /** Sent just before an uncaught error ends the thread, with what a log line keeps of it. */
+  | { type: "crash"; err: unknown };
+
+export type ToIndexerWorker = { type: "stop" };
+
+const port = parentPort;
+if (!port) throw new Error("indexer-worker.ts is a worker thread's entry (see startIndexerWorker)");
+const data = workerData as IndexerWorkerData;
+const logger = portLogger(port, {});
+// An uncaught error still ends the thread (the monitor does not handle it), but it is described here
+// first: errors that are not built-in ones (better-sqlite3's SqliteError) lose their message when
+// Node copies them to the main thread's 'error' event.
+process.on("uncaughtExceptionMonitor", (err) => {
+  port.postMessage({ type: "crash", err: errorFields(err) } satisfies FromIndexerWorker);
+});
+
+const nc = await connect(data.nats);
+let stopping = false;
+void nc.closed().then((err) => {
+  if (stopping) return;
+  // Reconnection never gives up (the stack's options), so this is an auth failure or a bug: end the
+  // thread, and the main thread reports it as a crash.
+  logger.error({ err }, "indexer's NATS connection closed");
+  process.exit(1);
+});
+
+let index: LogIndex | undefined;
+try {
+  index = new LogIndex(data.indexPath, data.logId, createPrivateKey(data.logKeyPem));
+  const idx = index;
+  const indexer = await startIndexer({
+    nats: nc,
+    index: idx,
+    logger,
+    ...(data.treeHeadEveryMs !== undefined && { treeHeadEveryMs: data.treeHeadEveryMs }),
+  });
+  port.on("message", (m: ToIndexerWorker) => {
+    if (m.type !== "stop" || stopping) return;
+    stopping = true;
+    // Errors here end the thread with an error: the main thread logs it and stop() returns anyway.
+    void (async () => {
+      await indexer.stop();
+      idx.close();
+      await nc.close();
+      // The last handle: the thread ends once the port is closed.
+      port.close();
+    })();
+  });
+  port.postMessage({ type: "ready" } satisfies FromIndexerWorker);
+} catch (err) {
+  stopping = true;
+  index?.close();
+  await nc.close();
+  throw err;
+}
+
+/**
+ * The project's logger, across the thread boundary: each line goes to the main
+ * thread, which writes it through the stack's logger (its level, its output,
+ * component "indexer"). Errors are reduced to what a log line keeps of them
+ * first, since their own fields do not survive the copy.
+ */
+function portLogger(p: MessagePort, base: Record<string, unknown>): Logger {
+  const send =
+    (level: Level) =>
+    (fields: Record<string, unknown>, msg: string): void => {
+      const plain: Record<string, unknown> = { ...base };
+      for (const [k, v] of Object.entries(fields)) plain[k] = v instanceof Error ? errorFields(v) : v;
+      try {
+        p.postMessage({ type: "log", level, fields: plain, msg } satisfies FromIndexerWorker);
+      } catch {
+        // A field that cannot be copied: the line without its fields, rather than no line.
+        p.postMessage({ type: "log", level, fields: base, msg } satisfies FromIndexerWorker);
+      }
+    };
+  return {
+    debug: send("debug"),
+    info: send("info"),
+    warn: send("warn"),
+    error: send("error"),
+    child: (fields) => portLogger(p, { ...base, ...fields }),
+  };
+}
