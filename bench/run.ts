@@ -1,5 +1,7 @@
 import { type ChildProcess, fork, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -73,6 +75,8 @@ export interface BenchReport {
     systems: SystemName[];
   };
   rss_source: string;
+  /** OTLP/HTTP exports the bus sent to the bench's collector stand-in during the whole run. */
+  trace_exports: { requests: number; bytes: number };
   points: PointResult[];
   targets: TargetCheck[];
   micro: MicroResult[];
@@ -171,9 +175,16 @@ export function compileForBench(): void {
   }
 }
 
-function forkChild(name: string, script: string, args: string[], extraExecArgv: string[] = []): Child {
+function forkChild(
+  name: string,
+  script: string,
+  args: string[],
+  extraExecArgv: string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+): Child {
   const proc = fork(join(REPO_ROOT, "dist", "bench", script.replace(/\.ts$/, ".js")), args, {
     cwd: REPO_ROOT,
+    env,
     execArgv: extraExecArgv,
     serialization: "advanced",
     stdio: ["ignore", "inherit", "inherit", "ipc"],
@@ -181,16 +192,53 @@ function forkChild(name: string, script: string, args: string[], extraExecArgv: 
   return new Child(name, proc);
 }
 
-function startSystem(system: SystemName, profileDir: string | undefined, sizes: number[]): Child {
+function startSystem(
+  system: SystemName,
+  profileDir: string | undefined,
+  sizes: number[],
+  traces: TraceSink,
+): Child {
   const prof = profileFlags(profileDir, system);
+  // The bus traces as deployed: OTLP/HTTP to a collector (the sink below), default sampling.
+  const busEnv = { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: traces.url };
   switch (system) {
     case "bare":
       return forkChild(system, "targets/bare-chain.ts", [], prof);
     case "bus-bridged":
-      return forkChild(system, "targets/bus.ts", ["bridged", sizes.join(",")], prof);
+      return forkChild(system, "targets/bus.ts", ["bridged", sizes.join(",")], prof, busEnv);
     case "bus-in-process":
-      return forkChild(system, "targets/bus.ts", ["in-process", sizes.join(",")], prof);
+      return forkChild(system, "targets/bus.ts", ["in-process", sizes.join(",")], prof, busEnv);
   }
+}
+
+interface TraceSink {
+  url: string;
+  requests: number;
+  bytes: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A stand-in for an OpenTelemetry collector: accepts OTLP/HTTP exports and
+ * drops them, counting what arrived. Without an endpoint the bus creates no
+ * spans at all, and the bench would not measure tracing.
+ */
+async function startTraceSink(): Promise<TraceSink> {
+  const sink = { url: "", requests: 0, bytes: 0, close: async () => {} };
+  const server = createServer((req, res) => {
+    req.on("data", (chunk: Buffer) => {
+      sink.bytes += chunk.length;
+    });
+    req.on("end", () => {
+      sink.requests++;
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+  });
+  await new Promise<void>((resolveListen) => server.listen(0, "127.0.0.1", resolveListen));
+  const { port } = server.address() as AddressInfo;
+  sink.url = `http://127.0.0.1:${port}`;
+  sink.close = () => new Promise<void>((r) => server.close(() => r()));
+  return sink;
 }
 
 /** One folder per process. */
@@ -263,13 +311,14 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   );
   compileForBench();
   o.log("compiled into dist/ (tsconfig.bench.json)");
+  const traces = await startTraceSink();
   const children = new Map<SystemName, Child>();
   const targets = new Map<SystemName, TargetInfo>();
   let load: Child | undefined;
   const results: PointResult[] = [];
   try {
     const sizes = [...new Set(points.map((p) => p.recordBytes))];
-    for (const s of o.systems) children.set(s, startSystem(s, o.profileDir, sizes));
+    for (const s of o.systems) children.set(s, startSystem(s, o.profileDir, sizes, traces));
     load = forkChild("load generator", "load/generator.ts", [], profileFlags(o.profileDir, "load-generator"));
     // Started together; each generates its CA and certificates and its own nats-server.
     await Promise.all(
@@ -320,6 +369,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     }
   } finally {
     await Promise.allSettled([load?.stop(), ...[...children.values()].map((c) => c.stop())]);
+    await traces.close();
   }
   addRatios(results);
 
@@ -357,6 +407,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       "peak RSS of the process that runs the system, sampled every 50 ms during each measured run: for the bus " +
       "that process runs broker, connector and adapter together (cli/dev/stack.ts), for the bare chain its front, " +
       "responder and backend; nats-server and the load generator are other processes and not counted",
+    trace_exports: { requests: traces.requests, bytes: traces.bytes },
     points: results,
     targets: evaluateTargets(results),
     micro,

@@ -44,6 +44,9 @@ describe("npm run bench", () => {
     expect(report.options).toMatchObject({ quick: true, concurrency: [4], record_bytes: [512], rounds: 1 });
     expect(report.machine.cpus).toBeGreaterThan(0);
     expect(report.rss_source).toMatch(/peak RSS/);
+    // The bus traced at its default sampling and exported to the bench's collector stand-in.
+    expect(report.trace_exports.requests).toBeGreaterThan(0);
+    expect(report.trace_exports.bytes).toBeGreaterThan(0);
     expect(report.points.map((p) => p.system).sort()).toEqual(["bare", "bus-bridged", "bus-in-process"]);
     const bare = report.points.find((p) => p.system === "bare");
     for (const p of report.points) {
