@@ -39,7 +39,7 @@ describe("Ed25519 off the event loop", () => {
     const pending = Promise.all(Array.from({ length: 20 }, (_, i) => signEd25519(data(i), a.privateKey)));
     await ed25519OffloadForTest.killWorkerForTest();
     const sigs = await pending;
-    sigs.forEach((s, i) => expect(verify(null, data(i), a.publicKey, s)).toBe(true));
+    for (const [i, s] of sigs.entries()) expect(verify(null, data(i), a.publicKey, s)).toBe(true);
     const after = await signEd25519(data(99), a.privateKey);
     expect(verify(null, data(99), a.publicKey, after)).toBe(true);
     expect(await verifyEd25519(data(99), a.publicKey, after)).toBe(true);
