@@ -1,6 +1,6 @@
 import { generateKeyPairSync, sign, verify } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { ed25519OffloadForTest, signEd25519, verifyEd25519 } from "./sign-async.js";
+import { ed25519OffloadForTest, onSigningWorkerFailure, signEd25519, verifyEd25519 } from "./sign-async.js";
 
 describe("Ed25519 off the event loop", () => {
   const a = generateKeyPairSync("ed25519");
@@ -36,6 +36,8 @@ describe("Ed25519 off the event loop", () => {
 
   it("keeps answering, inline, after its worker dies", async () => {
     await signEd25519(data(0), a.privateKey); // the worker is up
+    const failures: Error[] = [];
+    onSigningWorkerFailure((cause) => failures.push(cause));
     const pending = Promise.all(Array.from({ length: 20 }, (_, i) => signEd25519(data(i), a.privateKey)));
     await ed25519OffloadForTest.killWorkerForTest();
     const sigs = await pending;
@@ -43,5 +45,6 @@ describe("Ed25519 off the event loop", () => {
     const after = await signEd25519(data(99), a.privateKey);
     expect(verify(null, data(99), a.publicKey, after)).toBe(true);
     expect(await verifyEd25519(data(99), a.publicKey, after)).toBe(true);
+    expect(failures.map((f) => f.message)).toEqual([expect.stringMatching(/signing worker exited/)]);
   });
 });

@@ -83,6 +83,7 @@ class Ed25519Offload {
   private scheduled = false;
   private nextBatch = 1;
   private readonly inFlight = new Map<number, Pending[]>();
+  readonly failureListeners = new Set<(cause: Error) => void>();
 
   submit(input: OpInput, keyObject: KeyObject): Promise<Buffer | boolean> {
     return new Promise((resolve, reject) => {
@@ -120,15 +121,16 @@ class Ed25519Offload {
         });
       },
     );
-    const die = () => {
+    const die = (cause: Error) => {
       if (this.dead) return;
       this.dead = true;
       this.worker = undefined;
+      for (const listener of this.failureListeners) listener(cause);
       for (const batch of this.inFlight.values()) for (const p of batch) this.settleInline(p);
       this.inFlight.clear();
     };
-    w.on("error", die);
-    w.on("exit", die);
+    w.on("error", (err) => die(err));
+    w.on("exit", (code) => die(new Error(`the signing worker exited (code ${code})`)));
     this.worker = w;
     return w;
   }
@@ -208,6 +210,15 @@ export async function verifyEd25519(
   signature: Uint8Array,
 ): Promise<boolean> {
   return (await offload.submit({ kind: "verify", data, signature }, key)) as boolean;
+}
+
+/**
+ * Called once if the signing worker dies; signatures are made inline from then
+ * on (slower, nothing lost). Processes log it: it should never happen.
+ */
+export function onSigningWorkerFailure(listener: (cause: Error) => void): () => void {
+  offload.failureListeners.add(listener);
+  return () => offload.failureListeners.delete(listener);
 }
 
 /** For tests only. */

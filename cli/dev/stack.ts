@@ -50,6 +50,7 @@ import { createLogger, type Logger } from "../../core/logger.js";
 import { natsAuthConfig } from "../../core/nats-auth.js";
 import { NatsServer } from "../../core/nats-server.js";
 import { createReplySigner } from "../../core/reply-signature.js";
+import { onSigningWorkerFailure } from "../../core/sign-async.js";
 import { countNatsReconnects, createTelemetry, type Telemetry } from "../../core/telemetry/index.js";
 import { createPolicyStore, type PolicyStore } from "../../policies/index.js";
 
@@ -184,6 +185,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const certDir = join(dir, "certs");
   mkdirSync(certDir, { recursive: true, mode: 0o700 });
   const logger = options.logger ?? createLogger({ component: "dev" });
+  const unwatchSigning = onSigningWorkerFailure((err) =>
+    logger.error({ err }, "signing worker died: signatures are now made on the main thread (slower)"),
+  );
   const catalogue = Catalogue.load();
   const policiesDir = options.policiesDir ?? resolve(import.meta.dirname, "../../policies");
   const policy = createPolicyStore({
@@ -300,6 +304,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const telemetry = options.telemetry ?? createTelemetry({ serviceName: "xbus-dev" });
   if (!options.telemetry) closers.push(() => telemetry.shutdown());
   closers.push(async () => policy.close());
+  closers.push(async () => {
+    unwatchSigning();
+  });
   const close = async () => {
     for (const c of closers.reverse())
       await c().catch((err: unknown) => logger.warn({ err }, "shutdown step failed"));
