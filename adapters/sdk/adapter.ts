@@ -181,8 +181,12 @@ export function adapterHandlers(def: AdapterDefinition, opts: AdapterHandlerOpti
     const remaining = deadline.getTime() - Date.now();
     if (remaining <= 0)
       throw new XbusError("DEADLINE_EXCEEDED", "the deadline passed before the handler ran");
-    const signal = AbortSignal.timeout(remaining);
-    const log = logger.child({ exchange_id: req.exchangeId, trace_id: traceId, service: req.service });
+    // A plain controller and timer, cleared when the handler answers: AbortSignal.timeout() costs ~10× more
+    // per call in Node 20 (a GC-tracked timer), and most handlers answer long before their deadline.
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new Error("deadline")), remaining);
+    const signal = controller.signal;
+    const log = lazyChild(logger, { exchange_id: req.exchangeId, trace_id: traceId, service: req.service });
     let result: MessageInitShape<DescMessage> | NotFound;
     try {
       result = await abortable(
@@ -203,12 +207,30 @@ export function adapterHandlers(def: AdapterDefinition, opts: AdapterHandlerOpti
       if (err instanceof XbusError) throw err;
       log.error({ err }, "handler failed");
       throw new XbusError("INTERNAL", "the adapter failed", { cause: err });
+    } finally {
+      clearTimeout(timer);
     }
     if (result === NOT_FOUND) throw new XbusError("SUBJECT_NOT_FOUND", "no record for this subject");
     const record = create(entry.svc.record, result);
     retainFields(entry.svc.record, record, req.fields);
     return { record: anyPack(entry.svc.record, record) };
   }
+}
+
+/** A child logger made on its first use: most requests log nothing, and a pino child costs a few µs. */
+function lazyChild(parent: Logger, fields: Record<string, unknown>): Logger {
+  let child: Logger | undefined;
+  const get = () => {
+    child ??= parent.child(fields);
+    return child;
+  };
+  return {
+    debug: (f, m) => get().debug(f, m),
+    info: (f, m) => get().info(f, m),
+    warn: (f, m) => get().warn(f, m),
+    error: (f, m) => get().error(f, m),
+    child: (f) => get().child(f),
+  };
 }
 
 /** Resolves as `p` does, or rejects with DEADLINE_EXCEEDED when `signal` aborts first. */
