@@ -43,6 +43,7 @@ const { sign, verify } = require("node:crypto");
 const keys = new Map();
 parentPort.on("message", (m) => {
   if (m.type === "key") { keys.set(m.id, m.key); return; }
+  if (m.type === "drop") { keys.delete(m.id); return; }
   const ops = m.ops;
   const bytes = new Uint8Array(m.bytes);
   const n = ops.length / 5;
@@ -78,6 +79,10 @@ class Ed25519Offload {
   private worker: Worker | undefined;
   private dead = false;
   private readonly keyIds = new WeakMap<KeyObject, number>();
+  /** A key the process no longer holds is dropped by the worker too (keys are few: a process's own and its brokers'). */
+  private readonly forget = new FinalizationRegistry<number>((id) =>
+    this.worker?.postMessage({ type: "drop", id }),
+  );
   private nextKey = 1;
   private queue: Pending[] = [];
   private scheduled = false;
@@ -140,6 +145,7 @@ class Ed25519Offload {
     if (id === undefined) {
       id = this.nextKey++;
       this.keyIds.set(key, id);
+      this.forget.register(key, id);
       this.ensureWorker().postMessage({ type: "key", id, key });
     }
     return id;
