@@ -1,5 +1,5 @@
 import { execFile, spawnSync } from "node:child_process";
-import { verify } from "node:crypto";
+import { createHash, verify } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -60,6 +60,8 @@ function receiptOfError(err: { metadata: { get(k: string): unknown[] } }): Recei
 
 describe("every attempt is logged, with a receipt that proves it", () => {
   const receipts: { receipt: Receipt; decision: string }[] = [];
+  /** SHA-256 (hex) of the record bytes each allowed exchange released to the consumer. */
+  const released: string[] = [];
   let subject: string;
 
   it("records allowed, denied, invalid and failed exchanges, each with a signed receipt", async () => {
@@ -72,6 +74,11 @@ describe("every attempt is logged, with a receipt that proves it", () => {
       );
       if (!res.receipt) throw new Error("no receipt");
       receipts.push({ receipt: res.receipt, decision: "allow" });
+      released.push(
+        createHash("sha256")
+          .update(res.record?.value ?? new Uint8Array())
+          .digest("hex"),
+      );
     }
     const ungranted = stack.issue("log-ungranted", {
       spiffeId: "spiffe://gov.bt/agency/moh/system/ehr",
@@ -126,7 +133,8 @@ describe("every attempt is logged, with a receipt that proves it", () => {
       request_id: "ok-0",
     });
     expect(entries[0]?.record.subject_ref).toMatch(/^[0-9a-f]{64}$/);
-    expect(entries[0]?.record.response_hash).toMatch(/^[0-9a-f]{64}$/);
+    // The hash of exactly the bytes the consumer got.
+    expect(entries.slice(0, 5).map((e) => e.record.response_hash)).toEqual(released);
     // What the provider said, signed by its connector, is in the log too (hashes only).
     expect(entries[0]?.record.provider_signature).toMatchObject({
       signer: "spiffe://gov.bt/agency/dcrc/connector/dev",
