@@ -1,25 +1,11 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { CitizenRecordSchema, Gender } from "../proto/gen/agencies/dcrc/v1/citizen_pb.js";
+import { fullCitizenRecord } from "../test/helpers/citizen-record.js";
 import { Catalogue } from "./catalogue.js";
 import { retainFields } from "./field-mask.js";
 
-const full = () =>
-  create(CitizenRecordSchema, {
-    citizenId: "10000000001",
-    name: "Pema Lhamo",
-    dateOfBirth: "1990-01-02",
-    gender: Gender.FEMALE,
-    photoRef: "p",
-    address: { village: "v", gewog: "g", dzongkhag: "d" },
-    household: {
-      householdNumber: "000001",
-      members: [
-        { citizenId: "10000000001", name: "Pema Lhamo", relationship: "head" },
-        { citizenId: "10000000002", name: "Karma Dorji", relationship: "spouse" },
-      ],
-    },
-  });
+const full = () => create(CitizenRecordSchema, fullCitizenRecord());
 
 describe("retainFields", () => {
   it("keeps released top-level fields whole and clears the rest", () => {

@@ -1,28 +1,17 @@
 import { create, type DescMessage, equals, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { describe, expect, it } from "vitest";
-import { type CitizenRecord, CitizenRecordSchema, Gender } from "../proto/gen/agencies/dcrc/v1/citizen_pb.js";
+import { type CitizenRecord, CitizenRecordSchema } from "../proto/gen/agencies/dcrc/v1/citizen_pb.js";
 import { ExamResultsSchema } from "../proto/gen/agencies/moe/v1/education_pb.js";
+import { fullCitizenRecord } from "../test/helpers/citizen-record.js";
 import { buildTree, retainFields } from "./field-mask.js";
 import { passesAsReleased } from "./wire-scan.js";
 
+// A non-ASCII name, so the native UTF-8 check runs too.
 const citizen = () =>
   toBinary(
     CitizenRecordSchema,
-    create(CitizenRecordSchema, {
-      citizenId: "10000000001",
-      name: "Pema Lhamo པདྨ་",
-      dateOfBirth: "1990-01-02",
-      gender: Gender.FEMALE,
-      address: { village: "v", gewog: "g", dzongkhag: "d" },
-      household: {
-        householdNumber: "000001",
-        members: [
-          { citizenId: "10000000001", name: "Pema Lhamo", relationship: "head" },
-          { citizenId: "10000000002", name: "Karma Dorji", relationship: "spouse" },
-        ],
-      },
-    }),
+    create(CitizenRecordSchema, { ...fullCitizenRecord(), name: "Pema Lhamo པདྨ་" }),
   );
 const exams = () =>
   toBinary(

@@ -5,6 +5,7 @@ import { XbusError } from "../../core/errors.js";
 import type { ServiceHandlers } from "../../core/grpc.js";
 import { UUID_PATTERN, uuidv7 } from "../../core/ids.js";
 import type { Logger } from "../../core/logger.js";
+import { peerCertificateOf } from "../../core/peer-certificate.js";
 import { parseWorkloadId } from "../../core/spiffe-id.js";
 import type { PolicySource } from "../../policies/index.js";
 import {
@@ -13,7 +14,7 @@ import {
   type ConsentRecord,
   ConsentRecordSchema,
 } from "../../proto/gen/xbus/v1/consent_pb.js";
-import { identifyPeer, peerCertificateOf } from "../identity/peer-identity.js";
+import { identifyPeer } from "../identity/peer-identity.js";
 import type { ConsentStore } from "./consent-store.js";
 
 export interface ConsentServiceDeps {

@@ -9,6 +9,7 @@ import { buildTree, retainFields } from "../../core/field-mask.js";
 import { sha256, sha256Hex } from "../../core/hash.js";
 import { uuidv7 } from "../../core/ids.js";
 import type { Logger } from "../../core/logger.js";
+import { peerCertificateOf } from "../../core/peer-certificate.js";
 import { type Telemetry, traceIdOf } from "../../core/telemetry/index.js";
 import { passesAsReleased } from "../../core/wire-scan.js";
 import { type ConsentRecord, decide, type PolicyBundle } from "../../policies/index.js";
@@ -20,7 +21,7 @@ import {
   type FetchResponseSchema,
   ReceiptSchema,
 } from "../../proto/gen/xbus/v1/exchange_pb.js";
-import { identifyPeer, peerCertificateOf } from "../identity/peer-identity.js";
+import { identifyPeer } from "../identity/peer-identity.js";
 import { providerError, type Router } from "../routing/nats-router.js";
 import { validateFetch } from "../validation/validate-request.js";
 import { routingDeadline } from "./deadline.js";

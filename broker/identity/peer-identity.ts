@@ -1,8 +1,6 @@
 import type { PeerCertificate } from "node:tls";
 import { XbusError } from "../../core/errors.js";
 
-export { peerCertificateOf, peerSessionOf } from "../../core/peer-certificate.js";
-
 import { parseWorkloadId, spiffeIdsFromSubjectAltName, type WorkloadId } from "../../core/spiffe-id.js";
 
 export interface PeerIdentity {
