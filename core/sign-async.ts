@@ -6,9 +6,9 @@ import { Worker } from "node:worker_threads";
  * three signatures and one verification (route, reply, receipt): ~175 µs of a
  * busy broker's only thread when done inline. libuv's pool (crypto.sign with a
  * callback) still spends ~18 µs of the event loop per signature setting the
- * job up, so the work goes to one worker thread instead, in batches: what one
- * turn of the event loop asks for is posted as one message, and the answers
- * come back as one. The event loop then pays ~2 µs a signature.
+ * job up, so the work goes to one worker thread instead, in batches: what is
+ * asked while the worker is busy is posted as one message when it answers, and
+ * the answers come back as one. The event loop then pays ~2 µs a signature.
  *
  * The worker's code is a string evaluated as plain JavaScript, so it loads the
  * same from the sources (tsx, vitest) and from dist/. If the worker ever dies,
@@ -98,11 +98,19 @@ class Ed25519Offload {
       if (this.dead) return this.settleInline(p);
       p.op.key = this.keyId(keyObject);
       this.queue.push(p);
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
+      this.schedule();
     });
+  }
+
+  /**
+   * One batch in flight at a time: while the worker signs one, new operations
+   * queue, and the answer's arrival sends them all. Under load batches grow and
+   * hand-offs stay few; when idle, an operation leaves at the end of this turn.
+   */
+  private schedule(): void {
+    if (this.scheduled || this.inFlight.size > 0 || this.queue.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
   }
 
   private ensureWorker(): Worker {
@@ -124,6 +132,7 @@ class Ed25519Offload {
           else if (p.op.kind === "verify") p.resolve(st === 1);
           else p.resolve(Buffer.from(m.sigs.buffer, m.sigs.byteOffset + i * 64, 64));
         });
+        this.schedule();
       },
     );
     const die = (cause: Error) => {
@@ -133,6 +142,7 @@ class Ed25519Offload {
       for (const listener of this.failureListeners) listener(cause);
       for (const batch of this.inFlight.values()) for (const p of batch) this.settleInline(p);
       this.inFlight.clear();
+      this.schedule();
     };
     w.on("error", (err) => die(err));
     w.on("exit", (code) => die(new Error(`the signing worker exited (code ${code})`)));
