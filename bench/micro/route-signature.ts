@@ -6,8 +6,7 @@ const IN_FLIGHT = 64;
 
 /**
  * Every exchange is signed once by the broker and verified once by the
- * connector (Ed25519, in the signing worker thread, batched per event-loop
- * turn). 64 pairs are in flight at once, as under load: µs/op is the wall time
+ * connector (Ed25519, in batches in the signing worker thread). 64 pairs are in flight at once, as under load: µs/op is the wall time
  * per pair, what the worker can sustain, not the latency of one pair.
  */
 export const benchmarks: MicroBenchmark[] = [
