@@ -107,6 +107,36 @@ function validUtf8(b: Uint8Array, start: number, end: number): boolean {
   return isUtf8(b.subarray(start, end));
 }
 
+/** Where the last readVarint ended: a second result without allocating a pair per call. */
+let varintEnd = 0;
+
+/**
+ * The varint at `pos` as a number (exact up to 2^53, larger only ever compared
+ * with a length), ending at `varintEnd`; -1 if it runs past `end` or over
+ * `maxBytes`.
+ */
+function readVarint(b: Uint8Array, pos: number, end: number, maxBytes: number): number {
+  if (pos >= end) return -1;
+  let byte = b[pos++] as number;
+  if (byte < 0x80) {
+    varintEnd = pos; // most tags and lengths: one byte
+    return byte;
+  }
+  let value = byte & 0x7f;
+  let scale = 128;
+  for (let i = 1; i < maxBytes; i++) {
+    if (pos >= end) return -1;
+    byte = b[pos++] as number;
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) {
+      varintEnd = pos;
+      return value;
+    }
+    scale *= 128;
+  }
+  return -1;
+}
+
 /** End of the varint at `pos`, or -1 if it runs past `end` or over 10 bytes. */
 function skipVarint(b: Uint8Array, pos: number, end: number): number {
   for (let i = 0; i < 10 && pos < end; i++) if (((b[pos++] as number) & 0x80) === 0) return pos;
@@ -136,17 +166,9 @@ function clean(
   let pos = start;
   while (pos < end) {
     // The tag: field numbers of known fields fit in 29 bits, so in at most 5 bytes.
-    let byte = b[pos++] as number;
-    let tag = byte & 0x7f;
-    if (byte >= 0x80) {
-      let shift = 7;
-      do {
-        if (pos >= end || shift > 28) return false;
-        byte = b[pos++] as number;
-        tag += (byte & 0x7f) * 2 ** shift;
-        shift += 7;
-      } while (byte >= 0x80);
-    }
+    const tag = readVarint(b, pos, end, 5);
+    if (tag < 0) return false;
+    pos = varintEnd;
     const wireType = tag % 8;
     const field = fields.get((tag - wireType) / 8);
     if (field === undefined) return false; // unknown: the slow path drops it
@@ -157,14 +179,9 @@ function clean(
     if (sub !== true && kind !== Kind.Message) return false; // a path below a scalar: cleared by the slow path
 
     if (wireType === LEN) {
-      let len = 0;
-      let shift = 0;
-      do {
-        if (pos >= end || shift > 63) return false;
-        byte = b[pos++] as number;
-        len += (byte & 0x7f) * 2 ** shift;
-        shift += 7;
-      } while (byte >= 0x80);
+      const len = readVarint(b, pos, end, 10);
+      if (len < 0) return false;
+      pos = varintEnd;
       if (len > end - pos) return false;
       const valueEnd = pos + len;
       switch (kind) {
