@@ -1,4 +1,5 @@
-import { createHash, type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
+import { sha256Hex } from "./hash.js";
 import { signEd25519, verifyEd25519 } from "./sign-async.js";
 
 /**
@@ -16,7 +17,7 @@ export interface RouteSignatureInput {
 }
 
 function signedBytes(input: RouteSignatureInput): Buffer {
-  const bodyHash = createHash("sha256").update(input.body).digest("hex");
+  const bodyHash = sha256Hex(input.body);
   return Buffer.from(
     `xbus-route/v1\n${input.exchangeId}\n${input.subject}\n${input.deadlineMs}\n${bodyHash}`,
   );

@@ -137,12 +137,6 @@ function readVarint(b: Uint8Array, pos: number, end: number, maxBytes: number): 
   return -1;
 }
 
-/** End of the varint at `pos`, or -1 if it runs past `end` or over 10 bytes. */
-function skipVarint(b: Uint8Array, pos: number, end: number): number {
-  for (let i = 0; i < 10 && pos < end; i++) if (((b[pos++] as number) & 0x80) === 0) return pos;
-  return -1;
-}
-
 /**
  * True when `bytes` (a `desc` message) carries only what `released` covers and
  * can be passed on unchanged; false when the full minimisation path must run.
@@ -196,18 +190,15 @@ function clean(
         case Kind.Varint:
           // Packed: only a repeated number or enum, and its varints must fill it exactly.
           if (!field.repeated) return false;
-          for (let p = pos; p < valueEnd; ) {
-            p = skipVarint(b, p, valueEnd);
-            if (p < 0) return false;
-          }
+          for (let p = pos; p < valueEnd; p = varintEnd) if (readVarint(b, p, valueEnd, 10) < 0) return false;
           break;
         default:
           if (!field.repeated || len % (kind === Kind.Fixed64 ? 8 : 4) !== 0) return false;
       }
       pos = valueEnd;
     } else if (wireType === VARINT && kind === Kind.Varint) {
-      pos = skipVarint(b, pos, end);
-      if (pos < 0) return false;
+      if (readVarint(b, pos, end, 10) < 0) return false;
+      pos = varintEnd;
     } else if (wireType === I64 && kind === Kind.Fixed64) {
       pos += 8;
       if (pos > end) return false;

@@ -185,9 +185,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const certDir = join(dir, "certs");
   mkdirSync(certDir, { recursive: true, mode: 0o700 });
   const logger = options.logger ?? createLogger({ component: "dev" });
-  const unwatchSigning = onSigningWorkerFailure((err) =>
-    logger.error({ err }, "signing worker died: signatures are now made on the main thread (slower)"),
-  );
   const catalogue = Catalogue.load();
   const policiesDir = options.policiesDir ?? resolve(import.meta.dirname, "../../policies");
   const policy = createPolicyStore({
@@ -304,9 +301,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const telemetry = options.telemetry ?? createTelemetry({ serviceName: "xbus-dev" });
   if (!options.telemetry) closers.push(() => telemetry.shutdown());
   closers.push(async () => policy.close());
-  closers.push(async () => {
-    unwatchSigning();
-  });
+  const unwatchSigning = onSigningWorkerFailure((err) =>
+    logger.error({ err }, "signing worker died: signatures are now made on the main thread (slower)"),
+  );
+  closers.push(async () => void unwatchSigning());
   const close = async () => {
     for (const c of closers.reverse())
       await c().catch((err: unknown) => logger.warn({ err }, "shutdown step failed"));
