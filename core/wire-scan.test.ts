@@ -1,5 +1,6 @@
 import { create, type DescMessage, equals, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { SourceCodeInfo_LocationSchema } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { type CitizenRecord, CitizenRecordSchema } from "../proto/gen/agencies/dcrc/v1/citizen_pb.js";
 import { ExamResultsSchema } from "../proto/gen/agencies/moe/v1/education_pb.js";
@@ -132,5 +133,37 @@ describe("passesAsReleased: the fast path of minimisation", () => {
 
   it("passes the empty record", () => {
     expect(passesAsReleased(CitizenRecordSchema, new Uint8Array(0), buildTree([]))).toBe(true);
+  });
+});
+
+describe("passesAsReleased: packed repeated numbers", () => {
+  // No record type of ours has one yet; SourceCodeInfo.Location's path and span are packed int32s.
+  const location = () =>
+    toBinary(
+      SourceCodeInfo_LocationSchema,
+      create(SourceCodeInfo_LocationSchema, {
+        path: [4, 0, 2, 300],
+        span: [1, 2, 70000],
+        leadingComments: "x",
+      }),
+    );
+  const all = buildTree(SourceCodeInfo_LocationSchema.fields.map((f) => f.name));
+
+  it("passes packed varints that fill their field exactly, as the full path releases them", () => {
+    const bytes = location();
+    expect(passesAsReleased(SourceCodeInfo_LocationSchema, bytes, all)).toBe(true);
+    expect(
+      sameAsFullPath(
+        SourceCodeInfo_LocationSchema,
+        bytes,
+        SourceCodeInfo_LocationSchema.fields.map((f) => f.name),
+      ),
+    ).toBe(true);
+  });
+
+  it("refuses a packed field whose last varint runs past its end", () => {
+    // path (field 1, packed) of length 2 holding [0x05, 0x80]: the second varint never ends inside it.
+    const broken = new Uint8Array([0x0a, 0x02, 0x05, 0x80]);
+    expect(passesAsReleased(SourceCodeInfo_LocationSchema, broken, all)).toBe(false);
   });
 });
