@@ -42,3 +42,56 @@ export function receiptSignedBytes(r: {
     `xbus-receipt/v1\n${r.logId}\n${r.leafIndex}\n${r.leafHash}\n${r.timestamp}\n${r.brokerId}\n`,
   );
 }
+
+/**
+ * The root of a small tree held in memory (RFC 6962 §2.1 MTH over leaf
+ * hashes) and every leaf's audit path (§2.1.1 PATH), nearest sibling first.
+ */
+export function treeWithPaths(leafHashes: readonly Buffer[]): { root: Buffer; paths: Buffer[][] } {
+  const paths: Buffer[][] = leafHashes.map(() => []);
+  const rec = (lo: number, hi: number): Buffer => {
+    if (hi - lo === 1) return leafHashes[lo] as Buffer;
+    let k = 1;
+    while (k * 2 < hi - lo) k *= 2;
+    const left = rec(lo, lo + k);
+    const right = rec(lo + k, hi);
+    for (let i = lo; i < lo + k; i++) paths[i]?.push(right);
+    for (let i = lo + k; i < hi; i++) paths[i]?.push(left);
+    return nodeHash(left, right);
+  };
+  return { root: leafHashes.length === 0 ? EMPTY_ROOT : rec(0, leafHashes.length), paths };
+}
+
+/**
+ * RFC 9162 §2.1.3.2: the root that `path` leads to from leaf `index` (hash
+ * `leaf`) of a tree of `size` leaves; undefined when the path cannot belong
+ * to such a tree (too short, too long, index out of range).
+ */
+export function rootFromInclusion(
+  index: number,
+  size: number,
+  leaf: Buffer,
+  path: readonly Uint8Array[],
+): Buffer | undefined {
+  if (!Number.isInteger(index) || !Number.isInteger(size) || index >= size || index < 0) return undefined;
+  let fn = index;
+  let sn = size - 1;
+  let r = leaf;
+  for (const p of path) {
+    if (sn === 0) return undefined;
+    if (fn % 2 === 1 || fn === sn) {
+      r = nodeHash(p, r);
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) {
+          fn >>= 1;
+          sn >>= 1;
+        }
+      }
+    } else {
+      r = nodeHash(r, p);
+    }
+    fn >>= 1;
+    sn >>= 1;
+  }
+  return sn === 0 ? r : undefined;
+}

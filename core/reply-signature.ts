@@ -1,7 +1,8 @@
 import { generateKeyPairSync, type KeyObject, sign, verify, X509Certificate } from "node:crypto";
+import { type BatchedSignature, batchedFromFields, batchSignedBytes } from "./batch-signature.js";
 import { ed25519FromRaw, rawEd25519 } from "./ed25519-raw.js";
 import { sha256 } from "./hash.js";
-import { signEd25519 } from "./sign-async.js";
+import { signBatched } from "./sign-async.js";
 import { spiffeIdsFromSubjectAltName } from "./spiffe-id.js";
 
 /**
@@ -25,8 +26,8 @@ export interface ReplySigner {
   /** Raw Ed25519 public key that `sign` uses, bound to the certificate by `delegation`. */
   readonly delegatedKey: Uint8Array;
   readonly delegation: Uint8Array;
-  /** Made off the event loop (libuv's pool). */
-  sign(input: ReplySignatureInput): Promise<Uint8Array>;
+  /** Made off the event loop; under load one signature covers a batch of records (core/batch-signature.ts). */
+  sign(input: ReplySignatureInput): Promise<BatchedSignature>;
 }
 
 /** What a verifier needs from a ProviderSignature. */
@@ -36,6 +37,10 @@ export interface ReplySignatureEvidence {
   signature: Uint8Array;
   delegatedKey: Uint8Array;
   delegation: Uint8Array;
+  /** Batch proof (core/batch-signature.ts); batchSize 0 when the signature covers this record alone. */
+  batchIndex: number;
+  batchSize: number;
+  batchPath: Uint8Array[];
 }
 
 function delegationBytes(signer: string, certificateSha256: Uint8Array, delegatedKey: Uint8Array): Buffer {
@@ -77,14 +82,16 @@ export function createReplySigner(certificatePem: string, key: KeyObject): Reply
     certificateSha256,
     delegatedKey,
     delegation: sign(digestFor(key), delegationBytes(signer, certificateSha256, delegatedKey), key),
-    sign: (input) => signEd25519(signedBytes(input), pair.privateKey),
+    sign: (input) => signBatched(signedBytes(input), pair.privateKey),
   };
 }
 
 /**
  * True when `evidence` proves the certificate's holder signed `input`: directly
  * with the certificate's key, or with a delegated Ed25519 key whose delegation
- * the certificate's key signed. The certificate must be the one named.
+ * the certificate's key signed, alone or in a batch (core/batch-signature.ts).
+ * The certificate must be the one named. Batches are made only with a
+ * delegated key.
  */
 export function verifyReply(
   certificatePem: string,
@@ -95,7 +102,9 @@ export function verifyReply(
   if (Buffer.compare(sha256(cert.raw), Buffer.from(evidence.certificateSha256)) !== 0) return false;
   const certKey = cert.publicKey;
   if (evidence.delegatedKey.length === 0) {
-    return verify(digestFor(certKey), signedBytes(input), certKey, evidence.signature);
+    return (
+      evidence.batchSize === 0 && verify(digestFor(certKey), signedBytes(input), certKey, evidence.signature)
+    );
   }
   if (evidence.delegatedKey.length !== 32) return false;
   const bound = verify(
@@ -105,5 +114,8 @@ export function verifyReply(
     evidence.delegation,
   );
   if (!bound) return false;
-  return verify(null, signedBytes(input), ed25519FromRaw(evidence.delegatedKey), evidence.signature);
+  const signed = batchSignedBytes(signedBytes(input), batchedFromFields(evidence));
+  return (
+    signed !== undefined && verify(null, signed, ed25519FromRaw(evidence.delegatedKey), evidence.signature)
+  );
 }

@@ -1,6 +1,7 @@
 import type { KeyObject } from "node:crypto";
+import { decodeBatchedSignature, encodeBatchedSignature } from "./batch-signature.js";
 import { sha256Hex } from "./hash.js";
-import { signEd25519, verifyEd25519 } from "./sign-async.js";
+import { createBatchVerifier, signBatched } from "./sign-async.js";
 
 /**
  * The broker signs each request it routes, so a connector acts only on what
@@ -8,6 +9,10 @@ import { signEd25519, verifyEd25519 } from "./sign-async.js";
  * one) and only until the deadline the broker set. Ed25519 over:
  *
  *   "xbus-route/v1\n" exchange_id "\n" subject "\n" deadline_ms "\n" hex(SHA-256(body))
+ *
+ * Under load the broker signs a batch of routes at once (core/batch-signature.ts);
+ * the header then carries the batch proof with the signature, base64 of its
+ * compact form.
  */
 export interface RouteSignatureInput {
   exchangeId: string;
@@ -24,19 +29,18 @@ function signedBytes(input: RouteSignatureInput): Buffer {
 }
 
 export async function signRoute(key: KeyObject, input: RouteSignatureInput): Promise<string> {
-  return (await signEd25519(signedBytes(input), key)).toString("base64");
+  return encodeBatchedSignature(await signBatched(signedBytes(input), key)).toString("base64");
 }
 
-/** True when any of `keys` (the brokers this connector trusts) made `signature`. */
-export async function verifyRoute(
-  keys: readonly KeyObject[],
-  input: RouteSignatureInput,
-  signature: string,
-): Promise<boolean> {
-  if (signature.length === 0 || signature.length > 200) return false;
-  const sig = Buffer.from(signature, "base64");
-  if (sig.length !== 64) return false;
-  const data = signedBytes(input);
-  for (const k of keys) if (await verifyEd25519(data, k, sig)) return true;
-  return false;
+/** Checks route signatures made by any of `keys` (the brokers a connector trusts), each batch once. */
+export type RouteVerifier = (input: RouteSignatureInput, signature: string) => Promise<boolean>;
+
+export function createRouteVerifier(keys: readonly KeyObject[]): RouteVerifier {
+  const verifyBatch = createBatchVerifier(keys);
+  return async (input, signature) => {
+    // 64-byte signature ‖ 4 bytes ‖ at most 16 path hashes, in base64.
+    if (signature.length === 0 || signature.length > 800) return false;
+    const s = decodeBatchedSignature(Buffer.from(signature, "base64"));
+    return s !== undefined && verifyBatch(signedBytes(input), s);
+  };
 }

@@ -1,5 +1,13 @@
 import { type KeyObject, sign, verify } from "node:crypto";
 import { Worker } from "node:worker_threads";
+import {
+  type BatchedSignature,
+  type BatchProof,
+  batchRootSignedBytes,
+  batchSignedBytes,
+  MAX_BATCH,
+} from "./batch-signature.js";
+import { leafHash, treeWithPaths } from "./merkle-hash.js";
 
 /*
  * Ed25519 signing and verification off the event loop. Each exchange costs
@@ -26,6 +34,8 @@ interface Pending {
   keyObject: KeyObject;
   resolve: (v: Buffer | boolean) => void;
   reject: (err: unknown) => void;
+  /** Set for a signature that may be made in a batch (core/batch-signature.ts): settles it with a proof. */
+  inBatch?: (signature: Buffer, proof: BatchProof) => void;
 }
 
 /*
@@ -102,6 +112,67 @@ class Ed25519Offload {
     });
   }
 
+  /** A signature that may share one Ed25519 operation with others asked of the same key meanwhile. */
+  submitBatchable(data: Uint8Array, keyObject: KeyObject): Promise<BatchedSignature> {
+    return new Promise((resolve, reject) => {
+      const p: Pending = {
+        op: { kind: "sign", data, key: 0 },
+        keyObject,
+        resolve: (signature) => resolve({ signature: signature as Buffer }),
+        reject,
+        inBatch: (signature, proof) => resolve({ signature, proof }),
+      };
+      if (this.dead) return this.settleInline(p);
+      p.op.key = this.keyId(keyObject);
+      this.queue.push(p);
+      this.schedule();
+    });
+  }
+
+  /**
+   * Batchable signatures of one key become one signature over the root of a
+   * Merkle tree of their messages (up to MAX_BATCH each); a lone one stays a
+   * plain signature of its message.
+   */
+  private coalesce(queue: Pending[]): Pending[] {
+    let groups: Map<KeyObject, Pending[]> | undefined;
+    const out: Pending[] = [];
+    for (const p of queue) {
+      if (!p.inBatch) {
+        out.push(p);
+        continue;
+      }
+      groups ??= new Map();
+      const g = groups.get(p.keyObject);
+      if (g) g.push(p);
+      else groups.set(p.keyObject, [p]);
+    }
+    for (const members of groups?.values() ?? []) {
+      for (let from = 0; from < members.length; from += MAX_BATCH) {
+        const chunk = members.slice(from, from + MAX_BATCH);
+        const first = chunk[0] as Pending;
+        if (chunk.length === 1) {
+          out.push(first);
+          continue;
+        }
+        const { root, paths } = treeWithPaths(chunk.map((m) => leafHash(m.op.data)));
+        out.push({
+          op: { kind: "sign", data: batchRootSignedBytes(root, chunk.length), key: first.op.key },
+          keyObject: first.keyObject,
+          resolve: (signature) => {
+            chunk.forEach((m, index) => {
+              m.inBatch?.(signature as Buffer, { index, size: chunk.length, path: paths[index] ?? [] });
+            });
+          },
+          reject: (err) => {
+            for (const m of chunk) m.reject(err);
+          },
+        });
+      }
+    }
+    return out;
+  }
+
   /**
    * One batch in flight at a time: while the worker signs one, new operations
    * queue, and the answer's arrival sends them all. Under load batches grow and
@@ -163,7 +234,7 @@ class Ed25519Offload {
 
   private flush(): void {
     this.scheduled = false;
-    const batch = this.queue;
+    const batch = this.coalesce(this.queue);
     this.queue = [];
     if (batch.length === 0) return;
     if (this.dead || !this.worker) {
@@ -226,6 +297,48 @@ export async function verifyEd25519(
   signature: Uint8Array,
 ): Promise<boolean> {
   return (await offload.submit({ kind: "verify", data, signature }, key)) as boolean;
+}
+
+/**
+ * An Ed25519 signature of `data` that, under load, covers a batch of messages
+ * signed by `key` at the same moment (core/batch-signature.ts); alone, it is
+ * the plain signature signEd25519 makes.
+ */
+export function signBatched(data: Uint8Array, key: KeyObject): Promise<BatchedSignature> {
+  return offload.submitBatchable(data, key);
+}
+
+/**
+ * Checks batch signatures made by any of `keys`, off the event loop, each
+ * batch root once: the messages of one batch arrive together, and the first
+ * one's check answers for the rest (a bounded cache; a failed check is not kept).
+ */
+export function createBatchVerifier(
+  keys: readonly KeyObject[],
+  capacity = 4096,
+): (message: Uint8Array, s: BatchedSignature) => Promise<boolean> {
+  const roots = new Map<string, Promise<boolean>>();
+  const byAnyKey = async (signed: Uint8Array, signature: Uint8Array) => {
+    for (const k of keys) if (await verifyEd25519(signed, k, signature)) return true;
+    return false;
+  };
+  return (message, s) => {
+    const signed = batchSignedBytes(message, s);
+    if (!signed) return Promise.resolve(false);
+    if (!s.proof) return byAnyKey(signed, s.signature);
+    const id = `${Buffer.from(s.signature).toString("base64")} ${signed.toString("latin1")}`;
+    let result = roots.get(id);
+    if (!result) {
+      result = byAnyKey(signed, s.signature);
+      roots.set(id, result);
+      if (roots.size > capacity) roots.delete(roots.keys().next().value as string);
+      result.then(
+        (ok) => ok || roots.delete(id),
+        () => roots.delete(id),
+      );
+    }
+    return result;
+  };
 }
 
 /**

@@ -3,11 +3,12 @@ import { performance } from "node:perf_hooks";
 import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
+import { batchedToFields } from "../../core/batch-signature.js";
 import { XbusError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import { agencySubjects, connectorQueue, RouteHeader, serviceSubject } from "../../core/nats-subjects.js";
 import { type ReplySigner, sha256 } from "../../core/reply-signature.js";
-import { verifyRoute } from "../../core/route-signature.js";
+import { createRouteVerifier } from "../../core/route-signature.js";
 import { parseServiceName } from "../../core/service-name.js";
 import {
   Attr,
@@ -59,6 +60,7 @@ export function startConnector(o: ConnectorOptions): Connector {
   let inFlight = 0;
   const pending = new Set<Promise<void>>();
   const log = o.logger;
+  const verifyRoute = createRouteVerifier(o.brokerKeys);
 
   const respond = (msg: Msg, body: RouteReply) => {
     if (msg.reply) msg.respond(toBinary(RouteReplySchema, body));
@@ -78,7 +80,7 @@ export function startConnector(o: ConnectorOptions): Connector {
         signer: o.signer.signer,
         certificateSha256: o.signer.certificateSha256,
         recordSha256,
-        signature: await o.signer.sign({ exchangeId, typeUrl: record.typeUrl, recordSha256 }),
+        ...batchedToFields(await o.signer.sign({ exchangeId, typeUrl: record.typeUrl, recordSha256 })),
         delegatedKey: o.signer.delegatedKey,
         delegation: o.signer.delegation,
       };
@@ -113,13 +115,7 @@ export function startConnector(o: ConnectorOptions): Connector {
     let service = "_unknown";
     let status = "OK";
     try {
-      if (
-        !(await verifyRoute(
-          o.brokerKeys,
-          { exchangeId, subject: msg.subject, deadlineMs, body: msg.data },
-          signature,
-        ))
-      ) {
+      if (!(await verifyRoute({ exchangeId, subject: msg.subject, deadlineMs, body: msg.data }, signature))) {
         throw new XbusError("BAD_ROUTE_SIGNATURE", "the request is not signed by a trusted broker");
       }
       if (!Number.isFinite(deadlineMs) || deadlineMs <= Date.now()) {

@@ -1,9 +1,10 @@
-import { EMPTY_ROOT, leafHash, nodeHash } from "../../core/merkle-hash.js";
+import { EMPTY_ROOT, leafHash, nodeHash, rootFromInclusion } from "../../core/merkle-hash.js";
 
 /*
  * The offline verifier's own Merkle code, deliberately independent of the
  * indexer's (broker/indexer/merkle-store.ts): it shares only the hashing rules
- * it checks. Proof checks follow RFC 9162 §2.1.3.2 and §2.1.4.2.
+ * it checks (core/merkle-hash.ts, with the inclusion walk that batch
+ * signatures use too). Proof checks follow RFC 9162 §2.1.3.2 and §2.1.4.2.
  */
 
 /** MTH over leaf hashes, RFC 6962 §2.1, computed level by level in memory. */
@@ -30,27 +31,7 @@ export function verifyInclusion(
   path: readonly Buffer[],
   root: Buffer,
 ): boolean {
-  if (index >= size || index < 0) return false;
-  let fn = index;
-  let sn = size - 1;
-  let r = leaf;
-  for (const p of path) {
-    if (sn === 0) return false;
-    if (fn % 2 === 1 || fn === sn) {
-      r = nodeHash(p, r);
-      if (fn % 2 === 0) {
-        while (fn % 2 === 0 && fn !== 0) {
-          fn >>= 1;
-          sn >>= 1;
-        }
-      }
-    } else {
-      r = nodeHash(r, p);
-    }
-    fn >>= 1;
-    sn >>= 1;
-  }
-  return sn === 0 && r.equals(root);
+  return rootFromInclusion(index, size, leaf, path)?.equals(root) ?? false;
 }
 
 /** RFC 9162 §2.1.4.2: does `proof` show the tree of `second` extends the tree of `first`? */

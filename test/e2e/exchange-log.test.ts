@@ -1,5 +1,5 @@
 import { execFile, spawnSync } from "node:child_process";
-import { createHash, verify } from "node:crypto";
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +14,7 @@ import { type ExportLine, exportLog } from "../../cli/log/export.js";
 import { reviewClient, type TreeHeadJson } from "../../cli/log/review-client.js";
 import { verifyExport } from "../../cli/log/verify.js";
 import { verifyConsistency, verifyInclusion } from "../../cli/log/verify-tree.js";
+import { batchedFromFields, verifyBatchedSignature } from "../../core/batch-signature.js";
 import { receiptSignedBytes } from "../../core/merkle-hash.js";
 import { verifyReply } from "../../core/reply-signature.js";
 import { type Receipt, ReceiptSchema } from "../../proto/gen/xbus/v1/exchange_pb.js";
@@ -56,6 +57,21 @@ function receiptOfError(err: { metadata: { get(k: string): unknown[] } }): Recei
   const bin = err.metadata.get("xbus-receipt-bin")[0];
   if (!(bin instanceof Buffer)) throw new Error("error carries no receipt");
   return fromBinary(ReceiptSchema, bin);
+}
+
+/** A provider signature as the review API shows it (JSON, bytes in base64), as verifyReply takes it. */
+function evidenceOf(ps: Record<string, unknown>) {
+  const b64 = (k: string) => Buffer.from(typeof ps[k] === "string" ? ps[k] : "", "base64");
+  return {
+    signer: String(ps.signer ?? ""),
+    certificateSha256: b64("certificate_sha256"),
+    signature: b64("signature"),
+    delegatedKey: b64("delegated_key"),
+    delegation: b64("delegation"),
+    batchIndex: Number(ps.batch_index ?? 0),
+    batchSize: Number(ps.batch_size ?? 0),
+    batchPath: ((ps.batch_path ?? []) as string[]).map((p) => Buffer.from(p, "base64")),
+  };
 }
 
 describe("every attempt is logged, with a receipt that proves it", () => {
@@ -101,7 +117,7 @@ describe("every attempt is logged, with a receipt that proves it", () => {
         ...receipt,
         leafHash: Buffer.from(receipt.leafHash).toString("hex"),
       });
-      expect(verify(null, signed, stack.brokerPublicKey, receipt.signature)).toBe(true);
+      expect(verifyBatchedSignature(signed, stack.brokerPublicKey, batchedFromFields(receipt))).toBe(true);
     }
   });
 
@@ -143,13 +159,7 @@ describe("every attempt is logged, with a receipt that proves it", () => {
     // Anyone holding the connector's certificate can check what it said, from the log alone.
     const ps = entries[0]?.record.provider_signature as Record<string, string>;
     const b64 = (k: string) => Buffer.from(ps[k] ?? "", "base64");
-    const evidence = {
-      signer: ps.signer ?? "",
-      certificateSha256: b64("certificate_sha256"),
-      signature: b64("signature"),
-      delegatedKey: b64("delegated_key"),
-      delegation: b64("delegation"),
-    };
+    const evidence = evidenceOf(ps);
     const input = {
       exchangeId: String(entries[0]?.record.exchange_id),
       typeUrl: "type.googleapis.com/agencies.dcrc.v1.CitizenRecord",
@@ -377,6 +387,58 @@ describe("xbus log on the command line", () => {
           c.proof.map((h) => Buffer.from(h, "hex")),
         ),
       ).toBe(true);
+    }
+  });
+});
+
+describe("under load, one signature covers a batch", () => {
+  it("receipts and provider signatures made together share a signature, and each still verifies on its own", async () => {
+    const subject = stack.population.citizens[2]?.id ?? "";
+    const client = stack.client();
+    const results = await Promise.all(
+      Array.from({ length: 48 }, (_, i) =>
+        client.fetch(
+          { service: SERVICE, subjectId: subject, purpose: PURPOSE, requestId: `batch-${i}` },
+          deadline(),
+        ),
+      ),
+    );
+    const receipts = results.map((r) => r.receipt as Receipt);
+    for (const r of receipts) {
+      const signed = receiptSignedBytes({ ...r, leafHash: Buffer.from(r.leafHash).toString("hex") });
+      expect(verifyBatchedSignature(signed, stack.brokerPublicKey, batchedFromFields(r))).toBe(true);
+      // Another receipt's bytes do not pass with this receipt's proof.
+      const other = receiptSignedBytes({ ...r, leafIndex: r.leafIndex + 1n, leafHash: "00" });
+      expect(verifyBatchedSignature(other, stack.brokerPublicKey, batchedFromFields(r))).toBe(false);
+    }
+    // 48 at once: the broker signed some of them in batches (a lone signature has batch size 0).
+    const batched = receipts.filter((r) => r.batchSize >= 2);
+    expect(batched.length).toBeGreaterThan(0);
+    expect(new Set(batched.map((r) => Buffer.from(r.signature).toString("hex"))).size).toBeLessThan(
+      batched.length,
+    );
+
+    const last = Math.max(...receipts.map((r) => Number(r.leafIndex)));
+    await headCovering(last + 1);
+    const first = Math.min(...receipts.map((r) => Number(r.leafIndex)));
+    const { entries } = await api().get<{ entries: { record: Record<string, unknown> }[] }>(
+      "/v1/log/entries",
+      {
+        start: first,
+        limit: 100,
+      },
+    );
+    const mine = entries.filter((e) => String(e.record.request_id).startsWith("batch-"));
+    expect(mine).toHaveLength(48);
+    for (const e of mine) {
+      const ps = e.record.provider_signature as Record<string, unknown>;
+      const input = {
+        exchangeId: String(e.record.exchange_id),
+        typeUrl: "type.googleapis.com/agencies.dcrc.v1.CitizenRecord",
+        recordSha256: Buffer.from(String(ps.record_sha256), "base64"),
+      };
+      const evidence = evidenceOf(ps);
+      expect(verifyReply(stack.adapterClient.cert, input, evidence)).toBe(true);
     }
   });
 });

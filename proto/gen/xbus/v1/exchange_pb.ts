@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file xbus/v1/exchange.proto.
  */
 export const file_xbus_v1_exchange: GenFile = /*@__PURE__*/
-  fileDesc("ChZ4YnVzL3YxL2V4Y2hhbmdlLnByb3RvEgd4YnVzLnYxInwKDEZldGNoUmVxdWVzdBIPCgdzZXJ2aWNlGAEgASgJEhIKCnN1YmplY3RfaWQYAiABKAkSDwoHcHVycG9zZRgDIAEoCRIOCgZmaWVsZHMYBCADKAkSEgoKY29uc2VudF9pZBgFIAEoCRISCgpyZXF1ZXN0X2lkGAYgASgJIp8BCg1GZXRjaFJlc3BvbnNlEhMKC2V4Y2hhbmdlX2lkGAEgASgJEiQKBnJlY29yZBgCIAEoCzIULmdvb2dsZS5wcm90b2J1Zi5BbnkSFwoPcmVsZWFzZWRfZmllbGRzGAMgAygJEhcKD3dpdGhoZWxkX2ZpZWxkcxgEIAMoCRIhCgdyZWNlaXB0GAUgASgLMhAueGJ1cy52MS5SZWNlaXB0InkKB1JlY2VpcHQSDgoGbG9nX2lkGAEgASgJEhIKCmxlYWZfaW5kZXgYAiABKAQSEQoJbGVhZl9oYXNoGAMgASgMEhEKCXRpbWVzdGFtcBgEIAEoAxIRCglicm9rZXJfaWQYBSABKAkSEQoJc2lnbmF0dXJlGAYgASgMIhUKE0xpc3RTZXJ2aWNlc1JlcXVlc3QiQAoUTGlzdFNlcnZpY2VzUmVzcG9uc2USKAoIc2VydmljZXMYASADKAsyFi54YnVzLnYxLlNlcnZpY2VBY2Nlc3MihgEKDVNlcnZpY2VBY2Nlc3MSDwoHc2VydmljZRgBIAEoCRITCgtyZWNvcmRfdHlwZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIQCghwdXJwb3NlcxgEIAMoCRIOCgZmaWVsZHMYBSADKAkSGAoQY29uc2VudF9yZXF1aXJlZBgGIAEoCDKPAQoIRXhjaGFuZ2USNgoFRmV0Y2gSFS54YnVzLnYxLkZldGNoUmVxdWVzdBoWLnhidXMudjEuRmV0Y2hSZXNwb25zZRJLCgxMaXN0U2VydmljZXMSHC54YnVzLnYxLkxpc3RTZXJ2aWNlc1JlcXVlc3QaHS54YnVzLnYxLkxpc3RTZXJ2aWNlc1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_any]);
+  fileDesc("ChZ4YnVzL3YxL2V4Y2hhbmdlLnByb3RvEgd4YnVzLnYxInwKDEZldGNoUmVxdWVzdBIPCgdzZXJ2aWNlGAEgASgJEhIKCnN1YmplY3RfaWQYAiABKAkSDwoHcHVycG9zZRgDIAEoCRIOCgZmaWVsZHMYBCADKAkSEgoKY29uc2VudF9pZBgFIAEoCRISCgpyZXF1ZXN0X2lkGAYgASgJIp8BCg1GZXRjaFJlc3BvbnNlEhMKC2V4Y2hhbmdlX2lkGAEgASgJEiQKBnJlY29yZBgCIAEoCzIULmdvb2dsZS5wcm90b2J1Zi5BbnkSFwoPcmVsZWFzZWRfZmllbGRzGAMgAygJEhcKD3dpdGhoZWxkX2ZpZWxkcxgEIAMoCRIhCgdyZWNlaXB0GAUgASgLMhAueGJ1cy52MS5SZWNlaXB0IrYBCgdSZWNlaXB0Eg4KBmxvZ19pZBgBIAEoCRISCgpsZWFmX2luZGV4GAIgASgEEhEKCWxlYWZfaGFzaBgDIAEoDBIRCgl0aW1lc3RhbXAYBCABKAMSEQoJYnJva2VyX2lkGAUgASgJEhEKCXNpZ25hdHVyZRgGIAEoDBITCgtiYXRjaF9pbmRleBgHIAEoDRISCgpiYXRjaF9zaXplGAggASgNEhIKCmJhdGNoX3BhdGgYCSADKAwiFQoTTGlzdFNlcnZpY2VzUmVxdWVzdCJAChRMaXN0U2VydmljZXNSZXNwb25zZRIoCghzZXJ2aWNlcxgBIAMoCzIWLnhidXMudjEuU2VydmljZUFjY2VzcyKGAQoNU2VydmljZUFjY2VzcxIPCgdzZXJ2aWNlGAEgASgJEhMKC3JlY29yZF90eXBlGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEhAKCHB1cnBvc2VzGAQgAygJEg4KBmZpZWxkcxgFIAMoCRIYChBjb25zZW50X3JlcXVpcmVkGAYgASgIMo8BCghFeGNoYW5nZRI2CgVGZXRjaBIVLnhidXMudjEuRmV0Y2hSZXF1ZXN0GhYueGJ1cy52MS5GZXRjaFJlc3BvbnNlEksKDExpc3RTZXJ2aWNlcxIcLnhidXMudjEuTGlzdFNlcnZpY2VzUmVxdWVzdBodLnhidXMudjEuTGlzdFNlcnZpY2VzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_any]);
 
 /**
  * @generated from message xbus.v1.FetchRequest
@@ -147,9 +147,31 @@ export type Receipt = Message<"xbus.v1.Receipt"> & {
   brokerId: string;
 
   /**
+   * Ed25519 by the broker's key over the receipt's signed bytes (README,
+   * "Receipts"), or, when batch_size is not 0, over the root of a batch of
+   * messages the broker signed at once: "xbus-batch/v1\n" batch_size "\n"
+   * hex(root) "\n", the root reached from this receipt's leaf
+   * SHA-256(0x00 || signed bytes) at batch_index by the RFC 9162 audit path
+   * batch_path (nearest sibling first).
+   *
    * @generated from field: bytes signature = 6;
    */
   signature: Uint8Array;
+
+  /**
+   * @generated from field: uint32 batch_index = 7;
+   */
+  batchIndex: number;
+
+  /**
+   * @generated from field: uint32 batch_size = 8;
+   */
+  batchSize: number;
+
+  /**
+   * @generated from field: repeated bytes batch_path = 9;
+   */
+  batchPath: Uint8Array[];
 };
 
 /**

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file xbus/v1/route.proto.
  */
 export const file_xbus_v1_route: GenFile = /*@__PURE__*/
-  fileDesc("ChN4YnVzL3YxL3JvdXRlLnByb3RvEgd4YnVzLnYxIpwBCgpSb3V0ZVJlcGx5EiYKBnJlY29yZBgBIAEoCzIULmdvb2dsZS5wcm90b2J1Zi5BbnlIABIkCgVlcnJvchgCIAEoCzITLnhidXMudjEuUm91dGVFcnJvckgAEjYKEnByb3ZpZGVyX3NpZ25hdHVyZRgDIAEoCzIaLnhidXMudjEuUHJvdmlkZXJTaWduYXR1cmVCCAoGcmVzdWx0IpQBChFQcm92aWRlclNpZ25hdHVyZRIOCgZzaWduZXIYASABKAkSGgoSY2VydGlmaWNhdGVfc2hhMjU2GAIgASgMEhUKDXJlY29yZF9zaGEyNTYYAyABKAwSEQoJc2lnbmF0dXJlGAQgASgMEhUKDWRlbGVnYXRlZF9rZXkYBSABKAwSEgoKZGVsZWdhdGlvbhgGIAEoDCI7CgpSb3V0ZUVycm9yEgwKBGNvZGUYASABKAUSDgoGcmVhc29uGAIgASgJEg8KB21lc3NhZ2UYAyABKAliBnByb3RvMw", [file_google_protobuf_any]);
+  fileDesc("ChN4YnVzL3YxL3JvdXRlLnByb3RvEgd4YnVzLnYxIpwBCgpSb3V0ZVJlcGx5EiYKBnJlY29yZBgBIAEoCzIULmdvb2dsZS5wcm90b2J1Zi5BbnlIABIkCgVlcnJvchgCIAEoCzITLnhidXMudjEuUm91dGVFcnJvckgAEjYKEnByb3ZpZGVyX3NpZ25hdHVyZRgDIAEoCzIaLnhidXMudjEuUHJvdmlkZXJTaWduYXR1cmVCCAoGcmVzdWx0ItEBChFQcm92aWRlclNpZ25hdHVyZRIOCgZzaWduZXIYASABKAkSGgoSY2VydGlmaWNhdGVfc2hhMjU2GAIgASgMEhUKDXJlY29yZF9zaGEyNTYYAyABKAwSEQoJc2lnbmF0dXJlGAQgASgMEhUKDWRlbGVnYXRlZF9rZXkYBSABKAwSEgoKZGVsZWdhdGlvbhgGIAEoDBITCgtiYXRjaF9pbmRleBgHIAEoDRISCgpiYXRjaF9zaXplGAggASgNEhIKCmJhdGNoX3BhdGgYCSADKAwiOwoKUm91dGVFcnJvchIMCgRjb2RlGAEgASgFEg4KBnJlYXNvbhgCIAEoCRIPCgdtZXNzYWdlGAMgASgJYgZwcm90bzM", [file_google_protobuf_any]);
 
 /**
  * The messages between broker and connectors on NATS. The broker publishes an
@@ -110,6 +110,28 @@ export type ProviderSignature = Message<"xbus.v1.ProviderSignature"> & {
    * @generated from field: bytes delegation = 6;
    */
   delegation: Uint8Array;
+
+  /**
+   * Batch signing (delegated key only): when batch_size is not 0, `signature`
+   * covers "xbus-batch/v1\n" batch_size "\n" hex(root) "\n", where root is the
+   * RFC 9162 Merkle root over the signed bytes of batch_size replies, reached
+   * from this reply's leaf SHA-256(0x00 || signed bytes) at batch_index by the
+   * audit path batch_path (nearest sibling first). 0 / empty: `signature`
+   * covers this reply's signed bytes alone.
+   *
+   * @generated from field: uint32 batch_index = 7;
+   */
+  batchIndex: number;
+
+  /**
+   * @generated from field: uint32 batch_size = 8;
+   */
+  batchSize: number;
+
+  /**
+   * @generated from field: repeated bytes batch_path = 9;
+   */
+  batchPath: Uint8Array[];
 };
 
 /**
