@@ -50,6 +50,11 @@ function unaryMethods(service: DescService) {
   });
 }
 
+/** The encoded bytes as a Buffer without copying them (Buffer.from(Uint8Array) copies: a whole record, each hop). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 export function serviceDefinition(service: DescService): ServiceDefinition {
   const def: Record<string, ServiceDefinition[string]> = {};
   for (const m of unaryMethods(service)) {
@@ -57,9 +62,9 @@ export function serviceDefinition(service: DescService): ServiceDefinition {
       path: `/${service.typeName}/${m.name}`,
       requestStream: false,
       responseStream: false,
-      requestSerialize: (msg: MessageShape<DescMessage>) => Buffer.from(toBinary(m.input, msg)),
+      requestSerialize: (msg: MessageShape<DescMessage>) => asBuffer(toBinary(m.input, msg)),
       requestDeserialize: (bytes: Buffer) => fromBinary(m.input, bytes),
-      responseSerialize: (msg: MessageShape<DescMessage>) => Buffer.from(toBinary(m.output, msg)),
+      responseSerialize: (msg: MessageShape<DescMessage>) => asBuffer(toBinary(m.output, msg)),
       responseDeserialize: (bytes: Buffer) => fromBinary(m.output, bytes),
       originalName: m.name,
     };
@@ -123,7 +128,7 @@ export function createServiceClient<T extends GenServiceMethods>(
       new Promise((resolve, reject) => {
         raw.makeUnaryRequest(
           path,
-          (msg: MessageInitShape<DescMessage>) => Buffer.from(toBinary(m.input, create(m.input, msg))),
+          (msg: MessageInitShape<DescMessage>) => asBuffer(toBinary(m.input, create(m.input, msg))),
           (bytes: Buffer) => fromBinary(m.output, bytes),
           request,
           opts.metadata ?? new Metadata(),

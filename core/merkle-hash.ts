@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, hash } from "node:crypto";
 
 /**
  * The hashing rules of the exchange log's Merkle tree, RFC 6962 / RFC 9162
@@ -7,11 +7,23 @@ import { createHash } from "node:crypto";
  * else.
  */
 export function leafHash(leaf: Uint8Array): Buffer {
-  return createHash("sha256").update(LEAF_PREFIX).update(leaf).digest();
+  // Small leaves (log records, signed messages) are copied behind the prefix and hashed in one call,
+  // about twice as fast as a hash object; large ones are streamed rather than copied.
+  if (leaf.length > 4096) return createHash("sha256").update(LEAF_PREFIX).update(leaf).digest();
+  const b = Buffer.allocUnsafe(1 + leaf.length);
+  b[0] = 0x00;
+  b.set(leaf, 1);
+  return hash("sha256", b, "buffer");
 }
 
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash("sha256").update(NODE_PREFIX).update(left).update(right).digest();
+  if (left.length !== 32 || right.length !== 32)
+    return createHash("sha256").update(NODE_PREFIX).update(left).update(right).digest();
+  const b = Buffer.allocUnsafe(65);
+  b[0] = 0x01;
+  b.set(left, 1);
+  b.set(right, 33);
+  return hash("sha256", b, "buffer");
 }
 
 /** SHA-256 of the empty string: the root of the empty tree. */

@@ -1,12 +1,13 @@
 import type { KeyObject } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import { headers, type NatsConnection } from "@nats-io/transport-node";
 import { batchedToFields } from "../../core/batch-signature.js";
 import { XbusError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import { leafHash, receiptSignedBytes } from "../../core/merkle-hash.js";
 import { watchConnectivity } from "../../core/nats-connectivity.js";
+import { createRequestMux } from "../../core/nats-request.js";
 import { signBatched } from "../../core/sign-async.js";
 import { type Receipt, ReceiptSchema } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { Decision, type ExchangeRecord, ExchangeRecordSchema } from "../../proto/gen/xbus/v1/log_pb.js";
@@ -105,10 +106,16 @@ export function toRecord(o: ExchangeOutcome, brokerId: string, logSecret: Uint8A
  */
 export async function openExchangeLog(o: ExchangeLogOptions): Promise<ExchangeRecorder> {
   await ensureLogStream(o.nats, o.replicas);
-  const js = jetstream(o.nats);
   const ackTimeout = o.ackTimeoutMs ?? 5000;
-  const append = (bytes: Uint8Array, msgID: string, timeout: number) =>
-    js.publish(LOG_SUBJECT, bytes, { msgID, timeout, expect: { streamName: LOG_STREAM } });
+  const mux = createRequestMux(o.nats);
+  // js.publish's request, on the broker's own inbox mux (core/nats-request.ts): the same headers and ack.
+  const append = async (bytes: Uint8Array, msgID: string, timeout: number): Promise<{ seq: number }> => {
+    const h = headers();
+    h.set("Nats-Msg-Id", msgID);
+    h.set("Nats-Expected-Stream", LOG_STREAM);
+    const reply = await mux.request(LOG_SUBJECT, bytes, { timeoutMs: timeout, headers: h });
+    return parsePubAck(reply.data);
+  };
   const retry = createRetryQueue(append, o.logger, ackTimeout);
   // While NATS is down an append would wait for its full timeout; fail at once instead (and queue failures).
   const link = watchConnectivity(o.nats);
@@ -150,6 +157,32 @@ export async function openExchangeLog(o: ExchangeLogOptions): Promise<ExchangeRe
       });
     },
   };
+}
+
+const ackDecoder = new TextDecoder();
+
+/** JetStream's answer to a publish: `{"stream","seq","duplicate"?}`, or `{"error":{"code","description"}}`. */
+export function parsePubAck(data: Uint8Array): { seq: number } {
+  let ack: { stream?: unknown; seq?: unknown; error?: { code?: unknown; description?: unknown } };
+  try {
+    ack = JSON.parse(ackDecoder.decode(data));
+  } catch {
+    throw new Error(`JetStream answered the append with something that is not JSON (${data.length} bytes)`);
+  }
+  if (ack.error) {
+    throw new Error(
+      `JetStream refused the append: ${String(ack.error.description)} (${String(ack.error.code)})`,
+    );
+  }
+  if (
+    ack.stream !== LOG_STREAM ||
+    typeof ack.seq !== "number" ||
+    !Number.isSafeInteger(ack.seq) ||
+    ack.seq < 1
+  ) {
+    throw new Error(`JetStream acknowledged the append with an unexpected stream or sequence`);
+  }
+  return { seq: ack.seq };
 }
 
 const RETRY_CAPACITY = 10_000;

@@ -3,6 +3,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { errors, type NatsConnection, headers as natsHeaders } from "@nats-io/transport-node";
 import { isReason, Reason, XbusError } from "../../core/errors.js";
 import { watchConnectivity } from "../../core/nats-connectivity.js";
+import { createRequestMux } from "../../core/nats-request.js";
 import { RouteHeader, serviceSubject } from "../../core/nats-subjects.js";
 import { signRoute } from "../../core/route-signature.js";
 import type { ServiceName } from "../../core/service-name.js";
@@ -40,6 +41,7 @@ export function createNatsRouter(opts: {
 }): Router {
   // While the connection is down nats.js would buffer the request until the deadline; answer at once instead.
   const link = watchConnectivity(opts.nc);
+  const mux = createRequestMux(opts.nc);
   return {
     async route(input) {
       if (!link.up) {
@@ -69,7 +71,7 @@ export function createNatsRouter(opts: {
       const timeout = Math.max(1, input.deadlineMs - Date.now());
       let data: Uint8Array;
       try {
-        const msg = await opts.nc.request(subject, input.body, { timeout, headers: h });
+        const msg = await mux.request(subject, input.body, { timeoutMs: timeout, headers: h });
         data = msg.data;
       } catch (err) {
         throw mapNatsError(err, input.service);
