@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { CitizenRecordSchema, Gender } from "../proto/gen/agencies/dcrc/v1/citizen_pb.js";
 import { fullCitizenRecord } from "../test/helpers/citizen-record.js";
 import { Catalogue } from "./catalogue.js";
-import { retainFields } from "./field-mask.js";
+import { buildTree, releasedTree, retainFields } from "./field-mask.js";
 
 const full = () => create(CitizenRecordSchema, fullCitizenRecord());
 
@@ -52,5 +52,15 @@ describe("Catalogue", () => {
     expect(paths?.has("address.dzongkhag")).toBe(true);
     expect(paths?.has("address.street")).toBe(false);
     expect(c.get("dcrc.citizen-record")?.recordType.typeName).toBe("agencies.dcrc.v1.CitizenRecord");
+  });
+});
+
+describe("releasedTree", () => {
+  it("is buildTree's tree, made once per list of released fields", () => {
+    const a = releasedTree(["name", "address.gewog"]);
+    expect(a).toEqual(buildTree(["name", "address.gewog"]));
+    expect(releasedTree(["name", "address.gewog"])).toBe(a);
+    expect(releasedTree(["name"])).not.toBe(a);
+    expect(releasedTree(["name"])).toEqual(buildTree(["name"]));
   });
 });

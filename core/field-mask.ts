@@ -37,6 +37,25 @@ export function buildTree(paths: Iterable<string>): Tree {
   return root;
 }
 
+const trees = new Map<string, Tree>();
+const TREES_KEPT = 512;
+
+/**
+ * buildTree for the released fields of a decision, remembered: policy releases
+ * the same few field lists again and again, and the exchange path needs the
+ * tree for every record. The tree is shared: read it, never change it.
+ */
+export function releasedTree(paths: readonly string[]): FieldTree {
+  const key = paths.join("\n");
+  let tree = trees.get(key);
+  if (!tree) {
+    if (trees.size >= TREES_KEPT) trees.clear();
+    tree = buildTree(paths);
+    trees.set(key, tree);
+  }
+  return tree;
+}
+
 function retain(msg: ReflectMessage, tree: Tree): void {
   for (const field of msg.fields) {
     const keep = tree.get(field.name);

@@ -1,10 +1,16 @@
+import { fromBinary } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
-import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import { type Client, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { isReason, Reason, XbusError } from "../../core/errors.js";
 import { createServiceClient } from "../../core/grpc.js";
 import type { Logger } from "../../core/logger.js";
 import type { Telemetry } from "../../core/telemetry/index.js";
-import { Adapter, type AdapterFetchRequest } from "../../proto/gen/xbus/v1/adapter_pb.js";
+import {
+  Adapter,
+  type AdapterFetchRequest,
+  type AdapterFetchResponse,
+  AdapterFetchResponseSchema,
+} from "../../proto/gen/xbus/v1/adapter_pb.js";
 import type { AdapterDefinition } from "../sdk/adapter.js";
 import { adapterHandlers } from "../sdk/adapter.js";
 
@@ -16,9 +22,10 @@ import { adapterHandlers } from "../sdk/adapter.js";
 export interface AdapterTarget {
   /**
    * `traceparent` is passed on as W3C trace context (gRPC metadata, or the SDK's FetchContext): the
-   * adapter's span becomes a child of the connector's.
+   * adapter's span becomes a child of the connector's. `encoded` is `req` exactly as the broker signed
+   * it: a gRPC target sends those bytes rather than encoding `req` again.
    */
-  fetch(req: AdapterFetchRequest, deadline: Date, traceparent?: string): Promise<Any>;
+  fetch(req: AdapterFetchRequest, deadline: Date, traceparent?: string, encoded?: Uint8Array): Promise<Any>;
   close(): void;
 }
 
@@ -45,11 +52,13 @@ export function grpcTarget(o: GrpcTargetOptions): AdapterTarget {
     },
   );
   return {
-    async fetch(req, deadline, traceparent) {
+    async fetch(req, deadline, traceparent, encoded) {
       try {
         const metadata = new Metadata();
         if (traceparent) metadata.set("traceparent", traceparent);
-        const res = await client.fetch(req, { deadline, metadata });
+        const res = encoded
+          ? await fetchEncoded(client.raw, encoded, metadata, deadline)
+          : await client.fetch(req, { deadline, metadata });
         if (!res.record) throw new XbusError("PROVIDER_BAD_RECORD", "the adapter answered without a record");
         return res.record;
       } catch (err) {
@@ -58,6 +67,29 @@ export function grpcTarget(o: GrpcTargetOptions): AdapterTarget {
     },
     close: () => client.close(),
   };
+}
+
+const FETCH_PATH = `/${Adapter.typeName}/${Adapter.method.fetch.name}`;
+const asBuffer = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+/** Adapter.Fetch with a request that is already encoded. */
+function fetchEncoded(
+  raw: Client,
+  encoded: Uint8Array,
+  metadata: Metadata,
+  deadline: Date,
+): Promise<AdapterFetchResponse> {
+  return new Promise((resolve, reject) => {
+    raw.makeUnaryRequest(
+      FETCH_PATH,
+      asBuffer,
+      (bytes: Buffer) => fromBinary(AdapterFetchResponseSchema, bytes),
+      encoded,
+      metadata,
+      { deadline },
+      (err: ServiceError | null, res?: AdapterFetchResponse) => (err || !res ? reject(err) : resolve(res)),
+    );
+  });
 }
 
 export function inProcessTarget(

@@ -131,6 +131,7 @@ export function startConnector(o: ConnectorOptions): Connector {
         req,
         new Date(deadlineMs),
         span ? traceparentOf(span) : traceparent,
+        msg.data,
       );
       await replyRecord(msg, record, exchangeId);
     } catch (err) {

@@ -11,7 +11,9 @@ import { adapterHandlers, type FetchContext, NOT_FOUND, recordService } from "./
 const lines: string[] = [];
 const logger = createLogger({}, "debug", (l) => lines.push(l));
 let last: FetchContext | undefined;
-let behaviour: "ok" | "throw" | "hang" | "missing" = "ok";
+let behaviour: "ok" | "throw" | "hang" | "listen" | "missing" = "ok";
+/** Set when a handler that listened to its signal from the start saw it abort. */
+let heardAbort: unknown;
 
 const handlers = adapterHandlers({
   agency: "dcrc",
@@ -22,6 +24,12 @@ const handlers = adapterHandlers({
         last = ctx;
         if (behaviour === "throw") throw new Error("ORA-12541: TNS:no listener at 10.1.2.3");
         if (behaviour === "hang") return new Promise<never>(() => {});
+        if (behaviour === "listen") {
+          ctx.signal.addEventListener("abort", () => {
+            heardAbort = ctx.signal.reason;
+          });
+          return new Promise<never>(() => {});
+        }
         if (behaviour === "missing") return NOT_FOUND;
         ctx.logger.info({}, "fetched");
         // The whole row, whatever was released.
@@ -102,6 +110,14 @@ describe("adapterHandlers", () => {
     const err = await failure(handlers.fetch(req(), { deadline: soon(50), logger }));
     expect(err.reason).toBe("DEADLINE_EXCEEDED");
     expect(last?.signal.aborted).toBe(true);
+  });
+
+  it("aborts the signal a handler listens to from its start, when the deadline passes", async () => {
+    behaviour = "listen";
+    heardAbort = undefined;
+    const err = await failure(handlers.fetch(req(), { deadline: soon(50), logger }));
+    expect(err.reason).toBe("DEADLINE_EXCEEDED");
+    expect(String(heardAbort)).toMatch(/deadline/);
   });
 
   it("answers SUBJECT_NOT_FOUND for NOT_FOUND", async () => {

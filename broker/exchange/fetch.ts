@@ -5,7 +5,7 @@ import { AnySchema } from "@bufbuild/protobuf/wkt";
 import type { ServerUnaryCall } from "@grpc/grpc-js";
 import type { Catalogue } from "../../core/catalogue.js";
 import { XbusError } from "../../core/errors.js";
-import { buildTree, retainFields } from "../../core/field-mask.js";
+import { releasedTree, retainFields } from "../../core/field-mask.js";
 import { sha256, sha256Hex } from "../../core/hash.js";
 import { uuidv7 } from "../../core/ids.js";
 import type { Logger } from "../../core/logger.js";
@@ -176,7 +176,7 @@ export async function fetchExchange(
     // Step 7: clear everything policy did not release, whatever the adapter sent. Records that carry
     // nothing else (the SDK cuts them to the released fields) pass as they are, after one wire scan.
     const sent = reply.result.value.value;
-    const recordBytes = passesAsReleased(recordType, sent, buildTree(decision.released))
+    const recordBytes = passesAsReleased(recordType, sent, releasedTree(decision.released))
       ? sent
       : minimise(recordType, sent, decision.released, v.service.service.full);
     outcome.fieldsReleased = decision.released;
