@@ -5,7 +5,6 @@ import {
   fromBinary,
   type MessageInitShape,
   type MessageShape,
-  toBinary,
 } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import {
@@ -20,6 +19,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { XbusError } from "./errors.js";
+import { toBinarySpliced } from "./proto-splice.js";
 
 /*
  * grpc-js glue for protobuf-es service descriptors: one definition per service
@@ -62,9 +62,9 @@ export function serviceDefinition(service: DescService): ServiceDefinition {
       path: `/${service.typeName}/${m.name}`,
       requestStream: false,
       responseStream: false,
-      requestSerialize: (msg: MessageShape<DescMessage>) => asBuffer(toBinary(m.input, msg)),
+      requestSerialize: (msg: MessageShape<DescMessage>) => asBuffer(toBinarySpliced(m.input, msg)),
       requestDeserialize: (bytes: Buffer) => fromBinary(m.input, bytes),
-      responseSerialize: (msg: MessageShape<DescMessage>) => asBuffer(toBinary(m.output, msg)),
+      responseSerialize: (msg: MessageShape<DescMessage>) => asBuffer(toBinarySpliced(m.output, msg)),
       responseDeserialize: (bytes: Buffer) => fromBinary(m.output, bytes),
       originalName: m.name,
     };
@@ -128,7 +128,7 @@ export function createServiceClient<T extends GenServiceMethods>(
       new Promise((resolve, reject) => {
         raw.makeUnaryRequest(
           path,
-          (msg: MessageInitShape<DescMessage>) => asBuffer(toBinary(m.input, create(m.input, msg))),
+          (msg: MessageInitShape<DescMessage>) => asBuffer(toBinarySpliced(m.input, create(m.input, msg))),
           (bytes: Buffer) => fromBinary(m.output, bytes),
           request,
           opts.metadata ?? new Metadata(),

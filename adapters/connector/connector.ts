@@ -1,12 +1,13 @@
 import type { KeyObject } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { batchedToFields } from "../../core/batch-signature.js";
 import { XbusError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import { agencySubjects, connectorQueue, RouteHeader, serviceSubject } from "../../core/nats-subjects.js";
+import { toBinarySpliced } from "../../core/proto-splice.js";
 import { type ReplySigner, sha256 } from "../../core/reply-signature.js";
 import { createRouteVerifier } from "../../core/route-signature.js";
 import { parseServiceName } from "../../core/service-name.js";
@@ -63,7 +64,7 @@ export function startConnector(o: ConnectorOptions): Connector {
   const verifyRoute = createRouteVerifier(o.brokerKeys);
 
   const respond = (msg: Msg, body: RouteReply) => {
-    if (msg.reply) msg.respond(toBinary(RouteReplySchema, body));
+    if (msg.reply) msg.respond(toBinarySpliced(RouteReplySchema, body));
   };
   const replyError = (msg: Msg, e: XbusError) =>
     respond(

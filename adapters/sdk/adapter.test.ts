@@ -1,17 +1,19 @@
-import { create } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { XbusError } from "../../core/errors.js";
 import { createLogger } from "../../core/logger.js";
 import { CitizenRecordSchema } from "../../proto/gen/agencies/dcrc/v1/citizen_pb.js";
 import { AdapterFetchRequestSchema } from "../../proto/gen/xbus/v1/adapter_pb.js";
-import { adapterHandlers, type FetchContext, NOT_FOUND, recordService } from "./index.js";
+import { adapterHandlers, encodedRecord, type FetchContext, NOT_FOUND, recordService } from "./index.js";
 
 /* The SDK's promises to a handler's author, independent of transport. */
 const lines: string[] = [];
 const logger = createLogger({}, "debug", (l) => lines.push(l));
 let last: FetchContext | undefined;
-let behaviour: "ok" | "throw" | "hang" | "listen" | "missing" = "ok";
+let behaviour: "ok" | "throw" | "hang" | "listen" | "missing" | "encoded" = "ok";
+/** What an "encoded" handler returns, as protobuf binary. */
+let encoded: Uint8Array = new Uint8Array();
 /** Set when a handler that listened to its signal from the start saw it abort. */
 let heardAbort: unknown;
 
@@ -31,6 +33,7 @@ const handlers = adapterHandlers({
           return new Promise<never>(() => {});
         }
         if (behaviour === "missing") return NOT_FOUND;
+        if (behaviour === "encoded") return encodedRecord(encoded);
         ctx.logger.info({}, "fetched");
         // The whole row, whatever was released.
         return {
@@ -125,5 +128,48 @@ describe("adapterHandlers", () => {
     expect((await failure(handlers.fetch(req(), { deadline: soon(), logger }))).reason).toBe(
       "SUBJECT_NOT_FOUND",
     );
+  });
+});
+
+describe("a handler that returns an encoded record", () => {
+  const full = toBinary(
+    CitizenRecordSchema,
+    create(CitizenRecordSchema, {
+      citizenId: "10000000009",
+      name: "Dechen Zangmo",
+      photoRef: "p-1",
+      address: { gewog: "Kawang", village: "Dodena" },
+    }),
+  );
+
+  it("has its bytes passed on as they are when they hold released fields only", async () => {
+    behaviour = "encoded";
+    encoded = toBinary(
+      CitizenRecordSchema,
+      create(CitizenRecordSchema, { name: "Dechen Zangmo", address: { gewog: "Kawang" } }),
+    );
+    const res = await handlers.fetch(req(), { deadline: soon(), logger });
+    expect(res.record?.typeUrl).toBe("type.googleapis.com/agencies.dcrc.v1.CitizenRecord");
+    expect(Buffer.from(res.record?.value ?? []).equals(Buffer.from(encoded))).toBe(true);
+  });
+
+  it("is cut to the released fields when it holds more", async () => {
+    behaviour = "encoded";
+    encoded = full;
+    const res = await handlers.fetch(req(), { deadline: soon(), logger });
+    const got = fromBinary(CitizenRecordSchema, res.record?.value ?? new Uint8Array());
+    expect(got).toMatchObject({
+      name: "Dechen Zangmo",
+      citizenId: "",
+      photoRef: "",
+      address: { gewog: "Kawang", village: "" },
+    });
+  });
+
+  it("fails as INTERNAL when the bytes are not a record of the service's type", async () => {
+    behaviour = "encoded";
+    encoded = Uint8Array.from([0x0a, 0xff, 0xff, 0xff]);
+    const err = await failure(handlers.fetch(req(), { deadline: soon(), logger }));
+    expect(err.reason).toBe("INTERNAL");
   });
 });

@@ -1,9 +1,9 @@
-import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
-import { create } from "@bufbuild/protobuf";
-import { anyPack } from "@bufbuild/protobuf/wkt";
+import type { DescMessage, Message, MessageInitShape } from "@bufbuild/protobuf";
+import { create, fromBinary } from "@bufbuild/protobuf";
+import { AnySchema, anyPack } from "@bufbuild/protobuf/wkt";
 import { fieldPathsOf } from "../../core/catalogue.js";
 import { XbusError } from "../../core/errors.js";
-import { retainFields } from "../../core/field-mask.js";
+import { releasedTree, retainFields } from "../../core/field-mask.js";
 import type { Logger } from "../../core/logger.js";
 import { parseServiceName } from "../../core/service-name.js";
 import {
@@ -16,6 +16,7 @@ import {
   traceIdOf,
   traceparentOf,
 } from "../../core/telemetry/index.js";
+import { passesAsReleased } from "../../core/wire-scan.js";
 import type {
   AdapterFetchRequest,
   AdapterFetchResponseSchema,
@@ -25,6 +26,31 @@ import type {
 /** What a handler returns when the agency holds no record for the subject. */
 export const NOT_FOUND: unique symbol = Symbol("xbus.not-found");
 export type NotFound = typeof NOT_FOUND;
+
+const ENCODED: unique symbol = Symbol("xbus.encoded-record");
+
+/** A record the handler already holds in protobuf binary (see `encodedRecord`). */
+export interface EncodedRecord {
+  readonly [ENCODED]: Uint8Array;
+}
+
+/**
+ * For a handler that holds records already encoded (a cache, a column of
+ * protobuf bytes): return `encodedRecord(bytes)` instead of a message. The SDK
+ * passes the bytes on as they are when they hold released fields only (one
+ * scan, no decoding); otherwise it decodes them, clears what was not released
+ * and encodes the rest, as for a message. Bytes that are not a record of the
+ * service's type fail the request as INTERNAL.
+ */
+export function encodedRecord(bytes: Uint8Array): EncodedRecord {
+  return { [ENCODED]: bytes };
+}
+
+function isEncoded(v: unknown): v is EncodedRecord {
+  return typeof v === "object" && v !== null && ENCODED in v;
+}
+
+type HandlerResult<S extends DescMessage> = MessageInitShape<S> | NotFound | EncodedRecord;
 
 export interface FetchContext {
   readonly exchangeId: string;
@@ -45,7 +71,7 @@ export interface FetchContext {
 
 export interface RecordService<S extends DescMessage = DescMessage> {
   readonly record: S;
-  fetch(ctx: FetchContext): Promise<MessageInitShape<S> | NotFound>;
+  fetch(ctx: FetchContext): Promise<HandlerResult<S>>;
   /** Offered in Describe so the conformance kit can fetch one record; a test citizen where possible. */
   readonly sampleSubjectId: string | undefined;
 }
@@ -58,7 +84,7 @@ export interface RecordServiceOptions {
 /** Declares one service: its record type and how to fetch a record. Typed by the record's schema. */
 export function recordService<S extends DescMessage>(
   record: S,
-  fetch: (ctx: FetchContext) => Promise<MessageInitShape<S> | NotFound>,
+  fetch: (ctx: FetchContext) => Promise<HandlerResult<S>>,
   options: RecordServiceOptions = {},
 ): RecordService<S> {
   return { record, fetch, sampleSubjectId: options.sampleSubjectId };
@@ -203,15 +229,15 @@ export function adapterHandlers(def: AdapterDefinition, opts: AdapterHandlerOpti
       logger: log,
       traceparent: traceIdOf(traceparent) ? traceparent : undefined,
     };
-    let result: MessageInitShape<DescMessage> | NotFound;
+    let result: HandlerResult<DescMessage>;
     try {
-      result = await new Promise<MessageInitShape<DescMessage> | NotFound>((resolve, reject) => {
+      result = await new Promise<HandlerResult<DescMessage>>((resolve, reject) => {
         const timer = setTimeout(() => {
           expired = true;
           controller?.abort(new Error("deadline"));
           reject(new XbusError("DEADLINE_EXCEEDED", "the adapter did not answer before the deadline"));
         }, remaining);
-        let answer: Promise<MessageInitShape<DescMessage> | NotFound>;
+        let answer: Promise<HandlerResult<DescMessage>>;
         try {
           answer = entry.svc.fetch(ctx);
         } catch (err) {
@@ -236,6 +262,24 @@ export function adapterHandlers(def: AdapterDefinition, opts: AdapterHandlerOpti
       throw new XbusError("INTERNAL", "the adapter failed", { cause: err });
     }
     if (result === NOT_FOUND) throw new XbusError("SUBJECT_NOT_FOUND", "no record for this subject");
+    const schema = entry.svc.record;
+    if (isEncoded(result)) {
+      const bytes = result[ENCODED];
+      if (passesAsReleased(schema, bytes, releasedTree(req.fields))) {
+        return {
+          record: create(AnySchema, { typeUrl: `type.googleapis.com/${schema.typeName}`, value: bytes }),
+        };
+      }
+      let decoded: Message;
+      try {
+        decoded = fromBinary(schema, bytes, { readUnknownFields: false });
+      } catch (err) {
+        log.error({ err }, "handler returned bytes that are not a record of the service's type");
+        throw new XbusError("INTERNAL", "the adapter failed", { cause: err });
+      }
+      retainFields(schema, decoded, req.fields);
+      return { record: anyPack(schema, decoded) };
+    }
     const record = create(entry.svc.record, result);
     retainFields(entry.svc.record, record, req.fields);
     return { record: anyPack(entry.svc.record, record) };

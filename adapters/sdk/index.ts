@@ -6,6 +6,8 @@ export {
   type AdapterHandlers,
   adapterHandlers,
   type CallInfo,
+  type EncodedRecord,
+  encodedRecord,
   type FetchContext,
   NOT_FOUND,
   type NotFound,

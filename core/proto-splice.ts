@@ -1,0 +1,102 @@
+import { type DescMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
+import type { Any } from "@bufbuild/protobuf/wkt";
+
+/*
+ * toBinary for the envelopes that carry a record in a google.protobuf.Any
+ * (AdapterFetchResponse, RouteReply, FetchResponse). protobuf-es writes into
+ * a buffer that starts at 128 bytes and doubles as it fills, then copies the
+ * result out: a 500 KB record costs about 1 MB of zeroed allocations and
+ * several copies per envelope, at every hop. Here the envelope's other
+ * fields are encoded as usual and the Any is appended by hand: one
+ * allocation of the exact size and one copy of the record. A message's
+ * encoding is the concatenation of its fields in any order (protobuf
+ * encoding guide, "Field Order"), so every parser reads the same message.
+ */
+
+/** Below this a record is copied as cheaply as it is spliced. */
+const SPLICE_FROM = 256;
+
+interface AnyField {
+  number: number;
+  localName: string;
+  /** The oneof holding the field, if any. */
+  oneof: string | undefined;
+}
+
+const anyFields = new WeakMap<DescMessage, AnyField[]>();
+
+function anyFieldsOf(desc: DescMessage): AnyField[] {
+  let fields = anyFields.get(desc);
+  if (!fields) {
+    fields = desc.fields
+      .filter((f) => f.fieldKind === "message" && f.message.typeName === "google.protobuf.Any")
+      .map((f) => ({ number: f.number, localName: f.localName, oneof: f.oneof?.localName }));
+    anyFields.set(desc, fields);
+  }
+  return fields;
+}
+
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
+}
+
+function writeVarint(out: Uint8Array, at: number, n: number): number {
+  while (n >= 0x80) {
+    out[at++] = (n % 128) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  out[at++] = n;
+  return at;
+}
+
+const encoder = new TextEncoder();
+
+/** The same message toBinary encodes, with a large Any field appended by hand (see above). */
+export function toBinarySpliced<D extends DescMessage>(desc: D, message: MessageShape<D>): Uint8Array {
+  const holder = message as unknown as Record<string, unknown>;
+  for (const f of anyFieldsOf(desc)) {
+    let any: Any | undefined;
+    let rest: Record<string, unknown>;
+    if (f.oneof) {
+      const o = holder[f.oneof] as { case?: string; value?: unknown } | undefined;
+      if (o?.case !== f.localName) continue;
+      any = o.value as Any;
+      rest = { ...holder, [f.oneof]: { case: undefined } };
+    } else {
+      any = holder[f.localName] as Any | undefined;
+      rest = { ...holder, [f.localName]: undefined };
+    }
+    if (!any || any.value.length < SPLICE_FROM || (any.$unknown?.length ?? 0) > 0) continue;
+    const head = toBinary(desc, rest as unknown as MessageShape<D>);
+    const url = encoder.encode(any.typeUrl);
+    const value = any.value;
+    // Any: field 1 type_url, field 2 value, both length-delimited (tag bytes 0x0a and 0x12).
+    const anyLen =
+      (url.length > 0 ? 1 + varintSize(url.length) + url.length : 0) +
+      1 +
+      varintSize(value.length) +
+      value.length;
+    const tag = f.number * 8 + 2;
+    // Every byte is written below, so the allocation need not be zeroed.
+    const out = Buffer.allocUnsafe(head.length + varintSize(tag) + varintSize(anyLen) + anyLen);
+    out.set(head, 0);
+    let at = writeVarint(out, head.length, tag);
+    at = writeVarint(out, at, anyLen);
+    if (url.length > 0) {
+      out[at++] = 0x0a;
+      at = writeVarint(out, at, url.length);
+      out.set(url, at);
+      at += url.length;
+    }
+    out[at++] = 0x12;
+    at = writeVarint(out, at, value.length);
+    out.set(value, at);
+    return out;
+  }
+  return toBinary(desc, message);
+}
