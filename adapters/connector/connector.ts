@@ -51,6 +51,29 @@ export interface Connector {
 }
 
 /**
+ * The route headers the connector acts on, in one pass: nats.js's
+ * `MsgHdrs.get` lists and filters every key on each call. First value of each,
+ * "" when absent (traceparent: undefined).
+ */
+function routeHeaders(msg: Msg): {
+  exchangeId: string;
+  deadline: string;
+  signature: string;
+  traceparent: string | undefined;
+} {
+  const out = { exchangeId: "", deadline: "", signature: "", traceparent: undefined as string | undefined };
+  if (!msg.headers) return out;
+  for (const [key, values] of msg.headers) {
+    const first = values[0] ?? "";
+    if (key === RouteHeader.exchangeId) out.exchangeId ||= first;
+    else if (key === RouteHeader.deadline) out.deadline ||= first;
+    else if (key === RouteHeader.signature) out.signature ||= first;
+    else if (key === RouteHeader.traceparent) out.traceparent ||= first || undefined;
+  }
+  return out;
+}
+
+/**
  * DESIGN step 6, provider side. Serves one agency's subjects in a queue group
  * (run more connectors to scale), checks each request's broker signature,
  * deadline and subject before the adapter sees it, and answers with a
@@ -90,10 +113,8 @@ export function startConnector(o: ConnectorOptions): Connector {
   };
 
   const handle = async (msg: Msg): Promise<void> => {
-    const exchangeId = msg.headers?.get(RouteHeader.exchangeId) ?? "";
-    const deadlineMs = Number(msg.headers?.get(RouteHeader.deadline) ?? "");
-    const signature = msg.headers?.get(RouteHeader.signature) ?? "";
-    const traceparent = msg.headers?.get(RouteHeader.traceparent) || undefined;
+    const { exchangeId, deadline, signature, traceparent } = routeHeaders(msg);
+    const deadlineMs = Number(deadline);
     const tracer = o.telemetry?.tracer;
     const span = tracer?.startSpan(
       SpanName.connector,

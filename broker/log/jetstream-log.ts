@@ -111,8 +111,8 @@ export async function openExchangeLog(o: ExchangeLogOptions): Promise<ExchangeRe
   // js.publish's request, on the broker's own inbox mux (core/nats-request.ts): the same headers and ack.
   const append = async (bytes: Uint8Array, msgID: string, timeout: number): Promise<{ seq: number }> => {
     const h = headers();
-    h.set("Nats-Msg-Id", msgID);
-    h.set("Nats-Expected-Stream", LOG_STREAM);
+    h.append("Nats-Msg-Id", msgID);
+    h.append("Nats-Expected-Stream", LOG_STREAM);
     const reply = await mux.request(LOG_SUBJECT, bytes, { timeoutMs: timeout, headers: h });
     return parsePubAck(reply.data);
   };

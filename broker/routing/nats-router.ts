@@ -51,15 +51,16 @@ export function createNatsRouter(opts: {
         );
       }
       const subject = serviceSubject(input.service);
+      // append, not set: each key is new, and set would first search the headers for it.
       const h = natsHeaders();
-      h.set(RouteHeader.exchangeId, input.exchangeId);
-      h.set(RouteHeader.consumer, input.consumer);
-      h.set(RouteHeader.purpose, input.purpose);
-      h.set(RouteHeader.fields, input.fields.join(","));
-      h.set(RouteHeader.deadline, String(input.deadlineMs));
-      h.set(RouteHeader.brokerId, opts.brokerId);
-      if (input.traceparent) h.set(RouteHeader.traceparent, input.traceparent);
-      h.set(
+      h.append(RouteHeader.exchangeId, input.exchangeId);
+      h.append(RouteHeader.consumer, input.consumer);
+      h.append(RouteHeader.purpose, input.purpose);
+      h.append(RouteHeader.fields, input.fields.join(","));
+      h.append(RouteHeader.deadline, String(input.deadlineMs));
+      h.append(RouteHeader.brokerId, opts.brokerId);
+      if (input.traceparent) h.append(RouteHeader.traceparent, input.traceparent);
+      h.append(
         RouteHeader.signature,
         await signRoute(opts.signingKey, {
           exchangeId: input.exchangeId,
