@@ -1,18 +1,22 @@
-import { createPrivateKey } from "node:crypto";
+import { createPrivateKey, createPublicKey } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
+import { fromBinary } from "@bufbuild/protobuf";
 import { connect } from "@nats-io/transport-node";
 import { LogIndex, startIndexer } from "../../broker/index.js";
 import { createLogger } from "../../core/logger.js";
+import { type Receipt, ReceiptSchema } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { readDevJson } from "../dev/dev-json.js";
 import { type ExportLine, exportLog } from "../log/export.js";
+import { checkReceipt } from "../log/receipt.js";
 import { type ReviewClient, reviewClient, type TreeHeadJson } from "../log/review-client.js";
 import { verifyExport, verifyTreeHeadSignature } from "../log/verify.js";
 import { verifyConsistency } from "../log/verify-tree.js";
 import type { Command } from "./command.js";
 
-const HELP = `xbus log <verify|export|query|reindex> [options]
+const HELP = `xbus log <verify|export|query|reindex|receipt> [options]
 
   export  [--out FILE]                 entries and the signed tree head as JSON lines (stdout by default)
   verify  [--file FILE] [--public-key B64]
@@ -23,6 +27,11 @@ const HELP = `xbus log <verify|export|query|reindex> [options]
   reindex --db PATH --log-key PEM --log-id ID [--nats URL] [--nats-ca PEM --nats-cert PEM --nats-key PEM]
                                       rebuild the SQLite index from the JetStream stream alone
                                       (NATS with mutual TLS: a broker certificate; default dev.json's)
+  receipt (--base64 B64 | --file FILE) [--broker-key PEM] [--public-key B64] [--offline]
+                                      check a receipt (xbus.v1.Receipt, protobuf) a Fetch answer carried: the
+                                      broker's signature (alone or batched; key default .xbus/dev/certs/
+                                      broker-signing.pub.pem) and, unless --offline, that its leaf is in
+                                      the log's signed tree; exit 1 if not, 2 if not in a tree head yet
 
 API options (default: .xbus/dev/dev.json of \`xbus dev\`):
   --url URL        review API base URL
@@ -141,6 +150,62 @@ export const logCommand: Command = {
         }
         say(
           `ok: ${result.entries} entries, ${result.treeHeads} signed tree head(s), root ${result.rootHash}`,
+        );
+        return 0;
+      }
+      case "receipt": {
+        const { values } = parseArgs({
+          args: rest,
+          options: {
+            ...apiOptions,
+            base64: { type: "string" },
+            file: { type: "string" },
+            "broker-key": { type: "string" },
+            "public-key": { type: "string" },
+            offline: { type: "boolean", default: false },
+          },
+          strict: true,
+        });
+        if ((values.base64 === undefined) === (values.file === undefined))
+          throw new Error("give the receipt with --base64 B64 or --file FILE (protobuf xbus.v1.Receipt)");
+        let bytes: Uint8Array;
+        if (values.file !== undefined) {
+          if (!existsSync(values.file)) throw new Error(`no such receipt file: ${values.file}`);
+          bytes = readFileSync(values.file);
+        } else bytes = Buffer.from(values.base64 ?? "", "base64");
+        let receipt: Receipt;
+        try {
+          receipt = fromBinary(ReceiptSchema, bytes);
+        } catch (err) {
+          throw new Error(
+            `not a protobuf xbus.v1.Receipt (${bytes.length} bytes): ${(err as Error).message}`,
+          );
+        }
+        const keyFile = values["broker-key"] ?? join(".xbus", "dev", "certs", "broker-signing.pub.pem");
+        if (!existsSync(keyFile))
+          throw new Error(
+            `no broker key at ${keyFile}: pass --broker-key with the broker's signing key (PEM)`,
+          );
+        const brokerKey = createPublicKey(readFileSync(keyFile));
+        if (brokerKey.asymmetricKeyType !== "ed25519")
+          throw new Error(
+            `${keyFile}: the broker's receipt key is Ed25519, this is ${brokerKey.asymmetricKeyType}`,
+          );
+        const result = await checkReceipt(
+          receipt,
+          brokerKey,
+          values.offline ? undefined : { client: api(values), logPublicKey: values["public-key"] },
+        );
+        if (!result.ok) {
+          say(`${result.pending ? "PENDING" : "FAIL"}: ${result.problem}`);
+          return result.pending ? 2 : 1;
+        }
+        const how = result.batchSize === 0 ? "alone" : `in a batch of ${result.batchSize}`;
+        say(
+          `ok: leaf ${receipt.leafIndex} of ${receipt.logId}, signed by the broker (${how})` +
+            (result.includedIn
+              ? `, included in the signed tree of size ${result.includedIn.treeSize} (root ${result.includedIn.rootHash})`
+              : " (not checked against the log: --offline)"),
         );
         return 0;
       }

@@ -4,13 +4,14 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { fromBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
 import { DiscardPolicy, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LOG_STREAM } from "../../broker/index.js";
 import { type ExportLine, exportLog } from "../../cli/log/export.js";
+import { checkReceipt } from "../../cli/log/receipt.js";
 import { reviewClient, type TreeHeadJson } from "../../cli/log/review-client.js";
 import { verifyExport } from "../../cli/log/verify.js";
 import { verifyConsistency, verifyInclusion } from "../../cli/log/verify-tree.js";
@@ -330,6 +331,33 @@ describe("xbus log on the command line", () => {
     }
   };
 
+  it("receipt checks a Fetch's receipt: the broker's signature and the leaf in the signed tree", async () => {
+    const res = await stack
+      .client()
+      .fetch(
+        { service: SERVICE, subjectId: stack.population.citizens[3]?.id ?? "", purpose: PURPOSE },
+        deadline(),
+      );
+    const receipt = res.receipt as Receipt;
+    await headCovering(Number(receipt.leafIndex) + 1);
+    const key = join(tmp, "broker-signing.pub.pem");
+    writeFileSync(key, stack.brokerPublicKey.export({ type: "spki", format: "pem" }));
+    const b64 = (r: Receipt) => Buffer.from(toBinary(ReceiptSchema, r)).toString("base64");
+    const url = stack.review?.url ?? "";
+    const good = await xbus("receipt", "--base64", b64(receipt), "--broker-key", key, "--url", url);
+    expect(good.stdout).toMatch(
+      /^ok: leaf \d+ of .*signed by the broker .*included in the signed tree of size \d+/,
+    );
+    expect(good.status).toBe(0);
+    const moved = create(ReceiptSchema, { ...receipt, leafIndex: receipt.leafIndex + 1n });
+    const bad = await xbus("receipt", "--base64", b64(moved), "--broker-key", key, "--url", url);
+    expect(bad.stdout).toMatch(/^FAIL: the broker's signature/);
+    expect(bad.status).toBe(1);
+    const junk = await xbus("receipt", "--base64", "bm90IGEgcmVjZWlwdA==", "--broker-key", key, "--offline");
+    expect(junk.status).toBe(1);
+    expect(junk.stderr + junk.stdout).toMatch(/Receipt|signature/);
+  });
+
   it("query lists what the API holds, and verify passes live", async () => {
     const q = await xbus("query", "--url", stack.review?.url ?? "", "--decision", "deny", "--json");
     expect(q.status).toBe(0);
@@ -414,6 +442,14 @@ describe("under load, one signature covers a batch", () => {
     // 48 at once: the broker signed some of them in batches (a lone signature has batch size 0).
     const batched = receipts.filter((r) => r.batchSize >= 2);
     expect(batched.length).toBeGreaterThan(0);
+    const one = batched[0] as Receipt;
+    await headCovering(Number(one.leafIndex) + 1);
+    const checked = await checkReceipt(one, stack.brokerPublicKey, { client: api() });
+    expect(checked).toMatchObject({
+      ok: true,
+      batchSize: one.batchSize,
+      includedIn: { treeSize: expect.any(Number) },
+    });
     expect(new Set(batched.map((r) => Buffer.from(r.signature).toString("hex"))).size).toBeLessThan(
       batched.length,
     );
