@@ -1,4 +1,4 @@
-import type { Attributes, Counter, Histogram, Meter, UpDownCounter } from "@opentelemetry/api";
+import type { Attributes, Counter, Histogram, Meter } from "@opentelemetry/api";
 
 // Latencies here run from sub-millisecond (policy) to the consumer's deadline.
 const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -21,9 +21,9 @@ export interface ExchangeLabels {
 export interface XbusMetrics {
   exchangeDone(labels: ExchangeLabels, seconds: number): void;
   stage(stage: Stage, seconds: number): void;
-  readonly brokerInFlight: UpDownCounter;
+  readonly brokerInFlight: InFlight;
   connectorDone(labels: { agency: string; service: string; status: string }, seconds: number): void;
-  readonly connectorInFlight: UpDownCounter;
+  readonly connectorInFlight: InFlight;
   natsReconnect(component: string): void;
   /** Reads the exchange log's index lag (entries behind the stream) at each scrape. */
   watchIndexLag(read: () => Promise<number> | number): void;
@@ -32,6 +32,30 @@ export interface XbusMetrics {
   readonly spansExported: Counter;
   readonly spansFailed: Counter;
   readonly spansDropped: Counter;
+}
+
+/**
+ * A gauge of work in progress, kept as plain numbers and read at each scrape:
+ * an UpDownCounter would hash its labels twice per exchange for the same figure.
+ */
+export interface InFlight {
+  add(n: number, labels?: Attributes): void;
+}
+
+function inFlightGauge(meter: Meter, name: string, description: string): InFlight {
+  const now = new Map<string, { labels: Attributes | undefined; n: number }>();
+  meter.createObservableUpDownCounter(name, { description }).addCallback((r) => {
+    for (const { labels, n } of now.values()) r.observe(n, labels);
+  });
+  return {
+    add(n, labels) {
+      // Label sets here are one or a few per process (an agency); the key is built only when there are labels.
+      const key = labels === undefined ? "" : JSON.stringify(labels);
+      const entry = now.get(key);
+      if (entry) entry.n += n;
+      else now.set(key, { labels, n });
+    },
+  };
 }
 
 export function createMetrics(meter: Meter): XbusMetrics {
@@ -97,16 +121,16 @@ export function createMetrics(meter: Meter): XbusMetrics {
       if (stage === "policy") policyDuration.record(s);
       else if (stage === "log_append") logAppend.record(s);
     },
-    brokerInFlight: meter.createUpDownCounter("xbus.exchanges.in_flight", {
-      description: "Exchanges the broker is handling now",
-    }),
+    brokerInFlight: inFlightGauge(meter, "xbus.exchanges.in_flight", "Exchanges the broker is handling now"),
     connectorDone(l, s) {
       connectorRequests.add(1, l);
       connectorDuration.record(s, { agency: l.agency, service: l.service });
     },
-    connectorInFlight: meter.createUpDownCounter("xbus.connector.in_flight", {
-      description: "Requests a connector is handling now",
-    }),
+    connectorInFlight: inFlightGauge(
+      meter,
+      "xbus.connector.in_flight",
+      "Requests a connector is handling now",
+    ),
     natsReconnect: (component) => reconnects.add(1, { component }),
     watchIndexLag: (read) => void lagReaders.push(read),
     watchCertificate: (name, notAfter) => void certs.set(name, notAfter),

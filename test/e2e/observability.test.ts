@@ -172,6 +172,7 @@ describe("traces, metrics and logs of the end-to-end path (adapter behind gRPC)"
       sample(after, "xbus_connector_requests_total", { agency: "dcrc", status: "OK" }),
     ).toBeGreaterThanOrEqual(3);
     expect(sample(after, "xbus_exchanges_in_flight")).toBe(0);
+    expect(sample(after, "xbus_connector_in_flight", { agency: "dcrc" })).toBe(0);
     expect(after).toMatch(/^xbus_log_index_lag(\{[^}]*\})? \d+/m);
     expect(sample(after, "xbus_certificate_days_to_expiry", { certificate: "broker" })).toBeGreaterThan(1);
   });
