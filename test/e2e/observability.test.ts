@@ -234,10 +234,20 @@ describe("sampling: 0% of roots, yet errors and denials are kept, and a sampled 
       stack.client().fetch({ service: SERVICE, subjectId: subject, purpose: "licence-renewal" }, deadline()),
     );
     expect(err.reason).toBe("POLICY_DENIED");
-    const names = exported(stack.outcomes.at(-1)?.traceId).map((s) => s.name);
+    const kept = exported(stack.outcomes.at(-1)?.traceId);
+    const names = kept.map((s) => s.name);
     expect(names).toEqual(
       expect.arrayContaining([SpanName.exchange, SpanName.identity, SpanName.validation, SpanName.policy]),
     );
+    // Unsampled, the steps were noted and made spans only once the denial kept the trace: still children
+    // of the exchange span, inside its time, the policy step carrying the denial.
+    const root = kept.find((s) => s.name === SpanName.exchange);
+    const policy = kept.find((s) => s.name === SpanName.policy);
+    const ns = (t: [number, number] | undefined) => (t ? t[0] * 1e9 + t[1] : Number.NaN);
+    expect(policy?.parentSpanContext?.spanId).toBe(root?.spanContext().spanId);
+    expect(ns(policy?.startTime)).toBeGreaterThanOrEqual(ns(root?.startTime) - 1e6);
+    expect(ns(policy?.endTime)).toBeLessThanOrEqual(ns(root?.endTime) + 1e6);
+    expect(policy?.attributes["xbus.reason"]).toBe("POLICY_DENIED");
   });
 
   it("keeps a provider failure's trace", async () => {
