@@ -1,6 +1,13 @@
 import { generateKeyPairSync, sign, verify } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { ed25519OffloadForTest, onSigningWorkerFailure, signEd25519, verifyEd25519 } from "./sign-async.js";
+import { verifyBatchedSignature } from "./batch-signature.js";
+import {
+  ed25519OffloadForTest,
+  onSigningWorkerFailure,
+  signBatched,
+  signEd25519,
+  verifyEd25519,
+} from "./sign-async.js";
 
 describe("Ed25519 off the event loop", () => {
   const a = generateKeyPairSync("ed25519");
@@ -46,5 +53,9 @@ describe("Ed25519 off the event loop", () => {
     expect(verify(null, data(99), a.publicKey, after)).toBe(true);
     expect(await verifyEd25519(data(99), a.publicKey, after)).toBe(true);
     expect(failures.map((f) => f.message)).toEqual([expect.stringMatching(/signing worker exited/)]);
+    // Batches are still formed and signed, inline.
+    const batch = await Promise.all(Array.from({ length: 5 }, (_, i) => signBatched(data(i), a.privateKey)));
+    expect(batch.map((s) => s.proof?.size)).toEqual([5, 5, 5, 5, 5]);
+    for (const [i, s] of batch.entries()) expect(verifyBatchedSignature(data(i), a.publicKey, s)).toBe(true);
   });
 });

@@ -122,8 +122,9 @@ class Ed25519Offload {
         reject,
         inBatch: (signature, proof) => resolve({ signature, proof }),
       };
-      if (this.dead) return this.settleInline(p);
-      p.op.key = this.keyId(keyObject);
+      // Without a worker too, batches are still formed (each signed inline): a dead worker must not turn
+      // one signature per batch into one per message.
+      if (!this.dead) p.op.key = this.keyId(keyObject);
       this.queue.push(p);
       this.schedule();
     });
