@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream, existsSync, readFileSync, rmSync }
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { fromBinary } from "@bufbuild/protobuf";
+import { fromBinary, fromJsonString } from "@bufbuild/protobuf";
 import { connect } from "@nats-io/transport-node";
 import { LogIndex, startIndexer } from "../../broker/index.js";
 import { createLogger } from "../../core/logger.js";
@@ -27,8 +27,9 @@ const HELP = `xbus log <verify|export|query|reindex|receipt> [options]
   reindex --db PATH --log-key PEM --log-id ID [--nats URL] [--nats-ca PEM --nats-cert PEM --nats-key PEM]
                                       rebuild the SQLite index from the JetStream stream alone
                                       (NATS with mutual TLS: a broker certificate; default dev.json's)
-  receipt (--base64 B64 | --file FILE) [--broker-key PEM] [--public-key B64] [--offline]
-                                      check a receipt (xbus.v1.Receipt, protobuf) a Fetch answer carried: the
+  receipt (--base64 B64 | --file FILE | --json JSON) [--broker-key PEM] [--public-key B64] [--offline]
+                                      check a receipt (xbus.v1.Receipt: protobuf, or its JSON as grpcurl
+                                      prints the answer's "receipt") a Fetch answer carried: the
                                       broker's signature (alone or batched; key default .xbus/dev/certs/
                                       broker-signing.pub.pem) and, unless --offline, that its leaf is in
                                       the log's signed tree; exit 1 if not, 2 if not in a tree head yet
@@ -160,26 +161,38 @@ export const logCommand: Command = {
             ...apiOptions,
             base64: { type: "string" },
             file: { type: "string" },
+            json: { type: "string" },
             "broker-key": { type: "string" },
             "public-key": { type: "string" },
             offline: { type: "boolean", default: false },
           },
           strict: true,
         });
-        if ((values.base64 === undefined) === (values.file === undefined))
-          throw new Error("give the receipt with --base64 B64 or --file FILE (protobuf xbus.v1.Receipt)");
-        let bytes: Uint8Array;
-        if (values.file !== undefined) {
-          if (!existsSync(values.file)) throw new Error(`no such receipt file: ${values.file}`);
-          bytes = readFileSync(values.file);
-        } else bytes = Buffer.from(values.base64 ?? "", "base64");
-        let receipt: Receipt;
-        try {
-          receipt = fromBinary(ReceiptSchema, bytes);
-        } catch (err) {
+        const given = [values.base64, values.file, values.json].filter((v) => v !== undefined);
+        if (given.length !== 1)
           throw new Error(
-            `not a protobuf xbus.v1.Receipt (${bytes.length} bytes): ${(err as Error).message}`,
+            "give the receipt once: --base64 B64 or --file FILE (protobuf xbus.v1.Receipt), or --json JSON (as grpcurl prints it)",
           );
+        let receipt: Receipt;
+        if (values.json !== undefined) {
+          try {
+            receipt = fromJsonString(ReceiptSchema, values.json);
+          } catch (err) {
+            throw new Error(`--json is not an xbus.v1.Receipt in protobuf JSON: ${(err as Error).message}`);
+          }
+        } else {
+          let bytes: Uint8Array;
+          if (values.file !== undefined) {
+            if (!existsSync(values.file)) throw new Error(`no such receipt file: ${values.file}`);
+            bytes = readFileSync(values.file);
+          } else bytes = Buffer.from(values.base64 ?? "", "base64");
+          try {
+            receipt = fromBinary(ReceiptSchema, bytes);
+          } catch (err) {
+            throw new Error(
+              `not a protobuf xbus.v1.Receipt (${bytes.length} bytes): ${(err as Error).message}`,
+            );
+          }
         }
         const keyFile = values["broker-key"] ?? join(".xbus", "dev", "certs", "broker-signing.pub.pem");
         if (!existsSync(keyFile))

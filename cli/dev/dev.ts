@@ -55,6 +55,11 @@ export async function runDev(opts: DevOptions): Promise<number> {
       say(`exchange ${res.exchangeId}: ${SERVICE} for ${PURPOSE}`);
       say(`released: ${res.releasedFields.join(", ")}`);
       if (res.withheldFields.length > 0) say(`withheld: ${res.withheldFields.join(", ")}`);
+      if (res.receipt)
+        say(
+          `receipt: leaf ${res.receipt.leafIndex} of ${res.receipt.logId}, signed by the broker ` +
+            `(check one with: npm run xbus -- log receipt --json '<the receipt>')`,
+        );
       say(JSON.stringify(record && type ? toJson(type, record, { useProtoFieldName: true }) : null, null, 2));
       return 0;
     } catch (err) {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, toJsonString } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
 import { DiscardPolicy, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -349,6 +349,16 @@ describe("xbus log on the command line", () => {
       /^ok: leaf \d+ of .*signed by the broker .*included in the signed tree of size \d+/,
     );
     expect(good.status).toBe(0);
+    const asJson = await xbus(
+      "receipt",
+      "--json",
+      toJsonString(ReceiptSchema, receipt),
+      "--broker-key",
+      key,
+      "--url",
+      url,
+    );
+    expect(asJson.stdout).toMatch(/^ok: leaf/);
     const moved = create(ReceiptSchema, { ...receipt, leafIndex: receipt.leafIndex + 1n });
     const bad = await xbus("receipt", "--base64", b64(moved), "--broker-key", key, "--url", url);
     expect(bad.stdout).toMatch(/^FAIL: the broker's signature/);
