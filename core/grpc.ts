@@ -55,6 +55,17 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+const received = new WeakMap<object, Uint8Array>();
+
+/**
+ * The bytes a request that this process served was decoded from: the exchange
+ * log hashes the request as received (log.proto, request_hash), not as it would
+ * be encoded again (unknown fields, field order and encodings may differ).
+ */
+export function receivedBytes(request: object): Uint8Array | undefined {
+  return received.get(request);
+}
+
 export function serviceDefinition(service: DescService): ServiceDefinition {
   const def: Record<string, ServiceDefinition[string]> = {};
   for (const m of unaryMethods(service)) {
@@ -63,7 +74,11 @@ export function serviceDefinition(service: DescService): ServiceDefinition {
       requestStream: false,
       responseStream: false,
       requestSerialize: (msg: MessageShape<DescMessage>) => asBuffer(toBinarySpliced(m.input, msg)),
-      requestDeserialize: (bytes: Buffer) => fromBinary(m.input, bytes),
+      requestDeserialize: (bytes: Buffer) => {
+        const msg = fromBinary(m.input, bytes);
+        received.set(msg, bytes);
+        return msg;
+      },
       responseSerialize: (msg: MessageShape<DescMessage>) => asBuffer(toBinarySpliced(m.output, msg)),
       responseDeserialize: (bytes: Buffer) => fromBinary(m.output, bytes),
       originalName: m.name,

@@ -6,6 +6,7 @@ import type { ServerUnaryCall } from "@grpc/grpc-js";
 import type { Catalogue } from "../../core/catalogue.js";
 import { XbusError } from "../../core/errors.js";
 import { releasedTree, retainFields } from "../../core/field-mask.js";
+import { receivedBytes } from "../../core/grpc.js";
 import { sha256, sha256Hex } from "../../core/hash.js";
 import { uuidv7 } from "../../core/ids.js";
 import type { Logger } from "../../core/logger.js";
@@ -84,7 +85,7 @@ export async function fetchExchange(
     fieldsWithheld: [],
     status: "OK",
     reasonText: "",
-    requestHash: sha256Hex(toBinary(FetchRequestSchema, req)),
+    requestHash: sha256Hex(receivedBytes(req) ?? toBinary(FetchRequestSchema, req)),
     responseHash: "",
     traceId: t.traceId ?? traceIdOf(traceparent) ?? "",
     latencyMs: 0,

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { create, fromBinary, toBinary, toJsonString } from "@bufbuild/protobuf";
-import { status } from "@grpc/grpc-js";
+import { Metadata, status } from "@grpc/grpc-js";
 import { DiscardPolicy, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,7 +18,12 @@ import { verifyConsistency, verifyInclusion } from "../../cli/log/verify-tree.js
 import { batchedFromFields, verifyBatchedSignature } from "../../core/batch-signature.js";
 import { receiptSignedBytes } from "../../core/merkle-hash.js";
 import { verifyReply } from "../../core/reply-signature.js";
-import { type Receipt, ReceiptSchema } from "../../proto/gen/xbus/v1/exchange_pb.js";
+import {
+  FetchRequestSchema,
+  FetchResponseSchema,
+  type Receipt,
+  ReceiptSchema,
+} from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { deadline, failure, startTestStack, type TestStack } from "../helpers/stack.js";
 
 const SERVICE = "dcrc.citizen-record";
@@ -426,6 +431,45 @@ describe("xbus log on the command line", () => {
         ),
       ).toBe(true);
     }
+  });
+});
+
+describe("the request as received", () => {
+  it("is what request_hash hashes, unknown fields and all", async () => {
+    const fields = toBinary(
+      FetchRequestSchema,
+      create(FetchRequestSchema, {
+        service: SERVICE,
+        subjectId: stack.population.citizens[1]?.id ?? "",
+        purpose: PURPOSE,
+        requestId: "hash-as-sent",
+      }),
+    );
+    // Field 99 first, a varint the broker does not know: encoded again, it would come after the known fields.
+    const sent = Buffer.concat([Buffer.from([0x98, 0x06, 0x01]), fields]);
+    const raw = stack.client().raw;
+    const reply = await new Promise<Buffer>((resolve, reject) =>
+      raw.makeUnaryRequest(
+        "/xbus.v1.Exchange/Fetch",
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        sent,
+        new Metadata(),
+        { deadline: deadline().deadline },
+        (err: unknown, value?: Buffer) => (err || !value ? reject(err) : resolve(value)),
+      ),
+    );
+    const receipt = fromBinary(FetchResponseSchema, reply).receipt as Receipt;
+    await headCovering(Number(receipt.leafIndex) + 1);
+    const { entries } = await api().get<{ entries: { record: Record<string, unknown> }[] }>(
+      "/v1/log/entries",
+      {
+        start: Number(receipt.leafIndex),
+        limit: 1,
+      },
+    );
+    expect(entries[0]?.record.request_id).toBe("hash-as-sent");
+    expect(entries[0]?.record.request_hash).toBe(createHash("sha256").update(sent).digest("hex"));
   });
 });
 
