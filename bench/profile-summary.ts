@@ -1,11 +1,13 @@
-import { readFileSync } from "node:fs";
-import { relative, resolve } from "node:path";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
 
 /**
  * Reads a `.cpuprofile` (node --cpu-prof) and lists where the time went by
  * self time: per function, and per package or source folder.
  *
- *   node --import tsx bench/profile-summary.ts bench/results/profiles/bus-bridged.cpuprofile [top] [last-seconds]
+ *   node --import tsx bench/profile-summary.ts PROFILE-DIR/bus-bridged [top] [last-seconds]
+ *
+ * (a folder: the largest .cpuprofile in it, the main thread's; or one file)
  */
 interface ProfileNode {
   id: number;
@@ -113,12 +115,36 @@ export function summariseProfile(file: string, top = 25, lastSeconds?: number): 
   ].join("\n");
 }
 
+/**
+ * A profile file, or the main thread's profile in a folder `--profile` wrote: each thread writes its own
+ * file there, and the main thread's is the largest.
+ */
+export function mainProfileIn(path: string): string {
+  if (!statSync(path).isDirectory()) return path;
+  const files = readdirSync(path)
+    .filter((f) => f.endsWith(".cpuprofile"))
+    .map((f) => join(path, f))
+    .sort((a, b) => statSync(b).size - statSync(a).size);
+  if (!files[0]) throw new Error(`${path} holds no .cpuprofile file`);
+  return files[0];
+}
+
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
-  const file = process.argv[2];
-  if (!file) {
-    process.stderr.write("usage: profile-summary.ts FILE.cpuprofile [top] [last-seconds]\n");
+  const usage = "usage: profile-summary.ts FILE.cpuprofile|FOLDER [top] [last-seconds]\n";
+  const [file, topArg, lastArg, ...extra] = process.argv.slice(2);
+  const top = topArg === undefined ? 25 : Number(topArg);
+  const last = lastArg === undefined ? undefined : Number(lastArg);
+  const bad =
+    !file || extra.length > 0
+      ? "give one profile file or folder"
+      : !Number.isInteger(top) || top < 1
+        ? `top must be a whole number ≥ 1, got ${JSON.stringify(topArg)}`
+        : last !== undefined && !(last > 0)
+          ? `last-seconds must be a number > 0, got ${JSON.stringify(lastArg)}`
+          : undefined;
+  if (bad || !file) {
+    process.stderr.write(`profile-summary: ${bad}\n${usage}`);
     process.exit(2);
   }
-  const last = process.argv[4] === undefined ? undefined : Number(process.argv[4]);
-  process.stdout.write(`${summariseProfile(file, Number(process.argv[3] ?? 25), last)}\n`);
+  process.stdout.write(`${summariseProfile(mainProfileIn(file), top, last)}\n`);
 }
