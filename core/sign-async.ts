@@ -17,6 +17,9 @@ import { leafHash, treeWithPaths } from "./merkle-hash.js";
  * job up, so the work goes to one worker thread instead, in batches: what is
  * asked while the worker is busy is posted as one message when it answers, and
  * the answers come back as one. The event loop then pays ~2 µs a signature.
+ * Signatures asked through signBatched are also coalesced per key at that
+ * moment: one Ed25519 signature over the Merkle root of the batch
+ * (core/batch-signature.ts), so under load the worker signs once per batch.
  *
  * The worker's code is a string evaluated as plain JavaScript, so it loads the
  * same from the sources (tsx, vitest) and from dist/. If the worker ever dies,
