@@ -1,4 +1,5 @@
 import { type DescMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import type { Any } from "@bufbuild/protobuf/wkt";
 
 /*
@@ -36,26 +37,6 @@ function anyFieldsOf(desc: DescMessage): AnyField[] {
   return fields;
 }
 
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
-}
-
-function writeVarint(out: Uint8Array, at: number, n: number): number {
-  while (n >= 0x80) {
-    out[at++] = (n % 128) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  out[at++] = n;
-  return at;
-}
-
-const encoder = new TextEncoder();
-
 /** The same message toBinary encodes, with a large Any field appended by hand (see above). */
 export function toBinarySpliced<D extends DescMessage>(desc: D, message: MessageShape<D>): Uint8Array {
   const holder = message as unknown as Record<string, unknown>;
@@ -73,29 +54,21 @@ export function toBinarySpliced<D extends DescMessage>(desc: D, message: Message
     }
     if (!any || any.value.length < SPLICE_FROM || (any.$unknown?.length ?? 0) > 0) continue;
     const head = toBinary(desc, rest as unknown as MessageShape<D>);
-    const url = encoder.encode(any.typeUrl);
-    const value = any.value;
-    // Any: field 1 type_url, field 2 value, both length-delimited (tag bytes 0x0a and 0x12).
-    const anyLen =
-      (url.length > 0 ? 1 + varintSize(url.length) + url.length : 0) +
-      1 +
-      varintSize(value.length) +
-      value.length;
-    const tag = f.number * 8 + 2;
+    // The Any's own fields up to its value's bytes (type_url, then value's tag and length), and the
+    // envelope's tag and length for the Any: small, written by protobuf-es's own writer.
+    const anyHead = new BinaryWriter();
+    if (any.typeUrl !== "") anyHead.tag(1, WireType.LengthDelimited).string(any.typeUrl);
+    const anyPrefix = anyHead.tag(2, WireType.LengthDelimited).uint32(any.value.length).finish();
+    const fieldPrefix = new BinaryWriter()
+      .tag(f.number, WireType.LengthDelimited)
+      .uint32(anyPrefix.length + any.value.length)
+      .finish();
     // Every byte is written below, so the allocation need not be zeroed.
-    const out = Buffer.allocUnsafe(head.length + varintSize(tag) + varintSize(anyLen) + anyLen);
+    const out = Buffer.allocUnsafe(head.length + fieldPrefix.length + anyPrefix.length + any.value.length);
     out.set(head, 0);
-    let at = writeVarint(out, head.length, tag);
-    at = writeVarint(out, at, anyLen);
-    if (url.length > 0) {
-      out[at++] = 0x0a;
-      at = writeVarint(out, at, url.length);
-      out.set(url, at);
-      at += url.length;
-    }
-    out[at++] = 0x12;
-    at = writeVarint(out, at, value.length);
-    out.set(value, at);
+    out.set(fieldPrefix, head.length);
+    out.set(anyPrefix, head.length + fieldPrefix.length);
+    out.set(any.value, head.length + fieldPrefix.length + anyPrefix.length);
     return out;
   }
   return toBinary(desc, message);
