@@ -128,6 +128,27 @@ export type ServiceClient<T extends GenServiceMethods> = {
   ) => Promise<MessageShape<Methods<T>[K]["output"]>>;
 } & { close(): void; raw: Client };
 
+function call<I>(
+  raw: Client,
+  path: string,
+  serialize: (request: I) => Buffer,
+  output: DescMessage,
+  request: I,
+  opts: CallOptions,
+): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    raw.makeUnaryRequest(
+      path,
+      serialize,
+      (bytes: Buffer) => fromBinary(output, bytes),
+      request,
+      opts.metadata ?? new Metadata(),
+      opts.deadline === undefined ? {} : { deadline: opts.deadline },
+      (err: ServiceError | null, value?: unknown) => (err ? reject(err) : resolve(value)),
+    );
+  });
+}
+
 /** A promise-based client for a protobuf-es service over grpc-js. */
 export function createServiceClient<T extends GenServiceMethods>(
   service: GenService<T>,
@@ -139,20 +160,26 @@ export function createServiceClient<T extends GenServiceMethods>(
   const out: Record<string, unknown> = { close: () => raw.close(), raw };
   for (const m of unaryMethods(service as unknown as DescService)) {
     const path = `/${(service as unknown as DescService).typeName}/${m.name}`;
+    const serialize = (msg: MessageInitShape<DescMessage>) =>
+      asBuffer(toBinarySpliced(m.input, create(m.input, msg)));
     out[m.localName] = (request: MessageInitShape<DescMessage>, opts: CallOptions = {}) =>
-      new Promise((resolve, reject) => {
-        raw.makeUnaryRequest(
-          path,
-          (msg: MessageInitShape<DescMessage>) => asBuffer(toBinarySpliced(m.input, create(m.input, msg))),
-          (bytes: Buffer) => fromBinary(m.output, bytes),
-          request,
-          opts.metadata ?? new Metadata(),
-          opts.deadline === undefined ? {} : { deadline: opts.deadline },
-          (err: ServiceError | null, value?: unknown) => (err ? reject(err) : resolve(value)),
-        );
-      });
+      call(raw, path, serialize, m.output, request, opts);
   }
   return out as ServiceClient<T>;
+}
+
+/**
+ * A unary call whose request is already encoded (bytes received and checked,
+ * passed on as they are rather than decoded and encoded again).
+ */
+export function callEncoded<O extends DescMessage>(
+  client: { raw: Client },
+  method: { parent: DescService; name: string; output: O },
+  request: Uint8Array,
+  opts: CallOptions = {},
+): Promise<MessageShape<O>> {
+  const path = `/${method.parent.typeName}/${method.name}`;
+  return call(client.raw, path, asBuffer, method.output, request, opts) as Promise<MessageShape<O>>;
 }
 
 /** The xbus reason of a failed call, from its trailing metadata. */

@@ -6,7 +6,8 @@ export interface RequestMux {
    * with nats.js's own error classes so callers map failures one way:
    * TimeoutError after `timeoutMs`; a RequestError whose cause is a
    * NoRespondersError when nobody listens; a RequestError "connection closed"
-   * when the connection ends first.
+   * when the connection ends first, or naming the error that ended the inbox
+   * subscription (a permissions violation) without waiting for the timeout.
    */
   request(subject: string, data: Uint8Array, opts: { timeoutMs: number; headers?: MsgHdrs }): Promise<Msg>;
   /** Ends the inbox subscription; requests still waiting fail as "connection closed". */
@@ -41,13 +42,20 @@ export function createRequestMux(nc: NatsConnection): RequestMux {
   };
   const sub = nc.subscribe(`${prefix}*`, {
     callback: (err, msg) => {
-      const token = msg?.subject.startsWith(prefix) ? msg.subject.slice(prefix.length) : undefined;
+      // An error here is the subscription's own (nats.js passes it with an empty message): a
+      // permissions violation on the inbox. Nothing can be answered any more, so say so now rather than
+      // at each request's timeout. (Throwing here would end nats.js's reader, and the connection.)
+      if (err)
+        return failAll(new errors.RequestError(`the request inbox failed: ${err.message}`, { cause: err }));
+      const token =
+        typeof msg?.subject === "string" && msg.subject.startsWith(prefix)
+          ? msg.subject.slice(prefix.length)
+          : undefined;
       const p = token === undefined ? undefined : pending.get(token);
       if (!p || token === undefined) return;
       pending.delete(token);
       clearTimeout(p.timer);
-      if (err) p.reject(new errors.RequestError(err.message, { cause: err }));
-      else if (msg.data.length === 0 && msg.headers?.code === 503)
+      if (msg.data.length === 0 && msg.headers?.code === 503)
         p.reject(
           new errors.RequestError(`no responders: '${p.subject}'`, {
             cause: new errors.NoRespondersError(p.subject),
@@ -56,10 +64,14 @@ export function createRequestMux(nc: NatsConnection): RequestMux {
       else p.resolve(msg);
     },
   });
-  void sub.closed.then(
-    () => failAll(new errors.RequestError("connection closed")),
-    (err: Error) => failAll(new errors.RequestError("connection closed", { cause: err })),
-  );
+  // The subscription ends with the connection, or with an error of its own (the inbox refused).
+  const ended = (err: unknown) =>
+    failAll(
+      err instanceof Error
+        ? new errors.RequestError(`the request inbox closed: ${err.message}`, { cause: err })
+        : new errors.RequestError("connection closed"),
+    );
+  void sub.closed.then(ended, ended);
   return {
     request(subject, data, opts) {
       const token = (next++).toString(36);

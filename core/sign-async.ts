@@ -107,29 +107,27 @@ class Ed25519Offload {
     return new Promise((resolve, reject) => {
       // An Ed25519 signature is 64 bytes; anything else verifies false, as crypto.verify says.
       if (input.kind === "verify" && input.signature.length !== 64) return resolve(false);
-      const p: Pending = { op: { ...input, key: 0 }, keyObject, resolve, reject };
-      if (this.dead) return this.settleInline(p);
-      p.op.key = this.keyId(keyObject);
-      this.queue.push(p);
-      this.schedule();
+      this.enqueue({ op: { ...input, key: 0 }, keyObject, resolve, reject });
     });
+  }
+
+  /** Queued for the next batch; with the worker gone, the batch is settled inline (still coalesced). */
+  private enqueue(p: Pending): void {
+    if (!this.dead) p.op.key = this.keyId(p.keyObject);
+    this.queue.push(p);
+    this.schedule();
   }
 
   /** A signature that may share one Ed25519 operation with others asked of the same key meanwhile. */
   submitBatchable(data: Uint8Array, keyObject: KeyObject): Promise<BatchedSignature> {
     return new Promise((resolve, reject) => {
-      const p: Pending = {
+      this.enqueue({
         op: { kind: "sign", data, key: 0 },
         keyObject,
         resolve: (signature) => resolve({ signature: signature as Buffer }),
         reject,
         inBatch: (signature, proof) => resolve({ signature, proof }),
-      };
-      // Without a worker too, batches are still formed (each signed inline): a dead worker must not turn
-      // one signature per batch into one per message.
-      if (!this.dead) p.op.key = this.keyId(keyObject);
-      this.queue.push(p);
-      this.schedule();
+      });
     });
   }
 

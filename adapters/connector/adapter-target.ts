@@ -1,16 +1,10 @@
-import { fromBinary } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
-import { type Client, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { isReason, Reason, XbusError } from "../../core/errors.js";
-import { createServiceClient } from "../../core/grpc.js";
+import { callEncoded, createServiceClient } from "../../core/grpc.js";
 import type { Logger } from "../../core/logger.js";
 import type { Telemetry } from "../../core/telemetry/index.js";
-import {
-  Adapter,
-  type AdapterFetchRequest,
-  type AdapterFetchResponse,
-  AdapterFetchResponseSchema,
-} from "../../proto/gen/xbus/v1/adapter_pb.js";
+import { Adapter, type AdapterFetchRequest } from "../../proto/gen/xbus/v1/adapter_pb.js";
 import type { AdapterDefinition } from "../sdk/adapter.js";
 import { adapterHandlers } from "../sdk/adapter.js";
 
@@ -57,7 +51,7 @@ export function grpcTarget(o: GrpcTargetOptions): AdapterTarget {
         const metadata = new Metadata();
         if (traceparent) metadata.set("traceparent", traceparent);
         const res = encoded
-          ? await fetchEncoded(client.raw, encoded, metadata, deadline)
+          ? await callEncoded(client, Adapter.method.fetch, encoded, { deadline, metadata })
           : await client.fetch(req, { deadline, metadata });
         if (!res.record) throw new XbusError("PROVIDER_BAD_RECORD", "the adapter answered without a record");
         return res.record;
@@ -67,29 +61,6 @@ export function grpcTarget(o: GrpcTargetOptions): AdapterTarget {
     },
     close: () => client.close(),
   };
-}
-
-const FETCH_PATH = `/${Adapter.typeName}/${Adapter.method.fetch.name}`;
-const asBuffer = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-
-/** Adapter.Fetch with a request that is already encoded. */
-function fetchEncoded(
-  raw: Client,
-  encoded: Uint8Array,
-  metadata: Metadata,
-  deadline: Date,
-): Promise<AdapterFetchResponse> {
-  return new Promise((resolve, reject) => {
-    raw.makeUnaryRequest(
-      FETCH_PATH,
-      asBuffer,
-      (bytes: Buffer) => fromBinary(AdapterFetchResponseSchema, bytes),
-      encoded,
-      metadata,
-      { deadline },
-      (err: ServiceError | null, res?: AdapterFetchResponse) => (err || !res ? reject(err) : resolve(res)),
-    );
-  });
 }
 
 export function inProcessTarget(

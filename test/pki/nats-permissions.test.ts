@@ -5,6 +5,7 @@ import { connect, type NatsConnection, PermissionViolationError } from "@nats-io
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CaDir, initCaDir, writeIssued } from "../../certs/index.js";
 import { natsAuthConfig, natsPermissionsFor } from "../../core/nats-auth.js";
+import { createRequestMux } from "../../core/nats-request.js";
 import { NatsServer } from "../../core/nats-server.js";
 
 /*
@@ -102,6 +103,15 @@ describe("NATS with the federation's identities", () => {
     const errors = nextPermissionError(moh);
     moh.subscribe("xbus.svc.moh.>");
     expect((await errors).operation).toBe("subscription");
+  });
+
+  it("fails the broker's request mux at once, naming the violation, on a connection that may not use an inbox", async () => {
+    const moh = await as(pems.moh);
+    const mux = createRequestMux(moh);
+    const err = await mux
+      .request("xbus.svc.moh.vaccination-record", new Uint8Array(), { timeoutMs: 600_000 })
+      .catch((e: unknown) => e);
+    expect(String(err)).toMatch(/Permissions Violation/);
   });
 
   it("refuses a connector publishing service requests", async () => {
