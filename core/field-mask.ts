@@ -1,5 +1,7 @@
 import type { DescMessage, Message } from "@bufbuild/protobuf";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { isReflectMessage, type ReflectMessage, reflect } from "@bufbuild/protobuf/reflect";
+import { passesAsReleased } from "./wire-scan.js";
 
 /**
  * Clears, in place, every field of `message` that `released` does not cover.
@@ -54,6 +56,20 @@ export function releasedTree(paths: readonly string[]): FieldTree {
     trees.set(key, tree);
   }
   return tree;
+}
+
+/**
+ * A record's bytes cut to the released fields: the same bytes when one wire
+ * scan finds nothing else in them (core/wire-scan.ts), else decoded (unknown
+ * fields dropped), cleared and encoded again. Throws if they do not decode as
+ * `desc`; the caller names whose bytes they were.
+ */
+export function releasedBytes(desc: DescMessage, bytes: Uint8Array, released: readonly string[]): Uint8Array {
+  if (passesAsReleased(desc, bytes, releasedTree(released))) return bytes;
+  // Unknown fields are dropped here: clearing works on the fields the record type describes.
+  const record = fromBinary(desc, bytes, { readUnknownFields: false });
+  retainFields(desc, record, released);
+  return toBinary(desc, record);
 }
 
 function retain(msg: ReflectMessage, tree: Tree): void {

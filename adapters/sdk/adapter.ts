@@ -1,9 +1,9 @@
-import type { DescMessage, Message, MessageInitShape } from "@bufbuild/protobuf";
-import { create, fromBinary } from "@bufbuild/protobuf";
+import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { AnySchema, anyPack } from "@bufbuild/protobuf/wkt";
 import { fieldPathsOf } from "../../core/catalogue.js";
 import { XbusError } from "../../core/errors.js";
-import { releasedTree, retainFields } from "../../core/field-mask.js";
+import { releasedBytes, retainFields } from "../../core/field-mask.js";
 import type { Logger } from "../../core/logger.js";
 import { parseServiceName } from "../../core/service-name.js";
 import {
@@ -16,7 +16,6 @@ import {
   traceIdOf,
   traceparentOf,
 } from "../../core/telemetry/index.js";
-import { passesAsReleased } from "../../core/wire-scan.js";
 import type {
   AdapterFetchRequest,
   AdapterFetchResponseSchema,
@@ -264,21 +263,16 @@ export function adapterHandlers(def: AdapterDefinition, opts: AdapterHandlerOpti
     if (result === NOT_FOUND) throw new XbusError("SUBJECT_NOT_FOUND", "no record for this subject");
     const schema = entry.svc.record;
     if (isEncoded(result)) {
-      const bytes = result[ENCODED];
-      if (passesAsReleased(schema, bytes, releasedTree(req.fields))) {
-        return {
-          record: create(AnySchema, { typeUrl: `type.googleapis.com/${schema.typeName}`, value: bytes }),
-        };
-      }
-      let decoded: Message;
+      let bytes: Uint8Array;
       try {
-        decoded = fromBinary(schema, bytes, { readUnknownFields: false });
+        bytes = releasedBytes(schema, result[ENCODED], req.fields);
       } catch (err) {
         log.error({ err }, "handler returned bytes that are not a record of the service's type");
         throw new XbusError("INTERNAL", "the adapter failed", { cause: err });
       }
-      retainFields(schema, decoded, req.fields);
-      return { record: anyPack(schema, decoded) };
+      return {
+        record: create(AnySchema, { typeUrl: `type.googleapis.com/${schema.typeName}`, value: bytes }),
+      };
     }
     const record = create(entry.svc.record, result);
     retainFields(entry.svc.record, record, req.fields);

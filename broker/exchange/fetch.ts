@@ -1,18 +1,17 @@
 import { performance } from "node:perf_hooks";
-import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import type { ServerUnaryCall } from "@grpc/grpc-js";
 import type { Catalogue } from "../../core/catalogue.js";
 import { XbusError } from "../../core/errors.js";
-import { releasedTree, retainFields } from "../../core/field-mask.js";
+import { releasedBytes } from "../../core/field-mask.js";
 import { receivedBytes } from "../../core/grpc.js";
 import { sha256, sha256Hex } from "../../core/hash.js";
 import { uuidv7 } from "../../core/ids.js";
 import type { Logger } from "../../core/logger.js";
 import { peerCertificateOf } from "../../core/peer-certificate.js";
 import { type Telemetry, traceIdOf } from "../../core/telemetry/index.js";
-import { passesAsReleased } from "../../core/wire-scan.js";
 import { type ConsentRecord, decide, type PolicyBundle } from "../../policies/index.js";
 import { AdapterFetchRequestSchema } from "../../proto/gen/xbus/v1/adapter_pb.js";
 import {
@@ -177,9 +176,16 @@ export async function fetchExchange(
     // Step 7: clear everything policy did not release, whatever the adapter sent. Records that carry
     // nothing else (the SDK cuts them to the released fields) pass as they are, after one wire scan.
     const sent = reply.result.value.value;
-    const recordBytes = passesAsReleased(recordType, sent, releasedTree(decision.released))
-      ? sent
-      : minimise(recordType, sent, decision.released, v.service.service.full);
+    let recordBytes: Uint8Array;
+    try {
+      recordBytes = releasedBytes(recordType, sent, decision.released);
+    } catch (err) {
+      throw new XbusError(
+        "PROVIDER_BAD_RECORD",
+        `${v.service.service.full} answered with a record that does not decode`,
+        { cause: err },
+      );
+    }
     outcome.fieldsReleased = decision.released;
     // A record passed as sent was hashed once already, to check the connector's signature (1–2 ms at 500 KB).
     outcome.responseHash =
@@ -230,26 +236,6 @@ export async function fetchExchange(
     t.end(outcome, xe);
     throw xe;
   }
-}
-
-/** The full path: decode (dropping unknown fields), clear what was not released, encode. */
-function minimise(
-  recordType: DescMessage,
-  sent: Uint8Array,
-  released: readonly string[],
-  service: string,
-): Uint8Array {
-  let record: ReturnType<typeof fromBinary>;
-  try {
-    // Unknown fields are dropped here: clearing works on the fields the record type describes.
-    record = fromBinary(recordType, sent, { readUnknownFields: false });
-  } catch (err) {
-    throw new XbusError("PROVIDER_BAD_RECORD", `${service} answered with a record that does not decode`, {
-      cause: err,
-    });
-  }
-  retainFields(recordType, record, released);
-  return toBinary(recordType, record);
 }
 
 function firstString(values: unknown[]): string | undefined {
