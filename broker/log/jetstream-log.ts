@@ -1,12 +1,13 @@
 import type { KeyObject } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
-import { headers, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { batchedToFields } from "../../core/batch-signature.js";
 import { XbusError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import { leafHash, receiptSignedBytes } from "../../core/merkle-hash.js";
 import { watchConnectivity } from "../../core/nats-connectivity.js";
+import { natsHeaders } from "../../core/nats-headers.js";
 import { createRequestMux } from "../../core/nats-request.js";
 import { signBatched } from "../../core/sign-async.js";
 import { type Receipt, ReceiptSchema } from "../../proto/gen/xbus/v1/exchange_pb.js";
@@ -110,9 +111,7 @@ export async function openExchangeLog(o: ExchangeLogOptions): Promise<ExchangeRe
   const mux = createRequestMux(o.nats);
   // js.publish's request, on the broker's own inbox mux (core/nats-request.ts): the same headers and ack.
   const append = async (bytes: Uint8Array, msgID: string, timeout: number): Promise<{ seq: number }> => {
-    const h = headers();
-    h.append("Nats-Msg-Id", msgID);
-    h.append("Nats-Expected-Stream", LOG_STREAM);
+    const h = natsHeaders({ "Nats-Msg-Id": msgID, "Nats-Expected-Stream": LOG_STREAM });
     const reply = await mux.request(LOG_SUBJECT, bytes, { timeoutMs: timeout, headers: h });
     return parsePubAck(reply.data);
   };

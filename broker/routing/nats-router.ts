@@ -1,8 +1,9 @@
 import type { KeyObject } from "node:crypto";
 import { fromBinary } from "@bufbuild/protobuf";
-import { errors, type NatsConnection, headers as natsHeaders } from "@nats-io/transport-node";
+import { errors, type NatsConnection } from "@nats-io/transport-node";
 import { isReason, Reason, XbusError } from "../../core/errors.js";
 import { watchConnectivity } from "../../core/nats-connectivity.js";
+import { natsHeaders } from "../../core/nats-headers.js";
 import { createRequestMux } from "../../core/nats-request.js";
 import { RouteHeader, serviceSubject } from "../../core/nats-subjects.js";
 import { signRoute } from "../../core/route-signature.js";
@@ -51,24 +52,22 @@ export function createNatsRouter(opts: {
         );
       }
       const subject = serviceSubject(input.service);
-      // append, not set: each key is new, and set would first search the headers for it.
-      const h = natsHeaders();
-      h.append(RouteHeader.exchangeId, input.exchangeId);
-      h.append(RouteHeader.consumer, input.consumer);
-      h.append(RouteHeader.purpose, input.purpose);
-      h.append(RouteHeader.fields, input.fields.join(","));
-      h.append(RouteHeader.deadline, String(input.deadlineMs));
-      h.append(RouteHeader.brokerId, opts.brokerId);
-      if (input.traceparent) h.append(RouteHeader.traceparent, input.traceparent);
-      h.append(
-        RouteHeader.signature,
-        await signRoute(opts.signingKey, {
-          exchangeId: input.exchangeId,
-          subject,
-          deadlineMs: input.deadlineMs,
-          body: input.body,
-        }),
-      );
+      const signature = await signRoute(opts.signingKey, {
+        exchangeId: input.exchangeId,
+        subject,
+        deadlineMs: input.deadlineMs,
+        body: input.body,
+      });
+      const h = natsHeaders({
+        [RouteHeader.exchangeId]: input.exchangeId,
+        [RouteHeader.consumer]: input.consumer,
+        [RouteHeader.purpose]: input.purpose,
+        [RouteHeader.fields]: input.fields.join(","),
+        [RouteHeader.deadline]: String(input.deadlineMs),
+        [RouteHeader.brokerId]: opts.brokerId,
+        [RouteHeader.traceparent]: input.traceparent || undefined,
+        [RouteHeader.signature]: signature,
+      });
       const timeout = Math.max(1, input.deadlineMs - Date.now());
       let data: Uint8Array;
       try {
