@@ -21,7 +21,11 @@ export interface TargetInfo {
 
 export type TargetReply =
   | { type: "ready"; target: TargetInfo }
-  | { type: "rss"; peakBytes: number }
+  /**
+   * Since the last reset: the process's peak RSS, and the CPU time all its
+   * threads used (main thread, workers, GC helpers), user and system.
+   */
+  | { type: "rss"; peakBytes: number; cpuMicros: number }
   | { type: "failed"; message: string };
 
 export type TargetCommand = { type: "rss"; reset: boolean } | { type: "stop" };
@@ -48,6 +52,8 @@ export interface LoadResult {
   durationMs: number;
   /** Latency of each completed call in the window, milliseconds. */
   latenciesMs: Float64Array;
+  /** Calls answered over the whole run, warm-up and failures included: what the system's CPU time was spent on. */
+  answered: number;
   /** Failed calls over the whole run (warm-up included), by `code:reason`. */
   errors: Record<string, number>;
 }

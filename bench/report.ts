@@ -18,6 +18,14 @@ export interface PointResult {
   error_reasons: Record<string, number>;
   peak_rss_mb: number;
   /**
+   * CPU time of the system's process (all its threads) per call answered, warm-up included: what one
+   * exchange costs the machine, steadier than requests/s on a shared machine (nats-server and the load
+   * generator are not counted).
+   */
+  cpu_ms_per_request: number | null;
+  /** cpu_ms_per_request ÷ the bare chain's. */
+  ratio_cpu: number | null;
+  /**
    * True when p50 latency is over a third of the measured time: the window held only a few rounds of
    * calls, so requests/s is coarse. Rerun with a longer --duration for that point.
    */
@@ -110,6 +118,8 @@ export function formatTable(points: readonly PointResult[]): string {
         "p99 × bare",
         "errors",
         "peak RSS MB",
+        "CPU ms/req",
+        "CPU × bare",
       ],
       points.map((p) => [
         size(p.record_bytes),
@@ -122,8 +132,10 @@ export function formatTable(points: readonly PointResult[]): string {
         ratio(p.ratio_p99),
         String(p.errors),
         p.peak_rss_mb.toFixed(0),
+        p.cpu_ms_per_request?.toFixed(3) ?? "–",
+        ratio(p.ratio_cpu),
       ]),
-      [false, true, false, true, true, true, true, true, true, true],
+      [false, true, false, true, true, true, true, true, true, true, true, true],
     ) +
     (points.some((p) => p.coarse)
       ? "\n\n* coarse: p50 latency is over a third of the measured time; rerun with a longer --duration"

@@ -41,6 +41,8 @@ export interface BenchOptions {
   out: string;
   /** Write a CPU profile of each bus process here (`node --cpu-prof`). */
   profileDir: string | undefined;
+  /** Extra Node/V8 flags for every system's process (not the load generator's). */
+  nodeFlags?: string[];
   log: (line: string) => void;
 }
 
@@ -73,6 +75,7 @@ export interface BenchReport {
     concurrency: number[];
     record_bytes: number[];
     systems: SystemName[];
+    node_flags: string[];
   };
   rss_source: string;
   /** OTLP/HTTP exports the bus sent to the bench's collector stand-in during the whole run. */
@@ -195,19 +198,20 @@ function forkChild(
 function startSystem(
   system: SystemName,
   profileDir: string | undefined,
+  nodeFlags: string[],
   sizes: number[],
   traces: TraceSink,
 ): Child {
-  const prof = profileFlags(profileDir, system);
+  const execArgv = [...profileFlags(profileDir, system), ...nodeFlags];
   // The bus traces as deployed: OTLP/HTTP to a collector (the sink below), default sampling.
   const busEnv = { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: traces.url };
   switch (system) {
     case "bare":
-      return forkChild(system, "targets/bare-chain.ts", [], prof);
+      return forkChild(system, "targets/bare-chain.ts", [], execArgv);
     case "bus-bridged":
-      return forkChild(system, "targets/bus.ts", ["bridged", sizes.join(",")], prof, busEnv);
+      return forkChild(system, "targets/bus.ts", ["bridged", sizes.join(",")], execArgv, busEnv);
     case "bus-in-process":
-      return forkChild(system, "targets/bus.ts", ["in-process", sizes.join(",")], prof, busEnv);
+      return forkChild(system, "targets/bus.ts", ["in-process", sizes.join(",")], execArgv, busEnv);
   }
 }
 
@@ -252,6 +256,8 @@ interface Accumulated {
   latencies: Float64Array[];
   errors: Record<string, number>;
   peakRss: number;
+  answered: number;
+  cpuMicros: number;
 }
 
 function percentile(sorted: Float64Array, q: number): number | null {
@@ -281,9 +287,11 @@ function summarise(system: SystemName, point: Point, a: Accumulated): PointResul
     errors,
     error_reasons: a.errors,
     peak_rss_mb: round(a.peakRss / (1024 * 1024), 1),
+    cpu_ms_per_request: a.answered > 0 ? round(a.cpuMicros / 1000 / a.answered, 3) : null,
     coarse: p50 === null || p50 > a.durationMs / a.latencies.length / 3,
     ratio_requests_per_s: null,
     ratio_p99: null,
+    ratio_cpu: null,
   };
 }
 
@@ -297,6 +305,10 @@ export function addRatios(points: PointResult[]): void {
     p.ratio_requests_per_s =
       bare.requests_per_s > 0 ? round(p.requests_per_s / bare.requests_per_s, 2) : null;
     p.ratio_p99 = p.p99_ms !== null && bare.p99_ms ? round(p.p99_ms / bare.p99_ms, 2) : null;
+    p.ratio_cpu =
+      p.cpu_ms_per_request !== null && bare.cpu_ms_per_request
+        ? round(p.cpu_ms_per_request / bare.cpu_ms_per_request, 2)
+        : null;
   }
 }
 
@@ -318,7 +330,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const results: PointResult[] = [];
   try {
     const sizes = [...new Set(points.map((p) => p.recordBytes))];
-    for (const s of o.systems) children.set(s, startSystem(s, o.profileDir, sizes, traces));
+    for (const s of o.systems)
+      children.set(s, startSystem(s, o.profileDir, o.nodeFlags ?? [], sizes, traces));
     load = forkChild("load generator", "load/generator.ts", [], profileFlags(o.profileDir, "load-generator"));
     // Started together; each generates its CA and certificates and its own nats-server.
     await Promise.all(
@@ -335,7 +348,10 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       const consentId = [...targets.values()].find((t) => t.consents)?.consents?.[point.recordBytes];
       const bareReq = bareRequest(point.recordBytes, busRequest(point.recordBytes, consentId).length);
       const acc = new Map<SystemName, Accumulated>(
-        o.systems.map((s) => [s, { completed: 0, durationMs: 0, latencies: [], errors: {}, peakRss: 0 }]),
+        o.systems.map((s) => [
+          s,
+          { completed: 0, durationMs: 0, latencies: [], errors: {}, peakRss: 0, answered: 0, cpuMicros: 0 },
+        ]),
       );
       for (let round = 0; round < o.rounds; round++) {
         // Rotate who goes first, so no system always runs right after another's heavy run.
@@ -355,9 +371,9 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
             durationMs: o.durationMs,
           });
           if (r.type !== "result") throw new Error(`load generator failed: ${r.message}`);
-          const rss = await child.ask<TargetReply>({ type: "rss", reset: false });
+          const usage = await child.ask<TargetReply>({ type: "rss", reset: false });
           const a = acc.get(s) as Accumulated;
-          addRun(a, r, rss.type === "rss" ? rss.peakBytes : 0);
+          addRun(a, r, usage.type === "rss" ? usage : { peakBytes: 0, cpuMicros: 0 });
           o.log(
             `  ${s.padEnd(15)} c=${String(point.concurrency).padStart(3)} ${formatBytes(point.recordBytes).padStart(6)} ` +
               `round ${round + 1}: ${Math.round((r.completed * 1000) / r.durationMs)} req/s` +
@@ -402,11 +418,13 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       concurrency: o.concurrency,
       record_bytes: [...new Set(points.map((p) => p.recordBytes))],
       systems: o.systems,
+      node_flags: o.nodeFlags ?? [],
     },
     rss_source:
       "peak RSS of the process that runs the system, sampled every 50 ms during each measured run: for the bus " +
       "that process runs broker, connector and adapter together (cli/dev/stack.ts), for the bare chain its front, " +
-      "responder and backend; nats-server and the load generator are other processes and not counted",
+      "responder and backend; nats-server and the load generator are other processes and not counted. " +
+      "cpu_ms_per_request: that process's CPU time (all threads) over each run ÷ the calls it answered in it",
     trace_exports: { requests: traces.requests, bytes: traces.bytes },
     points: results,
     targets: evaluateTargets(results),
@@ -428,12 +446,14 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   return report;
 }
 
-function addRun(a: Accumulated, r: LoadResult, peakRss: number): void {
+function addRun(a: Accumulated, r: LoadResult, usage: { peakBytes: number; cpuMicros: number }): void {
   a.completed += r.completed;
   a.durationMs += r.durationMs;
   a.latencies.push(r.latenciesMs);
   for (const [k, n] of Object.entries(r.errors)) a.errors[k] = (a.errors[k] ?? 0) + n;
-  a.peakRss = Math.max(a.peakRss, peakRss);
+  a.peakRss = Math.max(a.peakRss, usage.peakBytes);
+  a.answered += r.answered;
+  a.cpuMicros += usage.cpuMicros;
 }
 
 export function formatBytes(n: number): string {

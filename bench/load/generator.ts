@@ -67,6 +67,7 @@ export async function runLoad(run: LoadRun): Promise<LoadResult> {
   const begin = performance.now();
   const earliestStart = begin + run.warmupMs;
   let answered = 0;
+  let answeredAll = 0;
   let windowStart = Number.POSITIVE_INFINITY;
   let windowEnd = Number.POSITIVE_INFINITY;
   const firstAnswer = (t: number) => {
@@ -84,10 +85,12 @@ export async function runLoad(run: LoadRun): Promise<LoadResult> {
       try {
         const reply = await call(client, run.target.method, request);
         const t1 = performance.now();
+        answeredAll++;
         if (first) firstAnswer(t1);
         if (reply.length < run.minReplyBytes) fail("SHORT_REPLY");
         else if (t1 >= windowStart && t1 <= windowEnd) latencies.push(t1 - t0);
       } catch (err) {
+        answeredAll++;
         if (first) firstAnswer(performance.now());
         fail(errorKey(err));
         // A failing system answers fast; do not spin the CPU the system under test needs.
@@ -101,6 +104,7 @@ export async function runLoad(run: LoadRun): Promise<LoadResult> {
     type: "result",
     completed: latencies.length,
     durationMs: run.durationMs,
+    answered: answeredAll,
     latenciesMs: Float64Array.from(latencies),
     errors,
   };

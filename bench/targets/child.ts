@@ -11,11 +11,12 @@ const RSS_SAMPLE_MS = 50;
  * The child side of a system under test: starts it, tells the parent where it
  * listens, and answers for the peak RSS of this process (sampled every 50 ms,
  * so it is the process's own memory, not the load generator's or the
- * orchestrator's). Exits when told to stop or when the parent goes away.
+ * orchestrator's) and for the CPU time all its threads used. Exits when told to stop or when the parent goes away.
  */
 export function serveTarget(start: () => Promise<RunningTarget>): void {
   const send = (m: TargetReply) => process.send?.(m);
   let peak = process.memoryUsage.rss();
+  let cpuSince = process.cpuUsage();
   const sample = () => {
     const rss = process.memoryUsage.rss();
     if (rss > peak) peak = rss;
@@ -37,8 +38,12 @@ export function serveTarget(start: () => Promise<RunningTarget>): void {
   process.on("message", (m: TargetCommand) => {
     if (m.type === "rss") {
       sample();
-      send({ type: "rss", peakBytes: peak });
-      if (m.reset) peak = process.memoryUsage.rss();
+      const cpu = process.cpuUsage(cpuSince);
+      send({ type: "rss", peakBytes: peak, cpuMicros: cpu.user + cpu.system });
+      if (m.reset) {
+        peak = process.memoryUsage.rss();
+        cpuSince = process.cpuUsage();
+      }
     } else if (m.type === "stop") void stop(0);
   });
   process.on("disconnect", () => void stop(0));

@@ -15,6 +15,8 @@ const HELP = `xbus bench: the bus against a bare chain of the same hops, side by
   --no-large           skip the 64 KB and 500 KB records
   --micro SECONDS      time per micro-benchmark, 0 skips them (default 2; quick 0.5)
   --profile DIR        write a CPU profile (node --cpu-prof) of each system's process to DIR
+  --node-flags=FLAGS   extra Node/V8 flags for every system's process (all alike; not the load
+                       generator's), e.g. --node-flags="--max-semi-space-size=8"
   --out FILE           where the JSON goes (default bench/results/latest.json)
 `;
 
@@ -39,6 +41,7 @@ export function parseBenchArgs(args: string[], log: (line: string) => void): Ben
       "no-large": { type: "boolean", default: false },
       micro: { type: "string" },
       profile: { type: "string" },
+      "node-flags": { type: "string" },
       out: { type: "string" },
     },
     strict: true,
@@ -54,6 +57,10 @@ export function parseBenchArgs(args: string[], log: (line: string) => void): Ben
   for (const s of systems ?? [])
     if (!(SYSTEMS as readonly string[]).includes(s))
       throw new Error(`--systems: unknown system ${JSON.stringify(s)} (known: ${SYSTEMS.join(", ")})`);
+  const nodeFlags = (values["node-flags"] ?? "").split(/\s+/).filter(Boolean);
+  for (const f of nodeFlags)
+    if (!/^--[a-z0-9][a-z0-9-]*(=[\w.,:/-]+)?$/i.test(f))
+      throw new Error(`--node-flags: ${JSON.stringify(f)} is not a --flag or --flag=value`);
   const rounds = positiveNumber("rounds", values.rounds, 1);
   if (rounds !== undefined && !Number.isInteger(rounds)) throw new Error("--rounds must be a whole number");
   return {
@@ -67,6 +74,7 @@ export function parseBenchArgs(args: string[], log: (line: string) => void): Ben
     microDurationMs: (positiveNumber("micro", values.micro) ?? (quick ? 0.5 : 2)) * 1000,
     out: values.out ? resolve(values.out) : DEFAULT_OUT,
     profileDir: values.profile ? resolve(values.profile) : undefined,
+    nodeFlags,
     log,
   };
 }

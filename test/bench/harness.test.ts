@@ -66,10 +66,14 @@ describe("npm run bench", () => {
         // Ratios to the bare chain are numbers unless a window saw no completed call (a stalled machine).
         ratio_requests_per_s: bare?.requests ? expect.any(Number) : null,
         ratio_p99: p.requests && bare?.requests ? expect.any(Number) : null,
+        cpu_ms_per_request: expect.any(Number),
+        ratio_cpu: expect.any(Number),
       });
       // Zero errors also says each system answered with a whole record: the load generator makes one
       // call before the clock starts, and counts a failed or short reply as an error.
       expect(p.peak_rss_mb).toBeGreaterThan(0);
+      // Every call costs its system some CPU time: zero would mean the usage never reached the report.
+      expect(p.cpu_ms_per_request).toBeGreaterThan(0);
     }
     expect(report.targets.map((t) => t.target)).toContain("zero errors");
     expect(report.targets.find((t) => t.target === "zero errors")?.met).toBe(true);
