@@ -46,7 +46,7 @@ function hitsPerNode(p: Profile, lastSeconds: number | undefined): Map<number, n
 
 const ROOT = resolve(import.meta.dirname, "..");
 
-function where(url: string): string {
+export function where(url: string): string {
   if (!url) return "(native)";
   const path = url.startsWith("file://") ? new URL(url).pathname : url;
   const nm = path.lastIndexOf("node_modules/");

@@ -9,6 +9,9 @@
 export const SYSTEMS = ["bare", "bus-bridged", "bus-in-process"] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
+/** Set by the orchestrator for `--heap-profile`: the file a system's process writes its allocation profile to. */
+export const HEAP_PROFILE_ENV = "XBUS_BENCH_HEAP_PROFILE";
+
 /** Where and how the load generator calls a system: one unary gRPC method, mutual TLS. */
 export interface TargetInfo {
   address: string;

@@ -7,7 +7,14 @@ import { dirname, join, resolve } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { FetchRequestSchema } from "../proto/gen/xbus/v1/exchange_pb.js";
 import { loadMicroBenchmarks, type MicroResult, runMicro } from "./micro/registry.js";
-import type { LoadReply, LoadResult, SystemName, TargetInfo, TargetReply } from "./protocol.js";
+import {
+  HEAP_PROFILE_ENV,
+  type LoadReply,
+  type LoadResult,
+  type SystemName,
+  type TargetInfo,
+  type TargetReply,
+} from "./protocol.js";
 import { subjectForSize } from "./record.js";
 import {
   evaluateTargets,
@@ -41,6 +48,8 @@ export interface BenchOptions {
   out: string;
   /** Write a CPU profile of each bus process here (`node --cpu-prof`). */
   profileDir: string | undefined;
+  /** Write each system's allocation profile here (`<system>.heapprofile`, main thread). */
+  heapProfileDir?: string;
   /** Extra Node/V8 flags for every system's process (not the load generator's). */
   nodeFlags?: string[];
   log: (line: string) => void;
@@ -197,17 +206,19 @@ function forkChild(
 
 function startSystem(
   system: SystemName,
-  profileDir: string | undefined,
-  nodeFlags: string[],
+  o: Pick<BenchOptions, "profileDir" | "heapProfileDir" | "nodeFlags">,
   sizes: number[],
   traces: TraceSink,
 ): Child {
-  const execArgv = [...profileFlags(profileDir, system), ...nodeFlags];
+  const execArgv = [...profileFlags(o.profileDir, system), ...(o.nodeFlags ?? [])];
+  const env = o.heapProfileDir
+    ? { ...process.env, [HEAP_PROFILE_ENV]: join(o.heapProfileDir, `${system}.heapprofile`) }
+    : process.env;
   // The bus traces as deployed: OTLP/HTTP to a collector (the sink below), default sampling.
-  const busEnv = { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: traces.url };
+  const busEnv = { ...env, OTEL_EXPORTER_OTLP_ENDPOINT: traces.url };
   switch (system) {
     case "bare":
-      return forkChild(system, "targets/bare-chain.ts", [], execArgv);
+      return forkChild(system, "targets/bare-chain.ts", [], execArgv, env);
     case "bus-bridged":
       return forkChild(system, "targets/bus.ts", ["bridged", sizes.join(",")], execArgv, busEnv);
     case "bus-in-process":
@@ -317,6 +328,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const loadStart = loadavg();
   const points = planPoints(o);
   if (o.profileDir) mkdirSync(o.profileDir, { recursive: true });
+  if (o.heapProfileDir) mkdirSync(o.heapProfileDir, { recursive: true });
   o.log(
     `xbus bench: ${o.systems.join(", ")}; ${points.length} point(s) × ${o.rounds} round(s) × ` +
       `${(o.warmupMs + o.durationMs) / 1000} s each`,
@@ -328,10 +340,10 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const targets = new Map<SystemName, TargetInfo>();
   let load: Child | undefined;
   const results: PointResult[] = [];
+  const answeredBy = new Map<SystemName, number>();
   try {
     const sizes = [...new Set(points.map((p) => p.recordBytes))];
-    for (const s of o.systems)
-      children.set(s, startSystem(s, o.profileDir, o.nodeFlags ?? [], sizes, traces));
+    for (const s of o.systems) children.set(s, startSystem(s, o, sizes, traces));
     load = forkChild("load generator", "load/generator.ts", [], profileFlags(o.profileDir, "load-generator"));
     // Started together; each generates its CA and certificates and its own nats-server.
     await Promise.all(
@@ -381,7 +393,11 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           );
         }
       }
-      for (const s of o.systems) results.push(summarise(s, point, acc.get(s) as Accumulated));
+      for (const s of o.systems) {
+        const a = acc.get(s) as Accumulated;
+        results.push(summarise(s, point, a));
+        answeredBy.set(s, (answeredBy.get(s) ?? 0) + a.answered);
+      }
     }
   } finally {
     await Promise.allSettled([load?.stop(), ...[...children.values()].map((c) => c.stop())]);
@@ -443,6 +459,13 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   }
   o.log("");
   o.log(`written ${o.out}`);
+  if (o.heapProfileDir) {
+    o.log("allocation profiles (per call: the calls each system answered, warm-up included):");
+    for (const s of o.systems)
+      o.log(
+        `  node --import tsx bench/heap-summary.ts ${join(o.heapProfileDir, `${s}.heapprofile`)} ${answeredBy.get(s) ?? 0}`,
+      );
+  }
   return report;
 }
 

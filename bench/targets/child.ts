@@ -1,4 +1,6 @@
-import type { TargetCommand, TargetInfo, TargetReply } from "../protocol.js";
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
+import { HEAP_PROFILE_ENV, type TargetCommand, type TargetInfo, type TargetReply } from "../protocol.js";
 
 export interface RunningTarget {
   target: TargetInfo;
@@ -6,6 +8,33 @@ export interface RunningTarget {
 }
 
 const RSS_SAMPLE_MS = 50;
+
+/**
+ * Every allocation from the first measured run on, sampled (V8's sampling heap
+ * profiler, keeping objects that the garbage collector has since freed: what
+ * was allocated, not what is still alive), written at stop as a .heapprofile.
+ */
+function allocationSampler(file: string) {
+  const session = new Session();
+  session.connect();
+  let started: Promise<unknown> | undefined;
+  return {
+    start() {
+      started ??= session.post("HeapProfiler.startSampling", {
+        samplingInterval: 4096,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      });
+    },
+    async write() {
+      if (!started) return;
+      await started;
+      const { profile } = await session.post("HeapProfiler.stopSampling");
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
 
 /**
  * The child side of a system under test: starts it, tells the parent where it
@@ -17,6 +46,8 @@ export function serveTarget(start: () => Promise<RunningTarget>): void {
   const send = (m: TargetReply) => process.send?.(m);
   let peak = process.memoryUsage.rss();
   let cpuSince = process.cpuUsage();
+  const heapFile = process.env[HEAP_PROFILE_ENV];
+  const heap = heapFile ? allocationSampler(heapFile) : undefined;
   const sample = () => {
     const rss = process.memoryUsage.rss();
     if (rss > peak) peak = rss;
@@ -30,6 +61,9 @@ export function serveTarget(start: () => Promise<RunningTarget>): void {
     if (stopping) return;
     stopping = true;
     clearInterval(sampler);
+    await heap
+      ?.write()
+      .catch((err: unknown) => process.stderr.write(`bench target: heap profile not written: ${err}\n`));
     await running
       ?.close()
       .catch((err: unknown) => process.stderr.write(`bench target: close failed: ${err}\n`));
@@ -41,6 +75,7 @@ export function serveTarget(start: () => Promise<RunningTarget>): void {
       const cpu = process.cpuUsage(cpuSince);
       send({ type: "rss", peakBytes: peak, cpuMicros: cpu.user + cpu.system });
       if (m.reset) {
+        heap?.start();
         peak = process.memoryUsage.rss();
         cpuSince = process.cpuUsage();
       }

@@ -15,6 +15,8 @@ const HELP = `xbus bench: the bus against a bare chain of the same hops, side by
   --no-large           skip the 64 KB and 500 KB records
   --micro SECONDS      time per micro-benchmark, 0 skips them (default 2; quick 0.5)
   --profile DIR        write a CPU profile (node --cpu-prof) of each system's process to DIR
+  --heap-profile DIR   write an allocation profile of each system's main thread to DIR/<system>.heapprofile
+                       (everything allocated from the first measured run on; see bench/heap-summary.ts)
   --node-flags=FLAGS   extra Node/V8 flags for every system's process (all alike; not the load
                        generator's), e.g. --node-flags="--max-semi-space-size=8"
   --out FILE           where the JSON goes (default bench/results/latest.json)
@@ -42,6 +44,7 @@ export function parseBenchArgs(args: string[], log: (line: string) => void): Ben
       micro: { type: "string" },
       profile: { type: "string" },
       "node-flags": { type: "string" },
+      "heap-profile": { type: "string" },
       out: { type: "string" },
     },
     strict: true,
@@ -75,6 +78,7 @@ export function parseBenchArgs(args: string[], log: (line: string) => void): Ben
     out: values.out ? resolve(values.out) : DEFAULT_OUT,
     profileDir: values.profile ? resolve(values.profile) : undefined,
     nodeFlags,
+    heapProfileDir: values["heap-profile"] ? resolve(values["heap-profile"]) : undefined,
     log,
   };
 }

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { summariseHeapProfile } from "../../bench/heap-summary.js";
 import type { BenchReport } from "../../bench/run.js";
 
 /**
@@ -32,6 +33,8 @@ describe("npm run bench", () => {
         "4",
         "--micro",
         "0.05",
+        "--heap-profile",
+        join(dir, "heap"),
         "--out",
         out,
       ],
@@ -77,6 +80,14 @@ describe("npm run bench", () => {
     }
     expect(report.targets.map((t) => t.target)).toContain("zero errors");
     expect(report.targets.find((t) => t.target === "zero errors")?.met).toBe(true);
+    // --heap-profile: each system's allocations, and the command that reads them per call.
+    for (const s of ["bare", "bus-bridged", "bus-in-process"]) {
+      const file = join(dir, "heap", `${s}.heapprofile`);
+      const line = stdout.split("\n").find((l) => l.includes(`heap-summary.ts ${file} `));
+      const calls = Number(line?.trim().split(" ").at(-1));
+      expect(calls).toBeGreaterThan(0);
+      expect(summariseHeapProfile(file, calls)).toMatch(/MB allocated, [\d.]+ KB per call over \d+ calls/);
+    }
     expect(report.micro.length).toBeGreaterThan(0);
     for (const m of report.micro) expect(m.ops).toBeGreaterThan(0);
   });
