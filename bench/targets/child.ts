@@ -40,7 +40,8 @@ function allocationSampler(file: string) {
  * The child side of a system under test: starts it, tells the parent where it
  * listens, and answers for the peak RSS of this process (sampled every 50 ms,
  * so it is the process's own memory, not the load generator's or the
- * orchestrator's) and for the CPU time all its threads used. Exits when told to stop or when the parent goes away.
+ * orchestrator's) and for the CPU time all its threads used. Exits when told
+ * to stop or when the parent goes away.
  */
 export function serveTarget(start: () => Promise<RunningTarget>): void {
   const send = (m: TargetReply) => process.send?.(m);
