@@ -90,7 +90,7 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
     key: tls.key,
     ...(crl ? { crl: [...crl.blocks] } : {}),
   });
-  const expiryLog = logger.child({ component: "tls" });
+  const expiryLog = logger.child({ part: "tls" });
   let expiry = logCertificateExpiry(expiryLog, tls.cert);
   // A long-running broker is told again each day, so the warning comes while there is time to act.
   const expiryTimer = setInterval(() => {
@@ -102,7 +102,7 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
     ? watchCrl({
         path: o.crlPath,
         caPem: () => tls.ca,
-        logger: logger.child({ component: "crl" }),
+        logger: logger.child({ part: "crl" }),
         onChange: () => creds?.update(tlsOptions()),
       })
     : undefined;

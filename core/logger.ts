@@ -38,7 +38,8 @@ export function createLogger(
   const p = pino(
     {
       level: LEVELS.has(level) ? level : "info",
-      base,
+      // The bindings, base included, are kept by `wrap` so that each key appears once per line.
+      base: null,
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       // Name and message only: stacks and causes can carry request text.
@@ -47,16 +48,40 @@ export function createLogger(
     },
     { write },
   );
-  return wrap(p);
+  return wrap(p, base);
 }
 
-function wrap(p: PinoLogger): Logger {
+/**
+ * pino writes a child's bindings after its parent's and a call's fields after
+ * both, so a key given twice appeared twice in one JSON line (`"component":
+ * "broker","component":"tls"`), which log tools read differently. Here each
+ * child is made from the root with its merged bindings (the innermost value
+ * wins), and a call's field that repeats a binding is dropped when it says the
+ * same, or written through a one-off child when it says otherwise.
+ */
+function wrap(root: PinoLogger, bindings: Record<string, unknown>): Logger {
+  const p = Object.keys(bindings).length > 0 ? root.child(bindings) : root;
+  const write =
+    (level: Level) =>
+    (fields: Record<string, unknown>, msg: string): void => {
+      let own: Record<string, unknown> | undefined;
+      let overrides: Record<string, unknown> | undefined;
+      for (const k in fields) {
+        if (!(k in bindings)) continue;
+        own ??= { ...fields };
+        delete own[k];
+        if (!Object.is(bindings[k], fields[k])) (overrides ??= {})[k] = fields[k];
+      }
+      if (!own) p[level](fields, msg);
+      else if (!overrides) p[level](own, msg);
+      else root.child({ ...bindings, ...overrides })[level](own, msg);
+    };
   return {
-    debug: (f, m) => p.debug(f, m),
-    info: (f, m) => p.info(f, m),
-    warn: (f, m) => p.warn(f, m),
-    error: (f, m) => p.error(f, m),
-    child: (f) => wrap(p.child(f)),
+    debug: write("debug"),
+    info: write("info"),
+    warn: write("warn"),
+    error: write("error"),
+    child: (f) => wrap(root, { ...bindings, ...f }),
   };
 }
 
