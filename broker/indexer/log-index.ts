@@ -37,6 +37,18 @@ export interface ExchangeFilter {
   limit: number;
 }
 
+/** An exchange's indexed columns only, without decoding its leaf: what the alert rules read. */
+export interface ExchangeFact {
+  index: number;
+  exchangeId: string;
+  /** Milliseconds since the epoch. */
+  time: number;
+  consumer: string;
+  service: string;
+  subjectRef: string;
+  decision: string;
+}
+
 const DECISION_NAME: Record<number, string> = {
   [Decision.ALLOW]: "allow",
   [Decision.DENY]: "deny",
@@ -149,6 +161,28 @@ export class LogIndexReader {
     const sql = `SELECT idx, leaf FROM entries ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY idx DESC LIMIT ?`;
     const rows = this.db.prepare(sql).all(...args, f.limit) as { idx: number; leaf: Buffer }[];
     return rows.map((r) => ({ index: r.idx, leaf: r.leaf, record: decodeOrUndefined(r.leaf) }));
+  }
+
+  /**
+   * The time of the exchange that comes after the first `count` in [from, to) in time order, or
+   * undefined when the window holds no more than `count`: where a bounded scan has to stop. Reads the
+   * time index only.
+   */
+  timeAfter(from: number, to: number, count: number): number | undefined {
+    const row = this.db
+      .prepare("SELECT time FROM entries WHERE time >= ? AND time < ? ORDER BY time, idx LIMIT 1 OFFSET ?")
+      .get(from, to, count) as { time: number } | undefined;
+    return row?.time;
+  }
+
+  /** Exchanges in [from, to) in time order (then log order), at most `limit`, read lazily. */
+  exchangeFacts(from: number, to: number, limit: number): IterableIterator<ExchangeFact> {
+    return this.db
+      .prepare(
+        `SELECT idx AS "index", exchange_id AS exchangeId, time, consumer, service, subject_ref AS subjectRef, decision
+         FROM entries WHERE time >= ? AND time < ? ORDER BY time, idx LIMIT ?`,
+      )
+      .iterate(from, to, limit) as IterableIterator<ExchangeFact>;
   }
 
   exchange(exchangeId: string): IndexedEntry | undefined {

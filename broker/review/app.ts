@@ -9,6 +9,14 @@ import { PROMETHEUS_CONTENT_TYPE } from "../../core/telemetry/index.js";
 import { type ExchangeRecord, ExchangeRecordSchema } from "../../proto/gen/xbus/v1/log_pb.js";
 import type { IndexedEntry, LogIndexReader } from "../indexer/log-index.js";
 import { subjectRef } from "../log/subject-ref.js";
+import {
+  ALERT_RULES,
+  type AlertOptions,
+  type AlertRule,
+  alertRulesJson,
+  computeAlerts,
+  resolveAlertOptions,
+} from "./alerts.js";
 
 export interface ReviewOptions {
   /** Read only: the review API never writes the index (a LogIndex, the writer, is one too). */
@@ -29,16 +37,21 @@ export interface ReviewOptions {
    * `{trace_id}` is replaced, e.g. `http://jaeger:16686/trace/{trace_id}`.
    */
   traceUrlTemplate?: string;
+  /** Thresholds of `GET /v1/alerts` (README, "Alerts"); defaults when absent. */
+  alerts?: AlertOptions;
 }
 
 const MAX_LIMIT = 1000;
 const DECISIONS = new Set(["allow", "deny", "invalid", "error"]);
+const ALERT_PARAMS = new Set(["from", "to", "rule"]);
+const DEFAULT_ALERT_WINDOW_MS = 24 * 3600_000;
 
 /** The security team's HTTP API over the exchange log (README, "Review API"). */
 export function createReviewApp(o: ReviewOptions): Hono {
   const app = new Hono();
   const publicKey = rawEd25519(o.logPublicKey).toString("base64");
   const tokenHashes = o.tokenHashes.map((h) => Buffer.from(h, "hex"));
+  const alerts = resolveAlertOptions(o.alerts);
 
   app.onError((err, c) => {
     if (err instanceof HTTPException)
@@ -206,6 +219,50 @@ export function createReviewApp(o: ReviewOptions): Hono {
             ]
           : [],
       ),
+    });
+  });
+
+  app.get("/v1/alerts", (c) => {
+    for (const [k, values] of Object.entries(c.req.queries())) {
+      if (!ALERT_PARAMS.has(k))
+        throw new HTTPException(400, {
+          message: `unknown query parameter ${JSON.stringify(k.slice(0, 64))} (from, to, rule)`,
+        });
+      if (values.length !== 1) throw new HTTPException(400, { message: `${k} must be given once` });
+      const v = values[0] ?? "";
+      if (v.length === 0 || v.length > 256)
+        throw new HTTPException(400, { message: `${k} must be 1 to 256 characters` });
+    }
+    const rule = c.req.query("rule");
+    if (rule !== undefined && !ALERT_RULES.includes(rule as AlertRule))
+      throw new HTTPException(400, { message: `rule must be one of ${ALERT_RULES.join(", ")}` });
+    const enabled = alertRulesJson(alerts);
+    if (rule !== undefined && !(rule in enabled))
+      throw new HTTPException(400, { message: `rule ${rule} is turned off on this server` });
+    const fromQ = c.req.query("from");
+    const toQ = c.req.query("to");
+    const to = toQ === undefined ? Date.now() : timeParam(toQ, "to");
+    const from = fromQ === undefined ? to - DEFAULT_ALERT_WINDOW_MS : timeParam(fromQ, "from");
+    if (from >= to) throw new HTTPException(400, { message: "from must be before to" });
+    if (to - from > alerts.maxWindowMs)
+      throw new HTTPException(400, {
+        message: `from: the window from..to may span at most ${alerts.maxWindowMs / 86_400_000} days`,
+      });
+    // A bounded scan: past maxScan exchanges, the answer covers [from, scanned_to) and says so.
+    const stop = o.index.timeAfter(from, to, alerts.maxScan);
+    const scannedTo = stop ?? to;
+    const found = computeAlerts(
+      o.index.exchangeFacts(from, scannedTo, alerts.maxScan),
+      alerts,
+      new Set(rule === undefined ? ALERT_RULES : [rule as AlertRule]),
+    );
+    return c.json({
+      from,
+      to,
+      complete: stop === undefined,
+      scanned_to: scannedTo,
+      rules: enabled,
+      alerts: found,
     });
   });
 

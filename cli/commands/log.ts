@@ -11,12 +11,12 @@ import { type Receipt, ReceiptSchema } from "../../proto/gen/xbus/v1/exchange_pb
 import { readDevJson } from "../dev/dev-json.js";
 import { type ExportLine, exportLog } from "../log/export.js";
 import { checkReceipt } from "../log/receipt.js";
-import { type ReviewClient, reviewClient, type TreeHeadJson } from "../log/review-client.js";
+import { type AlertsJson, type ReviewClient, reviewClient, type TreeHeadJson } from "../log/review-client.js";
 import { verifyExport, verifyTreeHeadSignature } from "../log/verify.js";
 import { verifyConsistency } from "../log/verify-tree.js";
 import type { Command } from "./command.js";
 
-const HELP = `xbus log <verify|export|query|reindex|receipt> [options]
+const HELP = `xbus log <verify|export|query|alerts|reindex|receipt> [options]
 
   export  [--out FILE]                 entries and the signed tree head as JSON lines (stdout by default)
   verify  [--file FILE] [--public-key B64]
@@ -24,6 +24,9 @@ const HELP = `xbus log <verify|export|query|reindex|receipt> [options]
                                       check each signed tree head; names the first bad index; exit 1 on failure
   query   [--consumer ID] [--service S] [--subject CITIZEN_ID] [--purpose P] [--decision allow|deny|invalid|error]
           [--from T] [--to T] [--limit N] [--json]
+  alerts  [--from T] [--to T] [--rule bulk_lookup|denials|off_hours] [--json]
+                                      alerts recomputed from the log (default: the last 24 hours),
+                                      newest first, one line each (--json: with their exchanges)
   reindex --db PATH --log-key PEM --log-id ID [--nats URL] [--nats-ca PEM --nats-cert PEM --nats-key PEM]
                                       rebuild the SQLite index from the JetStream stream alone
                                       (NATS with mutual TLS: a broker certificate; default dev.json's)
@@ -74,7 +77,7 @@ const progress = (done: number, total: number) => {
 
 export const logCommand: Command = {
   name: "log",
-  summary: "verify, export, query or reindex the exchange log",
+  summary: "verify, export, query, alert on or reindex the exchange log",
   async run(args) {
     const [sub, ...rest] = args;
     const say = (s: string) => process.stdout.write(`${s}\n`);
@@ -265,6 +268,45 @@ export const logCommand: Command = {
             ].join("\t"),
           );
         }
+        return 0;
+      }
+      case "alerts": {
+        const { values } = parseArgs({
+          args: rest,
+          options: {
+            ...apiOptions,
+            from: { type: "string" },
+            to: { type: "string" },
+            rule: { type: "string" },
+            json: { type: "boolean" },
+          },
+          strict: true,
+        });
+        const { url: _u, token: _t, help: _h, json, ...params } = values;
+        const res = await api(values).get<AlertsJson>("/v1/alerts", params);
+        if (json) {
+          say(JSON.stringify(res, null, 2));
+        } else {
+          say(["id", "rule", "first_at", "last_at", "count", "consumer", "summary"].join("\t"));
+          for (const a of res.alerts)
+            say(
+              [
+                a.id,
+                a.rule,
+                new Date(a.first_at).toISOString(),
+                new Date(a.last_at).toISOString(),
+                a.count,
+                a.consumer,
+                a.summary,
+              ].join("\t"),
+            );
+        }
+        const window = `${new Date(res.from).toISOString()} to ${new Date(res.to).toISOString()}`;
+        process.stderr.write(
+          res.complete
+            ? `${res.alerts.length} alerts from ${window}\n`
+            : `${res.alerts.length} alerts, INCOMPLETE: the server stopped reading at ${new Date(res.scanned_to).toISOString()} (window ${window}); run again with --from ${res.scanned_to}\n`,
+        );
         return 0;
       }
       case "reindex": {

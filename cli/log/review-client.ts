@@ -34,3 +34,23 @@ export interface EntryJson {
   leaf_hash: string;
   record: Record<string, unknown> | null;
 }
+
+/** `GET /v1/alerts` as the API answers it (README, "Alerts"). */
+export interface AlertsJson {
+  from: number;
+  to: number;
+  complete: boolean;
+  scanned_to: number;
+  rules: Record<string, unknown>;
+  alerts: {
+    id: string;
+    rule: string;
+    consumer: string;
+    first_at: number;
+    last_at: number;
+    count: number;
+    truncated: boolean;
+    summary: string;
+    exchanges: { index: number; exchange_id: string; time: number; service: string; decision: string }[];
+  }[];
+}

@@ -1,0 +1,116 @@
+import { execFile } from "node:child_process";
+import { createHash, generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LogIndex, LogIndexReader } from "../../broker/indexer/log-index.js";
+import { createReviewApp } from "../../broker/review/app.js";
+import { type ReviewServer, serveReview } from "../../broker/review/serve.js";
+import { Decision, ExchangeRecordSchema } from "../../proto/gen/xbus/v1/log_pb.js";
+import type { AlertsJson } from "../log/review-client.js";
+
+const TOKEN = randomBytes(24).toString("base64url");
+const EHR = "spiffe://gov.bt/agency/moh/system/ehr";
+/** Wednesday 9 July 2025, 09:00 UTC. */
+const NINE = Date.UTC(2025, 6, 9, 9);
+const WINDOW = ["--from", "2025-07-09T00:00:00Z", "--to", "2025-07-10T00:00:00Z"];
+
+describe("xbus log alerts", () => {
+  const dir = mkdtempSync(join(tmpdir(), "xbus-log-alerts-"));
+  let reader: LogIndexReader;
+  let server: ReviewServer;
+
+  beforeAll(async () => {
+    const path = join(dir, "index.sqlite");
+    const writer = new LogIndex(path, "xbus-test-log", generateKeyPairSync("ed25519").privateKey);
+    // Twelve refusals a second apart (a denials alert), and one read at 22:00 (an off-hours alert).
+    const records = [
+      ...Array.from({ length: 12 }, (_, i) => ({ time: NINE + i * 1_000, decision: Decision.DENY })),
+      { time: NINE + 13 * 3_600_000, decision: Decision.ALLOW },
+    ];
+    writer.appendBatch(
+      records.map((r, i) => ({
+        seq: i + 1,
+        leaf: toBinary(
+          ExchangeRecordSchema,
+          create(ExchangeRecordSchema, {
+            exchangeId: randomUUID(),
+            time: BigInt(r.time),
+            consumer: EHR,
+            service: "dcrc.v1.CitizenRegistry/GetCitizen",
+            subjectRef: createHash("sha256").update(String(i)).digest("hex"),
+            purpose: "treatment",
+            decision: r.decision,
+            status: r.decision === Decision.ALLOW ? "OK" : "POLICY_DENIED",
+          }),
+        ),
+      })),
+    );
+    writer.close();
+    reader = new LogIndexReader(path, "xbus-test-log");
+    server = await serveReview(
+      createReviewApp({
+        index: reader,
+        logPublicKey: generateKeyPairSync("ed25519").publicKey,
+        tokenHashes: [createHash("sha256").update(TOKEN).digest("hex")],
+        logSecret: randomBytes(32),
+        subjectIdPattern: /^[0-9]{11}$/,
+      }),
+    );
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    reader?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  // Asynchronous: the review API answering the CLI runs in this very process.
+  const xbus = async (...args: string[]) => {
+    try {
+      const { stdout, stderr } = await promisify(execFile)(
+        process.execPath,
+        [join(import.meta.dirname, "../../bin/xbus.js"), "log", "alerts", "--url", server.url, ...args],
+        { encoding: "utf8", env: { ...process.env, XBUS_REVIEW_TOKEN: TOKEN } },
+      );
+      return { status: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code?: number; stdout?: string; stderr?: string };
+      return { status: e.code ?? 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+    }
+  };
+
+  it("prints one line per alert, newest first, and the full answer with --json", async () => {
+    const table = await xbus(...WINDOW);
+    expect(table.status, table.stderr).toBe(0);
+    const lines = table.stdout.trim().split("\n");
+    expect(lines[0]?.split("\t")).toEqual([
+      "id",
+      "rule",
+      "first_at",
+      "last_at",
+      "count",
+      "consumer",
+      "summary",
+    ]);
+    expect(lines.slice(1).map((l) => l.split("\t").slice(1, 6))).toEqual([
+      ["off_hours", "2025-07-09T22:00:00.000Z", "2025-07-09T22:00:00.000Z", "1", EHR],
+      ["denials", "2025-07-09T09:00:00.000Z", "2025-07-09T09:00:11.000Z", "12", EHR],
+    ]);
+    expect(table.stderr).toContain("2 alerts from 2025-07-09T00:00:00.000Z");
+
+    const json = await xbus(...WINDOW, "--rule", "denials", "--json");
+    expect(json.status, json.stderr).toBe(0);
+    const body = JSON.parse(json.stdout) as AlertsJson;
+    expect(body.alerts.map((a) => [a.rule, a.count, a.exchanges.length])).toEqual([["denials", 12, 12]]);
+  }, 60_000);
+
+  it("fails with the server's reason on a bad parameter", async () => {
+    const res = await xbus("--rule", "weekends");
+    expect(res.status).toBe(1);
+    expect(res.stderr).toContain("HTTP 400 rule must be one of bulk_lookup, denials, off_hours");
+  }, 60_000);
+});
