@@ -1,6 +1,11 @@
 import type { Database, Statement } from "better-sqlite3";
 import { EMPTY_ROOT, nodeHash } from "../../core/merkle-hash.js";
 
+/** A proof asked for outside the tree (an index, a size): the caller's mistake, a 400 in the review API. */
+export class ProofRangeError extends RangeError {
+  override name = "ProofRangeError";
+}
+
 /**
  * The exchange log's Merkle tree (RFC 6962 / RFC 9162) in SQLite. Every
  * complete subtree is stored once as (level, index) → hash, so appending a leaf
@@ -85,7 +90,7 @@ export class MerkleStore {
   inclusionProof(index: number, treeSize: number): Buffer[] {
     this.check(treeSize);
     if (!Number.isInteger(index) || index < 0 || index >= treeSize)
-      throw new RangeError(`index ${index} is not in a tree of size ${treeSize}`);
+      throw new ProofRangeError(`index ${index} is not in a tree of size ${treeSize}`);
     const path: Buffer[] = [];
     const walk = (m: number, start: number, n: number) => {
       if (n === 1) return;
@@ -106,7 +111,7 @@ export class MerkleStore {
   consistencyProof(first: number, second: number): Buffer[] {
     this.check(second);
     if (!Number.isInteger(first) || first < 1 || first > second)
-      throw new RangeError(`first must be 1..${second}, got ${first}`);
+      throw new ProofRangeError(`first must be 1..${second}, got ${first}`);
     const proof: Buffer[] = [];
     const sub = (m: number, start: number, n: number, whole: boolean) => {
       if (m === n) {
@@ -146,7 +151,7 @@ export class MerkleStore {
   private check(treeSize: number): void {
     const size = this.treeSize;
     if (!Number.isInteger(treeSize) || treeSize < 0 || treeSize > size) {
-      throw new RangeError(`tree_size must be 0..${size}, got ${treeSize}`);
+      throw new ProofRangeError(`tree_size must be 0..${size}, got ${treeSize}`);
     }
   }
 }

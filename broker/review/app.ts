@@ -8,6 +8,7 @@ import { leafHash } from "../../core/merkle-hash.js";
 import { PROMETHEUS_CONTENT_TYPE } from "../../core/telemetry/index.js";
 import { type ExchangeRecord, ExchangeRecordSchema } from "../../proto/gen/xbus/v1/log_pb.js";
 import type { IndexedEntry, LogIndexReader } from "../indexer/log-index.js";
+import { ProofRangeError } from "../indexer/merkle-store.js";
 import { subjectRef } from "../log/subject-ref.js";
 import {
   ALERT_RULES,
@@ -56,7 +57,8 @@ export function createReviewApp(o: ReviewOptions): Hono {
   app.onError((err, c) => {
     if (err instanceof HTTPException)
       return c.json({ error: { status: err.status, message: err.message } }, err.status);
-    if (err instanceof RangeError) return c.json({ error: { status: 400, message: err.message } }, 400);
+    // Only a proof asked for outside the tree: any other RangeError (a stack overflow, say) is a bug.
+    if (err instanceof ProofRangeError) return c.json({ error: { status: 400, message: err.message } }, 400);
     return c.json({ error: { status: 500, message: "internal error" } }, 500);
   });
   app.notFound((c) => c.json({ error: { status: 404, message: "no such route" } }, 404));
