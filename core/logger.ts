@@ -70,7 +70,10 @@ function wrap(root: PinoLogger, bindings: Record<string, unknown>): Logger {
         if (!(k in bindings)) continue;
         own ??= { ...fields };
         delete own[k];
-        if (!Object.is(bindings[k], fields[k])) (overrides ??= {})[k] = fields[k];
+        if (!Object.is(bindings[k], fields[k])) {
+          overrides ??= {};
+          overrides[k] = fields[k];
+        }
       }
       if (!own) p[level](fields, msg);
       else if (!overrides) p[level](own, msg);
