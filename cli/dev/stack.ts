@@ -48,6 +48,7 @@ import {
 import { Catalogue } from "../../core/catalogue.js";
 import { createLogger, type Logger } from "../../core/logger.js";
 import { natsAuthConfig } from "../../core/nats-auth.js";
+import { type NatsClientTls, natsClientOptions } from "../../core/nats-client.js";
 import { NatsServer } from "../../core/nats-server.js";
 import { createReplySigner } from "../../core/reply-signature.js";
 import { onSigningWorkerFailure } from "../../core/sign-async.js";
@@ -275,26 +276,22 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   }
   const spawned = options.natsUrl ? undefined : await NatsServer.start({ extraConfig });
   const nats = spawned ?? { url: options.natsUrl as string };
-  // From files when the identity has them: nats.js reads them again on every reconnect, so a renewed
-  // certificate (or a trust bundle with a new CA) is picked up without restarting the process.
-  const natsTls = (identity: NatsIdentity) =>
+  // From files when the identity has them, so a renewed certificate is taken up at the next reconnect.
+  const natsTls = (identity: NatsIdentity): NatsClientTls =>
     identity.certPath && identity.keyPath
       ? { caFile: caPath, certFile: identity.certPath, keyFile: identity.keyPath }
       : { ca: ca.certPem, cert: identity.cert, key: identity.key };
-  // Plain data, so that a worker thread can connect with the same options (the indexer does).
   const natsOptions = (
     identity?: NatsIdentity,
     name?: string,
     extra: Partial<ConnectionOptions> = {},
-  ): ConnectionOptions => ({
-    servers: nats.url,
-    // Components never give up on NATS: they keep reconnecting and answer UNAVAILABLE meanwhile.
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 250,
-    ...(name ? { name } : {}),
-    ...extra,
-    ...(natsAuth && identity ? { tls: natsTls(identity) } : {}),
-  });
+  ): ConnectionOptions =>
+    natsClientOptions({
+      servers: nats.url,
+      ...(name ? { name } : {}),
+      extra,
+      ...(natsAuth && identity ? { tls: natsTls(identity) } : {}),
+    });
   const natsConnect = (identity?: NatsIdentity, name?: string, extra: Partial<ConnectionOptions> = {}) =>
     connect(natsOptions(identity, name, extra));
   const closers: (() => Promise<void>)[] = spawned ? [() => spawned.dispose()] : [];
