@@ -2,6 +2,7 @@ import { adapterCommand } from "./adapter.js";
 import { benchCommand } from "./bench.js";
 import { certsCommand } from "./certs.js";
 import type { Command } from "./command.js";
+import { connectorCommand } from "./connector.js";
 import { devCommand } from "./dev.js";
 import { logCommand } from "./log.js";
 import { policyCommand } from "./policy.js";
@@ -10,6 +11,7 @@ import { policyCommand } from "./policy.js";
 export const commands: readonly Command[] = [
   devCommand,
   certsCommand,
+  connectorCommand,
   adapterCommand,
   policyCommand,
   logCommand,
