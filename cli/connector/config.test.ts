@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CertificateAuthority, createCa, issueCertificate } from "../../certs/index.js";
-import { ConfigError, type ConnectorFlags, loadConnectorConfig } from "./config.js";
+import type { Flags } from "../config/settings.js";
+import { ConfigError, loadConnectorConfig } from "./config.js";
 
 /*
  * The settings of `xbus connector`, checked before anything starts: every
@@ -47,7 +48,7 @@ function configFile(settings: unknown, name = "connector.json"): string {
 }
 
 /** The ConfigError message of loading these settings (fails the test if they load). */
-function refusal(settings: unknown, flags: ConnectorFlags = {}, now?: Date): string {
+function refusal(settings: unknown, flags: Flags = {}, now?: Date): string {
   const path = configFile(settings);
   try {
     loadConnectorConfig(path, flags, now);
@@ -187,12 +188,14 @@ describe("loadConnectorConfig", () => {
       `${path}: adapter.address: must be HOST:PORT, got "adapter"`,
     );
     expect(refusal({ ...good(), broker_keys: ["broker-a.key.pem"] })).toBe(
-      `${path}: broker_keys: ${join(dir, "broker-a.key.pem")} is a private key; give the broker's public route-signing key`,
+      `${path}: broker_keys: ${join(dir, "broker-a.key.pem")} is a private key; give the public key`,
     );
     expect(refusal({ ...good(), broker_keys: ["broker-rsa.pub.pem"] })).toContain(
-      "is a rsa key; route signatures are Ed25519",
+      "is a rsa key; it must be Ed25519",
     );
-    expect(refusal({ ...good(), broker_keys: ["ca.pem"] })).toContain("ca.pem is a certificate;");
+    expect(refusal({ ...good(), broker_keys: ["ca.pem"] })).toContain(
+      "ca.pem is a certificate, not an Ed25519 public key",
+    );
     write("garbage.pem", "not a key");
     expect(refusal({ ...good(), broker_keys: ["garbage.pem"] })).toContain(
       "garbage.pem is not a PEM public key",
