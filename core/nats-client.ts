@@ -1,4 +1,4 @@
-import type { ConnectionOptions } from "@nats-io/transport-node";
+import { type ConnectionOptions, connect, type NatsConnection } from "@nats-io/transport-node";
 
 /**
  * A component's mutual-TLS identity on NATS. From files where there are any:
@@ -34,4 +34,28 @@ export function natsClientOptions(o: NatsClientOptions): ConnectionOptions {
     ...o.extra,
     ...(o.tls ? { tls: o.tls } : {}),
   };
+}
+
+/**
+ * The first connection of a component tells a configuration problem from an
+ * outage: a certificate NATS refuses or a trust bundle that does not verify
+ * the server throws with NATS's reason, where reconnecting would retry it for
+ * ever in silence; a server that is not up yet is waited for (`onWait` says
+ * so), as a component started before NATS must come up by itself.
+ */
+export async function connectOrWait(
+  options: ConnectionOptions,
+  onWait: (err: Error) => void,
+): Promise<NatsConnection> {
+  try {
+    return await connect({ ...options, waitOnFirstConnect: false });
+  } catch (err) {
+    const e = err instanceof Error ? err : new Error(String(err));
+    if (e.name !== "ConnectionError" && e.name !== "TimeoutError") {
+      const servers = [options.servers ?? []].flat().join(", ");
+      throw new Error(`NATS ${servers} refused the connection: ${e.message}`);
+    }
+    onWait(e);
+    return connect({ ...options, waitOnFirstConnect: true });
+  }
 }

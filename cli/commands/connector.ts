@@ -4,6 +4,7 @@ import { createTelemetry } from "../../core/telemetry/index.js";
 import { ConfigError, type ConnectorConfig, loadConnectorConfig } from "../connector/config.js";
 import { type ConnectorProcess, startConnectorProcess } from "../connector/run.js";
 import type { Command } from "./command.js";
+import { serveUntilSignal } from "./serve-until-signal.js";
 
 const HELP = `xbus connector --config FILE [options]
 
@@ -55,59 +56,27 @@ export const connectorCommand: Command = {
       process.stdout.write(`${HELP}\n`);
       return 0;
     }
-    const failed = (why: string) => {
-      process.stderr.write(`xbus connector: ${why}\n`);
-      return 1;
-    };
     const { config, help: _help, ...flags } = values;
     let cfg: ConnectorConfig;
     try {
       cfg = loadConnectorConfig(config, flags);
     } catch (err) {
-      if (err instanceof ConfigError) return failed(err.message);
+      if (err instanceof ConfigError) {
+        process.stderr.write(`xbus connector: ${err.message}\n`);
+        return 1;
+      }
       throw err;
     }
-
     const logger = createLogger({ component: "connector", agency: cfg.agency });
     const telemetry = createTelemetry({ serviceName: `xbus-connector-${cfg.agency}` });
-    let running: ConnectorProcess | undefined;
-    let stopping = false;
-    let stop = () => {};
-    const stopped = new Promise<void>((resolve) => {
-      stop = resolve;
+    return serveUntilSignal<ConnectorProcess>({
+      command: "xbus connector",
+      logger,
+      telemetry,
+      start: () => startConnectorProcess(cfg, { logger, telemetry }),
+      ready: (c) =>
+        `${cfg.agency} ready as ${cfg.spiffeId}, serving ${c.subjects} → adapter ${cfg.adapter.address}` +
+        (c.metricsUrl ? `, metrics ${c.metricsUrl}` : ""),
     });
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (running === undefined || stopping) {
-        // Nothing in flight yet (NATS may be down and waited for), or a second signal: the
-        // operator does not want to wait.
-        process.stderr.write(
-          `xbus connector: ${signal}, exiting ${stopping ? "without waiting" : "before ready"}\n`,
-        );
-        process.exit(stopping ? 130 : 0);
-      }
-      stopping = true;
-      stop();
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-    try {
-      running = await startConnectorProcess(cfg, { logger, telemetry });
-      process.stdout.write(
-        `xbus connector: ${cfg.agency} ready as ${cfg.spiffeId}, serving ${running.subjects} ` +
-          `→ adapter ${cfg.adapter.address}` +
-          (running.metricsUrl ? `, metrics ${running.metricsUrl}` : "") +
-          "\n",
-      );
-      await stopped;
-      logger.info({}, "stopping: letting requests in flight finish");
-      await running.close();
-      return 0;
-    } catch (err) {
-      return failed(err instanceof Error ? err.message : String(err));
-    } finally {
-      await telemetry.shutdown();
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-    }
   },
 };

@@ -1,4 +1,4 @@
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import {
   type Connector,
   connectorNatsOptions,
@@ -7,7 +7,7 @@ import {
 } from "../../adapters/connector/index.js";
 import { logCertificateExpiry } from "../../certs/index.js";
 import type { Logger } from "../../core/logger.js";
-import { natsClientOptions } from "../../core/nats-client.js";
+import { connectOrWait, natsClientOptions } from "../../core/nats-client.js";
 import { watchConnectivity } from "../../core/nats-connectivity.js";
 import { agencySubjects } from "../../core/nats-subjects.js";
 import { createReplySigner } from "../../core/reply-signature.js";
@@ -84,29 +84,16 @@ export async function startConnectorProcess(
   };
 }
 
-/**
- * The first connection tells a configuration problem from an outage: a
- * certificate NATS refuses or a trust bundle that does not verify the server
- * fails the start with its reason, where the connector would otherwise retry
- * it forever in silence; a server that is not there yet is waited for, as a
- * connector started before NATS must come up by itself.
- */
 async function connectNats(cfg: ConnectorConfig, logger: Logger): Promise<NatsConnection> {
   const options = natsClientOptions({
     servers: cfg.servers,
     tls: cfg.tlsFiles,
     extra: connectorNatsOptions(cfg.agency, cfg.name),
   });
-  try {
-    return await connect({ ...options, waitOnFirstConnect: false });
-  } catch (err) {
-    const name = (err as Error).name;
-    if (name !== "ConnectionError" && name !== "TimeoutError")
-      throw new Error(`NATS ${cfg.servers.join(", ")} refused the connector: ${(err as Error).message}`);
+  return connectOrWait(options, (err) =>
     logger.warn(
       { servers: cfg.servers, err },
       "NATS is not reachable yet; waiting for it (the connector serves once connected)",
-    );
-    return connect(options);
-  }
+    ),
+  );
 }

@@ -204,7 +204,28 @@ describe("xbus connector", () => {
     );
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(
-      /^xbus connector: NATS nats:\/\/127\.0\.0\.1:\d+ refused the connector: Authorization Violation\n$/,
+      /^xbus connector: NATS nats:\/\/127\.0\.0\.1:\d+ refused the connection: Authorization Violation\n$/,
     );
+  });
+
+  it("waits for a NATS that is not up yet, and a SIGTERM meanwhile ends it at once", async () => {
+    const child = spawn(
+      process.execPath,
+      [join(root, "bin/xbus.js"), "connector", "--config", configPath, "--nats", "nats://127.0.0.1:1"],
+      { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    children.push(child);
+    let err = "";
+    child.stderr?.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    while (!err.includes("NATS is not reachable yet")) {
+      if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${err}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(err).toContain("xbus connector: SIGTERM, exiting before ready\n");
   });
 });
