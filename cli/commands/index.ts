@@ -1,5 +1,6 @@
 import { adapterCommand } from "./adapter.js";
 import { benchCommand } from "./bench.js";
+import { brokerCommand } from "./broker.js";
 import { certsCommand } from "./certs.js";
 import type { Command } from "./command.js";
 import { connectorCommand } from "./connector.js";
@@ -11,6 +12,7 @@ import { policyCommand } from "./policy.js";
 export const commands: readonly Command[] = [
   devCommand,
   certsCommand,
+  brokerCommand,
   connectorCommand,
   adapterCommand,
   policyCommand,
