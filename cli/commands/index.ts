@@ -1,7 +1,9 @@
 import { adapterCommand } from "./adapter.js";
 import { benchCommand } from "./bench.js";
+import { brokerCommand } from "./broker.js";
 import { certsCommand } from "./certs.js";
 import type { Command } from "./command.js";
+import { connectorCommand } from "./connector.js";
 import { devCommand } from "./dev.js";
 import { logCommand } from "./log.js";
 import { policyCommand } from "./policy.js";
@@ -10,6 +12,8 @@ import { policyCommand } from "./policy.js";
 export const commands: readonly Command[] = [
   devCommand,
   certsCommand,
+  brokerCommand,
+  connectorCommand,
   adapterCommand,
   policyCommand,
   logCommand,

@@ -1,5 +1,4 @@
 import {
-  createHash,
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
@@ -22,19 +21,7 @@ import { mohAdapter } from "../../adapters/examples/moh/adapter.js";
 import { createPopulation, type Population } from "../../adapters/examples/population.js";
 import { rstaAdapter } from "../../adapters/examples/rsta/adapter.js";
 import { type AdapterDefinition, type AdapterServer, serveAdapter } from "../../adapters/sdk/index.js";
-import {
-  type Broker,
-  createReviewApp,
-  DEFAULT_SUBJECT_ID_PATTERN,
-  type ExchangeOutcome,
-  type ExchangeRecorder,
-  type LogIndexReader,
-  openConsentStore,
-  openExchangeLog,
-  serveReview,
-  startBroker,
-  startIndexerWorker,
-} from "../../broker/index.js";
+import type { ExchangeOutcome, ExchangeRecorder, LogIndexReader } from "../../broker/index.js";
 import {
   type CaDir,
   type CertificateAuthority,
@@ -48,11 +35,13 @@ import {
 import { Catalogue } from "../../core/catalogue.js";
 import { createLogger, type Logger } from "../../core/logger.js";
 import { natsAuthConfig } from "../../core/nats-auth.js";
+import { type NatsClientTls, natsClientOptions } from "../../core/nats-client.js";
 import { NatsServer } from "../../core/nats-server.js";
 import { createReplySigner } from "../../core/reply-signature.js";
 import { onSigningWorkerFailure } from "../../core/sign-async.js";
 import { countNatsReconnects, createTelemetry, type Telemetry } from "../../core/telemetry/index.js";
 import { createPolicyStore, type PolicyStore } from "../../policies/index.js";
+import { startBrokerServices, tokenHash } from "../broker/services.js";
 
 /**
  * Everything of the bus on one machine: a nats-server child, a federation CA
@@ -275,26 +264,22 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   }
   const spawned = options.natsUrl ? undefined : await NatsServer.start({ extraConfig });
   const nats = spawned ?? { url: options.natsUrl as string };
-  // From files when the identity has them: nats.js reads them again on every reconnect, so a renewed
-  // certificate (or a trust bundle with a new CA) is picked up without restarting the process.
-  const natsTls = (identity: NatsIdentity) =>
+  // From files when the identity has them, so a renewed certificate is taken up at the next reconnect.
+  const natsTls = (identity: NatsIdentity): NatsClientTls =>
     identity.certPath && identity.keyPath
       ? { caFile: caPath, certFile: identity.certPath, keyFile: identity.keyPath }
       : { ca: ca.certPem, cert: identity.cert, key: identity.key };
-  // Plain data, so that a worker thread can connect with the same options (the indexer does).
   const natsOptions = (
     identity?: NatsIdentity,
     name?: string,
     extra: Partial<ConnectionOptions> = {},
-  ): ConnectionOptions => ({
-    servers: nats.url,
-    // Components never give up on NATS: they keep reconnecting and answer UNAVAILABLE meanwhile.
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 250,
-    ...(name ? { name } : {}),
-    ...extra,
-    ...(natsAuth && identity ? { tls: natsTls(identity) } : {}),
-  });
+  ): ConnectionOptions =>
+    natsClientOptions({
+      servers: nats.url,
+      ...(name ? { name } : {}),
+      extra,
+      ...(natsAuth && identity ? { tls: natsTls(identity) } : {}),
+    });
   const natsConnect = (identity?: NatsIdentity, name?: string, extra: Partial<ConnectionOptions> = {}) =>
     connect(natsOptions(identity, name, extra));
   const closers: (() => Promise<void>)[] = spawned ? [() => spawned.dispose()] : [];
@@ -382,8 +367,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       return r;
     };
 
-    const consents = await openConsentStore({ nc: brokerNc, logger: logger.child({ component: "consent" }) });
-    closers.push(() => consents.close());
     // The exchange log: JetStream stream (truth) → indexer → SQLite, and the review API over it.
     const secretsDir = join(dir, "secrets");
     mkdirSync(secretsDir, { recursive: true, mode: 0o700 });
@@ -403,87 +386,31 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       for (const suffix of ["", "-wal", "-shm"]) rmSync(indexPath + suffix, { force: true });
     }
     writeFileSync(join(certDir, "log-key.pub.pem"), logPublicKey.export({ type: "spki", format: "pem" }));
-    let recorder: ExchangeRecorder;
-    let index: LogIndexReader | undefined;
-    let review: { url: string; token: string } | undefined;
-    if (options.recorder) {
-      recorder = options.recorder;
-    } else {
-      const log = await openExchangeLog({
-        nats: brokerNc,
-        logId: LOG_ID,
-        brokerId: "dev",
-        logSecret,
-        signingKey,
-        logger: logger.child({ component: "log" }),
-      });
-      // The indexer runs in a worker thread with its own NATS connection (as the broker, which may
-      // consume the log stream): its SQLite writes and signing take another core than the broker's.
-      const indexer = await startIndexerWorker({
-        nats: brokerNc,
-        natsOptions: natsOptions(brokerCert, "xbus-indexer-dev", { noAsyncTraces: true }),
-        indexPath,
-        logId: LOG_ID,
-        logKey,
-        logger: logger.child({ component: "indexer" }),
-      });
-      closers.push(() => indexer.stop());
-      index = indexer.index;
-      telemetry.metrics.watchIndexLag(() => indexer.lag());
-      const token = randomBytes(24).toString("base64url");
-      const app = createReviewApp({
-        index: indexer.index,
-        logPublicKey,
-        tokenHashes: [createHash("sha256").update(token).digest("hex")],
-        logSecret,
-        subjectIdPattern: DEFAULT_SUBJECT_ID_PATTERN,
-        ready: async () => {
-          const lag = await indexer.lag().catch(() => Number.NaN);
-          const running = indexer.running();
-          return {
-            nats: { ok: !brokerNc.isClosed() },
-            index_lag: {
-              ok: running && lag < 10_000,
-              detail: `${lag} entries behind the stream${running ? "" : "; the indexer is not running"}`,
-            },
-          };
-        },
-        metrics: () => telemetry.prometheusText(),
-        traceUrlTemplate: options.traceUrlTemplate ?? process.env.XBUS_TRACE_URL,
-      });
-      const server = await serveReview(app);
-      closers.push(() => server.close());
-      review = { url: server.url, token };
-      recorder = log;
-    }
-    const observe = options.observe;
-    const observed: ExchangeRecorder = observe
-      ? {
-          record: (o, opts) => {
-            observe(o);
-            return recorder.record(o, opts);
-          },
-        }
-      : recorder;
-
-    const broker: Broker = await startBroker({
+    const token = randomBytes(24).toString("base64url");
+    const services = await startBrokerServices({
+      nats: brokerNc,
+      indexerNatsOptions: natsOptions(brokerCert, "xbus-indexer-dev", { noAsyncTraces: true }),
       tls: { ca: ca.certPem, cert: brokerCert.cert, key: brokerCert.key },
       tlsFiles: { ca: caPath, cert: brokerCert.certPath, key: brokerCert.keyPath },
       crlPath: caDir.paths.crl,
-      nats: brokerNc,
       catalogue,
       policy,
-      consents,
-      recorder: observed,
       trustDomain: TRUST_DOMAIN,
       brokerId: "dev",
       signingKey,
-      logger: logger.child({ component: "broker" }),
+      log: { logId: LOG_ID, logSecret, logKey, indexPath },
+      ...(options.recorder ? { recorder: options.recorder } : {}),
+      ...(options.observe ? { observe: options.observe } : {}),
+      review: {
+        tokenHashes: [tokenHash(token)],
+        traceUrlTemplate: options.traceUrlTemplate ?? process.env.XBUS_TRACE_URL,
+      },
+      logger,
       telemetry,
     });
-    closers.push(() => broker.close());
-    // The certificate in force, so the gauge follows a reload.
-    telemetry.metrics.watchCertificate("broker", () => broker.certificateExpiry().notAfter);
+    closers.push(() => services.close());
+    const { broker, index } = services;
+    const review = services.reviewUrl === undefined ? undefined : { url: services.reviewUrl, token };
 
     return {
       dir,

@@ -2,7 +2,12 @@
 // helpers the broker, connector and adapter use to join one trace.
 export { Attr, SpanName } from "./conventions.js";
 export type { ExchangeLabels, Stage, XbusMetrics } from "./metrics.js";
-export { type MetricsServer, PROMETHEUS_CONTENT_TYPE, serveMetrics } from "./metrics-server.js";
+export {
+  type MetricsServer,
+  PROMETHEUS_CONTENT_TYPE,
+  type ReadinessChecks,
+  serveMetrics,
+} from "./metrics-server.js";
 export { countNatsReconnects } from "./nats-reconnects.js";
 export {
   contextFrom,

@@ -5,9 +5,10 @@ import { createTelemetry, type Telemetry } from "./telemetry.js";
 describe("a connector's /metrics listener", () => {
   let telemetry: Telemetry;
   let server: MetricsServer;
+  let natsUp = true;
   beforeAll(async () => {
     telemetry = createTelemetry({ serviceName: "xbus-connector-test", env: {} });
-    server = await serveMetrics(telemetry);
+    server = await serveMetrics(telemetry, { ready: () => ({ nats: { ok: natsUp, detail: "test" } }) });
   });
   afterAll(async () => {
     await server?.close();
@@ -27,5 +28,17 @@ describe("a connector's /metrics listener", () => {
     );
     expect(text).toContain("# TYPE xbus_connector_duration_seconds histogram");
     expect((await fetch(server.url.replace("/metrics", "/other"))).status).toBe(404);
+  });
+
+  it("answers liveness always and readiness from its checks", async () => {
+    const at = (path: string) => fetch(server.url.replace("/metrics", path));
+    expect(await (await at("/healthz")).json()).toEqual({ status: "ok" });
+    const ready = await at("/readyz");
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ ready: true, checks: { nats: { ok: true, detail: "test" } } });
+    natsUp = false;
+    const notReady = await at("/readyz");
+    expect(notReady.status).toBe(503);
+    expect(await notReady.json()).toMatchObject({ ready: false });
   });
 });

@@ -1,0 +1,121 @@
+import { generateKeyPairSync } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createCa, issueCertificate } from "../../certs/index.js";
+import { ConfigError, type Flags } from "../config/settings.js";
+import { loadBrokerConfig } from "./config.js";
+import { tokenHash } from "./services.js";
+
+/* The settings of `xbus broker`: every refusal names the setting and its file, and never shows a secret. */
+let dir: string;
+const SECRET = "ab".repeat(32);
+
+const write = (name: string, text: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+
+const good = () => ({
+  trust_domain: "gov.bt",
+  listen: "0.0.0.0:8443",
+  nats: ["tls://nats.xbus.gov.bt:4222"],
+  tls: { ca: "ca.pem", cert: "broker.pem", key: "broker-key.pem" },
+  signing_key: "signing.pem",
+  log: { id: "gov.bt/xbus-log", secret: "log-secret", key: "log-key.pem", index: "data/log-index.sqlite" },
+  policies: "policies",
+  review: { listen: "127.0.0.1:8080", token_hashes: "tokens" },
+});
+
+function refusal(settings: unknown, flags: Flags = {}): string {
+  const path = write("broker.json", JSON.stringify(settings));
+  try {
+    loadBrokerConfig(path, flags);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    const message = (err as Error).message;
+    expect(message).not.toMatch(/BEGIN|PRIVATE KEY/);
+    expect(message).not.toContain(SECRET);
+    return message;
+  }
+  throw new Error("expected the settings to be refused");
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "xbus-broker-config-"));
+  const ca = createCa({ trustDomain: "gov.bt" });
+  write("ca.pem", ca.certPem);
+  for (const [name, spiffeId] of [
+    ["broker", "spiffe://gov.bt/xbus/broker/b1"],
+    ["connector", "spiffe://gov.bt/agency/dcrc/connector/c1"],
+  ] as const) {
+    const c = issueCertificate(ca, { spiffeId, commonName: name, usage: "client-server" });
+    write(`${name}.pem`, c.certPem);
+    write(`${name}-key.pem`, c.keyPem);
+  }
+  const ed = () => generateKeyPairSync("ed25519");
+  write("signing.pem", ed().privateKey.export({ type: "pkcs8", format: "pem" }).toString());
+  write("log-key.pem", ed().privateKey.export({ type: "pkcs8", format: "pem" }).toString());
+  write("public.pem", ed().publicKey.export({ type: "spki", format: "pem" }).toString());
+  write("log-secret", `${SECRET}\n`);
+  write("tokens", `# reviewers\n${tokenHash("t1")}\n\n${tokenHash("t2")}\n`);
+  mkdirSync(join(dir, "policies"));
+  mkdirSync(join(dir, "data"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("loadBrokerConfig", () => {
+  it("loads a good file: broker id from the certificate, the secret's bytes, every token hash", () => {
+    const cfg = loadBrokerConfig(write("broker.json", JSON.stringify(good())));
+    expect(cfg).toMatchObject({
+      trustDomain: "gov.bt",
+      spiffeId: "spiffe://gov.bt/xbus/broker/b1",
+      brokerId: "b1",
+      listen: "0.0.0.0:8443",
+      tlsFiles: { ca: join(dir, "ca.pem"), cert: join(dir, "broker.pem"), key: join(dir, "broker-key.pem") },
+      log: { logId: "gov.bt/xbus-log", indexPath: join(dir, "data/log-index.sqlite") },
+      policiesDir: join(dir, "policies"),
+      review: { hostname: "127.0.0.1", port: 8080, tokenHashes: [tokenHash("t1"), tokenHash("t2")] },
+    });
+    expect(cfg.log.logSecret.toString("hex")).toBe(SECRET);
+    expect(cfg.signingKey.asymmetricKeyType).toBe("ed25519");
+    expect(cfg.crlPath).toBeUndefined();
+  });
+
+  it("refuses what would fail later, naming the setting", () => {
+    const path = join(dir, "broker.json");
+    expect(refusal({ ...good(), signing_key: "missing.pem" })).toBe(
+      `${path}: signing_key: cannot read ${join(dir, "missing.pem")} (no such file)`,
+    );
+    expect(refusal({ ...good(), signing_key: "public.pem" })).toContain("signing_key: ");
+    expect(
+      refusal({ ...good(), tls: { ...good().tls, cert: "connector.pem", key: "connector-key.pem" } }),
+    ).toContain(
+      "is the certificate of spiffe://gov.bt/agency/dcrc/connector/c1, not of a broker of trust domain gov.bt",
+    );
+    expect(refusal({ ...good(), trust_domain: "gov.in" })).toContain(
+      "not of a broker of trust domain gov.in",
+    );
+    write("short-secret", "abcd");
+    expect(refusal({ ...good(), log: { ...good().log, secret: "short-secret" } })).toBe(
+      `${path}: log.secret: ${join(dir, "short-secret")} must hold at least 32 bytes as hex (e.g. \`openssl rand -hex 32\`)`,
+    );
+    write("bad-tokens", "not-a-hash\n");
+    expect(refusal({ ...good(), review: { ...good().review, token_hashes: "bad-tokens" } })).toContain(
+      "hash 1 is not a lowercase hex SHA-256",
+    );
+    expect(refusal({ ...good(), policies: "nowhere" })).toBe(
+      `${path}: policies: ${join(dir, "nowhere")} is not a folder`,
+    );
+    expect(refusal({ ...good(), log: { ...good().log, index: "no/such/index.sqlite" } })).toContain(
+      "log.index: the folder of",
+    );
+    expect(refusal({ ...good(), crl: "ca.pem" })).toContain("holds no PEM CRL");
+    expect(refusal({ ...good(), log: { ...good().log, secrte: "x" } })).toContain(
+      'unknown setting "log.secrte"',
+    );
+    expect(refusal(good(), { listen: "8443" })).toBe('--listen: must be HOST:PORT, got "8443"');
+  });
+});

@@ -1,0 +1,151 @@
+import type { KeyObject } from "node:crypto";
+import { existsSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+import { type Flags, settingsReader } from "../config/settings.js";
+
+/**
+ * `xbus broker`'s settings (README, "Running a broker"), checked whole before
+ * anything starts. Secrets (the log secret, the signing keys) are read here and
+ * never printed.
+ */
+export interface BrokerConfig {
+  trustDomain: string;
+  spiffeId: string;
+  brokerId: string;
+  /** host:port of xbus.v1.Exchange. */
+  listen: string;
+  servers: string[];
+  /** The broker's certificate, key and trust bundle: PEM as at start, and the files it watches. */
+  tls: { ca: string; cert: string; key: string };
+  tlsFiles: { ca: string; cert: string; key: string };
+  certNotAfter: Date;
+  crlPath?: string;
+  signingKey: KeyObject;
+  log: { logId: string; logSecret: Buffer; logKey: KeyObject; indexPath: string };
+  policiesDir: string;
+  review: { hostname: string; port: number; tokenHashes: string[] };
+}
+
+/** Every setting: path in the JSON → its flag. */
+export const BROKER_SETTINGS = {
+  trust_domain: "trust-domain",
+  broker_id: "broker-id",
+  listen: "listen",
+  nats: "nats",
+  "tls.ca": "ca",
+  "tls.cert": "cert",
+  "tls.key": "key",
+  crl: "crl",
+  signing_key: "signing-key",
+  "log.id": undefined,
+  "log.secret": undefined,
+  "log.key": undefined,
+  "log.index": undefined,
+  policies: "policies",
+  "review.listen": "review-listen",
+  "review.token_hashes": "review-token-hashes",
+} as const;
+
+const LOG_ID = /^[A-Za-z0-9][A-Za-z0-9./_-]{0,127}$/;
+const BROKER_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** Reads, merges and checks the settings; throws ConfigError naming the first problem. */
+export function loadBrokerConfig(
+  configPath: string | undefined,
+  flags: Flags = {},
+  now = new Date(),
+): BrokerConfig {
+  const r = settingsReader(BROKER_SETTINGS, configPath, flags);
+
+  const trustDomain = r.str("trust_domain");
+  const servers = r.natsServers("nats");
+  const listen = r.hostPort("listen");
+
+  const caFile = r.path("tls.ca");
+  const certFile = r.path("tls.cert");
+  const keyFile = r.path("tls.key");
+  const bundle = r.certificates("tls.ca", caFile);
+  const identity = r.identity({
+    cert: "tls.cert",
+    key: "tls.key",
+    certFile,
+    keyFile,
+    trusted: bundle,
+    expected: (id) =>
+      id?.role === "broker" && id.trustDomain === trustDomain
+        ? undefined
+        : `a broker of trust domain ${trustDomain} (spiffe://${trustDomain}/xbus/broker/<name>)`,
+    now,
+  });
+  const brokerId = r.optStr("broker_id") ?? identity.id.name;
+  if (!BROKER_ID.test(brokerId))
+    r.fail(
+      "broker_id",
+      `${JSON.stringify(brokerId.slice(0, 64))} must be lowercase letters, digits and dashes`,
+    );
+
+  const crlPath = r.optPath("crl");
+  if (crlPath !== undefined && !r.read("crl", crlPath).includes("BEGIN X509 CRL"))
+    r.fail("crl", `${crlPath} holds no PEM CRL (xbus certs crl writes one)`);
+
+  const signingKey = r.ed25519("signing_key", r.path("signing_key"), "private");
+
+  const logId = r.str("log.id");
+  if (!LOG_ID.test(logId))
+    r.fail("log.id", "must be letters, digits and . / _ - (at most 128), e.g. gov.bt/xbus-log");
+  const secretFile = r.path("log.secret");
+  const secretHex = r.read("log.secret", secretFile).trim();
+  if (!/^(?:[0-9a-f]{2}){32,}$/i.test(secretHex))
+    r.fail("log.secret", `${secretFile} must hold at least 32 bytes as hex (e.g. \`openssl rand -hex 32\`)`);
+  const logKey = r.ed25519("log.key", r.path("log.key"), "private");
+  const indexPath = r.path("log.index");
+  if (!existsSync(dirname(indexPath)) || !statSync(dirname(indexPath)).isDirectory())
+    r.fail("log.index", `the folder of ${indexPath} does not exist`);
+
+  const policiesDir = r.path("policies");
+  if (!existsSync(policiesDir) || !statSync(policiesDir).isDirectory())
+    r.fail("policies", `${policiesDir} is not a folder`);
+
+  const reviewListen = r.hostPort("review.listen");
+  const cut = reviewListen.lastIndexOf(":");
+  const reviewPort = Number(reviewListen.slice(cut + 1));
+  if (reviewPort > 65_535) r.fail("review.listen", `port ${reviewPort} is out of range`);
+  const hashesFile = r.path("review.token_hashes");
+  const tokenHashes = r
+    .read("review.token_hashes", hashesFile)
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !l.startsWith("#"));
+  if (tokenHashes.length === 0) r.fail("review.token_hashes", `${hashesFile} holds no token hash`);
+  tokenHashes.forEach((h, i) => {
+    if (!/^[0-9a-f]{64}$/.test(h))
+      r.fail(
+        "review.token_hashes",
+        `${hashesFile}: hash ${i + 1} is not a lowercase hex SHA-256 (one per line: printf %s TOKEN | sha256sum)`,
+      );
+  });
+
+  return {
+    trustDomain,
+    spiffeId: identity.id.uri,
+    brokerId,
+    listen,
+    servers,
+    tls: {
+      ca: bundle.map((c) => c.toString()).join(""),
+      cert: identity.certPem,
+      key: identity.keyPem,
+    },
+    tlsFiles: { ca: caFile, cert: certFile, key: keyFile },
+    certNotAfter: identity.notAfter,
+    ...(crlPath !== undefined ? { crlPath } : {}),
+    signingKey,
+    log: { logId, logSecret: Buffer.from(secretHex, "hex"), logKey, indexPath },
+    policiesDir,
+    review: {
+      hostname: reviewListen.slice(0, cut).replace(/^\[|\]$/g, ""),
+      port: reviewPort,
+      tokenHashes,
+    },
+  };
+}

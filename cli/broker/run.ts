@@ -1,0 +1,84 @@
+import { Catalogue } from "../../core/catalogue.js";
+import type { Logger } from "../../core/logger.js";
+import { connectOrWait, natsClientOptions } from "../../core/nats-client.js";
+import { onSigningWorkerFailure } from "../../core/sign-async.js";
+import { countNatsReconnects, type Telemetry } from "../../core/telemetry/index.js";
+import { createPolicyStore } from "../../policies/index.js";
+import type { BrokerConfig } from "./config.js";
+import { startBrokerServices } from "./services.js";
+
+/** The broker in a process of its own, as `xbus broker` runs it. */
+export interface BrokerProcess {
+  /** host:port the Exchange front door listens on (the port resolved when 0 was asked). */
+  readonly exchange: string;
+  readonly reviewUrl: string;
+  /** Stops the front door (calls in flight finish), the review API and the indexer, then drains NATS. */
+  close(): Promise<void>;
+}
+
+export async function startBrokerProcess(
+  cfg: BrokerConfig,
+  o: { logger: Logger; telemetry: Telemetry },
+): Promise<BrokerProcess> {
+  const { logger, telemetry } = o;
+  const catalogue = Catalogue.load();
+  // Throws with file, line and reason when the bundle does not check: a broker does not start without one.
+  const policy = createPolicyStore({
+    dir: cfg.policiesDir,
+    catalogue,
+    trustDomain: cfg.trustDomain,
+    logger: logger.child({ component: "policy" }),
+  });
+  const unwatchSigning = onSigningWorkerFailure((err) =>
+    logger.error({ err }, "signing worker died: signatures are now made on the main thread (slower)"),
+  );
+  const natsOptions = (name: string) =>
+    natsClientOptions({
+      servers: cfg.servers,
+      name,
+      tls: { caFile: cfg.tlsFiles.ca, certFile: cfg.tlsFiles.cert, keyFile: cfg.tlsFiles.key },
+      // nats.js otherwise builds two stack-traced errors for every request (README, "Performance").
+      extra: { noAsyncTraces: true },
+    });
+  let nc: Awaited<ReturnType<typeof connectOrWait>> | undefined;
+  try {
+    nc = await connectOrWait(natsOptions(`xbus-broker-${cfg.brokerId}`), (err) =>
+      logger.warn({ servers: cfg.servers, err }, "NATS is not reachable yet; waiting for it"),
+    );
+    countNatsReconnects(nc, telemetry.metrics, "broker");
+    const services = await startBrokerServices({
+      nats: nc,
+      indexerNatsOptions: natsOptions(`xbus-indexer-${cfg.brokerId}`),
+      tls: cfg.tls,
+      tlsFiles: cfg.tlsFiles,
+      ...(cfg.crlPath !== undefined ? { crlPath: cfg.crlPath } : {}),
+      listen: cfg.listen,
+      catalogue,
+      policy,
+      trustDomain: cfg.trustDomain,
+      brokerId: cfg.brokerId,
+      signingKey: cfg.signingKey,
+      log: cfg.log,
+      review: { ...cfg.review, traceUrlTemplate: process.env.XBUS_TRACE_URL },
+      logger,
+      telemetry,
+    });
+    const host = cfg.listen.slice(0, cfg.listen.lastIndexOf(":"));
+    const connection = nc;
+    return {
+      exchange: `${host}:${services.broker.port}`,
+      reviewUrl: services.reviewUrl ?? "",
+      async close() {
+        await services.close();
+        await connection.drain().catch((err: unknown) => logger.warn({ err }, "NATS drain failed"));
+        policy.close();
+        unwatchSigning();
+      },
+    };
+  } catch (err) {
+    await nc?.close();
+    policy.close();
+    unwatchSigning();
+    throw err;
+  }
+}

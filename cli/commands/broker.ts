@@ -1,0 +1,84 @@
+import { parseArgs } from "node:util";
+import { createLogger } from "../../core/logger.js";
+import { createTelemetry } from "../../core/telemetry/index.js";
+import { type BrokerConfig, loadBrokerConfig } from "../broker/config.js";
+import { type BrokerProcess, startBrokerProcess } from "../broker/run.js";
+import { ConfigError } from "../config/settings.js";
+import type { Command } from "./command.js";
+import { serveUntilSignal } from "./serve-until-signal.js";
+
+const HELP = `xbus broker --config FILE [options]
+
+Runs the broker: xbus.v1.Exchange and xbus.v1.Consent over mutual TLS, routing over NATS, the
+exchange log (JetStream stream, indexer, SQLite index) and the review API. Stays up until
+SIGINT/SIGTERM, then lets the calls in flight finish and exits 0. Every setting is checked before
+anything starts.
+
+  --config FILE                 JSON settings (see README "Running a broker"); paths in it are
+                                relative to the file
+Settings that can also be given (or overridden) as flags:
+  --trust-domain TD             the federation's trust domain (trust_domain)
+  --broker-id ID                default: the name in the broker's SPIFFE ID (broker_id)
+  --listen HOST:PORT            xbus.v1.Exchange (listen)
+  --nats URL                    a NATS server, repeatable (nats)
+  --ca, --cert, --key FILE      trust bundle, the broker's certificate and key, PEM (tls.*)
+  --crl FILE                    the federation CRL, PEM, watched (crl)
+  --signing-key FILE            Ed25519 private key that signs routes and receipts, PEM (signing_key)
+  --policies DIR                the policy bundle, watched (policies)
+  --review-listen HOST:PORT     the review API (review.listen)
+  --review-token-hashes FILE    SHA-256 hex of each reviewer token, one a line (review.token_hashes)
+The log's settings (log.id, log.secret, log.key, log.index) are in the file only.
+
+Logs: JSON lines on stderr, level from XBUS_LOG_LEVEL. Traces: OTEL_* variables; XBUS_TRACE_URL.`;
+
+export const brokerCommand: Command = {
+  name: "broker",
+  summary: "run the broker (front door, routing, exchange log, review API) until SIGTERM",
+  async run(args) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        config: { type: "string" },
+        "trust-domain": { type: "string" },
+        "broker-id": { type: "string" },
+        listen: { type: "string" },
+        nats: { type: "string", multiple: true },
+        ca: { type: "string" },
+        cert: { type: "string" },
+        key: { type: "string" },
+        crl: { type: "string" },
+        "signing-key": { type: "string" },
+        policies: { type: "string" },
+        "review-listen": { type: "string" },
+        "review-token-hashes": { type: "string" },
+        help: { type: "boolean" },
+      },
+      strict: true,
+    });
+    if (values.help) {
+      process.stdout.write(`${HELP}\n`);
+      return 0;
+    }
+    const { config, help: _help, ...flags } = values;
+    let cfg: BrokerConfig;
+    try {
+      cfg = loadBrokerConfig(config, flags);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`xbus broker: ${err.message}\n`);
+        return 1;
+      }
+      throw err;
+    }
+    const logger = createLogger({ component: "broker", broker_id: cfg.brokerId });
+    const telemetry = createTelemetry({ serviceName: `xbus-broker-${cfg.brokerId}` });
+    return serveUntilSignal<BrokerProcess>({
+      command: "xbus broker",
+      logger,
+      telemetry,
+      start: () => startBrokerProcess(cfg, { logger, telemetry }),
+      ready: (b) =>
+        `ready as ${cfg.spiffeId}: Exchange on ${b.exchange}, review API ${b.reviewUrl}, log ${cfg.log.logId}`,
+    });
+  },
+};

@@ -1,0 +1,82 @@
+import { parseArgs } from "node:util";
+import { createLogger } from "../../core/logger.js";
+import { createTelemetry } from "../../core/telemetry/index.js";
+import { ConfigError, type ConnectorConfig, loadConnectorConfig } from "../connector/config.js";
+import { type ConnectorProcess, startConnectorProcess } from "../connector/run.js";
+import type { Command } from "./command.js";
+import { serveUntilSignal } from "./serve-until-signal.js";
+
+const HELP = `xbus connector --config FILE [options]
+
+Runs one agency's connector: takes the agency's requests from NATS (queue group
+xbus-connector-<agency>), checks the broker's signature and deadline, calls the agency's adapter
+over mutual TLS and signs what it returns. Stays up until SIGINT/SIGTERM, then lets the requests
+in flight answer and exits 0. Every setting is checked before anything starts.
+
+  --config FILE               JSON settings (see README "Running a connector"); paths in it are
+                              relative to the file
+Each setting can also be given (or overridden) as a flag:
+  --agency NAME               the agency this connector serves (agency)
+  --trust-domain TD           the federation's trust domain; the certificate must be in it (trust_domain)
+  --nats URL                  a NATS server, repeatable (nats)
+  --ca, --cert, --key FILE    trust bundle, the connector's certificate and key, PEM (tls.ca, tls.cert, tls.key)
+  --broker-key FILE           the broker's route-signing public key, PEM, repeatable (broker_keys)
+  --adapter HOST:PORT         the agency's adapter (adapter.address)
+  --adapter-server-name NAME  name in the adapter's certificate, if not HOST (adapter.server_name)
+  --max-in-flight N           requests at once before PROVIDER_BUSY, default 256 (max_in_flight)
+  --metrics-port PORT         serve /metrics, /healthz, /readyz on 127.0.0.1:PORT (metrics.port)
+
+Logs: JSON lines on stderr, level from XBUS_LOG_LEVEL (debug, info, warn, error; default info).
+Traces: OTEL_EXPORTER_OTLP_ENDPOINT and the other OTEL_* variables, as for the broker.`;
+
+export const connectorCommand: Command = {
+  name: "connector",
+  summary: "run one agency's connector (NATS → the agency's adapter) until SIGTERM",
+  async run(args) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        config: { type: "string" },
+        agency: { type: "string" },
+        "trust-domain": { type: "string" },
+        nats: { type: "string", multiple: true },
+        ca: { type: "string" },
+        cert: { type: "string" },
+        key: { type: "string" },
+        "broker-key": { type: "string", multiple: true },
+        adapter: { type: "string" },
+        "adapter-server-name": { type: "string" },
+        "max-in-flight": { type: "string" },
+        "metrics-port": { type: "string" },
+        help: { type: "boolean" },
+      },
+      strict: true,
+    });
+    if (values.help) {
+      process.stdout.write(`${HELP}\n`);
+      return 0;
+    }
+    const { config, help: _help, ...flags } = values;
+    let cfg: ConnectorConfig;
+    try {
+      cfg = loadConnectorConfig(config, flags);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`xbus connector: ${err.message}\n`);
+        return 1;
+      }
+      throw err;
+    }
+    const logger = createLogger({ component: "connector", agency: cfg.agency });
+    const telemetry = createTelemetry({ serviceName: `xbus-connector-${cfg.agency}` });
+    return serveUntilSignal<ConnectorProcess>({
+      command: "xbus connector",
+      logger,
+      telemetry,
+      start: () => startConnectorProcess(cfg, { logger, telemetry }),
+      ready: (c) =>
+        `${cfg.agency} ready as ${cfg.spiffeId}, serving ${c.subjects} → adapter ${cfg.adapter.address}` +
+        (c.metricsUrl ? `, metrics ${c.metricsUrl}` : ""),
+    });
+  },
+};

@@ -1,0 +1,250 @@
+import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { parseWorkloadId, spiffeIdsFromSubjectAltName, type WorkloadId } from "../../core/spiffe-id.js";
+
+/**
+ * Settings of a process command (`xbus connector`, `xbus broker`): a JSON
+ * file, each setting also a flag that wins over it. A problem is named by its
+ * setting and where it came from (`connector.json: tls.key` or `--key`), and
+ * messages name files, never their contents: no key or certificate text
+ * reaches a terminal or a log.
+ */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** Every setting of a command: dotted path in the JSON (one level of sections) → its flag, if it has one. */
+export type SettingsSpec = Readonly<Record<string, string | undefined>>;
+
+export type Flags = Readonly<Record<string, string | string[] | undefined>>;
+
+export const HOST_PORT = /^[A-Za-z0-9.-]+:[0-9]{1,5}$|^\[[0-9a-fA-F:]+\]:[0-9]{1,5}$/;
+const NATS_URL = /^(nats|tls):\/\/[^\s/]+$|^[A-Za-z0-9.-]+:[0-9]{1,5}$/;
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+export interface Identity {
+  id: WorkloadId;
+  /** The certificate file's text (the leaf first, then any chain). */
+  certPem: string;
+  keyPem: string;
+  key: KeyObject;
+  notAfter: Date;
+}
+
+/** Reads one command's settings; each accessor throws ConfigError naming the setting. */
+export function settingsReader<S extends SettingsSpec>(
+  spec: S,
+  configPath: string | undefined,
+  flags: Flags,
+) {
+  type Setting = keyof S & string;
+  const file = configPath === undefined ? undefined : readConfigFile(configPath, spec);
+  const baseDir = configPath === undefined ? process.cwd() : dirname(resolve(configPath));
+  const flagOf = (s: Setting) => spec[s];
+  const fromFlag = (s: Setting) => {
+    const flag = flagOf(s);
+    return flag !== undefined && flags[flag] !== undefined;
+  };
+
+  /** Where a setting came from: the flag when given, else the file's key. */
+  const origin = (s: Setting): string => {
+    if (fromFlag(s) || configPath === undefined) return `--${flagOf(s) ?? s}`;
+    return `${configPath}: ${s}`;
+  };
+  const fail = (s: Setting, why: string): never => {
+    throw new ConfigError(`${origin(s)}: ${why}`);
+  };
+  const raw = (s: Setting): unknown => {
+    const flag = flagOf(s);
+    if (flag !== undefined && flags[flag] !== undefined) return flags[flag];
+    const [a, b] = s.split(".") as [string, string | undefined];
+    const v = file?.[a];
+    return b === undefined ? v : (v as Record<string, unknown> | undefined)?.[b];
+  };
+  const has = (s: Setting) => raw(s) !== undefined;
+  const str = (s: Setting): string => {
+    const v = raw(s);
+    if (v === undefined || v === "") return fail(s, "is required");
+    if (typeof v !== "string") return fail(s, "must be a string");
+    return v;
+  };
+  const optStr = (s: Setting): string | undefined => {
+    const v = raw(s);
+    if (v === undefined) return undefined;
+    if (typeof v !== "string" || v === "") return fail(s, "must be a non-empty string");
+    return v;
+  };
+  const list = (s: Setting): string[] => {
+    const v = raw(s);
+    const items = typeof v === "string" ? [v] : v;
+    if (!Array.isArray(items) || items.length === 0) return fail(s, "is required (one or more)");
+    for (const i of items) if (typeof i !== "string" || i === "") fail(s, "must be a list of strings");
+    return items as string[];
+  };
+  const int = (s: Setting, min: number, max: number): number | undefined => {
+    const v = raw(s);
+    if (v === undefined) return undefined;
+    const n = typeof v === "string" && /^[0-9]+$/.test(v) ? Number(v) : v;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max)
+      return fail(s, `must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+  /** A path setting, absolute: flag paths are the shell's (cwd), file paths relative to the file. */
+  const path = (s: Setting, value = str(s)): string => resolve(fromFlag(s) ? process.cwd() : baseDir, value);
+  const optPath = (s: Setting): string | undefined => {
+    const v = optStr(s);
+    return v === undefined ? undefined : path(s, v);
+  };
+  const read = (s: Setting, file: string): string => {
+    try {
+      return readFileSync(file, "utf8");
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code;
+      return fail(s, `cannot read ${file} (${why ?? "unreadable"})`);
+    }
+  };
+  const natsServers = (s: Setting): string[] => {
+    const servers = list(s);
+    for (const u of servers)
+      if (!NATS_URL.test(u))
+        fail(s, `${JSON.stringify(u.slice(0, 100))} is not a NATS URL (nats://HOST:PORT or tls://HOST:PORT)`);
+    return servers;
+  };
+  const hostPort = (s: Setting): string => {
+    const v = str(s);
+    if (!HOST_PORT.test(v)) fail(s, `must be HOST:PORT, got ${JSON.stringify(v.slice(0, 100))}`);
+    return v;
+  };
+  const certificates = (s: Setting, file: string, text = read(s, file)): X509Certificate[] => {
+    const blocks = text.match(PEM_CERT) ?? [];
+    if (blocks.length === 0) fail(s, `${file} holds no PEM certificate`);
+    return blocks.map((b) => {
+      try {
+        return new X509Certificate(b);
+      } catch {
+        return fail(s, `${file} holds a PEM certificate that does not parse`);
+      }
+    });
+  };
+  const privateKey = (s: Setting, file: string, pem = read(s, file)): KeyObject => {
+    try {
+      return createPrivateKey(pem);
+    } catch {
+      return fail(s, `${file} is not a PEM private key (or it is encrypted)`);
+    }
+  };
+  /** An Ed25519 key file: public (`want` "public") or private. */
+  const ed25519 = (s: Setting, file: string, want: "public" | "private"): KeyObject => {
+    const pem = read(s, file);
+    if (pem.includes("BEGIN CERTIFICATE")) fail(s, `${file} is a certificate, not an Ed25519 ${want} key`);
+    if (want === "public" && pem.includes("PRIVATE KEY"))
+      fail(s, `${file} is a private key; give the public key`);
+    let key: KeyObject;
+    try {
+      key = want === "public" ? createPublicKey(pem) : createPrivateKey(pem);
+    } catch {
+      return fail(s, `${file} is not a PEM ${want} key`);
+    }
+    if (key.asymmetricKeyType !== "ed25519")
+      fail(s, `${file} is a ${key.asymmetricKeyType} key; it must be Ed25519`);
+    return key;
+  };
+  /**
+   * A certificate and its key: the key matches, the certificate carries one
+   * SPIFFE ID that `expected` accepts (it returns what it wanted otherwise),
+   * it was issued by a CA of `trusted` and is valid at `now`.
+   */
+  const identity = (o: {
+    cert: Setting;
+    key: Setting;
+    certFile: string;
+    keyFile: string;
+    trusted: readonly X509Certificate[];
+    expected: (id: WorkloadId | undefined) => string | undefined;
+    now: Date;
+  }): Identity => {
+    const certPem = read(o.cert, o.certFile);
+    const [cert] = certificates(o.cert, o.certFile, certPem);
+    if (!cert) return fail(o.cert, `${o.certFile} holds no PEM certificate`);
+    const keyPem = read(o.key, o.keyFile);
+    const key = privateKey(o.key, o.keyFile, keyPem);
+    if (!cert.checkPrivateKey(key))
+      fail(o.key, `${o.keyFile} is not the key of the certificate in ${o.certFile}`);
+    const ids = spiffeIdsFromSubjectAltName(cert.subjectAltName);
+    if (ids.length !== 1 || ids[0] === undefined)
+      return fail(
+        o.cert,
+        `${o.certFile} carries ${ids.length} SPIFFE IDs; it must carry one, ${o.expected(undefined)}`,
+      );
+    let id: WorkloadId;
+    try {
+      id = parseWorkloadId(ids[0]);
+    } catch {
+      return fail(o.cert, `${o.certFile}: ${ids[0].slice(0, 200)} is not a workload SPIFFE ID`);
+    }
+    const wanted = o.expected(id);
+    if (wanted !== undefined) fail(o.cert, `${o.certFile} is the certificate of ${id.uri}, not of ${wanted}`);
+    const notBefore = new Date(cert.validFrom);
+    const notAfter = new Date(cert.validTo);
+    if (o.now < notBefore) fail(o.cert, `${o.certFile} is not valid until ${notBefore.toISOString()}`);
+    if (o.now > notAfter) fail(o.cert, `${o.certFile} expired on ${notAfter.toISOString()}`);
+    if (!o.trusted.some((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey)))
+      fail(o.cert, `${o.certFile} was not issued by a CA of the trust bundle`);
+    return { id, certPem, keyPem, key, notAfter };
+  };
+
+  return {
+    fail,
+    has,
+    str,
+    optStr,
+    list,
+    int,
+    path,
+    optPath,
+    read,
+    natsServers,
+    hostPort,
+    certificates,
+    ed25519,
+    identity,
+  };
+}
+
+/** The file as an object of known settings; unknown names are refused, a typo must not pass silently. */
+function readConfigFile(path: string, spec: SettingsSpec): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      `${path}: cannot read the config file (${code === "ENOENT" ? "no such file" : (code ?? "unreadable")})`,
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${path}: not JSON (${(err as Error).message})`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw new ConfigError(`${path}: must be a JSON object of settings`);
+  const known = Object.keys(spec);
+  const sections = new Set(known.filter((k) => k.includes(".")).map((k) => k.split(".")[0]));
+  const unknown = (name: string) =>
+    new ConfigError(
+      `${path}: unknown setting ${JSON.stringify(name.slice(0, 100))} (known: ${known.join(", ")})`,
+    );
+  const obj = parsed as Record<string, unknown>;
+  for (const [k, v] of Object.entries(obj)) {
+    if (sections.has(k)) {
+      if (typeof v !== "object" || v === null || Array.isArray(v))
+        throw new ConfigError(`${path}: ${k} must be an object`);
+      for (const sub of Object.keys(v)) if (!(`${k}.${sub}` in spec)) throw unknown(`${k}.${sub}`);
+    } else if (!(k in spec)) throw unknown(k);
+  }
+  return obj;
+}

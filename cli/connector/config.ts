@@ -1,0 +1,142 @@
+import type { KeyObject } from "node:crypto";
+import { isAgencyName } from "../../core/service-name.js";
+import { ConfigError, type Flags, settingsReader } from "../config/settings.js";
+
+export { ConfigError };
+
+/**
+ * `xbus connector`'s settings (README, "Running a connector"), checked whole
+ * before anything starts.
+ */
+export interface ConnectorConfig {
+  agency: string;
+  /** The connector's SPIFFE ID, from its certificate. */
+  spiffeId: string;
+  /** The `<name>` of `spiffe://<td>/agency/<agency>/connector/<name>`. */
+  name: string;
+  servers: string[];
+  /** For NATS: file paths, read again by nats.js on every reconnect. */
+  tlsFiles: { caFile: string; certFile: string; keyFile: string };
+  /** The connector's certificate and key as they were at start: the reply signer's. */
+  certPem: string;
+  key: KeyObject;
+  certNotAfter: Date;
+  brokerKeys: KeyObject[];
+  adapter: { address: string; serverName?: string; tls: { ca: string; cert: string; key: string } };
+  maxInFlight?: number;
+  metrics?: { host: string; port: number };
+}
+
+/** Every setting: path in the JSON → its flag. */
+export const CONNECTOR_SETTINGS = {
+  agency: "agency",
+  trust_domain: "trust-domain",
+  nats: "nats",
+  "tls.ca": "ca",
+  "tls.cert": "cert",
+  "tls.key": "key",
+  broker_keys: "broker-key",
+  "adapter.address": "adapter",
+  "adapter.server_name": "adapter-server-name",
+  "adapter.ca": undefined,
+  "adapter.cert": undefined,
+  "adapter.key": undefined,
+  max_in_flight: "max-in-flight",
+  "metrics.port": "metrics-port",
+  "metrics.host": undefined,
+} as const;
+
+/** Reads, merges and checks the settings; throws ConfigError naming the first problem. */
+export function loadConnectorConfig(
+  configPath: string | undefined,
+  flags: Flags = {},
+  now = new Date(),
+): ConnectorConfig {
+  const r = settingsReader(CONNECTOR_SETTINGS, configPath, flags);
+
+  // Agency first: every later message is about this agency's connector.
+  const agency = r.str("agency");
+  if (!isAgencyName(agency))
+    r.fail(
+      "agency",
+      `${JSON.stringify(agency.slice(0, 64))} is not an agency name (lowercase letters, digits and dashes, starting with a letter)`,
+    );
+  const trustDomain = r.optStr("trust_domain");
+  const servers = r.natsServers("nats");
+
+  const caFile = r.path("tls.ca");
+  const certFile = r.path("tls.cert");
+  const keyFile = r.path("tls.key");
+  const bundle = r.certificates("tls.ca", caFile);
+  const wanted = `spiffe://${trustDomain ?? "<trust-domain>"}/agency/${agency}/connector/<name>`;
+  const expected = (id: { role: string; agency: string; trustDomain: string } | undefined) =>
+    id?.role === "connector" && id.agency === agency && (!trustDomain || id.trustDomain === trustDomain)
+      ? undefined
+      : `a connector of agency ${agency} (${wanted})`;
+  const identity = r.identity({
+    cert: "tls.cert",
+    key: "tls.key",
+    certFile,
+    keyFile,
+    trusted: bundle,
+    expected,
+    now,
+  });
+
+  const brokerKeys = r
+    .list("broker_keys")
+    .map((p) => r.ed25519("broker_keys", r.path("broker_keys", p), "public"));
+
+  const address = r.hostPort("adapter.address");
+  const serverName = r.optStr("adapter.server_name");
+  // The adapter admits only connectors of its own agency: by default the same identity as on NATS.
+  const adapterCa = r.optPath("adapter.ca");
+  const adapterCert = r.optPath("adapter.cert");
+  const adapterKey = r.optPath("adapter.key");
+  if ((adapterCert === undefined) !== (adapterKey === undefined))
+    r.fail(
+      adapterCert === undefined ? "adapter.cert" : "adapter.key",
+      "adapter.cert and adapter.key go together",
+    );
+  const adapterBundle = adapterCa === undefined ? bundle : r.certificates("adapter.ca", adapterCa);
+  let adapterTls = {
+    ca: adapterBundle.map((c) => c.toString()).join(""),
+    cert: identity.certPem,
+    key: identity.keyPem,
+  };
+  if (adapterCert !== undefined && adapterKey !== undefined) {
+    const own = r.identity({
+      cert: "adapter.cert",
+      key: "adapter.key",
+      certFile: adapterCert,
+      keyFile: adapterKey,
+      trusted: [...bundle, ...adapterBundle],
+      expected,
+      now,
+    });
+    adapterTls = { ...adapterTls, cert: own.certPem, key: own.keyPem };
+  }
+
+  const maxInFlight = r.int("max_in_flight", 1, 100_000);
+  const metricsPort = r.int("metrics.port", 0, 65_535);
+  const metricsHost = r.optStr("metrics.host");
+  if (metricsHost !== undefined && metricsPort === undefined)
+    r.fail("metrics.host", "metrics.host needs metrics.port");
+
+  return {
+    agency,
+    spiffeId: identity.id.uri,
+    name: identity.id.name,
+    servers,
+    tlsFiles: { caFile, certFile, keyFile },
+    certPem: identity.certPem,
+    key: identity.key,
+    certNotAfter: identity.notAfter,
+    brokerKeys,
+    adapter: { address, ...(serverName !== undefined ? { serverName } : {}), tls: adapterTls },
+    ...(maxInFlight !== undefined ? { maxInFlight } : {}),
+    ...(metricsPort !== undefined
+      ? { metrics: { host: metricsHost ?? "127.0.0.1", port: metricsPort } }
+      : {}),
+  };
+}
