@@ -88,9 +88,9 @@ export function beginExchange(
     },
     contextFrom(consumerTraceparent),
   );
-  // An unsampled trace is recorded only so that an error or a denial can still be kept (KeepErrorsProcessor).
-  // Its leaf steps (all but routing, whose span the connector continues) are only noted, and become spans,
-  // with their own times, when the exchange ends in a way that keeps the trace: ~4 spans fewer per exchange.
+  // An unsampled trace's spans are only noted by the tracer (core/telemetry/keep-errors.ts) and made if the
+  // exchange ends in an error or a denial. Its leaf steps (all but routing, whose span id the connector
+  // continues) are not even started: noted here with their times, and started only when the trace is kept.
   const sampled = root !== undefined && (root.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0;
   const noted: { name: Stage; at: number; end: number; err: unknown }[] = [];
   let stage: { name: Stage; span: Span | undefined; at: number } | undefined;

@@ -12,7 +12,7 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
-import { KeepErrorsProcessor, keepErrorsSampler } from "./keep-errors.js";
+import { deferringTracer, keepErrorsSampler, PresetIdGenerator } from "./keep-errors.js";
 import { createMetrics, type XbusMetrics } from "./metrics.js";
 
 export interface TelemetryOptions {
@@ -83,16 +83,23 @@ export function createTelemetry(o: TelemetryOptions): Telemetry {
     );
   }
   let tracerProvider: BasicTracerProvider | undefined;
+  let tracer: Tracer | undefined;
   if (processor) {
+    const ids = new PresetIdGenerator();
     tracerProvider = new BasicTracerProvider({
       resource,
       sampler: keepErrorsSampler(o.sampleRatio ?? ratioFromEnv(env)),
-      spanProcessors: [new KeepErrorsProcessor(processor, { onEvicted: (n) => metrics.spansDropped.add(n) })],
+      idGenerator: ids,
+      spanProcessors: [processor],
+    });
+    // Unsampled spans are only noted, and made if their trace ends in an error or a denial (keep-errors.ts).
+    tracer = deferringTracer(tracerProvider.getTracer("xbus"), ids, {
+      onDropped: (n) => metrics.spansDropped.add(n),
     });
   }
 
   return {
-    tracer: tracerProvider?.getTracer("xbus"),
+    tracer,
     metrics,
     async prometheusText() {
       const { resourceMetrics } = await reader.collect();
