@@ -82,6 +82,21 @@ describe("loadBrokerConfig", () => {
     expect(cfg.log.logSecret.toString("hex")).toBe(SECRET);
     expect(cfg.signingKey.asymmetricKeyType).toBe("ed25519");
     expect(cfg.crlPath).toBeUndefined();
+    expect(cfg.review.alerts).toBeUndefined();
+  });
+
+  it("takes the office hours' time zone of off-hours alerts, and refuses one that is not a zone", () => {
+    const zoned = { ...good(), review: { ...good().review, alerts_time_zone: "Asia/Thimphu" } };
+    expect(loadBrokerConfig(write("broker.json", JSON.stringify(zoned))).review.alerts).toEqual({
+      offHours: { timeZone: "Asia/Thimphu" },
+    });
+    const flagged = loadBrokerConfig(write("broker.json", JSON.stringify(good())), {
+      "alerts-time-zone": "Europe/Tallinn",
+    });
+    expect(flagged.review.alerts).toEqual({ offHours: { timeZone: "Europe/Tallinn" } });
+    expect(refusal({ ...good(), review: { ...good().review, alerts_time_zone: "Mars/Olympus" } })).toBe(
+      `${join(dir, "broker.json")}: review.alerts_time_zone: alerts.offHours.timeZone is not an IANA time zone: Mars/Olympus`,
+    );
   });
 
   it("refuses what would fail later, naming the setting", () => {

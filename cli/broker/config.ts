@@ -1,6 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { dirname } from "node:path";
+import { type AlertOptions, resolveAlertOptions } from "../../broker/review/alerts.js";
 import { type Flags, settingsReader } from "../config/settings.js";
 
 /**
@@ -23,7 +24,7 @@ export interface BrokerConfig {
   signingKey: KeyObject;
   log: { logId: string; logSecret: Buffer; logKey: KeyObject; indexPath: string };
   policiesDir: string;
-  review: { hostname: string; port: number; tokenHashes: string[] };
+  review: { hostname: string; port: number; tokenHashes: string[]; alerts?: AlertOptions };
 }
 
 /** Every setting: path in the JSON → its flag. */
@@ -44,6 +45,8 @@ export const BROKER_SETTINGS = {
   policies: "policies",
   "review.listen": "review-listen",
   "review.token_hashes": "review-token-hashes",
+  /** The IANA time zone of office hours for the review API's off-hours alerts (default UTC). */
+  "review.alerts_time_zone": "alerts-time-zone",
 } as const;
 
 const LOG_ID = /^[A-Za-z0-9][A-Za-z0-9./_-]{0,127}$/;
@@ -125,6 +128,14 @@ export function loadBrokerConfig(
       );
   });
 
+  const timeZone = r.optStr("review.alerts_time_zone");
+  const alerts: AlertOptions | undefined = timeZone === undefined ? undefined : { offHours: { timeZone } };
+  try {
+    resolveAlertOptions(alerts);
+  } catch (err) {
+    r.fail("review.alerts_time_zone", err instanceof Error ? err.message : String(err));
+  }
+
   return {
     trustDomain,
     spiffeId: identity.id.uri,
@@ -146,6 +157,7 @@ export function loadBrokerConfig(
       hostname: reviewListen.slice(0, cut).replace(/^\[|\]$/g, ""),
       port: reviewPort,
       tokenHashes,
+      ...(alerts ? { alerts } : {}),
     },
   };
 }

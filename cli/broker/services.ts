@@ -14,6 +14,7 @@ import {
   startBroker,
   startIndexerWorker,
 } from "../../broker/index.js";
+import type { AlertOptions } from "../../broker/review/alerts.js";
 import type { Catalogue } from "../../core/catalogue.js";
 import type { Logger } from "../../core/logger.js";
 import type { Telemetry } from "../../core/telemetry/index.js";
@@ -59,6 +60,8 @@ export interface BrokerServicesOptions {
     /** Lowercase hex SHA-256 of each accepted bearer token. */
     tokenHashes: readonly string[];
     traceUrlTemplate?: string | undefined;
+    /** Thresholds of GET /v1/alerts; the defaults when absent. */
+    alerts?: AlertOptions | undefined;
   };
   logger: Logger;
   telemetry: Telemetry;
@@ -131,6 +134,7 @@ export async function startBrokerServices(o: BrokerServicesOptions): Promise<Bro
         },
         metrics: () => telemetry.prometheusText(),
         traceUrlTemplate: o.review.traceUrlTemplate,
+        ...(o.review.alerts ? { alerts: o.review.alerts } : {}),
       });
       const server = await serveReview(app, {
         ...(o.review.hostname !== undefined ? { hostname: o.review.hostname } : {}),

@@ -27,6 +27,7 @@ Settings that can also be given (or overridden) as flags:
   --policies DIR                the policy bundle, watched (policies)
   --review-listen HOST:PORT     the review API (review.listen)
   --review-token-hashes FILE    SHA-256 hex of each reviewer token, one a line (review.token_hashes)
+  --alerts-time-zone ZONE       IANA zone of office hours for off-hours alerts, default UTC (review.alerts_time_zone)
 The log's settings (log.id, log.secret, log.key, log.index) are in the file only.
 
 Logs: JSON lines on stderr, level from XBUS_LOG_LEVEL. Traces: OTEL_* variables; XBUS_TRACE_URL.`;
@@ -51,6 +52,7 @@ export const brokerCommand: Command = {
         policies: { type: "string" },
         "review-listen": { type: "string" },
         "review-token-hashes": { type: "string" },
+        "alerts-time-zone": { type: "string" },
         help: { type: "boolean" },
       },
       strict: true,
