@@ -12,12 +12,13 @@ function setup(ratio: number, maxSpansPerTrace = 16) {
   const exporter = new InMemorySpanExporter();
   let dropped = 0;
   const ids = new PresetIdGenerator();
+  const sampler = keepErrorsSampler(ratio);
   const provider = new BasicTracerProvider({
-    sampler: keepErrorsSampler(ratio),
+    sampler,
     idGenerator: ids,
     spanProcessors: [new SimpleSpanProcessor(exporter)],
   });
-  const tracer = deferringTracer(provider.getTracer("test"), ids, {
+  const tracer = deferringTracer(provider.getTracer("test"), ids, sampler, {
     maxSpansPerTrace,
     onDropped: (n) => {
       dropped += n;

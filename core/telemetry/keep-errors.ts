@@ -3,6 +3,7 @@ import {
   type AttributeValue,
   type Context,
   type Exception,
+  isSpanContextValid,
   type Link,
   ROOT_CONTEXT,
   type Span,
@@ -77,9 +78,23 @@ export class PresetIdGenerator implements IdGenerator {
   private next: SpanContext | undefined;
   private pendingTraceId: string | undefined;
 
-  /** The ids of the next span the tracer starts (synchronously after this call). */
-  preset(ids: SpanContext): void {
+  /** Runs `start` (one synchronous startSpan) with its span's ids chosen: `ids`. */
+  withIds<T>(ids: SpanContext, start: () => T): T {
     this.next = ids;
+    try {
+      return start();
+    } finally {
+      this.next = undefined;
+      this.pendingTraceId = undefined;
+    }
+  }
+
+  /** Fresh random ids, for a span the deferring tracer notes without the SDK. */
+  randomSpanId(): string {
+    return this.random.generateSpanId();
+  }
+  randomTraceId(): string {
+    return this.random.generateTraceId();
   }
 
   generateSpanId(): string {
@@ -103,16 +118,32 @@ export interface DeferringOptions {
   onDropped?: (spans: number) => void;
 }
 
-/** A tracer whose unsampled spans are noted, and made only if their trace must be kept. */
-export function deferringTracer(inner: Tracer, ids: PresetIdGenerator, o: DeferringOptions = {}): Tracer {
+/**
+ * A tracer whose unsampled spans are noted, and made only if their trace must
+ * be kept. It asks `sampler` (the provider's own) first: a sampled span is the
+ * SDK's, started with the ids chosen here; an unsampled one never reaches the
+ * SDK (no attribute copy, no span object, no processor call).
+ */
+export function deferringTracer(
+  inner: Tracer,
+  ids: PresetIdGenerator,
+  sampler: Sampler,
+  o: DeferringOptions = {},
+): Tracer {
   const maxSpans = o.maxSpansPerTrace ?? 64;
   /** Makes `d` for real under `parent`, then those of its children that have ended. */
   const make: Maker = (d, parent, why) => {
-    ids.preset(d.spanContext());
-    const real = inner.startSpan(
-      d.name,
-      { kind: d.kind, startTime: d.startTime, attributes: { ...d.attributes, [KEPT]: why }, links: d.links },
-      parent,
+    const real = ids.withIds(d.spanContext(), () =>
+      inner.startSpan(
+        d.name,
+        {
+          kind: d.kind,
+          startTime: d.startTime,
+          attributes: { ...d.attributes, [KEPT]: why },
+          links: d.links,
+        },
+        parent,
+      ),
     );
     if (d.status) real.setStatus(d.status);
     real.end(d.endTime);
@@ -121,15 +152,31 @@ export function deferringTracer(inner: Tracer, ids: PresetIdGenerator, o: Deferr
   };
   return {
     startSpan(name, options = {}, context = ROOT_CONTEXT) {
-      const span = inner.startSpan(name, options, context);
-      if (span.isRecording()) return span;
+      const parentCtx = trace.getSpanContext(context);
+      const hasParent = parentCtx !== undefined && isSpanContextValid(parentCtx);
+      const spanContext: SpanContext = {
+        traceId: hasParent ? parentCtx.traceId : ids.randomTraceId(),
+        spanId: ids.randomSpanId(),
+        traceFlags: TraceFlags.NONE,
+        ...(hasParent && parentCtx.traceState ? { traceState: parentCtx.traceState } : {}),
+      };
+      const decision = sampler.shouldSample(
+        context,
+        spanContext.traceId,
+        name,
+        options.kind ?? 0,
+        options.attributes ?? {},
+        options.links ?? [],
+      ).decision;
+      if (decision !== SamplingDecision.NOT_RECORD)
+        return ids.withIds(spanContext, () => inner.startSpan(name, options, context));
       const parent = trace.getSpan(context);
       const local = parent instanceof DeferredSpan ? parent : undefined;
       if (local && !local.root.note(maxSpans)) {
         o.onDropped?.(1);
-        return span;
+        return trace.wrapSpanContext(spanContext);
       }
-      const d = new DeferredSpan(span.spanContext(), name, options, context, local, make);
+      const d = new DeferredSpan(spanContext, name, options, context, local, make);
       local?.children.push(d);
       return d;
     },

@@ -86,14 +86,15 @@ export function createTelemetry(o: TelemetryOptions): Telemetry {
   let tracer: Tracer | undefined;
   if (processor) {
     const ids = new PresetIdGenerator();
+    const sampler = keepErrorsSampler(o.sampleRatio ?? ratioFromEnv(env));
     tracerProvider = new BasicTracerProvider({
       resource,
-      sampler: keepErrorsSampler(o.sampleRatio ?? ratioFromEnv(env)),
+      sampler,
       idGenerator: ids,
       spanProcessors: [processor],
     });
     // Unsampled spans are only noted, and made if their trace ends in an error or a denial (keep-errors.ts).
-    tracer = deferringTracer(tracerProvider.getTracer("xbus"), ids, {
+    tracer = deferringTracer(tracerProvider.getTracer("xbus"), ids, sampler, {
       onDropped: (n) => metrics.spansDropped.add(n),
     });
   }
