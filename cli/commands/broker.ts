@@ -1,9 +1,8 @@
-import { parseArgs } from "node:util";
 import { createLogger } from "../../core/logger.js";
 import { createTelemetry } from "../../core/telemetry/index.js";
-import { type BrokerConfig, loadBrokerConfig } from "../broker/config.js";
+import { BROKER_SETTINGS, loadBrokerConfig } from "../broker/config.js";
 import { type BrokerProcess, startBrokerProcess } from "../broker/run.js";
-import { ConfigError } from "../config/settings.js";
+import { commandSettings } from "../config/settings.js";
 import type { Command } from "./command.js";
 import { serveUntilSignal } from "./serve-until-signal.js";
 
@@ -36,42 +35,16 @@ export const brokerCommand: Command = {
   name: "broker",
   summary: "run the broker (front door, routing, exchange log, review API) until SIGTERM",
   async run(args) {
-    const { values } = parseArgs({
+    const parsed = commandSettings({
+      command: "xbus broker",
       args,
-      options: {
-        config: { type: "string" },
-        "trust-domain": { type: "string" },
-        "broker-id": { type: "string" },
-        listen: { type: "string" },
-        nats: { type: "string", multiple: true },
-        ca: { type: "string" },
-        cert: { type: "string" },
-        key: { type: "string" },
-        crl: { type: "string" },
-        "signing-key": { type: "string" },
-        policies: { type: "string" },
-        "review-listen": { type: "string" },
-        "review-token-hashes": { type: "string" },
-        "alerts-time-zone": { type: "string" },
-        help: { type: "boolean" },
-      },
-      strict: true,
+      help: HELP,
+      spec: BROKER_SETTINGS,
+      repeatable: ["nats"],
+      load: loadBrokerConfig,
     });
-    if (values.help) {
-      process.stdout.write(`${HELP}\n`);
-      return 0;
-    }
-    const { config, help: _help, ...flags } = values;
-    let cfg: BrokerConfig;
-    try {
-      cfg = loadBrokerConfig(config, flags);
-    } catch (err) {
-      if (err instanceof ConfigError) {
-        process.stderr.write(`xbus broker: ${err.message}\n`);
-        return 1;
-      }
-      throw err;
-    }
+    if ("exit" in parsed) return parsed.exit;
+    const cfg = parsed.settings;
     const logger = createLogger({ component: "broker", broker_id: cfg.brokerId });
     const telemetry = createTelemetry({ serviceName: `xbus-broker-${cfg.brokerId}` });
     return serveUntilSignal<BrokerProcess>({

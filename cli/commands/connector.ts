@@ -1,7 +1,7 @@
-import { parseArgs } from "node:util";
 import { createLogger } from "../../core/logger.js";
 import { createTelemetry } from "../../core/telemetry/index.js";
-import { ConfigError, type ConnectorConfig, loadConnectorConfig } from "../connector/config.js";
+import { commandSettings } from "../config/settings.js";
+import { CONNECTOR_SETTINGS, loadConnectorConfig } from "../connector/config.js";
 import { type ConnectorProcess, startConnectorProcess } from "../connector/run.js";
 import type { Command } from "./command.js";
 import { serveUntilSignal } from "./serve-until-signal.js";
@@ -33,40 +33,16 @@ export const connectorCommand: Command = {
   name: "connector",
   summary: "run one agency's connector (NATS → the agency's adapter) until SIGTERM",
   async run(args) {
-    const { values } = parseArgs({
+    const parsed = commandSettings({
+      command: "xbus connector",
       args,
-      options: {
-        config: { type: "string" },
-        agency: { type: "string" },
-        "trust-domain": { type: "string" },
-        nats: { type: "string", multiple: true },
-        ca: { type: "string" },
-        cert: { type: "string" },
-        key: { type: "string" },
-        "broker-key": { type: "string", multiple: true },
-        adapter: { type: "string" },
-        "adapter-server-name": { type: "string" },
-        "max-in-flight": { type: "string" },
-        "metrics-port": { type: "string" },
-        help: { type: "boolean" },
-      },
-      strict: true,
+      help: HELP,
+      spec: CONNECTOR_SETTINGS,
+      repeatable: ["nats", "broker-key"],
+      load: loadConnectorConfig,
     });
-    if (values.help) {
-      process.stdout.write(`${HELP}\n`);
-      return 0;
-    }
-    const { config, help: _help, ...flags } = values;
-    let cfg: ConnectorConfig;
-    try {
-      cfg = loadConnectorConfig(config, flags);
-    } catch (err) {
-      if (err instanceof ConfigError) {
-        process.stderr.write(`xbus connector: ${err.message}\n`);
-        return 1;
-      }
-      throw err;
-    }
+    if ("exit" in parsed) return parsed.exit;
+    const cfg = parsed.settings;
     const logger = createLogger({ component: "connector", agency: cfg.agency });
     const telemetry = createTelemetry({ serviceName: `xbus-connector-${cfg.agency}` });
     return serveUntilSignal<ConnectorProcess>({
