@@ -188,6 +188,9 @@ export function deferringTracer(
 
 type Maker = (d: DeferredSpan, parent: Context, why: string) => void;
 
+/** Milliseconds since the epoch with the SDK's own sub-millisecond precision (performance.now()). */
+const now = () => performance.timeOrigin + performance.now();
+
 /** Why a local root's trace is kept: an error status or a denial; undefined when it is not. */
 function keepReason(d: DeferredSpan): string | undefined {
   if (d.status?.code === SpanStatusCode.ERROR) return "error";
@@ -227,7 +230,7 @@ class DeferredSpan implements Span {
     this.root = parent?.root ?? this;
     this.kind = options.kind;
     this.links = options.links;
-    this.startTime = options.startTime ?? Date.now();
+    this.startTime = options.startTime ?? now();
     if (options.attributes) Object.assign(this.attributes, options.attributes);
   }
 
@@ -267,7 +270,7 @@ class DeferredSpan implements Span {
   }
   end(endTime?: TimeInput): void {
     if (this.endTime !== undefined) return;
-    this.endTime = endTime ?? Date.now();
+    this.endTime = endTime ?? now();
     if (this.root === this) {
       const why = keepReason(this);
       this.kept = why ?? null;
