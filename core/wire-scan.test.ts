@@ -1,6 +1,6 @@
 import { create, type DescMessage, equals, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { SourceCodeInfo_LocationSchema } from "@bufbuild/protobuf/wkt";
+import { FileOptionsSchema, SourceCodeInfo_LocationSchema } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { type CitizenRecord, CitizenRecordSchema } from "../proto/gen/agencies/dcrc/v1/citizen_pb.js";
 import { ExamResultsSchema } from "../proto/gen/agencies/moe/v1/education_pb.js";
@@ -165,5 +165,24 @@ describe("passesAsReleased: packed repeated numbers", () => {
     // path (field 1, packed) of length 2 holding [0x05, 0x80]: the second varint never ends inside it.
     const broken = new Uint8Array([0x0a, 0x02, 0x05, 0x80]);
     expect(passesAsReleased(SourceCodeInfo_LocationSchema, broken, all)).toBe(false);
+  });
+
+  it("looks up fields numbered 256 and above as well as small ones (uninterpreted_option = 999)", () => {
+    const options = toBinary(
+      FileOptionsSchema,
+      create(FileOptionsSchema, { javaPackage: "bt.gov", uninterpretedOption: [{ identifierValue: "x" }] }),
+    );
+    const all = FileOptionsSchema.fields.map((f) => f.name);
+    expect(passesAsReleased(FileOptionsSchema, options, buildTree(all))).toBe(true);
+    expect(
+      passesAsReleased(
+        FileOptionsSchema,
+        options,
+        buildTree(all.filter((n) => n !== "uninterpreted_option")),
+      ),
+    ).toBe(false);
+    // An unknown field numbered 300: refused, as small unknown ones are.
+    const unknown = new BinaryWriter().tag(300, WireType.Varint).uint32(1).finish();
+    expect(passesAsReleased(FileOptionsSchema, unknown, buildTree(all))).toBe(false);
   });
 });

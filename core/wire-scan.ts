@@ -39,9 +39,18 @@ interface FieldInfo {
   kind: Kind;
   repeated: boolean;
   message: DescMessage | undefined;
+  /** The nested message's fields, looked up once on first use (no WeakMap lookup per nested message). */
+  nested: FieldTable | undefined;
 }
 
-const infoByType = new WeakMap<DescMessage, Map<number, FieldInfo>>();
+/** Fields by number: an array for the usual small numbers, a map for the rest. */
+interface FieldTable {
+  small: (FieldInfo | undefined)[];
+  large: Map<number, FieldInfo> | undefined;
+}
+const SMALL_FIELD_NUMBERS = 256;
+
+const infoByType = new WeakMap<DescMessage, FieldTable>();
 
 function kindOfScalar(t: ScalarType): Kind {
   switch (t) {
@@ -62,10 +71,10 @@ function kindOfScalar(t: ScalarType): Kind {
   }
 }
 
-function infoOf(desc: DescMessage): Map<number, FieldInfo> {
-  let m = infoByType.get(desc);
-  if (m) return m;
-  m = new Map();
+function infoOf(desc: DescMessage): FieldTable {
+  let table = infoByType.get(desc);
+  if (table) return table;
+  table = { small: [], large: undefined };
   for (const f of desc.fields) {
     let kind: Kind;
     let message: DescMessage | undefined;
@@ -91,10 +100,15 @@ function infoOf(desc: DescMessage): Map<number, FieldInfo> {
       default:
         kind = Kind.Unsupported;
     }
-    m.set(f.number, { name: f.name, kind, repeated, message });
+    const info: FieldInfo = { name: f.name, kind, repeated, message, nested: undefined };
+    if (f.number < SMALL_FIELD_NUMBERS) table.small[f.number] = info;
+    else {
+      table.large ??= new Map();
+      table.large.set(f.number, info);
+    }
   }
-  infoByType.set(desc, m);
-  return m;
+  infoByType.set(desc, table);
+  return table;
 }
 
 /** Short ASCII strings (most of them) are checked here; the rest by Node's native UTF-8 check. */
@@ -142,13 +156,13 @@ function readVarint(b: Uint8Array, pos: number, end: number, maxBytes: number): 
  * can be passed on unchanged; false when the full minimisation path must run.
  */
 export function passesAsReleased(desc: DescMessage, bytes: Uint8Array, released: FieldTree): boolean {
-  return clean(desc, bytes, 0, bytes.length, released, 0);
+  return clean(infoOf(desc), bytes, 0, bytes.length, released, 0);
 }
 
 const MAX_DEPTH = 32;
 
 function clean(
-  desc: DescMessage,
+  fields: FieldTable,
   b: Uint8Array,
   start: number,
   end: number,
@@ -156,7 +170,7 @@ function clean(
   depth: number,
 ): boolean {
   if (depth > MAX_DEPTH) return false;
-  const fields = infoOf(desc);
+  const small = fields.small;
   let pos = start;
   while (pos < end) {
     // The tag: field numbers of known fields fit in 29 bits, so in at most 5 bytes.
@@ -164,7 +178,8 @@ function clean(
     if (tag < 0) return false;
     pos = varintEnd;
     const wireType = tag % 8;
-    const field = fields.get((tag - wireType) / 8);
+    const number = (tag - wireType) / 8;
+    const field = number < SMALL_FIELD_NUMBERS ? small[number] : fields.large?.get(number);
     if (field === undefined) return false; // unknown: the slow path drops it
     const sub = tree === true ? true : tree.get(field.name);
     if (sub === undefined) return false; // withheld: the slow path clears it
@@ -180,7 +195,8 @@ function clean(
       const valueEnd = pos + len;
       switch (kind) {
         case Kind.Message:
-          if (!clean(field.message as DescMessage, b, pos, valueEnd, sub, depth + 1)) return false;
+          field.nested ??= infoOf(field.message as DescMessage);
+          if (!clean(field.nested, b, pos, valueEnd, sub, depth + 1)) return false;
           break;
         case Kind.String:
           if (!validUtf8(b, pos, valueEnd)) return false;
