@@ -85,6 +85,13 @@ interface Send {
 }
 
 async function send(o: Send = {}): Promise<RouteReply> {
+  const { subject, body, h } = await prepare(o);
+  const msg = await brokerNc.request(subject, body, { timeout: 5000, headers: h });
+  return fromBinary(RouteReplySchema, msg.data);
+}
+
+/** A routed request as the broker would publish it (or a spoiled one), ready to send. */
+async function prepare(o: Send = {}) {
   const subject = o.subject ?? SUBJECT;
   const exchangeId = o.exchangeId ?? "ex-1";
   const deadlineMs = o.deadlineMs ?? Date.now() + 5000;
@@ -109,8 +116,7 @@ async function send(o: Send = {}): Promise<RouteReply> {
       await signRoute(key, { exchangeId, subject: o.signedSubject ?? subject, deadlineMs, body }),
     );
   const sent = o.tamper ? Uint8Array.from(body, (b, i) => (i === body.length - 1 ? b ^ 1 : b)) : body;
-  const msg = await brokerNc.request(subject, sent, { timeout: 5000, headers: h });
-  return fromBinary(RouteReplySchema, msg.data);
+  return { subject, body: sent, h };
 }
 
 const errorOf = (r: RouteReply) => (r.result.case === "error" ? r.result.value : undefined);
@@ -206,4 +212,62 @@ describe("reconnecting", () => {
     }
     throw new Error("the connector did not come back after nats-server restarted");
   });
+});
+
+describe("closing", () => {
+  it("answers what NATS routed to it before it stopped, so no request is left to time out", async () => {
+    // A second connector of the agency, in the queue group beside the first, closed while requests arrive.
+    const nc = await connect({ servers: nats.url, ...connectorNatsOptions("dcrc", "test") });
+    const leaving = startConnector({
+      nats: nc,
+      agency: "dcrc",
+      target: inProcessTarget(definition, silentLogger),
+      brokerKeys: [broker.publicKey],
+      maxInFlight: 1000,
+      logger: silentLogger,
+    });
+    await nc.flush();
+    const ready = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => prepare({ exchangeId: `ex-close-${i}` })),
+    );
+    // Published in one go, and the close begun in the same turn: NATS has routed some of them to the leaving
+    // connector before it hears the unsubscribe, and they are on their way to it when it stops listening.
+    const outcomes = ready.map(({ subject, body, h }) =>
+      brokerNc.request(subject, body, { timeout: 3000, headers: h }).then(
+        (m) => fromBinary(RouteReplySchema, m.data).result.case ?? "empty",
+        (err: unknown) => (err instanceof Error ? err.message : String(err)),
+      ),
+    );
+    await leaving.close();
+    const answers = await Promise.all(outcomes);
+    // Every request was answered, by the leaving connector or the one that stays (a record or PROVIDER_BUSY).
+    expect(answers.filter((a) => a !== "record" && a !== "error")).toEqual([]);
+    expect(answers.filter((a) => a === "record").length).toBeGreaterThan(0);
+    await nc.close();
+  });
+
+  it("still closes while NATS is unreachable, ending its subscription without the server's answer", async () => {
+    const nc = await connect({
+      servers: nats.url,
+      ...connectorNatsOptions("dcrc", "test"),
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 100,
+    });
+    const stranded = startConnector({
+      nats: nc,
+      agency: "dcrc",
+      target: inProcessTarget(definition, silentLogger),
+      brokerKeys: [broker.publicKey],
+      logger: silentLogger,
+    });
+    await nc.flush();
+    await nats.stop();
+    try {
+      // Resolves (after the drain's wait) rather than hanging until NATS is back.
+      await expect(stranded.close()).resolves.toBeUndefined();
+    } finally {
+      await nats.restart();
+      await nc.close();
+    }
+  }, 20_000);
 });

@@ -73,6 +73,9 @@ function routeHeaders(msg: Msg): {
   return out;
 }
 
+/** How long closing waits for NATS to confirm the drain before it simply unsubscribes. */
+const DRAIN_WAIT_MS = 5000;
+
 /**
  * DESIGN step 6, provider side. Serves one agency's subjects in a queue group
  * (run more connectors to scale), checks each request's broker signature,
@@ -212,7 +215,19 @@ export function startConnector(o: ConnectorOptions): Connector {
       return inFlight;
     },
     async close() {
-      sub.unsubscribe();
+      // Drain, not unsubscribe: what NATS routed here before it heard the unsubscribe is still on its way,
+      // and an unsubscribed connector would drop it (its requesters then wait out their deadlines). Drain
+      // delivers it and ends the subscription. It needs the server's answer: while NATS is unreachable it
+      // would wait for the reconnection, so after DRAIN_WAIT_MS the subscription is simply ended.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        sub.drain().catch(() => {}),
+        new Promise<void>((r) => {
+          timer = setTimeout(r, DRAIN_WAIT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!sub.isClosed()) sub.unsubscribe();
       await Promise.allSettled([...pending]);
       o.target.close();
     },
