@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,6 +15,7 @@ import { silentLogger } from "../../core/logger.js";
 import { natsAuthConfig } from "../../core/nats-auth.js";
 import { NatsServer } from "../../core/nats-server.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
+import { killXbusProcesses, startXbus } from "../helpers/xbus-process.js";
 
 /*
  * The bus as a federation deploys it: a CA folder, a nats-server with mutual
@@ -31,7 +32,6 @@ const token = randomBytes(24).toString("base64url");
 let caDir: CaDir;
 let nats: NatsServer;
 let adapter: AdapterServer;
-const children: ChildProcess[] = [];
 const server = { dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"] };
 
 function issue(name: string, req: IssueRequest) {
@@ -41,38 +41,6 @@ function issue(name: string, req: IssueRequest) {
   writeFileSync(cert, c.certPem);
   writeFileSync(key, c.keyPem, { mode: 0o600 });
   return { cert, key, certPem: c.certPem, keyPem: c.keyPem };
-}
-
-interface Running {
-  child: ChildProcess;
-  ready: string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-async function run(args: string[]): Promise<Running> {
-  const child = spawn(process.execPath, [xbus, ...args], {
-    cwd: root,
-    env: { ...process.env, XBUS_LOG_LEVEL: "info" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let out = "";
-  let err = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    err += d.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const started = Date.now();
-  while (!out.includes("\n")) {
-    if (child.exitCode !== null) throw new Error(`${args[0]} exited ${child.exitCode}: ${err}`);
-    if (Date.now() - started > 45_000) throw new Error(`${args[0]} not ready after 45 s: ${err}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { child, ready: out, stderr: () => err, exited };
 }
 
 let brokerConfig: string;
@@ -157,7 +125,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+  killXbusProcesses();
   await adapter?.close();
   await nats?.dispose();
   rmSync(dir, { recursive: true, force: true });
@@ -167,14 +135,14 @@ describe("xbus broker and xbus connector, each in its own process", () => {
   it("answer a consumer's Fetch end to end, log it, and stop on SIGTERM with exit 0", {
     timeout: 90_000,
   }, async () => {
-    const broker = await run(["broker", "--config", brokerConfig]);
+    const broker = await startXbus(["broker", "--config", brokerConfig], "info");
     const m =
       /^xbus broker: ready as spiffe:\/\/gov\.bt\/xbus\/broker\/b1: Exchange on (localhost:\d+), review API (http:\/\/127\.0\.0\.1:\d+), log gov\.bt\/xbus-log-test\n$/.exec(
         broker.ready,
       );
     expect(m, broker.ready).not.toBeNull();
     const [, exchange = "", reviewUrl = ""] = m ?? [];
-    const connector = await run(["connector", "--config", connectorConfig]);
+    const connector = await startXbus(["connector", "--config", connectorConfig], "info");
     expect(connector.ready).toContain(
       "xbus connector: dcrc ready as spiffe://gov.bt/agency/dcrc/connector/c1",
     );

@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dcrcAdapter } from "../../adapters/examples/dcrc/adapter.js";
 import type { AdapterDefinition } from "../../adapters/sdk/index.js";
 import { deadline, failure, startTestStack, type TestStack } from "../helpers/stack.js";
+import { killXbusProcesses, spawnXbus, startXbus } from "../helpers/xbus-process.js";
 
 /*
  * `xbus connector` as an agency runs it: its own process, configured by a
@@ -39,7 +40,6 @@ function gated(def: AdapterDefinition): AdapterDefinition {
 let stack: TestStack;
 let subject: string;
 let configPath: string;
-const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   stack = await startTestStack({ connector: false, agencies: (p) => [gated(dcrcAdapter(p))] });
@@ -61,41 +61,9 @@ beforeAll(async () => {
   );
 });
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+  killXbusProcesses();
   await stack?.close();
 });
-
-interface Running {
-  child: ChildProcess;
-  ready: string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-async function startConnector(args: string[]): Promise<Running> {
-  const child = spawn(process.execPath, [join(root, "bin/xbus.js"), "connector", ...args], {
-    cwd: root,
-    env: { ...process.env, XBUS_LOG_LEVEL: "debug" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let out = "";
-  let err = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    err += d.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const started = Date.now();
-  while (!out.includes("\n")) {
-    if (child.exitCode !== null) throw new Error(`xbus connector exited ${child.exitCode}: ${err}`);
-    if (Date.now() - started > 30_000) throw new Error(`xbus connector not ready after 30 s: ${err}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { child, ready: out, stderr: () => err, exited };
-}
 
 describe("xbus connector", () => {
   it("serves the agency from its own process and stops on SIGTERM, letting a request in flight answer", {
@@ -110,7 +78,7 @@ describe("xbus connector", () => {
     // No connector for dcrc yet: the broker says so at once.
     expect((await failure(fetch())).reason).toBe("PROVIDER_UNAVAILABLE");
 
-    const c = await startConnector(["--config", configPath]);
+    const c = await startXbus(["connector", "--config", configPath], "debug");
     expect(c.ready).toMatch(
       /^xbus connector: dcrc ready as spiffe:\/\/gov\.bt\/agency\/dcrc\/connector\/dev, serving xbus\.svc\.dcrc\.\* → adapter localhost:\d+, metrics http:\/\/127\.0\.0\.1:\d+\/metrics\n$/,
     );
@@ -209,23 +177,10 @@ describe("xbus connector", () => {
   });
 
   it("waits for a NATS that is not up yet, and a SIGTERM meanwhile ends it at once", async () => {
-    const child = spawn(
-      process.execPath,
-      [join(root, "bin/xbus.js"), "connector", "--config", configPath, "--nats", "nats://127.0.0.1:1"],
-      { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    children.push(child);
-    let err = "";
-    child.stderr?.on("data", (d: Buffer) => {
-      err += d.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    while (!err.includes("NATS is not reachable yet")) {
-      if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${err}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    child.kill("SIGTERM");
-    expect(await exited).toBe(0);
-    expect(err).toContain("xbus connector: SIGTERM, exiting before ready\n");
+    const c = spawnXbus(["connector", "--config", configPath, "--nats", "nats://127.0.0.1:1"]);
+    await c.waitFor((_, err) => err.includes("NATS is not reachable yet"), "the wait for NATS");
+    c.child.kill("SIGTERM");
+    expect(await c.exited).toBe(0);
+    expect(c.stderr()).toContain("xbus connector: SIGTERM, exiting before ready\n");
   });
 });
