@@ -64,22 +64,13 @@ export function loadBrokerConfig(
   const servers = r.natsServers("nats");
   const listen = r.hostPort("listen");
 
-  const caFile = r.path("tls.ca");
-  const certFile = r.path("tls.cert");
-  const keyFile = r.path("tls.key");
-  const bundle = r.certificates("tls.ca", caFile);
-  const identity = r.identity({
-    cert: "tls.cert",
-    key: "tls.key",
-    certFile,
-    keyFile,
-    trusted: bundle,
-    expected: (id) =>
+  const { files, bundle, identity } = r.ownIdentity(
+    (id) =>
       id?.role === "broker" && id.trustDomain === trustDomain
         ? undefined
         : `a broker of trust domain ${trustDomain} (spiffe://${trustDomain}/xbus/broker/<name>)`,
     now,
-  });
+  );
   const brokerId = r.optStr("broker_id") ?? identity.id.name;
   if (!BROKER_ID.test(brokerId))
     r.fail(
@@ -147,7 +138,7 @@ export function loadBrokerConfig(
       cert: identity.certPem,
       key: identity.keyPem,
     },
-    tlsFiles: { ca: caFile, cert: certFile, key: keyFile },
+    tlsFiles: files,
     certNotAfter: identity.notAfter,
     ...(crlPath !== undefined ? { crlPath } : {}),
     signingKey,

@@ -195,6 +195,25 @@ export function settingsReader<S extends SettingsSpec>(
       fail(o.cert, `${o.certFile} was not issued by a CA of the trust bundle`);
     return { id, certPem, keyPem, key, notAfter };
   };
+  /**
+   * The process's own identity from `tls.ca`, `tls.cert` and `tls.key` (every process command has them):
+   * the trust bundle, and a certificate issued by it that `expected` accepts, with its key.
+   */
+  const ownIdentity = (expected: (id: WorkloadId | undefined) => string | undefined, now: Date) => {
+    const [ca, cert, key] = ["tls.ca", "tls.cert", "tls.key"] as [Setting, Setting, Setting];
+    const files = { ca: path(ca), cert: path(cert), key: path(key) };
+    const bundle = certificates(ca, files.ca);
+    const own = identity({
+      cert,
+      key,
+      certFile: files.cert,
+      keyFile: files.key,
+      trusted: bundle,
+      expected,
+      now,
+    });
+    return { files, bundle, identity: own };
+  };
 
   return {
     fail,
@@ -211,6 +230,7 @@ export function settingsReader<S extends SettingsSpec>(
     certificates,
     ed25519,
     identity,
+    ownIdentity,
   };
 }
 

@@ -64,24 +64,12 @@ export function loadConnectorConfig(
   const trustDomain = r.optStr("trust_domain");
   const servers = r.natsServers("nats");
 
-  const caFile = r.path("tls.ca");
-  const certFile = r.path("tls.cert");
-  const keyFile = r.path("tls.key");
-  const bundle = r.certificates("tls.ca", caFile);
   const wanted = `spiffe://${trustDomain ?? "<trust-domain>"}/agency/${agency}/connector/<name>`;
   const expected = (id: { role: string; agency: string; trustDomain: string } | undefined) =>
     id?.role === "connector" && id.agency === agency && (!trustDomain || id.trustDomain === trustDomain)
       ? undefined
       : `a connector of agency ${agency} (${wanted})`;
-  const identity = r.identity({
-    cert: "tls.cert",
-    key: "tls.key",
-    certFile,
-    keyFile,
-    trusted: bundle,
-    expected,
-    now,
-  });
+  const { files, bundle, identity } = r.ownIdentity(expected, now);
 
   const brokerKeys = r
     .list("broker_keys")
@@ -128,7 +116,7 @@ export function loadConnectorConfig(
     spiffeId: identity.id.uri,
     name: identity.id.name,
     servers,
-    tlsFiles: { caFile, certFile, keyFile },
+    tlsFiles: { caFile: files.ca, certFile: files.cert, keyFile: files.key },
     certPem: identity.certPem,
     key: identity.key,
     certNotAfter: identity.notAfter,
