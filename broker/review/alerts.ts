@@ -171,39 +171,36 @@ export function computeAlerts(
 
   for (const f of facts) {
     if (f.decision === "allow") {
-      if (bulk && bulkSummary && f.subjectRef !== "") {
-        let d = bulkByConsumer.get(f.consumer);
-        if (!d) {
-          d = new BurstDetector(
-            { rule: "bulk_lookup", consumer: f.consumer, distinct: true, limit, summarize: bulkSummary },
-            bulk.subjects,
-            bulk.windowMs,
-            out,
-          );
-          bulkByConsumer.set(f.consumer, d);
-        }
-        d.add(f);
-      }
-      if (offHours?.(f.time)) {
-        let a = offByConsumer.get(f.consumer);
-        if (!a) {
-          a = new AlertBuilder({ rule: "off_hours", consumer: f.consumer, distinct: false, limit }, f);
-          offByConsumer.set(f.consumer, a);
-        }
-        a.add(f);
-      }
+      if (bulk && bulkSummary && f.subjectRef !== "")
+        stateOf(
+          bulkByConsumer,
+          f.consumer,
+          (consumer) =>
+            new BurstDetector(
+              { rule: "bulk_lookup", consumer, distinct: true, limit, summarize: bulkSummary },
+              bulk.subjects,
+              bulk.windowMs,
+              out,
+            ),
+        ).add(f);
+      if (offHours?.(f.time))
+        stateOf(
+          offByConsumer,
+          f.consumer,
+          (consumer) => new AlertBuilder({ rule: "off_hours", consumer, distinct: false, limit }, f),
+        ).add(f);
     } else if (denials && denialsSummary && (f.decision === "deny" || f.decision === "invalid")) {
-      let d = denialsByConsumer.get(f.consumer);
-      if (!d) {
-        d = new BurstDetector(
-          { rule: "denials", consumer: f.consumer, distinct: false, limit, summarize: denialsSummary },
-          denials.count,
-          denials.windowMs,
-          out,
-        );
-        denialsByConsumer.set(f.consumer, d);
-      }
-      d.add(f);
+      stateOf(
+        denialsByConsumer,
+        f.consumer,
+        (consumer) =>
+          new BurstDetector(
+            { rule: "denials", consumer, distinct: false, limit, summarize: denialsSummary },
+            denials.count,
+            denials.windowMs,
+            out,
+          ),
+      ).add(f);
     }
   }
 
@@ -218,6 +215,16 @@ export function computeAlerts(
       );
 
   return out.sort((a, b) => b.last_at - a.last_at || b.first_at - a.first_at || (a.id < b.id ? -1 : 1));
+}
+
+/** A rule's state for one consumer, made on that consumer's first exchange. */
+function stateOf<T>(byConsumer: Map<string, T>, consumer: string, make: (consumer: string) => T): T {
+  let state = byConsumer.get(consumer);
+  if (state === undefined) {
+    state = make(consumer);
+    byConsumer.set(consumer, state);
+  }
+  return state;
 }
 
 function who(consumer: string): string {

@@ -1,3 +1,4 @@
+import type { AlertJson } from "../../broker/review/alerts.js";
 /** A small client for the review API, used by `xbus log`. */
 export interface ReviewClient {
   get<T>(path: string, query?: Record<string, string | number | undefined>): Promise<T>;
@@ -42,15 +43,5 @@ export interface AlertsJson {
   complete: boolean;
   scanned_to: number;
   rules: Record<string, unknown>;
-  alerts: {
-    id: string;
-    rule: string;
-    consumer: string;
-    first_at: number;
-    last_at: number;
-    count: number;
-    truncated: boolean;
-    summary: string;
-    exchanges: { index: number; exchange_id: string; time: number; service: string; decision: string }[];
-  }[];
+  alerts: AlertJson[];
 }
