@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +14,7 @@ import { silentLogger } from "../../core/logger.js";
 import { natsAuthConfig } from "../../core/nats-auth.js";
 import { NatsServer } from "../../core/nats-server.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
-import { killXbusProcesses, startXbus } from "../helpers/xbus-process.js";
+import { killXbusProcesses, runXbus, startXbus } from "../helpers/xbus-process.js";
 
 /*
  * The bus as a federation deploys it: a CA folder, a nats-server with mutual
@@ -24,7 +23,6 @@ import { killXbusProcesses, startXbus } from "../helpers/xbus-process.js";
  * dev stack runs here; a consumer's Fetch crosses all of it.
  */
 const root = join(import.meta.dirname, "../..");
-const xbus = join(root, "bin/xbus.js");
 const TD = "gov.bt";
 const dir = mkdtempSync(join(tmpdir(), "xbus-deploy-"));
 const population = createPopulation();
@@ -187,20 +185,15 @@ describe("xbus broker and xbus connector, each in its own process", () => {
   });
 
   it("refuses to start with a connector's certificate, naming the setting", () => {
-    const res = spawnSync(
-      process.execPath,
-      [
-        xbus,
-        "broker",
-        "--config",
-        brokerConfig,
-        "--cert",
-        join(dir, "connector.pem"),
-        "--key",
-        join(dir, "connector-key.pem"),
-      ],
-      { cwd: root, encoding: "utf8", timeout: 30_000 },
-    );
+    const res = runXbus([
+      "broker",
+      "--config",
+      brokerConfig,
+      "--cert",
+      join(dir, "connector.pem"),
+      "--key",
+      join(dir, "connector-key.pem"),
+    ]);
     expect(res.status).toBe(1);
     expect(res.stderr).toBe(
       `xbus broker: --cert: ${join(dir, "connector.pem")} is the certificate of spiffe://gov.bt/agency/dcrc/connector/c1, not of a broker of trust domain gov.bt (spiffe://gov.bt/xbus/broker/<name>)\n`,

@@ -1,11 +1,10 @@
-import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dcrcAdapter } from "../../adapters/examples/dcrc/adapter.js";
 import type { AdapterDefinition } from "../../adapters/sdk/index.js";
 import { deadline, failure, startTestStack, type TestStack } from "../helpers/stack.js";
-import { killXbusProcesses, spawnXbus, startXbus } from "../helpers/xbus-process.js";
+import { killXbusProcesses, runXbus, spawnXbus, startXbus } from "../helpers/xbus-process.js";
 
 /*
  * `xbus connector` as an agency runs it: its own process, configured by a
@@ -13,7 +12,6 @@ import { killXbusProcesses, spawnXbus, startXbus } from "../helpers/xbus-process
  * it. The stack runs no connector of its own, so every answer below went
  * through the child process.
  */
-const root = join(import.meta.dirname, "../..");
 const SERVICE = "dcrc.citizen-record";
 const PURPOSE = "scholarship-eligibility";
 
@@ -128,20 +126,7 @@ describe("xbus connector", () => {
       spiffeId: "spiffe://gov.bt/agency/moh/connector/other",
       commonName: "moh connector (test)",
     });
-    const run = spawnSync(
-      process.execPath,
-      [
-        join(root, "bin/xbus.js"),
-        "connector",
-        "--config",
-        configPath,
-        "--cert",
-        moh.certPath,
-        "--key",
-        moh.keyPath,
-      ],
-      { cwd: root, encoding: "utf8", timeout: 30_000 },
-    );
+    const run = runXbus(["connector", "--config", configPath, "--cert", moh.certPath, "--key", moh.keyPath]);
     expect(run.status).toBe(1);
     expect(run.stdout).toBe("");
     expect(run.stderr).toBe(
@@ -156,19 +141,9 @@ describe("xbus connector", () => {
       spiffeId: "spiffe://gov.bt/agency/dcrc/connector/unknown",
       commonName: "dcrc connector not on NATS (test)",
     });
-    const run = spawnSync(
-      process.execPath,
-      [
-        join(root, "bin/xbus.js"),
-        "connector",
-        "--config",
-        configPath,
-        "--cert",
-        stranger.certPath,
-        "--key",
-        stranger.keyPath,
-      ],
-      { cwd: root, encoding: "utf8", timeout: 30_000, env: { ...process.env, XBUS_LOG_LEVEL: "error" } },
+    const run = runXbus(
+      ["connector", "--config", configPath, "--cert", stranger.certPath, "--key", stranger.keyPath],
+      "error",
     );
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(

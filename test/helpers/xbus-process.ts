@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 
 const XBUS = join(import.meta.dirname, "../../bin/xbus.js");
@@ -68,4 +68,18 @@ export async function startXbus(
 /** Ends every xbus process a test started and left running (afterAll). */
 export function killXbusProcesses(): void {
   for (const c of running) if (c.exitCode === null) c.kill("SIGKILL");
+}
+
+/** `xbus …` run to its end (a command that must refuse to start): its exit code and output. */
+export function runXbus(
+  args: string[],
+  logLevel?: "debug" | "info" | "warn" | "error",
+): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [XBUS, ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 30_000,
+    env: logLevel ? { ...process.env, XBUS_LOG_LEVEL: logLevel } : process.env,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
