@@ -36,8 +36,8 @@ import { Attr } from "./conventions.js";
  * propagated and the times they had, and exported as sampled; otherwise the
  * notes are dropped. The W3C sampled flag sent downstream stays honest: an
  * unsampled trace says 00. (Before: every unsampled span was recorded by the
- * SDK and held by a span processor until its root decided, ~8% of the bus's
- * CPU for spans that were nearly all thrown away.)
+ * SDK and held by a span processor until its root decided; ~5 KB of garbage per
+ * exchange, `npm run bench -- --heap-profile`, for spans nearly all dropped.)
  *
  * Limit: the decision is per process. A broker denial keeps the broker's
  * spans; a connector in another process never hears of it, so its spans of
