@@ -131,6 +131,17 @@ describe("passesAsReleased: the fast path of minimisation", () => {
     );
   });
 
+  it("refuses a tag whose varint is wider than 32 bits, even if its low bits name a released field", () => {
+    const released = buildTree(ALL_CITIZEN);
+    // 2^32 + (2 << 3 | LEN): read as 32 bits it would be field 2 (name), length-delimited.
+    const wide = Buffer.concat([citizen(), Buffer.from([0x92, 0x80, 0x80, 0x80, 0x10, 0x01, 0x61])]);
+    expect(passesAsReleased(CitizenRecordSchema, wide, released)).toBe(false);
+    // The same field with its tag in five bytes but the value in range passes, as the full path decodes it.
+    const padded = Buffer.concat([citizen(), Buffer.from([0x92, 0x80, 0x80, 0x80, 0x00, 0x01, 0x61])]);
+    expect(passesAsReleased(CitizenRecordSchema, padded, released)).toBe(true);
+    expect(sameAsFullPath(CitizenRecordSchema, padded, ALL_CITIZEN)).toBe(true);
+  });
+
   it("passes the empty record", () => {
     expect(passesAsReleased(CitizenRecordSchema, new Uint8Array(0), buildTree([]))).toBe(true);
   });

@@ -114,9 +114,9 @@ function infoOf(desc: DescMessage): FieldTable {
 /** Short ASCII strings (most of them) are checked here; the rest by Node's native UTF-8 check. */
 function validUtf8(b: Uint8Array, start: number, end: number): boolean {
   if (end - start <= 64) {
-    let i = start;
-    while (i < end && (b[i] as number) < 0x80) i++;
-    if (i === end) return true;
+    let bits = 0;
+    for (let i = start; i < end; i++) bits |= b[i] as number;
+    if (bits < 0x80) return true;
   }
   return isUtf8(b.subarray(start, end));
 }
@@ -173,12 +173,16 @@ function clean(
   const small = fields.small;
   let pos = start;
   while (pos < end) {
-    // The tag: field numbers of known fields fit in 29 bits, so in at most 5 bytes.
-    const tag = readVarint(b, pos, end, 5);
-    if (tag < 0) return false;
-    pos = varintEnd;
-    const wireType = tag % 8;
-    const number = (tag - wireType) / 8;
+    // The tag: field numbers of known fields fit in 29 bits, so in at most 5 bytes (one, mostly).
+    let tag = b[pos] as number;
+    if (tag < 0x80) pos++;
+    else {
+      tag = readVarint(b, pos, end, 5);
+      if (tag < 0 || tag > 0xffffffff) return false;
+      pos = varintEnd;
+    }
+    const wireType = tag & 7;
+    const number = tag >>> 3;
     const field = number < SMALL_FIELD_NUMBERS ? small[number] : fields.large?.get(number);
     if (field === undefined) return false; // unknown: the slow path drops it
     const sub = tree === true ? true : tree.get(field.name);
@@ -188,9 +192,14 @@ function clean(
     if (sub !== true && kind !== Kind.Message) return false; // a path below a scalar: cleared by the slow path
 
     if (wireType === LEN) {
-      const len = readVarint(b, pos, end, 10);
-      if (len < 0) return false;
-      pos = varintEnd;
+      if (pos >= end) return false;
+      let len = b[pos] as number;
+      if (len < 0x80) pos++;
+      else {
+        len = readVarint(b, pos, end, 10);
+        if (len < 0) return false;
+        pos = varintEnd;
+      }
       if (len > end - pos) return false;
       const valueEnd = pos + len;
       switch (kind) {
