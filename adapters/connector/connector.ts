@@ -6,6 +6,7 @@ import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node"
 import { batchedToFields } from "../../core/batch-signature.js";
 import { XbusError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
+import { readHeaders } from "../../core/nats-headers.js";
 import { agencySubjects, connectorQueue, RouteHeader, serviceSubject } from "../../core/nats-subjects.js";
 import { toBinarySpliced } from "../../core/proto-splice.js";
 import { type ReplySigner, sha256 } from "../../core/reply-signature.js";
@@ -50,27 +51,27 @@ export interface Connector {
   close(): Promise<void>;
 }
 
-/**
- * The route headers the connector acts on, in one pass: nats.js's
- * `MsgHdrs.get` lists and filters every key on each call. First value of each,
- * "" when absent (traceparent: undefined).
- */
+const ROUTE_HEADERS = [
+  RouteHeader.exchangeId,
+  RouteHeader.deadline,
+  RouteHeader.signature,
+  RouteHeader.traceparent,
+] as const;
+
+/** The route headers the connector acts on, in one pass over the header block (core/nats-headers.ts). */
 function routeHeaders(msg: Msg): {
   exchangeId: string;
   deadline: string;
   signature: string;
   traceparent: string | undefined;
 } {
-  const out = { exchangeId: "", deadline: "", signature: "", traceparent: undefined as string | undefined };
-  if (!msg.headers) return out;
-  for (const [key, values] of msg.headers) {
-    const first = values[0] ?? "";
-    if (key === RouteHeader.exchangeId) out.exchangeId ||= first;
-    else if (key === RouteHeader.deadline) out.deadline ||= first;
-    else if (key === RouteHeader.signature) out.signature ||= first;
-    else if (key === RouteHeader.traceparent) out.traceparent ||= first || undefined;
-  }
-  return out;
+  const h = readHeaders(msg, ROUTE_HEADERS);
+  return {
+    exchangeId: h[RouteHeader.exchangeId],
+    deadline: h[RouteHeader.deadline],
+    signature: h[RouteHeader.signature],
+    traceparent: h[RouteHeader.traceparent] || undefined,
+  };
 }
 
 /** How long closing waits for NATS to confirm the drain before it simply unsubscribes. */
