@@ -44,7 +44,9 @@ export interface ReviewOptions {
 
 const MAX_LIMIT = 1000;
 const DECISIONS = new Set(["allow", "deny", "invalid", "error"]);
-const ALERT_PARAMS = new Set(["from", "to", "rule"]);
+const ALERT_PARAMS = ["from", "to", "rule"] as const;
+const ACCESS_PARAMS = ["from", "to", "cursor", "limit"] as const;
+const DEFAULT_ACCESS_LIMIT = 100;
 const DEFAULT_ALERT_WINDOW_MS = 24 * 3600_000;
 
 /** The security team's HTTP API over the exchange log (README, "Review API"). */
@@ -203,7 +205,24 @@ export function createReviewApp(o: ReviewOptions): Hono {
     const id = c.req.param("subjectId");
     if (!o.subjectIdPattern.test(id))
       throw new HTTPException(400, { message: "subjectId is not a citizen ID" });
-    const rows = o.index.exchanges({ subjectRef: subjectRef(o.logSecret, id), limit: MAX_LIMIT });
+    onlyParams(c.req.queries(), ACCESS_PARAMS);
+    const from = c.req.query("from");
+    const to = c.req.query("to");
+    const cursor = c.req.query("cursor");
+    const limit = intParam(c.req.query("limit") ?? String(DEFAULT_ACCESS_LIMIT), "limit");
+    if (limit < 1 || limit > MAX_LIMIT)
+      throw new HTTPException(400, { message: `limit must be 1 to ${MAX_LIMIT}` });
+    // One row past the page tells whether another page follows, so the last page says so itself
+    // (next_cursor null) instead of leaving the citizen to fetch an empty one.
+    const found = o.index.exchanges({
+      subjectRef: subjectRef(o.logSecret, id),
+      ...(from !== undefined && { from: timeParam(from, "from") }),
+      ...(to !== undefined && { to: timeParam(to, "to") }),
+      ...(cursor !== undefined && { before: intParam(cursor, "cursor") }),
+      limit: limit + 1,
+    });
+    const rows = found.slice(0, limit);
+    const last = rows.at(-1);
     return c.json({
       accesses: rows.flatMap((e) =>
         e.record
@@ -221,20 +240,12 @@ export function createReviewApp(o: ReviewOptions): Hono {
             ]
           : [],
       ),
+      next_cursor: found.length > limit && last ? String(last.index) : null,
     });
   });
 
   app.get("/v1/alerts", (c) => {
-    for (const [k, values] of Object.entries(c.req.queries())) {
-      if (!ALERT_PARAMS.has(k))
-        throw new HTTPException(400, {
-          message: `unknown query parameter ${JSON.stringify(k.slice(0, 64))} (from, to, rule)`,
-        });
-      if (values.length !== 1) throw new HTTPException(400, { message: `${k} must be given once` });
-      const v = values[0] ?? "";
-      if (v.length === 0 || v.length > 256)
-        throw new HTTPException(400, { message: `${k} must be 1 to 256 characters` });
-    }
+    onlyParams(c.req.queries(), ALERT_PARAMS);
     const rule = c.req.query("rule");
     if (rule !== undefined && !ALERT_RULES.includes(rule as AlertRule))
       throw new HTTPException(400, { message: `rule must be one of ${ALERT_RULES.join(", ")}` });
@@ -303,4 +314,18 @@ function timeParam(value: string | undefined, name: string): number {
       message: `${name} must be milliseconds since the epoch or an ISO 8601 time`,
     });
   return t;
+}
+
+/** Refuses a query parameter not in `allowed` (named in the answer), given twice, empty or over 256 characters. */
+function onlyParams(query: Record<string, string[]>, allowed: readonly string[]): void {
+  for (const [k, values] of Object.entries(query)) {
+    if (!allowed.includes(k))
+      throw new HTTPException(400, {
+        message: `unknown query parameter ${JSON.stringify(k.slice(0, 64))} (${allowed.join(", ")})`,
+      });
+    if (values.length !== 1) throw new HTTPException(400, { message: `${k} must be given once` });
+    const v = values[0] ?? "";
+    if (v.length === 0 || v.length > 256)
+      throw new HTTPException(400, { message: `${k} must be 1 to 256 characters` });
+  }
 }
