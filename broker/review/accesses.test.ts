@@ -183,3 +183,60 @@ describe("GET /v1/subjects/:subjectId/accesses", () => {
     expect((await app.request(`/v1/subjects/${CITIZEN}/accesses`)).status).toBe(401);
   });
 });
+
+describe("times in queries", () => {
+  const routes = [
+    `/v1/subjects/${CITIZEN}/accesses?from=`,
+    "/v1/exchanges?from=",
+    `/v1/alerts?to=${WED + 86_400_000}&from=`,
+  ];
+
+  it.each(
+    routes.flatMap((route) =>
+      ["2025-07-09T10:00:00", "2025-07-09T10:00", "2025-07-09T10:00:00.000"].map((t) => [route, t]),
+    ),
+  )("%s refuses %s, a time without a zone, and says a zone is required", async (route, time) => {
+    const message = await refusal(`${route}${time}`);
+    expect(message).toContain("with a zone (Z or ±hh:mm)");
+    expect(message).toContain(`got "${time}"`);
+  });
+
+  it.each([
+    "2025-07-09 10:00:00Z",
+    "2025-07-09T10:00:00+0600",
+    "2025-07-09T10:00:00z",
+    "2025-02-30",
+    "2025-02-29T00:00:00Z",
+    "2025-07-09T24:00:00Z",
+    "2025-07-09T10:00:00+24:00",
+    "Jul 9 2025",
+  ])("refuses %s, which is not an ISO 8601 time with a zone", async (time) => {
+    expect(await refusal(`/v1/exchanges?from=${encodeURIComponent(time)}`)).toContain("from must be");
+  });
+
+  it("echoes at most 64 characters of what it refuses", async () => {
+    const long = `2025-07-09T10:00:00${"x".repeat(200)}`;
+    const message = await refusal(`/v1/exchanges?to=${long}`);
+    expect(message).toContain(`got "${long.slice(0, 64)}"`);
+    expect(message).not.toContain(long.slice(0, 65));
+  });
+
+  it.each([
+    ["Z", "2025-07-09T00:10:00Z", "2025-07-09T00:20:00.000Z"],
+    ["an offset", "2025-07-09T06:10:00+06:00", "2025-07-08T19:20:00-05:00"],
+    ["milliseconds", String(WED + 10 * MIN), String(WED + 20 * MIN)],
+    ["a date alone (midnight UTC) and a later Z", "2025-07-09", "2025-07-09T00:20Z"],
+  ])("takes %s and filters [from, to) by it", async (_, from, to) => {
+    const p = await page(`from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&limit=1000`);
+    const first = from === "2025-07-09" ? 0 : 10;
+    expect(p.accesses.map((a) => a.time)).toEqual(
+      Array.from({ length: 20 - first }, (_, i) => WED + (19 - i) * MIN),
+    );
+  });
+
+  it("reads a time with an offset as the same instant in UTC, on /v1/alerts too", async () => {
+    const { status, body } = await get("/v1/alerts?from=2025-07-09T06:00:00%2B06:00&to=2025-07-09T01:00:00Z");
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ from: WED, to: WED + 60 * MIN });
+  });
+});

@@ -156,6 +156,8 @@ export function createReviewApp(o: ReviewOptions): Hono {
     if (subject !== undefined && !o.subjectIdPattern.test(subject))
       throw new HTTPException(400, { message: "subject is not a citizen ID" });
     const cursor = q("cursor");
+    const from = q("from");
+    const to = q("to");
     const limit = Math.min(MAX_LIMIT, intParam(c.req.query("limit") ?? "50", "limit"));
     const rows = o.index.exchanges({
       ...(q("consumer") !== undefined && { consumer: q("consumer") }),
@@ -163,8 +165,8 @@ export function createReviewApp(o: ReviewOptions): Hono {
       ...(q("purpose") !== undefined && { purpose: q("purpose") }),
       ...(decision !== undefined && { decision: decision as "allow" }),
       ...(subject !== undefined && { subjectRef: subjectRef(o.logSecret, subject) }),
-      ...(q("from") !== undefined && { from: timeParam(q("from"), "from") }),
-      ...(q("to") !== undefined && { to: timeParam(q("to"), "to") }),
+      ...(from !== undefined && { from: timeParam(from, "from") }),
+      ...(to !== undefined && { to: timeParam(to, "to") }),
       ...(cursor !== undefined && { before: intParam(cursor, "cursor") }),
       limit,
     });
@@ -306,14 +308,33 @@ function intParam(value: string | undefined, name: string): number {
   return Number(value);
 }
 
-function timeParam(value: string | undefined, name: string): number {
-  if (value !== undefined && /^[0-9]{1,15}$/.test(value)) return Number(value);
-  const t = value === undefined ? Number.NaN : Date.parse(value);
+/**
+ * A date, or a date and time with its zone: `2026-11-27`, `2026-11-27T10:00:00Z`, `…T10:00:00.5+06:00`.
+ * Hours, minutes and seconds are checked here; whether the day exists is checked after parsing.
+ */
+const ISO_TIME =
+  /^(\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01]))(?:T(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d))?$/;
+
+/**
+ * Milliseconds since the epoch, or ISO 8601 that names one instant: a time without a zone would be
+ * read in the server's local time, so the same query would mean different things on different servers.
+ * A date alone is midnight UTC, as ECMAScript defines it.
+ */
+function timeParam(value: string, name: string): number {
+  if (/^[0-9]{1,15}$/.test(value)) return Number(value);
+  const date = ISO_TIME.exec(value)?.[1];
+  const t = date !== undefined && dayExists(date) ? Date.parse(value) : Number.NaN;
   if (Number.isNaN(t))
     throw new HTTPException(400, {
-      message: `${name} must be milliseconds since the epoch or an ISO 8601 time`,
+      message: `${name} must be milliseconds since the epoch or an ISO 8601 time with a zone (Z or ±hh:mm), got ${JSON.stringify(value.slice(0, 64))}`,
     });
   return t;
+}
+
+/** Date.parse rolls 2026-02-30 over to 2 March instead of refusing it. */
+function dayExists(date: string): boolean {
+  const t = Date.parse(date);
+  return !Number.isNaN(t) && new Date(t).toISOString().startsWith(`${date}T`);
 }
 
 /** Refuses a query parameter not in `allowed` (named in the answer), given twice, empty or over 256 characters. */
