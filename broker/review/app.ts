@@ -44,7 +44,9 @@ export interface ReviewOptions {
 
 const MAX_LIMIT = 1000;
 const DECISIONS = new Set(["allow", "deny", "invalid", "error"]);
-const ALERT_PARAMS = new Set(["from", "to", "rule"]);
+const ALERT_PARAMS = ["from", "to", "rule"] as const;
+const ACCESS_PARAMS = ["from", "to", "cursor", "limit"] as const;
+const DEFAULT_ACCESS_LIMIT = 100;
 const DEFAULT_ALERT_WINDOW_MS = 24 * 3600_000;
 
 /** The security team's HTTP API over the exchange log (README, "Review API"). */
@@ -154,6 +156,8 @@ export function createReviewApp(o: ReviewOptions): Hono {
     if (subject !== undefined && !o.subjectIdPattern.test(subject))
       throw new HTTPException(400, { message: "subject is not a citizen ID" });
     const cursor = q("cursor");
+    const from = q("from");
+    const to = q("to");
     const limit = Math.min(MAX_LIMIT, intParam(c.req.query("limit") ?? "50", "limit"));
     const rows = o.index.exchanges({
       ...(q("consumer") !== undefined && { consumer: q("consumer") }),
@@ -161,8 +165,8 @@ export function createReviewApp(o: ReviewOptions): Hono {
       ...(q("purpose") !== undefined && { purpose: q("purpose") }),
       ...(decision !== undefined && { decision: decision as "allow" }),
       ...(subject !== undefined && { subjectRef: subjectRef(o.logSecret, subject) }),
-      ...(q("from") !== undefined && { from: timeParam(q("from"), "from") }),
-      ...(q("to") !== undefined && { to: timeParam(q("to"), "to") }),
+      ...(from !== undefined && { from: timeParam(from, "from") }),
+      ...(to !== undefined && { to: timeParam(to, "to") }),
       ...(cursor !== undefined && { before: intParam(cursor, "cursor") }),
       limit,
     });
@@ -203,7 +207,24 @@ export function createReviewApp(o: ReviewOptions): Hono {
     const id = c.req.param("subjectId");
     if (!o.subjectIdPattern.test(id))
       throw new HTTPException(400, { message: "subjectId is not a citizen ID" });
-    const rows = o.index.exchanges({ subjectRef: subjectRef(o.logSecret, id), limit: MAX_LIMIT });
+    onlyParams(c.req.queries(), ACCESS_PARAMS);
+    const from = c.req.query("from");
+    const to = c.req.query("to");
+    const cursor = c.req.query("cursor");
+    const limit = intParam(c.req.query("limit") ?? String(DEFAULT_ACCESS_LIMIT), "limit");
+    if (limit < 1 || limit > MAX_LIMIT)
+      throw new HTTPException(400, { message: `limit must be 1 to ${MAX_LIMIT}` });
+    // One row past the page tells whether another page follows, so the last page says so itself
+    // (next_cursor null) instead of leaving the citizen to fetch an empty one.
+    const found = o.index.exchanges({
+      subjectRef: subjectRef(o.logSecret, id),
+      ...(from !== undefined && { from: timeParam(from, "from") }),
+      ...(to !== undefined && { to: timeParam(to, "to") }),
+      ...(cursor !== undefined && { before: intParam(cursor, "cursor") }),
+      limit: limit + 1,
+    });
+    const rows = found.slice(0, limit);
+    const last = rows.at(-1);
     return c.json({
       accesses: rows.flatMap((e) =>
         e.record
@@ -221,20 +242,12 @@ export function createReviewApp(o: ReviewOptions): Hono {
             ]
           : [],
       ),
+      next_cursor: found.length > limit && last ? String(last.index) : null,
     });
   });
 
   app.get("/v1/alerts", (c) => {
-    for (const [k, values] of Object.entries(c.req.queries())) {
-      if (!ALERT_PARAMS.has(k))
-        throw new HTTPException(400, {
-          message: `unknown query parameter ${JSON.stringify(k.slice(0, 64))} (from, to, rule)`,
-        });
-      if (values.length !== 1) throw new HTTPException(400, { message: `${k} must be given once` });
-      const v = values[0] ?? "";
-      if (v.length === 0 || v.length > 256)
-        throw new HTTPException(400, { message: `${k} must be 1 to 256 characters` });
-    }
+    onlyParams(c.req.queries(), ALERT_PARAMS);
     const rule = c.req.query("rule");
     if (rule !== undefined && !ALERT_RULES.includes(rule as AlertRule))
       throw new HTTPException(400, { message: `rule must be one of ${ALERT_RULES.join(", ")}` });
@@ -295,12 +308,45 @@ function intParam(value: string | undefined, name: string): number {
   return Number(value);
 }
 
-function timeParam(value: string | undefined, name: string): number {
-  if (value !== undefined && /^[0-9]{1,15}$/.test(value)) return Number(value);
-  const t = value === undefined ? Number.NaN : Date.parse(value);
+/**
+ * A date, or a date and time with its zone: `2026-11-27`, `2026-11-27T10:00:00Z`, `…T10:00:00.5+06:00`.
+ * Hours, minutes and seconds are checked here; whether the day exists is checked after parsing.
+ */
+const ISO_TIME =
+  /^(\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01]))(?:T(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d))?$/;
+
+/**
+ * Milliseconds since the epoch, or ISO 8601 that names one instant: a time without a zone would be
+ * read in the server's local time, so the same query would mean different things on different servers.
+ * A date alone is midnight UTC, as ECMAScript defines it.
+ */
+function timeParam(value: string, name: string): number {
+  if (/^[0-9]{1,15}$/.test(value)) return Number(value);
+  const date = ISO_TIME.exec(value)?.[1];
+  const t = date !== undefined && dayExists(date) ? Date.parse(value) : Number.NaN;
   if (Number.isNaN(t))
     throw new HTTPException(400, {
-      message: `${name} must be milliseconds since the epoch or an ISO 8601 time`,
+      message: `${name} must be milliseconds since the epoch or an ISO 8601 time with a zone (Z or ±hh:mm), got ${JSON.stringify(value.slice(0, 64))}`,
     });
   return t;
+}
+
+/** Date.parse rolls 2026-02-30 over to 2 March instead of refusing it. */
+function dayExists(date: string): boolean {
+  const t = Date.parse(date);
+  return !Number.isNaN(t) && new Date(t).toISOString().startsWith(`${date}T`);
+}
+
+/** Refuses a query parameter not in `allowed` (named in the answer), given twice, empty or over 256 characters. */
+function onlyParams(query: Record<string, string[]>, allowed: readonly string[]): void {
+  for (const [k, values] of Object.entries(query)) {
+    if (!allowed.includes(k))
+      throw new HTTPException(400, {
+        message: `unknown query parameter ${JSON.stringify(k.slice(0, 64))} (${allowed.join(", ")})`,
+      });
+    if (values.length !== 1) throw new HTTPException(400, { message: `${k} must be given once` });
+    const v = values[0] ?? "";
+    if (v.length === 0 || v.length > 256)
+      throw new HTTPException(400, { message: `${k} must be 1 to 256 characters` });
+  }
 }

@@ -37,6 +37,8 @@ const HELP = `xbus log <verify|export|query|alerts|reindex|receipt> [options]
                                       broker-signing.pub.pem) and, unless --offline, that its leaf is in
                                       the log's signed tree; exit 1 if not, 2 if not in a tree head yet
 
+T: milliseconds since the epoch or ISO 8601 with a zone (2026-11-27T10:00:00Z, …+06:00); a date alone is midnight UTC
+
 API options (default: .xbus/dev/dev.json of \`xbus dev\`):
   --url URL        review API base URL
   --token TOKEN    reviewer bearer token (or XBUS_REVIEW_TOKEN)`;
