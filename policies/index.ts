@@ -22,15 +22,18 @@ export {
   type PolicyRequest,
   type ServiceGrantSummary,
 } from "./engine/decide.js";
+export { parseLocalTime } from "./engine/local-time.js";
 export {
   CONSENT_CASES,
   type ConsentCase,
   loadPolicyTests,
   type PolicyTestCase,
   PolicyTestFileError,
+  type PolicyTestOptions,
   type PolicyTestResult,
   parsePolicyTests,
   runPolicyTests,
+  timeProblem,
 } from "./engine/policy-tests.js";
 export { parseRate, type Rate } from "./engine/rate.js";
 export {

@@ -1,19 +1,12 @@
-import { createHash, generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import { Decision, ExchangeRecordSchema } from "../../proto/gen/xbus/v1/log_pb.js";
-import { LogIndex, LogIndexReader } from "../indexer/log-index.js";
+import { Decision } from "../../proto/gen/xbus/v1/log_pb.js";
+import { writeTestLogIndex } from "../../test/helpers/log-index.js";
 import { subjectRef } from "../log/subject-ref.js";
-import { createReviewApp } from "./app.js";
 
 const TOKEN = "accesses-test-token-0123456789";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
 const SECRET = randomBytes(32);
-const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-const dir = mkdtempSync(join(tmpdir(), "xbus-accesses-"));
 
 const CITIZEN = "10000000001";
 const NEIGHBOUR = "10000000002";
@@ -24,55 +17,31 @@ const WED = Date.UTC(2025, 6, 9);
 const READS = 250;
 
 /**
- * One real index file, written by the real writer and served read-only: CITIZEN read once a minute
- * from WED, every third leaf NEIGHBOUR's, so CITIZEN's leaf indexes have gaps a cursor must step over.
+ * CITIZEN read once a minute from WED, every third leaf NEIGHBOUR's, so CITIZEN's leaf indexes have
+ * gaps a cursor must step over.
  */
-const { reader, citizenReads } = (() => {
-  const path = join(dir, "index.sqlite");
-  const writer = new LogIndex(path, "xbus-test-log", privateKey);
-  const leaves: { id: string; time: number; subject: string }[] = [];
-  for (let i = 0; i < READS; i++) {
-    leaves.push({ id: randomUUID(), time: WED + i * MIN, subject: CITIZEN });
-    if (i % 2 === 0) leaves.push({ id: randomUUID(), time: WED + i * MIN, subject: NEIGHBOUR });
-  }
-  writer.appendBatch(
-    leaves.map((l, i) => ({
-      seq: i + 1,
-      leaf: toBinary(
-        ExchangeRecordSchema,
-        create(ExchangeRecordSchema, {
-          exchangeId: l.id,
-          time: BigInt(l.time),
-          consumer: "spiffe://gov.bt/agency/moh/system/ehr",
-          service: "dcrc.v1.CitizenRegistry/GetCitizen",
-          subjectRef: subjectRef(SECRET, l.subject),
-          purpose: "treatment",
-          decision: Decision.ALLOW,
-          status: "OK",
-          fieldsReleased: ["name"],
-        }),
-      ),
-    })),
-  );
-  writer.signTreeHead();
-  writer.close();
-  return {
-    reader: new LogIndexReader(path, "xbus-test-log"),
-    citizenReads: leaves.filter((l) => l.subject === CITIZEN),
-  };
-})();
-afterAll(() => {
-  reader.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const leaves: { id: string; time: number; subject: string }[] = [];
+for (let i = 0; i < READS; i++) {
+  leaves.push({ id: randomUUID(), time: WED + i * MIN, subject: CITIZEN });
+  if (i % 2 === 0) leaves.push({ id: randomUUID(), time: WED + i * MIN, subject: NEIGHBOUR });
+}
+const citizenReads = leaves.filter((l) => l.subject === CITIZEN);
+const log = writeTestLogIndex(
+  leaves.map((l) => ({
+    exchangeId: l.id,
+    time: BigInt(l.time),
+    consumer: "spiffe://gov.bt/agency/moh/system/ehr",
+    service: "dcrc.v1.CitizenRegistry/GetCitizen",
+    subjectRef: subjectRef(SECRET, l.subject),
+    purpose: "treatment",
+    decision: Decision.ALLOW,
+    status: "OK",
+    fieldsReleased: ["name"],
+  })),
+);
+afterAll(() => log.close());
 
-const app = createReviewApp({
-  index: reader,
-  logPublicKey: publicKey,
-  tokenHashes: [createHash("sha256").update(TOKEN).digest("hex")],
-  logSecret: SECRET,
-  subjectIdPattern: /^[0-9]{11}$/,
-});
+const app = log.reviewApp({ token: TOKEN, logSecret: SECRET });
 
 interface Access {
   time: number;

@@ -46,7 +46,19 @@ const MAX_LIMIT = 1000;
 const DECISIONS = new Set(["allow", "deny", "invalid", "error"]);
 const ALERT_PARAMS = ["from", "to", "rule"] as const;
 const ACCESS_PARAMS = ["from", "to", "cursor", "limit"] as const;
+const EXCHANGE_PARAMS = [
+  "consumer",
+  "service",
+  "subject",
+  "purpose",
+  "decision",
+  "from",
+  "to",
+  "cursor",
+  "limit",
+] as const;
 const DEFAULT_ACCESS_LIMIT = 100;
+const DEFAULT_EXCHANGE_LIMIT = 50;
 const DEFAULT_ALERT_WINDOW_MS = 24 * 3600_000;
 
 /** The security team's HTTP API over the exchange log (README, "Review API"). */
@@ -142,39 +154,37 @@ export function createReviewApp(o: ReviewOptions): Hono {
   });
 
   app.get("/v1/exchanges", (c) => {
-    const q = (k: string) => {
-      const v = c.req.query(k);
-      if (v !== undefined && (v.length === 0 || v.length > 256))
-        throw new HTTPException(400, { message: `${k} must be 1 to 256 characters` });
-      return v;
-    };
-    const decision = q("decision");
+    // A misspelt filter (`consumr=`) must not answer as if there were none: for a reviewer that is
+    // a wrong answer, so every parameter outside this list is a 400.
+    onlyParams(c.req.queries(), EXCHANGE_PARAMS);
+    const decision = c.req.query("decision");
     if (decision !== undefined && !DECISIONS.has(decision)) {
       throw new HTTPException(400, { message: "decision must be one of allow, deny, invalid, error" });
     }
-    const subject = q("subject");
+    const subject = c.req.query("subject");
     if (subject !== undefined && !o.subjectIdPattern.test(subject))
       throw new HTTPException(400, { message: "subject is not a citizen ID" });
-    const cursor = q("cursor");
-    const from = q("from");
-    const to = q("to");
-    const limit = Math.min(MAX_LIMIT, intParam(c.req.query("limit") ?? "50", "limit"));
-    const rows = o.index.exchanges({
-      ...(q("consumer") !== undefined && { consumer: q("consumer") }),
-      ...(q("service") !== undefined && { service: q("service") }),
-      ...(q("purpose") !== undefined && { purpose: q("purpose") }),
-      ...(decision !== undefined && { decision: decision as "allow" }),
-      ...(subject !== undefined && { subjectRef: subjectRef(o.logSecret, subject) }),
-      ...(from !== undefined && { from: timeParam(from, "from") }),
-      ...(to !== undefined && { to: timeParam(to, "to") }),
-      ...(cursor !== undefined && { before: intParam(cursor, "cursor") }),
-      limit,
-    });
-    const last = rows.at(-1);
-    return c.json({
-      exchanges: rows.map(entryJson),
-      next_cursor: rows.length === limit && last ? String(last.index) : null,
-    });
+    const consumer = c.req.query("consumer");
+    const service = c.req.query("service");
+    const purpose = c.req.query("purpose");
+    const from = c.req.query("from");
+    const to = c.req.query("to");
+    const cursor = c.req.query("cursor");
+    const limit = limitParam(c.req.query("limit"), DEFAULT_EXCHANGE_LIMIT);
+    const { rows, nextCursor } = onePage(limit, (n) =>
+      o.index.exchanges({
+        ...(consumer !== undefined && { consumer }),
+        ...(service !== undefined && { service }),
+        ...(purpose !== undefined && { purpose }),
+        ...(decision !== undefined && { decision: decision as "allow" }),
+        ...(subject !== undefined && { subjectRef: subjectRef(o.logSecret, subject) }),
+        ...(from !== undefined && { from: timeParam(from, "from") }),
+        ...(to !== undefined && { to: timeParam(to, "to") }),
+        ...(cursor !== undefined && { before: intParam(cursor, "cursor") }),
+        limit: n,
+      }),
+    );
+    return c.json({ exchanges: rows.map(entryJson), next_cursor: nextCursor });
   });
 
   app.get("/v1/exchanges/:id", (c) => {
@@ -211,20 +221,16 @@ export function createReviewApp(o: ReviewOptions): Hono {
     const from = c.req.query("from");
     const to = c.req.query("to");
     const cursor = c.req.query("cursor");
-    const limit = intParam(c.req.query("limit") ?? String(DEFAULT_ACCESS_LIMIT), "limit");
-    if (limit < 1 || limit > MAX_LIMIT)
-      throw new HTTPException(400, { message: `limit must be 1 to ${MAX_LIMIT}` });
-    // One row past the page tells whether another page follows, so the last page says so itself
-    // (next_cursor null) instead of leaving the citizen to fetch an empty one.
-    const found = o.index.exchanges({
-      subjectRef: subjectRef(o.logSecret, id),
-      ...(from !== undefined && { from: timeParam(from, "from") }),
-      ...(to !== undefined && { to: timeParam(to, "to") }),
-      ...(cursor !== undefined && { before: intParam(cursor, "cursor") }),
-      limit: limit + 1,
-    });
-    const rows = found.slice(0, limit);
-    const last = rows.at(-1);
+    const limit = limitParam(c.req.query("limit"), DEFAULT_ACCESS_LIMIT);
+    const { rows, nextCursor } = onePage(limit, (n) =>
+      o.index.exchanges({
+        subjectRef: subjectRef(o.logSecret, id),
+        ...(from !== undefined && { from: timeParam(from, "from") }),
+        ...(to !== undefined && { to: timeParam(to, "to") }),
+        ...(cursor !== undefined && { before: intParam(cursor, "cursor") }),
+        limit: n,
+      }),
+    );
     return c.json({
       accesses: rows.flatMap((e) =>
         e.record
@@ -242,7 +248,7 @@ export function createReviewApp(o: ReviewOptions): Hono {
             ]
           : [],
       ),
-      next_cursor: found.length > limit && last ? String(last.index) : null,
+      next_cursor: nextCursor,
     });
   });
 
@@ -306,6 +312,29 @@ function intParam(value: string | undefined, name: string): number {
     throw new HTTPException(400, { message: `${name} must be a non-negative integer` });
   }
   return Number(value);
+}
+
+/** A page size: 1 to MAX_LIMIT, refused outside rather than capped, so a client never reads a short page as the end. */
+function limitParam(value: string | undefined, byDefault: number): number {
+  const limit = value === undefined ? byDefault : intParam(value, "limit");
+  if (limit < 1 || limit > MAX_LIMIT)
+    throw new HTTPException(400, { message: `limit must be 1 to ${MAX_LIMIT}` });
+  return limit;
+}
+
+/**
+ * One page of `limit` rows, newest first, from `read(n)` (at most n rows below the cursor). It reads one
+ * row past the page to tell whether another page follows, so the last page says so itself
+ * (`next_cursor` null) instead of leaving the client to fetch an empty one.
+ */
+function onePage(
+  limit: number,
+  read: (n: number) => IndexedEntry[],
+): { rows: IndexedEntry[]; nextCursor: string | null } {
+  const found = read(limit + 1);
+  const rows = found.slice(0, limit);
+  const last = rows.at(-1);
+  return { rows, nextCursor: found.length > limit && last ? String(last.index) : null };
 }
 
 /**

@@ -1,15 +1,11 @@
 import { execFile } from "node:child_process";
-import { createHash, generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { create, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LogIndex, LogIndexReader } from "../../broker/indexer/log-index.js";
-import { createReviewApp } from "../../broker/review/app.js";
 import { type ReviewServer, serveReview } from "../../broker/review/serve.js";
-import { Decision, ExchangeRecordSchema } from "../../proto/gen/xbus/v1/log_pb.js";
+import { Decision } from "../../proto/gen/xbus/v1/log_pb.js";
+import { type TestLogIndex, writeTestLogIndex } from "../../test/helpers/log-index.js";
 import type { AlertsJson } from "../log/review-client.js";
 
 const TOKEN = randomBytes(24).toString("base64url");
@@ -19,53 +15,33 @@ const NINE = Date.UTC(2025, 6, 9, 9);
 const WINDOW = ["--from", "2025-07-09T00:00:00Z", "--to", "2025-07-10T00:00:00Z"];
 
 describe("xbus log alerts", () => {
-  const dir = mkdtempSync(join(tmpdir(), "xbus-log-alerts-"));
-  let reader: LogIndexReader;
+  let log: TestLogIndex;
   let server: ReviewServer;
 
   beforeAll(async () => {
-    const path = join(dir, "index.sqlite");
-    const writer = new LogIndex(path, "xbus-test-log", generateKeyPairSync("ed25519").privateKey);
     // Twelve refusals a second apart (a denials alert), and one read at 22:00 (an off-hours alert).
     const records = [
       ...Array.from({ length: 12 }, (_, i) => ({ time: NINE + i * 1_000, decision: Decision.DENY })),
       { time: NINE + 13 * 3_600_000, decision: Decision.ALLOW },
     ];
-    writer.appendBatch(
+    log = writeTestLogIndex(
       records.map((r, i) => ({
-        seq: i + 1,
-        leaf: toBinary(
-          ExchangeRecordSchema,
-          create(ExchangeRecordSchema, {
-            exchangeId: randomUUID(),
-            time: BigInt(r.time),
-            consumer: EHR,
-            service: "dcrc.v1.CitizenRegistry/GetCitizen",
-            subjectRef: createHash("sha256").update(String(i)).digest("hex"),
-            purpose: "treatment",
-            decision: r.decision,
-            status: r.decision === Decision.ALLOW ? "OK" : "POLICY_DENIED",
-          }),
-        ),
+        exchangeId: randomUUID(),
+        time: BigInt(r.time),
+        consumer: EHR,
+        service: "dcrc.v1.CitizenRegistry/GetCitizen",
+        subjectRef: createHash("sha256").update(String(i)).digest("hex"),
+        purpose: "treatment",
+        decision: r.decision,
+        status: r.decision === Decision.ALLOW ? "OK" : "POLICY_DENIED",
       })),
     );
-    writer.close();
-    reader = new LogIndexReader(path, "xbus-test-log");
-    server = await serveReview(
-      createReviewApp({
-        index: reader,
-        logPublicKey: generateKeyPairSync("ed25519").publicKey,
-        tokenHashes: [createHash("sha256").update(TOKEN).digest("hex")],
-        logSecret: randomBytes(32),
-        subjectIdPattern: /^[0-9]{11}$/,
-      }),
-    );
+    server = await serveReview(log.reviewApp({ token: TOKEN, logSecret: randomBytes(32) }));
   });
 
   afterAll(async () => {
     await server?.close();
-    reader?.close();
-    rmSync(dir, { recursive: true, force: true });
+    log?.close();
   });
 
   // Asynchronous: the review API answering the CLI runs in this very process.

@@ -10,6 +10,7 @@ import { createLogger } from "../../core/logger.js";
 import { type Receipt, ReceiptSchema } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { readDevJson } from "../dev/dev-json.js";
 import { type ExportLine, exportLog } from "../log/export.js";
+import { type ExchangeJson, exchangePages } from "../log/query.js";
 import { checkReceipt } from "../log/receipt.js";
 import { type AlertsJson, type ReviewClient, reviewClient, type TreeHeadJson } from "../log/review-client.js";
 import { verifyExport, verifyTreeHeadSignature } from "../log/verify.js";
@@ -23,7 +24,10 @@ const HELP = `xbus log <verify|export|query|alerts|reindex|receipt> [options]
                                       recompute the tree from an export (or live from the API without --file),
                                       check each signed tree head; names the first bad index; exit 1 on failure
   query   [--consumer ID] [--service S] [--subject CITIZEN_ID] [--purpose P] [--decision allow|deny|invalid|error]
-          [--from T] [--to T] [--limit N] [--json]
+          [--from T] [--to T] [--limit N] [--cursor C] [--json]
+                                      exchanges newest first, one line each (--json: one {exchanges, next_cursor}
+                                      object), following the API's pages up to N in all (default 50); when more
+                                      match, stderr says so and names the --cursor that continues after them
   alerts  [--from T] [--to T] [--rule bulk_lookup|denials|off_hours] [--json]
                                       alerts recomputed from the log (default: the last 24 hours),
                                       newest first, one line each (--json: with their exchanges)
@@ -71,6 +75,35 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const x of it) out.push(x);
   return out;
+}
+
+/** What `xbus log query` shows without --limit: one page, as the API answers by default. */
+const DEFAULT_QUERY_LIMIT = 50;
+
+const QUERY_HEADER = [
+  "index",
+  "time",
+  "consumer",
+  "service",
+  "purpose",
+  "decision",
+  "status",
+  "exchange_id",
+].join("\t");
+
+/** One table row; a leaf the index could not decode (record null) is still a row, with its index. */
+function exchangeLine(e: ExchangeJson): string {
+  const r = e.record ?? {};
+  return [
+    e.index,
+    r.time === undefined ? "" : new Date(Number(r.time)).toISOString(),
+    r.consumer,
+    r.service,
+    r.purpose,
+    r.decision,
+    r.status,
+    r.exchange_id,
+  ].join("\t");
 }
 
 const progress = (done: number, total: number) => {
@@ -240,36 +273,35 @@ export const logCommand: Command = {
             from: { type: "string" },
             to: { type: "string" },
             limit: { type: "string" },
+            cursor: { type: "string" },
             json: { type: "boolean" },
           },
           strict: true,
         });
-        const { url: _u, token: _t, help: _h, json, ...filters } = values;
-        const page = await api(values).get<{
-          exchanges: { index: number; record: Record<string, unknown> | null }[];
-        }>("/v1/exchanges", filters);
-        if (json) {
-          say(JSON.stringify(page, null, 2));
-          return 0;
+        const { url: _u, token: _t, help: _h, json, limit: limitArg, cursor, ...filters } = values;
+        if (limitArg !== undefined && !/^[1-9][0-9]{0,8}$/.test(limitArg))
+          throw new Error(`--limit must be a whole number from 1, got ${JSON.stringify(limitArg)}`);
+        const limit = limitArg === undefined ? DEFAULT_QUERY_LIMIT : Number(limitArg);
+        const shown: ExchangeJson[] = [];
+        let count = 0;
+        let next: string | null = null;
+        // Table rows are printed page by page (the header once the first page came, so a refused query
+        // prints nothing on stdout); --json must stay one JSON value, so it waits for the last page.
+        let header = !json;
+        for await (const page of exchangePages(api(values), filters, { limit, cursor })) {
+          if (header) say(QUERY_HEADER);
+          header = false;
+          count += page.exchanges.length;
+          next = page.next_cursor;
+          if (json) shown.push(...page.exchanges);
+          else for (const e of page.exchanges) say(exchangeLine(e));
         }
-        say(
-          ["index", "time", "consumer", "service", "purpose", "decision", "status", "exchange_id"].join("\t"),
+        if (json) say(JSON.stringify({ exchanges: shown, next_cursor: next }, null, 2));
+        process.stderr.write(
+          next === null
+            ? `${count} exchanges\n`
+            : `${count} exchanges; more match: raise --limit, or continue with --cursor ${next}\n`,
         );
-        for (const e of page.exchanges) {
-          const r = e.record ?? {};
-          say(
-            [
-              e.index,
-              new Date(Number(r.time)).toISOString(),
-              r.consumer,
-              r.service,
-              r.purpose,
-              r.decision,
-              r.status,
-              r.exchange_id,
-            ].join("\t"),
-          );
-        }
         return 0;
       }
       case "alerts": {

@@ -10,7 +10,9 @@ import {
   loadPolicyTests,
   type PolicyBundle,
   PolicyTestFileError,
+  parseLocalTime,
   runPolicyTests,
+  timeProblem,
   whoCan,
 } from "../../policies/index.js";
 import type { Command } from "./command.js";
@@ -21,7 +23,7 @@ const HELP = `xbus policy <check|test|explain|who-can> [options]
   check                       read and validate the bundle against the proto catalogue
   test [--tests DIR]          run the policy tests (default DIR/tests); exit 1 on any mismatch
   explain --consumer SPIFFE_ID --service S --purpose P [--fields a,b] [--consent none|valid|revoked|…]
-          [--at ISO_TIME] [--subject ID]
+          [--at ISO_TIME] [--subject ID]   (--at without a zone: the bundle's utc_offset)
                               one request → the decision and why, grant by grant
   who-can SERVICE[.FIELD]     which consumers can read it, for which purposes, on which terms
 
@@ -83,7 +85,9 @@ export const policyCommand: Command = {
       case "test": {
         let cases: ReturnType<typeof loadPolicyTests>;
         try {
-          cases = loadPolicyTests(resolve(values.tests ?? `${dir}/tests`));
+          cases = loadPolicyTests(resolve(values.tests ?? `${dir}/tests`), {
+            utcOffsetMinutes: bundle.utcOffsetMinutes,
+          });
         } catch (err) {
           if (!(err instanceof PolicyTestFileError)) throw err;
           process.stderr.write(`${err.message}\n`);
@@ -117,6 +121,11 @@ export const policyCommand: Command = {
           return 2;
         }
         const at = values.at ?? new Date().toISOString();
+        const when = parseLocalTime(at, bundle.utcOffsetMinutes);
+        if (when === undefined) {
+          process.stderr.write(`${timeProblem("--at", at)}\n`);
+          return 2;
+        }
         const [result] = runPolicyTests(bundle, catalogue, [
           {
             name: "explain",
@@ -126,7 +135,7 @@ export const policyCommand: Command = {
             purpose,
             fields: values.fields ? values.fields.split(",").map((f) => f.trim()) : [],
             subjectId: values.subject ?? "10000000001",
-            at: Date.parse(at),
+            at: when,
             consent,
             consentFields: [],
             expect: { decision: "allow" },
@@ -140,7 +149,10 @@ export const policyCommand: Command = {
         out.write(`decision  ${d.allow ? "ALLOW" : `DENY (${d.denyReason})`}\n`);
         out.write(`why       ${d.explanation}\n`);
         out.write(`released  ${d.released.join(", ") || "-"}\nwithheld  ${d.withheld.join(", ") || "-"}\n`);
-        out.write(`at        ${at}; bundle ${bundle.hash.slice(0, 12)}\n\ngrants of ${service}:\n`);
+        const instant = new Date(when).toISOString();
+        out.write(
+          `at        ${at}${at === instant ? "" : ` (${instant})`}; bundle ${bundle.hash.slice(0, 12)}\n\ngrants of ${service}:\n`,
+        );
         const traced = new Map(d.trace.map((t) => [t.grant, t]));
         for (const g of bundle.grantsByService.get(service) ?? []) {
           const t = traced.get(g.id);

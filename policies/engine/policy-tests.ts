@@ -6,6 +6,7 @@ import { parseWorkloadId, type WorkloadId } from "../../core/spiffe-id.js";
 import type { PolicyBundle } from "./bundle.js";
 import type { ConsentRecord } from "./consent.js";
 import { type Decision, decide } from "./decide.js";
+import { parseLocalTime } from "./local-time.js";
 
 /**
  * Policy tests: requests with the decisions the bundle must give, in
@@ -13,7 +14,7 @@ import { type Decision, decide } from "./decide.js";
  * specification; `xbus policy test` runs them and fails on any mismatch.
  *
  * ```yaml
- * at: 2027-03-10T10:00:00+06:00        # default time of the cases
+ * at: 2027-03-10T10:00:00+06:00        # default time of the cases; without a zone, the bundle's utc_offset
  * cases:
  *   - name: scholarship office reads the applicant's identity
  *     consumer: spiffe://gov.bt/agency/moe/system/scholarships
@@ -51,6 +52,7 @@ export interface PolicyTestCase {
   readonly purpose: string;
   readonly fields: readonly string[];
   readonly subjectId: string;
+  /** Milliseconds since the epoch. */
   readonly at: number;
   readonly consent: ConsentCase;
   readonly consentFields: readonly string[];
@@ -94,15 +96,35 @@ const EXPECT_KEYS = new Set(["decision", "reason", "grants", "released", "withhe
 const DEFAULT_SUBJECT = "10000000001";
 const DEFAULT_AT = "2027-03-10T10:00:00+06:00";
 
+export interface PolicyTestOptions {
+  /**
+   * The bundle's `utc_offset` (`PolicyBundle.utcOffsetMinutes`): an `at` without a zone is read in it,
+   * the local time the bundle's conditions and expiry dates use.
+   */
+  readonly utcOffsetMinutes: number;
+}
+
 /** Reads every `*.yaml` in `dir`; throws PolicyTestFileError naming file, line and problem. */
-export function loadPolicyTests(dir: string): PolicyTestCase[] {
+export function loadPolicyTests(dir: string, options: PolicyTestOptions): PolicyTestCase[] {
   const files = readdirSync(dir)
     .filter((f) => /\.ya?ml$/.test(f))
     .sort();
-  return parsePolicyTests(files.map((f) => ({ name: f, text: readFileSync(join(dir, f), "utf8") })));
+  return parsePolicyTests(
+    files.map((f) => ({ name: f, text: readFileSync(join(dir, f), "utf8") })),
+    options,
+  );
 }
 
-export function parsePolicyTests(files: readonly { name: string; text: string }[]): PolicyTestCase[] {
+/** Why `value` is not a time a policy file can give, for `file:line: …`. */
+export function timeProblem(what: string, value: unknown): string {
+  return `${what} must be an ISO 8601 date or time, e.g. ${DEFAULT_AT} (without a zone it is the bundle's local time, utc_offset), not ${JSON.stringify(value)}`;
+}
+
+export function parsePolicyTests(
+  files: readonly { name: string; text: string }[],
+  { utcOffsetMinutes }: PolicyTestOptions,
+): PolicyTestCase[] {
+  const timeOf = (v: unknown) => (typeof v === "string" ? parseLocalTime(v, utcOffsetMinutes) : undefined);
   const problems: string[] = [];
   const cases: PolicyTestCase[] = [];
   for (const file of files) {
@@ -131,7 +153,9 @@ export function parsePolicyTests(files: readonly { name: string; text: string }[
       problems.push(`${name}: cases must be a list`);
       continue;
     }
-    const fileAt = typeof top.at === "string" ? top.at : DEFAULT_AT;
+    // A bad file-level time is reported once, at its line; the cases that would use it are left out.
+    const fileAt = timeOf(top.at === undefined ? DEFAULT_AT : top.at);
+    if (fileAt === undefined) problems.push(`${at(root.get("at", true))}: ${timeProblem("at", top.at)}`);
     const fileSubject = typeof top.subject === "string" ? top.subject : DEFAULT_SUBJECT;
     for (const item of casesNode.items) {
       const where = at(item);
@@ -163,8 +187,8 @@ export function parsePolicyTests(files: readonly { name: string; text: string }[
       const purpose = str("purpose");
       if (!service) bad("a case needs a service");
       if (!purpose) bad("a case needs a purpose");
-      const when = Date.parse(str("at") ?? fileAt);
-      if (Number.isNaN(when)) bad(`at must be an ISO 8601 time, e.g. ${DEFAULT_AT}`);
+      const when = c.at === undefined ? fileAt : timeOf(c.at);
+      if (c.at !== undefined && when === undefined) bad(timeProblem("at", c.at));
       const consent = (str("consent") ?? "none") as ConsentCase;
       if (!CONSENT_CASES.includes(consent)) bad(`consent must be one of ${CONSENT_CASES.join(", ")}`);
       const e = c.expect as Record<string, unknown> | undefined;
@@ -184,7 +208,8 @@ export function parsePolicyTests(files: readonly { name: string; text: string }[
       };
       const fields = list(c.fields, "fields") ?? [];
       const consentFields = list(c.consent_fields, "consent_fields") ?? [];
-      if (problems.length > before || !consumer || !caseName || !service || !purpose) continue;
+      if (problems.length > before || !consumer || !caseName || !service || !purpose || when === undefined)
+        continue;
       cases.push({
         name: caseName,
         source: where,

@@ -66,6 +66,26 @@ describe("xbus policy", () => {
     expect(r.out).toMatch(/no {4}moe-admissions-vaccination-record \(moe\.yaml:\d+\): condition is false/);
   });
 
+  it("explain reads an --at without a zone in the bundle's utc_offset, and refuses one that is no time", () => {
+    const request = [
+      "explain",
+      "--consumer",
+      "spiffe://gov.bt/agency/moe/system/school-admissions",
+      "--service",
+      "dcrc.citizen-record",
+      "--purpose",
+      "school-admission",
+    ];
+    const evening = xbus(...request, "--at", "2027-03-10T17:30:00");
+    expect(evening.code, evening.err).toBe(0);
+    expect(evening.out).toContain("decision  ALLOW");
+    expect(evening.out).toContain("at        2027-03-10T17:30:00 (2027-03-10T11:30:00.000Z)");
+    const bad = xbus(...request, "--at", "10 March 2027");
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain("--at must be an ISO 8601 date or time, e.g. 2027-03-10T10:00:00+06:00");
+    expect(bad.err).toContain('not "10 March 2027"');
+  });
+
   it("who-can answers for a field", () => {
     const r = xbus("who-can", "dcrc.citizen-record.photo_ref");
     expect(r.code).toBe(0);
