@@ -9,7 +9,7 @@ import { leafHash, rootFromInclusion } from "./merkle-hash.js";
  * signature with its place in the batch and its audit path. A busy broker
  * makes one Ed25519 signature per batch instead of one per exchange, and a
  * connector checks one per batch (core/sign-async.ts forms the batches: what
- * is asked while the signing worker is busy).
+ * is asked during one event-loop turn).
  *
  * A message signed alone carries a plain Ed25519 signature over its own bytes,
  * exactly as before batching existed; verifiers accept both forms. What the

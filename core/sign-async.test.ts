@@ -1,15 +1,9 @@
 import { generateKeyPairSync, sign, verify } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { verifyBatchedSignature } from "./batch-signature.js";
-import {
-  ed25519OffloadForTest,
-  onSigningWorkerFailure,
-  signBatched,
-  signEd25519,
-  verifyEd25519,
-} from "./sign-async.js";
+import { createBatchVerifier, signBatched, signEd25519, verifyEd25519 } from "./sign-async.js";
 
-describe("Ed25519 off the event loop", () => {
+describe("Ed25519 settled once per event-loop turn", () => {
   const a = generateKeyPairSync("ed25519");
   const b = generateKeyPairSync("ed25519");
   const data = (i: number) => Buffer.from(`xbus-test/v1\n${i}`);
@@ -41,21 +35,39 @@ describe("Ed25519 off the event loop", () => {
     await expect(signEd25519(data(1), a.publicKey)).rejects.toThrow(/Ed25519 sign failed/);
   });
 
-  it("keeps answering, inline, after its worker dies", async () => {
-    await signEd25519(data(0), a.privateKey); // the worker is up
-    const failures: Error[] = [];
-    onSigningWorkerFailure((cause) => failures.push(cause));
-    const pending = Promise.all(Array.from({ length: 20 }, (_, i) => signEd25519(data(i), a.privateKey)));
-    await ed25519OffloadForTest.killWorkerForTest();
-    const sigs = await pending;
-    for (const [i, s] of sigs.entries()) expect(verify(null, data(i), a.publicKey, s)).toBe(true);
-    const after = await signEd25519(data(99), a.privateKey);
-    expect(verify(null, data(99), a.publicKey, after)).toBe(true);
-    expect(await verifyEd25519(data(99), a.publicKey, after)).toBe(true);
-    expect(failures.map((f) => f.message)).toEqual([expect.stringMatching(/signing worker exited/)]);
-    // Batches are still formed and signed, inline.
-    const batch = await Promise.all(Array.from({ length: 5 }, (_, i) => signBatched(data(i), a.privateKey)));
+  it("signs what one key is asked in a turn as one batch, and what comes in a later turn apart", async () => {
+    const first = Promise.all(Array.from({ length: 5 }, (_, i) => signBatched(data(i), a.privateKey)));
+    const other = signBatched(data(7), b.privateKey); // another key: never in a's batch
+    const batch = await first;
     expect(batch.map((s) => s.proof?.size)).toEqual([5, 5, 5, 5, 5]);
+    expect(new Set(batch.map((s) => Buffer.from(s.signature).toString("hex"))).size).toBe(1);
     for (const [i, s] of batch.entries()) expect(verifyBatchedSignature(data(i), a.publicKey, s)).toBe(true);
+    const alone = await other;
+    expect(alone.proof).toBeUndefined();
+    expect(verify(null, data(7), b.publicKey, alone.signature)).toBe(true);
+    // Asked after the first batch was settled: a batch of its own.
+    const later = await Promise.all([signBatched(data(8), a.privateKey), signBatched(data(9), a.privateKey)]);
+    expect(later.map((s) => s.proof?.size)).toEqual([2, 2]);
+    expect(Buffer.from(later[0]?.signature ?? []).equals(Buffer.from(batch[0]?.signature ?? []))).toBe(false);
+  });
+
+  it("settles a failed operation alone: the rest of its turn is signed and verified", async () => {
+    const s = sign(null, data(3), a.privateKey);
+    const [good, bad, checked] = await Promise.allSettled([
+      signEd25519(data(1), a.privateKey),
+      signEd25519(data(2), a.publicKey), // a public key cannot sign
+      verifyEd25519(data(3), a.publicKey, s),
+    ]);
+    expect(good.status === "fulfilled" && verify(null, data(1), a.publicKey, good.value)).toBe(true);
+    expect(bad.status === "rejected" && String(bad.reason)).toMatch(/Ed25519 sign failed/);
+    expect(checked).toEqual({ status: "fulfilled", value: true });
+  });
+
+  it("checks each batch root once for all its messages, and refuses a message swapped into the batch", async () => {
+    const batch = await Promise.all(Array.from({ length: 4 }, (_, i) => signBatched(data(i), a.privateKey)));
+    const check = createBatchVerifier([b.publicKey, a.publicKey]);
+    expect(await Promise.all(batch.map((s, i) => check(data(i), s)))).toEqual([true, true, true, true]);
+    expect(await check(data(9), batch[0] as (typeof batch)[0])).toBe(false);
+    expect(await createBatchVerifier([b.publicKey])(data(0), batch[0] as (typeof batch)[0])).toBe(false);
   });
 });

@@ -6,7 +6,7 @@ const IN_FLIGHT = 64;
 
 /**
  * Every exchange is signed by the broker and checked by the connector
- * (Ed25519 in the signing worker thread; under load one signature covers a
+ * (Ed25519 settled once per event-loop turn; under load one signature covers a
  * batch of routes, core/batch-signature.ts). 64 pairs are in flight at once,
  * as under load: µs/op is the wall time per pair, what the broker and a
  * connector sustain together, not the latency of one pair.

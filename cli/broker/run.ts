@@ -1,7 +1,6 @@
 import { Catalogue } from "../../core/catalogue.js";
 import type { Logger } from "../../core/logger.js";
 import { connectOrWait, natsClientOptions } from "../../core/nats-client.js";
-import { onSigningWorkerFailure } from "../../core/sign-async.js";
 import { countNatsReconnects, type Telemetry } from "../../core/telemetry/index.js";
 import { createPolicyStore } from "../../policies/index.js";
 import type { BrokerConfig } from "./config.js";
@@ -29,9 +28,6 @@ export async function startBrokerProcess(
     trustDomain: cfg.trustDomain,
     logger: logger.child({ component: "policy" }),
   });
-  const unwatchSigning = onSigningWorkerFailure((err) =>
-    logger.error({ err }, "signing worker died: signatures are now made on the main thread (slower)"),
-  );
   const natsOptions = (name: string) =>
     natsClientOptions({
       servers: cfg.servers,
@@ -72,13 +68,11 @@ export async function startBrokerProcess(
         await services.close();
         await connection.drain().catch((err: unknown) => logger.warn({ err }, "NATS drain failed"));
         policy.close();
-        unwatchSigning();
       },
     };
   } catch (err) {
     await nc?.close();
     policy.close();
-    unwatchSigning();
     throw err;
   }
 }

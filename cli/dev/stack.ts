@@ -38,7 +38,6 @@ import { natsAuthConfig } from "../../core/nats-auth.js";
 import { type NatsClientTls, natsClientOptions } from "../../core/nats-client.js";
 import { NatsServer } from "../../core/nats-server.js";
 import { createReplySigner } from "../../core/reply-signature.js";
-import { onSigningWorkerFailure } from "../../core/sign-async.js";
 import { countNatsReconnects, createTelemetry, type Telemetry } from "../../core/telemetry/index.js";
 import { createPolicyStore, type PolicyStore } from "../../policies/index.js";
 import { startBrokerServices, tokenHash } from "../broker/services.js";
@@ -286,10 +285,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const telemetry = options.telemetry ?? createTelemetry({ serviceName: "xbus-dev" });
   if (!options.telemetry) closers.push(() => telemetry.shutdown());
   closers.push(async () => policy.close());
-  const unwatchSigning = onSigningWorkerFailure((err) =>
-    logger.error({ err }, "signing worker died: signatures are now made on the main thread (slower)"),
-  );
-  closers.push(async () => void unwatchSigning());
   const close = async () => {
     for (const c of closers.reverse())
       await c().catch((err: unknown) => logger.warn({ err }, "shutdown step failed"));
