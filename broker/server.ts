@@ -8,6 +8,7 @@ import { serviceDefinition, serviceImplementation } from "../core/grpc.js";
 import type { Logger } from "../core/logger.js";
 import { peerCertificateOf } from "../core/peer-certificate.js";
 import type { Telemetry } from "../core/telemetry/index.js";
+import { type TlsFilePaths, type TlsFilesWatcher, watchTlsFiles } from "../core/tls-files.js";
 import { grantsFor, type PolicySource } from "../policies/index.js";
 import { Consent } from "../proto/gen/xbus/v1/consent_pb.js";
 import { Exchange } from "../proto/gen/xbus/v1/exchange_pb.js";
@@ -19,7 +20,6 @@ import { createRateLimiter } from "./exchange/rate-limiter.js";
 import { type CrlWatcher, watchCrl } from "./identity/crl-watcher.js";
 import { identifyPeer } from "./identity/peer-identity.js";
 import { ReloadableServerCredentials } from "./identity/server-credentials.js";
-import { type TlsFilePaths, type TlsFilesWatcher, watchTlsFiles } from "./identity/tls-files.js";
 import { createNatsRouter } from "./routing/nats-router.js";
 
 export interface BrokerTls {

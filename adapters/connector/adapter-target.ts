@@ -63,6 +63,47 @@ export function grpcTarget(o: GrpcTargetOptions): AdapterTarget {
   };
 }
 
+/** A target whose successor can take over while calls run. */
+export interface ReplaceableTarget extends AdapterTarget {
+  /** New calls go to `next`; the target in force until now is closed once the calls it took have finished. */
+  replace(next: AdapterTarget): void;
+}
+
+/**
+ * Lets a connector change its adapter client (a renewed client certificate)
+ * without failing a call. The old client is closed only when its last call
+ * has ended, not at once: grpc-js's Client.close() lets calls already on a
+ * connection finish, but fails those still waiting for one ("Channel closed
+ * before call started").
+ */
+export function replaceableTarget(first: AdapterTarget): ReplaceableTarget {
+  interface InForce {
+    target: AdapterTarget;
+    calls: number;
+    replaced: boolean;
+  }
+  let now: InForce = { target: first, calls: 0, replaced: false };
+  const retire = (t: InForce) => {
+    t.replaced = true;
+    if (t.calls === 0) t.target.close();
+  };
+  return {
+    fetch(req, deadline, traceparent, encoded) {
+      const t = now;
+      t.calls++;
+      return t.target.fetch(req, deadline, traceparent, encoded).finally(() => {
+        if (--t.calls === 0 && t.replaced) t.target.close();
+      });
+    },
+    replace(next) {
+      const old = now;
+      now = { target: next, calls: 0, replaced: false };
+      retire(old);
+    },
+    close: () => retire(now),
+  };
+}
+
 export function inProcessTarget(
   def: AdapterDefinition,
   logger: Logger,

@@ -1,4 +1,4 @@
-import { createPrivateKey, generateKeyPairSync } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync, X509Certificate } from "node:crypto";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { status } from "@grpc/grpc-js";
@@ -37,6 +37,8 @@ let brokerNc: NatsConnection;
 let connector: Connector;
 let calls = 0;
 let gate: Promise<void> | undefined;
+/** Called as the adapter answers, before the connector signs: to renew in the middle of a reply. */
+let answering: (() => void) | undefined;
 
 const definition: AdapterDefinition = {
   agency: "dcrc",
@@ -44,6 +46,7 @@ const definition: AdapterDefinition = {
     "citizen-record": recordService(CitizenRecordSchema, async ({ subjectId }) => {
       calls++;
       await gate;
+      answering?.();
       return { citizenId: subjectId, name: "Pema Wangmo" };
     }),
   },
@@ -193,6 +196,45 @@ describe("a request the broker signed", () => {
     open();
     gate = undefined;
     expect((await first).result.case).toBe("record");
+  });
+});
+
+describe("renewal", () => {
+  const renewedCert = issueCertificate(ca, {
+    spiffeId: "spiffe://gov.bt/agency/dcrc/connector/c1",
+    commonName: "dcrc connector (renewed)",
+    usage: "client",
+  });
+  const certSha = (pem: string) => Buffer.from(sha256(new X509Certificate(pem).raw)).toString("hex");
+  /** The reply's signature, checked against the certificate it names; returns that certificate. */
+  const signedBy = (reply: RouteReply, exchangeId: string): string => {
+    if (reply.result.case !== "record") throw new Error(`expected a record, got ${reply.result.case}`);
+    const sig = reply.providerSignature;
+    if (!sig) throw new Error("no provider signature");
+    const named = [connectorCert.certPem, renewedCert.certPem].find(
+      (pem) => certSha(pem) === Buffer.from(sig.certificateSha256).toString("hex"),
+    );
+    if (!named) throw new Error("the signature names neither certificate");
+    const input = { exchangeId, typeUrl: reply.result.value.typeUrl, recordSha256: sig.recordSha256 };
+    expect(verifyReply(named, input, sig)).toBe(true);
+    return named;
+  };
+
+  it("signs with the renewed certificate from the next reply on; a reply being signed keeps its signer", async () => {
+    expect(signedBy(await send({ exchangeId: "ex-before" }), "ex-before")).toBe(connectorCert.certPem);
+
+    // The renewal lands after the connector took its signer for this reply and before the signature is made
+    // (signatures are made at the end of the event-loop turn): the whole reply is still the old certificate's.
+    const renewed = createReplySigner(renewedCert.certPem, createPrivateKey(renewedCert.keyPem));
+    answering = () => {
+      answering = undefined;
+      setImmediate(() => connector.renew({ signer: renewed }));
+    };
+    expect(signedBy(await send({ exchangeId: "ex-during" }), "ex-during")).toBe(connectorCert.certPem);
+
+    const after = await send({ exchangeId: "ex-after" });
+    expect(signedBy(after, "ex-after")).toBe(renewedCert.certPem);
+    expect(after.providerSignature?.signer).toBe("spiffe://gov.bt/agency/dcrc/connector/c1");
   });
 });
 

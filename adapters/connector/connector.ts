@@ -28,7 +28,7 @@ import {
   type RouteReply,
   RouteReplySchema,
 } from "../../proto/gen/xbus/v1/route_pb.js";
-import type { AdapterTarget } from "./adapter-target.js";
+import { type AdapterTarget, replaceableTarget } from "./adapter-target.js";
 
 export interface ConnectorOptions {
   nats: NatsConnection;
@@ -45,8 +45,18 @@ export interface ConnectorOptions {
   telemetry?: Telemetry;
 }
 
+/** A renewed certificate put in force (README, "Rotation"): either part, or both. */
+export interface ConnectorRenewal {
+  /** Signs the replies from now on; replies already being signed finish with the signer they began with. */
+  signer?: ReplySigner;
+  /** Takes the adapter calls from now on; the previous target is closed once the calls it took have finished. */
+  target?: AdapterTarget;
+}
+
 export interface Connector {
   readonly inFlight: number;
+  /** Puts a renewed certificate in force without stopping: nothing in flight fails or changes signer. */
+  renew(renewal: ConnectorRenewal): void;
   /** Stops taking requests, lets the ones in flight finish. */
   close(): Promise<void>;
 }
@@ -89,6 +99,8 @@ export function startConnector(o: ConnectorOptions): Connector {
   const pending = new Set<Promise<void>>();
   const log = o.logger;
   const verifyRoute = createRouteVerifier(o.brokerKeys);
+  const target = replaceableTarget(o.target);
+  let signer = o.signer;
 
   const respond = (msg: Msg, body: RouteReply) => {
     if (msg.reply) msg.respond(toBinarySpliced(RouteReplySchema, body));
@@ -102,15 +114,18 @@ export function startConnector(o: ConnectorOptions): Connector {
     );
   const replyRecord = async (msg: Msg, record: Any, exchangeId: string) => {
     let providerSignature: MessageInitShape<typeof ProviderSignatureSchema> | undefined;
-    if (o.signer) {
+    // One signer for the whole reply: a renewal while it is being signed must not pair the new
+    // certificate's name with the old delegated key, or the other way round.
+    const s = signer;
+    if (s) {
       const recordSha256 = sha256(record.value);
       providerSignature = {
-        signer: o.signer.signer,
-        certificateSha256: o.signer.certificateSha256,
+        signer: s.signer,
+        certificateSha256: s.certificateSha256,
         recordSha256,
-        ...batchedToFields(await o.signer.sign({ exchangeId, typeUrl: record.typeUrl, recordSha256 })),
-        delegatedKey: o.signer.delegatedKey,
-        delegation: o.signer.delegation,
+        ...batchedToFields(await s.sign({ exchangeId, typeUrl: record.typeUrl, recordSha256 })),
+        delegatedKey: s.delegatedKey,
+        delegation: s.delegation,
       };
     }
     respond(msg, create(RouteReplySchema, { result: { case: "record", value: record }, providerSignature }));
@@ -153,7 +168,7 @@ export function startConnector(o: ConnectorOptions): Connector {
         throw new XbusError("WRONG_AGENCY", "the request does not match the subject it came on");
       }
       service = name.full;
-      const record = await o.target.fetch(
+      const record = await target.fetch(
         req,
         new Date(deadlineMs),
         span ? traceparentOf(span) : traceparent,
@@ -215,6 +230,10 @@ export function startConnector(o: ConnectorOptions): Connector {
     get inFlight() {
       return inFlight;
     },
+    renew(r) {
+      if (r.signer) signer = r.signer;
+      if (r.target) target.replace(r.target);
+    },
     async close() {
       // Drain, not unsubscribe: what NATS routed here before it heard the unsubscribe is still on its way,
       // and an unsubscribed connector would drop it (its requesters then wait out their deadlines). Drain
@@ -230,7 +249,7 @@ export function startConnector(o: ConnectorOptions): Connector {
       clearTimeout(timer);
       if (!sub.isClosed()) sub.unsubscribe();
       await Promise.allSettled([...pending]);
-      o.target.close();
+      target.close();
     },
   };
 }

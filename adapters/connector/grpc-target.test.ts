@@ -7,12 +7,13 @@ import { silentLogger } from "../../core/logger.js";
 import { CitizenRecordSchema } from "../../proto/gen/agencies/dcrc/v1/citizen_pb.js";
 import { AdapterFetchRequestSchema } from "../../proto/gen/xbus/v1/adapter_pb.js";
 import { type AdapterDefinition, type AdapterServer, recordService, serveAdapter } from "../sdk/index.js";
+import { replaceableTarget } from "./adapter-target.js";
 import { type AdapterTarget, grpcTarget } from "./index.js";
 
 /*
  * The connector's channel to a gRPC adapter: trace context goes through as
- * metadata, and when the adapter restarts the same target serves again
- * without being rebuilt.
+ * metadata, when the adapter restarts the same target serves again without
+ * being rebuilt, and a renewed client takes over without failing a call.
  */
 const ca = createCa({ trustDomain: "gov.bt", commonName: "test CA" });
 const adapterCert = issueCertificate(ca, {
@@ -27,11 +28,14 @@ const connectorCert = issueCertificate(ca, {
   usage: "client",
 });
 const seen: (string | undefined)[] = [];
+/** While set, the adapter holds its answers: to keep calls in flight. */
+let held: Promise<void> | undefined;
 const definition: AdapterDefinition = {
   agency: "dcrc",
   services: {
     "citizen-record": recordService(CitizenRecordSchema, async ({ subjectId, traceparent }) => {
       seen.push(traceparent);
+      await held;
       return { citizenId: subjectId, name: "Karma Dorji" };
     }),
   },
@@ -88,4 +92,57 @@ it("serves again after the adapter restarts on the same address", async () => {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error("the target did not reconnect to the restarted adapter");
+});
+
+it("hands new calls to a replacing client and closes the old one once its calls in flight have answered", async () => {
+  const renewedCert = issueCertificate(ca, {
+    spiffeId: "spiffe://gov.bt/agency/dcrc/connector/c1",
+    commonName: "dcrc connector (renewed)",
+    usage: "client",
+  });
+  /** A gRPC target that counts its calls and says when it is closed. */
+  const counted = (cert: { certPem: string; keyPem: string }) => {
+    const t = grpcTarget({
+      address: `localhost:${adapter.port}`,
+      tls: { ca: ca.certPem, cert: cert.certPem, key: cert.keyPem },
+    });
+    const c = {
+      calls: 0,
+      closed: false,
+      target: {
+        fetch: (...args: Parameters<AdapterTarget["fetch"]>) => {
+          c.calls++;
+          return t.fetch(...args);
+        },
+        close: () => {
+          c.closed = true;
+          t.close();
+        },
+      } satisfies AdapterTarget,
+    };
+    return c;
+  };
+  const old = counted(connectorCert);
+  const renewed = counted(renewedCert);
+  const replaceable = replaceableTarget(old.target);
+  const name = async () =>
+    anyUnpack(await replaceable.fetch(request, new Date(Date.now() + 10_000)), CitizenRecordSchema)?.name;
+
+  let release = () => {};
+  held = new Promise<void>((r) => {
+    release = r;
+  });
+  const seenBefore = seen.length;
+  const before = Array.from({ length: 5 }, name);
+  while (seen.length < seenBefore + 5) await new Promise((r) => setTimeout(r, 10));
+  replaceable.replace(renewed.target);
+  const after = Array.from({ length: 3 }, name);
+  expect(old.closed).toBe(false); // five calls are still waiting for the adapter's answer
+  release();
+  held = undefined;
+  expect(await Promise.all([...before, ...after])).toEqual(Array(8).fill("Karma Dorji"));
+  expect([old.calls, renewed.calls]).toEqual([5, 3]);
+  expect([old.closed, renewed.closed]).toEqual([true, false]);
+  replaceable.close();
+  expect(renewed.closed).toBe(true);
 });

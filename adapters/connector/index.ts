@@ -6,5 +6,5 @@ export {
   grpcTarget,
   inProcessTarget,
 } from "./adapter-target.js";
-export { type Connector, type ConnectorOptions, startConnector } from "./connector.js";
+export { type Connector, type ConnectorOptions, type ConnectorRenewal, startConnector } from "./connector.js";
 export { connectorNatsOptions } from "./nats-options.js";

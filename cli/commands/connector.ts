@@ -11,7 +11,9 @@ const HELP = `xbus connector --config FILE [options]
 Runs one agency's connector: takes the agency's requests from NATS (queue group
 xbus-connector-<agency>), checks the broker's signature and deadline, calls the agency's adapter
 over mutual TLS and signs what it returns. Stays up until SIGINT/SIGTERM, then lets the requests
-in flight answer and exits 0. Every setting is checked before anything starts.
+in flight answer and exits 0. Every setting is checked before anything starts; a renewed
+certificate, key or trust bundle written over the tls.* files is checked the same way and taken
+up without a restart.
 
   --config FILE               JSON settings (see README "Running a connector"); paths in it are
                               relative to the file

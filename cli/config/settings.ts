@@ -155,21 +155,24 @@ export function settingsReader<S extends SettingsSpec>(
   /**
    * A certificate and its key: the key matches, the certificate carries one
    * SPIFFE ID that `expected` accepts (it returns what it wanted otherwise),
-   * it was issued by a CA of `trusted` and is valid at `now`.
+   * it was issued by a CA of `trusted` and is valid at `now`. The files are
+   * read unless their text is given (a renewal the process already read).
    */
   const identity = (o: {
     cert: Setting;
     key: Setting;
     certFile: string;
     keyFile: string;
+    certPem?: string;
+    keyPem?: string;
     trusted: readonly X509Certificate[];
     expected: (id: WorkloadId | undefined) => string | undefined;
     now: Date;
   }): Identity => {
-    const certPem = read(o.cert, o.certFile);
+    const certPem = o.certPem ?? read(o.cert, o.certFile);
     const [cert] = certificates(o.cert, o.certFile, certPem);
     if (!cert) return fail(o.cert, `${o.certFile} holds no PEM certificate`);
-    const keyPem = read(o.key, o.keyFile);
+    const keyPem = o.keyPem ?? read(o.key, o.keyFile);
     const key = privateKey(o.key, o.keyFile, keyPem);
     if (!cert.checkPrivateKey(key))
       fail(o.key, `${o.keyFile} is not the key of the certificate in ${o.certFile}`);
@@ -197,22 +200,29 @@ export function settingsReader<S extends SettingsSpec>(
   };
   /**
    * The process's own identity from `tls.ca`, `tls.cert` and `tls.key` (every process command has them):
-   * the trust bundle, and a certificate issued by it that `expected` accepts, with its key.
+   * the trust bundle, and a certificate issued by it that `expected` accepts, with its key. With `pem`,
+   * the same checks on the files' text as the process read it again (a renewal), messages naming the files.
    */
-  const ownIdentity = (expected: (id: WorkloadId | undefined) => string | undefined, now: Date) => {
+  const ownIdentity = (
+    expected: (id: WorkloadId | undefined) => string | undefined,
+    now: Date,
+    pem?: { ca: string; cert: string; key: string },
+  ) => {
     const [ca, cert, key] = ["tls.ca", "tls.cert", "tls.key"] as [Setting, Setting, Setting];
     const files = { ca: path(ca), cert: path(cert), key: path(key) };
-    const bundle = certificates(ca, files.ca);
+    const caPem = pem?.ca ?? read(ca, files.ca);
+    const bundle = certificates(ca, files.ca, caPem);
     const own = identity({
       cert,
       key,
       certFile: files.cert,
       keyFile: files.key,
+      ...(pem ? { certPem: pem.cert, keyPem: pem.key } : {}),
       trusted: bundle,
       expected,
       now,
     });
-    return { files, bundle, identity: own };
+    return { files, bundle, identity: own, pem: { ca: caPem, cert: own.certPem, key: own.keyPem } };
   };
 
   return {

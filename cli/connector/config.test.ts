@@ -208,6 +208,75 @@ describe("loadConnectorConfig", () => {
     );
   });
 
+  it("checks renewed tls.* text as at start, naming the file; the adapter hop follows unless set apart", () => {
+    const path = join(dir, "connector.json");
+    const cfg = loadConnectorConfig(configFile(good()));
+    const renewed = issueCertificate(ca, {
+      spiffeId: "spiffe://gov.bt/agency/dcrc/connector/c1",
+      commonName: "renewed",
+      usage: "client",
+      notAfter: new Date(Date.now() + 30 * 86_400_000),
+    });
+    const next = cfg.renewed({ ...cfg.tlsPem, cert: renewed.certPem, key: renewed.keyPem });
+    expect(next).toMatchObject({
+      spiffeId: "spiffe://gov.bt/agency/dcrc/connector/c1",
+      certPem: renewed.certPem,
+    });
+    expect(next.certNotAfter.getTime()).toBeLessThan(cfg.certNotAfter.getTime());
+    expect(next.adapterTls).toEqual({ ca: cfg.adapter.tls.ca, cert: renewed.certPem, key: renewed.keyPem });
+
+    /** The ConfigError message of a renewal to this text. */
+    const refused = (pem: Partial<typeof cfg.tlsPem>, at?: Date) => {
+      try {
+        cfg.renewed({ ...cfg.tlsPem, ...pem }, at);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        expect((err as Error).message).not.toMatch(/BEGIN|PRIVATE KEY|CERTIFICATE-----/);
+        return (err as Error).message;
+      }
+      throw new Error("expected the renewal to be refused");
+    };
+    // Half written: the new certificate, the old key.
+    expect(refused({ cert: renewed.certPem })).toBe(
+      `${path}: tls.key: ${files["connector-key.pem"]} is not the key of the certificate in ${files["connector.pem"]}`,
+    );
+    const moh = issueCertificate(ca, {
+      spiffeId: "spiffe://gov.bt/agency/moh/connector/c1",
+      commonName: "moh",
+      usage: "client",
+    });
+    expect(refused({ cert: moh.certPem, key: moh.keyPem })).toBe(
+      `${path}: tls.cert: ${files["connector.pem"]} is the certificate of spiffe://gov.bt/agency/moh/connector/c1, not of a connector of agency dcrc (spiffe://gov.bt/agency/dcrc/connector/<name>)`,
+    );
+    expect(refused({ cert: "garbage" })).toBe(
+      `${path}: tls.cert: ${files["connector.pem"]} holds no PEM certificate`,
+    );
+    expect(refused({ key: cfg.tlsPem.key.slice(0, 60) })).toContain(
+      `tls.key: ${files["connector-key.pem"]} is not a PEM private key`,
+    );
+    // A new bundle without the CA that issued the certificate.
+    expect(refused({ ca: createCa({ trustDomain: "gov.bt" }).certPem })).toBe(
+      `${path}: tls.cert: ${files["connector.pem"]} was not issued by a CA of the trust bundle`,
+    );
+    expect(refused({}, new Date(Date.now() + 400 * 86_400_000))).toMatch(/tls\.cert: .* expired on /);
+
+    // With adapter.ca, adapter.cert and adapter.key of its own, the adapter hop keeps them.
+    const apart = loadConnectorConfig(
+      configFile({
+        ...good(),
+        adapter: {
+          address: "localhost:50051",
+          ca: "ca.pem",
+          cert: "connector.pem",
+          key: "connector-key.pem",
+        },
+      }),
+    );
+    expect(apart.renewed({ ...apart.tlsPem, cert: renewed.certPem, key: renewed.keyPem }).adapterTls).toEqual(
+      apart.adapter.tls,
+    );
+  });
+
   it("takes a separate adapter client identity only if it is a connector of the agency too", () => {
     const cfg = loadConnectorConfig(
       configFile({

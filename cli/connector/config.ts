@@ -1,6 +1,7 @@
-import type { KeyObject } from "node:crypto";
+import type { KeyObject, X509Certificate } from "node:crypto";
 import { isAgencyName } from "../../core/service-name.js";
-import { ConfigError, type Flags, settingsReader } from "../config/settings.js";
+import type { TlsPem } from "../../core/tls-files.js";
+import { ConfigError, type Flags, type Identity, settingsReader } from "../config/settings.js";
 
 export { ConfigError };
 
@@ -15,16 +16,40 @@ export interface ConnectorConfig {
   /** The `<name>` of `spiffe://<td>/agency/<agency>/connector/<name>`. */
   name: string;
   servers: string[];
-  /** For NATS: file paths, read again by nats.js on every reconnect. */
+  /** For NATS: file paths, read again by nats.js on every reconnect; watched for renewals. */
   tlsFiles: { caFile: string; certFile: string; keyFile: string };
+  /** The text of those files as checked at start: a renewal is what differs from it. */
+  tlsPem: TlsPem;
   /** The connector's certificate and key as they were at start: the reply signer's. */
   certPem: string;
   key: KeyObject;
   certNotAfter: Date;
   brokerKeys: KeyObject[];
-  adapter: { address: string; serverName?: string; tls: { ca: string; cert: string; key: string } };
+  adapter: { address: string; serverName?: string; tls: AdapterTls };
   maxInFlight?: number;
   metrics?: { host: string; port: number };
+  /**
+   * The start-up checks again, on the tls.* files' text as read after they
+   * changed: what the connector then signs and calls the adapter with. Throws
+   * ConfigError naming the setting, the file and the reason.
+   */
+  renewed(pem: TlsPem, now?: Date): ConnectorIdentity;
+}
+
+export interface AdapterTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** What a renewal of tls.ca / tls.cert / tls.key changes. */
+export interface ConnectorIdentity {
+  spiffeId: string;
+  certPem: string;
+  key: KeyObject;
+  certNotAfter: Date;
+  /** adapter.ca, adapter.cert and adapter.key, where set, are not watched and stay as they were. */
+  adapterTls: AdapterTls;
 }
 
 /** Every setting: path in the JSON → its flag. */
@@ -69,7 +94,7 @@ export function loadConnectorConfig(
     id?.role === "connector" && id.agency === agency && (!trustDomain || id.trustDomain === trustDomain)
       ? undefined
       : `a connector of agency ${agency} (${wanted})`;
-  const { files, bundle, identity } = r.ownIdentity(expected, now);
+  const { files, bundle, identity, pem } = r.ownIdentity(expected, now);
 
   const brokerKeys = r
     .list("broker_keys")
@@ -86,24 +111,33 @@ export function loadConnectorConfig(
       adapterCert === undefined ? "adapter.cert" : "adapter.key",
       "adapter.cert and adapter.key go together",
     );
-  const adapterBundle = adapterCa === undefined ? bundle : r.certificates("adapter.ca", adapterCa);
-  let adapterTls = {
-    ca: adapterBundle.map((c) => c.toString()).join(""),
-    cert: identity.certPem,
-    key: identity.keyPem,
-  };
-  if (adapterCert !== undefined && adapterKey !== undefined) {
-    const own = r.identity({
-      cert: "adapter.cert",
-      key: "adapter.key",
-      certFile: adapterCert,
-      keyFile: adapterKey,
-      trusted: [...bundle, ...adapterBundle],
-      expected,
-      now,
-    });
-    adapterTls = { ...adapterTls, cert: own.certPem, key: own.keyPem };
-  }
+  const adapterBundle = adapterCa === undefined ? undefined : r.certificates("adapter.ca", adapterCa);
+  const adapterOwn =
+    adapterCert !== undefined && adapterKey !== undefined
+      ? r.identity({
+          cert: "adapter.cert",
+          key: "adapter.key",
+          certFile: adapterCert,
+          keyFile: adapterKey,
+          trusted: [...bundle, ...(adapterBundle ?? bundle)],
+          expected,
+          now,
+        })
+      : undefined;
+  const pemOf = (certs: readonly X509Certificate[]) => certs.map((c) => c.toString()).join("");
+  // Without adapter.* of its own, the adapter hop follows tls.*: a renewal there renews it too.
+  const identityOf = (own: Identity, trusted: readonly X509Certificate[]): ConnectorIdentity => ({
+    spiffeId: own.id.uri,
+    certPem: own.certPem,
+    key: own.key,
+    certNotAfter: own.notAfter,
+    adapterTls: {
+      ca: pemOf(adapterBundle ?? trusted),
+      cert: adapterOwn?.certPem ?? own.certPem,
+      key: adapterOwn?.keyPem ?? own.keyPem,
+    },
+  });
+  const atStart = identityOf(identity, bundle);
 
   const maxInFlight = r.int("max_in_flight", 1, 100_000);
   const metricsPort = r.int("metrics.port", 0, 65_535);
@@ -117,14 +151,19 @@ export function loadConnectorConfig(
     name: identity.id.name,
     servers,
     tlsFiles: { caFile: files.ca, certFile: files.cert, keyFile: files.key },
-    certPem: identity.certPem,
-    key: identity.key,
-    certNotAfter: identity.notAfter,
+    tlsPem: pem,
+    certPem: atStart.certPem,
+    key: atStart.key,
+    certNotAfter: atStart.certNotAfter,
     brokerKeys,
-    adapter: { address, ...(serverName !== undefined ? { serverName } : {}), tls: adapterTls },
+    adapter: { address, ...(serverName !== undefined ? { serverName } : {}), tls: atStart.adapterTls },
     ...(maxInFlight !== undefined ? { maxInFlight } : {}),
     ...(metricsPort !== undefined
       ? { metrics: { host: metricsHost ?? "127.0.0.1", port: metricsPort } }
       : {}),
+    renewed(next, at = new Date()) {
+      const { bundle: trusted, identity: own } = r.ownIdentity(expected, at, next);
+      return identityOf(own, trusted);
+    },
   };
 }

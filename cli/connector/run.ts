@@ -5,7 +5,7 @@ import {
   grpcTarget,
   startConnector,
 } from "../../adapters/connector/index.js";
-import { logCertificateExpiry } from "../../certs/index.js";
+import { certificateExpiry, logCertificateExpiry } from "../../certs/index.js";
 import type { Logger } from "../../core/logger.js";
 import { connectOrWait, natsClientOptions } from "../../core/nats-client.js";
 import { watchConnectivity } from "../../core/nats-connectivity.js";
@@ -17,7 +17,8 @@ import {
   serveMetrics,
   type Telemetry,
 } from "../../core/telemetry/index.js";
-import type { ConnectorConfig } from "./config.js";
+import { type TlsFilesWatcher, watchTlsFiles } from "../../core/tls-files.js";
+import type { ConnectorConfig, ConnectorIdentity } from "./config.js";
 
 /** One agency's connector in a process of its own, as `xbus connector` runs it. */
 export interface ConnectorProcess {
@@ -33,6 +34,9 @@ export interface ConnectorProcess {
  * Connects to NATS with the connector's certificate files, starts the
  * connector against the agency's adapter over mutual TLS, and serves metrics
  * when asked. Resolves once the connector's subscription is on the server.
+ * Watches tls.ca / tls.cert / tls.key from then on: a renewal that passes the
+ * start-up checks signs the next replies and opens a new adapter client; one
+ * that does not is logged and the identity in force stays.
  */
 export async function startConnectorProcess(
   cfg: ConnectorConfig,
@@ -40,13 +44,21 @@ export async function startConnectorProcess(
 ): Promise<ConnectorProcess> {
   const { logger, telemetry } = o;
   logCertificateExpiry(logger, cfg.certPem);
-  telemetry.metrics.watchCertificate(`connector-${cfg.agency}`, () => cfg.certNotAfter);
+  let inForce: ConnectorIdentity = {
+    spiffeId: cfg.spiffeId,
+    certPem: cfg.certPem,
+    key: cfg.key,
+    certNotAfter: cfg.certNotAfter,
+    adapterTls: cfg.adapter.tls,
+  };
+  telemetry.metrics.watchCertificate(`connector-${cfg.agency}`, () => inForce.certNotAfter);
   const signer = createReplySigner(cfg.certPem, cfg.key);
   const nc = await connectNats(cfg, logger);
   countNatsReconnects(nc, telemetry.metrics, `connector-${cfg.agency}`);
   const connectivity = watchConnectivity(nc);
   let connector: Connector | undefined;
   let metrics: MetricsServer | undefined;
+  let tlsWatcher: TlsFilesWatcher | undefined;
   try {
     connector = startConnector({
       nats: nc,
@@ -58,6 +70,31 @@ export async function startConnectorProcess(
       logger,
       telemetry,
     });
+    const started = connector;
+    const tlsLog = logger.child({ part: "tls" });
+    tlsWatcher = watchTlsFiles({
+      paths: { ca: cfg.tlsFiles.caFile, cert: cfg.tlsFiles.certFile, key: cfg.tlsFiles.keyFile },
+      current: cfg.tlsPem,
+      logger: tlsLog,
+      // The start-up checks (role, agency, trust bundle, key) before OpenSSL's, for a reason naming the file.
+      check: (pem) => void cfg.renewed(pem),
+      onChange: (pem) => {
+        const next = cfg.renewed(pem);
+        renew(started, cfg, inForce, next);
+        inForce = next;
+        const e = certificateExpiry(next.certPem);
+        const fields = {
+          spiffe_id: next.spiffeId,
+          cert_serial: e.serial,
+          not_after: e.notAfter.toISOString(),
+          days_to_expiry: e.daysToExpiry,
+        };
+        if (e.warn) tlsLog.warn(fields, "renewed TLS files in force, but the certificate expires soon");
+        else tlsLog.info(fields, "renewed TLS files in force: new replies and adapter calls use them");
+      },
+    });
+    // Files renewed while NATS was being waited for are taken up now, not at their next change.
+    tlsWatcher.reload();
     // The subscription is on the server: from here the broker can route to this connector.
     await nc.flush();
     if (cfg.metrics)
@@ -67,21 +104,45 @@ export async function startConnectorProcess(
         ready: () => ({ nats: { ok: connectivity.up, detail: nc.getServer() } }),
       });
   } catch (err) {
+    tlsWatcher?.close();
     await connector?.close();
     await nc.close();
     throw err;
   }
   const running = connector;
+  const watcher = tlsWatcher;
   return {
     subjects: agencySubjects(cfg.agency),
     metricsUrl: metrics?.url,
     async close() {
+      watcher.close();
       await running.close();
       // Drain sends the replies of the requests that just finished before the connection closes.
       await nc.drain().catch((err: unknown) => logger.warn({ err }, "NATS drain failed"));
       await metrics?.close();
     },
   };
+}
+
+/**
+ * Puts a renewed identity in force: a new signer when the certificate changed
+ * (a new trust bundle alone keeps it), a new adapter client when what it
+ * presents or trusts changed. Both are built before either is swapped in.
+ */
+function renew(
+  connector: Connector,
+  cfg: ConnectorConfig,
+  was: ConnectorIdentity,
+  next: ConnectorIdentity,
+): void {
+  const signer = next.certPem === was.certPem ? undefined : createReplySigner(next.certPem, next.key);
+  const a = next.adapterTls;
+  const b = was.adapterTls;
+  const target =
+    a.ca === b.ca && a.cert === b.cert && a.key === b.key
+      ? undefined
+      : grpcTarget({ ...cfg.adapter, tls: next.adapterTls });
+  connector.renew({ ...(signer ? { signer } : {}), ...(target ? { target } : {}) });
 }
 
 async function connectNats(cfg: ConnectorConfig, logger: Logger): Promise<NatsConnection> {

@@ -1,8 +1,10 @@
-import { writeFileSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dcrcAdapter } from "../../adapters/examples/dcrc/adapter.js";
 import type { AdapterDefinition } from "../../adapters/sdk/index.js";
+import { sha256, verifyReply } from "../../core/reply-signature.js";
 import { deadline, failure, startTestStack, type TestStack } from "../helpers/stack.js";
 import { killXbusProcesses, runXbus, spawnXbus, startXbus } from "../helpers/xbus-process.js";
 
@@ -157,5 +159,209 @@ describe("xbus connector", () => {
     c.child.kill("SIGTERM");
     expect(await c.exited).toBe(0);
     expect(c.stderr()).toContain("xbus connector: SIGTERM, exiting before ready\n");
+  });
+});
+
+/*
+ * Renewal in place: the connector watches its tls.ca, tls.cert and tls.key.
+ * Each test runs a connector of its own on a copy of dcrc's files, in a folder
+ * as an agency keeps them, and rewrites them there.
+ */
+const DCRC_CONNECTOR = "spiffe://gov.bt/agency/dcrc/connector/dev";
+
+function connectorFolder(name: string) {
+  const dir = join(stack.dir, name);
+  mkdirSync(dir);
+  const dcrc = stack.adapters.find((a) => a.agency === "dcrc");
+  if (!dcrc?.address) throw new Error("dcrc's adapter is not running behind gRPC");
+  const files = {
+    ca: join(dir, "ca.pem"),
+    cert: join(dir, "connector.pem"),
+    key: join(dir, "connector-key.pem"),
+  };
+  copyFileSync(stack.caPath, files.ca);
+  writeFileSync(files.cert, dcrc.client.cert);
+  writeFileSync(files.key, dcrc.client.key);
+  const config = join(dir, "connector.json");
+  writeFileSync(
+    config,
+    JSON.stringify({
+      agency: "dcrc",
+      trust_domain: "gov.bt",
+      nats: [stack.nats.url],
+      tls: { ca: "ca.pem", cert: "connector.pem", key: "connector-key.pem" },
+      broker_keys: [join(stack.dir, "certs/broker-signing.pub.pem")],
+      adapter: { address: dcrc.address },
+      metrics: { port: 0 },
+    }),
+  );
+  return { config, files, original: { cert: dcrc.client.cert, key: dcrc.client.key } };
+}
+
+const fetchName = () =>
+  stack
+    .client()
+    .fetch({ service: SERVICE, subjectId: subject, purpose: PURPOSE, fields: ["name"] }, deadline(10_000));
+
+/** The certificate an exchange's provider signature names, of `candidates`, after checking the signature against it. */
+function signedWith(exchangeId: string, candidates: string[]): string {
+  const outcome = stack.outcomes.find((o) => o.exchangeId === exchangeId);
+  const sig = outcome?.providerSignature;
+  if (!sig) throw new Error(`no provider signature for ${exchangeId}`);
+  expect(sig.signer).toBe(DCRC_CONNECTOR);
+  const named = candidates.find(
+    (pem) => Buffer.compare(sha256(new X509Certificate(pem).raw), Buffer.from(sig.certificateSha256)) === 0,
+  );
+  if (!named) throw new Error(`the signature of ${exchangeId} names none of the certificates`);
+  const typeUrl = "type.googleapis.com/agencies.dcrc.v1.CitizenRecord";
+  expect(verifyReply(named, { exchangeId, typeUrl, recordSha256: sig.recordSha256 }, sig)).toBe(true);
+  return named;
+}
+
+/** The JSON log lines of a child process, those written whole so far. */
+const logLines = (stderr: string): Record<string, unknown>[] =>
+  stderr
+    .slice(0, stderr.lastIndexOf("\n") + 1)
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+const daysToExpiry = async (metricsUrl: string) => {
+  const text = await (await globalThis.fetch(metricsUrl)).text();
+  const line = text
+    .split("\n")
+    .find(
+      (l) => l.startsWith("xbus_certificate_days_to_expiry") && l.includes('certificate="connector-dcrc"'),
+    );
+  return Number(line?.slice(line.lastIndexOf(" ") + 1));
+};
+
+describe("xbus connector, certificate renewal without a restart", () => {
+  it("signs the next replies with the renewed certificate, and exchanges in flight across the swap all answer", {
+    timeout: 60_000,
+  }, async () => {
+    const { config, files, original } = connectorFolder("renewal");
+    const c = await startXbus(["connector", "--config", config]);
+    const metricsUrl = /metrics (http:\S+)/.exec(c.ready)?.[1] ?? "";
+    let release = () => {};
+    try {
+      const first = await fetchName();
+      expect(signedWith(first.exchangeId, [original.cert])).toBe(original.cert);
+      expect(await daysToExpiry(metricsUrl)).toBeGreaterThan(80);
+
+      const renewed = stack.issueIdentity("connector-dcrc-renewed", {
+        role: "connector",
+        spiffeId: DCRC_CONNECTOR,
+        commonName: "dcrc connector (renewed)",
+        validityDays: 30,
+      });
+      // Exchanges held at the adapter, on the adapter client of the old certificate, while the files change.
+      held = new Promise<void>((r) => {
+        release = r;
+      });
+      const callsBefore = adapterCalls;
+      const during = Array.from({ length: 4 }, fetchName);
+      while (adapterCalls < callsBefore + 4) await new Promise((r) => setTimeout(r, 20));
+      writeFileSync(files.key, renewed.keyPem);
+      writeFileSync(files.cert, renewed.certPem);
+      await c.waitFor(
+        (_, err) =>
+          logLines(err).some(
+            (l) =>
+              l.msg === "renewed TLS files in force: new replies and adapter calls use them" &&
+              l.cert_serial === renewed.serial,
+          ),
+        "the renewal's log line",
+      );
+      // And some that start on the new adapter client, held too.
+      const after = Array.from({ length: 3 }, fetchName);
+      while (adapterCalls < callsBefore + 7) await new Promise((r) => setTimeout(r, 20));
+      release();
+      held = undefined;
+      const answered = await Promise.all([...during, ...after]);
+      expect(answered.map((r) => r.releasedFields)).toEqual(Array(7).fill(["name"]));
+      // Each reply is whole: signed with the key of the certificate it names.
+      for (const r of answered) signedWith(r.exchangeId, [original.cert, renewed.certPem]);
+      const next = await fetchName();
+      expect(signedWith(next.exchangeId, [original.cert, renewed.certPem])).toBe(renewed.certPem);
+      expect(await daysToExpiry(metricsUrl)).toBeLessThan(30);
+
+      const line = logLines(c.stderr()).find((l) => l.cert_serial === renewed.serial);
+      expect(line).toMatchObject({
+        level: "info",
+        spiffe_id: DCRC_CONNECTOR,
+        not_after: new Date(new X509Certificate(renewed.certPem).validTo).toISOString(),
+      });
+    } finally {
+      release();
+      held = undefined;
+      c.child.kill("SIGTERM");
+    }
+    expect(await c.exited).toBe(0);
+    expect(c.stderr()).not.toContain("PRIVATE KEY");
+  });
+
+  it("refuses a bad renewal with one log line naming the file and the reason, and keeps serving with the certificate in force", {
+    timeout: 60_000,
+  }, async () => {
+    const { config, files, original } = connectorFolder("bad-renewal");
+    const c = await startXbus(["connector", "--config", config]);
+    const refusals = () =>
+      logLines(c.stderr()).filter((l) => l.msg === "new TLS files not taken (yet); the ones in force stay");
+    /** Writes the files, waits for a refusal with this reason, and checks the next reply is the old certificate's. */
+    const refused = async (write: { cert?: string; key?: string }, reason: string) => {
+      if (write.key !== undefined) writeFileSync(files.key, write.key);
+      if (write.cert !== undefined) writeFileSync(files.cert, write.cert);
+      await c.waitFor(
+        () => refusals().some((l) => (l.err as { message?: string } | undefined)?.message === reason),
+        `the refusal "${reason}"`,
+      );
+      const res = await fetchName();
+      expect(signedWith(res.exchangeId, [original.cert])).toBe(original.cert);
+    };
+    try {
+      const renewed = stack.issueIdentity("connector-dcrc-renewed-2", {
+        role: "connector",
+        spiffeId: DCRC_CONNECTOR,
+        commonName: "dcrc connector (renewed, key not written)",
+      });
+      await refused(
+        { cert: renewed.certPem },
+        `${config}: tls.key: ${files.key} is not the key of the certificate in ${files.cert}`,
+      );
+      const moh = stack.issueIdentity("connector-moh-renewal", {
+        role: "connector",
+        spiffeId: "spiffe://gov.bt/agency/moh/connector/dev2",
+        commonName: "moh connector (test)",
+      });
+      const otherAgency = `${config}: tls.cert: ${files.cert} is the certificate of spiffe://gov.bt/agency/moh/connector/dev2, not of a connector of agency dcrc (spiffe://gov.bt/agency/dcrc/connector/<name>)`;
+      await refused({ key: moh.keyPem, cert: moh.certPem }, otherAgency);
+      await refused(
+        { cert: "-----BEGIN CERTIFICATE-----\ngarbage" },
+        `${config}: tls.cert: ${files.cert} holds no PEM certificate`,
+      );
+
+      // Each refusal is one warning naming the file it is about, once per set of files: writing both files
+      // wakes a listener for each, and the set they read is logged once.
+      const reasons = refusals().map((l) => (l.err as { message?: string } | undefined)?.message);
+      expect(reasons.filter((r) => r === otherAgency)).toHaveLength(1);
+      for (const l of refusals()) {
+        expect(l).toMatchObject({ level: "warn", part: "tls", cert: files.cert });
+        expect((l.err as { message: string }).message).toContain(files.cert);
+      }
+      // Putting the files back as they were is no change.
+      writeFileSync(files.key, original.key);
+      writeFileSync(files.cert, original.cert);
+      const res = await fetchName();
+      expect(signedWith(res.exchangeId, [original.cert])).toBe(original.cert);
+      expect(logLines(c.stderr()).filter((l) => l.msg?.toString().startsWith("renewed TLS files"))).toEqual(
+        [],
+      );
+    } finally {
+      c.child.kill("SIGTERM");
+    }
+    expect(await c.exited).toBe(0);
+    expect(c.stderr()).not.toContain("PRIVATE KEY");
+    expect(c.stderr()).not.toContain("garbage");
   });
 });
