@@ -118,27 +118,22 @@ function coalesce(asked: Pending[]): Pending[] {
   return out;
 }
 
+function ask(kind: "sign" | "verify", data: Uint8Array, key: KeyObject, signature?: Uint8Array) {
+  return new Promise<Buffer | boolean>((resolve, reject) =>
+    enqueue({ kind, data, signature, key, resolve, reject }),
+  );
+}
+
 /** Ed25519 (no digest) signature of `data`, made at the end of this event-loop turn. */
 export function signEd25519(data: Uint8Array, key: KeyObject): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    enqueue({
-      kind: "sign",
-      data,
-      signature: undefined,
-      key,
-      resolve: resolve as (v: unknown) => void,
-      reject,
-    }),
-  );
+  return ask("sign", data, key) as Promise<Buffer>;
 }
 
 /** True when `signature` is `key`'s Ed25519 signature over `data`; checked at the end of this event-loop turn. */
 export function verifyEd25519(data: Uint8Array, key: KeyObject, signature: Uint8Array): Promise<boolean> {
   // An Ed25519 signature is 64 bytes; anything else verifies false, as crypto.verify says.
   if (signature.length !== 64) return Promise.resolve(false);
-  return new Promise((resolve, reject) =>
-    enqueue({ kind: "verify", data, signature, key, resolve: resolve as (v: unknown) => void, reject }),
-  );
+  return ask("verify", data, key, signature) as Promise<boolean>;
 }
 
 /**

@@ -1,11 +1,9 @@
-import { execFile } from "node:child_process";
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ReviewServer, serveReview } from "../../broker/review/serve.js";
 import { Decision } from "../../proto/gen/xbus/v1/log_pb.js";
 import { type TestLogIndex, writeTestLogIndex } from "../../test/helpers/log-index.js";
+import { runXbusAsync } from "../../test/helpers/xbus-process.js";
 import type { AlertsJson } from "../log/review-client.js";
 
 const TOKEN = randomBytes(24).toString("base64url");
@@ -45,19 +43,8 @@ describe("xbus log alerts", () => {
   });
 
   // Asynchronous: the review API answering the CLI runs in this very process.
-  const xbus = async (...args: string[]) => {
-    try {
-      const { stdout, stderr } = await promisify(execFile)(
-        process.execPath,
-        [join(import.meta.dirname, "../../bin/xbus.js"), "log", "alerts", "--url", server.url, ...args],
-        { encoding: "utf8", env: { ...process.env, XBUS_REVIEW_TOKEN: TOKEN } },
-      );
-      return { status: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code?: number; stdout?: string; stderr?: string };
-      return { status: e.code ?? 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
-    }
-  };
+  const xbus = (...args: string[]) =>
+    runXbusAsync(["log", "alerts", "--url", server.url, ...args], { XBUS_REVIEW_TOKEN: TOKEN });
 
   it("prints one line per alert, newest first, and the full answer with --json", async () => {
     const table = await xbus(...WINDOW);

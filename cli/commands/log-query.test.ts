@@ -1,11 +1,9 @@
-import { execFile } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ReviewServer, serveReview } from "../../broker/review/serve.js";
 import { Decision } from "../../proto/gen/xbus/v1/log_pb.js";
 import { type TestLogIndex, writeTestLogIndex } from "../../test/helpers/log-index.js";
+import { runXbusAsync } from "../../test/helpers/xbus-process.js";
 import type { ExchangesPage } from "../log/query.js";
 
 const TOKEN = randomBytes(24).toString("base64url");
@@ -48,23 +46,8 @@ describe("xbus log query", () => {
   });
 
   // Asynchronous: the review API answering the CLI runs in this very process.
-  const xbus = async (...args: string[]) => {
-    try {
-      const { stdout, stderr } = await promisify(execFile)(
-        process.execPath,
-        [join(import.meta.dirname, "../../bin/xbus.js"), "log", "query", "--url", server.url, ...args],
-        {
-          encoding: "utf8",
-          env: { ...process.env, XBUS_REVIEW_TOKEN: TOKEN },
-          maxBuffer: 64 * 1024 * 1024,
-        },
-      );
-      return { status: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code?: number; stdout?: string; stderr?: string };
-      return { status: e.code ?? 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
-    }
-  };
+  const xbus = (...args: string[]) =>
+    runXbusAsync(["log", "query", "--url", server.url, ...args], { XBUS_REVIEW_TOKEN: TOKEN });
   /** The exchange ids of a table, in its order. */
   const rows = (stdout: string) =>
     stdout

@@ -1,9 +1,8 @@
-import { execFile, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { create, fromBinary, toBinary, toJsonString } from "@bufbuild/protobuf";
 import { Metadata, status } from "@grpc/grpc-js";
 import { DiscardPolicy, jetstreamManager } from "@nats-io/jetstream";
@@ -25,6 +24,7 @@ import {
   ReceiptSchema,
 } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { deadline, failure, startTestStack, type TestStack } from "../helpers/stack.js";
+import { runXbusAsync } from "../helpers/xbus-process.js";
 
 const SERVICE = "dcrc.citizen-record";
 const PURPOSE = "scholarship-eligibility";
@@ -322,19 +322,8 @@ describe("the broker answers only after the log has the record", () => {
 
 describe("xbus log on the command line", () => {
   // Asynchronous: the review API answering the CLI runs in this very process.
-  const xbus = async (...args: string[]) => {
-    try {
-      const { stdout, stderr } = await promisify(execFile)(
-        process.execPath,
-        [join(import.meta.dirname, "../../bin/xbus.js"), "log", ...args],
-        { encoding: "utf8", env: { ...process.env, XBUS_REVIEW_TOKEN: stack.review?.token ?? "" } },
-      );
-      return { status: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code?: number; stdout?: string; stderr?: string };
-      return { status: e.code ?? 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
-    }
-  };
+  const xbus = (...args: string[]) =>
+    runXbusAsync(["log", ...args], { XBUS_REVIEW_TOKEN: stack.review?.token ?? "" });
 
   it("receipt checks a Fetch's receipt: the broker's signature and the leaf in the signed tree", async () => {
     const res = await stack

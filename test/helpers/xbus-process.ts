@@ -1,5 +1,6 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
+import { promisify } from "node:util";
 
 const XBUS = join(import.meta.dirname, "../../bin/xbus.js");
 const ROOT = join(import.meta.dirname, "../..");
@@ -82,4 +83,31 @@ export function runXbus(
     env: logLevel ? { ...process.env, XBUS_LOG_LEVEL: logLevel } : process.env,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * `xbus …` run to its end without blocking this process: for a command that talks to a server the test
+ * itself runs (the review API), which runXbus's synchronous spawn would starve. `env` is added to this
+ * process's environment.
+ */
+export async function runXbusAsync(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ status: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [XBUS, ...args], {
+      cwd: ROOT,
+      encoding: "utf8",
+      env: { ...process.env, ...env },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return { status: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return {
+      status: typeof e.code === "number" ? e.code : 1,
+      stdout: e.stdout ?? "",
+      stderr: e.stderr ?? "",
+    };
+  }
 }
