@@ -40,6 +40,15 @@ export interface BrokerOptions {
    */
   tlsFiles?: TlsFilePaths;
   /**
+   * Checks a set re-read from tlsFiles before it is put in force, and throws
+   * to refuse it with a message naming the file and the reason: `xbus broker`
+   * and `xbus dev` run their start-up checks (a broker of the trust domain,
+   * issued by the bundle, its key, valid now). Without it a reload checks only
+   * what OpenSSL does (the key matches the certificate). A refused set is
+   * logged once and the identity in force stays.
+   */
+  checkTls?: (tls: BrokerTls) => void;
+  /**
    * The federation CRL file (PEM; may hold one CRL per CA of the bundle).
    * Loaded at start and reloaded when it changes: new connections from a
    * revoked certificate fail at the handshake, calls on open ones get
@@ -183,6 +192,7 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
         paths: o.tlsFiles,
         current: tls,
         logger: expiryLog,
+        ...(o.checkTls ? { check: o.checkTls } : {}),
         onChange: (next) => {
           serverCreds.update({ ...next, ...(crl ? { crl: [...crl.blocks] } : {}) });
           tls = next;

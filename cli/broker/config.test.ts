@@ -1,15 +1,16 @@
-import { generateKeyPairSync } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { generateKeyPairSync, X509Certificate } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCa, issueCertificate } from "../../certs/index.js";
 import { ConfigError, type Flags } from "../config/settings.js";
-import { loadBrokerConfig } from "./config.js";
+import { brokerTlsCheck, loadBrokerConfig } from "./config.js";
 import { tokenHash } from "./services.js";
 
 /* The settings of `xbus broker`: every refusal names the setting and its file, and never shows a secret. */
 let dir: string;
+let ca: ReturnType<typeof createCa>;
 const SECRET = "ab".repeat(32);
 
 const write = (name: string, text: string) => {
@@ -29,6 +30,8 @@ const good = () => ({
   review: { listen: "127.0.0.1:8080", token_hashes: "tokens" },
 });
 
+const read = (name: string) => readFileSync(join(dir, name), "utf8");
+
 function refusal(settings: unknown, flags: Flags = {}): string {
   const path = write("broker.json", JSON.stringify(settings));
   try {
@@ -45,7 +48,7 @@ function refusal(settings: unknown, flags: Flags = {}): string {
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "xbus-broker-config-"));
-  const ca = createCa({ trustDomain: "gov.bt" });
+  ca = createCa({ trustDomain: "gov.bt" });
   write("ca.pem", ca.certPem);
   for (const [name, spiffeId] of [
     ["broker", "spiffe://gov.bt/xbus/broker/b1"],
@@ -132,5 +135,68 @@ describe("loadBrokerConfig", () => {
       'unknown setting "log.secrte"',
     );
     expect(refusal(good(), { listen: "8443" })).toBe('--listen: must be HOST:PORT, got "8443"');
+  });
+
+  it("checks tls.* text read again after a change as at start, naming the setting and the file", () => {
+    const path = join(dir, "broker.json");
+    const cfg = loadBrokerConfig(write("broker.json", JSON.stringify(good())));
+    const atStart = { ca: ca.certPem, cert: read("broker.pem"), key: read("broker-key.pem") };
+    const broker = (
+      issuer: ReturnType<typeof createCa>,
+      o: Partial<Parameters<typeof issueCertificate>[1]> = {},
+    ) =>
+      issueCertificate(issuer, {
+        spiffeId: `spiffe://${issuer.trustDomain}/xbus/broker/b1`,
+        commonName: "renewed",
+        usage: "client-server",
+        ...o,
+      });
+    const renewed = broker(ca);
+    expect(() => cfg.checkTls({ ...atStart, cert: renewed.certPem, key: renewed.keyPem })).not.toThrow();
+
+    /** The ConfigError message of a reload of this text. */
+    const refused = (pem: Partial<typeof atStart>, at?: Date) => {
+      try {
+        cfg.checkTls({ ...atStart, ...pem }, at);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        expect((err as Error).message).not.toMatch(/BEGIN|PRIVATE KEY|CERTIFICATE-----/);
+        return (err as Error).message;
+      }
+      throw new Error("expected the reload to be refused");
+    };
+    const certFile = join(dir, "broker.pem");
+    const wanted = "not of a broker of trust domain gov.bt (spiffe://gov.bt/xbus/broker/<name>)";
+    expect(refused({ cert: read("connector.pem"), key: read("connector-key.pem") })).toBe(
+      `${path}: tls.cert: ${certFile} is the certificate of spiffe://gov.bt/agency/dcrc/connector/c1, ${wanted}`,
+    );
+    const DAY = 86_400_000;
+    const expired = broker(ca, {
+      notBefore: new Date(Date.now() - 10 * DAY),
+      notAfter: new Date(Date.now() - DAY),
+    });
+    expect(refused({ cert: expired.certPem, key: expired.keyPem })).toBe(
+      `${path}: tls.cert: ${certFile} expired on ${new Date(new X509Certificate(expired.certPem).validTo).toISOString()}`,
+    );
+    const foreign = broker(createCa({ trustDomain: "gov.bt" }));
+    expect(refused({ cert: foreign.certPem, key: foreign.keyPem })).toBe(
+      `${path}: tls.cert: ${certFile} was not issued by a CA of the trust bundle`,
+    );
+    const otherDomain = broker(createCa({ trustDomain: "gov.in" }));
+    expect(refused({ cert: otherDomain.certPem, key: otherDomain.keyPem })).toBe(
+      `${path}: tls.cert: ${certFile} is the certificate of spiffe://gov.in/xbus/broker/b1, ${wanted}`,
+    );
+    // Half written: the new certificate, the old key.
+    expect(refused({ cert: renewed.certPem })).toBe(
+      `${path}: tls.key: ${join(dir, "broker-key.pem")} is not the key of the certificate in ${certFile}`,
+    );
+    expect(refused({}, new Date(Date.now() + 400 * DAY))).toMatch(/tls\.cert: .* expired on /);
+
+    // xbus dev's broker has no settings: the same checks, the reason naming the file.
+    const check = brokerTlsCheck("gov.bt", cfg.tlsFiles);
+    expect(() => check({ ...atStart, cert: renewed.certPem, key: renewed.keyPem })).not.toThrow();
+    expect(() => check({ ...atStart, cert: otherDomain.certPem, key: otherDomain.keyPem })).toThrow(
+      new Error(`${certFile} is the certificate of spiffe://gov.in/xbus/broker/b1, ${wanted}`),
+    );
   });
 });

@@ -2,7 +2,9 @@ import type { KeyObject } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { type AlertOptions, resolveAlertOptions } from "../../broker/review/alerts.js";
-import { type Flags, settingsReader } from "../config/settings.js";
+import type { WorkloadId } from "../../core/spiffe-id.js";
+import type { TlsFilePaths, TlsPem } from "../../core/tls-files.js";
+import { checkOwnTls, type Flags, settingsReader } from "../config/settings.js";
 
 /**
  * `xbus broker`'s settings (README, "Running a broker"), checked whole before
@@ -20,6 +22,12 @@ export interface BrokerConfig {
   tls: { ca: string; cert: string; key: string };
   tlsFiles: { ca: string; cert: string; key: string };
   certNotAfter: Date;
+  /**
+   * The start-up checks of tls.ca, tls.cert and tls.key again, on their text as read after they changed:
+   * the broker's reload refuses a set that would not have started it. Throws ConfigError naming the
+   * setting, the file and the reason.
+   */
+  checkTls(pem: TlsPem, now?: Date): void;
   crlPath?: string;
   signingKey: KeyObject;
   log: { logId: string; logSecret: Buffer; logKey: KeyObject; indexPath: string };
@@ -49,6 +57,23 @@ export const BROKER_SETTINGS = {
   "review.alerts_time_zone": "alerts-time-zone",
 } as const;
 
+/** What `xbus broker` and `xbus dev` take as the broker's own certificate; otherwise what they wanted. */
+const brokerOf =
+  (trustDomain: string) =>
+  (id: WorkloadId | undefined): string | undefined =>
+    id?.role === "broker" && id.trustDomain === trustDomain
+      ? undefined
+      : `a broker of trust domain ${trustDomain} (spiffe://${trustDomain}/xbus/broker/<name>)`;
+
+/**
+ * `checkTls` for a broker whose files no setting names (`xbus dev`'s, which
+ * issues its own certificate): the same checks, the reason naming the file.
+ */
+export const brokerTlsCheck =
+  (trustDomain: string, files: TlsFilePaths) =>
+  (pem: TlsPem, now = new Date()): void =>
+    void checkOwnTls({ files, pem, expected: brokerOf(trustDomain), now });
+
 const LOG_ID = /^[A-Za-z0-9][A-Za-z0-9./_-]{0,127}$/;
 const BROKER_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
@@ -64,13 +89,7 @@ export function loadBrokerConfig(
   const servers = r.natsServers("nats");
   const listen = r.hostPort("listen");
 
-  const { files, bundle, identity } = r.ownIdentity(
-    (id) =>
-      id?.role === "broker" && id.trustDomain === trustDomain
-        ? undefined
-        : `a broker of trust domain ${trustDomain} (spiffe://${trustDomain}/xbus/broker/<name>)`,
-    now,
-  );
+  const { files, bundle, identity } = r.ownIdentity(brokerOf(trustDomain), now);
   const brokerId = r.optStr("broker_id") ?? identity.id.name;
   if (!BROKER_ID.test(brokerId))
     r.fail(
@@ -140,6 +159,9 @@ export function loadBrokerConfig(
     },
     tlsFiles: files,
     certNotAfter: identity.notAfter,
+    checkTls(pem, at = new Date()) {
+      r.ownIdentity(brokerOf(trustDomain), at, pem);
+    },
     ...(crlPath !== undefined ? { crlPath } : {}),
     signingKey,
     log: { logId, logSecret: Buffer.from(secretHex, "hex"), logKey, indexPath },

@@ -47,6 +47,8 @@ export async function startBrokerProcess(
       indexerNatsOptions: natsOptions(`xbus-indexer-${cfg.brokerId}`),
       tls: cfg.tls,
       tlsFiles: cfg.tlsFiles,
+      // A renewal written over tls.* is taken only if `xbus broker` would start with it.
+      checkTls: (pem) => cfg.checkTls(pem),
       ...(cfg.crlPath !== undefined ? { crlPath: cfg.crlPath } : {}),
       listen: cfg.listen,
       catalogue,

@@ -33,6 +33,8 @@ export interface BrokerServicesOptions {
   indexerNatsOptions: ConnectionOptions;
   tls: BrokerOptions["tls"];
   tlsFiles?: BrokerOptions["tlsFiles"];
+  /** Refuses a reloaded set of tlsFiles that the broker would not start with. */
+  checkTls?: BrokerOptions["checkTls"];
   crlPath?: string;
   /** host:port of the Exchange front door; default `localhost:0`. */
   listen?: string;
@@ -158,6 +160,7 @@ export async function startBrokerServices(o: BrokerServicesOptions): Promise<Bro
       ...(o.listen !== undefined ? { listen: o.listen } : {}),
       tls: o.tls,
       ...(o.tlsFiles !== undefined ? { tlsFiles: o.tlsFiles } : {}),
+      ...(o.checkTls !== undefined ? { checkTls: o.checkTls } : {}),
       ...(o.crlPath !== undefined ? { crlPath: o.crlPath } : {}),
       nats: o.nats,
       catalogue: o.catalogue,

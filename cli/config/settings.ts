@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parseWorkloadId, spiffeIdsFromSubjectAltName, type WorkloadId } from "../../core/spiffe-id.js";
+import type { TlsFilePaths, TlsPem } from "../../core/tls-files.js";
 
 /**
  * Settings of a process command (`xbus connector`, `xbus broker`): a JSON
@@ -118,24 +119,8 @@ export function settingsReader<S extends SettingsSpec>(
     if (!HOST_PORT.test(v)) fail(s, `must be HOST:PORT, got ${JSON.stringify(v.slice(0, 100))}`);
     return v;
   };
-  const certificates = (s: Setting, file: string, text = read(s, file)): X509Certificate[] => {
-    const blocks = text.match(PEM_CERT) ?? [];
-    if (blocks.length === 0) fail(s, `${file} holds no PEM certificate`);
-    return blocks.map((b) => {
-      try {
-        return new X509Certificate(b);
-      } catch {
-        return fail(s, `${file} holds a PEM certificate that does not parse`);
-      }
-    });
-  };
-  const privateKey = (s: Setting, file: string, pem = read(s, file)): KeyObject => {
-    try {
-      return createPrivateKey(pem);
-    } catch {
-      return fail(s, `${file} is not a PEM private key (or it is encrypted)`);
-    }
-  };
+  const certificates = (s: Setting, file: string, text = read(s, file)): X509Certificate[] =>
+    pemCertificates(file, text, (why) => fail(s, why));
   /** An Ed25519 key file: public (`want` "public") or private. */
   const ed25519 = (s: Setting, file: string, want: "public" | "private"): KeyObject => {
     const pem = read(s, file);
@@ -152,77 +137,41 @@ export function settingsReader<S extends SettingsSpec>(
       fail(s, `${file} is a ${key.asymmetricKeyType} key; it must be Ed25519`);
     return key;
   };
-  /**
-   * A certificate and its key: the key matches, the certificate carries one
-   * SPIFFE ID that `expected` accepts (it returns what it wanted otherwise),
-   * it was issued by a CA of `trusted` and is valid at `now`. The files are
-   * read unless their text is given (a renewal the process already read).
-   */
+  /** A certificate and its key from their files (checkIdentity), a problem named by its setting. */
   const identity = (o: {
     cert: Setting;
     key: Setting;
     certFile: string;
     keyFile: string;
-    certPem?: string;
-    keyPem?: string;
     trusted: readonly X509Certificate[];
     expected: (id: WorkloadId | undefined) => string | undefined;
     now: Date;
-  }): Identity => {
-    const certPem = o.certPem ?? read(o.cert, o.certFile);
-    const [cert] = certificates(o.cert, o.certFile, certPem);
-    if (!cert) return fail(o.cert, `${o.certFile} holds no PEM certificate`);
-    const keyPem = o.keyPem ?? read(o.key, o.keyFile);
-    const key = privateKey(o.key, o.keyFile, keyPem);
-    if (!cert.checkPrivateKey(key))
-      fail(o.key, `${o.keyFile} is not the key of the certificate in ${o.certFile}`);
-    const ids = spiffeIdsFromSubjectAltName(cert.subjectAltName);
-    if (ids.length !== 1 || ids[0] === undefined)
-      return fail(
-        o.cert,
-        `${o.certFile} carries ${ids.length} SPIFFE IDs; it must carry one, ${o.expected(undefined)}`,
-      );
-    let id: WorkloadId;
-    try {
-      id = parseWorkloadId(ids[0]);
-    } catch {
-      return fail(o.cert, `${o.certFile}: ${ids[0].slice(0, 200)} is not a workload SPIFFE ID`);
-    }
-    const wanted = o.expected(id);
-    if (wanted !== undefined) fail(o.cert, `${o.certFile} is the certificate of ${id.uri}, not of ${wanted}`);
-    const notBefore = new Date(cert.validFrom);
-    const notAfter = new Date(cert.validTo);
-    if (o.now < notBefore) fail(o.cert, `${o.certFile} is not valid until ${notBefore.toISOString()}`);
-    if (o.now > notAfter) fail(o.cert, `${o.certFile} expired on ${notAfter.toISOString()}`);
-    if (!o.trusted.some((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey)))
-      fail(o.cert, `${o.certFile} was not issued by a CA of the trust bundle`);
-    return { id, certPem, keyPem, key, notAfter };
-  };
+  }): Identity =>
+    checkIdentity({
+      ...o,
+      certPem: read(o.cert, o.certFile),
+      keyPem: read(o.key, o.keyFile),
+      fail: (f, why) => fail(f === "cert" ? o.cert : o.key, why),
+    });
   /**
    * The process's own identity from `tls.ca`, `tls.cert` and `tls.key` (every process command has them):
-   * the trust bundle, and a certificate issued by it that `expected` accepts, with its key. With `pem`,
-   * the same checks on the files' text as the process read it again (a renewal), messages naming the files.
+   * checkOwnTls on the files, a problem named by its setting. With `pem`, the same checks on the files' text
+   * as the process read it again (a renewal).
    */
   const ownIdentity = (
     expected: (id: WorkloadId | undefined) => string | undefined,
     now: Date,
-    pem?: { ca: string; cert: string; key: string },
+    pem?: TlsPem,
   ) => {
-    const [ca, cert, key] = ["tls.ca", "tls.cert", "tls.key"] as [Setting, Setting, Setting];
-    const files = { ca: path(ca), cert: path(cert), key: path(key) };
-    const caPem = pem?.ca ?? read(ca, files.ca);
-    const bundle = certificates(ca, files.ca, caPem);
-    const own = identity({
-      cert,
-      key,
-      certFile: files.cert,
-      keyFile: files.key,
-      ...(pem ? { certPem: pem.cert, keyPem: pem.key } : {}),
-      trusted: bundle,
-      expected,
-      now,
-    });
-    return { files, bundle, identity: own, pem: { ca: caPem, cert: own.certPem, key: own.keyPem } };
+    const settings = { ca: "tls.ca", cert: "tls.cert", key: "tls.key" } as Record<TlsFile, Setting>;
+    const files = { ca: path(settings.ca), cert: path(settings.cert), key: path(settings.key) };
+    const text = pem ?? {
+      ca: read(settings.ca, files.ca),
+      cert: read(settings.cert, files.cert),
+      key: read(settings.key, files.key),
+    };
+    const own = checkOwnTls({ files, pem: text, expected, now, fail: (f, why) => fail(settings[f], why) });
+    return { files, ...own, pem: text };
   };
 
   return {
@@ -242,6 +191,105 @@ export function settingsReader<S extends SettingsSpec>(
     identity,
     ownIdentity,
   };
+}
+
+/** Which of a process's own TLS files a problem is about. */
+export type TlsFile = "ca" | "cert" | "key";
+
+function pemCertificates(file: string, text: string, fail: (why: string) => never): X509Certificate[] {
+  const blocks = text.match(PEM_CERT) ?? [];
+  if (blocks.length === 0) fail(`${file} holds no PEM certificate`);
+  return blocks.map((b) => {
+    try {
+      return new X509Certificate(b);
+    } catch {
+      return fail(`${file} holds a PEM certificate that does not parse`);
+    }
+  });
+}
+
+/**
+ * A certificate and its key, from their files' text: the key matches, the
+ * certificate carries one SPIFFE ID that `expected` accepts (it returns what
+ * it wanted otherwise), it was issued by a CA of `trusted` and is valid at
+ * `now`. A problem goes to `fail` with the file it is about and a reason that
+ * names the file, never its text.
+ */
+function checkIdentity(o: {
+  certFile: string;
+  keyFile: string;
+  certPem: string;
+  keyPem: string;
+  trusted: readonly X509Certificate[];
+  expected: (id: WorkloadId | undefined) => string | undefined;
+  now: Date;
+  fail: (file: "cert" | "key", why: string) => never;
+}): Identity {
+  const { certPem, keyPem } = o;
+  const [cert] = pemCertificates(o.certFile, certPem, (why) => o.fail("cert", why));
+  if (!cert) return o.fail("cert", `${o.certFile} holds no PEM certificate`);
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch {
+    return o.fail("key", `${o.keyFile} is not a PEM private key (or it is encrypted)`);
+  }
+  if (!cert.checkPrivateKey(key))
+    o.fail("key", `${o.keyFile} is not the key of the certificate in ${o.certFile}`);
+  const ids = spiffeIdsFromSubjectAltName(cert.subjectAltName);
+  if (ids.length !== 1 || ids[0] === undefined)
+    return o.fail(
+      "cert",
+      `${o.certFile} carries ${ids.length} SPIFFE IDs; it must carry one, ${o.expected(undefined)}`,
+    );
+  let id: WorkloadId;
+  try {
+    id = parseWorkloadId(ids[0]);
+  } catch {
+    return o.fail("cert", `${o.certFile}: ${ids[0].slice(0, 200)} is not a workload SPIFFE ID`);
+  }
+  const wanted = o.expected(id);
+  if (wanted !== undefined) o.fail("cert", `${o.certFile} is the certificate of ${id.uri}, not of ${wanted}`);
+  const notBefore = new Date(cert.validFrom);
+  const notAfter = new Date(cert.validTo);
+  if (o.now < notBefore) o.fail("cert", `${o.certFile} is not valid until ${notBefore.toISOString()}`);
+  if (o.now > notAfter) o.fail("cert", `${o.certFile} expired on ${notAfter.toISOString()}`);
+  if (!o.trusted.some((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey)))
+    o.fail("cert", `${o.certFile} was not issued by a CA of the trust bundle`);
+  return { id, certPem, keyPem, key, notAfter };
+}
+
+/**
+ * A process's own identity, from the text of its trust bundle, certificate
+ * and key files: the start-up checks of every process command (the bundle
+ * holds certificates, then checkIdentity against it), and a renewal's. Without
+ * `fail`, a problem throws an Error whose message is the reason, naming the
+ * file: for a process whose files no setting names (`xbus dev`'s broker).
+ */
+export function checkOwnTls(o: {
+  files: TlsFilePaths;
+  pem: TlsPem;
+  expected: (id: WorkloadId | undefined) => string | undefined;
+  now: Date;
+  fail?: (file: TlsFile, why: string) => never;
+}): { bundle: X509Certificate[]; identity: Identity } {
+  const fail =
+    o.fail ??
+    ((_: TlsFile, why: string): never => {
+      throw new Error(why);
+    });
+  const bundle = pemCertificates(o.files.ca, o.pem.ca, (why) => fail("ca", why));
+  const identity = checkIdentity({
+    certFile: o.files.cert,
+    keyFile: o.files.key,
+    certPem: o.pem.cert,
+    keyPem: o.pem.key,
+    trusted: bundle,
+    expected: o.expected,
+    now: o.now,
+    fail,
+  });
+  return { bundle, identity };
 }
 
 /** The file as an object of known settings; unknown names are refused, a typo must not pass silently. */

@@ -40,6 +40,7 @@ import { NatsServer } from "../../core/nats-server.js";
 import { createReplySigner } from "../../core/reply-signature.js";
 import { countNatsReconnects, createTelemetry, type Telemetry } from "../../core/telemetry/index.js";
 import { createPolicyStore, type PolicyStore } from "../../policies/index.js";
+import { brokerTlsCheck } from "../broker/config.js";
 import { startBrokerServices, tokenHash } from "../broker/services.js";
 
 /**
@@ -382,11 +383,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
     writeFileSync(join(certDir, "log-key.pub.pem"), logPublicKey.export({ type: "spki", format: "pem" }));
     const token = randomBytes(24).toString("base64url");
+    const brokerFiles = { ca: caPath, cert: brokerCert.certPath, key: brokerCert.keyPath };
     const services = await startBrokerServices({
       nats: brokerNc,
       indexerNatsOptions: natsOptions(brokerCert, "xbus-indexer-dev", { noAsyncTraces: true }),
       tls: { ca: ca.certPem, cert: brokerCert.cert, key: brokerCert.key },
-      tlsFiles: { ca: caPath, cert: brokerCert.certPath, key: brokerCert.keyPath },
+      tlsFiles: brokerFiles,
+      // The checks `xbus broker` runs at start and on a reload, though the stack issued the first certificate.
+      checkTls: brokerTlsCheck(TRUST_DOMAIN, brokerFiles),
       crlPath: caDir.paths.crl,
       catalogue,
       policy,

@@ -1,13 +1,21 @@
-import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { generateKeyPairSync, randomBytes, X509Certificate } from "node:crypto";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect } from "node:tls";
 import { credentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dcrcAdapter } from "../../adapters/examples/dcrc/adapter.js";
 import { createPopulation } from "../../adapters/examples/population.js";
 import { type AdapterServer, serveAdapter } from "../../adapters/sdk/index.js";
-import { type CaDir, type IssueRequest, initCaDir } from "../../certs/index.js";
+import {
+  type CaDir,
+  type CertificateAuthority,
+  createCa,
+  type IssueRequest,
+  initCaDir,
+  issueCertificate,
+} from "../../certs/index.js";
 import { tokenHash } from "../../cli/broker/services.js";
 import { createServiceClient } from "../../core/grpc.js";
 import { silentLogger } from "../../core/logger.js";
@@ -198,5 +206,137 @@ describe("xbus broker and xbus connector, each in its own process", () => {
     expect(res.stderr).toBe(
       `xbus broker: --cert: ${join(dir, "connector.pem")} is the certificate of spiffe://gov.bt/agency/dcrc/connector/c1, not of a broker of trust domain gov.bt (spiffe://gov.bt/xbus/broker/<name>)\n`,
     );
+  });
+});
+
+/** The JSON log lines of a child process, those written whole so far. */
+const logLines = (stderr: string): Record<string, unknown>[] =>
+  stderr
+    .slice(0, stderr.lastIndexOf("\n") + 1)
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+/** The serial of the certificate the broker at `exchange` shows a new connection. */
+function brokerSerial(exchange: string): Promise<string> {
+  const cut = exchange.lastIndexOf(":");
+  return new Promise((resolve, reject) => {
+    const s = connect(
+      {
+        host: exchange.slice(0, cut),
+        port: Number(exchange.slice(cut + 1)),
+        ca: caDir.ca.certPem,
+        cert: consumer.certPem,
+        key: consumer.keyPem,
+        ALPNProtocols: ["h2"],
+      },
+      () => {
+        const serial = s.getPeerCertificate().serialNumber.toUpperCase();
+        s.destroy();
+        resolve(serial);
+      },
+    );
+    s.on("error", reject);
+  });
+}
+
+describe("xbus broker, its certificate renewed in place", () => {
+  it("refuses a set it would not start with (a connector's, expired, another CA's, another trust domain's), one warning each naming the file and the reason, keeps its certificate, and takes a proper renewal", {
+    timeout: 90_000,
+  }, async () => {
+    // The broker's files in a folder of their own, so the other tests keep theirs.
+    const tlsDir = join(dir, "renewal");
+    mkdirSync(tlsDir);
+    const files = {
+      ca: join(tlsDir, "ca.pem"),
+      cert: join(tlsDir, "broker.pem"),
+      key: join(tlsDir, "broker-key.pem"),
+    };
+    copyFileSync(caDir.paths.caCert, files.ca);
+    copyFileSync(join(dir, "broker.pem"), files.cert);
+    copyFileSync(join(dir, "broker-key.pem"), files.key);
+    const config = join(dir, "broker-renewal.json");
+    const settings = JSON.parse(readFileSync(brokerConfig, "utf8")) as Record<string, unknown>;
+    writeFileSync(
+      config,
+      JSON.stringify({
+        ...settings,
+        tls: { ca: "renewal/ca.pem", cert: "renewal/broker.pem", key: "renewal/broker-key.pem" },
+        log: { ...(settings.log as object), index: "renewal/log-index.sqlite" },
+      }),
+    );
+    const original = new X509Certificate(readFileSync(files.cert)).serialNumber.toUpperCase();
+
+    const b = await startXbus(["broker", "--config", config], "info");
+    const exchange = /Exchange on (\S+),/.exec(b.ready)?.[1] ?? "";
+    const REFUSED = "new TLS files not taken (yet); the ones in force stay";
+    const refusals = () => logLines(b.stderr()).filter((l) => l.msg === REFUSED);
+    const messageOf = (l: Record<string, unknown>) => (l.err as { message?: string } | undefined)?.message;
+    const wanted = "not of a broker of trust domain gov.bt (spiffe://gov.bt/xbus/broker/<name>)";
+    const DAY = 86_400_000;
+    const brokerOf = (ca: CertificateAuthority, o: Partial<Parameters<typeof issueCertificate>[1]> = {}) => {
+      const c = issueCertificate(ca, {
+        spiffeId: `spiffe://${ca.trustDomain}/xbus/broker/b1`,
+        commonName: "xbus broker (test)",
+        usage: "client-server",
+        ...server,
+        ...o,
+      });
+      return { cert: c.certPem, key: c.keyPem };
+    };
+    /** Writes the set (key first, as a renewal might) and waits for its refusal; new clients still meet the original. */
+    const refused = async (set: { cert: string; key: string }, reason: string) => {
+      writeFileSync(files.key, set.key);
+      writeFileSync(files.cert, set.cert);
+      await b.waitFor(() => refusals().some((l) => messageOf(l) === reason), `the refusal "${reason}"`);
+      expect(await brokerSerial(exchange)).toBe(original);
+    };
+    const expired = brokerOf(caDir.ca, {
+      notBefore: new Date(Date.now() - 10 * DAY),
+      notAfter: new Date(Date.now() - DAY),
+    });
+    const reasons = [
+      `${config}: tls.cert: ${files.cert} is the certificate of spiffe://gov.bt/agency/dcrc/connector/c1, ${wanted}`,
+      `${config}: tls.cert: ${files.cert} expired on ${new Date(new X509Certificate(expired.cert).validTo).toISOString()}`,
+      `${config}: tls.cert: ${files.cert} was not issued by a CA of the trust bundle`,
+      `${config}: tls.cert: ${files.cert} is the certificate of spiffe://gov.in/xbus/broker/b1, ${wanted}`,
+    ] as const;
+    try {
+      expect(await brokerSerial(exchange)).toBe(original);
+      await refused(
+        {
+          cert: readFileSync(join(dir, "connector.pem"), "utf8"),
+          key: readFileSync(join(dir, "connector-key.pem"), "utf8"),
+        },
+        reasons[0],
+      );
+      await refused(expired, reasons[1]);
+      await refused(brokerOf(createCa({ trustDomain: TD })), reasons[2]);
+      await refused(brokerOf(createCa({ trustDomain: "gov.in" })), reasons[3]);
+
+      const renewed = caDir.issue({
+        role: "broker",
+        spiffeId: `spiffe://${TD}/xbus/broker/b1`,
+        renew: true,
+        ...server,
+      });
+      writeFileSync(files.key, renewed.keyPem);
+      writeFileSync(files.cert, renewed.certPem);
+      await b.waitFor(
+        () =>
+          logLines(b.stderr()).some((l) => l.msg === "own certificate" && l.cert_serial === renewed.serial),
+        "the renewed certificate's log line",
+      );
+      expect(await brokerSerial(exchange)).toBe(renewed.serial);
+
+      // One warning per wrong set, each naming the certificate file (a set caught half written, the new key
+      // beside the old certificate, may add one of its own).
+      for (const r of reasons) expect(refusals().filter((l) => messageOf(l) === r)).toHaveLength(1);
+      for (const l of refusals()) expect(l).toMatchObject({ level: "warn", part: "tls", cert: files.cert });
+    } finally {
+      b.child.kill("SIGTERM");
+    }
+    expect(await b.exited).toBe(0);
+    expect(b.stderr()).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE/);
   });
 });

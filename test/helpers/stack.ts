@@ -26,7 +26,13 @@ export interface TestStack extends Stack {
  * them is a citizen ID of the stack's population, so every end-to-end suite
  * doubles as a check that no citizen ID reaches telemetry or logs.
  */
-export async function startTestStack(options: Partial<StackOptions> = {}): Promise<TestStack> {
+export async function startTestStack(
+  options: Partial<StackOptions> & {
+    /** Sees every log line of the stack, e.g. to wait for a warning. */
+    onLog?: (line: string) => void;
+  } = {},
+): Promise<TestStack> {
+  const { onLog, ...stackOptions } = options;
   const dir = mkdtempSync(join(tmpdir(), "xbus-test-"));
   const outcomes: ExchangeOutcome[] = [];
   const digits = new Set<string>();
@@ -35,6 +41,7 @@ export async function startTestStack(options: Partial<StackOptions> = {}): Promi
   };
   const logger = createLogger({}, "debug", (l) => {
     scan(l);
+    onLog?.(l);
     if (process.env.XBUS_TEST_LOGS) process.stderr.write(l);
   });
   const telemetry = createTelemetry({
@@ -55,7 +62,7 @@ export async function startTestStack(options: Partial<StackOptions> = {}): Promi
     logger,
     telemetry,
     observe: (o) => outcomes.push(structuredClone(o)),
-    ...options,
+    ...stackOptions,
   }).catch(async (err: unknown) => {
     await telemetry.shutdown();
     throw err;

@@ -1,8 +1,16 @@
+import { X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:tls";
 import { credentials, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { buildCrl, certificateExpiry, initCaDir } from "../../certs/index.js";
+import {
+  buildCrl,
+  type CertificateAuthority,
+  certificateExpiry,
+  createCa,
+  initCaDir,
+  issueCertificate,
+} from "../../certs/index.js";
 import { createServiceClient, type ServiceClient } from "../../core/grpc.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { deadline, failure, startTestStack, type TestStack } from "../helpers/stack.js";
@@ -18,9 +26,15 @@ const PURPOSE = "scholarship-eligibility";
 let stack: TestStack;
 let subject: string;
 const clients: { close(): void }[] = [];
+/** The broker's TLS log lines (`part: tls`): refusals of a reload, its certificate's expiry. */
+const tlsLog: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
-  stack = await startTestStack();
+  stack = await startTestStack({
+    onLog: (l) => {
+      if (l.includes('"part":"tls"')) tlsLog.push(JSON.parse(l) as Record<string, unknown>);
+    },
+  });
   subject = stack.population.citizens[1]?.id ?? "";
 });
 afterAll(async () => {
@@ -159,6 +173,99 @@ describe("rotation", () => {
         )
       ).code,
     ).toBe(status.UNAVAILABLE);
+  });
+});
+
+/*
+ * A reload takes only what the broker would start with (`xbus broker`'s
+ * start-up checks, which the stack's broker runs too): each wrong set written
+ * over its files is refused with one warning naming the file and the reason,
+ * and new clients still meet the certificate in force.
+ */
+describe("reload checks", () => {
+  const REFUSED = "new TLS files not taken (yet); the ones in force stay";
+  const refusals = () => tlsLog.filter((l) => l.msg === REFUSED);
+  const BROKER = "spiffe://gov.bt/xbus/broker/dev";
+  const wanted = "not of a broker of trust domain gov.bt (spiffe://gov.bt/xbus/broker/<name>)";
+  const DAY = 86_400_000;
+  const brokerOf = (ca: CertificateAuthority, o: Partial<Parameters<typeof issueCertificate>[1]> = {}) => {
+    const c = issueCertificate(ca, {
+      spiffeId: `spiffe://${ca.trustDomain}/xbus/broker/dev`,
+      commonName: "xbus broker (test)",
+      usage: "client-server",
+      dnsNames: ["localhost"],
+      ipAddresses: ["127.0.0.1", "::1"],
+      ...o,
+    });
+    return { cert: c.certPem, key: c.keyPem };
+  };
+
+  /** Writes a set over the broker's files and reloads it: refused once with `reason`, the old certificate stays. */
+  async function refused(write: { cert: string; key: string }, reason: (certFile: string) => string) {
+    const { certPath, keyPath } = stack.brokerCert;
+    const before = await brokerSerial();
+    const seen = refusals().length;
+    writeFileSync(keyPath, write.key);
+    writeFileSync(certPath, write.cert);
+    expect(stack.reloadBrokerTls()).toBe(false);
+    // The file watch reads the same set again: it is not logged twice.
+    expect(stack.reloadBrokerTls()).toBe(false);
+    expect(refusals().slice(seen)).toEqual([
+      expect.objectContaining({
+        level: "warn",
+        cert: certPath,
+        err: { name: "Error", message: reason(certPath) },
+      }),
+    ]);
+    expect(await brokerSerial()).toBe(before);
+    const res = await client().fetch({ service: SERVICE, subjectId: subject, purpose: PURPOSE }, deadline());
+    expect(res.exchangeId).not.toBe("");
+  }
+
+  it("refuses a connector's certificate and key", async () => {
+    const dcrc = stack.adapters.find((a) => a.agency === "dcrc")?.client;
+    if (!dcrc) throw new Error("the stack runs no dcrc connector");
+    await refused(
+      dcrc,
+      (f) => `${f} is the certificate of spiffe://gov.bt/agency/dcrc/connector/dev, ${wanted}`,
+    );
+  });
+
+  it("refuses an expired certificate", async () => {
+    const expired = brokerOf(stack.ca, {
+      notBefore: new Date(Date.now() - 10 * DAY),
+      notAfter: new Date(Date.now() - DAY),
+    });
+    const notAfter = new Date(new X509Certificate(expired.cert).validTo).toISOString();
+    await refused(expired, (f) => `${f} expired on ${notAfter}`);
+  });
+
+  it("refuses a certificate from a CA outside the trust bundle", async () => {
+    await refused(
+      brokerOf(createCa({ trustDomain: "gov.bt" })),
+      (f) => `${f} was not issued by a CA of the trust bundle`,
+    );
+  });
+
+  it("refuses a broker certificate of another trust domain", async () => {
+    await refused(
+      brokerOf(createCa({ trustDomain: "gov.in" })),
+      (f) => `${f} is the certificate of spiffe://gov.in/xbus/broker/dev, ${wanted}`,
+    );
+  });
+
+  it("still takes up a proper renewal after refusals, and logs no key", async () => {
+    const renewed = stack.issueIdentity("broker", {
+      role: "broker",
+      spiffeId: BROKER,
+      dnsNames: ["localhost"],
+      ipAddresses: ["127.0.0.1", "::1"],
+    });
+    expect(stack.reloadBrokerTls()).toBe(true);
+    expect(await brokerSerial()).toBe(renewed.serial);
+    expect(tlsLog.at(-1)).toMatchObject({ msg: "own certificate", cert_serial: renewed.serial });
+    expect(refusals()).toHaveLength(4);
+    expect(JSON.stringify(tlsLog)).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE/);
   });
 });
 
