@@ -18,6 +18,7 @@ import {
   computeAlerts,
   resolveAlertOptions,
 } from "./alerts.js";
+import { loadUiAssets } from "./ui-assets.js";
 
 export interface ReviewOptions {
   /** Read only: the review API never writes the index (a LogIndex, the writer, is one too). */
@@ -61,12 +62,27 @@ const DEFAULT_ACCESS_LIMIT = 100;
 const DEFAULT_EXCHANGE_LIMIT = 50;
 const DEFAULT_ALERT_WINDOW_MS = 24 * 3600_000;
 
+/**
+ * The review UI's page carries no inline script or style, so it can forbid both: data shown on it can
+ * never run as code, and it talks to no origin but this one.
+ */
+export const UI_CONTENT_SECURITY_POLICY =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; " +
+  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const UI_HEADERS = {
+  "content-security-policy": UI_CONTENT_SECURITY_POLICY,
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "cache-control": "no-store",
+};
+
 /** The security team's HTTP API over the exchange log (README, "Review API"). */
 export function createReviewApp(o: ReviewOptions): Hono {
   const app = new Hono();
   const publicKey = rawEd25519(o.logPublicKey).toString("base64");
   const tokenHashes = o.tokenHashes.map((h) => Buffer.from(h, "hex"));
   const alerts = resolveAlertOptions(o.alerts);
+  const ui = loadUiAssets();
 
   app.onError((err, c) => {
     if (err instanceof HTTPException)
@@ -86,6 +102,14 @@ export function createReviewApp(o: ReviewOptions): Hono {
     const ok = Object.values(checks).every((x) => x.ok);
     return c.json({ ready: ok, checks }, ok ? 200 : 503);
   });
+
+  // The UI's files hold no data, so they need no token; every data call from the page goes to /v1/*.
+  const uiFile = (body: string, type: string) => () =>
+    new Response(body, { status: 200, headers: { ...UI_HEADERS, "content-type": type } });
+  app.get("/ui", uiFile(ui.html, "text/html; charset=utf-8"));
+  app.get("/ui/", uiFile(ui.html, "text/html; charset=utf-8"));
+  app.get("/ui/app.js", uiFile(ui.js, "text/javascript; charset=utf-8"));
+  app.get("/ui/app.css", uiFile(ui.css, "text/css; charset=utf-8"));
 
   const metrics = o.metrics;
   if (metrics) {

@@ -74,6 +74,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
   say(`  broker      ${stack.brokerAddress}   (xbus.v1.Exchange, mutual TLS)`);
   say(`  nats        ${stack.nats.url}`);
   if (stack.review) say(`  review API  ${stack.review.url}   (bearer token in dev.json: review.token)`);
+  if (stack.review) say(`  review UI   ${stack.review.url}/ui   (in a browser; it asks for that token)`);
   if (stack.review)
     say(`  metrics     ${stack.review.url}/metrics   (traces: set OTEL_EXPORTER_OTLP_ENDPOINT)`);
   say(`  config      ${devJsonPath}`);
