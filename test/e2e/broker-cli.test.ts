@@ -22,7 +22,7 @@ import { silentLogger } from "../../core/logger.js";
 import { natsAuthConfig } from "../../core/nats-auth.js";
 import { NatsServer } from "../../core/nats-server.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
-import { killXbusProcesses, runXbus, startXbus } from "../helpers/xbus-process.js";
+import { killXbusProcesses, logLines, runXbus, startXbus } from "../helpers/xbus-process.js";
 
 /*
  * The bus as a federation deploys it: a CA folder, a nats-server with mutual
@@ -208,14 +208,6 @@ describe("xbus broker and xbus connector, each in its own process", () => {
     );
   });
 });
-
-/** The JSON log lines of a child process, those written whole so far. */
-const logLines = (stderr: string): Record<string, unknown>[] =>
-  stderr
-    .slice(0, stderr.lastIndexOf("\n") + 1)
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 /** The serial of the certificate the broker at `exchange` shows a new connection. */
 function brokerSerial(exchange: string): Promise<string> {

@@ -6,7 +6,7 @@ import { dcrcAdapter } from "../../adapters/examples/dcrc/adapter.js";
 import type { AdapterDefinition } from "../../adapters/sdk/index.js";
 import { sha256, verifyReply } from "../../core/reply-signature.js";
 import { deadline, failure, startTestStack, type TestStack } from "../helpers/stack.js";
-import { killXbusProcesses, runXbus, spawnXbus, startXbus } from "../helpers/xbus-process.js";
+import { killXbusProcesses, logLines, runXbus, spawnXbus, startXbus } from "../helpers/xbus-process.js";
 
 /*
  * `xbus connector` as an agency runs it: its own process, configured by a
@@ -217,14 +217,6 @@ function signedWith(exchangeId: string, candidates: string[]): string {
   expect(verifyReply(named, { exchangeId, typeUrl, recordSha256: sig.recordSha256 }, sig)).toBe(true);
   return named;
 }
-
-/** The JSON log lines of a child process, those written whole so far. */
-const logLines = (stderr: string): Record<string, unknown>[] =>
-  stderr
-    .slice(0, stderr.lastIndexOf("\n") + 1)
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 const daysToExpiry = async (metricsUrl: string) => {
   const text = await (await globalThis.fetch(metricsUrl)).text();

@@ -111,3 +111,12 @@ export async function runXbusAsync(
     };
   }
 }
+
+/** The JSON log lines of a child process, those written whole so far. */
+export function logLines(stderr: string): Record<string, unknown>[] {
+  return stderr
+    .slice(0, stderr.lastIndexOf("\n") + 1)
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
