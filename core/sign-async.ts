@@ -23,10 +23,10 @@ import { leafHash, treeWithPaths } from "./merkle-hash.js";
  * Once batches existed the hand-off cost more than it saved: a message each
  * way and a thread woken per batch, and a further event-loop turn of latency
  * at each of the four signature steps of an exchange. Measured with the bench
- * against the worker, three interleaved runs each (512 B, 16 / 64 / 256 in
- * flight): requests/s +15 / +11 / +10% in process and +21 / +11 / +25%
- * bridged; CPU per exchange −15 / −13 / −14% in process, −17 / −3 / −15%
- * bridged; a thread and its V8 isolate fewer.
+ * against the worker in two A/Bs of three interleaved runs each (512 B, 16 /
+ * 64 / 256 in flight): requests/s +15–18 / +11–12 / +7–10% in process and
+ * +17–21 / +11 / +1–25% bridged; CPU per exchange −15–17 / −8–13 / −8–14% in
+ * process and −17 / −3–9 / −6–15% bridged; a thread and its V8 isolate fewer.
  *
  * The signatures and answers are exactly crypto.sign's and crypto.verify's.
  */
