@@ -94,7 +94,8 @@ export type ProviderSignature = Message<"xbus.v1.ProviderSignature"> & {
   signature: Uint8Array;
 
   /**
-   * A per-process Ed25519 public key (raw 32 bytes) the connector signs with,
+   * An Ed25519 public key (raw 32 bytes) the connector signs with, one per
+   * certificate in force (a renewal makes a new one),
    * because an RSA signature per record costs ~1 ms of CPU and Ed25519 ~60 µs.
    *
    * @generated from field: bytes delegated_key = 5;
@@ -105,7 +106,7 @@ export type ProviderSignature = Message<"xbus.v1.ProviderSignature"> & {
    * The certificate key's signature (as for `signature` without delegation)
    * over "xbus-reply-key/v1\n" signer "\n" hex(certificate_sha256) "\n"
    * hex(delegated_key): it binds the delegated key to the certificate. Made once
-   * per process, like a TLS delegated credential (RFC 9345).
+   * per certificate in force, like a TLS delegated credential (RFC 9345).
    *
    * @generated from field: bytes delegation = 6;
    */
