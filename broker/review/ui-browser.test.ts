@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHash, generateKeyPairSync, randomBytes, randomUUID, sign } from "node:crypto";
 import {
   Browser,
   type BrowserPage,
@@ -10,6 +10,8 @@ import {
 } from "happy-dom";
 import { Hono } from "hono";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { rawEd25519 } from "../../core/ed25519-raw.js";
+import { treeHeadSignedBytes } from "../../core/merkle-hash.js";
 import { Decision } from "../../proto/gen/xbus/v1/log_pb.js";
 import { writeTestLogIndex } from "../../test/helpers/log-index.js";
 import { subjectRef } from "../log/subject-ref.js";
@@ -69,17 +71,67 @@ tampering.get("/v1/exchanges/:id", async (c) => {
   body.inclusion.root_hash = h.slice(0, -1) + (h.endsWith("0") ? "1" : "0");
   return c.json(body);
 });
+/** …and a tree head whose root is one bit off, under the log's own signature and key. */
+tampering.get("/v1/log/tree-head", async (c) => {
+  const body = (await (await app.fetch(c.req.raw)).json()) as { root_hash: string };
+  const h = body.root_hash;
+  body.root_hash = h.slice(0, -1) + (h.endsWith("0") ? "1" : "0");
+  return c.json(body);
+});
 tampering.all("*", (c) => app.fetch(c.req.raw));
+
+/** The log's public key as the API serves it and `xbus log verify --public-key` takes it. */
+const LOG_KEY = rawEd25519(log.publicKey).toString("base64");
+const rogue = generateKeyPairSync("ed25519");
+/** Another Ed25519 key: what a server that rewrote the log would sign its tree heads with. */
+const ROGUE_KEY = rawEd25519(rogue.publicKey).toString("base64");
+const fingerprintOf = (b64: string) => createHash("sha256").update(Buffer.from(b64, "base64")).digest("hex");
+
+/**
+ * The same API, except that its tree head is `head`, validly signed by the rogue key, which it serves
+ * as the log's key: a server that rewrote the log and signs with a key of its own.
+ */
+function servingRogueHead(head: { treeSize: number; rootHash: string }): Hono {
+  const h = { logId: "xbus-test-log", timestamp: WED + COUNT * MIN, ...head };
+  const rogueApp = new Hono();
+  rogueApp.get("/v1/log/tree-head", async (c) => {
+    const res = await app.fetch(c.req.raw);
+    if (res.status !== 200) return res;
+    return c.json({
+      log_id: h.logId,
+      tree_size: h.treeSize,
+      root_hash: h.rootHash,
+      timestamp: h.timestamp,
+      signature: sign(null, treeHeadSignedBytes(h), rogue.privateKey).toString("base64"),
+      public_key: ROGUE_KEY,
+    });
+  });
+  rogueApp.all("*", (c) => app.fetch(c.req.raw));
+  return rogueApp;
+}
+/** A head of the real size over another root. */
+const rewritten = servingRogueHead({ treeSize: COUNT, rootHash: "ab".repeat(32) });
+/** A head of one leaf less, with the real root of that size: the proofs (of size COUNT) cannot be compared. */
+const smaller = servingRogueHead({
+  treeSize: COUNT - 1,
+  rootHash: log.reader.tree.root(COUNT - 1).toString("hex"),
+});
 
 let server: ReviewServer;
 let tamperingServer: ReviewServer;
+let rewrittenServer: ReviewServer;
+let smallerServer: ReviewServer;
 beforeAll(async () => {
   server = await serveReview(app);
   tamperingServer = await serveReview(tampering);
+  rewrittenServer = await serveReview(rewritten);
+  smallerServer = await serveReview(smaller);
 });
 afterAll(async () => {
   await server?.close();
   await tamperingServer?.close();
+  await rewrittenServer?.close();
+  await smallerServer?.close();
   log.close();
 });
 
@@ -149,6 +201,37 @@ async function verdict(doc: Document): Promise<string> {
       return t.startsWith("Inclusion proof") ? t : undefined;
     },
     "the inclusion verdict",
+  );
+}
+
+/** The tree head view's signature verdict, once checked (and, with `pinned`, once checked against a pin). */
+async function signatureVerdict(doc: Document, pinned = false): Promise<string> {
+  return until(
+    doc,
+    () => {
+      const t = doc.getElementById("signature-verdict")?.textContent ?? "";
+      return t.startsWith("Tree head") && t.includes("pinned") === pinned ? t : undefined;
+    },
+    "the tree head's signature verdict",
+  );
+}
+
+/** Pins `key` with the tree head view's form. */
+async function pin(doc: Document, key: string): Promise<string> {
+  await until(doc, () => doc.getElementById("pin-form"), "the pin form");
+  (doc.getElementById("pin-input") as unknown as HTMLInputElement).value = key;
+  (doc.getElementById("pin-form") as unknown as HTMLFormElement).requestSubmit();
+  return signatureVerdict(doc, true);
+}
+
+async function signedHeadVerdict(doc: Document): Promise<string> {
+  return until(
+    doc,
+    () => {
+      const t = doc.getElementById("signed-head-verdict")?.textContent ?? "";
+      return t.startsWith("Comparing") ? undefined : t || undefined;
+    },
+    "the comparison with the signed tree head",
   );
 }
 
@@ -280,5 +363,132 @@ describe("the review UI in a browser, over a real index", () => {
     expect(doc.querySelectorAll("script")).toHaveLength(1);
     expect(doc.querySelectorAll("img")).toHaveLength(0);
     expect((page.mainFrame.window as unknown as { pwned?: number }).pwned).toBeUndefined();
+  });
+});
+
+describe("the tree head's signature, checked in the browser", () => {
+  it("says the head is signed by the key this server serves, and that this is all it shows, with no pin", async () => {
+    const { page, doc } = await open("#/head");
+    typeToken(doc, TOKEN);
+    const v = await signatureVerdict(doc);
+    expect(v).toMatch(/^Tree head signed by the key this server serves: over log xbus-test-log, size 120, /);
+    expect(v).toContain("This only shows the head was signed by the key this server serves");
+    expect(doc.querySelector("#signature-verdict .verified")).not.toBeNull();
+    expect(doc.getElementById("served-key-fingerprint")?.textContent).toBe(fingerprintOf(LOG_KEY));
+    expect(doc.getElementById("pinned-key")?.textContent).toBe("No key pinned.");
+    expect(page.mainFrame.window.sessionStorage.getItem("xbus-review-log-key")).toBeNull();
+  });
+
+  it("with the log's key pinned, says the head is signed by the pinned key, and keeps the pin in the tab only", async () => {
+    const { page, doc } = await open("#/head");
+    typeToken(doc, TOKEN);
+    await signatureVerdict(doc);
+    const v = await pin(doc, LOG_KEY);
+    expect(v).toMatch(/^Tree head signed by the pinned key: /);
+    expect(v).toContain("The server serves the pinned key.");
+    expect(doc.getElementById("pinned-key-fingerprint")?.textContent).toBe(fingerprintOf(LOG_KEY));
+    const w = page.mainFrame.window;
+    expect(w.sessionStorage.getItem("xbus-review-log-key")).toBe(LOG_KEY);
+    expect(w.localStorage.length).toBe(0);
+    button(doc, "Unpin the key").click();
+    expect(await signatureVerdict(doc)).toMatch(/^Tree head signed by the key this server serves/);
+    expect(w.sessionStorage.getItem("xbus-review-log-key")).toBeNull();
+  });
+
+  it("with another Ed25519 key pinned, says the head is NOT signed by the pinned key", async () => {
+    const { doc } = await open("#/head");
+    typeToken(doc, TOKEN);
+    await signatureVerdict(doc);
+    const v = await pin(doc, ROGUE_KEY);
+    expect(v).toMatch(/^Tree head NOT signed by the pinned key: the signature does not verify/);
+    expect(v).toContain("The server serves another key than the pinned one.");
+    expect(doc.querySelector("#signature-verdict .not-verified")).not.toBeNull();
+  });
+
+  it("refuses to pin what is not a 32-byte key in base64", async () => {
+    const { page, doc } = await open("#/head");
+    typeToken(doc, TOKEN);
+    await signatureVerdict(doc);
+    (doc.getElementById("pin-input") as unknown as HTMLInputElement).value = LOG_KEY.slice(4);
+    (doc.getElementById("pin-form") as unknown as HTMLFormElement).requestSubmit();
+    expect(doc.getElementById("pin-message")?.textContent).toMatch(/^Not pinned: /);
+    expect(page.mainFrame.window.sessionStorage.getItem("xbus-review-log-key")).toBeNull();
+  });
+
+  it("says a tree head whose root was altered is NOT signed, by the served key or the pinned one", async () => {
+    const { doc } = await open("#/head", tamperingServer.url);
+    typeToken(doc, TOKEN);
+    expect(await signatureVerdict(doc)).toMatch(/^Tree head NOT signed by the key this server serves: /);
+    expect(await pin(doc, LOG_KEY)).toMatch(/^Tree head NOT signed by the pinned key: /);
+  });
+
+  it("tells a head signed by the key a rewriting server serves from one signed by the pinned key", async () => {
+    const { doc } = await open("#/head", rewrittenServer.url);
+    typeToken(doc, TOKEN);
+    expect(await signatureVerdict(doc)).toMatch(/^Tree head signed by the key this server serves/);
+    expect(doc.getElementById("served-key-fingerprint")?.textContent).toBe(fingerprintOf(ROGUE_KEY));
+    expect(await pin(doc, LOG_KEY)).toMatch(/^Tree head NOT signed by the pinned key: /);
+  });
+});
+
+describe("an exchange's proof against the signed tree head", () => {
+  const e = exchanges[42] as (typeof exchanges)[number];
+
+  it("says the root the proof leads to is that of the signed head of its size", async () => {
+    const { doc } = await open(`#/exchange/${e.id}`);
+    typeToken(doc, TOKEN);
+    const v = await signedHeadVerdict(doc);
+    expect(v).toBe(
+      `Root matches the signed tree head: the proof leads to ${log.reader.latestTreeHead()?.rootHash}, ` +
+        "the root of the tree head of size 120, signed by the key this server serves (which only shows the " +
+        "server holds that key; pin the log's key on the tree head view).",
+    );
+    expect(doc.querySelector("#signed-head-verdict .verified")).not.toBeNull();
+  });
+
+  it("with the log's key pinned, says the head is signed by it; with another, does not compare", async () => {
+    const { page, doc } = await open("#/head");
+    typeToken(doc, TOKEN);
+    await signatureVerdict(doc);
+    await pin(doc, LOG_KEY);
+    page.mainFrame.window.location.hash = `#/exchange/${e.id}`;
+    expect(await signedHeadVerdict(doc)).toMatch(
+      /^Root matches the signed tree head: the proof leads to [0-9a-f]{64}, the root of the tree head of size 120, signed by the pinned key\.$/,
+    );
+    page.mainFrame.window.location.hash = "#/head";
+    await pin(doc, ROGUE_KEY);
+    page.mainFrame.window.location.hash = `#/exchange/${e.id}`;
+    expect(await signedHeadVerdict(doc)).toMatch(
+      /^Not compared with a signed head: the tree head of size 120 is NOT signed by the pinned key/,
+    );
+  });
+
+  it("does not compare with a tree head whose signature fails", async () => {
+    const { doc } = await open(`#/exchange/${e.id}`, tamperingServer.url);
+    typeToken(doc, TOKEN);
+    expect(await signedHeadVerdict(doc)).toMatch(
+      /^Not compared with a signed head: the tree head of size 120 is NOT signed by the key this server serves/,
+    );
+    expect(doc.querySelector("#signed-head-verdict .not-verified")).not.toBeNull();
+  });
+
+  it("says the root is NOT that of a signed head of the same size over another root", async () => {
+    const { doc } = await open(`#/exchange/${e.id}`, rewrittenServer.url);
+    typeToken(doc, TOKEN);
+    expect(await verdict(doc)).toMatch(/^Inclusion proof verified/);
+    expect(await signedHeadVerdict(doc)).toMatch(
+      new RegExp(
+        `^Root is NOT that of the signed tree head: the proof leads to [0-9a-f]{64}; the tree head of size 120, signed by the key this server serves .*has root ${"ab".repeat(32)}\\.$`,
+      ),
+    );
+  });
+
+  it("says the proof is not compared with a signed head when the latest head is of another size", async () => {
+    const { doc } = await open(`#/exchange/${e.id}`, smallerServer.url);
+    typeToken(doc, TOKEN);
+    expect(await signedHeadVerdict(doc)).toBe(
+      "Not compared with a signed head: the proof is for a tree of 120 leaves, the latest signed tree head " +
+        "is of 119, and the API serves only the latest head.",
+    );
   });
 });

@@ -3,6 +3,8 @@
 // log holds (consumer IDs, reasons, services) comes from other agencies' systems and must stay text.
 
 const TOKEN_KEY = "xbus-review-token";
+/** The log's public key the reviewer pinned (base64 of the raw 32-byte Ed25519 key), this tab only. */
+const PINNED_KEY = "xbus-review-log-key";
 const DECISIONS = ["allow", "deny", "invalid", "error"];
 const ALERT_RULES = ["bulk_lookup", "denials", "off_hours"];
 const EXCHANGE_FILTERS = ["consumer", "service", "subject", "purpose", "decision"];
@@ -163,7 +165,8 @@ function fromBase64(b64) {
 /**
  * Checks an exchange's inclusion proof here, with nothing but the bytes: the leaf's own bytes (from
  * /v1/log/entries) must hash to the answer's leaf hash, and its audit path must lead to the answer's root.
- * @returns {Promise<{ok: boolean, detail: string}>}
+ * `computed` is the root the audit path leads to from the leaf's own hash, when it leads to one.
+ * @returns {Promise<{ok: boolean, detail: string, computed?: Uint8Array}>}
  */
 async function verifyInclusion(exchange, leafBytes) {
   const inc = exchange.inclusion ?? {};
@@ -182,11 +185,104 @@ async function verifyInclusion(exchange, leafBytes) {
       detail: `the audit path cannot belong to leaf ${exchange.index} of ${inc.tree_size}`,
     };
   if (toHex(computed) !== toHex(root))
-    return { ok: false, detail: `the audit path leads to ${toHex(computed)}, not to the root given` };
+    return {
+      ok: false,
+      computed,
+      detail: `the audit path leads to ${toHex(computed)}, not to the root given`,
+    };
   return {
     ok: true,
+    computed,
     detail: `leaf ${exchange.index} is in the tree of ${inc.tree_size} leaves with root ${inc.root_hash}`,
   };
+}
+
+// ---------------------------------------------------------------- the tree head's signature (cli/log/verify.ts)
+
+/** @returns {string | null} */
+function pinnedKey() {
+  return sessionStorage.getItem(PINNED_KEY);
+}
+
+/**
+ * The raw 32 bytes of an Ed25519 public key given as base64 (padded, as the API serves it and as
+ * `xbus log verify --public-key` takes it); undefined for anything else.
+ * @param {unknown} b64 @returns {Uint8Array | undefined}
+ */
+function rawKey(b64) {
+  if (typeof b64 !== "string" || !/^[A-Za-z0-9+/]{43}=$/.test(b64)) return undefined;
+  const raw = fromBase64(b64);
+  return raw.length === 32 ? raw : undefined;
+}
+
+/** SHA-256 of a raw key, lowercase hex: what to compare with the fingerprint the operator publishes. */
+async function fingerprint(raw) {
+  return toHex(await sha256(raw));
+}
+
+/**
+ * The bytes a tree head's signature covers, exactly as `treeHeadSignedBytes` in core/merkle-hash.ts;
+ * undefined when a field is not of the shape the indexer signs.
+ */
+function treeHeadSignedBytes(head) {
+  if (
+    typeof head?.log_id !== "string" ||
+    !Number.isSafeInteger(head.tree_size) ||
+    head.tree_size < 0 ||
+    !hash32(head.root_hash) ||
+    !Number.isSafeInteger(head.timestamp)
+  )
+    return undefined;
+  return new TextEncoder().encode(
+    `xbus-tree-head/v1\n${head.log_id}\n${head.tree_size}\n${head.root_hash}\n${head.timestamp}\n`,
+  );
+}
+
+/**
+ * Checks a tree head's Ed25519 signature here, with WebCrypto: against the pinned key when the reviewer
+ * pinned one, else against the key the same server serves (which shows only that the server holds the
+ * key it names). `state` is "ok", "bad" (the signature does not verify against that key) or "unchecked"
+ * (no usable key, or a browser without Ed25519).
+ * @returns {Promise<{state: "ok" | "bad" | "unchecked", pinned: boolean, against: string, detail: string}>}
+ */
+async function checkTreeHead(head) {
+  const pinned = pinnedKey();
+  const against = pinned ? "the pinned key" : "the key this server serves";
+  const result = (state, detail) => ({ state, pinned: Boolean(pinned), against, detail });
+  const key = rawKey(pinned ?? head?.public_key);
+  if (!key)
+    return result(
+      "unchecked",
+      pinned ? "the pinned key is not 32 bytes in base64" : "the server serves no 32-byte Ed25519 key",
+    );
+  const bytes = treeHeadSignedBytes(head);
+  if (!bytes) return result("bad", "the tree head's fields are not of the shape the log signs");
+  const signature =
+    typeof head.signature === "string" && /^[A-Za-z0-9+/]{86}==$/.test(head.signature)
+      ? fromBase64(head.signature)
+      : undefined;
+  if (!signature) return result("bad", "the signature is not 64 bytes in base64");
+  let ok;
+  try {
+    const k = await crypto.subtle.importKey("raw", key, { name: "Ed25519" }, false, ["verify"]);
+    ok = await crypto.subtle.verify({ name: "Ed25519" }, k, signature, bytes);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return result("unchecked", `this browser could not check an Ed25519 signature (${message})`);
+  }
+  return ok
+    ? result(
+        "ok",
+        `over log ${head.log_id}, size ${head.tree_size}, root ${head.root_hash}, time ${head.timestamp}`,
+      )
+    : result("bad", "the signature does not verify over this head's log ID, size, root and time");
+}
+
+/** The verdict's headline for a checked tree head. */
+function treeHeadHeadline(check) {
+  if (check.state === "ok") return `Tree head signed by ${check.against}`;
+  if (check.state === "bad") return `Tree head NOT signed by ${check.against}`;
+  return "Tree head signature could not be checked";
 }
 
 // ---------------------------------------------------------------- DOM helpers
@@ -366,10 +462,14 @@ function pager(where, load, render) {
 
 async function treeHeadView() {
   const out = el("div");
-  show("Latest signed tree head", out);
+  show("Latest signed tree head", out, pinForm());
   setStatus("Loading…");
   try {
     const head = await api("/v1/log/tree-head");
+    const served = rawKey(head.public_key);
+    const check = await checkTreeHead(head);
+    const pinned = pinnedKey();
+    const servedIsPinned = pinned !== null && pinned === head.public_key;
     out.replaceChildren(
       definitionList([
         ["Tree size", String(head.tree_size)],
@@ -377,18 +477,110 @@ async function treeHeadView() {
         ["Signed at", timeText(head.timestamp)],
         ["Log ID", valueText(head.log_id)],
         ["Signature (Ed25519, base64)", el("code", {}, valueText(head.signature))],
-        ["Log public key (base64)", el("code", {}, valueText(head.public_key))],
+        ["Log public key this server serves (base64)", el("code", {}, valueText(head.public_key))],
+        [
+          "Served key's SHA-256 fingerprint",
+          served
+            ? el("code", { id: "served-key-fingerprint" }, await fingerprint(served))
+            : "not a 32-byte key",
+        ],
       ]),
       el(
         "p",
+        { id: "signature-verdict", role: "status" },
+        el("strong", { class: check.state === "ok" ? "verified" : "not-verified" }, treeHeadHeadline(check)),
+        `: ${check.detail}.`,
+        check.pinned
+          ? servedIsPinned
+            ? " The server serves the pinned key."
+            : " The server serves another key than the pinned one."
+          : check.state === "ok"
+            ? " This only shows the head was signed by the key this server serves: a server that altered " +
+              "the log could serve a key of its own. Pin the log's public key, got from elsewhere, below."
+            : "",
+      ),
+      el(
+        "p",
         { class: "note" },
-        "To check the whole log against this head offline, with a pinned key: xbus log export, then xbus log verify --file.",
+        "Checked in this browser (WebCrypto Ed25519) over the bytes the log signs: " +
+          "xbus-tree-head/v1, log ID, tree size, root hash and time, one per line. To check the whole log " +
+          "against this head offline, with a pinned key: xbus log export, then xbus log verify --file --public-key.",
       ),
     );
-    setStatus("Tree head loaded.");
+    setStatus(`Tree head loaded; ${treeHeadHeadline(check).replace(/^Tree head /, "")}.`);
   } catch (err) {
     failed(err, out);
   }
+}
+
+/** The form that pins the log's public key in this tab (and shows the pinned key's fingerprint). */
+function pinForm() {
+  const message = el("p", { id: "pin-message", role: "alert" });
+  const field = el("input", {
+    id: "pin-input",
+    name: "public_key",
+    type: "text",
+    spellcheck: "false",
+    autocomplete: "off",
+    maxlength: "64",
+  });
+  const form = el(
+    "form",
+    { id: "pin-form", "aria-label": "Pin the log's public key" },
+    el("label", { for: "pin-input" }, "Log public key (base64 of the raw 32-byte Ed25519 key)"),
+    field,
+    el("button", { type: "submit" }, "Pin this key"),
+  );
+  const pinned = pinnedKey();
+  const current = el("div", { id: "pinned-key" }, pinned ? "" : "No key pinned.");
+  const section = el(
+    "section",
+    { "aria-labelledby": "pin-heading" },
+    el("h3", { id: "pin-heading" }, "Pinned log key"),
+    el(
+      "p",
+      { class: "note" },
+      "Get the log's public key from somewhere other than this server (its operator, a published " +
+        "fingerprint), as xbus log verify --public-key takes it. It is kept in this tab's session storage " +
+        "only; tree heads are then checked against it.",
+    ),
+    current,
+    message,
+    form,
+  );
+  const raw = rawKey(pinned);
+  if (pinned) {
+    const unpin = el("button", { type: "button" }, "Unpin the key");
+    unpin.addEventListener("click", () => {
+      sessionStorage.removeItem(PINNED_KEY);
+      void treeHeadView();
+    });
+    const dl = definitionList([
+      ["Pinned key (base64)", el("code", {}, pinned)],
+      [
+        "Pinned key's SHA-256 fingerprint",
+        raw ? el("code", { id: "pinned-key-fingerprint" }) : "not a 32-byte key",
+      ],
+    ]);
+    current.replaceChildren(dl, unpin);
+    if (raw)
+      void fingerprint(raw).then((f) => {
+        const code = document.getElementById("pinned-key-fingerprint");
+        if (code) code.textContent = f;
+      });
+  }
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const value = /** @type {HTMLInputElement} */ (field).value.trim();
+    if (!rawKey(value)) {
+      message.textContent =
+        "Not pinned: a log public key is the base64 of 32 bytes (44 characters ending in =).";
+      return;
+    }
+    sessionStorage.setItem(PINNED_KEY, value);
+    void treeHeadView();
+  });
+  return section;
 }
 
 /** @type {Record<string, string>} */
@@ -454,6 +646,11 @@ async function exchangeView(id) {
     const x = await api(`/v1/exchanges/${encodeURIComponent(id)}`);
     const record = x.record ?? {};
     const verdict = el("p", { id: "inclusion-verdict", role: "status" }, "Checking the inclusion proof…");
+    const signedVerdict = el(
+      "p",
+      { id: "signed-head-verdict", role: "status" },
+      "Comparing with the signed tree head…",
+    );
     const trace =
       typeof x.trace_url === "string" && /^https?:\/\//.test(x.trace_url)
         ? el("a", { href: x.trace_url, rel: "noreferrer noopener" }, x.trace_url)
@@ -487,8 +684,16 @@ async function exchangeView(id) {
         "p",
         { class: "note" },
         "Checked in this browser (SHA-256, RFC 9162): the leaf's bytes, fetched from /v1/log/entries, must hash " +
-          "to the leaf hash, and the audit path must lead from it to the root above. Compare that root with a " +
-          "signed tree head of the same size.",
+          "to the leaf hash, and the audit path must lead from it to the root above.",
+      ),
+      el("h3", {}, "Against the signed tree head"),
+      signedVerdict,
+      el(
+        "p",
+        { class: "note" },
+        "The root the audit path leads to is compared with the root of the signed tree head of the same size, " +
+          "whose Ed25519 signature is checked here against the pinned key (or, with none pinned, the key this " +
+          "server serves). The API serves only the latest tree head, so a proof for another size is not compared.",
       ),
     );
     const entries = await api("/v1/log/entries", { start: String(x.index), limit: "1" });
@@ -497,6 +702,8 @@ async function exchangeView(id) {
       entry && entry.index === x.index && typeof entry.leaf === "string"
         ? await verifyInclusion(x, fromBase64(entry.leaf))
         : { ok: false, detail: "the log has no entry at this index" };
+    // Both checks first, then both verdicts: the page never shows one while still fetching for the other.
+    const signed = await compareWithSignedHead(x, result.computed);
     verdict.replaceChildren(
       el(
         "strong",
@@ -505,14 +712,64 @@ async function exchangeView(id) {
       ),
       `: ${result.detail}`,
     );
+    signedVerdict.replaceChildren(
+      el("strong", { class: signed.ok ? "verified" : "not-verified" }, signed.headline),
+      `: ${signed.detail}`,
+    );
     setStatus(
-      result.ok
-        ? "Exchange loaded; its inclusion proof verified."
-        : "Exchange loaded; its proof does NOT verify.",
+      `${
+        result.ok
+          ? "Exchange loaded; its inclusion proof verified"
+          : "Exchange loaded; its proof does NOT verify"
+      }; ${signed.headline.charAt(0).toLowerCase()}${signed.headline.slice(1)}.`,
     );
   } catch (err) {
     failed(err, out);
   }
+}
+
+/**
+ * Whether the root an exchange's proof leads to (`computed`) is the root of a signed tree head of the
+ * proof's size. The API serves only the latest head: a proof for another size is not compared.
+ * @returns {Promise<{ok: boolean, headline: string, detail: string}>}
+ */
+async function compareWithSignedHead(exchange, computed) {
+  const size = exchange.inclusion?.tree_size;
+  const notCompared = (detail) => ({ ok: false, headline: "Not compared with a signed head", detail });
+  if (!computed) return notCompared("the audit path leads to no root.");
+  let head;
+  try {
+    head = await api("/v1/log/tree-head");
+  } catch (err) {
+    if (err instanceof Unauthorized) throw err;
+    return notCompared(`no tree head to compare with (${err instanceof Error ? err.message : String(err)}).`);
+  }
+  if (head.tree_size !== size)
+    return notCompared(
+      `the proof is for a tree of ${valueText(size)} leaves, the latest signed tree head is of ` +
+        `${valueText(head.tree_size)}, and the API serves only the latest head.`,
+    );
+  const check = await checkTreeHead(head);
+  if (check.state !== "ok")
+    return notCompared(
+      check.state === "bad"
+        ? `the tree head of size ${size} is NOT signed by ${check.against} (${check.detail}).`
+        : `the signature of the tree head of size ${size} could not be checked (${check.detail}).`,
+    );
+  const by = check.pinned
+    ? "signed by the pinned key"
+    : "signed by the key this server serves (which only shows the server holds that key; pin the log's key on the tree head view)";
+  if (toHex(computed) !== head.root_hash)
+    return {
+      ok: false,
+      headline: "Root is NOT that of the signed tree head",
+      detail: `the proof leads to ${toHex(computed)}; the tree head of size ${size}, ${by}, has root ${valueText(head.root_hash)}.`,
+    };
+  return {
+    ok: true,
+    headline: "Root matches the signed tree head",
+    detail: `the proof leads to ${head.root_hash}, the root of the tree head of size ${size}, ${by}.`,
+  };
 }
 
 /** @type {Record<string, string>} */
