@@ -23,7 +23,8 @@ export interface TargetInfo {
 }
 
 export type TargetReply =
-  | { type: "ready"; target: TargetInfo }
+  /** `restBytes`: the process's RSS once the system is up and idle, before any load. */
+  | { type: "ready"; target: TargetInfo; restBytes: number }
   /**
    * Since the last reset: the process's peak RSS, and the CPU time all its
    * threads used (main thread, workers, GC helpers), user and system.

@@ -87,6 +87,8 @@ export interface BenchReport {
     node_flags: string[];
   };
   rss_source: string;
+  /** Each system's process RSS once it was up, before any load: what the peaks under load grew from. */
+  rss_at_rest_mb: Partial<Record<SystemName, number>>;
   /** OTLP/HTTP exports the bus sent to the bench's collector stand-in during the whole run. */
   trace_exports: { requests: number; bytes: number };
   points: PointResult[];
@@ -341,6 +343,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   let load: Child | undefined;
   const results: PointResult[] = [];
   const answeredBy = new Map<SystemName, number>();
+  const restRss: Partial<Record<SystemName, number>> = {};
   try {
     const sizes = [...new Set(points.map((p) => p.recordBytes))];
     for (const s of o.systems) children.set(s, startSystem(s, o, sizes, traces));
@@ -352,6 +355,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         if (r.type !== "ready")
           throw new Error(`${s} did not start: ${r.type === "failed" ? r.message : r.type}`);
         targets.set(s, r.target);
+        restRss[s] = round(r.restBytes / (1024 * 1024), 1);
       }),
     );
     o.log("systems ready");
@@ -441,6 +445,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       "that process runs broker, connector and adapter together (cli/dev/stack.ts), for the bare chain its front, " +
       "responder and backend; nats-server and the load generator are other processes and not counted. " +
       "cpu_ms_per_request: that process's CPU time (all threads) over each run ÷ the calls it answered in it",
+    rss_at_rest_mb: restRss,
     trace_exports: { requests: traces.requests, bytes: traces.bytes },
     points: results,
     targets: evaluateTargets(results),
@@ -450,6 +455,11 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   writeFileSync(o.out, `${JSON.stringify(report, null, 2)}\n`);
   o.log("");
   o.log(formatTable(report.points));
+  o.log(
+    `  RSS at rest, before any load: ${Object.entries(report.rss_at_rest_mb)
+      .map(([s, mb]) => `${s} ${Math.round(mb)} MB`)
+      .join(", ")}`,
+  );
   o.log("");
   for (const t of report.targets)
     o.log(`  ${t.met === null ? "?" : t.met ? "✓" : "✗"} ${t.target}: ${t.measured}`);

@@ -86,7 +86,7 @@ export function serveTarget(start: () => Promise<RunningTarget>): void {
   start().then(
     (r) => {
       running = r;
-      send({ type: "ready", target: r.target });
+      send({ type: "ready", target: r.target, restBytes: process.memoryUsage.rss() });
     },
     (err: unknown) => {
       send({ type: "failed", message: err instanceof Error ? err.message : String(err) });

@@ -42,6 +42,7 @@ describe("npm run bench", () => {
     );
     const report = JSON.parse(readFileSync(out, "utf8")) as BenchReport;
     expect(stdout).toContain("| record | in flight | system");
+    expect(stdout).toMatch(/RSS at rest, before any load: .*bus-in-process \d+ MB/);
 
     expect(report.version).toBe(1);
     expect(report.options).toMatchObject({ quick: true, concurrency: [4], record_bytes: [512], rounds: 1 });
@@ -75,6 +76,10 @@ describe("npm run bench", () => {
       // Zero errors also says each system answered with a whole record: the load generator makes one
       // call before the clock starts, and counts a failed or short reply as an error.
       expect(p.peak_rss_mb).toBeGreaterThan(0);
+      // What the peak grew from: the same process up and idle, before the load began (in MB, as the peak).
+      const rest = report.rss_at_rest_mb[p.system];
+      expect(rest).toBeGreaterThan(0);
+      expect(rest).toBeLessThan(p.peak_rss_mb * 2);
       // Every call costs its system some CPU time: zero would mean the usage never reached the report.
       expect(p.cpu_ms_per_request).toBeGreaterThan(0);
     }
