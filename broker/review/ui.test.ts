@@ -73,6 +73,13 @@ describe("the review UI's files", () => {
     }
   });
 
+  it("answers the browser's own /favicon.ico with no content rather than an error", async () => {
+    const res = await app.request("/favicon.ico");
+    expect(res.status).toBe(204);
+    expect(await res.text()).toBe("");
+    expect(res.headers.get("content-security-policy")).toBe(CSP);
+  });
+
   it("serves nothing else under /ui", async () => {
     expect((await app.request("/ui/../v1/log/tree-head")).status).not.toBe(200);
     expect((await app.request("/ui/index.html")).status).toBe(404);
