@@ -7,7 +7,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { Decision, ExchangeRecordSchema } from "../../proto/gen/xbus/v1/log_pb.js";
 import { LogIndex, LogIndexReader } from "../indexer/log-index.js";
 import { subjectRef } from "../log/subject-ref.js";
-import type { AlertJson, AlertOptions } from "./alerts.js";
+import type { AlertOptions, AlertsJson } from "./alerts.js";
 import { createReviewApp } from "./app.js";
 
 const TOKEN = "alerts-test-token-0123456789";
@@ -85,15 +85,6 @@ function appOf(exchanges: readonly Ex[], alerts?: AlertOptions) {
     ...(alerts && { alerts }),
   });
   return { app, ids };
-}
-
-interface AlertsJson {
-  from: number;
-  to: number;
-  complete: boolean;
-  scanned_to: number;
-  rules: Record<string, unknown>;
-  alerts: AlertJson[];
 }
 
 async function alertsOf(app: ReturnType<typeof appOf>["app"], query: string): Promise<AlertsJson> {

@@ -75,6 +75,16 @@ export interface AlertJson {
   exchanges: AlertExchangeJson[];
 }
 
+/** `GET /v1/alerts` as the API answers it (README, "Alerts"). */
+export interface AlertsJson {
+  from: number;
+  to: number;
+  complete: boolean;
+  scanned_to: number;
+  rules: Record<string, unknown>;
+  alerts: AlertJson[];
+}
+
 /** Defaults filled in and every value checked: a bad setting stops the server at start, not a request. */
 export function resolveAlertOptions(o: AlertOptions = {}): AlertConfig {
   const positiveInt = (v: number | undefined, fallback: number, name: string) => {

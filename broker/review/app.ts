@@ -14,6 +14,7 @@ import {
   ALERT_RULES,
   type AlertOptions,
   type AlertRule,
+  type AlertsJson,
   alertRulesJson,
   computeAlerts,
   resolveAlertOptions,
@@ -303,14 +304,15 @@ export function createReviewApp(o: ReviewOptions): Hono {
       alerts,
       new Set(rule === undefined ? ALERT_RULES : [rule as AlertRule]),
     );
-    return c.json({
+    const body: AlertsJson = {
       from,
       to,
       complete: stop === undefined,
       scanned_to: scannedTo,
       rules: enabled,
       alerts: found,
-    });
+    };
+    return c.json(body);
   });
 
   return app;

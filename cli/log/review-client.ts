@@ -1,4 +1,6 @@
-import type { AlertJson } from "../../broker/review/alerts.js";
+import type { AlertsJson } from "../../broker/review/alerts.js";
+
+export type { AlertsJson };
 /** A small client for the review API, used by `xbus log`. */
 export interface ReviewClient {
   get<T>(path: string, query?: Record<string, string | number | undefined>): Promise<T>;
@@ -34,14 +36,4 @@ export interface EntryJson {
   leaf: string;
   leaf_hash: string;
   record: Record<string, unknown> | null;
-}
-
-/** `GET /v1/alerts` as the API answers it (README, "Alerts"). */
-export interface AlertsJson {
-  from: number;
-  to: number;
-  complete: boolean;
-  scanned_to: number;
-  rules: Record<string, unknown>;
-  alerts: AlertJson[];
 }

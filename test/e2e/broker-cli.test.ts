@@ -2,7 +2,6 @@ import { generateKeyPairSync, randomBytes, X509Certificate } from "node:crypto";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect } from "node:tls";
 import { credentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dcrcAdapter } from "../../adapters/examples/dcrc/adapter.js";
@@ -22,6 +21,7 @@ import { silentLogger } from "../../core/logger.js";
 import { natsAuthConfig } from "../../core/nats-auth.js";
 import { NatsServer } from "../../core/nats-server.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
+import { serverCertificateSerial } from "../helpers/tls.js";
 import { killXbusProcesses, logLines, runXbus, startXbus } from "../helpers/xbus-process.js";
 
 /*
@@ -210,27 +210,8 @@ describe("xbus broker and xbus connector, each in its own process", () => {
 });
 
 /** The serial of the certificate the broker at `exchange` shows a new connection. */
-function brokerSerial(exchange: string): Promise<string> {
-  const cut = exchange.lastIndexOf(":");
-  return new Promise((resolve, reject) => {
-    const s = connect(
-      {
-        host: exchange.slice(0, cut),
-        port: Number(exchange.slice(cut + 1)),
-        ca: caDir.ca.certPem,
-        cert: consumer.certPem,
-        key: consumer.keyPem,
-        ALPNProtocols: ["h2"],
-      },
-      () => {
-        const serial = s.getPeerCertificate().serialNumber.toUpperCase();
-        s.destroy();
-        resolve(serial);
-      },
-    );
-    s.on("error", reject);
-  });
-}
+const brokerSerial = (exchange: string) =>
+  serverCertificateSerial(exchange, { ca: caDir.ca.certPem, cert: consumer.certPem, key: consumer.keyPem });
 
 describe("xbus broker, its certificate renewed in place", () => {
   it("refuses a set it would not start with (a connector's, expired, another CA's, another trust domain's), one warning each naming the file and the reason, keeps its certificate, and takes a proper renewal", {

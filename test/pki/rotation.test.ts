@@ -1,6 +1,5 @@
 import { X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
-import { connect } from "node:tls";
 import { credentials, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
@@ -14,6 +13,7 @@ import {
 import { createServiceClient, type ServiceClient } from "../../core/grpc.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { deadline, failure, startTestStack, type TestStack } from "../helpers/stack.js";
+import { serverCertificateSerial } from "../helpers/tls.js";
 
 /*
  * Rotation without an outage, against the real stack: the broker's
@@ -52,20 +52,12 @@ function client(identity: { cert: string; key: string } = stack.consumer, ca = s
 }
 
 /** The serial of the certificate the broker shows a new connection. */
-function brokerSerial(): Promise<string> {
-  const port = Number(stack.brokerAddress.split(":").at(-1));
-  return new Promise((resolve, reject) => {
-    const s = connect(
-      { host: "localhost", port, ca: stack.ca.certPem, ...stack.consumer, ALPNProtocols: ["h2"] },
-      () => {
-        const serial = s.getPeerCertificate().serialNumber.toUpperCase();
-        s.destroy();
-        resolve(serial);
-      },
-    );
-    s.on("error", reject);
+const brokerSerial = () =>
+  serverCertificateSerial(stack.brokerAddress, {
+    ca: stack.ca.certPem,
+    cert: stack.consumer.cert,
+    key: stack.consumer.key,
   });
-}
 
 describe("rotation", () => {
   it("renews the broker's certificate while calls run, with no failed call", async () => {
