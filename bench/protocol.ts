@@ -22,14 +22,39 @@ export interface TargetInfo {
   consents?: Record<number, string>;
 }
 
+/**
+ * How a system's parts are spread over processes. `split`, as deployed: the
+ * federation's side (the bus's broker, the bare chain's front) in one process,
+ * the provider agency's side (connector and adapter, the bare chain's
+ * responder and backend) in another. `one-process`: all in one, as `xbus dev`
+ * runs the bus (one CPU profile holds the whole exchange).
+ */
+export const LAYOUTS = ["split", "one-process"] as const;
+export type Layout = (typeof LAYOUTS)[number];
+
+/**
+ * Since the last reset: a process's peak RSS, and the CPU time all its threads
+ * used (main thread, workers, GC helpers), user and system.
+ */
+export interface ProcessUsage {
+  peakBytes: number;
+  cpuMicros: number;
+}
+
 export type TargetReply =
-  /** `restBytes`: the process's RSS once the system is up and idle, before any load. */
-  | { type: "ready"; target: TargetInfo; restBytes: number }
   /**
-   * Since the last reset: the process's peak RSS, and the CPU time all its
-   * threads used (main thread, workers, GC helpers), user and system.
+   * `restBytes`: the process's RSS once the system is up and idle, before any load;
+   * `providerRestBytes`: the same for the provider's process in the split layout.
    */
-  | { type: "rss"; peakBytes: number; cpuMicros: number }
+  | { type: "ready"; target: TargetInfo; restBytes: number; providerRestBytes?: number }
+  /** The system's main process; `provider`: the provider's process in the split layout. */
+  | ({ type: "rss"; provider?: ProcessUsage } & ProcessUsage)
+  | { type: "failed"; message: string };
+
+/** What the provider's process (split layout) answers the system's main process. */
+export type ProviderReply =
+  | { type: "ready"; restBytes: number }
+  | ({ type: "rss" } & ProcessUsage)
   | { type: "failed"; message: string };
 
 export type TargetCommand = { type: "rss"; reset: boolean } | { type: "stop" };

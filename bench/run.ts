@@ -1,4 +1,4 @@
-import { type ChildProcess, fork, spawnSync } from "node:child_process";
+import { fork, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -6,11 +6,14 @@ import { cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { FetchRequestSchema } from "../proto/gen/xbus/v1/exchange_pb.js";
+import { Child } from "./child-process.js";
 import { loadMicroBenchmarks, type MicroResult, runMicro } from "./micro/registry.js";
 import {
   HEAP_PROFILE_ENV,
+  type Layout,
   type LoadReply,
   type LoadResult,
+  type ProcessUsage,
   type SystemName,
   type TargetInfo,
   type TargetReply,
@@ -42,6 +45,8 @@ export interface BenchOptions {
   /** Add the 64 KB and 500 KB records at 64 in flight. */
   largeRecords: boolean;
   systems: SystemName[];
+  /** How each system's parts are spread over processes (protocol.ts). */
+  layout: Layout;
   /** 0 skips the micro-benchmarks. */
   microDurationMs: number;
   /** Where the JSON goes. */
@@ -84,11 +89,14 @@ export interface BenchReport {
     concurrency: number[];
     record_bytes: number[];
     systems: SystemName[];
+    layout: Layout;
     node_flags: string[];
   };
   rss_source: string;
   /** Each system's process RSS once it was up, before any load: what the peaks under load grew from. */
   rss_at_rest_mb: Partial<Record<SystemName, number>>;
+  /** The same for each system's provider process (split layout; empty in one-process). */
+  provider_rss_at_rest_mb: Partial<Record<SystemName, number>>;
   /** OTLP/HTTP exports the bus sent to the bench's collector stand-in during the whole run. */
   trace_exports: { requests: number; bytes: number };
   points: PointResult[];
@@ -126,48 +134,6 @@ function bareRequest(bytes: number, length: number): Uint8Array {
   const b = Buffer.alloc(Math.max(4, length));
   b.writeUInt32BE(bytes, 0);
   return b;
-}
-
-/** A child process that answers one message at a time. */
-class Child {
-  private readonly exited: Promise<never>;
-  constructor(
-    readonly name: string,
-    readonly proc: ChildProcess,
-  ) {
-    this.exited = new Promise<never>((_, reject) =>
-      proc.once("exit", (code, signal) => reject(new Error(`${name} exited (${signal ?? code})`))),
-    );
-    this.exited.catch(() => {});
-  }
-
-  next<T>(timeoutMs?: number): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const reply = new Promise<T>((resolveReply, reject) => {
-      this.proc.once("message", (m) => resolveReply(m as T));
-      if (timeoutMs !== undefined)
-        timer = setTimeout(
-          () => reject(new Error(`${this.name} did not answer in ${timeoutMs} ms`)),
-          timeoutMs,
-        );
-    });
-    return Promise.race([reply, this.exited]).finally(() => clearTimeout(timer));
-  }
-
-  ask<T>(message: unknown, timeoutMs?: number): Promise<T> {
-    const r = this.next<T>(timeoutMs);
-    this.proc.send(message as never);
-    return r;
-  }
-
-  async stop(): Promise<void> {
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
-    const gone = new Promise<void>((r) => this.proc.once("exit", () => r()));
-    this.proc.send({ type: "stop" });
-    const timer = setTimeout(() => this.proc.kill("SIGKILL"), 15_000);
-    await gone;
-    clearTimeout(timer);
-  }
 }
 
 /**
@@ -208,7 +174,7 @@ function forkChild(
 
 function startSystem(
   system: SystemName,
-  o: Pick<BenchOptions, "profileDir" | "heapProfileDir" | "nodeFlags">,
+  o: Pick<BenchOptions, "profileDir" | "heapProfileDir" | "nodeFlags" | "layout">,
   sizes: number[],
   traces: TraceSink,
 ): Child {
@@ -220,11 +186,11 @@ function startSystem(
   const busEnv = { ...env, OTEL_EXPORTER_OTLP_ENDPOINT: traces.url };
   switch (system) {
     case "bare":
-      return forkChild(system, "targets/bare-chain.ts", [], execArgv, env);
+      return forkChild(system, "targets/bare-chain.ts", [o.layout], execArgv, env);
     case "bus-bridged":
-      return forkChild(system, "targets/bus.ts", ["bridged", sizes.join(",")], execArgv, busEnv);
+      return forkChild(system, "targets/bus.ts", ["bridged", sizes.join(","), o.layout], execArgv, busEnv);
     case "bus-in-process":
-      return forkChild(system, "targets/bus.ts", ["in-process", sizes.join(",")], execArgv, busEnv);
+      return forkChild(system, "targets/bus.ts", ["in-process", sizes.join(","), o.layout], execArgv, busEnv);
   }
 }
 
@@ -270,7 +236,10 @@ interface Accumulated {
   errors: Record<string, number>;
   peakRss: number;
   answered: number;
+  /** All the system's processes. */
   cpuMicros: number;
+  /** The provider's process (split layout): its peak RSS and CPU time; null in one-process. */
+  provider: { peakRss: number; cpuMicros: number } | null;
 }
 
 function percentile(sorted: Float64Array, q: number): number | null {
@@ -300,7 +269,10 @@ function summarise(system: SystemName, point: Point, a: Accumulated): PointResul
     errors,
     error_reasons: a.errors,
     peak_rss_mb: round(a.peakRss / (1024 * 1024), 1),
+    provider_peak_rss_mb: a.provider ? round(a.provider.peakRss / (1024 * 1024), 1) : null,
     cpu_ms_per_request: a.answered > 0 ? round(a.cpuMicros / 1000 / a.answered, 3) : null,
+    provider_cpu_ms_per_request:
+      a.provider && a.answered > 0 ? round(a.provider.cpuMicros / 1000 / a.answered, 3) : null,
     coarse: p50 === null || p50 > a.durationMs / a.latencies.length / 3,
     ratio_requests_per_s: null,
     ratio_p99: null,
@@ -344,6 +316,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const results: PointResult[] = [];
   const answeredBy = new Map<SystemName, number>();
   const restRss: Partial<Record<SystemName, number>> = {};
+  const providerRestRss: Partial<Record<SystemName, number>> = {};
   try {
     const sizes = [...new Set(points.map((p) => p.recordBytes))];
     for (const s of o.systems) children.set(s, startSystem(s, o, sizes, traces));
@@ -356,6 +329,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           throw new Error(`${s} did not start: ${r.type === "failed" ? r.message : r.type}`);
         targets.set(s, r.target);
         restRss[s] = round(r.restBytes / (1024 * 1024), 1);
+        if (r.providerRestBytes !== undefined)
+          providerRestRss[s] = round(r.providerRestBytes / (1024 * 1024), 1);
       }),
     );
     o.log("systems ready");
@@ -366,7 +341,16 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       const acc = new Map<SystemName, Accumulated>(
         o.systems.map((s) => [
           s,
-          { completed: 0, durationMs: 0, latencies: [], errors: {}, peakRss: 0, answered: 0, cpuMicros: 0 },
+          {
+            completed: 0,
+            durationMs: 0,
+            latencies: [],
+            errors: {},
+            peakRss: 0,
+            answered: 0,
+            cpuMicros: 0,
+            provider: null,
+          },
         ]),
       );
       for (let round = 0; round < o.rounds; round++) {
@@ -389,7 +373,9 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           if (r.type !== "result") throw new Error(`load generator failed: ${r.message}`);
           const usage = await child.ask<TargetReply>({ type: "rss", reset: false });
           const a = acc.get(s) as Accumulated;
-          addRun(a, r, usage.type === "rss" ? usage : { peakBytes: 0, cpuMicros: 0 });
+          if (usage.type !== "rss")
+            throw new Error(`${s}: usage not read: ${usage.type === "failed" ? usage.message : usage.type}`);
+          addRun(a, r, usage);
           o.log(
             `  ${s.padEnd(15)} c=${String(point.concurrency).padStart(3)} ${formatBytes(point.recordBytes).padStart(6)} ` +
               `round ${round + 1}: ${Math.round((r.completed * 1000) / r.durationMs)} req/s` +
@@ -438,14 +424,23 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       concurrency: o.concurrency,
       record_bytes: [...new Set(points.map((p) => p.recordBytes))],
       systems: o.systems,
+      layout: o.layout,
       node_flags: o.nodeFlags ?? [],
     },
     rss_source:
-      "peak RSS of the process that runs the system, sampled every 50 ms during each measured run: for the bus " +
-      "that process runs broker, connector and adapter together (cli/dev/stack.ts), for the bare chain its front, " +
-      "responder and backend; nats-server and the load generator are other processes and not counted. " +
-      "cpu_ms_per_request: that process's CPU time (all threads) over each run ÷ the calls it answered in it",
+      o.layout === "split"
+        ? "peak RSS of the process that runs the federation's side, sampled every 50 ms during each measured run: " +
+          "for the bus the broker (cli/dev/stack.ts, connectors elsewhere), for the bare chain its front; " +
+          "provider_peak_rss_mb: the same for the provider agency's process (the bus's connector and adapter, " +
+          "bench/targets/bus-provider.ts; the bare chain's responder and backend); nats-server and the load " +
+          "generator are other processes and not counted. cpu_ms_per_request: the CPU time (all threads) of " +
+          "both processes over each run ÷ the calls answered in it; provider_cpu_ms_per_request: the provider's part"
+        : "peak RSS of the process that runs the system, sampled every 50 ms during each measured run: for the bus " +
+          "that process runs broker, connector and adapter together (cli/dev/stack.ts), for the bare chain its front, " +
+          "responder and backend; nats-server and the load generator are other processes and not counted. " +
+          "cpu_ms_per_request: that process's CPU time (all threads) over each run ÷ the calls it answered in it",
     rss_at_rest_mb: restRss,
+    provider_rss_at_rest_mb: providerRestRss,
     trace_exports: { requests: traces.requests, bytes: traces.bytes },
     points: results,
     targets: evaluateTargets(results),
@@ -457,7 +452,10 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   o.log(formatTable(report.points));
   o.log(
     `  RSS at rest, before any load: ${Object.entries(report.rss_at_rest_mb)
-      .map(([s, mb]) => `${s} ${Math.round(mb)} MB`)
+      .map(([s, mb]) => {
+        const provider = report.provider_rss_at_rest_mb[s as SystemName];
+        return `${s} ${Math.round(mb)} MB${provider === undefined ? "" : ` (provider ${Math.round(provider)} MB)`}`;
+      })
       .join(", ")}`,
   );
   o.log("");
@@ -479,14 +477,19 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   return report;
 }
 
-function addRun(a: Accumulated, r: LoadResult, usage: { peakBytes: number; cpuMicros: number }): void {
+function addRun(a: Accumulated, r: LoadResult, usage: ProcessUsage & { provider?: ProcessUsage }): void {
   a.completed += r.completed;
   a.durationMs += r.durationMs;
   a.latencies.push(r.latenciesMs);
   for (const [k, n] of Object.entries(r.errors)) a.errors[k] = (a.errors[k] ?? 0) + n;
   a.peakRss = Math.max(a.peakRss, usage.peakBytes);
   a.answered += r.answered;
-  a.cpuMicros += usage.cpuMicros;
+  a.cpuMicros += usage.cpuMicros + (usage.provider?.cpuMicros ?? 0);
+  if (usage.provider) {
+    a.provider ??= { peakRss: 0, cpuMicros: 0 };
+    a.provider.peakRss = Math.max(a.provider.peakRss, usage.provider.peakBytes);
+    a.provider.cpuMicros += usage.provider.cpuMicros;
+  }
 }
 
 export function formatBytes(n: number): string {

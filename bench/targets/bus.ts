@@ -2,14 +2,16 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { credentials } from "@grpc/grpc-js";
-import { startStack, TRUST_DOMAIN } from "../../cli/dev/stack.js";
+import { type Stack, startStack, TRUST_DOMAIN } from "../../cli/dev/stack.js";
 import { createServiceClient } from "../../core/grpc.js";
 import { createLogger } from "../../core/logger.js";
 import { Consent } from "../../proto/gen/xbus/v1/consent_pb.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { benchAgency } from "../agency.js";
+import { LAYOUTS, type Layout } from "../protocol.js";
 import { subjectForSize } from "../record.js";
-import { serveTarget } from "./child.js";
+import type { BusProviderConfig } from "./bus-provider.js";
+import { forkProvider, type ProviderProcess, serveTarget } from "./child.js";
 
 /**
  * The bus as `xbus dev` and the tests run it (cli/dev/stack.ts: its own
@@ -18,15 +20,23 @@ import { serveTarget } from "./child.js";
  * rates, tracing), with the bench's agency and policy bundle, whose grant has
  * a CEL condition and requires consent. argv[2] = "bridged" (adapter behind
  * gRPC) or "in-process" (SDK adapter inside the connector); argv[3] = the
- * record sizes to record a consent for. Broker, connector and adapter share
- * this process, so its RSS is theirs together.
+ * record sizes to record a consent for; argv[4] = the layout: "split" (the
+ * broker here, the bench agency's connector and adapter in a process of their
+ * own, bus-provider.ts, as agencies deploy them) or "one-process" (all here,
+ * as `xbus dev` runs them).
  */
-const mode = process.argv[2];
-if (mode !== "bridged" && mode !== "in-process") {
-  process.stderr.write(`bench bus target: mode must be bridged or in-process, got ${mode}\n`);
+const modeArg = process.argv[2];
+if (modeArg !== "bridged" && modeArg !== "in-process") {
+  process.stderr.write(`bench bus target: mode must be bridged or in-process, got ${modeArg}\n`);
   process.exit(2);
 }
+const mode: BusProviderConfig["mode"] = modeArg;
 const sizes = (process.argv[3] ?? "").split(",").filter(Boolean).map(Number);
+const layout = (process.argv[4] ?? "split") as Layout;
+if (!LAYOUTS.includes(layout)) {
+  process.stderr.write(`bench bus target: layout must be ${LAYOUTS.join(" or ")}, got ${layout}\n`);
+  process.exit(2);
+}
 
 /** bench/policies, found from the sources (tsx) and from the compiled dist/bench/targets alike. */
 function findBenchPolicies(): string {
@@ -51,36 +61,69 @@ serveTarget(async () => {
       dir,
       logger,
       inProcessAdapter: mode === "in-process",
+      connectorsElsewhere: layout === "split",
       agencies: () => [benchAgency()],
       policiesDir: BENCH_POLICIES,
     });
-    const consents = await recordConsents(stack, sizes);
-    return {
-      target: {
-        address: stack.brokerAddress,
-        method: "/xbus.v1.Exchange/Fetch",
-        tls: { ca: stack.ca.certPem, cert: stack.consumer.cert, key: stack.consumer.key },
-        consents,
-      },
-      async close() {
-        await stack.close();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
+    let provider: ProviderProcess | undefined;
+    try {
+      if (layout === "split") provider = await forkProvider("bus-provider.js", providerConfig(stack));
+      const consents = await recordConsents(stack, sizes);
+      return {
+        target: {
+          address: stack.brokerAddress,
+          method: "/xbus.v1.Exchange/Fetch",
+          tls: { ca: stack.ca.certPem, cert: stack.consumer.cert, key: stack.consumer.key },
+          consents,
+        },
+        ...(provider ? { provider } : {}),
+        async close() {
+          await provider?.stop();
+          await stack.close();
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    } catch (err) {
+      await provider?.stop();
+      await stack.close();
+      throw err;
+    }
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
 });
 
+/** What the provider's process needs: the files the stack issued for the bench agency. */
+function providerConfig(stack: Stack): BusProviderConfig {
+  const connector = stack.adapters.find((a) => a.agency === "dcrc")?.client;
+  if (!connector) throw new Error("the stack issued no connector certificate for dcrc");
+  const adapter =
+    mode === "bridged"
+      ? stack.issueIdentity("adapter-dcrc", {
+          role: "adapter",
+          spiffeId: `spiffe://${TRUST_DOMAIN}/agency/dcrc/adapter/dev`,
+          commonName: "dcrc adapter (bench)",
+          dnsNames: ["localhost"],
+          ipAddresses: ["127.0.0.1", "::1"],
+        })
+      : undefined;
+  return {
+    mode,
+    natsUrl: stack.nats.url,
+    trustDomain: TRUST_DOMAIN,
+    caPath: stack.caPath,
+    brokerKeyPath: join(stack.dir, "certs", "broker-signing.pub.pem"),
+    connector: { certPath: connector.certPath, keyPath: connector.keyPath },
+    ...(adapter ? { adapter: { certPath: adapter.certPath, keyPath: adapter.keyPath } } : {}),
+  };
+}
+
 /**
  * Records, as the citizen portal, one consent per bench subject, and waits
  * until the broker's copy of the consent bucket has them (one Fetch each).
  */
-async function recordConsents(
-  stack: Awaited<ReturnType<typeof startStack>>,
-  recordSizes: number[],
-): Promise<Record<number, string>> {
+async function recordConsents(stack: Stack, recordSizes: number[]): Promise<Record<number, string>> {
   const portal = stack.issue("bench-portal", {
     spiffeId: PORTAL,
     commonName: "bench citizen portal",

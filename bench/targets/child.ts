@@ -1,9 +1,21 @@
+import { fork } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
-import { HEAP_PROFILE_ENV, type TargetCommand, type TargetInfo, type TargetReply } from "../protocol.js";
+import { join } from "node:path";
+import { Child } from "../child-process.js";
+import {
+  HEAP_PROFILE_ENV,
+  type ProcessUsage,
+  type ProviderReply,
+  type TargetCommand,
+  type TargetInfo,
+  type TargetReply,
+} from "../protocol.js";
 
 export interface RunningTarget {
   target: TargetInfo;
+  /** The provider's process, in the split layout: its usage is reported beside this process's. */
+  provider?: ProviderProcess;
   close(): Promise<void>;
 }
 
@@ -36,32 +48,52 @@ function allocationSampler(file: string) {
   };
 }
 
-/**
- * The child side of a system under test: starts it, tells the parent where it
- * listens, and answers for the peak RSS of this process (sampled every 50 ms,
- * so it is the process's own memory, not the load generator's or the
- * orchestrator's) and for the CPU time all its threads used. Exits when told
- * to stop or when the parent goes away.
- */
-export function serveTarget(start: () => Promise<RunningTarget>): void {
-  const send = (m: TargetReply) => process.send?.(m);
+/** This process's peak RSS (sampled every 50 ms) and CPU time since the last reset. */
+function processMeter() {
   let peak = process.memoryUsage.rss();
   let cpuSince = process.cpuUsage();
-  const heapFile = process.env[HEAP_PROFILE_ENV];
-  const heap = heapFile ? allocationSampler(heapFile) : undefined;
   const sample = () => {
     const rss = process.memoryUsage.rss();
     if (rss > peak) peak = rss;
   };
   const sampler = setInterval(sample, RSS_SAMPLE_MS);
   sampler.unref();
+  return {
+    read(reset: boolean): ProcessUsage {
+      sample();
+      const cpu = process.cpuUsage(cpuSince);
+      const usage = { peakBytes: peak, cpuMicros: cpu.user + cpu.system };
+      if (reset) {
+        peak = process.memoryUsage.rss();
+        cpuSince = process.cpuUsage();
+      }
+      return usage;
+    },
+    stop: () => clearInterval(sampler),
+  };
+}
 
-  let running: RunningTarget | undefined;
+/**
+ * What every measured process does: meters itself, starts its part, answers
+ * `rss` (with `usage`, its own figures and whatever the part adds) and `stop`,
+ * and exits when told to or when its parent goes away. `ready` builds the
+ * first message once the part is up.
+ */
+function serveProcess<R extends { close(): Promise<void> }>(
+  start: () => Promise<R>,
+  ready: (running: R, restBytes: number) => TargetReply | ProviderReply,
+  usage: (own: ProcessUsage, running: R | undefined, reset: boolean) => Promise<TargetReply | ProviderReply>,
+): void {
+  const send = (m: TargetReply | ProviderReply) => process.send?.(m);
+  const meter = processMeter();
+  const heapFile = process.env[HEAP_PROFILE_ENV];
+  const heap = heapFile ? allocationSampler(heapFile) : undefined;
+  let running: R | undefined;
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    clearInterval(sampler);
+    meter.stop();
     await heap
       ?.write()
       .catch((err: unknown) => process.stderr.write(`bench target: heap profile not written: ${err}\n`));
@@ -72,25 +104,108 @@ export function serveTarget(start: () => Promise<RunningTarget>): void {
   };
   process.on("message", (m: TargetCommand) => {
     if (m.type === "rss") {
-      sample();
-      const cpu = process.cpuUsage(cpuSince);
-      send({ type: "rss", peakBytes: peak, cpuMicros: cpu.user + cpu.system });
-      if (m.reset) {
-        heap?.start();
-        peak = process.memoryUsage.rss();
-        cpuSince = process.cpuUsage();
-      }
+      const own = meter.read(m.reset);
+      if (m.reset) heap?.start();
+      usage(own, running, m.reset).then(send, (err: unknown) =>
+        send({ type: "failed", message: `usage not read: ${err}` }),
+      );
     } else if (m.type === "stop") void stop(0);
   });
   process.on("disconnect", () => void stop(0));
   start().then(
     (r) => {
       running = r;
-      send({ type: "ready", target: r.target, restBytes: process.memoryUsage.rss() });
+      send(ready(r, process.memoryUsage.rss()));
     },
     (err: unknown) => {
       send({ type: "failed", message: err instanceof Error ? err.message : String(err) });
       void stop(1);
     },
   );
+}
+
+/**
+ * The child side of a system under test: starts it, tells the parent where it
+ * listens, and answers for the peak RSS of this process (sampled every 50 ms,
+ * so it is the process's own memory, not the load generator's or the
+ * orchestrator's) and for the CPU time all its threads used, and the same for
+ * the provider's process when the system has one. Exits when told to stop or
+ * when the parent goes away.
+ */
+export function serveTarget(start: () => Promise<RunningTarget>): void {
+  serveProcess(
+    start,
+    (r, restBytes) => ({
+      type: "ready",
+      target: r.target,
+      restBytes,
+      ...(r.provider ? { providerRestBytes: r.provider.restBytes } : {}),
+    }),
+    async (own, r, reset) => {
+      const provider = r?.provider ? await r.provider.usage(reset) : undefined;
+      return { type: "rss", ...own, ...(provider ? { provider } : {}) };
+    },
+  );
+}
+
+/**
+ * The provider agency's side of a system, in a process of its own (split
+ * layout): started with the config its parent sends first (over IPC, so no
+ * key is on a command line).
+ */
+export function serveProvider<C>(start: (config: C) => Promise<{ close(): Promise<void> }>): void {
+  const config = new Promise<C>((resolveConfig) =>
+    process.once("message", (m: { type: string; config?: C }) => {
+      if (m.type === "start") resolveConfig(m.config as C);
+    }),
+  );
+  serveProcess(
+    () => config.then(start),
+    (_, restBytes) => ({ type: "ready", restBytes }),
+    async (own) => ({ type: "rss", ...own }),
+  );
+}
+
+export interface ProviderProcess {
+  /** Its RSS once up, before any load. */
+  restBytes: number;
+  usage(reset: boolean): Promise<ProcessUsage>;
+  stop(): Promise<void>;
+}
+
+const PROVIDER_READY_MS = 60_000;
+
+/**
+ * Forks `script` (a sibling of this file in dist/bench/targets) as the
+ * provider's process, sends it `config`, and waits until it is up. It inherits this process's Node flags (a CPU profile goes to
+ * the same folder, named by pid); an allocation profile goes beside this
+ * process's, with `-provider` in its name.
+ */
+export async function forkProvider(script: string, config: unknown): Promise<ProviderProcess> {
+  const heapFile = process.env[HEAP_PROFILE_ENV];
+  const env = heapFile
+    ? { ...process.env, [HEAP_PROFILE_ENV]: heapFile.replace(/(\.heapprofile)?$/, "-provider.heapprofile") }
+    : process.env;
+  const child = new Child(
+    script,
+    fork(join(import.meta.dirname, script), [], {
+      env,
+      serialization: "advanced",
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    }),
+  );
+  const ready = await child.ask<ProviderReply>({ type: "start", config }, PROVIDER_READY_MS);
+  if (ready.type !== "ready") {
+    await child.stop();
+    throw new Error(`${script} did not start: ${ready.type === "failed" ? ready.message : ready.type}`);
+  }
+  return {
+    restBytes: ready.restBytes,
+    async usage(reset) {
+      const r = await child.ask<ProviderReply>({ type: "rss", reset });
+      if (r.type !== "rss") throw new Error(`${script}: ${r.type === "failed" ? r.message : r.type}`);
+      return { peakBytes: r.peakBytes, cpuMicros: r.cpuMicros };
+    },
+    stop: () => child.stop(),
+  };
 }

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { SYSTEMS, type SystemName } from "../../bench/protocol.js";
+import { LAYOUTS, type Layout, SYSTEMS, type SystemName } from "../../bench/protocol.js";
 import { type BenchOptions, DEFAULT_OUT, runBench } from "../../bench/run.js";
 import type { Command } from "./command.js";
 
@@ -13,6 +13,9 @@ const HELP = `xbus bench: the bus against a bare chain of the same hops, side by
   --concurrency LIST   in-flight levels for 512 B records, e.g. 16,64,256 (default; quick 64)
   --systems LIST       any of ${SYSTEMS.join(",")} (default all)
   --no-large           skip the 64 KB and 500 KB records
+  --layout NAME        split (default): the broker (the bare chain's front) in one process, the provider
+                       agency's connector and adapter (responder and backend) in another, as deployed;
+                       one-process: all in one, as \`xbus dev\` runs it (one CPU profile per system)
   --micro SECONDS      time per micro-benchmark, 0 skips them (default 2; quick 0.5)
   --profile DIR        write a CPU profile (node --cpu-prof) of each system's process to DIR
   --heap-profile DIR   write an allocation profile of each system's main thread to DIR/<system>.heapprofile
@@ -41,6 +44,7 @@ export function parseBenchArgs(args: string[], log: (line: string) => void): Ben
       concurrency: { type: "string" },
       systems: { type: "string" },
       "no-large": { type: "boolean", default: false },
+      layout: { type: "string" },
       micro: { type: "string" },
       profile: { type: "string" },
       "node-flags": { type: "string" },
@@ -64,6 +68,9 @@ export function parseBenchArgs(args: string[], log: (line: string) => void): Ben
   for (const f of nodeFlags)
     if (!/^--[a-z0-9][a-z0-9-]*(=[\w.,:/-]+)?$/i.test(f))
       throw new Error(`--node-flags: ${JSON.stringify(f)} is not a --flag or --flag=value`);
+  const layout = values.layout ?? "split";
+  if (!(LAYOUTS as readonly string[]).includes(layout))
+    throw new Error(`--layout must be ${LAYOUTS.join(" or ")}, got ${JSON.stringify(layout)}`);
   const rounds = positiveNumber("rounds", values.rounds, 1);
   if (rounds !== undefined && !Number.isInteger(rounds)) throw new Error("--rounds must be a whole number");
   return {
@@ -74,6 +81,7 @@ export function parseBenchArgs(args: string[], log: (line: string) => void): Ben
     concurrency: concurrency ?? (quick ? [64] : [16, 64, 256]),
     largeRecords: !quick && values["no-large"] !== true,
     systems: (systems as SystemName[] | undefined) ?? [...SYSTEMS],
+    layout: layout as Layout,
     microDurationMs: (positiveNumber("micro", values.micro) ?? (quick ? 0.5 : 2)) * 1000,
     out: values.out ? resolve(values.out) : DEFAULT_OUT,
     profileDir: values.profile ? resolve(values.profile) : undefined,

@@ -67,6 +67,12 @@ export interface StackOptions {
   inProcessAdapter?: boolean;
   /** Start the connector. Default true. */
   connector?: boolean;
+  /**
+   * The provider agencies' connectors and adapters run in other processes
+   * (the bench's split layout): the stack issues their certificates and lets
+   * them onto NATS, but connects and starts nothing for them. Default false.
+   */
+  connectorsElsewhere?: boolean;
   population?: Population;
   /**
    * Use this nats-server instead of spawning one. Its JetStream store outlives
@@ -303,6 +309,18 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     >();
     for (const def of definitions) {
       const connectorCert = connectorCerts.get(def.agency) as PemPair & IssuedCertificate;
+      if (options.connectorsElsewhere) {
+        const elsewhere = async () => {
+          throw new Error(`agency ${def.agency}'s connector runs in another process`);
+        };
+        running.set(def.agency, {
+          address: undefined,
+          client: connectorCert,
+          start: elsewhere,
+          stop: elsewhere,
+        });
+        continue;
+      }
       telemetry.metrics.watchCertificate(`connector-${def.agency}`, () => connectorCert.notAfter);
       // Each agency's connector is its own NATS user, with its own agency's permissions.
       const connectorNc: NatsConnection = await natsConnect(

@@ -21,4 +21,12 @@ describe("xbus bench arguments", () => {
     expect(() => parse("--rounds", "two")).toThrow(/--rounds must be a number ≥ 1, got "two"/);
     expect(() => parse("--systems", "bare,bus")).toThrow(/unknown system "bus"/);
   });
+
+  it("runs the split layout unless told otherwise, and refuses an unknown layout", () => {
+    expect(parse().layout).toBe("split");
+    expect(parse("--layout", "one-process").layout).toBe("one-process");
+    expect(() => parse("--layout", "cluster")).toThrow(
+      /--layout must be split or one-process, got "cluster"/,
+    );
+  });
 });

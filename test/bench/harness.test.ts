@@ -16,36 +16,39 @@ const ROOT = resolve(import.meta.dirname, "../..");
 const dir = mkdtempSync(join(tmpdir(), "xbus-bench-test-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** `xbus bench --quick` with tiny durations and `args`; its stdout and the report it wrote. */
+async function quickBench(name: string, args: string[]): Promise<{ stdout: string; report: BenchReport }> {
+  const out = join(dir, `${name}.json`);
+  const tiny = ["--duration", "0.5", "--warmup", "0.3", "--concurrency", "4"];
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ["bin/xbus.js", "bench", "--quick", ...tiny, ...args, "--out", out],
+    { cwd: ROOT, timeout: 230_000, maxBuffer: 4 * 1024 * 1024 },
+  );
+  return { stdout, report: JSON.parse(readFileSync(out, "utf8")) as BenchReport };
+}
+
 describe("npm run bench", () => {
   it("measures every system with --quick and writes the report", { timeout: 240_000 }, async () => {
-    const out = join(dir, "quick.json");
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [
-        "bin/xbus.js",
-        "bench",
-        "--quick",
-        "--duration",
-        "0.5",
-        "--warmup",
-        "0.3",
-        "--concurrency",
-        "4",
-        "--micro",
-        "0.05",
-        "--heap-profile",
-        join(dir, "heap"),
-        "--out",
-        out,
-      ],
-      { cwd: ROOT, timeout: 230_000, maxBuffer: 4 * 1024 * 1024 },
-    );
-    const report = JSON.parse(readFileSync(out, "utf8")) as BenchReport;
+    const { stdout, report } = await quickBench("quick", [
+      "--micro",
+      "0.05",
+      "--heap-profile",
+      join(dir, "heap"),
+    ]);
     expect(stdout).toContain("| record | in flight | system");
-    expect(stdout).toMatch(/RSS at rest, before any load: .*bus-in-process \d+ MB/);
+    expect(stdout).toMatch(/RSS at rest, before any load: .*bus-in-process \d+ MB \(provider \d+ MB\)/);
 
     expect(report.version).toBe(1);
-    expect(report.options).toMatchObject({ quick: true, concurrency: [4], record_bytes: [512], rounds: 1 });
+    expect(report.options).toMatchObject({
+      quick: true,
+      concurrency: [4],
+      record_bytes: [512],
+      rounds: 1,
+      layout: "split",
+    });
+    // Split layout: the broker (the bare chain's front) and the provider's side are processes of their own.
+    expect(stdout).toContain("| broker RSS MB | provider RSS MB |");
     expect(report.machine.cpus).toBeGreaterThan(0);
     expect(report.rss_source).toMatch(/peak RSS/);
     // The bus traced at its default sampling and exported to the bench's collector stand-in.
@@ -66,6 +69,8 @@ describe("npm run bench", () => {
         errors: 0,
         error_reasons: {},
         peak_rss_mb: expect.any(Number),
+        provider_peak_rss_mb: expect.any(Number),
+        provider_cpu_ms_per_request: expect.any(Number),
         coarse: expect.any(Boolean),
         // Ratios to the bare chain are numbers unless a window saw no completed call (a stalled machine).
         ratio_requests_per_s: bare?.requests ? expect.any(Number) : null,
@@ -80,8 +85,13 @@ describe("npm run bench", () => {
       const rest = report.rss_at_rest_mb[p.system];
       expect(rest).toBeGreaterThan(0);
       expect(rest).toBeLessThan(p.peak_rss_mb * 2);
+      const providerRest = report.provider_rss_at_rest_mb[p.system];
+      expect(providerRest).toBeGreaterThan(0);
+      expect(providerRest).toBeLessThan((p.provider_peak_rss_mb ?? 0) * 2);
       // Every call costs its system some CPU time: zero would mean the usage never reached the report.
-      expect(p.cpu_ms_per_request).toBeGreaterThan(0);
+      // Both processes worked for every call, so the provider's part is some of the total, not all.
+      expect(p.provider_cpu_ms_per_request).toBeGreaterThan(0);
+      expect(p.cpu_ms_per_request).toBeGreaterThan(p.provider_cpu_ms_per_request ?? 0);
     }
     expect(report.targets.map((t) => t.target)).toContain("zero errors");
     expect(report.targets.find((t) => t.target === "zero errors")?.met).toBe(true);
@@ -95,5 +105,29 @@ describe("npm run bench", () => {
     }
     expect(report.micro.length).toBeGreaterThan(0);
     for (const m of report.micro) expect(m.ops).toBeGreaterThan(0);
+  });
+
+  it("runs every part of a system in one process with --layout one-process", {
+    timeout: 240_000,
+  }, async () => {
+    const { stdout, report } = await quickBench("one-process", [
+      "--layout",
+      "one-process",
+      "--systems",
+      "bare,bus-in-process",
+      "--micro",
+      "0",
+    ]);
+    expect(report.options.layout).toBe("one-process");
+    expect(stdout).toContain("| peak RSS MB | CPU ms/req |");
+    expect(report.provider_rss_at_rest_mb).toEqual({});
+    expect(report.points.map((p) => p.system).sort()).toEqual(["bare", "bus-in-process"]);
+    for (const p of report.points) {
+      expect(p.errors).toBe(0);
+      expect(p.provider_peak_rss_mb).toBeNull();
+      expect(p.provider_cpu_ms_per_request).toBeNull();
+      expect(p.cpu_ms_per_request).toBeGreaterThan(0);
+    }
+    expect(report.rss_source).toMatch(/broker, connector and adapter together/);
   });
 });
