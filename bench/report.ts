@@ -70,7 +70,12 @@ export function evaluateTargets(points: readonly PointResult[]): TargetCheck[] {
       measured:
         r === null
           ? "not measured"
-          : ps.map((p) => `${p.ratio_requests_per_s}× at ${p.concurrency}`).join(", "),
+          : ps
+              .map(
+                (p) =>
+                  `${p.ratio_requests_per_s === null ? "no bare run" : `${p.ratio_requests_per_s}×`} at ${p.concurrency}`,
+              )
+              .join(", "),
       met: r === null || Number.isNaN(r) ? null : r >= floor,
     });
   };
