@@ -49,6 +49,12 @@ export interface BrokerOptions {
    */
   checkTls?: (tls: BrokerTls) => void;
   /**
+   * Hears each set from tlsFiles once it is in force here (checked, and taken
+   * by the TLS context), so that the process's other users of the identity
+   * follow it: its NATS connections present it from their next reconnect.
+   */
+  onTlsChange?: (tls: BrokerTls) => void;
+  /**
    * The federation CRL file (PEM; may hold one CRL per CA of the bundle).
    * Loaded at start and reloaded when it changes: new connections from a
    * revoked certificate fail at the handshake, calls on open ones get
@@ -197,6 +203,7 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
           serverCreds.update({ ...next, ...(crl ? { crl: [...crl.blocks] } : {}) });
           tls = next;
           expiry = logCertificateExpiry(expiryLog, tls.cert);
+          o.onTlsChange?.(next);
         },
       })
     : undefined;

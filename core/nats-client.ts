@@ -1,29 +1,25 @@
 import { type ConnectionOptions, connect, type NatsConnection } from "@nats-io/transport-node";
-
-/**
- * A component's mutual-TLS identity on NATS. From files where there are any:
- * nats.js reads them again on every (re)connect, so a renewed certificate, or
- * a trust bundle with a new CA, is taken up at the next reconnect without a
- * restart. PEM contents only for identities that never touch the disk (tests).
- */
-export type NatsClientTls =
-  | { caFile: string; certFile: string; keyFile: string }
-  | { ca: string; cert: string; key: string };
+import type { NatsTlsInForce } from "./nats-tls.js";
 
 export interface NatsClientOptions {
   servers: string | string[];
   /** The connection's name, as nats-server's monitoring shows it. */
   name?: string;
-  tls?: NatsClientTls;
+  /**
+   * The component's mutual-TLS identity on NATS: the set in force (core/nats-tls.ts), read again at every
+   * (re)connect, never file paths.
+   */
+  tls?: NatsTlsInForce;
   /** The component's own settings (a connector's: `connectorNatsOptions`), over the defaults below. */
   extra?: Partial<ConnectionOptions>;
 }
 
 /**
  * Connection options for a long-lived component of the bus (broker, indexer,
- * connector). Plain data, so a worker thread can connect with the same options
- * (the indexer does). Components never give up on NATS: they keep reconnecting
- * and answer UNAVAILABLE meanwhile.
+ * connector). Components never give up on NATS: they keep reconnecting and
+ * answer UNAVAILABLE meanwhile. Without `tls` the options are plain data, as
+ * a worker thread's connection needs them (the indexer's gets its identity
+ * apart, startIndexerWorker).
  */
 export function natsClientOptions(o: NatsClientOptions): ConnectionOptions {
   return {
@@ -32,7 +28,7 @@ export function natsClientOptions(o: NatsClientOptions): ConnectionOptions {
     reconnectTimeWait: 250,
     ...(o.name ? { name: o.name } : {}),
     ...o.extra,
-    ...(o.tls ? { tls: o.tls } : {}),
+    ...(o.tls ? { tls: o.tls.option } : {}),
   };
 }
 

@@ -16,6 +16,8 @@ export interface NatsServerOptions {
   dir?: string;
   /** Print the server's own log lines. */
   verbose?: boolean;
+  /** Serve nats-server's monitoring endpoints (`/connz`, …) on a free loopback port: `monitorUrl`. */
+  monitor?: boolean;
 }
 
 export class NatsServerNotFoundError extends Error {
@@ -48,6 +50,7 @@ export class NatsServer {
   readonly dir: string;
   private child: ChildProcess | undefined;
   private port = -1;
+  private monitorPort = -1;
   private readonly ownsDir: boolean;
 
   private constructor(
@@ -69,6 +72,11 @@ export class NatsServer {
     return `nats://127.0.0.1:${this.port}`;
   }
 
+  /** `http://127.0.0.1:PORT` of the monitoring endpoints; undefined unless the options asked for them. */
+  get monitorUrl(): string | undefined {
+    return this.options.monitor ? `http://127.0.0.1:${this.monitorPort}` : undefined;
+  }
+
   get running(): boolean {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
@@ -83,6 +91,7 @@ export class NatsServer {
         `listen: "127.0.0.1:${this.port}"`,
         `ports_file_dir: ${JSON.stringify(this.dir)}`,
         `jetstream { store_dir: ${JSON.stringify(join(this.dir, "js"))}, max_memory_store: 256MB, max_file_store: 2GB }`,
+        this.options.monitor ? `http: "127.0.0.1:${this.monitorPort}"` : "",
         this.options.extraConfig ?? "",
       ].join("\n"),
     );
@@ -109,10 +118,16 @@ export class NatsServer {
     // The ports file is written once the listeners are up; read until it is complete JSON.
     for (;;) {
       try {
-        const ports = JSON.parse(readFileSync(portsFile, "utf8")) as { nats: string[] };
+        const ports = JSON.parse(readFileSync(portsFile, "utf8")) as {
+          nats: string[];
+          monitoring?: string[];
+        };
         const first = ports.nats[0];
         if (!first) throw new Error("no client port");
+        const monitoring = ports.monitoring?.[0];
+        if (this.options.monitor && !monitoring) throw new Error("no monitoring port");
         this.port = Number(new URL(first).port);
+        if (monitoring) this.monitorPort = Number(new URL(monitoring).port);
         break;
       } catch {
         await new Promise((r) => setTimeout(r, 20));

@@ -10,6 +10,7 @@ import {
 import { type AdapterServer, serveAdapter } from "../../adapters/sdk/index.js";
 import { createLogger } from "../../core/logger.js";
 import { natsClientOptions } from "../../core/nats-client.js";
+import { natsTlsInForce } from "../../core/nats-tls.js";
 import { createReplySigner } from "../../core/reply-signature.js";
 import { createTelemetry } from "../../core/telemetry/index.js";
 import { benchAgency } from "../agency.js";
@@ -59,7 +60,8 @@ serveProvider<BusProviderConfig>(async (c) => {
   const nc = await connect(
     natsClientOptions({
       servers: c.natsUrl,
-      tls: { caFile: c.caPath, certFile: c.connector.certPath, keyFile: c.connector.keyPath },
+      // As `xbus dev`'s connectors: the certificate as issued, never re-read from its files.
+      tls: natsTlsInForce({ ca, cert, key }),
       extra: connectorNatsOptions(def.agency, "dev"),
     }),
   );

@@ -202,4 +202,19 @@ describe("indexer worker", () => {
     });
     await expect(start).rejects.toThrow(/connection refused/);
   });
+
+  it("refuses a TLS identity in its plain options, where a renewal could not reach it", async () => {
+    const start = startIndexerWorker({
+      nats: nc,
+      natsOptions: {
+        servers: "nats://127.0.0.1:1",
+        tls: { certFile: "indexer.pem", keyFile: "indexer-key.pem" },
+      },
+      indexPath: join(dir, "other.sqlite"),
+      logId: LOG_ID,
+      logKey,
+      logger: logger.child({ component: "indexer" }),
+    });
+    await expect(start).rejects.toThrow("give the NATS identity as natsTls, not natsOptions.tls");
+  });
 });

@@ -2,6 +2,7 @@ import type { KeyObject } from "node:crypto";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../../core/logger.js";
+import type { NatsTlsInForce } from "../../core/nats-tls.js";
 import { startWorker } from "../../core/ts-worker.js";
 import { LOG_STREAM } from "../log/jetstream-log.js";
 import type { Indexer } from "./indexer.js";
@@ -12,11 +13,17 @@ export interface IndexerWorkerOptions {
   /** The caller's connection: lag() asks the stream's last sequence with it. */
   nats: NatsConnection;
   /**
-   * Options for the worker's own connection, as plain data (servers, TLS as
-   * file paths or PEM): they are copied into the worker. The identity must be
-   * allowed to consume the log stream.
+   * Options for the worker's own connection, as plain data (servers,
+   * reconnection) and without TLS: they are copied into the worker.
    */
   natsOptions: ConnectionOptions;
+  /**
+   * The identity that connection presents, when NATS runs TLS; it must be
+   * allowed to consume the log stream. The set in force when the worker
+   * starts, then each renewal, which the worker presents from its next
+   * reconnect.
+   */
+  natsTls?: NatsTlsInForce;
   indexPath: string;
   logId: string;
   /** Signs tree heads; it goes to the worker as PKCS#8 PEM and is never logged. */
@@ -46,8 +53,12 @@ const STOP_TIMEOUT_MS = 10_000;
  * it fails to get there.
  */
 export async function startIndexerWorker(o: IndexerWorkerOptions): Promise<IndexerThread> {
+  // A `tls` here would be cloned into the worker as it is now and never follow a renewal.
+  if (o.natsOptions.tls)
+    throw new Error("startIndexerWorker: give the NATS identity as natsTls, not natsOptions.tls");
   const workerData: IndexerWorkerData = {
     nats: o.natsOptions,
+    ...(o.natsTls && { tls: o.natsTls.current() }),
     indexPath: o.indexPath,
     logId: o.logId,
     logKeyPem: o.logKey.export({ type: "pkcs8", format: "pem" }).toString(),
@@ -65,7 +76,15 @@ export async function startIndexerWorker(o: IndexerWorkerOptions): Promise<Index
     ready = resolve;
     failed = reject;
   });
-  const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+  const unfollow = o.natsTls?.onRenew((pem) =>
+    worker.postMessage({ type: "tls", pem } satisfies ToIndexerWorker),
+  );
+  const exited = new Promise<void>((resolve) =>
+    worker.once("exit", () => {
+      unfollow?.();
+      resolve();
+    }),
+  );
   worker.on("message", (m: FromIndexerWorker) => {
     if (m.type === "log") o.logger[m.level](m.fields, m.msg);
     else if (m.type === "crash") crash = m.err;

@@ -2,6 +2,8 @@ import { createPrivateKey } from "node:crypto";
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import { type ConnectionOptions, connect } from "@nats-io/transport-node";
 import { errorFields, type Level, type Logger } from "../../core/logger.js";
+import { natsTlsInForce } from "../../core/nats-tls.js";
+import type { TlsPem } from "../../core/tls-files.js";
 import { startIndexer } from "./indexer.js";
 import { LogIndex } from "./log-index.js";
 
@@ -13,8 +15,10 @@ import { LogIndex } from "./log-index.js";
 
 /** Plain data only: it is cloned into the worker. */
 export interface IndexerWorkerData {
-  /** nats.js options for the worker's own connection (servers, TLS as file paths or PEM). */
+  /** nats.js options for the worker's own connection (servers, reconnection), without TLS. */
   nats: ConnectionOptions;
+  /** The TLS identity that connection presents, as in force when the worker started; renewals come as "tls" messages. */
+  tls?: TlsPem;
   indexPath: string;
   logId: string;
   /** The tree-head signing key, PKCS#8 PEM. */
@@ -28,7 +32,7 @@ export type FromIndexerWorker =
   /** Sent just before an uncaught error ends the thread, with what a log line keeps of it. */
   | { type: "crash"; err: unknown };
 
-export type ToIndexerWorker = { type: "stop" };
+export type ToIndexerWorker = { type: "stop" } | { type: "tls"; pem: TlsPem };
 
 const port = parentPort;
 if (!port) throw new Error("indexer-worker.ts is a worker thread's entry (see startIndexerWorker)");
@@ -41,7 +45,12 @@ process.on("uncaughtExceptionMonitor", (err) => {
   port.postMessage({ type: "crash", err: errorFields(err) } satisfies FromIndexerWorker);
 });
 
-const nc = await connect(data.nats);
+// The broker's identity in force, renewed by the main thread: each reconnect presents the latest set.
+const tls = data.tls ? natsTlsInForce(data.tls) : undefined;
+port.on("message", (m: ToIndexerWorker) => {
+  if (m.type === "tls") tls?.renew(m.pem);
+});
+const nc = await connect({ ...data.nats, ...(tls ? { tls: tls.option } : {}) });
 let stopping = false;
 void nc.closed().then((err) => {
   if (stopping) return;

@@ -1,6 +1,7 @@
 import { Catalogue } from "../../core/catalogue.js";
 import type { Logger } from "../../core/logger.js";
 import { connectOrWait, natsClientOptions } from "../../core/nats-client.js";
+import { type NatsTlsInForce, natsTlsInForce } from "../../core/nats-tls.js";
 import { countNatsReconnects, type Telemetry } from "../../core/telemetry/index.js";
 import { createPolicyStore } from "../../policies/index.js";
 import type { BrokerConfig } from "./config.js";
@@ -28,22 +29,27 @@ export async function startBrokerProcess(
     trustDomain: cfg.trustDomain,
     logger: logger.child({ component: "policy" }),
   });
-  const natsOptions = (name: string) =>
+  // On NATS the broker presents the set checked at start, then each renewal its TLS watcher takes: never
+  // what the files hold at a reconnect.
+  const natsTls = natsTlsInForce(cfg.tls);
+  const natsOptions = (name: string, tls?: NatsTlsInForce) =>
     natsClientOptions({
       servers: cfg.servers,
       name,
-      tls: { caFile: cfg.tlsFiles.ca, certFile: cfg.tlsFiles.cert, keyFile: cfg.tlsFiles.key },
+      ...(tls ? { tls } : {}),
       // nats.js otherwise builds two stack-traced errors for every request (README, "Performance").
       extra: { noAsyncTraces: true },
     });
   let nc: Awaited<ReturnType<typeof connectOrWait>> | undefined;
   try {
-    nc = await connectOrWait(natsOptions(`xbus-broker-${cfg.brokerId}`), (err) =>
+    nc = await connectOrWait(natsOptions(`xbus-broker-${cfg.brokerId}`, natsTls), (err) =>
       logger.warn({ servers: cfg.servers, err }, "NATS is not reachable yet; waiting for it"),
     );
     countNatsReconnects(nc, telemetry.metrics, "broker");
     const services = await startBrokerServices({
       nats: nc,
+      natsTls,
+      // The indexer's identity is natsTls too, handed to its worker thread apart from these options.
       indexerNatsOptions: natsOptions(`xbus-indexer-${cfg.brokerId}`),
       tls: cfg.tls,
       tlsFiles: cfg.tlsFiles,

@@ -17,6 +17,7 @@ import {
 import type { AlertOptions } from "../../broker/review/alerts.js";
 import type { Catalogue } from "../../core/catalogue.js";
 import type { Logger } from "../../core/logger.js";
+import type { NatsTlsInForce } from "../../core/nats-tls.js";
 import type { Telemetry } from "../../core/telemetry/index.js";
 import type { PolicySource } from "../../policies/index.js";
 
@@ -29,7 +30,14 @@ import type { PolicySource } from "../../policies/index.js";
 export interface BrokerServicesOptions {
   /** The broker's connection: routing, the log's appends, consents. */
   nats: NatsConnection;
-  /** The indexer worker's own connection, as plain data (the same identity as `nats`). */
+  /**
+   * The identity `nats` presents, when NATS runs TLS: the broker's own (as
+   * `tls`). A renewal the broker takes from tlsFiles renews it, so `nats` and
+   * the indexer's connection present it from their next reconnect, and a set
+   * the broker refused never reaches NATS.
+   */
+  natsTls?: NatsTlsInForce;
+  /** The indexer worker's own connection, as plain data without TLS: it presents `natsTls`. */
   indexerNatsOptions: ConnectionOptions;
   tls: BrokerOptions["tls"];
   tlsFiles?: BrokerOptions["tlsFiles"];
@@ -109,6 +117,7 @@ export async function startBrokerServices(o: BrokerServicesOptions): Promise<Bro
       const indexer = await startIndexerWorker({
         nats: o.nats,
         natsOptions: o.indexerNatsOptions,
+        ...(o.natsTls ? { natsTls: o.natsTls } : {}),
         indexPath: o.log.indexPath,
         logId: o.log.logId,
         logKey: o.log.logKey,
@@ -161,6 +170,7 @@ export async function startBrokerServices(o: BrokerServicesOptions): Promise<Bro
       tls: o.tls,
       ...(o.tlsFiles !== undefined ? { tlsFiles: o.tlsFiles } : {}),
       ...(o.checkTls !== undefined ? { checkTls: o.checkTls } : {}),
+      onTlsChange: (tls) => o.natsTls?.renew(tls),
       ...(o.crlPath !== undefined ? { crlPath: o.crlPath } : {}),
       nats: o.nats,
       catalogue: o.catalogue,

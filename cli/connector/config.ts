@@ -16,7 +16,7 @@ export interface ConnectorConfig {
   /** The `<name>` of `spiffe://<td>/agency/<agency>/connector/<name>`. */
   name: string;
   servers: string[];
-  /** For NATS: file paths, read again by nats.js on every reconnect; watched for renewals. */
+  /** The files watched for renewals. NATS is never given them: it gets the set in force (core/nats-tls.ts). */
   tlsFiles: { caFile: string; certFile: string; keyFile: string };
   /** The text of those files as checked at start: a renewal is what differs from it. */
   tlsPem: TlsPem;

@@ -10,6 +10,7 @@ import type { Logger } from "../../core/logger.js";
 import { connectOrWait, natsClientOptions } from "../../core/nats-client.js";
 import { watchConnectivity } from "../../core/nats-connectivity.js";
 import { agencySubjects } from "../../core/nats-subjects.js";
+import { type NatsTlsInForce, natsTlsInForce } from "../../core/nats-tls.js";
 import { createReplySigner } from "../../core/reply-signature.js";
 import {
   countNatsReconnects,
@@ -31,12 +32,13 @@ export interface ConnectorProcess {
 }
 
 /**
- * Connects to NATS with the connector's certificate files, starts the
- * connector against the agency's adapter over mutual TLS, and serves metrics
- * when asked. Resolves once the connector's subscription is on the server.
- * Watches tls.ca / tls.cert / tls.key from then on: a renewal that passes the
- * start-up checks signs the next replies and opens a new adapter client; one
- * that does not is logged and the identity in force stays.
+ * Connects to NATS with the connector's certificate as checked at start,
+ * starts the connector against the agency's adapter over mutual TLS, and
+ * serves metrics when asked. Resolves once the connector's subscription is on
+ * the server. Watches tls.ca / tls.cert / tls.key from then on: a renewal that
+ * passes the start-up checks signs the next replies, opens a new adapter
+ * client and is presented at the next NATS reconnect; one that does not is
+ * logged and the identity in force stays, on NATS too.
  */
 export async function startConnectorProcess(
   cfg: ConnectorConfig,
@@ -53,7 +55,8 @@ export async function startConnectorProcess(
   };
   telemetry.metrics.watchCertificate(`connector-${cfg.agency}`, () => inForce.certNotAfter);
   const signer = createReplySigner(cfg.certPem, cfg.key);
-  const nc = await connectNats(cfg, logger);
+  const natsTls = natsTlsInForce(cfg.tlsPem);
+  const nc = await connectNats(cfg, natsTls, logger);
   countNatsReconnects(nc, telemetry.metrics, `connector-${cfg.agency}`);
   const connectivity = watchConnectivity(nc);
   let connector: Connector | undefined;
@@ -82,6 +85,7 @@ export async function startConnectorProcess(
         const next = cfg.renewed(pem);
         renew(started, cfg, inForce, next);
         inForce = next;
+        natsTls.renew(pem);
         const e = certificateExpiry(next.certPem);
         const fields = {
           spiffe_id: next.spiffeId,
@@ -90,7 +94,11 @@ export async function startConnectorProcess(
           days_to_expiry: e.daysToExpiry,
         };
         if (e.warn) tlsLog.warn(fields, "renewed TLS files in force, but the certificate expires soon");
-        else tlsLog.info(fields, "renewed TLS files in force: new replies and adapter calls use them");
+        else
+          tlsLog.info(
+            fields,
+            "renewed TLS files in force: new replies, adapter calls and NATS reconnects use them",
+          );
       },
     });
     // Files renewed while NATS was being waited for are taken up now, not at their next change.
@@ -145,10 +153,14 @@ function renew(
   connector.renew({ ...(signer ? { signer } : {}), ...(target ? { target } : {}) });
 }
 
-async function connectNats(cfg: ConnectorConfig, logger: Logger): Promise<NatsConnection> {
+async function connectNats(
+  cfg: ConnectorConfig,
+  tls: NatsTlsInForce,
+  logger: Logger,
+): Promise<NatsConnection> {
   const options = natsClientOptions({
     servers: cfg.servers,
-    tls: cfg.tlsFiles,
+    tls,
     extra: connectorNatsOptions(cfg.agency, cfg.name),
   });
   return connectOrWait(options, (err) =>

@@ -35,8 +35,9 @@ import {
 import { Catalogue } from "../../core/catalogue.js";
 import { createLogger, type Logger } from "../../core/logger.js";
 import { natsAuthConfig } from "../../core/nats-auth.js";
-import { type NatsClientTls, natsClientOptions } from "../../core/nats-client.js";
+import { natsClientOptions } from "../../core/nats-client.js";
 import { NatsServer } from "../../core/nats-server.js";
+import { type NatsTlsInForce, natsTlsInForce } from "../../core/nats-tls.js";
 import { createReplySigner } from "../../core/reply-signature.js";
 import { countNatsReconnects, createTelemetry, type Telemetry } from "../../core/telemetry/index.js";
 import { createPolicyStore, type PolicyStore } from "../../policies/index.js";
@@ -87,6 +88,8 @@ export interface StackOptions {
    * permissions; nobody else gets in. Default true.
    */
   natsAuth?: boolean;
+  /** Serve the spawned nats-server's monitoring endpoints (`nats.monitorUrl`): tests read `/connz` there. */
+  natsMonitor?: boolean;
   /** Sees every outcome just before it is logged (tests use it to check what the broker decided). */
   observe?: (outcome: ExchangeOutcome) => void;
   /** The provider agencies to run, each with an adapter and a connector. Default: the examples. */
@@ -105,8 +108,8 @@ export function exampleAgencies(population: Population): AdapterDefinition[] {
   return [dcrcAdapter(population), mohAdapter(population), moeAdapter(population), rstaAdapter(population)];
 }
 
-/** A NATS client identity: PEM contents, and the files they came from when there are any. */
-export type NatsIdentity = { cert: string; key: string; certPath?: string; keyPath?: string };
+/** A NATS client identity: PEM contents. */
+export type NatsIdentity = { cert: string; key: string };
 
 export interface PemPair {
   cert: string;
@@ -130,7 +133,7 @@ export interface Stack {
   /** The broker's own certificate as it was issued at start (renew it with issueIdentity("broker", …)). */
   readonly brokerCert: PemPair & IssuedCertificate;
   /** The nats-server the stack started, or the one it was pointed at. */
-  readonly nats: { readonly url: string };
+  readonly nats: { readonly url: string; readonly monitorUrl?: string | undefined };
   /** NATS runs with mutual TLS and verify_and_map (see StackOptions.natsAuth). */
   readonly natsAuth: boolean;
   /** Connects to the stack's NATS as `identity` (a broker or connector certificate when natsAuth is on). */
@@ -198,7 +201,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const ca = caDir.ca;
   const caPath = join(certDir, "ca.pem");
   // The trust bundle: with an intermediate it holds the root and the issuing CA.
-  writeFileSync(caPath, readFileSync(caDir.paths.caCert));
+  const trustBundle = readFileSync(caDir.paths.caCert, "utf8");
+  writeFileSync(caPath, trustBundle);
   const write = (name: string, c: IssuedCertificate) => {
     const certPath = join(certDir, `${name}.pem`);
     const keyPath = join(certDir, `${name}-key.pem`);
@@ -268,26 +272,33 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       identities: [brokerCert.spiffeId ?? "", ...[...connectorCerts.values()].map((c) => c.spiffeId ?? "")],
     });
   }
-  const spawned = options.natsUrl ? undefined : await NatsServer.start({ extraConfig });
+  const spawned = options.natsUrl
+    ? undefined
+    : await NatsServer.start({ extraConfig, ...(options.natsMonitor ? { monitor: true } : {}) });
   const nats = spawned ?? { url: options.natsUrl as string };
-  // From files when the identity has them, so a renewed certificate is taken up at the next reconnect.
-  const natsTls = (identity: NatsIdentity): NatsClientTls =>
-    identity.certPath && identity.keyPath
-      ? { caFile: caPath, certFile: identity.certPath, keyFile: identity.keyPath }
-      : { ca: ca.certPem, cert: identity.cert, key: identity.key };
+  // Identities as PEM, never their files: the broker's follows the renewals its TLS watcher takes
+  // (brokerNatsTls below); the others keep what the stack issued them at start.
   const natsOptions = (
-    identity?: NatsIdentity,
+    tls: NatsTlsInForce | undefined,
     name?: string,
     extra: Partial<ConnectionOptions> = {},
-  ): ConnectionOptions =>
+  ) =>
     natsClientOptions({
       servers: nats.url,
       ...(name ? { name } : {}),
       extra,
-      ...(natsAuth && identity ? { tls: natsTls(identity) } : {}),
+      ...(natsAuth && tls ? { tls } : {}),
     });
   const natsConnect = (identity?: NatsIdentity, name?: string, extra: Partial<ConnectionOptions> = {}) =>
-    connect(natsOptions(identity, name, extra));
+    connect(
+      natsOptions(
+        identity && natsTlsInForce({ ca: trustBundle, cert: identity.cert, key: identity.key }),
+        name,
+        extra,
+      ),
+    );
+  const brokerTls = { ca: trustBundle, cert: brokerCert.cert, key: brokerCert.key };
+  const brokerNatsTls = natsAuth ? natsTlsInForce(brokerTls) : undefined;
   const closers: (() => Promise<void>)[] = spawned ? [() => spawned.dispose()] : [];
   const telemetry = options.telemetry ?? createTelemetry({ serviceName: "xbus-dev" });
   if (!options.telemetry) closers.push(() => telemetry.shutdown());
@@ -300,7 +311,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   try {
     // noAsyncTraces: nats.js otherwise builds two Error objects (stack traces) for every request, ~4% of
     // the broker's CPU in `npm run bench`; failures still arrive as the same error classes.
-    const brokerNc = await natsConnect(brokerCert, "xbus-broker-dev", { noAsyncTraces: true });
+    const brokerNc = await connect(natsOptions(brokerNatsTls, "xbus-broker-dev", { noAsyncTraces: true }));
     closers.push(() => brokerNc.close());
     countNatsReconnects(brokerNc, telemetry.metrics, "broker");
     const running = new Map<
@@ -404,8 +415,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const brokerFiles = { ca: caPath, cert: brokerCert.certPath, key: brokerCert.keyPath };
     const services = await startBrokerServices({
       nats: brokerNc,
-      indexerNatsOptions: natsOptions(brokerCert, "xbus-indexer-dev", { noAsyncTraces: true }),
-      tls: { ca: ca.certPem, cert: brokerCert.cert, key: brokerCert.key },
+      ...(brokerNatsTls ? { natsTls: brokerNatsTls } : {}),
+      indexerNatsOptions: natsOptions(undefined, "xbus-indexer-dev", { noAsyncTraces: true }),
+      tls: brokerTls,
       tlsFiles: brokerFiles,
       // The checks `xbus broker` runs at start and on a reload, though the stack issued the first certificate.
       checkTls: brokerTlsCheck(TRUST_DOMAIN, brokerFiles),

@@ -3,7 +3,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { credentials } from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { dcrcAdapter } from "../../adapters/examples/dcrc/adapter.js";
 import { createPopulation } from "../../adapters/examples/population.js";
 import { type AdapterServer, serveAdapter } from "../../adapters/sdk/index.js";
@@ -21,7 +21,7 @@ import { silentLogger } from "../../core/logger.js";
 import { natsAuthConfig } from "../../core/nats-auth.js";
 import { NatsServer } from "../../core/nats-server.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
-import { serverCertificateSerial } from "../helpers/tls.js";
+import { certificateSha256, natsClientCertificates, serverCertificateSerial } from "../helpers/tls.js";
 import { killXbusProcesses, logLines, runXbus, startXbus } from "../helpers/xbus-process.js";
 
 /*
@@ -68,6 +68,7 @@ beforeAll(async () => {
   consumer = issue("consumer", { role: "system", spiffeId: `spiffe://${TD}/agency/moe/system/scholarships` });
   const natsCert = issue("nats", { role: "server", ...server });
   nats = await NatsServer.start({
+    monitor: true,
     extraConfig: natsAuthConfig({
       tls: { certFile: natsCert.cert, keyFile: natsCert.key, caFile: caDir.paths.caCert },
       identities: [`spiffe://${TD}/xbus/broker/b1`, `spiffe://${TD}/agency/dcrc/connector/c1`],
@@ -153,15 +154,7 @@ describe("xbus broker and xbus connector, each in its own process", () => {
       "xbus connector: dcrc ready as spiffe://gov.bt/agency/dcrc/connector/c1",
     );
 
-    const client = createServiceClient(
-      Exchange,
-      exchange,
-      credentials.createSsl(
-        Buffer.from(caDir.ca.certPem),
-        Buffer.from(consumer.keyPem),
-        Buffer.from(consumer.certPem),
-      ),
-    );
+    const client = consumerClient(exchange);
     const subject = population.citizens[0]?.id ?? "";
     const res = await client.fetch(
       { service: "dcrc.citizen-record", subjectId: subject, purpose: "scholarship-eligibility" },
@@ -209,13 +202,44 @@ describe("xbus broker and xbus connector, each in its own process", () => {
   });
 });
 
+/** An Exchange client of the broker at `exchange` (host:port), as the consumer system. */
+const consumerClient = (exchange: string) =>
+  createServiceClient(
+    Exchange,
+    exchange,
+    credentials.createSsl(
+      Buffer.from(caDir.ca.certPem),
+      Buffer.from(consumer.keyPem),
+      Buffer.from(consumer.certPem),
+    ),
+  );
+
 /** The serial of the certificate the broker at `exchange` shows a new connection. */
 const brokerSerial = (exchange: string) =>
   serverCertificateSerial(exchange, { ca: caDir.ca.certPem, cert: consumer.certPem, key: consumer.keyPem });
 
+/** Restarts nats-server: every client reconnects, presenting whatever TLS identity it holds then. */
+async function restartNats(): Promise<void> {
+  await nats.stop();
+  await nats.restart();
+}
+
+/** Waits until the broker's and its indexer's NATS connections are back, each presenting `certPem`. */
+async function brokerOnNatsWith(certPem: string): Promise<void> {
+  const want = [{ user: `spiffe://${TD}/xbus/broker/b1`, certSha256: certificateSha256(certPem) }];
+  await vi.waitFor(
+    async () => {
+      const monitor = nats.monitorUrl ?? "";
+      expect(await natsClientCertificates(monitor, "xbus-broker-b1")).toEqual(want);
+      expect(await natsClientCertificates(monitor, "xbus-indexer-b1")).toEqual(want);
+    },
+    { timeout: 20_000, interval: 100 },
+  );
+}
+
 describe("xbus broker, its certificate renewed in place", () => {
-  it("refuses a set it would not start with (a connector's, expired, another CA's, another trust domain's), one warning each naming the file and the reason, keeps its certificate, and takes a proper renewal", {
-    timeout: 90_000,
+  it("refuses a set it would not start with (expired, another CA's, another trust domain's, a connector's), one warning each naming the file and the reason, keeps its certificate on gRPC and on NATS reconnects, and takes a proper renewal on both", {
+    timeout: 120_000,
   }, async () => {
     // The broker's files in a folder of their own, so the other tests keep theirs.
     const tlsDir = join(dir, "renewal");
@@ -238,10 +262,14 @@ describe("xbus broker, its certificate renewed in place", () => {
         log: { ...(settings.log as object), index: "renewal/log-index.sqlite" },
       }),
     );
-    const original = new X509Certificate(readFileSync(files.cert)).serialNumber.toUpperCase();
+    const originalPem = readFileSync(files.cert, "utf8");
+    const original = new X509Certificate(originalPem).serialNumber.toUpperCase();
 
     const b = await startXbus(["broker", "--config", config], "info");
     const exchange = /Exchange on (\S+),/.exec(b.ready)?.[1] ?? "";
+    const reviewUrl = /review API (\S+),/.exec(b.ready)?.[1] ?? "";
+    // A connector, so that exchanges cross NATS both ways.
+    const c = await startXbus(["connector", "--config", connectorConfig]);
     const REFUSED = "new TLS files not taken (yet); the ones in force stay";
     const refusals = () => logLines(b.stderr()).filter((l) => l.msg === REFUSED);
     const messageOf = (l: Record<string, unknown>) => (l.err as { message?: string } | undefined)?.message;
@@ -269,23 +297,54 @@ describe("xbus broker, its certificate renewed in place", () => {
       notAfter: new Date(Date.now() - DAY),
     });
     const reasons = [
-      `${config}: tls.cert: ${files.cert} is the certificate of spiffe://gov.bt/agency/dcrc/connector/c1, ${wanted}`,
       `${config}: tls.cert: ${files.cert} expired on ${new Date(new X509Certificate(expired.cert).validTo).toISOString()}`,
       `${config}: tls.cert: ${files.cert} was not issued by a CA of the trust bundle`,
       `${config}: tls.cert: ${files.cert} is the certificate of spiffe://gov.in/xbus/broker/b1, ${wanted}`,
+      `${config}: tls.cert: ${files.cert} is the certificate of spiffe://gov.bt/agency/dcrc/connector/c1, ${wanted}`,
     ] as const;
+    const client = consumerClient(exchange);
+    /** A Fetch that answers, once broker and connector are back on NATS; the tree head then covers it. */
+    const exchanged = async () => {
+      const treeSize = async () =>
+        (
+          (await (
+            await fetch(`${reviewUrl}/v1/log/tree-head`, { headers: { authorization: `Bearer ${token}` } })
+          ).json()) as { tree_size: number }
+        ).tree_size;
+      const before = await treeSize();
+      await vi.waitFor(
+        () =>
+          client.fetch(
+            {
+              service: "dcrc.citizen-record",
+              subjectId: population.citizens[1]?.id ?? "",
+              purpose: "scholarship-eligibility",
+            },
+            { deadline: Date.now() + 2000 },
+          ),
+        { timeout: 30_000, interval: 200 },
+      );
+      await vi.waitFor(async () => expect(await treeSize()).toBeGreaterThan(before), {
+        timeout: 10_000,
+        interval: 100,
+      });
+    };
     try {
       expect(await brokerSerial(exchange)).toBe(original);
+      await refused(expired, reasons[0]);
+      await refused(brokerOf(createCa({ trustDomain: TD })), reasons[1]);
+      await refused(brokerOf(createCa({ trustDomain: "gov.in" })), reasons[2]);
       await refused(
         {
           cert: readFileSync(join(dir, "connector.pem"), "utf8"),
           key: readFileSync(join(dir, "connector-key.pem"), "utf8"),
         },
-        reasons[0],
+        reasons[3],
       );
-      await refused(expired, reasons[1]);
-      await refused(brokerOf(createCa({ trustDomain: TD })), reasons[2]);
-      await refused(brokerOf(createCa({ trustDomain: "gov.in" })), reasons[3]);
+      // A reconnect now would read a connector's certificate from the files: NATS still gets the broker's.
+      await restartNats();
+      await brokerOnNatsWith(originalPem);
+      await exchanged();
 
       const renewed = caDir.issue({
         role: "broker",
@@ -301,14 +360,21 @@ describe("xbus broker, its certificate renewed in place", () => {
         "the renewed certificate's log line",
       );
       expect(await brokerSerial(exchange)).toBe(renewed.serial);
+      // NATS gets the renewal at the next reconnect, the indexer's connection too.
+      await restartNats();
+      await brokerOnNatsWith(renewed.certPem);
+      await exchanged();
 
       // One warning per wrong set, each naming the certificate file (a set caught half written, the new key
       // beside the old certificate, may add one of its own).
       for (const r of reasons) expect(refusals().filter((l) => messageOf(l) === r)).toHaveLength(1);
       for (const l of refusals()) expect(l).toMatchObject({ level: "warn", part: "tls", cert: files.cert });
     } finally {
+      client.close();
+      c.child.kill("SIGTERM");
       b.child.kill("SIGTERM");
     }
+    expect(await c.exited).toBe(0);
     expect(await b.exited).toBe(0);
     expect(b.stderr()).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE/);
   });

@@ -1,11 +1,13 @@
 import { X509Certificate } from "node:crypto";
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { dcrcAdapter } from "../../adapters/examples/dcrc/adapter.js";
 import type { AdapterDefinition } from "../../adapters/sdk/index.js";
+import type { NatsServer } from "../../core/nats-server.js";
 import { sha256, verifyReply } from "../../core/reply-signature.js";
 import { deadline, failure, startTestStack, type TestStack } from "../helpers/stack.js";
+import { certificateSha256, natsClientCertificates } from "../helpers/tls.js";
 import { killXbusProcesses, logLines, runXbus, spawnXbus, startXbus } from "../helpers/xbus-process.js";
 
 /*
@@ -42,7 +44,11 @@ let subject: string;
 let configPath: string;
 
 beforeAll(async () => {
-  stack = await startTestStack({ connector: false, agencies: (p) => [gated(dcrcAdapter(p))] });
+  stack = await startTestStack({
+    connector: false,
+    agencies: (p) => [gated(dcrcAdapter(p))],
+    natsMonitor: true,
+  });
   subject = stack.population.citizens[0]?.id ?? "";
   const dcrc = stack.adapters.find((a) => a.agency === "dcrc");
   configPath = join(stack.dir, "connector-dcrc.json");
@@ -218,6 +224,29 @@ function signedWith(exchangeId: string, candidates: string[]): string {
   return named;
 }
 
+/**
+ * Restarts the stack's nats-server, so every client reconnects presenting the TLS identity it holds then, and
+ * waits until the dcrc connectors' connections are back with `certificates`: the stack's own idle one (the
+ * certificate it was issued) and the child's.
+ */
+async function reconnectedWith(certificates: string[]): Promise<void> {
+  const server = stack.nats as NatsServer;
+  await server.stop();
+  await server.restart();
+  const want = certificates.map((pem) => ({ user: DCRC_CONNECTOR, certSha256: certificateSha256(pem) }));
+  await vi.waitFor(
+    async () => {
+      const seen = await natsClientCertificates(server.monitorUrl ?? "", "xbus-connector-dcrc-dev");
+      expect(seen).toHaveLength(want.length);
+      expect(seen).toEqual(expect.arrayContaining(want));
+    },
+    { timeout: 20_000, interval: 100 },
+  );
+}
+
+/** fetchName, retried while broker and connector are still reconnecting. */
+const fetchNameOnceBack = () => vi.waitFor(fetchName, { timeout: 20_000, interval: 200 });
+
 const daysToExpiry = async (metricsUrl: string) => {
   const text = await (await globalThis.fetch(metricsUrl)).text();
   const line = text
@@ -229,7 +258,7 @@ const daysToExpiry = async (metricsUrl: string) => {
 };
 
 describe("xbus connector, certificate renewal without a restart", () => {
-  it("signs the next replies with the renewed certificate, and exchanges in flight across the swap all answer", {
+  it("signs the next replies with the renewed certificate, exchanges in flight across the swap all answer, and the next NATS reconnect presents it", {
     timeout: 60_000,
   }, async () => {
     const { config, files, original } = connectorFolder("renewal");
@@ -260,7 +289,8 @@ describe("xbus connector, certificate renewal without a restart", () => {
         (_, err) =>
           logLines(err).some(
             (l) =>
-              l.msg === "renewed TLS files in force: new replies and adapter calls use them" &&
+              l.msg ===
+                "renewed TLS files in force: new replies, adapter calls and NATS reconnects use them" &&
               l.cert_serial === renewed.serial,
           ),
         "the renewal's log line",
@@ -278,6 +308,11 @@ describe("xbus connector, certificate renewal without a restart", () => {
       expect(signedWith(next.exchangeId, [original.cert, renewed.certPem])).toBe(renewed.certPem);
       expect(await daysToExpiry(metricsUrl)).toBeLessThan(30);
 
+      // On NATS the renewed certificate is presented from the next reconnect.
+      await reconnectedWith([original.cert, renewed.certPem]);
+      const back = await fetchNameOnceBack();
+      expect(signedWith(back.exchangeId, [renewed.certPem])).toBe(renewed.certPem);
+
       const line = logLines(c.stderr()).find((l) => l.cert_serial === renewed.serial);
       expect(line).toMatchObject({
         level: "info",
@@ -293,7 +328,7 @@ describe("xbus connector, certificate renewal without a restart", () => {
     expect(c.stderr()).not.toContain("PRIVATE KEY");
   });
 
-  it("refuses a bad renewal with one log line naming the file and the reason, and keeps serving with the certificate in force", {
+  it("refuses a bad renewal with one log line naming the file and the reason, and keeps serving with the certificate in force, on NATS reconnects too", {
     timeout: 60_000,
   }, async () => {
     const { config, files, original } = connectorFolder("bad-renewal");
@@ -332,6 +367,11 @@ describe("xbus connector, certificate renewal without a restart", () => {
         { cert: "-----BEGIN CERTIFICATE-----\ngarbage" },
         `${config}: tls.cert: ${files.cert} holds no PEM certificate`,
       );
+
+      // The files now hold garbage and moh's key. A reconnect presents the identity in force regardless.
+      await reconnectedWith([original.cert, original.cert]);
+      const back = await fetchNameOnceBack();
+      expect(signedWith(back.exchangeId, [original.cert])).toBe(original.cert);
 
       // Each refusal is one warning naming the file it is about, once per set of files: writing both files
       // wakes a listener for each, and the set they read is logged once.

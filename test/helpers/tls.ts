@@ -1,3 +1,4 @@
+import { createHash, X509Certificate } from "node:crypto";
 import { connect } from "node:tls";
 
 /**
@@ -21,4 +22,32 @@ export function serverCertificateSerial(
     );
     s.on("error", reject);
   });
+}
+
+/** A certificate's SHA-256 (lowercase hex of its DER), as nats-server's monitoring names a client's. */
+export const certificateSha256 = (pem: string): string =>
+  createHash("sha256").update(new X509Certificate(pem).raw).digest("hex");
+
+/**
+ * What each open connection named `name` presented to a nats-server started
+ * with `monitor` (its `/connz`): the NATS user its certificate mapped to and
+ * the certificate's SHA-256. How tests see which identity a client's NATS
+ * connection presents; empty while it is away (reconnecting, say).
+ */
+export async function natsClientCertificates(
+  monitorUrl: string,
+  name: string,
+): Promise<{ user: string | undefined; certSha256: string | undefined }[]> {
+  const res = await fetch(`${monitorUrl}/connz?auth=true&limit=1024`);
+  if (!res.ok) throw new Error(`${monitorUrl}/connz answered ${res.status}`);
+  const connz = (await res.json()) as {
+    connections?: {
+      name?: string;
+      authorized_user?: string;
+      tls_peer_certs?: { cert_sha256?: string }[];
+    }[];
+  };
+  return (connz.connections ?? [])
+    .filter((c) => c.name === name)
+    .map((c) => ({ user: c.authorized_user, certSha256: c.tls_peer_certs?.[0]?.cert_sha256 }));
 }

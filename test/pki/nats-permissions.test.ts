@@ -5,8 +5,10 @@ import { connect, type NatsConnection, PermissionViolationError } from "@nats-io
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CaDir, initCaDir, writeIssued } from "../../certs/index.js";
 import { natsAuthConfig, natsPermissionsFor } from "../../core/nats-auth.js";
+import { natsClientOptions } from "../../core/nats-client.js";
 import { createRequestMux } from "../../core/nats-request.js";
 import { NatsServer } from "../../core/nats-server.js";
+import { natsTlsInForce } from "../../core/nats-tls.js";
 
 /*
  * The same identities on NATS: a real nats-server with mutual TLS and
@@ -133,23 +135,17 @@ describe("NATS with the federation's identities", () => {
     expect(natsPermissionsFor(ids.moh).subscribe.allow).toEqual(["xbus.svc.moh.> xbus-connector-moh"]);
   });
 
-  it("reconnects with a renewed certificate read from disk after the server's trust moved to a new CA", async () => {
+  it("reconnects with the renewed certificate put in force after the server's trust moved to a new CA", async () => {
     const dir = mkdtempSync(join(tmp, "rollover-"));
     const next = initCaDir({ dir: join(dir, "ca2"), trustDomain: "gov.bt" });
-    const files = (name: string) => ({
-      certFile: join(dir, `${name}.pem`),
-      keyFile: join(dir, `${name}-key.pem`),
-    });
-    const write = (name: string, c: { certPem: string; keyPem: string }) => {
-      writeFileSync(files(name).certFile, c.certPem);
-      writeFileSync(files(name).keyFile, c.keyPem, { mode: 0o600 });
-    };
     const serverTrust = join(dir, "client-ca.pem");
-    const clientTrust = join(dir, "bundle.pem");
+    const bundle = `${caDir.ca.certPem}${next.ca.certPem}`;
     writeFileSync(serverTrust, caDir.ca.certPem);
-    writeFileSync(clientTrust, `${caDir.ca.certPem}${next.ca.certPem}`);
-    write("broker", { certPem: pems.broker.cert, keyPem: pems.broker.key });
-    write("dcrc", { certPem: pems.dcrc.cert, keyPem: pems.dcrc.key });
+    // What a broker's and a connector's TLS watchers hold in force (core/nats-tls.ts).
+    const inForce = {
+      broker: natsTlsInForce({ ca: bundle, ...pems.broker }),
+      dcrc: natsTlsInForce({ ca: bundle, ...pems.dcrc }),
+    };
     const server = await NatsServer.start({
       extraConfig: natsAuthConfig({
         tls: { certFile: join(tmp, "nats.pem"), keyFile: join(tmp, "nats-key.pem"), caFile: serverTrust },
@@ -157,18 +153,15 @@ describe("NATS with the federation's identities", () => {
       }),
     });
     try {
-      const viaFiles = async (name: string) => {
-        const nc = await connect({
-          servers: server.url,
-          maxReconnectAttempts: -1,
-          reconnectTimeWait: 50,
-          tls: { caFile: clientTrust, ...files(name) },
-        });
+      const connected = async (name: keyof typeof inForce) => {
+        const nc = await connect(
+          natsClientOptions({ servers: server.url, tls: inForce[name], extra: { reconnectTimeWait: 50 } }),
+        );
         open.push(nc);
         return nc;
       };
-      const broker = await viaFiles("broker");
-      const dcrc = await viaFiles("dcrc");
+      const broker = await connected("broker");
+      const dcrc = await connected("dcrc");
       dcrc.subscribe("xbus.svc.dcrc.*", {
         queue: "xbus-connector-dcrc",
         callback: (_err, m) => {
@@ -180,15 +173,22 @@ describe("NATS with the federation's identities", () => {
         "ok",
       );
 
-      // Renewed certificates from the new CA land on disk; the server now trusts only the new CA.
-      write("broker", next.issue({ role: "broker", spiffeId: ids.broker, dnsNames: ["localhost"] }));
-      write("dcrc", next.issue({ role: "connector", spiffeId: ids.dcrc }));
+      // Renewed certificates from the new CA are put in force; the server now trusts only the new CA.
+      const renewed = (c: { certPem: string; keyPem: string }) => ({
+        ca: bundle,
+        cert: c.certPem,
+        key: c.keyPem,
+      });
+      inForce.broker.renew(
+        renewed(next.issue({ role: "broker", spiffeId: ids.broker, dnsNames: ["localhost"] })),
+      );
+      inForce.dcrc.renew(renewed(next.issue({ role: "connector", spiffeId: ids.dcrc })));
       writeFileSync(serverTrust, next.ca.certPem);
       await server.stop();
       await server.restart();
-      // A client still holding the old certificate is now refused: only the files' new one gets in.
+      // A client still holding the old certificate is now refused: only the renewed one gets in.
       await expect(
-        connect({ servers: server.url, reconnect: false, tls: { caFile: clientTrust, ...pems.dcrc } }),
+        connect({ servers: server.url, reconnect: false, tls: { ca: bundle, ...pems.dcrc } }),
       ).rejects.toThrow();
 
       for (;;) {

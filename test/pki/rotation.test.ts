@@ -11,9 +11,10 @@ import {
   issueCertificate,
 } from "../../certs/index.js";
 import { createServiceClient, type ServiceClient } from "../../core/grpc.js";
+import type { NatsServer } from "../../core/nats-server.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { deadline, failure, startTestStack, type TestStack } from "../helpers/stack.js";
-import { serverCertificateSerial } from "../helpers/tls.js";
+import { certificateSha256, natsClientCertificates, serverCertificateSerial } from "../helpers/tls.js";
 
 /*
  * Rotation without an outage, against the real stack: the broker's
@@ -31,6 +32,7 @@ const tlsLog: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
   stack = await startTestStack({
+    natsMonitor: true,
     onLog: (l) => {
       if (l.includes('"part":"tls"')) tlsLog.push(JSON.parse(l) as Record<string, unknown>);
     },
@@ -246,7 +248,7 @@ describe("reload checks", () => {
     );
   });
 
-  it("still takes up a proper renewal after refusals, and logs no key", async () => {
+  it("still takes up a proper renewal after refusals, presents it on NATS from the next reconnect, and logs no key", async () => {
     const renewed = stack.issueIdentity("broker", {
       role: "broker",
       spiffeId: BROKER,
@@ -258,6 +260,24 @@ describe("reload checks", () => {
     expect(tlsLog.at(-1)).toMatchObject({ msg: "own certificate", cert_serial: renewed.serial });
     expect(refusals()).toHaveLength(4);
     expect(JSON.stringify(tlsLog)).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE/);
+
+    // The broker's NATS connections, its indexer's too, present the renewal from their next reconnect.
+    const nats = stack.nats as NatsServer;
+    await nats.stop();
+    await nats.restart();
+    const want = [{ user: BROKER, certSha256: certificateSha256(renewed.cert) }];
+    await vi.waitFor(
+      async () => {
+        expect(await natsClientCertificates(nats.monitorUrl ?? "", "xbus-broker-dev")).toEqual(want);
+        expect(await natsClientCertificates(nats.monitorUrl ?? "", "xbus-indexer-dev")).toEqual(want);
+      },
+      { timeout: 20_000, interval: 100 },
+    );
+    const res = await vi.waitFor(
+      () => client().fetch({ service: SERVICE, subjectId: subject, purpose: PURPOSE }, deadline(2000)),
+      { timeout: 20_000, interval: 200 },
+    );
+    expect(res.exchangeId).not.toBe("");
   });
 });
 
