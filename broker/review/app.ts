@@ -111,6 +111,7 @@ export function createReviewApp(o: ReviewOptions): Hono {
   app.get("/ui", uiFile(ui.html, "text/html; charset=utf-8"));
   app.get("/ui/", uiFile(ui.html, "text/html; charset=utf-8"));
   app.get("/ui/app.js", uiFile(ui.js, "text/javascript; charset=utf-8"));
+  app.get("/ui/merkle.js", uiFile(ui.merkleJs, "text/javascript; charset=utf-8"));
   app.get("/ui/app.css", uiFile(ui.css, "text/css; charset=utf-8"));
   // Browsers ask for it by themselves; "no icon" is an answer, where a 404 shows as an error in the console.
   app.get("/favicon.ico", () => new Response(null, { status: 204, headers: UI_HEADERS }));
