@@ -60,6 +60,7 @@ const EXCHANGE_PARAMS = [
   "limit",
 ] as const;
 const DEFAULT_ACCESS_LIMIT = 100;
+const DEFAULT_ENTRIES_LIMIT = 100;
 const DEFAULT_EXCHANGE_LIMIT = 50;
 const DEFAULT_ALERT_WINDOW_MS = 24 * 3600_000;
 
@@ -110,6 +111,7 @@ export function createReviewApp(o: ReviewOptions): Hono {
   app.get("/ui", uiFile(ui.html, "text/html; charset=utf-8"));
   app.get("/ui/", uiFile(ui.html, "text/html; charset=utf-8"));
   app.get("/ui/app.js", uiFile(ui.js, "text/javascript; charset=utf-8"));
+  app.get("/ui/merkle.js", uiFile(ui.merkleJs, "text/javascript; charset=utf-8"));
   app.get("/ui/app.css", uiFile(ui.css, "text/css; charset=utf-8"));
   // Browsers ask for it by themselves; "no icon" is an answer, where a 404 shows as an error in the console.
   app.get("/favicon.ico", () => new Response(null, { status: 204, headers: UI_HEADERS }));
@@ -169,7 +171,7 @@ export function createReviewApp(o: ReviewOptions): Hono {
 
   app.get("/v1/log/entries", (c) => {
     const start = intParam(c.req.query("start") ?? "0", "start");
-    const limit = Math.min(MAX_LIMIT, intParam(c.req.query("limit") ?? "100", "limit"));
+    const limit = limitParam(c.req.query("limit"), DEFAULT_ENTRIES_LIMIT);
     return c.json({
       entries: o.index.entries(start, limit).map((e) => ({
         index: e.index,

@@ -1,14 +1,16 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
-/** The review UI's three files (broker/review/ui/), read once; they hold no data and are served without a token. */
+/** The review UI's files (broker/review/ui/), read once; they hold no data and are served without a token. */
 export interface UiAssets {
   readonly html: string;
   readonly js: string;
+  /** The browser's own Merkle checks, a module app.js imports (and the tests import on their own). */
+  readonly merkleJs: string;
   readonly css: string;
 }
 
-const FILES = { html: "index.html", js: "app.js", css: "app.css" } as const;
+const FILES = { html: "index.html", js: "app.js", merkleJs: "merkle.js", css: "app.css" } as const;
 
 /**
  * Where the UI's files are, in order: beside this module (the TypeScript sources, run through tsx), then,
@@ -38,7 +40,12 @@ export function loadUiAssets(from?: readonly string[]): UiAssets {
     if (!existsSync(path)) throw new Error(`review UI: ${path} is missing`);
     return readFileSync(path, "utf8");
   };
-  const assets = { html: read(FILES.html), js: read(FILES.js), css: read(FILES.css) };
+  const assets = {
+    html: read(FILES.html),
+    js: read(FILES.js),
+    merkleJs: read(FILES.merkleJs),
+    css: read(FILES.css),
+  };
   if (from === undefined) cached = assets;
   return assets;
 }

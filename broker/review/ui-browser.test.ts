@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync, randomBytes, randomUUID, sign } from "node:crypto";
+import { createHash, generateKeyPairSync, type KeyObject, randomBytes, randomUUID, sign } from "node:crypto";
 import {
   Browser,
   type BrowserPage,
@@ -9,7 +9,7 @@ import {
   type HTMLSelectElement,
 } from "happy-dom";
 import { Hono } from "hono";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { rawEd25519 } from "../../core/ed25519-raw.js";
 import { treeHeadSignedBytes } from "../../core/merkle-hash.js";
 import { Decision } from "../../proto/gen/xbus/v1/log_pb.js";
@@ -41,6 +41,8 @@ const exchanges = Array.from({ length: COUNT }, (_, i) => ({
   decision: i % 5 === 0 ? "deny" : "allow",
   subject: i % 4 === 0 ? CITIZEN : String(20000000000 + i),
 }));
+/** `hex` with its last bit flipped. */
+const flip = (hex: string) => hex.slice(0, -1) + (hex.endsWith("0") ? "1" : "0");
 const evil = exchanges[EVIL_AT] as (typeof exchanges)[number];
 const log = writeTestLogIndex(
   exchanges.map((e) => ({
@@ -67,15 +69,13 @@ tampering.get("/v1/exchanges/:id", async (c) => {
   const res = await app.fetch(c.req.raw);
   if (res.status !== 200) return res;
   const body = (await res.json()) as { inclusion: { root_hash: string } };
-  const h = body.inclusion.root_hash;
-  body.inclusion.root_hash = h.slice(0, -1) + (h.endsWith("0") ? "1" : "0");
+  body.inclusion.root_hash = flip(body.inclusion.root_hash);
   return c.json(body);
 });
 /** …and a tree head whose root is one bit off, under the log's own signature and key. */
 tampering.get("/v1/log/tree-head", async (c) => {
   const body = (await (await app.fetch(c.req.raw)).json()) as { root_hash: string };
-  const h = body.root_hash;
-  body.root_hash = h.slice(0, -1) + (h.endsWith("0") ? "1" : "0");
+  body.root_hash = flip(body.root_hash);
   return c.json(body);
 });
 tampering.all("*", (c) => app.fetch(c.req.raw));
@@ -87,48 +87,99 @@ const rogue = generateKeyPairSync("ed25519");
 const ROGUE_KEY = rawEd25519(rogue.publicKey).toString("base64");
 const fingerprintOf = (b64: string) => createHash("sha256").update(Buffer.from(b64, "base64")).digest("hex");
 
+/** A tree head as the API answers it: `head` of log xbus-test-log, signed with `key`, naming `publicKey`. */
+function signedHeadJson(
+  head: { treeSize: number; rootHash: string; timestamp?: number },
+  key: KeyObject,
+  publicKey: string,
+) {
+  const h = { logId: "xbus-test-log", timestamp: WED + COUNT * MIN, ...head };
+  return {
+    log_id: h.logId,
+    tree_size: h.treeSize,
+    root_hash: h.rootHash,
+    timestamp: h.timestamp,
+    signature: sign(null, treeHeadSignedBytes(h), key).toString("base64"),
+    public_key: publicKey,
+  };
+}
+
 /**
  * The same API, except that its tree head is `head`, validly signed by the rogue key, which it serves
  * as the log's key: a server that rewrote the log and signs with a key of its own.
  */
 function servingRogueHead(head: { treeSize: number; rootHash: string }): Hono {
-  const h = { logId: "xbus-test-log", timestamp: WED + COUNT * MIN, ...head };
   const rogueApp = new Hono();
   rogueApp.get("/v1/log/tree-head", async (c) => {
     const res = await app.fetch(c.req.raw);
     if (res.status !== 200) return res;
-    return c.json({
-      log_id: h.logId,
-      tree_size: h.treeSize,
-      root_hash: h.rootHash,
-      timestamp: h.timestamp,
-      signature: sign(null, treeHeadSignedBytes(h), rogue.privateKey).toString("base64"),
-      public_key: ROGUE_KEY,
-    });
+    return c.json(signedHeadJson(head, rogue.privateKey, ROGUE_KEY));
   });
   rogueApp.all("*", (c) => app.fetch(c.req.raw));
   return rogueApp;
 }
 /** A head of the real size over another root. */
 const rewritten = servingRogueHead({ treeSize: COUNT, rootHash: "ab".repeat(32) });
-/** A head of one leaf less, with the real root of that size: the proofs (of size COUNT) cannot be compared. */
+/** A head of one leaf less, with the real root of that size: the exchange's own proof is of size COUNT. */
 const smaller = servingRogueHead({
   treeSize: COUNT - 1,
   rootHash: log.reader.tree.root(COUNT - 1).toString("hex"),
 });
 
+/**
+ * The same API behind a proxy each test steers: the tree head it serves (`head`: any size of the real tree
+ * or any root, signed with the log's own key unless `rogue`, so an insider holding the key is covered),
+ * a consistency or inclusion proof with one hash altered, and a record of the proofs the page asks for.
+ */
+const staged = {
+  head: undefined as { treeSize: number; rootHash?: string; rogue?: boolean } | undefined,
+  tamperConsistency: false,
+  tamperInclusion: false,
+  asked: [] as string[],
+};
+/** The real tree's root at `size`, as the log's tree holds it. */
+const rootAt = (size: number) => log.reader.tree.root(size).toString("hex");
+const stagedApp = new Hono();
+stagedApp.get("/v1/log/tree-head", async (c) => {
+  const h = staged.head;
+  if (!h) return app.fetch(c.req.raw);
+  const head = { treeSize: h.treeSize, rootHash: h.rootHash ?? rootAt(h.treeSize) };
+  return c.json(
+    h.rogue
+      ? signedHeadJson(head, rogue.privateKey, ROGUE_KEY)
+      : signedHeadJson(head, log.privateKey, LOG_KEY),
+  );
+});
+stagedApp.get("/v1/log/proof/:kind", async (c) => {
+  const url = new URL(c.req.url);
+  staged.asked.push(url.pathname + url.search);
+  const res = await app.fetch(c.req.raw);
+  const kind = c.req.param("kind");
+  const list = kind === "consistency" ? "proof" : "audit_path";
+  const tamper = kind === "consistency" ? staged.tamperConsistency : staged.tamperInclusion;
+  if (res.status !== 200 || !tamper) return res;
+  const body = (await res.json()) as Record<string, string[]>;
+  const hashes = body[list] ?? [];
+  body[list] = hashes.map((h, i) => (i === hashes.length - 1 ? flip(h) : h));
+  return c.json(body);
+});
+stagedApp.all("*", (c) => app.fetch(c.req.raw));
+
 let server: ReviewServer;
+let stagedServer: ReviewServer;
 let tamperingServer: ReviewServer;
 let rewrittenServer: ReviewServer;
 let smallerServer: ReviewServer;
 beforeAll(async () => {
   server = await serveReview(app);
+  stagedServer = await serveReview(stagedApp);
   tamperingServer = await serveReview(tampering);
   rewrittenServer = await serveReview(rewritten);
   smallerServer = await serveReview(smaller);
 });
 afterAll(async () => {
   await server?.close();
+  await stagedServer?.close();
   await tamperingServer?.close();
   await rewrittenServer?.close();
   await smallerServer?.close();
@@ -434,12 +485,12 @@ describe("the tree head's signature, checked in the browser", () => {
 describe("an exchange's proof against the signed tree head", () => {
   const e = exchanges[42] as (typeof exchanges)[number];
 
-  it("says the root the proof leads to is that of the signed head of its size", async () => {
+  it("says the root the proof at the signed head's size leads to is that head's root", async () => {
     const { doc } = await open(`#/exchange/${e.id}`);
     typeToken(doc, TOKEN);
     const v = await signedHeadVerdict(doc);
     expect(v).toBe(
-      `Root matches the signed tree head: the proof leads to ${log.reader.latestTreeHead()?.rootHash}, ` +
+      `Root matches the signed tree head: the proof at size 120 leads to ${log.reader.latestTreeHead()?.rootHash}, ` +
         "the root of the tree head of size 120, signed by the key this server serves (which only shows the " +
         "server holds that key; pin the log's key on the tree head view).",
     );
@@ -453,7 +504,7 @@ describe("an exchange's proof against the signed tree head", () => {
     await pin(doc, LOG_KEY);
     page.mainFrame.window.location.hash = `#/exchange/${e.id}`;
     expect(await signedHeadVerdict(doc)).toMatch(
-      /^Root matches the signed tree head: the proof leads to [0-9a-f]{64}, the root of the tree head of size 120, signed by the pinned key\.$/,
+      /^Root matches the signed tree head: the proof at size 120 leads to [0-9a-f]{64}, the root of the tree head of size 120, signed by the pinned key\.$/,
     );
     page.mainFrame.window.location.hash = "#/head";
     await pin(doc, ROGUE_KEY);
@@ -478,17 +529,213 @@ describe("an exchange's proof against the signed tree head", () => {
     expect(await verdict(doc)).toMatch(/^Inclusion proof verified/);
     expect(await signedHeadVerdict(doc)).toMatch(
       new RegExp(
-        `^Root is NOT that of the signed tree head: the proof leads to [0-9a-f]{64}; the tree head of size 120, signed by the key this server serves .*has root ${"ab".repeat(32)}\\.$`,
+        `^Root is NOT that of the signed tree head: the proof at size 120 leads to ${rootAt(COUNT)}; the tree head of size 120, signed by the key this server serves .*has root ${"ab".repeat(32)}\\.$`,
       ),
     );
   });
 
-  it("says the proof is not compared with a signed head when the latest head is of another size", async () => {
+  it("compares with the signed head though the answer's own proof is of another size", async () => {
     const { doc } = await open(`#/exchange/${e.id}`, smallerServer.url);
     typeToken(doc, TOKEN);
-    expect(await signedHeadVerdict(doc)).toBe(
-      "Not compared with a signed head: the proof is for a tree of 120 leaves, the latest signed tree head " +
-        "is of 119, and the API serves only the latest head.",
+    expect(await verdict(doc)).toMatch(/^Inclusion proof verified: leaf 42 is in the tree of 120 leaves/);
+    expect(await signedHeadVerdict(doc)).toMatch(
+      new RegExp(
+        `^Root matches the signed tree head: the proof at size 119 leads to ${rootAt(COUNT - 1)}, the root of the tree head of size 119, `,
+      ),
     );
+  });
+});
+
+/** The consistency verdict, once shown, and once it is another element than `before` (a view shown again). */
+async function consistencyVerdict(doc: Document, before?: unknown): Promise<string> {
+  return until(
+    doc,
+    () => {
+      const p = doc.getElementById("consistency-verdict");
+      return p && p !== before ? p.textContent : undefined;
+    },
+    "the consistency verdict",
+  );
+}
+
+/** Clicks the tree head view's reload button and gives the new consistency verdict. */
+async function reloadHead(doc: Document): Promise<string> {
+  const before = doc.getElementById("consistency-verdict");
+  button(doc, "Load the latest head again").click();
+  return consistencyVerdict(doc, before);
+}
+
+/** The head this tab remembers for the test log under `key`. */
+function remembered(page: BrowserPage, key = LOG_KEY): { tree_size: number; root_hash: string } | null {
+  const slot = `xbus-review-seen-head:${JSON.stringify(["xbus-test-log", key])}`;
+  return JSON.parse(page.mainFrame.window.sessionStorage.getItem(slot) ?? "null");
+}
+
+const INCONSISTENT = "NOT consistent: the log was rewritten or forked: ";
+
+describe("successive tree heads, checked consistent in the browser", () => {
+  beforeEach(() => {
+    Object.assign(staged, { head: undefined, tamperConsistency: false, tamperInclusion: false, asked: [] });
+  });
+
+  it("remembers the first head it verified, then proves each larger head extends the one before", async () => {
+    staged.head = { treeSize: 1 };
+    const { page, doc } = await open("#/head", stagedServer.url);
+    typeToken(doc, TOKEN);
+    expect(await consistencyVerdict(doc)).toBe(
+      `First head seen in this tab for this log and key: size 1, root ${rootAt(1)} is remembered in this ` +
+        "tab; each later head of log xbus-test-log signed by this key is checked to extend it.",
+    );
+    expect(remembered(page)).toMatchObject({ tree_size: 1, root_hash: rootAt(1) });
+    // From 1, through powers of two and the sizes beside them, to the real head; and once at the same size.
+    let before = 1;
+    for (const size of [2, 3, 4, 8, 9, 64, 100, COUNT, COUNT]) {
+      staged.head = size === COUNT ? undefined : { treeSize: size };
+      const v = await reloadHead(doc);
+      expect(v).toMatch(new RegExp(`^Consistent with the head seen at size ${before}: `));
+      if (size > before) {
+        expect(v).toContain(
+          `the consistency proof from ${before} to ${size} leaves, checked in this browser`,
+        );
+        expect(staged.asked.at(-1)).toBe(`/v1/log/proof/consistency?first=${before}&second=${size}`);
+      } else expect(v).toContain("the same tree as the head seen before: same size, same root.");
+      expect(doc.querySelector("#consistency-verdict .verified")).not.toBeNull();
+      expect(remembered(page)).toMatchObject({ tree_size: size, root_hash: rootAt(size) });
+      before = size;
+    }
+    expect(staged.asked.filter((a) => a.includes("consistency"))).toHaveLength(8);
+  });
+
+  it("says NOT consistent when the proof between the heads was altered, and keeps the head seen before", async () => {
+    staged.head = { treeSize: 60 };
+    const { page, doc } = await open("#/head", stagedServer.url);
+    typeToken(doc, TOKEN);
+    await consistencyVerdict(doc);
+    staged.head = undefined;
+    staged.tamperConsistency = true;
+    const v = await reloadHead(doc);
+    expect(v).toMatch(
+      new RegExp(
+        `^${INCONSISTENT}the consistency proof from 60 to 120 leaves leads to [0-9a-f]{64}, not to this head's root ${rootAt(COUNT)}\\. The head seen at size 60 \\(root ${rootAt(60)}\\) stays remembered; this one is not\\.$`,
+      ),
+    );
+    expect(doc.querySelector("#consistency-verdict.alarm .not-verified")).not.toBeNull();
+    expect(doc.getElementById("status")?.textContent).toContain("NOT consistent");
+    expect(remembered(page)).toMatchObject({ tree_size: 60, root_hash: rootAt(60) });
+    // The head seen before was kept: with the log's own proof, the same head now extends it.
+    staged.tamperConsistency = false;
+    expect(await reloadHead(doc)).toMatch(/^Consistent with the head seen at size 60: /);
+    expect(remembered(page)).toMatchObject({ tree_size: COUNT });
+  });
+
+  it("says NOT consistent for a head of the same size with another root, though the pinned log key signed it", async () => {
+    const { page, doc } = await open("#/head", stagedServer.url);
+    typeToken(doc, TOKEN);
+    await signatureVerdict(doc);
+    await pin(doc, LOG_KEY);
+    // The same key as the one served before the pin: the same head of the same log, seen again.
+    expect(await consistencyVerdict(doc)).toMatch(
+      /^Consistent with the head seen at size 120: the same tree/,
+    );
+    staged.head = { treeSize: COUNT, rootHash: "ab".repeat(32) };
+    const v = await reloadHead(doc);
+    expect(await signatureVerdict(doc, true)).toMatch(/^Tree head signed by the pinned key: /);
+    expect(v).toBe(
+      `${INCONSISTENT}this head and the head seen before are both of 120 leaves, but this one's root is ` +
+        `${"ab".repeat(32)}. The head seen at size 120 (root ${rootAt(COUNT)}) stays remembered; this one is not.`,
+    );
+    expect(remembered(page)).toMatchObject({ tree_size: COUNT, root_hash: rootAt(COUNT) });
+  });
+
+  it("says NOT consistent for a smaller head, on the tree head view and beside an exchange", async () => {
+    const { page, doc } = await open("#/head", stagedServer.url);
+    typeToken(doc, TOKEN);
+    await consistencyVerdict(doc);
+    staged.head = { treeSize: 60 };
+    expect(await reloadHead(doc)).toBe(
+      `${INCONSISTENT}this head is of 60 leaves, fewer than the 120 of the head seen before: a log only grows. ` +
+        `The head seen at size 120 (root ${rootAt(COUNT)}) stays remembered; this one is not.`,
+    );
+    page.mainFrame.window.location.hash = `#/exchange/${(exchanges[42] as (typeof exchanges)[number]).id}`;
+    await signedHeadVerdict(doc);
+    expect(await consistencyVerdict(doc)).toMatch(new RegExp(`^${INCONSISTENT}this head is of 60 leaves`));
+    expect(doc.getElementById("status")?.textContent).toContain(
+      "the signed head is NOT consistent with the one seen before",
+    );
+    expect(remembered(page)).toMatchObject({ tree_size: COUNT });
+    expect(staged.asked.filter((a) => a.includes("consistency"))).toEqual([]);
+  });
+
+  it("does not check a head signed by another key against the log key's heads, and says the key changed", async () => {
+    staged.head = { treeSize: 60 };
+    const { page, doc } = await open("#/head", stagedServer.url);
+    typeToken(doc, TOKEN);
+    await consistencyVerdict(doc);
+    staged.head = { treeSize: 30, rogue: true };
+    expect(await reloadHead(doc)).toBe(
+      "Signed by another key than the heads of this log seen before: heads of log xbus-test-log were seen " +
+        `in this tab under a key of SHA-256 fingerprint ${fingerprintOf(LOG_KEY)}, and this one under another, ` +
+        `so it cannot be checked against them. Its size 30, root ${rootAt(30)} is remembered in this tab; each ` +
+        "later head of log xbus-test-log signed by this key is checked to extend it.",
+    );
+    expect(doc.querySelector("#consistency-verdict .not-verified")).not.toBeNull();
+    expect(remembered(page)).toMatchObject({ tree_size: 60 });
+    expect(remembered(page, ROGUE_KEY)).toMatchObject({ tree_size: 30 });
+  });
+
+  it("neither compares nor remembers a head whose signature fails", async () => {
+    const { page, doc } = await open("#/head", tamperingServer.url);
+    typeToken(doc, TOKEN);
+    expect(await consistencyVerdict(doc)).toMatch(
+      /^Consistency not checked: this head's signature did not verify/,
+    );
+    expect(remembered(page)).toBeNull();
+  });
+});
+
+describe("an exchange's inclusion, proved at the signed head's size", () => {
+  const e = exchanges[42] as (typeof exchanges)[number];
+  beforeEach(() => {
+    Object.assign(staged, { head: undefined, tamperConsistency: false, tamperInclusion: false, asked: [] });
+  });
+
+  it("asks for the proof at the signed head's size and checks it against that head's root", async () => {
+    staged.head = { treeSize: 100 };
+    const { doc } = await open(`#/exchange/${e.id}`, stagedServer.url);
+    typeToken(doc, TOKEN);
+    expect(await verdict(doc)).toMatch(/^Inclusion proof verified: leaf 42 is in the tree of 120 leaves/);
+    expect(await signedHeadVerdict(doc)).toBe(
+      `Root matches the signed tree head: the proof at size 100 leads to ${rootAt(100)}, the root of the tree ` +
+        "head of size 100, signed by the key this server serves (which only shows the server holds that key; " +
+        "pin the log's key on the tree head view).",
+    );
+    expect(staged.asked).toEqual(["/v1/log/proof/inclusion?index=42&tree_size=100"]);
+    const proof = doc.getElementById("signed-head-proof")?.textContent ?? "";
+    expect(proof).toContain("Signed tree size100");
+    expect(proof).toContain(`Signed root hash${rootAt(100)}`);
+    expect(await consistencyVerdict(doc)).toMatch(/^First head seen in this tab/);
+  });
+
+  it("says the root is NOT the signed head's when the proof at its size was altered", async () => {
+    staged.tamperInclusion = true;
+    const { doc } = await open(`#/exchange/${e.id}`, stagedServer.url);
+    typeToken(doc, TOKEN);
+    expect(await signedHeadVerdict(doc)).toMatch(
+      new RegExp(
+        `^Root is NOT that of the signed tree head: the proof at size 120 leads to (?!${rootAt(COUNT)})[0-9a-f]{64}; the tree head of size 120, .*has root ${rootAt(COUNT)}\\.$`,
+      ),
+    );
+    expect(doc.querySelector("#signed-head-verdict .not-verified")).not.toBeNull();
+  });
+
+  it("says an exchange logged after the latest signed head is not in it yet, and asks for no proof", async () => {
+    staged.head = { treeSize: 30 };
+    const { doc } = await open(`#/exchange/${e.id}`, stagedServer.url);
+    typeToken(doc, TOKEN);
+    expect(await signedHeadVerdict(doc)).toBe(
+      "Not compared with a signed head: leaf 42 is not in the latest signed tree head, of 30 leaves: it was " +
+        "logged after that head was signed, and a later head will cover it.",
+    );
+    expect(staged.asked).toEqual([]);
   });
 });

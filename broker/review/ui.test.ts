@@ -32,7 +32,8 @@ describe("the review UI's files", () => {
   it.each([
     ["/ui", "text/html; charset=utf-8", '<script type="module" src="/ui/app.js">'],
     ["/ui/", "text/html; charset=utf-8", '<link rel="stylesheet" href="/ui/app.css"'],
-    ["/ui/app.js", "text/javascript; charset=utf-8", "crypto.subtle.digest"],
+    ["/ui/app.js", "text/javascript; charset=utf-8", 'from "./merkle.js"'],
+    ["/ui/merkle.js", "text/javascript; charset=utf-8", "crypto.subtle.digest"],
     ["/ui/app.css", "text/css; charset=utf-8", "table"],
   ])("GET %s answers %s with the strict headers, without a token", async (path, type, holds) => {
     const res = await app.request(path);
@@ -54,8 +55,12 @@ describe("the review UI's files", () => {
     const html = await (await app.request("/ui")).text();
     expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
     expect(html).not.toMatch(/<style|\sstyle=|\son[a-z]+=/i);
-    const js = await (await app.request("/ui/app.js")).text();
-    expect(js).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|localStorage|eval\(/);
+    for (const script of ["/ui/app.js", "/ui/merkle.js"]) {
+      const js = await (await app.request(script)).text();
+      expect(js, script).not.toMatch(
+        /innerHTML|outerHTML|insertAdjacentHTML|document\.write|localStorage|eval\(/,
+      );
+    }
   });
 
   it("still demands the token on every data endpoint", async () => {
@@ -84,6 +89,8 @@ describe("the review UI's files", () => {
     expect((await app.request("/ui/../v1/log/tree-head")).status).not.toBe(200);
     expect((await app.request("/ui/index.html")).status).toBe(404);
     expect((await app.request("/ui/app.ts")).status).toBe(404);
+    expect((await app.request("/ui/merkle.d.ts")).status).toBe(404);
+    expect((await app.request("/ui/merkle.test.ts")).status).toBe(404);
   });
 });
 
@@ -93,7 +100,7 @@ describe("finding the UI's files", () => {
     expect(uiDirCandidates()[0]).toBe(sources);
     const dist = join(import.meta.dirname, "..", "..", "dist", "broker", "review");
     expect(uiDirCandidates(dist)).toContain(sources);
-    expect(loadUiAssets(uiDirCandidates(dist)).js).toContain("rootFromInclusion");
+    expect(loadUiAssets(uiDirCandidates(dist)).merkleJs).toContain("rootsFromConsistency");
   });
 
   it("refuses to start, naming the file, when one is missing", () => {
@@ -102,6 +109,8 @@ describe("finding the UI's files", () => {
       expect(() => loadUiAssets([dir])).toThrow(/index\.html not found in/);
       writeFileSync(join(dir, "index.html"), "<!doctype html>");
       writeFileSync(join(dir, "app.js"), "");
+      expect(() => loadUiAssets([dir])).toThrow(`review UI: ${join(dir, "merkle.js")} is missing`);
+      writeFileSync(join(dir, "merkle.js"), "");
       expect(() => loadUiAssets([dir])).toThrow(`review UI: ${join(dir, "app.css")} is missing`);
     } finally {
       rmSync(dir, { recursive: true, force: true });

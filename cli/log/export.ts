@@ -12,6 +12,9 @@ export type ExportLine =
   | ({ type: "tree_head" } & TreeHeadJson)
   | { type: "entry"; index: number; leaf: string; leaf_hash: string };
 
+/** The most entries the API answers at once: `limit` above it is a 400, so the export pages by it. */
+const ENTRIES_PAGE = 1000;
+
 export async function* exportLog(
   client: ReviewClient,
   onProgress: (done: number, total: number) => void = () => {},
@@ -20,7 +23,7 @@ export async function* exportLog(
   yield { type: "tree_head", ...head };
   let next = 0;
   while (next < head.tree_size) {
-    const limit = Math.min(1000, head.tree_size - next);
+    const limit = Math.min(ENTRIES_PAGE, head.tree_size - next);
     const { entries } = await client.get<{ entries: EntryJson[] }>("/v1/log/entries", { start: next, limit });
     if (entries.length === 0)
       throw new Error(`the API returned no entries from ${next} though the tree head has ${head.tree_size}`);

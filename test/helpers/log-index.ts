@@ -14,6 +14,8 @@ export interface TestLogIndex {
   readonly reader: LogIndexReader;
   /** Public half of the key that signed its tree head. */
   readonly publicKey: KeyObject;
+  /** Its private half: for tests that sign other heads with it, as an insider holding the log's key could. */
+  readonly privateKey: KeyObject;
   /** The review API over this index, taking `token` and turning citizen IDs into references with `logSecret`. */
   reviewApp(o: { token: string; logSecret: Uint8Array }): Hono;
   /** Closes the reader and removes the folder (afterAll). */
@@ -47,6 +49,7 @@ export function writeTestLogIndex(records: readonly RecordInit[]): TestLogIndex 
   return {
     reader,
     publicKey,
+    privateKey,
     reviewApp: ({ token, logSecret }) =>
       createReviewApp({
         index: reader,

@@ -1,6 +1,17 @@
 // The review UI (README, "Review UI"): a plain browser module, no dependencies, no build step.
 // Every piece of data reaches the page through textContent or createElement, never as parsed HTML: what the
 // log holds (consumer IDs, reasons, services) comes from other agencies' systems and must stay text.
+// Every check of the log (hashes, proofs, signatures) runs here, on WebCrypto, independently of the server's code.
+
+import {
+  hash32,
+  leafHash,
+  rootFromInclusion,
+  rootsFromConsistency,
+  sameBytes,
+  sha256,
+  toHex,
+} from "./merkle.js";
 
 const TOKEN_KEY = "xbus-review-token";
 /** The log's public key the reviewer pinned (base64 of the raw 32-byte Ed25519 key), this tab only. */
@@ -85,74 +96,7 @@ async function api(path, params = {}) {
   return body;
 }
 
-// ---------------------------------------------------------------- RFC 9162 hashing (core/merkle-hash.ts)
-
-/** @param {Uint8Array} bytes */
-async function sha256(bytes) {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-}
-
-/** SHA-256(0x00 ‖ leaf). @param {Uint8Array} leaf */
-async function leafHash(leaf) {
-  const b = new Uint8Array(1 + leaf.length);
-  b[0] = 0x00;
-  b.set(leaf, 1);
-  return sha256(b);
-}
-
-/** SHA-256(0x01 ‖ left ‖ right). @param {Uint8Array} left @param {Uint8Array} right */
-async function nodeHash(left, right) {
-  const b = new Uint8Array(1 + left.length + right.length);
-  b[0] = 0x01;
-  b.set(left, 1);
-  b.set(right, 1 + left.length);
-  return sha256(b);
-}
-
-/**
- * RFC 9162 §2.1.3.2, step for step as `rootFromInclusion` in core/merkle-hash.ts: the root that `path`
- * leads to from leaf `index` (hash `leaf`) of a tree of `size` leaves; undefined when the path cannot
- * belong to such a tree. Halving by division, not `>>`, so indexes past 2^31 stay right.
- * @param {number} index @param {number} size @param {Uint8Array} leaf @param {Uint8Array[]} path
- * @returns {Promise<Uint8Array | undefined>}
- */
-async function rootFromInclusion(index, size, leaf, path) {
-  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index >= size || index < 0)
-    return undefined;
-  let fn = index;
-  let sn = size - 1;
-  let r = leaf;
-  for (const p of path) {
-    if (sn === 0) return undefined;
-    if (fn % 2 === 1 || fn === sn) {
-      r = await nodeHash(p, r);
-      if (fn % 2 === 0) {
-        while (fn % 2 === 0 && fn !== 0) {
-          fn = Math.floor(fn / 2);
-          sn = Math.floor(sn / 2);
-        }
-      }
-    } else {
-      r = await nodeHash(r, p);
-    }
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
-  }
-  return sn === 0 ? r : undefined;
-}
-
-/** @param {unknown} hex @returns {Uint8Array | undefined} 32 bytes, or undefined if not 64 lowercase hex digits */
-function hash32(hex) {
-  if (typeof hex !== "string" || !/^[0-9a-f]{64}$/.test(hex)) return undefined;
-  const out = new Uint8Array(32);
-  for (let i = 0; i < 32; i++) out[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
-
-/** @param {Uint8Array} bytes */
-function toHex(bytes) {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
+// ---------------------------------------------------------------- the exchange's proof (merkle.js)
 
 /** @param {string} b64 */
 function fromBase64(b64) {
@@ -163,20 +107,20 @@ function fromBase64(b64) {
 }
 
 /**
- * Checks an exchange's inclusion proof here, with nothing but the bytes: the leaf's own bytes (from
- * /v1/log/entries) must hash to the answer's leaf hash, and its audit path must lead to the answer's root.
- * `computed` is the root the audit path leads to from the leaf's own hash, when it leads to one.
- * @returns {Promise<{ok: boolean, detail: string, computed?: Uint8Array}>}
+ * Checks the inclusion proof an exchange's answer carries, with nothing but the bytes: `leaf`, the hash of
+ * the leaf's own bytes (from /v1/log/entries, hashed here), must be the answer's leaf hash, and its audit
+ * path must lead to the answer's root. That root is the server's word; `inclusionAgainstSignedHead` checks
+ * the leaf against a root the log signed.
+ * @param {Uint8Array} leaf @returns {Promise<{ok: boolean, detail: string}>}
  */
-async function verifyInclusion(exchange, leafBytes) {
+async function verifyInclusion(exchange, leaf) {
   const inc = exchange.inclusion ?? {};
   const root = hash32(inc.root_hash);
   const claimedLeaf = hash32(exchange.leaf_hash);
-  const path = Array.isArray(inc.audit_path) ? inc.audit_path.map(hash32) : [undefined];
-  if (!root || !claimedLeaf || path.some((p) => p === undefined))
+  const path = hashList(inc.audit_path);
+  if (!root || !claimedLeaf || !path)
     return { ok: false, detail: "the answer's hashes are not 64 lowercase hex digits" };
-  const leaf = await leafHash(leafBytes);
-  if (toHex(leaf) !== toHex(claimedLeaf))
+  if (!sameBytes(leaf, claimedLeaf))
     return { ok: false, detail: `the leaf's bytes hash to ${toHex(leaf)}, not to the leaf hash given` };
   const computed = await rootFromInclusion(exchange.index, inc.tree_size, leaf, path);
   if (!computed)
@@ -184,17 +128,19 @@ async function verifyInclusion(exchange, leafBytes) {
       ok: false,
       detail: `the audit path cannot belong to leaf ${exchange.index} of ${inc.tree_size}`,
     };
-  if (toHex(computed) !== toHex(root))
-    return {
-      ok: false,
-      computed,
-      detail: `the audit path leads to ${toHex(computed)}, not to the root given`,
-    };
+  if (!sameBytes(computed, root))
+    return { ok: false, detail: `the audit path leads to ${toHex(computed)}, not to the root given` };
   return {
     ok: true,
-    computed,
     detail: `leaf ${exchange.index} is in the tree of ${inc.tree_size} leaves with root ${inc.root_hash}`,
   };
+}
+
+/** A list of 64-hex-digit hashes as bytes; undefined when it is not an array or one of them is not one. */
+function hashList(list) {
+  if (!Array.isArray(list)) return undefined;
+  const hashes = list.map(hash32);
+  return hashes.every((h) => h !== undefined) ? hashes : undefined;
 }
 
 // ---------------------------------------------------------------- the tree head's signature (cli/log/verify.ts)
@@ -242,14 +188,15 @@ function treeHeadSignedBytes(head) {
  * Checks a tree head's Ed25519 signature here, with WebCrypto: against the pinned key when the reviewer
  * pinned one, else against the key the same server serves (which shows only that the server holds the
  * key it names). `state` is "ok", "bad" (the signature does not verify against that key) or "unchecked"
- * (no usable key, or a browser without Ed25519).
- * @returns {Promise<{state: "ok" | "bad" | "unchecked", pinned: boolean, against: string, detail: string}>}
+ * (no usable key, or a browser without Ed25519). `key` is the base64 key it was checked against.
+ * @returns {Promise<{state: "ok" | "bad" | "unchecked", pinned: boolean, against: string, key: unknown, detail: string}>}
  */
 async function checkTreeHead(head) {
   const pinned = pinnedKey();
   const against = pinned ? "the pinned key" : "the key this server serves";
-  const result = (state, detail) => ({ state, pinned: Boolean(pinned), against, detail });
-  const key = rawKey(pinned ?? head?.public_key);
+  const b64 = pinned ?? head?.public_key;
+  const result = (state, detail) => ({ state, pinned: Boolean(pinned), against, key: b64, detail });
+  const key = rawKey(b64);
   if (!key)
     return result(
       "unchecked",
@@ -285,6 +232,197 @@ function treeHeadHeadline(check) {
   return "Tree head signature could not be checked";
 }
 
+// ---------------------------------------------------------------- successive tree heads (RFC 9162 §2.1.4)
+
+/**
+ * The last signed tree head this tab verified, per log ID and key (session storage, as the pinned key):
+ * each newer head must extend it, as a Certificate Transparency monitor checks each new head against the
+ * last. Per key, because a head signed by another key proves nothing about this one's log.
+ */
+const SEEN_HEAD_PREFIX = "xbus-review-seen-head:";
+
+/** @param {string} logId @param {string} key base64 */
+function seenHeadSlot(logId, key) {
+  return SEEN_HEAD_PREFIX + JSON.stringify([logId, key]);
+}
+
+/**
+ * The head remembered in `slot`, or undefined when there is none (or what is there is not of its shape).
+ * @returns {{tree_size: number, root_hash: string, timestamp: number} | undefined}
+ */
+function seenHead(slot) {
+  let h;
+  try {
+    h = JSON.parse(sessionStorage.getItem(slot) ?? "null");
+  } catch {
+    return undefined;
+  }
+  return Number.isSafeInteger(h?.tree_size) && h.tree_size >= 0 && hash32(h.root_hash) ? h : undefined;
+}
+
+function rememberHead(slot, head) {
+  sessionStorage.setItem(
+    slot,
+    JSON.stringify({ tree_size: head.tree_size, root_hash: head.root_hash, timestamp: head.timestamp }),
+  );
+}
+
+/** The other keys under which this tab remembers a head of `logId`: a log whose key changed. */
+function otherKeysSeen(logId, key) {
+  const keys = [];
+  for (let i = 0; i < sessionStorage.length; i++) {
+    const name = sessionStorage.key(i) ?? "";
+    if (!name.startsWith(SEEN_HEAD_PREFIX)) continue;
+    try {
+      const [l, k] = JSON.parse(name.slice(SEEN_HEAD_PREFIX.length));
+      if (l === logId && k !== key && typeof k === "string") keys.push(k);
+    } catch {
+      // not one of ours
+    }
+  }
+  return keys;
+}
+
+/** One check at a time, so two views loading heads at once compare each with the head the other left. */
+let consistencyQueue = Promise.resolve();
+
+/**
+ * Whether the tree head `head`, whose signature `check` is, extends the last head this tab verified for the
+ * same log and key, proved in this browser by the log's consistency proof (RFC 9162 §2.1.4.2); it becomes
+ * the remembered head only when it does. A smaller head, one of the same size with another root, or a proof
+ * that fails is "inconsistent": the log was rewritten or forked, and the head seen before stays remembered.
+ * @returns {Promise<{state: "first" | "rekeyed" | "consistent" | "inconsistent" | "unchecked", headline: string, detail: string}>}
+ */
+function checkConsistency(head, check) {
+  const run = consistencyQueue.then(() => consistencyWithSeen(head, check));
+  consistencyQueue = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  return run;
+}
+
+async function consistencyWithSeen(head, check) {
+  if (check.state !== "ok")
+    return {
+      state: "unchecked",
+      headline: "Consistency not checked",
+      detail:
+        "this head's signature did not verify, so it is neither compared with the head seen before nor remembered.",
+    };
+  const slot = seenHeadSlot(head.log_id, check.key);
+  const seen = seenHead(slot);
+  const m = seen?.tree_size;
+  const n = head.tree_size;
+  if (!seen) {
+    rememberHead(slot, head);
+    const others = otherKeysSeen(head.log_id, check.key);
+    const remembered =
+      `size ${n}, root ${head.root_hash} is remembered in this tab; each later head of log ` +
+      `${head.log_id} signed by this key is checked to extend it.`;
+    if (others.length === 0)
+      return {
+        state: "first",
+        headline: "First head seen in this tab for this log and key",
+        detail: remembered,
+      };
+    const prints = await Promise.all(
+      others.map((k) => {
+        const raw = rawKey(k);
+        return raw ? fingerprint(raw) : k;
+      }),
+    );
+    return {
+      state: "rekeyed",
+      headline: "Signed by another key than the heads of this log seen before",
+      detail:
+        `heads of log ${head.log_id} were seen in this tab under ${others.length === 1 ? "a key" : "keys"} of ` +
+        `SHA-256 fingerprint ${prints.join(", ")}, and this one under another, so it cannot be checked against ` +
+        `them. Its ${remembered}`,
+    };
+  }
+  const kept = ` The head seen at size ${m} (root ${seen.root_hash}) stays remembered; this one is not.`;
+  const inconsistent = (detail) => ({
+    state: "inconsistent",
+    headline: "NOT consistent: the log was rewritten or forked",
+    detail: detail + kept,
+  });
+  const consistent = (detail) => {
+    rememberHead(slot, head);
+    return { state: "consistent", headline: `Consistent with the head seen at size ${m}`, detail };
+  };
+  if (n < m)
+    return inconsistent(
+      `this head is of ${n} leaves, fewer than the ${m} of the head seen before: a log only grows.`,
+    );
+  if (n === m)
+    return head.root_hash === seen.root_hash
+      ? consistent("the same tree as the head seen before: same size, same root.")
+      : inconsistent(
+          `this head and the head seen before are both of ${n} leaves, but this one's root is ${head.root_hash}.`,
+        );
+  if (m === 0) return consistent("the head seen before was of the empty tree, which every tree extends.");
+  let answer;
+  try {
+    answer = await api("/v1/log/proof/consistency", { first: String(m), second: String(n) });
+  } catch (err) {
+    if (err instanceof Unauthorized) throw err;
+    return {
+      state: "unchecked",
+      headline: "Consistency not checked",
+      detail:
+        `the consistency proof from ${m} to ${n} leaves could not be fetched ` +
+        `(${err instanceof Error ? err.message : String(err)}).${kept}`,
+    };
+  }
+  const proof = hashList(answer?.proof);
+  if (answer?.first !== m || answer?.second !== n || !proof)
+    return inconsistent(
+      `the server's answer for a consistency proof from ${m} to ${n} leaves is not one ` +
+        "(other sizes, or hashes that are not 64 lowercase hex digits).",
+    );
+  const roots = await rootsFromConsistency(m, n, /** @type {Uint8Array} */ (hash32(seen.root_hash)), proof);
+  if (!roots)
+    return inconsistent(
+      `the consistency proof from ${m} to ${n} leaves (${proof.length} hashes) cannot be one between trees of these sizes.`,
+    );
+  if (toHex(roots.first) !== seen.root_hash)
+    return inconsistent(
+      `the consistency proof from ${m} to ${n} leaves leads to ${toHex(roots.first)}, not to the root of ` +
+        "the head seen before.",
+    );
+  if (toHex(roots.second) !== head.root_hash)
+    return inconsistent(
+      `the consistency proof from ${m} to ${n} leaves leads to ${toHex(roots.second)}, not to this head's ` +
+        `root ${head.root_hash}.`,
+    );
+  return consistent(
+    `the consistency proof from ${m} to ${n} leaves, checked in this browser (RFC 9162 §2.1.4.2), leads to ` +
+      `both the root seen before and this head's root ${head.root_hash}: the log only grew. This head is ` +
+      "now the one remembered.",
+  );
+}
+
+/** The paragraph that says whether a head is consistent with the one seen before; loud when it is not. */
+function consistencyVerdict(c) {
+  // A first head proves nothing yet, and fails nothing either.
+  const ok = c.state === "consistent" ? true : c.state === "first" ? undefined : false;
+  return el(
+    "p",
+    { id: "consistency-verdict", role: "status", class: c.state === "inconsistent" && "alarm" },
+    ...verdictParts(ok, c.headline, c.detail),
+  );
+}
+
+/**
+ * A verdict's words: the headline, marked verified or not (neither when `ok` is undefined), then what it
+ * rests on. @param {boolean | undefined} ok
+ */
+function verdictParts(ok, headline, detail) {
+  const mark = ok === undefined ? false : ok ? "verified" : "not-verified";
+  return [el("strong", { class: mark }, headline), `: ${detail}`];
+}
+
 // ---------------------------------------------------------------- DOM helpers
 
 /** @param {string} id */
@@ -312,6 +450,11 @@ function setStatus(text, isError = false) {
   const s = byId("status");
   s.textContent = text;
   s.className = isError ? "error" : "";
+}
+
+/** "Root matches" → "root matches", but "NOT consistent" stays as it is. @param {string} text */
+function lowerFirst(text) {
+  return /^[A-Z][a-z]/.test(text) ? text.charAt(0).toLowerCase() + text.slice(1) : text;
 }
 
 /** The view's content: a heading (focused, for keyboard and screen-reader users) and the rest. */
@@ -468,8 +611,11 @@ async function treeHeadView() {
     const head = await api("/v1/log/tree-head");
     const served = rawKey(head.public_key);
     const check = await checkTreeHead(head);
+    const consistency = await checkConsistency(head, check);
     const pinned = pinnedKey();
     const servedIsPinned = pinned !== null && pinned === head.public_key;
+    const reload = el("button", { type: "button", id: "reload-head" }, "Load the latest head again");
+    reload.addEventListener("click", () => void treeHeadView());
     out.replaceChildren(
       definitionList([
         ["Tree size", String(head.tree_size)],
@@ -488,8 +634,7 @@ async function treeHeadView() {
       el(
         "p",
         { id: "signature-verdict", role: "status" },
-        el("strong", { class: check.state === "ok" ? "verified" : "not-verified" }, treeHeadHeadline(check)),
-        `: ${check.detail}.`,
+        ...verdictParts(check.state === "ok", treeHeadHeadline(check), `${check.detail}.`),
         check.pinned
           ? servedIsPinned
             ? " The server serves the pinned key."
@@ -506,8 +651,23 @@ async function treeHeadView() {
           "xbus-tree-head/v1, log ID, tree size, root hash and time, one per line. To check the whole log " +
           "against this head offline, with a pinned key: xbus log export, then xbus log verify --file --public-key.",
       ),
+      el("h3", {}, "Against the head seen before"),
+      consistencyVerdict(consistency),
+      el(
+        "p",
+        { class: "note" },
+        "This tab remembers the last signed head it verified, per log ID and key (session storage). A newer " +
+          "head must extend it: the page fetches the log's consistency proof between the two sizes and checks " +
+          "it here (RFC 9162 §2.1.4.2, SHA-256 in this browser). A smaller head, a head of the same size with " +
+          "another root, or a proof that fails means the log was rewritten or forked; the head seen before " +
+          "then stays the one remembered.",
+      ),
+      reload,
     );
-    setStatus(`Tree head loaded; ${treeHeadHeadline(check).replace(/^Tree head /, "")}.`);
+    setStatus(
+      `Tree head loaded; ${treeHeadHeadline(check).replace(/^Tree head /, "")}; ${lowerFirst(consistency.headline)}.`,
+      consistency.state === "inconsistent",
+    );
   } catch (err) {
     failed(err, out);
   }
@@ -651,6 +811,7 @@ async function exchangeView(id) {
       { id: "signed-head-verdict", role: "status" },
       "Comparing with the signed tree head…",
     );
+    const signedDetails = el("div", { id: "signed-head-proof" });
     const trace =
       typeof x.trace_url === "string" && /^https?:\/\//.test(x.trace_url)
         ? el("a", { href: x.trace_url, rel: "noreferrer noopener" }, x.trace_url)
@@ -688,40 +849,59 @@ async function exchangeView(id) {
       ),
       el("h3", {}, "Against the signed tree head"),
       signedVerdict,
+      signedDetails,
       el(
         "p",
         { class: "note" },
-        "The root the audit path leads to is compared with the root of the signed tree head of the same size, " +
-          "whose Ed25519 signature is checked here against the pinned key (or, with none pinned, the key this " +
-          "server serves). The API serves only the latest tree head, so a proof for another size is not compared.",
+        "The page asks the log for this leaf's inclusion proof at the size of the latest signed tree head " +
+          "(/v1/log/proof/inclusion) and checks here that it leads from the leaf's own hash to that head's root, " +
+          "whose Ed25519 signature is checked against the pinned key (or, with none pinned, the key this server " +
+          "serves). The head is also checked to extend the last one this tab verified, as on the tree head view.",
       ),
     );
     const entries = await api("/v1/log/entries", { start: String(x.index), limit: "1" });
     const entry = entries.entries?.[0];
-    const result =
+    const leaf =
       entry && entry.index === x.index && typeof entry.leaf === "string"
-        ? await verifyInclusion(x, fromBase64(entry.leaf))
-        : { ok: false, detail: "the log has no entry at this index" };
-    // Both checks first, then both verdicts: the page never shows one while still fetching for the other.
-    const signed = await compareWithSignedHead(x, result.computed);
+        ? await leafHash(fromBase64(entry.leaf))
+        : undefined;
+    const result = leaf
+      ? await verifyInclusion(x, leaf)
+      : { ok: false, detail: "the log has no entry at this index" };
+    // Every check first, then every verdict: the page never shows one while still fetching for another.
+    const signed = await inclusionAgainstSignedHead(x.index, leaf);
     verdict.replaceChildren(
-      el(
-        "strong",
-        { class: result.ok ? "verified" : "not-verified" },
+      ...verdictParts(
+        result.ok,
         result.ok ? "Inclusion proof verified" : "Inclusion proof does NOT verify",
+        result.detail,
       ),
-      `: ${result.detail}`,
     );
-    signedVerdict.replaceChildren(
-      el("strong", { class: signed.ok ? "verified" : "not-verified" }, signed.headline),
-      `: ${signed.detail}`,
+    signedVerdict.replaceChildren(...verdictParts(signed.ok, signed.headline, signed.detail));
+    signedDetails.replaceChildren(
+      signed.proof
+        ? definitionList([
+            ["Signed tree size", String(signed.proof.tree_size)],
+            ["Signed root hash", el("code", {}, valueText(signed.proof.root_hash))],
+            [
+              "Audit path at that size",
+              el("ol", {}, ...signed.proof.audit_path.map((h) => el("li", {}, el("code", {}, valueText(h))))),
+            ],
+          ])
+        : "",
+      signed.consistency ? consistencyVerdict(signed.consistency) : "",
     );
     setStatus(
       `${
         result.ok
           ? "Exchange loaded; its inclusion proof verified"
           : "Exchange loaded; its proof does NOT verify"
-      }; ${signed.headline.charAt(0).toLowerCase()}${signed.headline.slice(1)}.`,
+      }; ${lowerFirst(signed.headline)}${
+        signed.consistency?.state === "inconsistent"
+          ? "; the signed head is NOT consistent with the one seen before"
+          : ""
+      }.`,
+      signed.consistency?.state === "inconsistent",
     );
   } catch (err) {
     failed(err, out);
@@ -729,14 +909,17 @@ async function exchangeView(id) {
 }
 
 /**
- * Whether the root an exchange's proof leads to (`computed`) is the root of a signed tree head of the
- * proof's size. The API serves only the latest head: a proof for another size is not compared.
- * @returns {Promise<{ok: boolean, headline: string, detail: string}>}
+ * Whether leaf `index`, whose own bytes hash to `leaf`, is in the tree of the latest signed tree head: the
+ * page asks for the leaf's inclusion proof at that head's size, so the root the proof leads to is always
+ * compared with a root the log signed. The head's signature is checked, and the head checked to extend the
+ * one seen before (`consistency`), as on the tree head view.
+ * @param {number} index @param {Uint8Array | undefined} leaf
+ * @returns {Promise<{ok: boolean, headline: string, detail: string,
+ *   proof?: {tree_size: number, root_hash: string, audit_path: string[]},
+ *   consistency?: Awaited<ReturnType<typeof checkConsistency>>}>}
  */
-async function compareWithSignedHead(exchange, computed) {
-  const size = exchange.inclusion?.tree_size;
+async function inclusionAgainstSignedHead(index, leaf) {
   const notCompared = (detail) => ({ ok: false, headline: "Not compared with a signed head", detail });
-  if (!computed) return notCompared("the audit path leads to no root.");
   let head;
   try {
     head = await api("/v1/log/tree-head");
@@ -744,32 +927,78 @@ async function compareWithSignedHead(exchange, computed) {
     if (err instanceof Unauthorized) throw err;
     return notCompared(`no tree head to compare with (${err instanceof Error ? err.message : String(err)}).`);
   }
-  if (head.tree_size !== size)
-    return notCompared(
-      `the proof is for a tree of ${valueText(size)} leaves, the latest signed tree head is of ` +
-        `${valueText(head.tree_size)}, and the API serves only the latest head.`,
-    );
   const check = await checkTreeHead(head);
+  const consistency = await checkConsistency(head, check);
+  const size = head.tree_size;
+  const answer = (r) => ({ ...r, consistency });
   if (check.state !== "ok")
-    return notCompared(
-      check.state === "bad"
-        ? `the tree head of size ${size} is NOT signed by ${check.against} (${check.detail}).`
-        : `the signature of the tree head of size ${size} could not be checked (${check.detail}).`,
+    return answer(
+      notCompared(
+        check.state === "bad"
+          ? `the tree head of size ${valueText(size)} is NOT signed by ${check.against} (${check.detail}).`
+          : `the signature of the tree head of size ${valueText(size)} could not be checked (${check.detail}).`,
+      ),
     );
+  if (!leaf) return answer(notCompared("the log has no entry at this index whose bytes could be hashed."));
+  if (!Number.isSafeInteger(index) || index < 0 || index >= size)
+    return answer(
+      notCompared(
+        `leaf ${valueText(index)} is not in the latest signed tree head, of ${size} leaves: it was logged ` +
+          "after that head was signed, and a later head will cover it.",
+      ),
+    );
+  let proof;
+  try {
+    proof = await api("/v1/log/proof/inclusion", { index: String(index), tree_size: String(size) });
+  } catch (err) {
+    if (err instanceof Unauthorized) throw err;
+    return answer(
+      notCompared(
+        `the inclusion proof at the signed head's size ${size} could not be fetched ` +
+          `(${err instanceof Error ? err.message : String(err)}).`,
+      ),
+    );
+  }
+  const path = hashList(proof?.audit_path);
+  const shown = {
+    tree_size: size,
+    root_hash: head.root_hash,
+    audit_path: Array.isArray(proof?.audit_path) ? proof.audit_path : [],
+  };
+  const fails = (detail) =>
+    answer({
+      ok: false,
+      headline: "Inclusion in the signed tree head does NOT verify",
+      detail,
+      proof: shown,
+    });
+  if (proof?.index !== index || proof?.tree_size !== size || !path)
+    return fails(
+      `the server's answer for leaf ${index} at size ${size} is not a proof for them ` +
+        "(other numbers, or hashes that are not 64 lowercase hex digits).",
+    );
+  if (proof.leaf_hash !== toHex(leaf))
+    return fails(
+      `the leaf's bytes hash to ${toHex(leaf)}, but the proof at size ${size} names leaf hash ${valueText(proof.leaf_hash)}.`,
+    );
+  const computed = await rootFromInclusion(index, size, leaf, path);
+  if (!computed) return fails(`the audit path at size ${size} cannot belong to leaf ${index} of ${size}.`);
   const by = check.pinned
     ? "signed by the pinned key"
     : "signed by the key this server serves (which only shows the server holds that key; pin the log's key on the tree head view)";
   if (toHex(computed) !== head.root_hash)
-    return {
+    return answer({
       ok: false,
       headline: "Root is NOT that of the signed tree head",
-      detail: `the proof leads to ${toHex(computed)}; the tree head of size ${size}, ${by}, has root ${valueText(head.root_hash)}.`,
-    };
-  return {
+      detail: `the proof at size ${size} leads to ${toHex(computed)}; the tree head of size ${size}, ${by}, has root ${head.root_hash}.`,
+      proof: shown,
+    });
+  return answer({
     ok: true,
     headline: "Root matches the signed tree head",
-    detail: `the proof leads to ${head.root_hash}, the root of the tree head of size ${size}, ${by}.`,
-  };
+    detail: `the proof at size ${size} leads to ${head.root_hash}, the root of the tree head of size ${size}, ${by}.`,
+    proof: shown,
+  });
 }
 
 /** @type {Record<string, string>} */
