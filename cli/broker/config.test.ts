@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCa, issueCertificate } from "../../certs/index.js";
+import { silentLogger } from "../../core/logger.js";
+import { watchTlsFiles } from "../../core/tls-files.js";
 import { ConfigError, type Flags } from "../config/settings.js";
 import { brokerTlsCheck, loadBrokerConfig } from "./config.js";
 import { tokenHash } from "./services.js";
@@ -198,5 +200,26 @@ describe("loadBrokerConfig", () => {
     expect(() => check({ ...atStart, cert: otherDomain.certPem, key: otherDomain.keyPem })).toThrow(
       new Error(`${certFile} is the certificate of spiffe://gov.in/xbus/broker/b1, ${wanted}`),
     );
+  });
+
+  it("keeps the files' text as read, so an unchanged reload is no change", () => {
+    // A bundle as operators keep them: a note above the PEM, which the checks skip and a reload reads again.
+    const bundle = `# gov.bt federation CA\n${ca.certPem}`;
+    write("ca-noted.pem", bundle);
+    const cfg = loadBrokerConfig(
+      write("broker.json", JSON.stringify({ ...good(), tls: { ...good().tls, ca: "ca-noted.pem" } })),
+    );
+    expect(cfg.tls).toEqual({ ca: bundle, cert: read("broker.pem"), key: read("broker-key.pem") });
+    const taken: unknown[] = [];
+    const watcher = watchTlsFiles({
+      paths: cfg.tlsFiles,
+      current: cfg.tls,
+      check: (pem) => cfg.checkTls(pem),
+      onChange: (pem) => taken.push(pem),
+      logger: silentLogger,
+    });
+    expect(watcher.reload()).toBe(false);
+    watcher.close();
+    expect(taken).toEqual([]);
   });
 });

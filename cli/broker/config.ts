@@ -18,8 +18,11 @@ export interface BrokerConfig {
   /** host:port of xbus.v1.Exchange. */
   listen: string;
   servers: string[];
-  /** The broker's certificate, key and trust bundle: PEM as at start, and the files it watches. */
-  tls: { ca: string; cert: string; key: string };
+  /**
+   * The broker's trust bundle, certificate and key: the files' text as read and checked at start (what a
+   * renewal is told apart from, so a reload of unchanged files is no change), and the files it watches.
+   */
+  tls: TlsPem;
   tlsFiles: { ca: string; cert: string; key: string };
   certNotAfter: Date;
   /**
@@ -89,7 +92,7 @@ export function loadBrokerConfig(
   const servers = r.natsServers("nats");
   const listen = r.hostPort("listen");
 
-  const { files, bundle, identity } = r.ownIdentity(brokerOf(trustDomain), now);
+  const { files, identity, pem } = r.ownIdentity(brokerOf(trustDomain), now);
   const brokerId = r.optStr("broker_id") ?? identity.id.name;
   if (!BROKER_ID.test(brokerId))
     r.fail(
@@ -152,15 +155,11 @@ export function loadBrokerConfig(
     brokerId,
     listen,
     servers,
-    tls: {
-      ca: bundle.map((c) => c.toString()).join(""),
-      cert: identity.certPem,
-      key: identity.keyPem,
-    },
+    tls: pem,
     tlsFiles: files,
     certNotAfter: identity.notAfter,
-    checkTls(pem, at = new Date()) {
-      r.ownIdentity(brokerOf(trustDomain), at, pem);
+    checkTls(next, at = new Date()) {
+      r.ownIdentity(brokerOf(trustDomain), at, next);
     },
     ...(crlPath !== undefined ? { crlPath } : {}),
     signingKey,

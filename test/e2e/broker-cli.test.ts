@@ -22,7 +22,7 @@ import { natsAuthConfig } from "../../core/nats-auth.js";
 import { NatsServer } from "../../core/nats-server.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { certificateSha256, natsClientCertificates, serverCertificateSerial } from "../helpers/tls.js";
-import { killXbusProcesses, logLines, runXbus, startXbus } from "../helpers/xbus-process.js";
+import { killXbusProcesses, logLines, runXbus, spawnXbus, startXbus } from "../helpers/xbus-process.js";
 
 /*
  * The bus as a federation deploys it: a CA folder, a nats-server with mutual
@@ -183,6 +183,10 @@ describe("xbus broker and xbus connector, each in its own process", () => {
       expect(p.stderr()).not.toContain(subject);
       expect(p.stderr()).not.toContain("PRIVATE KEY");
     }
+    // Its files did not change: the certificate is reported once, at start, and nothing was renewed.
+    const brokerLog = logLines(broker.stderr());
+    expect(brokerLog.filter((l) => l.msg === "own certificate")).toHaveLength(1);
+    expect(brokerLog.filter((l) => String(l.msg).startsWith("renewed TLS files"))).toEqual([]);
   });
 
   it("refuses to start with a connector's certificate, naming the setting", () => {
@@ -377,5 +381,78 @@ describe("xbus broker, its certificate renewed in place", () => {
     expect(await c.exited).toBe(0);
     expect(await b.exited).toBe(0);
     expect(b.stderr()).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE/);
+  });
+});
+
+describe("xbus broker, its certificate renewed while it waits for NATS", () => {
+  it("takes the renewal once, serves it when ready and presents it on the NATS connection that ends the wait", {
+    timeout: 90_000,
+  }, async () => {
+    // Files of its own; the bundle with a note above the PEM, as operators keep them: a broker that compared
+    // the files with a tidied copy of what it read would see a "renewal" in them that is none.
+    const tlsDir = join(dir, "late-nats");
+    mkdirSync(tlsDir);
+    const files = {
+      ca: join(tlsDir, "ca.pem"),
+      cert: join(tlsDir, "broker.pem"),
+      key: join(tlsDir, "broker-key.pem"),
+    };
+    writeFileSync(files.ca, `# gov.bt federation CA (xbus certs init)\n${caDir.ca.certPem}`);
+    copyFileSync(join(dir, "broker.pem"), files.cert);
+    copyFileSync(join(dir, "broker-key.pem"), files.key);
+    const config = join(dir, "broker-late-nats.json");
+    const settings = JSON.parse(readFileSync(brokerConfig, "utf8")) as Record<string, unknown>;
+    writeFileSync(
+      config,
+      JSON.stringify({
+        ...settings,
+        tls: { ca: "late-nats/ca.pem", cert: "late-nats/broker.pem", key: "late-nats/broker-key.pem" },
+        log: { ...(settings.log as object), index: "late-nats/log-index.sqlite" },
+      }),
+    );
+
+    await nats.stop();
+    const b = spawnXbus(["broker", "--config", config], "info");
+    try {
+      await b.waitFor((_, err) => err.includes("NATS is not reachable yet"), "the wait for NATS");
+      const renewed = caDir.issue({
+        role: "broker",
+        spiffeId: `spiffe://${TD}/xbus/broker/b1`,
+        renew: true,
+        ...server,
+      });
+      writeFileSync(files.key, renewed.keyPem);
+      writeFileSync(files.cert, renewed.certPem);
+      const renewals = () =>
+        logLines(b.stderr()).filter((l) => String(l.msg).startsWith("renewed TLS files in force"));
+      await b.waitFor(
+        () => renewals().some((l) => l.cert_serial === renewed.serial),
+        "the renewal's log line during the wait",
+      );
+      expect(b.stdout()).toBe("");
+
+      await nats.restart();
+      await b.waitFor((out) => out.includes("\n"), "ready line");
+      expect(b.stdout()).toMatch(/^xbus broker: ready as spiffe:\/\/gov\.bt\/xbus\/broker\/b1: /);
+      const exchange = /Exchange on (\S+),/.exec(b.stdout())?.[1] ?? "";
+      expect(await brokerSerial(exchange)).toBe(renewed.serial);
+      // No reconnect needed: the connections made once NATS was up, the indexer's too, present the renewal.
+      await brokerOnNatsWith(renewed.certPem);
+
+      b.child.kill("SIGTERM");
+      expect(await b.exited).toBe(0);
+      // Taken once: one renewal line, then the front door's own line at its start names the renewed
+      // certificate and no other; nothing was refused.
+      expect(renewals()).toEqual([
+        expect.objectContaining({ level: "info", part: "tls", spiffe_id: `spiffe://${TD}/xbus/broker/b1` }),
+      ]);
+      const own = logLines(b.stderr()).filter((l) => l.msg === "own certificate");
+      expect(own.map((l) => l.cert_serial)).toEqual([renewed.serial]);
+      expect(b.stderr()).not.toContain("not taken");
+      expect(b.stderr()).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE/);
+    } finally {
+      if (b.child.exitCode === null) b.child.kill("SIGTERM");
+      if (!nats.running) await nats.restart();
+    }
   });
 });

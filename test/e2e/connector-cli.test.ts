@@ -397,3 +397,55 @@ describe("xbus connector, certificate renewal without a restart", () => {
     expect(c.stderr()).not.toContain("garbage");
   });
 });
+
+describe("xbus connector, its certificate renewed while it waits for NATS", () => {
+  it("takes the renewal once and presents it on the NATS connection that ends the wait, and signs with it", {
+    timeout: 60_000,
+  }, async () => {
+    const { config, files, original } = connectorFolder("late-nats");
+    const server = stack.nats as NatsServer;
+    await server.stop();
+    const c = spawnXbus(["connector", "--config", config]);
+    try {
+      await c.waitFor((_, err) => err.includes("NATS is not reachable yet"), "the wait for NATS");
+      const renewed = stack.issueIdentity("connector-dcrc-late", {
+        role: "connector",
+        spiffeId: DCRC_CONNECTOR,
+        commonName: "dcrc connector (renewed during the wait)",
+      });
+      writeFileSync(files.key, renewed.keyPem);
+      writeFileSync(files.cert, renewed.certPem);
+      const renewals = () =>
+        logLines(c.stderr()).filter((l) => String(l.msg).startsWith("renewed TLS files in force"));
+      await c.waitFor(
+        () => renewals().some((l) => l.cert_serial === renewed.serial),
+        "the renewal's log line during the wait",
+      );
+
+      await server.restart();
+      await c.waitFor((out) => out.includes("\n"), "ready line");
+      expect(c.stdout()).toContain(`dcrc ready as ${DCRC_CONNECTOR}`);
+      // No reconnect needed: the child's first connection presents the renewal (the stack's own idle
+      // connector, back too, keeps the certificate it was issued).
+      await vi.waitFor(
+        async () =>
+          expect(await natsClientCertificates(server.monitorUrl ?? "", "xbus-connector-dcrc-dev")).toEqual(
+            expect.arrayContaining([
+              { user: DCRC_CONNECTOR, certSha256: certificateSha256(original.cert) },
+              { user: DCRC_CONNECTOR, certSha256: certificateSha256(renewed.certPem) },
+            ]),
+          ),
+        { timeout: 20_000, interval: 100 },
+      );
+      const res = await fetchNameOnceBack();
+      expect(signedWith(res.exchangeId, [original.cert, renewed.certPem])).toBe(renewed.certPem);
+      expect(renewals()).toHaveLength(1);
+    } finally {
+      c.child.kill("SIGTERM");
+      if (!server.running) await server.restart();
+    }
+    expect(await c.exited).toBe(0);
+    expect(c.stderr()).not.toContain("not taken");
+    expect(c.stderr()).not.toContain("PRIVATE KEY");
+  });
+});
