@@ -193,12 +193,21 @@ describe("loadBrokerConfig", () => {
       `${path}: tls.key: ${join(dir, "broker-key.pem")} is not the key of the certificate in ${certFile}`,
     );
     expect(refused({}, new Date(Date.now() + 400 * DAY))).toMatch(/tls\.cert: .* expired on /);
+    // Another broker of the trust domain would start, but a renewal keeps the broker's identity.
+    const b2 = broker(ca, { spiffeId: "spiffe://gov.bt/xbus/broker/b2" });
+    const anotherBroker = `is the certificate of spiffe://gov.bt/xbus/broker/b2, not of spiffe://gov.bt/xbus/broker/b1, the identity in force (a renewal keeps the SPIFFE ID; another identity needs a restart)`;
+    expect(refused({ cert: b2.certPem, key: b2.keyPem })).toBe(
+      `${path}: tls.cert: ${certFile} ${anotherBroker}`,
+    );
 
     // xbus dev's broker has no settings: the same checks, the reason naming the file.
-    const check = brokerTlsCheck("gov.bt", cfg.tlsFiles);
+    const check = brokerTlsCheck("gov.bt", cfg.tlsFiles, "spiffe://gov.bt/xbus/broker/b1");
     expect(() => check({ ...atStart, cert: renewed.certPem, key: renewed.keyPem })).not.toThrow();
     expect(() => check({ ...atStart, cert: otherDomain.certPem, key: otherDomain.keyPem })).toThrow(
       new Error(`${certFile} is the certificate of spiffe://gov.in/xbus/broker/b1, ${wanted}`),
+    );
+    expect(() => check({ ...atStart, cert: b2.certPem, key: b2.keyPem })).toThrow(
+      new Error(`${certFile} ${anotherBroker}`),
     );
   });
 

@@ -36,10 +36,11 @@ export interface ConnectorProcess {
  * starts the connector against the agency's adapter over mutual TLS, and
  * serves metrics when asked. Resolves once the connector's subscription is on
  * the server. Watches tls.ca / tls.cert / tls.key from the start, NATS's wait
- * included: a renewal that passes the start-up checks signs the next replies,
- * opens a new adapter client and is presented at the next NATS (re)connect,
- * the one that ends the wait too; one that does not is logged and the
- * identity in force stays, on NATS too.
+ * included: a renewal that passes the start-up checks (and keeps the
+ * connector's SPIFFE ID) signs the next replies, opens a new adapter client
+ * and is presented at the next NATS (re)connect, the one that ends the wait
+ * too; one that does not is logged and the identity in force stays, on NATS
+ * too.
  */
 export async function startConnectorProcess(
   cfg: ConnectorConfig,
