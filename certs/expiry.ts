@@ -28,21 +28,39 @@ export function certificateExpiry(
   return { serial: x.serialNumber.toUpperCase(), notAfter, daysToExpiry, warn: daysToExpiry < warnDays };
 }
 
-export function logCertificateExpiry(
-  logger: {
-    info(f: Record<string, unknown>, m: string): void;
-    warn(f: Record<string, unknown>, m: string): void;
-  },
-  pem: string,
-  now = new Date(),
-): CertificateExpiry {
+/** Where the lines below go: a process's logger, or a test's. */
+interface ExpiryLogger {
+  info(f: Record<string, unknown>, m: string): void;
+  warn(f: Record<string, unknown>, m: string): void;
+}
+
+export function logCertificateExpiry(logger: ExpiryLogger, pem: string, now = new Date()): CertificateExpiry {
   const e = certificateExpiry(pem, now);
-  const fields = {
-    cert_serial: e.serial,
-    not_after: e.notAfter.toISOString(),
-    days_to_expiry: e.daysToExpiry,
-  };
+  const fields = expiryFields(e);
   if (e.warn) logger.warn(fields, "own certificate expires soon: renew it (xbus certs issue --renew)");
   else logger.info(fields, "own certificate");
   return e;
 }
+
+/**
+ * One line for a renewal a process has put in force: the workload, the new
+ * certificate's serial and expiry, and what now uses it (`uses`); a warning
+ * when the renewed certificate expires soon too.
+ */
+export function logRenewal(
+  logger: ExpiryLogger,
+  o: { spiffeId: string; certPem: string; uses: string },
+  now = new Date(),
+): CertificateExpiry {
+  const e = certificateExpiry(o.certPem, now);
+  const fields = { spiffe_id: o.spiffeId, ...expiryFields(e) };
+  if (e.warn) logger.warn(fields, "renewed TLS files in force, but the certificate expires soon");
+  else logger.info(fields, `renewed TLS files in force: ${o.uses}`);
+  return e;
+}
+
+const expiryFields = (e: CertificateExpiry) => ({
+  cert_serial: e.serial,
+  not_after: e.notAfter.toISOString(),
+  days_to_expiry: e.daysToExpiry,
+});

@@ -28,6 +28,7 @@ export {
   certificateExpiry,
   EXPIRY_WARN_DAYS,
   logCertificateExpiry,
+  logRenewal,
 } from "./expiry.js";
 export { type CertificateInfo, formatCertificateInfo, inspectCertificate } from "./inspect.js";
 export {

@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCa, issueCertificate } from "../../certs/index.js";
+import { silentLogger } from "../../core/logger.js";
+import { watchTlsFiles } from "../../core/tls-files.js";
 import { ConfigError, type Flags } from "../config/settings.js";
 import { brokerTlsCheck, loadBrokerConfig } from "./config.js";
 import { tokenHash } from "./services.js";
@@ -191,12 +193,42 @@ describe("loadBrokerConfig", () => {
       `${path}: tls.key: ${join(dir, "broker-key.pem")} is not the key of the certificate in ${certFile}`,
     );
     expect(refused({}, new Date(Date.now() + 400 * DAY))).toMatch(/tls\.cert: .* expired on /);
+    // Another broker of the trust domain would start, but a renewal keeps the broker's identity.
+    const b2 = broker(ca, { spiffeId: "spiffe://gov.bt/xbus/broker/b2" });
+    const anotherBroker = `is the certificate of spiffe://gov.bt/xbus/broker/b2, not of spiffe://gov.bt/xbus/broker/b1, the identity in force (a renewal keeps the SPIFFE ID; another identity needs a restart)`;
+    expect(refused({ cert: b2.certPem, key: b2.keyPem })).toBe(
+      `${path}: tls.cert: ${certFile} ${anotherBroker}`,
+    );
 
     // xbus dev's broker has no settings: the same checks, the reason naming the file.
-    const check = brokerTlsCheck("gov.bt", cfg.tlsFiles);
+    const check = brokerTlsCheck("gov.bt", cfg.tlsFiles, "spiffe://gov.bt/xbus/broker/b1");
     expect(() => check({ ...atStart, cert: renewed.certPem, key: renewed.keyPem })).not.toThrow();
     expect(() => check({ ...atStart, cert: otherDomain.certPem, key: otherDomain.keyPem })).toThrow(
       new Error(`${certFile} is the certificate of spiffe://gov.in/xbus/broker/b1, ${wanted}`),
     );
+    expect(() => check({ ...atStart, cert: b2.certPem, key: b2.keyPem })).toThrow(
+      new Error(`${certFile} ${anotherBroker}`),
+    );
+  });
+
+  it("keeps the files' text as read, so an unchanged reload is no change", () => {
+    // A bundle as operators keep them: a note above the PEM, which the checks skip and a reload reads again.
+    const bundle = `# gov.bt federation CA\n${ca.certPem}`;
+    write("ca-noted.pem", bundle);
+    const cfg = loadBrokerConfig(
+      write("broker.json", JSON.stringify({ ...good(), tls: { ...good().tls, ca: "ca-noted.pem" } })),
+    );
+    expect(cfg.tls).toEqual({ ca: bundle, cert: read("broker.pem"), key: read("broker-key.pem") });
+    const taken: unknown[] = [];
+    const watcher = watchTlsFiles({
+      paths: cfg.tlsFiles,
+      current: cfg.tls,
+      check: (pem) => cfg.checkTls(pem),
+      onChange: (pem) => taken.push(pem),
+      logger: silentLogger,
+    });
+    expect(watcher.reload()).toBe(false);
+    watcher.close();
+    expect(taken).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@ import { dirname } from "node:path";
 import { type AlertOptions, resolveAlertOptions } from "../../broker/review/alerts.js";
 import type { WorkloadId } from "../../core/spiffe-id.js";
 import type { TlsFilePaths, TlsPem } from "../../core/tls-files.js";
-import { checkOwnTls, type Flags, settingsReader } from "../config/settings.js";
+import { checkOwnTls, type Flags, keepsIdentity, settingsReader } from "../config/settings.js";
 
 /**
  * `xbus broker`'s settings (README, "Running a broker"), checked whole before
@@ -18,13 +18,17 @@ export interface BrokerConfig {
   /** host:port of xbus.v1.Exchange. */
   listen: string;
   servers: string[];
-  /** The broker's certificate, key and trust bundle: PEM as at start, and the files it watches. */
-  tls: { ca: string; cert: string; key: string };
+  /**
+   * The broker's trust bundle, certificate and key: the files' text as read and checked at start (what a
+   * renewal is told apart from, so a reload of unchanged files is no change), and the files it watches.
+   */
+  tls: TlsPem;
   tlsFiles: { ca: string; cert: string; key: string };
   certNotAfter: Date;
   /**
-   * The start-up checks of tls.ca, tls.cert and tls.key again, on their text as read after they changed:
-   * the broker's reload refuses a set that would not have started it. Throws ConfigError naming the
+   * The start-up checks of tls.ca, tls.cert and tls.key again, on their text as read after they changed,
+   * and the certificate must keep the broker's SPIFFE ID (`spiffeId`): the broker's reload refuses a set
+   * that would not have started it, or would have started another broker. Throws ConfigError naming the
    * setting, the file and the reason.
    */
   checkTls(pem: TlsPem, now?: Date): void;
@@ -67,12 +71,13 @@ const brokerOf =
 
 /**
  * `checkTls` for a broker whose files no setting names (`xbus dev`'s, which
- * issues its own certificate): the same checks, the reason naming the file.
+ * issues its own certificate): the same checks, the renewal keeping the
+ * broker's SPIFFE ID, `spiffeId`; the reason names the file.
  */
 export const brokerTlsCheck =
-  (trustDomain: string, files: TlsFilePaths) =>
+  (trustDomain: string, files: TlsFilePaths, spiffeId: string) =>
   (pem: TlsPem, now = new Date()): void =>
-    void checkOwnTls({ files, pem, expected: brokerOf(trustDomain), now });
+    void checkOwnTls({ files, pem, expected: keepsIdentity(brokerOf(trustDomain), spiffeId), now });
 
 const LOG_ID = /^[A-Za-z0-9][A-Za-z0-9./_-]{0,127}$/;
 const BROKER_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -89,7 +94,7 @@ export function loadBrokerConfig(
   const servers = r.natsServers("nats");
   const listen = r.hostPort("listen");
 
-  const { files, bundle, identity } = r.ownIdentity(brokerOf(trustDomain), now);
+  const { files, identity, pem, renewal } = r.ownIdentity(brokerOf(trustDomain), now);
   const brokerId = r.optStr("broker_id") ?? identity.id.name;
   if (!BROKER_ID.test(brokerId))
     r.fail(
@@ -152,15 +157,11 @@ export function loadBrokerConfig(
     brokerId,
     listen,
     servers,
-    tls: {
-      ca: bundle.map((c) => c.toString()).join(""),
-      cert: identity.certPem,
-      key: identity.keyPem,
-    },
+    tls: pem,
     tlsFiles: files,
     certNotAfter: identity.notAfter,
-    checkTls(pem, at = new Date()) {
-      r.ownIdentity(brokerOf(trustDomain), at, pem);
+    checkTls(next, at = new Date()) {
+      renewal(next, at);
     },
     ...(crlPath !== undefined ? { crlPath } : {}),
     signingKey,

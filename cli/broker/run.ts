@@ -1,8 +1,11 @@
+import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node";
+import { logRenewal } from "../../certs/index.js";
 import { Catalogue } from "../../core/catalogue.js";
 import type { Logger } from "../../core/logger.js";
 import { connectOrWait, natsClientOptions } from "../../core/nats-client.js";
 import { type NatsTlsInForce, natsTlsInForce } from "../../core/nats-tls.js";
 import { countNatsReconnects, type Telemetry } from "../../core/telemetry/index.js";
+import { watchTlsFiles } from "../../core/tls-files.js";
 import { createPolicyStore } from "../../policies/index.js";
 import type { BrokerConfig } from "./config.js";
 import { startBrokerServices } from "./services.js";
@@ -29,7 +32,7 @@ export async function startBrokerProcess(
     trustDomain: cfg.trustDomain,
     logger: logger.child({ component: "policy" }),
   });
-  // On NATS the broker presents the set checked at start, then each renewal its TLS watcher takes: never
+  // On NATS the broker presents the set checked at start, then each renewal its TLS watchers take: never
   // what the files hold at a reconnect.
   const natsTls = natsTlsInForce(cfg.tls);
   const natsOptions = (name: string, tls?: NatsTlsInForce) =>
@@ -40,18 +43,23 @@ export async function startBrokerProcess(
       // nats.js otherwise builds two stack-traced errors for every request (README, "Performance").
       extra: { noAsyncTraces: true },
     });
-  let nc: Awaited<ReturnType<typeof connectOrWait>> | undefined;
+  let nc: NatsConnection | undefined;
   try {
-    nc = await connectOrWait(natsOptions(`xbus-broker-${cfg.brokerId}`, natsTls), (err) =>
-      logger.warn({ servers: cfg.servers, err }, "NATS is not reachable yet; waiting for it"),
-    );
+    nc = await connectTakingRenewals({
+      cfg,
+      options: natsOptions(`xbus-broker-${cfg.brokerId}`, natsTls),
+      natsTls,
+      logger,
+    });
     countNatsReconnects(nc, telemetry.metrics, "broker");
+    // The front door starts with the set in force now, a renewal taken during the wait included.
+    const tls = natsTls.current();
     const services = await startBrokerServices({
       nats: nc,
       natsTls,
       // The indexer's identity is natsTls too, handed to its worker thread apart from these options.
       indexerNatsOptions: natsOptions(`xbus-indexer-${cfg.brokerId}`),
-      tls: cfg.tls,
+      tls,
       tlsFiles: cfg.tlsFiles,
       // A renewal written over tls.* is taken only if `xbus broker` would start with it.
       checkTls: (pem) => cfg.checkTls(pem),
@@ -67,6 +75,8 @@ export async function startBrokerProcess(
       logger,
       telemetry,
     });
+    // The front door watches the files from its start; what they took on since the wait ended is taken now.
+    services.broker.reloadTls();
     const host = cfg.listen.slice(0, cfg.listen.lastIndexOf(":"));
     const connection = nc;
     return {
@@ -82,5 +92,47 @@ export async function startBrokerProcess(
     await nc?.close();
     policy.close();
     throw err;
+  }
+}
+
+/**
+ * connectOrWait, the broker's TLS files watched meanwhile: a renewal written
+ * while NATS is waited for that passes the start-up checks is put in force
+ * for NATS at once, so that the connection made when NATS comes up presents
+ * it (after a long outage the certificate read at start may have expired),
+ * and the front door then starts with it. Logged once, here; a set refused
+ * is one warning naming the file, as later.
+ */
+async function connectTakingRenewals(o: {
+  cfg: BrokerConfig;
+  /** The broker's connection, presenting natsTls. */
+  options: ConnectionOptions;
+  natsTls: NatsTlsInForce;
+  logger: Logger;
+}): Promise<NatsConnection> {
+  const { cfg, natsTls, logger } = o;
+  const tlsLog = logger.child({ part: "tls" });
+  const watcher = watchTlsFiles({
+    paths: cfg.tlsFiles,
+    current: natsTls.current(),
+    logger: tlsLog,
+    check: (pem) => cfg.checkTls(pem),
+    onChange: (pem) => {
+      natsTls.renew(pem);
+      logRenewal(tlsLog, {
+        spiffeId: cfg.spiffeId,
+        certPem: pem.cert,
+        uses: "the NATS connection being waited for presents them, the front door starts with them",
+      });
+    },
+  });
+  try {
+    // What changed since the files were read at start, before the first dial.
+    watcher.reload();
+    return await connectOrWait(o.options, (err) =>
+      logger.warn({ servers: cfg.servers, err }, "NATS is not reachable yet; waiting for it"),
+    );
+  } finally {
+    watcher.close();
   }
 }

@@ -20,7 +20,9 @@ Settings that can also be given (or overridden) as flags:
   --broker-id ID                default: the name in the broker's SPIFFE ID (broker_id)
   --listen HOST:PORT            xbus.v1.Exchange (listen)
   --nats URL                    a NATS server, repeatable (nats)
-  --ca, --cert, --key FILE      trust bundle, the broker's certificate and key, PEM (tls.*)
+  --ca, --cert, --key FILE      trust bundle, the broker's certificate and key, PEM, watched: a
+                                renewal is taken if it passes the same checks and keeps the
+                                broker's SPIFFE ID (tls.*)
   --crl FILE                    the federation CRL, PEM, watched (crl)
   --signing-key FILE            Ed25519 private key that signs routes and receipts, PEM (signing_key)
   --policies DIR                the policy bundle, watched (policies)

@@ -13,7 +13,8 @@ xbus-connector-<agency>), checks the broker's signature and deadline, calls the 
 over mutual TLS and signs what it returns. Stays up until SIGINT/SIGTERM, then lets the requests
 in flight answer and exits 0. Every setting is checked before anything starts; a renewed
 certificate, key or trust bundle written over the tls.* files is checked the same way and taken
-up without a restart.
+up without a restart, if the certificate keeps the connector's SPIFFE ID (another identity needs
+a restart).
 
   --config FILE               JSON settings (see README "Running a connector"); paths in it are
                               relative to the file

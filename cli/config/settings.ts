@@ -155,23 +155,23 @@ export function settingsReader<S extends SettingsSpec>(
     });
   /**
    * The process's own identity from `tls.ca`, `tls.cert` and `tls.key` (every process command has them):
-   * checkOwnTls on the files, a problem named by its setting. With `pem`, the same checks on the files' text
-   * as the process read it again (a renewal).
+   * checkOwnTls on the files, a problem named by its setting. `pem` is the files' text as read and checked,
+   * what a renewal is compared with. `renewal` runs the same checks on the files' text as the process read
+   * it again after they changed, and one more: the certificate is still the workload's (keepsIdentity).
    */
-  const ownIdentity = (
-    expected: (id: WorkloadId | undefined) => string | undefined,
-    now: Date,
-    pem?: TlsPem,
-  ) => {
+  const ownIdentity = (expected: (id: WorkloadId | undefined) => string | undefined, now: Date) => {
     const settings = { ca: "tls.ca", cert: "tls.cert", key: "tls.key" } as Record<TlsFile, Setting>;
     const files = { ca: path(settings.ca), cert: path(settings.cert), key: path(settings.key) };
-    const text = pem ?? {
+    const check = (pem: TlsPem, wanted: typeof expected, at: Date) =>
+      checkOwnTls({ files, pem, expected: wanted, now: at, fail: (f, why) => fail(settings[f], why) });
+    const pem: TlsPem = {
       ca: read(settings.ca, files.ca),
       cert: read(settings.cert, files.cert),
       key: read(settings.key, files.key),
     };
-    const own = checkOwnTls({ files, pem: text, expected, now, fail: (f, why) => fail(settings[f], why) });
-    return { files, ...own, pem: text };
+    const own = check(pem, expected, now);
+    const renewed = keepsIdentity(expected, own.identity.id.uri);
+    return { files, ...own, pem, renewal: (next: TlsPem, at: Date) => check(next, renewed, at) };
   };
 
   return {
@@ -290,6 +290,27 @@ export function checkOwnTls(o: {
     fail,
   });
   return { bundle, identity };
+}
+
+/**
+ * What a renewal of a process's own certificate must be: what `expected`
+ * accepts at start, and then the workload in force, `spiffeId`. The SPIFFE ID
+ * is the process's identity everywhere it shows: its NATS user and the
+ * permissions mapped to it, the ready line, log fields, the service name of
+ * the broker's traces and metrics, the signer named in a connector's
+ * replies, a broker's default id in receipts. All of them are fixed at
+ * start, so a certificate of another workload is a new deployment, which a
+ * restart brings up; as a renewal it is refused, naming both IDs.
+ */
+export function keepsIdentity(
+  expected: (id: WorkloadId | undefined) => string | undefined,
+  spiffeId: string,
+): (id: WorkloadId | undefined) => string | undefined {
+  return (id) =>
+    expected(id) ??
+    (id !== undefined && id.uri !== spiffeId
+      ? `${spiffeId}, the identity in force (a renewal keeps the SPIFFE ID; another identity needs a restart)`
+      : undefined);
 }
 
 /** The file as an object of known settings; unknown names are refused, a typo must not pass silently. */

@@ -259,6 +259,15 @@ describe("loadConnectorConfig", () => {
       `${path}: tls.cert: ${files["connector.pem"]} was not issued by a CA of the trust bundle`,
     );
     expect(refused({}, new Date(Date.now() + 400 * 86_400_000))).toMatch(/tls\.cert: .* expired on /);
+    // Another connector of the agency would start, but a renewal keeps the connector's identity.
+    const c2 = issueCertificate(ca, {
+      spiffeId: "spiffe://gov.bt/agency/dcrc/connector/c2",
+      commonName: "c2",
+      usage: "client",
+    });
+    expect(refused({ cert: c2.certPem, key: c2.keyPem })).toBe(
+      `${path}: tls.cert: ${files["connector.pem"]} is the certificate of spiffe://gov.bt/agency/dcrc/connector/c2, not of spiffe://gov.bt/agency/dcrc/connector/c1, the identity in force (a renewal keeps the SPIFFE ID; another identity needs a restart)`,
+    );
 
     // With adapter.ca, adapter.cert and adapter.key of its own, the adapter hop keeps them.
     const apart = loadConnectorConfig(

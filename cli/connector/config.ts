@@ -30,8 +30,9 @@ export interface ConnectorConfig {
   metrics?: { host: string; port: number };
   /**
    * The start-up checks again, on the tls.* files' text as read after they
-   * changed: what the connector then signs and calls the adapter with. Throws
-   * ConfigError naming the setting, the file and the reason.
+   * changed, and the certificate must keep the connector's SPIFFE ID
+   * (`spiffeId`): what the connector then signs and calls the adapter with.
+   * Throws ConfigError naming the setting, the file and the reason.
    */
   renewed(pem: TlsPem, now?: Date): ConnectorIdentity;
 }
@@ -94,7 +95,7 @@ export function loadConnectorConfig(
     id?.role === "connector" && id.agency === agency && (!trustDomain || id.trustDomain === trustDomain)
       ? undefined
       : `a connector of agency ${agency} (${wanted})`;
-  const { files, bundle, identity, pem } = r.ownIdentity(expected, now);
+  const { files, bundle, identity, pem, renewal } = r.ownIdentity(expected, now);
 
   const brokerKeys = r
     .list("broker_keys")
@@ -162,7 +163,7 @@ export function loadConnectorConfig(
       ? { metrics: { host: metricsHost ?? "127.0.0.1", port: metricsPort } }
       : {}),
     renewed(next, at = new Date()) {
-      const { bundle: trusted, identity: own } = r.ownIdentity(expected, at, next);
+      const { bundle: trusted, identity: own } = renewal(next, at);
       return identityOf(own, trusted);
     },
   };

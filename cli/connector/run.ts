@@ -5,7 +5,7 @@ import {
   grpcTarget,
   startConnector,
 } from "../../adapters/connector/index.js";
-import { certificateExpiry, logCertificateExpiry } from "../../certs/index.js";
+import { logCertificateExpiry, logRenewal } from "../../certs/index.js";
 import type { Logger } from "../../core/logger.js";
 import { connectOrWait, natsClientOptions } from "../../core/nats-client.js";
 import { watchConnectivity } from "../../core/nats-connectivity.js";
@@ -18,7 +18,7 @@ import {
   serveMetrics,
   type Telemetry,
 } from "../../core/telemetry/index.js";
-import { type TlsFilesWatcher, watchTlsFiles } from "../../core/tls-files.js";
+import { watchTlsFiles } from "../../core/tls-files.js";
 import type { ConnectorConfig, ConnectorIdentity } from "./config.js";
 
 /** One agency's connector in a process of its own, as `xbus connector` runs it. */
@@ -35,10 +35,12 @@ export interface ConnectorProcess {
  * Connects to NATS with the connector's certificate as checked at start,
  * starts the connector against the agency's adapter over mutual TLS, and
  * serves metrics when asked. Resolves once the connector's subscription is on
- * the server. Watches tls.ca / tls.cert / tls.key from then on: a renewal that
- * passes the start-up checks signs the next replies, opens a new adapter
- * client and is presented at the next NATS reconnect; one that does not is
- * logged and the identity in force stays, on NATS too.
+ * the server. Watches tls.ca / tls.cert / tls.key from the start, NATS's wait
+ * included: a renewal that passes the start-up checks (and keeps the
+ * connector's SPIFFE ID) signs the next replies, opens a new adapter client
+ * and is presented at the next NATS (re)connect, the one that ends the wait
+ * too; one that does not is logged and the identity in force stays, on NATS
+ * too.
  */
 export async function startConnectorProcess(
   cfg: ConnectorConfig,
@@ -54,79 +56,71 @@ export async function startConnectorProcess(
     adapterTls: cfg.adapter.tls,
   };
   telemetry.metrics.watchCertificate(`connector-${cfg.agency}`, () => inForce.certNotAfter);
-  const signer = createReplySigner(cfg.certPem, cfg.key);
   const natsTls = natsTlsInForce(cfg.tlsPem);
-  const nc = await connectNats(cfg, natsTls, logger);
-  countNatsReconnects(nc, telemetry.metrics, `connector-${cfg.agency}`);
-  const connectivity = watchConnectivity(nc);
   let connector: Connector | undefined;
+  const tlsLog = logger.child({ part: "tls" });
+  const tlsWatcher = watchTlsFiles({
+    paths: { ca: cfg.tlsFiles.caFile, cert: cfg.tlsFiles.certFile, key: cfg.tlsFiles.keyFile },
+    current: cfg.tlsPem,
+    logger: tlsLog,
+    // The start-up checks (role, agency, trust bundle, key) before OpenSSL's, for a reason naming the file.
+    check: (pem) => void cfg.renewed(pem),
+    onChange: (pem) => {
+      const next = cfg.renewed(pem);
+      // While NATS is waited for there is no connector yet: it starts with the identity in force then.
+      if (connector) renew(connector, cfg, inForce, next);
+      inForce = next;
+      natsTls.renew(pem);
+      logRenewal(tlsLog, {
+        spiffeId: next.spiffeId,
+        certPem: next.certPem,
+        uses: "new replies, adapter calls and NATS reconnects use them",
+      });
+    },
+  });
+  let nc: NatsConnection | undefined;
   let metrics: MetricsServer | undefined;
-  let tlsWatcher: TlsFilesWatcher | undefined;
   try {
+    // What changed since the files were read at start, before the first dial.
+    tlsWatcher.reload();
+    nc = await connectNats(cfg, natsTls, logger);
+    countNatsReconnects(nc, telemetry.metrics, `connector-${cfg.agency}`);
+    const connection = nc;
+    const connectivity = watchConnectivity(connection);
     connector = startConnector({
-      nats: nc,
+      nats: connection,
       agency: cfg.agency,
-      target: grpcTarget(cfg.adapter),
+      target: grpcTarget({ ...cfg.adapter, tls: inForce.adapterTls }),
       brokerKeys: cfg.brokerKeys,
-      signer,
+      signer: createReplySigner(inForce.certPem, inForce.key),
       ...(cfg.maxInFlight !== undefined ? { maxInFlight: cfg.maxInFlight } : {}),
       logger,
       telemetry,
     });
-    const started = connector;
-    const tlsLog = logger.child({ part: "tls" });
-    tlsWatcher = watchTlsFiles({
-      paths: { ca: cfg.tlsFiles.caFile, cert: cfg.tlsFiles.certFile, key: cfg.tlsFiles.keyFile },
-      current: cfg.tlsPem,
-      logger: tlsLog,
-      // The start-up checks (role, agency, trust bundle, key) before OpenSSL's, for a reason naming the file.
-      check: (pem) => void cfg.renewed(pem),
-      onChange: (pem) => {
-        const next = cfg.renewed(pem);
-        renew(started, cfg, inForce, next);
-        inForce = next;
-        natsTls.renew(pem);
-        const e = certificateExpiry(next.certPem);
-        const fields = {
-          spiffe_id: next.spiffeId,
-          cert_serial: e.serial,
-          not_after: e.notAfter.toISOString(),
-          days_to_expiry: e.daysToExpiry,
-        };
-        if (e.warn) tlsLog.warn(fields, "renewed TLS files in force, but the certificate expires soon");
-        else
-          tlsLog.info(
-            fields,
-            "renewed TLS files in force: new replies, adapter calls and NATS reconnects use them",
-          );
-      },
-    });
-    // Files renewed while NATS was being waited for are taken up now, not at their next change.
-    tlsWatcher.reload();
     // The subscription is on the server: from here the broker can route to this connector.
-    await nc.flush();
+    await connection.flush();
     if (cfg.metrics)
       metrics = await serveMetrics(telemetry, {
         hostname: cfg.metrics.host,
         port: cfg.metrics.port,
-        ready: () => ({ nats: { ok: connectivity.up, detail: nc.getServer() } }),
+        ready: () => ({ nats: { ok: connectivity.up, detail: connection.getServer() } }),
       });
   } catch (err) {
-    tlsWatcher?.close();
+    tlsWatcher.close();
     await connector?.close();
-    await nc.close();
+    await nc?.close();
     throw err;
   }
   const running = connector;
-  const watcher = tlsWatcher;
+  const connection = nc;
   return {
     subjects: agencySubjects(cfg.agency),
     metricsUrl: metrics?.url,
     async close() {
-      watcher.close();
+      tlsWatcher.close();
       await running.close();
       // Drain sends the replies of the requests that just finished before the connection closes.
-      await nc.drain().catch((err: unknown) => logger.warn({ err }, "NATS drain failed"));
+      await connection.drain().catch((err: unknown) => logger.warn({ err }, "NATS drain failed"));
       await metrics?.close();
     },
   };

@@ -52,6 +52,8 @@ import { startBrokerServices, tokenHash } from "../broker/services.js";
  */
 export const TRUST_DOMAIN = "gov.bt";
 export const LOG_ID = "gov.bt/xbus-log-dev";
+/** The dev broker's SPIFFE ID: its certificate, and each renewal of it, carries this one. */
+export const DEV_BROKER = `spiffe://${TRUST_DOMAIN}/xbus/broker/dev`;
 export const DEV_CONSUMER = `spiffe://${TRUST_DOMAIN}/agency/moe/system/scholarships`;
 /** The second consumer system of the journeys (driving-licence renewal). */
 export const DEV_LICENSING = `spiffe://${TRUST_DOMAIN}/agency/rsta/system/licensing`;
@@ -217,7 +219,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const server = { dnsNames: ["localhost"], ipAddresses: ["127.0.0.1", "::1"] };
   const brokerCert = issueIdentity("broker", {
     role: "broker",
-    spiffeId: `spiffe://${TRUST_DOMAIN}/xbus/broker/dev`,
+    spiffeId: DEV_BROKER,
     commonName: "xbus broker (dev)",
     ...server,
   });
@@ -420,7 +422,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       tls: brokerTls,
       tlsFiles: brokerFiles,
       // The checks `xbus broker` runs at start and on a reload, though the stack issued the first certificate.
-      checkTls: brokerTlsCheck(TRUST_DOMAIN, brokerFiles),
+      checkTls: brokerTlsCheck(TRUST_DOMAIN, brokerFiles, DEV_BROKER),
       crlPath: caDir.paths.crl,
       catalogue,
       policy,

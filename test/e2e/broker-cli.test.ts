@@ -22,7 +22,14 @@ import { natsAuthConfig } from "../../core/nats-auth.js";
 import { NatsServer } from "../../core/nats-server.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { certificateSha256, natsClientCertificates, serverCertificateSerial } from "../helpers/tls.js";
-import { killXbusProcesses, logLines, runXbus, startXbus } from "../helpers/xbus-process.js";
+import {
+  killXbusProcesses,
+  logLines,
+  renewalLines,
+  runXbus,
+  spawnXbus,
+  startXbus,
+} from "../helpers/xbus-process.js";
 
 /*
  * The bus as a federation deploys it: a CA folder, a nats-server with mutual
@@ -183,6 +190,10 @@ describe("xbus broker and xbus connector, each in its own process", () => {
       expect(p.stderr()).not.toContain(subject);
       expect(p.stderr()).not.toContain("PRIVATE KEY");
     }
+    // Its files did not change: the certificate is reported once, at start, and nothing was renewed.
+    const brokerLog = logLines(broker.stderr());
+    expect(brokerLog.filter((l) => l.msg === "own certificate")).toHaveLength(1);
+    expect(renewalLines(broker.stderr())).toEqual([]);
   });
 
   it("refuses to start with a connector's certificate, naming the setting", () => {
@@ -218,6 +229,47 @@ const consumerClient = (exchange: string) =>
 const brokerSerial = (exchange: string) =>
   serverCertificateSerial(exchange, { ca: caDir.ca.certPem, cert: consumer.certPem, key: consumer.keyPem });
 
+/**
+ * A broker config on copies of the broker's files in folder `name`, so a test may rewrite them while the
+ * other tests keep theirs, with a log index of its own; `caPem` is the trust bundle file's text.
+ */
+function brokerFolder(name: string, caPem = readFileSync(caDir.paths.caCert, "utf8")) {
+  const tlsDir = join(dir, name);
+  mkdirSync(tlsDir);
+  const files = {
+    ca: join(tlsDir, "ca.pem"),
+    cert: join(tlsDir, "broker.pem"),
+    key: join(tlsDir, "broker-key.pem"),
+  };
+  writeFileSync(files.ca, caPem);
+  copyFileSync(join(dir, "broker.pem"), files.cert);
+  copyFileSync(join(dir, "broker-key.pem"), files.key);
+  const config = join(dir, `broker-${name}.json`);
+  const settings = JSON.parse(readFileSync(brokerConfig, "utf8")) as Record<string, unknown>;
+  writeFileSync(
+    config,
+    JSON.stringify({
+      ...settings,
+      tls: { ca: `${name}/ca.pem`, cert: `${name}/broker.pem`, key: `${name}/broker-key.pem` },
+      log: { ...(settings.log as object), index: `${name}/log-index.sqlite` },
+    }),
+  );
+  return { files, config };
+}
+
+/** Issues b1 a renewed certificate (`--renew`) and writes it over `files`, the key first as a renewal might. */
+function renewOver(files: { cert: string; key: string }) {
+  const renewed = caDir.issue({
+    role: "broker",
+    spiffeId: `spiffe://${TD}/xbus/broker/b1`,
+    renew: true,
+    ...server,
+  });
+  writeFileSync(files.key, renewed.keyPem);
+  writeFileSync(files.cert, renewed.certPem);
+  return renewed;
+}
+
 /** Restarts nats-server: every client reconnects, presenting whatever TLS identity it holds then. */
 async function restartNats(): Promise<void> {
   await nats.stop();
@@ -238,30 +290,10 @@ async function brokerOnNatsWith(certPem: string): Promise<void> {
 }
 
 describe("xbus broker, its certificate renewed in place", () => {
-  it("refuses a set it would not start with (expired, another CA's, another trust domain's, a connector's), one warning each naming the file and the reason, keeps its certificate on gRPC and on NATS reconnects, and takes a proper renewal on both", {
+  it("refuses a set it would not start with (expired, another CA's, another trust domain's, a connector's) or that names another broker, one warning each naming the file and the reason, keeps its certificate on gRPC and on NATS reconnects, and takes a proper renewal on both", {
     timeout: 120_000,
   }, async () => {
-    // The broker's files in a folder of their own, so the other tests keep theirs.
-    const tlsDir = join(dir, "renewal");
-    mkdirSync(tlsDir);
-    const files = {
-      ca: join(tlsDir, "ca.pem"),
-      cert: join(tlsDir, "broker.pem"),
-      key: join(tlsDir, "broker-key.pem"),
-    };
-    copyFileSync(caDir.paths.caCert, files.ca);
-    copyFileSync(join(dir, "broker.pem"), files.cert);
-    copyFileSync(join(dir, "broker-key.pem"), files.key);
-    const config = join(dir, "broker-renewal.json");
-    const settings = JSON.parse(readFileSync(brokerConfig, "utf8")) as Record<string, unknown>;
-    writeFileSync(
-      config,
-      JSON.stringify({
-        ...settings,
-        tls: { ca: "renewal/ca.pem", cert: "renewal/broker.pem", key: "renewal/broker-key.pem" },
-        log: { ...(settings.log as object), index: "renewal/log-index.sqlite" },
-      }),
-    );
+    const { files, config } = brokerFolder("renewal");
     const originalPem = readFileSync(files.cert, "utf8");
     const original = new X509Certificate(originalPem).serialNumber.toUpperCase();
 
@@ -301,6 +333,7 @@ describe("xbus broker, its certificate renewed in place", () => {
       `${config}: tls.cert: ${files.cert} was not issued by a CA of the trust bundle`,
       `${config}: tls.cert: ${files.cert} is the certificate of spiffe://gov.in/xbus/broker/b1, ${wanted}`,
       `${config}: tls.cert: ${files.cert} is the certificate of spiffe://gov.bt/agency/dcrc/connector/c1, ${wanted}`,
+      `${config}: tls.cert: ${files.cert} is the certificate of spiffe://gov.bt/xbus/broker/b2, not of spiffe://gov.bt/xbus/broker/b1, the identity in force (a renewal keeps the SPIFFE ID; another identity needs a restart)`,
     ] as const;
     const client = consumerClient(exchange);
     /** A Fetch that answers, once broker and connector are back on NATS; the tree head then covers it. */
@@ -341,19 +374,14 @@ describe("xbus broker, its certificate renewed in place", () => {
         },
         reasons[3],
       );
+      // Another broker of the federation: it would start, but as a renewal of b1 it is refused.
+      await refused(brokerOf(caDir.ca, { spiffeId: `spiffe://${TD}/xbus/broker/b2` }), reasons[4]);
       // A reconnect now would read a connector's certificate from the files: NATS still gets the broker's.
       await restartNats();
       await brokerOnNatsWith(originalPem);
       await exchanged();
 
-      const renewed = caDir.issue({
-        role: "broker",
-        spiffeId: `spiffe://${TD}/xbus/broker/b1`,
-        renew: true,
-        ...server,
-      });
-      writeFileSync(files.key, renewed.keyPem);
-      writeFileSync(files.cert, renewed.certPem);
+      const renewed = renewOver(files);
       await b.waitFor(
         () =>
           logLines(b.stderr()).some((l) => l.msg === "own certificate" && l.cert_serial === renewed.serial),
@@ -377,5 +405,54 @@ describe("xbus broker, its certificate renewed in place", () => {
     expect(await c.exited).toBe(0);
     expect(await b.exited).toBe(0);
     expect(b.stderr()).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE/);
+  });
+});
+
+describe("xbus broker, its certificate renewed while it waits for NATS", () => {
+  it("takes the renewal once, serves it when ready and presents it on the NATS connection that ends the wait", {
+    timeout: 90_000,
+  }, async () => {
+    // The bundle with a note above the PEM, as operators keep them: a broker that compared the files with a
+    // tidied copy of what it read would see a "renewal" in them that is none.
+    const { files, config } = brokerFolder(
+      "late-nats",
+      `# gov.bt federation CA (xbus certs init)\n${caDir.ca.certPem}`,
+    );
+
+    await nats.stop();
+    const b = spawnXbus(["broker", "--config", config], "info");
+    try {
+      await b.waitFor((_, err) => err.includes("NATS is not reachable yet"), "the wait for NATS");
+      const renewed = renewOver(files);
+      const renewals = () => renewalLines(b.stderr());
+      await b.waitFor(
+        () => renewals().some((l) => l.cert_serial === renewed.serial),
+        "the renewal's log line during the wait",
+      );
+      expect(b.stdout()).toBe("");
+
+      await nats.restart();
+      await b.waitFor((out) => out.includes("\n"), "ready line");
+      expect(b.stdout()).toMatch(/^xbus broker: ready as spiffe:\/\/gov\.bt\/xbus\/broker\/b1: /);
+      const exchange = /Exchange on (\S+),/.exec(b.stdout())?.[1] ?? "";
+      expect(await brokerSerial(exchange)).toBe(renewed.serial);
+      // No reconnect needed: the connections made once NATS was up, the indexer's too, present the renewal.
+      await brokerOnNatsWith(renewed.certPem);
+
+      b.child.kill("SIGTERM");
+      expect(await b.exited).toBe(0);
+      // Taken once: one renewal line, then the front door's own line at its start names the renewed
+      // certificate and no other; nothing was refused.
+      expect(renewals()).toEqual([
+        expect.objectContaining({ level: "info", part: "tls", spiffe_id: `spiffe://${TD}/xbus/broker/b1` }),
+      ]);
+      const own = logLines(b.stderr()).filter((l) => l.msg === "own certificate");
+      expect(own.map((l) => l.cert_serial)).toEqual([renewed.serial]);
+      expect(b.stderr()).not.toContain("not taken");
+      expect(b.stderr()).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE/);
+    } finally {
+      if (b.child.exitCode === null) b.child.kill("SIGTERM");
+      if (!nats.running) await nats.restart();
+    }
   });
 });

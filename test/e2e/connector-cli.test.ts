@@ -8,7 +8,14 @@ import type { NatsServer } from "../../core/nats-server.js";
 import { sha256, verifyReply } from "../../core/reply-signature.js";
 import { deadline, failure, startTestStack, type TestStack } from "../helpers/stack.js";
 import { certificateSha256, natsClientCertificates } from "../helpers/tls.js";
-import { killXbusProcesses, logLines, runXbus, spawnXbus, startXbus } from "../helpers/xbus-process.js";
+import {
+  killXbusProcesses,
+  logLines,
+  renewalLines,
+  runXbus,
+  spawnXbus,
+  startXbus,
+} from "../helpers/xbus-process.js";
 
 /*
  * `xbus connector` as an agency runs it: its own process, configured by a
@@ -328,7 +335,7 @@ describe("xbus connector, certificate renewal without a restart", () => {
     expect(c.stderr()).not.toContain("PRIVATE KEY");
   });
 
-  it("refuses a bad renewal with one log line naming the file and the reason, and keeps serving with the certificate in force, on NATS reconnects too", {
+  it("refuses a bad renewal (another agency's, another connector's, half written, garbage) with one log line naming the file and the reason, and keeps serving with the certificate in force, on NATS reconnects too", {
     timeout: 60_000,
   }, async () => {
     const { config, files, original } = connectorFolder("bad-renewal");
@@ -363,6 +370,15 @@ describe("xbus connector, certificate renewal without a restart", () => {
       });
       const otherAgency = `${config}: tls.cert: ${files.cert} is the certificate of spiffe://gov.bt/agency/moh/connector/dev2, not of a connector of agency dcrc (spiffe://gov.bt/agency/dcrc/connector/<name>)`;
       await refused({ key: moh.keyPem, cert: moh.certPem }, otherAgency);
+      // Another connector of dcrc would start, but as a renewal of this one it is refused: the connector
+      // keeps the identity it reports (ready line, NATS user, the signer of its replies).
+      const c2 = stack.issueIdentity("connector-dcrc-c2", {
+        role: "connector",
+        spiffeId: "spiffe://gov.bt/agency/dcrc/connector/c2",
+        commonName: "dcrc connector c2 (test)",
+      });
+      const otherConnector = `${config}: tls.cert: ${files.cert} is the certificate of spiffe://gov.bt/agency/dcrc/connector/c2, not of ${DCRC_CONNECTOR}, the identity in force (a renewal keeps the SPIFFE ID; another identity needs a restart)`;
+      await refused({ key: c2.keyPem, cert: c2.certPem }, otherConnector);
       await refused(
         { cert: "-----BEGIN CERTIFICATE-----\ngarbage" },
         `${config}: tls.cert: ${files.cert} holds no PEM certificate`,
@@ -377,6 +393,7 @@ describe("xbus connector, certificate renewal without a restart", () => {
       // wakes a listener for each, and the set they read is logged once.
       const reasons = refusals().map((l) => (l.err as { message?: string } | undefined)?.message);
       expect(reasons.filter((r) => r === otherAgency)).toHaveLength(1);
+      expect(reasons.filter((r) => r === otherConnector)).toHaveLength(1);
       for (const l of refusals()) {
         expect(l).toMatchObject({ level: "warn", part: "tls", cert: files.cert });
         expect((l.err as { message: string }).message).toContain(files.cert);
@@ -386,14 +403,63 @@ describe("xbus connector, certificate renewal without a restart", () => {
       writeFileSync(files.cert, original.cert);
       const res = await fetchName();
       expect(signedWith(res.exchangeId, [original.cert])).toBe(original.cert);
-      expect(logLines(c.stderr()).filter((l) => l.msg?.toString().startsWith("renewed TLS files"))).toEqual(
-        [],
-      );
+      expect(renewalLines(c.stderr())).toEqual([]);
     } finally {
       c.child.kill("SIGTERM");
     }
     expect(await c.exited).toBe(0);
     expect(c.stderr()).not.toContain("PRIVATE KEY");
     expect(c.stderr()).not.toContain("garbage");
+  });
+});
+
+describe("xbus connector, its certificate renewed while it waits for NATS", () => {
+  it("takes the renewal once and presents it on the NATS connection that ends the wait, and signs with it", {
+    timeout: 60_000,
+  }, async () => {
+    const { config, files, original } = connectorFolder("late-nats");
+    const server = stack.nats as NatsServer;
+    await server.stop();
+    const c = spawnXbus(["connector", "--config", config]);
+    try {
+      await c.waitFor((_, err) => err.includes("NATS is not reachable yet"), "the wait for NATS");
+      const renewed = stack.issueIdentity("connector-dcrc-late", {
+        role: "connector",
+        spiffeId: DCRC_CONNECTOR,
+        commonName: "dcrc connector (renewed during the wait)",
+      });
+      writeFileSync(files.key, renewed.keyPem);
+      writeFileSync(files.cert, renewed.certPem);
+      const renewals = () => renewalLines(c.stderr());
+      await c.waitFor(
+        () => renewals().some((l) => l.cert_serial === renewed.serial),
+        "the renewal's log line during the wait",
+      );
+
+      await server.restart();
+      await c.waitFor((out) => out.includes("\n"), "ready line");
+      expect(c.stdout()).toContain(`dcrc ready as ${DCRC_CONNECTOR}`);
+      // No reconnect needed: the child's first connection presents the renewal (the stack's own idle
+      // connector, back too, keeps the certificate it was issued).
+      await vi.waitFor(
+        async () =>
+          expect(await natsClientCertificates(server.monitorUrl ?? "", "xbus-connector-dcrc-dev")).toEqual(
+            expect.arrayContaining([
+              { user: DCRC_CONNECTOR, certSha256: certificateSha256(original.cert) },
+              { user: DCRC_CONNECTOR, certSha256: certificateSha256(renewed.certPem) },
+            ]),
+          ),
+        { timeout: 20_000, interval: 100 },
+      );
+      const res = await fetchNameOnceBack();
+      expect(signedWith(res.exchangeId, [original.cert, renewed.certPem])).toBe(renewed.certPem);
+      expect(renewals()).toHaveLength(1);
+    } finally {
+      c.child.kill("SIGTERM");
+      if (!server.running) await server.restart();
+    }
+    expect(await c.exited).toBe(0);
+    expect(c.stderr()).not.toContain("not taken");
+    expect(c.stderr()).not.toContain("PRIVATE KEY");
   });
 });

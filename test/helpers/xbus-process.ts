@@ -112,6 +112,10 @@ export async function runXbusAsync(
   }
 }
 
+/** The log lines of a renewal a server command put in force (certs/expiry.ts `logRenewal`). */
+export const renewalLines = (stderr: string): Record<string, unknown>[] =>
+  logLines(stderr).filter((l) => String(l.msg).startsWith("renewed TLS files in force"));
+
 /** The JSON log lines of a child process, those written whole so far. */
 export function logLines(stderr: string): Record<string, unknown>[] {
   return stderr

@@ -248,6 +248,14 @@ describe("reload checks", () => {
     );
   });
 
+  it("refuses another broker's certificate: a renewal keeps the broker's SPIFFE ID", async () => {
+    await refused(
+      brokerOf(stack.ca, { spiffeId: "spiffe://gov.bt/xbus/broker/other" }),
+      (f) =>
+        `${f} is the certificate of spiffe://gov.bt/xbus/broker/other, not of ${BROKER}, the identity in force (a renewal keeps the SPIFFE ID; another identity needs a restart)`,
+    );
+  });
+
   it("still takes up a proper renewal after refusals, presents it on NATS from the next reconnect, and logs no key", async () => {
     const renewed = stack.issueIdentity("broker", {
       role: "broker",
@@ -258,7 +266,7 @@ describe("reload checks", () => {
     expect(stack.reloadBrokerTls()).toBe(true);
     expect(await brokerSerial()).toBe(renewed.serial);
     expect(tlsLog.at(-1)).toMatchObject({ msg: "own certificate", cert_serial: renewed.serial });
-    expect(refusals()).toHaveLength(4);
+    expect(refusals()).toHaveLength(5);
     expect(JSON.stringify(tlsLog)).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE/);
 
     // The broker's NATS connections, its indexer's too, present the renewal from their next reconnect.
