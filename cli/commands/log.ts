@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey } from "node:crypto";
-import { createReadStream, createWriteStream, existsSync, readFileSync, rmSync } from "node:fs";
+import { createReadStream, createWriteStream, existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
@@ -12,6 +12,7 @@ import { readDevJson } from "../dev/dev-json.js";
 import { type ExportLine, exportLog } from "../log/export.js";
 import { type ExchangeJson, exchangePages } from "../log/query.js";
 import { checkReceipt } from "../log/receipt.js";
+import { lastSignedHead, rebuiltExtends } from "../log/reindex-check.js";
 import { type AlertsJson, type ReviewClient, reviewClient } from "../log/review-client.js";
 import { isRawKeyBase64 } from "../log/tree-head.js";
 import { verifyExport } from "../log/verify.js";
@@ -37,7 +38,9 @@ const HELP = `xbus log <verify|export|query|alerts|reindex|receipt> [options]
                                       newest first, one line each (--json: with their exchanges)
   reindex --db PATH --log-key PEM --log-id ID [--nats URL] [--nats-ca PEM --nats-cert PEM --nats-key PEM]
                                       rebuild the SQLite index from the JetStream stream alone
-                                      (NATS with mutual TLS: a broker certificate; default dev.json's)
+                                      (NATS with mutual TLS: a broker certificate; default dev.json's);
+                                      the rebuilt tree replaces an index at PATH only if it extends that
+                                      index's last signed head, else exit 1 and PATH stays as it was
   receipt (--base64 B64 | --file FILE | --json JSON) [--broker-key PEM] [--public-key B64] [--offline]
                                       check a receipt (xbus.v1.Receipt: protobuf, or its JSON as grpcurl
                                       prints the answer's "receipt") a Fetch answer carried: the
@@ -59,6 +62,13 @@ function api(values: { url?: string | undefined; token?: string | undefined }): 
   const token = values.token ?? process.env.XBUS_REVIEW_TOKEN ?? dev.review?.token;
   if (!url || !token) throw new Error("no review API: pass --url and --token (or run `xbus dev` here first)");
   return reviewClient(url, token);
+}
+
+/** An SQLite index in WAL mode: the database and the two files beside it. */
+const INDEX_FILE_SUFFIXES = ["", "-wal", "-shm"] as const;
+
+function removeIndexFiles(path: string): void {
+  for (const s of INDEX_FILE_SUFFIXES) rmSync(path + s, { force: true });
 }
 
 /** --public-key, refused unless it is what the API serves as public_key: base64 of the raw 32-byte key. */
@@ -379,10 +389,18 @@ export const logCommand: Command = {
               cert: readFileSync(fromDev.cert, "utf8"),
               key: readFileSync(fromDev.key, "utf8"),
             };
-        // Connect before removing anything: a wrong --nats must not cost the old index.
+        // What the old index signed, reviewers may hold: the rebuilt tree must extend it.
+        const old = lastSignedHead(db, logId);
+        if (old.unreadable)
+          process.stderr.write(
+            `the old index at ${db} could not be read (${old.unreadable}): the rebuilt tree is not compared with its heads\n`,
+          );
+        // Rebuilt beside the old index, which stays until the new one is shown to extend it: a wrong
+        // --nats, or a stream that no longer holds the log the old index signed, must not cost it.
         const nc = await connect({ servers, ...(tls && { tls }) });
-        for (const s of ["", "-wal", "-shm"]) rmSync(db + s, { force: true });
-        const index = new LogIndex(db, logId, logKey);
+        const building = `${db}.rebuilding`;
+        removeIndexFiles(building);
+        const index = new LogIndex(building, logId, logKey);
         const indexer = await startIndexer({
           nats: nc,
           index,
@@ -396,9 +414,20 @@ export const logCommand: Command = {
         }
         await indexer.stop();
         const head = index.latestTreeHead();
+        const growth = old.head && (await rebuiltExtends(old.head, index));
         index.close();
         await nc.close();
-        say(`reindexed ${head?.treeSize ?? 0} entries; root ${head?.rootHash ?? ""}`);
+        if (growth && !growth.ok) {
+          removeIndexFiles(building);
+          say(`FAIL: ${growth.problem}; the index at ${db} is left as it was`);
+          return 1;
+        }
+        removeIndexFiles(db);
+        for (const s of INDEX_FILE_SUFFIXES) if (existsSync(building + s)) renameSync(building + s, db + s);
+        say(
+          `reindexed ${head?.treeSize ?? 0} entries; root ${head?.rootHash ?? ""}` +
+            (old.head ? `; extends the old index's last signed head (size ${old.head.treeSize})` : ""),
+        );
         return 0;
       }
       default:
