@@ -46,6 +46,11 @@ export interface ReviewOptions {
 
 const MAX_LIMIT = 1000;
 const DECISIONS = new Set(["allow", "deny", "invalid", "error"]);
+/** What each route takes; any other query parameter is a 400 naming it (see onlyParams). */
+const NO_PARAMS = [] as const;
+const INCLUSION_PARAMS = ["index", "tree_size"] as const;
+const CONSISTENCY_PARAMS = ["first", "second"] as const;
+const ENTRIES_PARAMS = ["start", "limit"] as const;
 const ALERT_PARAMS = ["from", "to", "rule"] as const;
 const ACCESS_PARAMS = ["from", "to", "cursor", "limit"] as const;
 const EXCHANGE_PARAMS = [
@@ -134,7 +139,10 @@ export function createReviewApp(o: ReviewOptions): Hono {
     await next();
   });
 
+  // Every route refuses a parameter it does not take, or one given twice: a client that misspells
+  // `tree_size` or repeats `index` must get a 400, not a proof of something it did not ask for.
   app.get("/v1/log/tree-head", (c) => {
+    onlyParams(c.req.queries(), NO_PARAMS);
     const head = o.index.latestTreeHead();
     if (!head) throw new HTTPException(503, { message: "no tree head signed yet" });
     return c.json({
@@ -148,8 +156,14 @@ export function createReviewApp(o: ReviewOptions): Hono {
   });
 
   app.get("/v1/log/proof/inclusion", (c) => {
+    onlyParams(c.req.queries(), INCLUSION_PARAMS);
     const index = intParam(c.req.query("index"), "index");
     const treeSize = intParam(c.req.query("tree_size"), "tree_size");
+    withinLog(treeSize, "tree_size", o.index.treeSize);
+    if (index >= treeSize)
+      throw new HTTPException(400, {
+        message: `index must be below tree_size (${treeSize}), got ${index}`,
+      });
     const path = o.index.tree.inclusionProof(index, treeSize);
     return c.json({
       index,
@@ -160,8 +174,15 @@ export function createReviewApp(o: ReviewOptions): Hono {
   });
 
   app.get("/v1/log/proof/consistency", (c) => {
+    onlyParams(c.req.queries(), CONSISTENCY_PARAMS);
     const first = intParam(c.req.query("first"), "first");
     const second = intParam(c.req.query("second"), "second");
+    withinLog(second, "second", o.index.treeSize);
+    // RFC 9162 §2.1.4 defines a proof for 0 < first ≤ second: every tree extends the empty one.
+    if (first < 1 || first > second)
+      throw new HTTPException(400, {
+        message: `first must be 1 to second (${second}), got ${first}`,
+      });
     return c.json({
       first,
       second,
@@ -170,8 +191,11 @@ export function createReviewApp(o: ReviewOptions): Hono {
   });
 
   app.get("/v1/log/entries", (c) => {
+    onlyParams(c.req.queries(), ENTRIES_PARAMS);
     const start = intParam(c.req.query("start") ?? "0", "start");
     const limit = limitParam(c.req.query("limit"), DEFAULT_ENTRIES_LIMIT);
+    // start = size is the empty page a follower polls at; past it, the client has the wrong log or size.
+    withinLog(start, "start", o.index.treeSize);
     return c.json({
       entries: o.index.entries(start, limit).map((e) => ({
         index: e.index,
@@ -217,6 +241,7 @@ export function createReviewApp(o: ReviewOptions): Hono {
   });
 
   app.get("/v1/exchanges/:id", (c) => {
+    onlyParams(c.req.queries(), NO_PARAMS);
     const id = c.req.param("id");
     if (!UUID_PATTERN.test(id)) throw new HTTPException(400, { message: "exchange id must be a UUID" });
     const e = o.index.exchange(id);
@@ -338,10 +363,19 @@ export function recordJson(r: ExchangeRecord): Record<string, unknown> {
 }
 
 function intParam(value: string | undefined, name: string): number {
-  if (value === undefined || !/^[0-9]{1,15}$/.test(value)) {
+  if (value === undefined) throw new HTTPException(400, { message: `${name} is required` });
+  if (!/^[0-9]{1,15}$/.test(value)) {
     throw new HTTPException(400, { message: `${name} must be a non-negative integer` });
   }
   return Number(value);
+}
+
+/** A size or position in the log: past the log's size `size` now, it is a 400 naming `name`. */
+function withinLog(value: number, name: string, size: number): void {
+  if (value > size)
+    throw new HTTPException(400, {
+      message: `${name} must be at most the log's size, ${size}, got ${value}`,
+    });
 }
 
 /** A page size: 1 to MAX_LIMIT, refused outside rather than capped, so a client never reads a short page as the end. */
@@ -401,7 +435,7 @@ function onlyParams(query: Record<string, string[]>, allowed: readonly string[])
   for (const [k, values] of Object.entries(query)) {
     if (!allowed.includes(k))
       throw new HTTPException(400, {
-        message: `unknown query parameter ${JSON.stringify(k.slice(0, 64))} (${allowed.join(", ")})`,
+        message: `unknown query parameter ${JSON.stringify(k.slice(0, 64))} (${allowed.length ? allowed.join(", ") : "this route takes none"})`,
       });
     if (values.length !== 1) throw new HTTPException(400, { message: `${k} must be given once` });
     const v = values[0] ?? "";

@@ -41,4 +41,23 @@ describe("GET /v1/log/entries", () => {
       expect(body.error).toMatchObject({ message: expect.stringMatching(/^limit must be /) });
     },
   );
+
+  it(`answers an empty page at start = the log's size (${COUNT}), where a follower waits for more`, async () => {
+    expect(await entries(`start=${COUNT}`)).toEqual({ status: 200, body: { entries: [] } });
+  });
+
+  it.each([
+    ["start=-1", "start must be a non-negative integer"],
+    ["start=1.5", "start must be a non-negative integer"],
+    ["start=", "start must be 1 to 256 characters"],
+    [`start=${COUNT + 1}`, `start must be at most the log's size, ${COUNT}, got ${COUNT + 1}`],
+    ["start=0&start=5", "start must be given once"],
+    ["start=0&limit=1&limit=2", "limit must be given once"],
+    ["start=0&count=5", 'unknown query parameter "count" (start, limit)'],
+    ["begin=0", 'unknown query parameter "begin"'],
+  ])("refuses %s with a 400: %s", async (query, reason) => {
+    const { status, body } = await entries(query);
+    expect(status).toBe(400);
+    expect((body.error as { message: string }).message).toContain(reason);
+  });
 });

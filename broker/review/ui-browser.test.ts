@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync, type KeyObject, randomBytes, randomUUID, sign } from "node:crypto";
+import { createHash, type KeyObject, randomBytes, randomUUID } from "node:crypto";
 import {
   Browser,
   type BrowserPage,
@@ -10,10 +10,8 @@ import {
 } from "happy-dom";
 import { Hono } from "hono";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { rawEd25519 } from "../../core/ed25519-raw.js";
-import { treeHeadSignedBytes } from "../../core/merkle-hash.js";
 import { Decision } from "../../proto/gen/xbus/v1/log_pb.js";
-import { writeTestLogIndex } from "../../test/helpers/log-index.js";
+import { rogueSigner, writeTestLogIndex } from "../../test/helpers/log-index.js";
 import { subjectRef } from "../log/subject-ref.js";
 import { type ReviewServer, serveReview } from "./serve.js";
 
@@ -81,10 +79,10 @@ tampering.get("/v1/log/tree-head", async (c) => {
 tampering.all("*", (c) => app.fetch(c.req.raw));
 
 /** The log's public key as the API serves it and `xbus log verify --public-key` takes it. */
-const LOG_KEY = rawEd25519(log.publicKey).toString("base64");
-const rogue = generateKeyPairSync("ed25519");
+const LOG_KEY = log.keyBase64;
 /** Another Ed25519 key: what a server that rewrote the log would sign its tree heads with. */
-const ROGUE_KEY = rawEd25519(rogue.publicKey).toString("base64");
+const rogue = rogueSigner();
+const ROGUE_KEY = rogue.keyBase64;
 const fingerprintOf = (b64: string) => createHash("sha256").update(Buffer.from(b64, "base64")).digest("hex");
 
 /** A tree head as the API answers it: `head` of log xbus-test-log, signed with `key`, naming `publicKey`. */
@@ -93,15 +91,7 @@ function signedHeadJson(
   key: KeyObject,
   publicKey: string,
 ) {
-  const h = { logId: "xbus-test-log", timestamp: WED + COUNT * MIN, ...head };
-  return {
-    log_id: h.logId,
-    tree_size: h.treeSize,
-    root_hash: h.rootHash,
-    timestamp: h.timestamp,
-    signature: sign(null, treeHeadSignedBytes(h), key).toString("base64"),
-    public_key: publicKey,
-  };
+  return log.signedHead({ timestamp: WED + COUNT * MIN, ...head, signer: key, publicKey });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey } from "node:crypto";
-import { createReadStream, createWriteStream, existsSync, readFileSync, rmSync } from "node:fs";
+import { createReadStream, createWriteStream, existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
@@ -12,17 +12,22 @@ import { readDevJson } from "../dev/dev-json.js";
 import { type ExportLine, exportLog } from "../log/export.js";
 import { type ExchangeJson, exchangePages } from "../log/query.js";
 import { checkReceipt } from "../log/receipt.js";
-import { type AlertsJson, type ReviewClient, reviewClient, type TreeHeadJson } from "../log/review-client.js";
-import { verifyExport, verifyTreeHeadSignature } from "../log/verify.js";
-import { verifyConsistency } from "../log/verify-tree.js";
+import { lastSignedHead, rebuiltExtends } from "../log/reindex-check.js";
+import { type AlertsJson, type ReviewClient, reviewClient } from "../log/review-client.js";
+import { isRawKeyBase64 } from "../log/tree-head.js";
+import { verifyExport } from "../log/verify.js";
+import { verifyLive } from "../log/verify-live.js";
 import type { Command } from "./command.js";
 
 const HELP = `xbus log <verify|export|query|alerts|reindex|receipt> [options]
 
   export  [--out FILE]                 entries and the signed tree head as JSON lines (stdout by default)
-  verify  [--file FILE] [--public-key B64]
+  verify  [--file FILE] [--public-key B64] [--log-id ID]
                                       recompute the tree from an export (or live from the API without --file),
-                                      check each signed tree head; names the first bad index; exit 1 on failure
+                                      check each signed tree head (against the pinned key and log ID when
+                                      given); live, fetch the head again and prove it extends the exported
+                                      one (a smaller head, or the same size with another root, fails: the
+                                      log was rewritten or forked); names the first bad index; exit 1 on failure
   query   [--consumer ID] [--service S] [--subject CITIZEN_ID] [--purpose P] [--decision allow|deny|invalid|error]
           [--from T] [--to T] [--limit N] [--cursor C] [--json]
                                       exchanges newest first, one line each (--json: one {exchanges, next_cursor}
@@ -33,7 +38,9 @@ const HELP = `xbus log <verify|export|query|alerts|reindex|receipt> [options]
                                       newest first, one line each (--json: with their exchanges)
   reindex --db PATH --log-key PEM --log-id ID [--nats URL] [--nats-ca PEM --nats-cert PEM --nats-key PEM]
                                       rebuild the SQLite index from the JetStream stream alone
-                                      (NATS with mutual TLS: a broker certificate; default dev.json's)
+                                      (NATS with mutual TLS: a broker certificate; default dev.json's);
+                                      the rebuilt tree replaces an index at PATH only if it extends that
+                                      index's last signed head, else exit 1 and PATH stays as it was
   receipt (--base64 B64 | --file FILE | --json JSON) [--broker-key PEM] [--public-key B64] [--offline]
                                       check a receipt (xbus.v1.Receipt: protobuf, or its JSON as grpcurl
                                       prints the answer's "receipt") a Fetch answer carried: the
@@ -55,6 +62,22 @@ function api(values: { url?: string | undefined; token?: string | undefined }): 
   const token = values.token ?? process.env.XBUS_REVIEW_TOKEN ?? dev.review?.token;
   if (!url || !token) throw new Error("no review API: pass --url and --token (or run `xbus dev` here first)");
   return reviewClient(url, token);
+}
+
+/** An SQLite index in WAL mode: the database and the two files beside it. */
+const INDEX_FILE_SUFFIXES = ["", "-wal", "-shm"] as const;
+
+function removeIndexFiles(path: string): void {
+  for (const s of INDEX_FILE_SUFFIXES) rmSync(path + s, { force: true });
+}
+
+/** --public-key, refused unless it is what the API serves as public_key: base64 of the raw 32-byte key. */
+function pinnedKey(b64: string | undefined): string | undefined {
+  if (b64 !== undefined && !isRawKeyBase64(b64))
+    throw new Error(
+      "--public-key must be base64 of the log's raw 32-byte Ed25519 key, as the tree head's public_key",
+    );
+  return b64;
 }
 
 async function* readExport(file: string): AsyncGenerator<ExportLine> {
@@ -139,56 +162,42 @@ export const logCommand: Command = {
       case "verify": {
         const { values } = parseArgs({
           args: rest,
-          options: { ...apiOptions, file: { type: "string" }, "public-key": { type: "string" } },
+          options: {
+            ...apiOptions,
+            file: { type: "string" },
+            "public-key": { type: "string" },
+            "log-id": { type: "string" },
+          },
           strict: true,
         });
-        const pinned = values["public-key"];
-        let lines: ExportLine[];
-        let client: ReviewClient | undefined;
+        const opts = { publicKey: pinnedKey(values["public-key"]), logId: values["log-id"] };
+        let result: ReturnType<typeof verifyExport>;
+        let growth = "";
         if (values.file) {
           if (!existsSync(values.file)) throw new Error(`no such export file: ${values.file}`);
-          lines = await collect(readExport(values.file));
+          result = verifyExport(await collect(readExport(values.file)), opts);
         } else {
-          client = api(values);
-          lines = await collect(exportLog(client, progress));
+          const live = await verifyLive(api(values), { ...opts, onProgress: progress });
+          result = live;
+          if (live.ok) {
+            const { later } = live;
+            growth =
+              live.growth === "same"
+                ? "; the tree head fetched after the export is the same"
+                : `; the tree head fetched after the export (size ${later.tree_size}, root ${later.root_hash}) extends it` +
+                  (live.head.tree_size === 0
+                    ? " (the exported tree was empty)"
+                    : " (consistency proof verified)");
+          }
         }
-        const result = verifyExport(lines, pinned ? { publicKey: pinned } : {});
         if (!result.ok) {
           say(
             `FAIL${result.badIndex === undefined ? "" : ` at index ${result.badIndex}`}: ${result.problem}`,
           );
           return 1;
         }
-        if (client) {
-          // Live: the log must also be consistent with itself over time — fetch the head again and prove the growth.
-          const first = lines[0] as TreeHeadJson;
-          const later = await client.get<TreeHeadJson>("/v1/log/tree-head");
-          if (!verifyTreeHeadSignature(later, pinned ?? later.public_key)) {
-            say(`FAIL: the newer tree head (size ${later.tree_size}) has a bad signature`);
-            return 1;
-          }
-          if (later.tree_size > first.tree_size && first.tree_size > 0) {
-            const { proof } = await client.get<{ proof: string[] }>("/v1/log/proof/consistency", {
-              first: first.tree_size,
-              second: later.tree_size,
-            });
-            const ok = verifyConsistency(
-              first.tree_size,
-              later.tree_size,
-              Buffer.from(first.root_hash, "hex"),
-              Buffer.from(later.root_hash, "hex"),
-              proof.map((h) => Buffer.from(h, "hex")),
-            );
-            if (!ok) {
-              say(
-                `FAIL: tree of size ${later.tree_size} is not an extension of the verified tree of size ${first.tree_size}`,
-              );
-              return 1;
-            }
-          }
-        }
         say(
-          `ok: ${result.entries} entries, ${result.treeHeads} signed tree head(s), root ${result.rootHash}`,
+          `ok: ${result.entries} entries, ${result.treeHeads} signed tree head(s), root ${result.rootHash}${growth}`,
         );
         return 0;
       }
@@ -245,7 +254,7 @@ export const logCommand: Command = {
         const result = await checkReceipt(
           receipt,
           brokerKey,
-          values.offline ? undefined : { client: api(values), logPublicKey: values["public-key"] },
+          values.offline ? undefined : { client: api(values), logPublicKey: pinnedKey(values["public-key"]) },
         );
         if (!result.ok) {
           say(`${result.pending ? "PENDING" : "FAIL"}: ${result.problem}`);
@@ -380,10 +389,18 @@ export const logCommand: Command = {
               cert: readFileSync(fromDev.cert, "utf8"),
               key: readFileSync(fromDev.key, "utf8"),
             };
-        // Connect before removing anything: a wrong --nats must not cost the old index.
+        // What the old index signed, reviewers may hold: the rebuilt tree must extend it.
+        const old = lastSignedHead(db, logId);
+        if (old.unreadable)
+          process.stderr.write(
+            `the old index at ${db} could not be read (${old.unreadable}): the rebuilt tree is not compared with its heads\n`,
+          );
+        // Rebuilt beside the old index, which stays until the new one is shown to extend it: a wrong
+        // --nats, or a stream that no longer holds the log the old index signed, must not cost it.
         const nc = await connect({ servers, ...(tls && { tls }) });
-        for (const s of ["", "-wal", "-shm"]) rmSync(db + s, { force: true });
-        const index = new LogIndex(db, logId, logKey);
+        const building = `${db}.rebuilding`;
+        removeIndexFiles(building);
+        const index = new LogIndex(building, logId, logKey);
         const indexer = await startIndexer({
           nats: nc,
           index,
@@ -397,9 +414,20 @@ export const logCommand: Command = {
         }
         await indexer.stop();
         const head = index.latestTreeHead();
+        const growth = old.head && (await rebuiltExtends(old.head, index));
         index.close();
         await nc.close();
-        say(`reindexed ${head?.treeSize ?? 0} entries; root ${head?.rootHash ?? ""}`);
+        if (growth && !growth.ok) {
+          removeIndexFiles(building);
+          say(`FAIL: ${growth.problem}; the index at ${db} is left as it was`);
+          return 1;
+        }
+        removeIndexFiles(db);
+        for (const s of INDEX_FILE_SUFFIXES) if (existsSync(building + s)) renameSync(building + s, db + s);
+        say(
+          `reindexed ${head?.treeSize ?? 0} entries; root ${head?.rootHash ?? ""}` +
+            (old.head ? `; extends the old index's last signed head (size ${old.head.treeSize})` : ""),
+        );
         return 0;
       }
       default:

@@ -3,7 +3,7 @@ import { batchedFromFields, verifyBatchedSignature } from "../../core/batch-sign
 import { receiptSignedBytes } from "../../core/merkle-hash.js";
 import type { Receipt } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import type { ReviewClient, TreeHeadJson } from "./review-client.js";
-import { verifyTreeHeadSignature } from "./verify.js";
+import { treeHeadProblem } from "./tree-head.js";
 import { verifyInclusion } from "./verify-tree.js";
 
 export type ReceiptCheck =
@@ -33,12 +33,12 @@ export async function checkReceipt(
   if (!review) return { ok: true, batchSize };
 
   const head = await review.client.get<TreeHeadJson>("/v1/log/tree-head");
-  if (head.log_id !== receipt.logId) {
-    return { ok: false, problem: `the receipt names log ${receipt.logId}, the API serves ${head.log_id}` };
-  }
-  if (!verifyTreeHeadSignature(head, review.logPublicKey ?? head.public_key)) {
-    return { ok: false, problem: `the tree head (size ${head.tree_size}) has a bad signature` };
-  }
+  const problem = treeHeadProblem(head, "the API's tree head", {
+    logId: { value: receipt.logId, from: "the receipt's" },
+    key:
+      review.logPublicKey === undefined ? undefined : { value: review.logPublicKey, from: "the pinned key" },
+  });
+  if (problem) return { ok: false, problem };
   const index = Number(receipt.leafIndex);
   if (index >= head.tree_size) {
     return {

@@ -1,38 +1,41 @@
-import { verify } from "node:crypto";
-import { ed25519FromRaw } from "../../core/ed25519-raw.js";
-import { leafHash, treeHeadSignedBytes } from "../../core/merkle-hash.js";
+import { leafHash } from "../../core/merkle-hash.js";
+import { compareHeads } from "./consistency.js";
 import type { ExportLine } from "./export.js";
 import type { TreeHeadJson } from "./review-client.js";
+import { type HeadTrust, treeHeadProblem } from "./tree-head.js";
 import { rootFromLeafHashes } from "./verify-tree.js";
 
 export type VerifyResult =
-  | { ok: true; entries: number; treeHeads: number; rootHash: string }
+  | { ok: true; entries: number; treeHeads: number; rootHash: string; head: TreeHeadJson }
   | { ok: false; badIndex: number | undefined; problem: string };
 
-export function verifyTreeHeadSignature(head: TreeHeadJson, publicKeyB64: string): boolean {
-  const bytes = treeHeadSignedBytes({
-    logId: head.log_id,
-    treeSize: head.tree_size,
-    rootHash: head.root_hash,
-    timestamp: head.timestamp,
-  });
-  return verify(
-    null,
-    bytes,
-    ed25519FromRaw(Buffer.from(publicKeyB64, "base64")),
-    Buffer.from(head.signature, "base64"),
-  );
+export interface VerifyOptions {
+  /** Base64 of the raw Ed25519 key every head must name and be signed by (--public-key). */
+  publicKey?: string | undefined;
+  /** The log ID every head must carry (--log-id). */
+  logId?: string | undefined;
+}
+
+/** What the verifier trusts before it has read a head: only what the person running it pinned. */
+export function pinnedTrust(opts: VerifyOptions): HeadTrust {
+  return {
+    key: opts.publicKey === undefined ? undefined : { value: opts.publicKey, from: "the pinned key" },
+    logId: opts.logId === undefined ? undefined : { value: opts.logId, from: "the log ID given (--log-id)" },
+  };
 }
 
 /**
  * Checks an export with nothing but the hashing rules and the log's public key:
- * entries are contiguous from 0; each tree head's signature is valid; the
- * exported leaf hashes rebuild each head's root (which authenticates them);
- * and each exported leaf hashes to its authenticated leaf hash — so a changed
- * leaf is named by its index. If leaf and hash were both changed, the root no
- * longer matches and the range since the last good head is named instead.
+ * entries are contiguous from 0; each tree head is of one log ID and under one
+ * key (the pinned ones, else the first head's), and its signature is valid; no
+ * two heads of one size have different roots; the exported leaf hashes rebuild
+ * each head's root (which authenticates them, and shows the heads consistent
+ * with each other); and each exported leaf hashes to its authenticated leaf
+ * hash — so a changed leaf is named by its index. If leaf and hash were both
+ * changed, the root no longer matches and the range since the last good head is
+ * named instead.
  */
-export function verifyExport(lines: Iterable<ExportLine>, opts: { publicKey?: string } = {}): VerifyResult {
+export function verifyExport(lines: Iterable<ExportLine>, opts: VerifyOptions = {}): VerifyResult {
   const heads: TreeHeadJson[] = [];
   const listed: Buffer[] = [];
   let firstAltered: number | undefined;
@@ -54,23 +57,30 @@ export function verifyExport(lines: Iterable<ExportLine>, opts: { publicKey?: st
       firstAltered = line.index;
   }
   if (heads.length === 0) return { ok: false, badIndex: undefined, problem: "the export holds no tree head" };
+  const names = new Map(
+    heads.map((h, i) => [
+      h,
+      heads.length === 1 ? "the export's tree head" : `the export's tree head ${i + 1} of ${heads.length}`,
+    ]),
+  );
+  const name = (h: TreeHeadJson) => names.get(h) ?? "a tree head";
+  const trust = pinnedTrust(opts);
+  for (const head of heads) {
+    const problem = treeHeadProblem(head, name(head), trust);
+    if (problem) return { ok: false, badIndex: undefined, problem };
+    trust.key ??= { value: head.public_key, from: `the key of ${name(head)}` };
+    trust.logId ??= { value: head.log_id, from: `the log ID of ${name(head)}` };
+  }
   heads.sort((a, b) => a.tree_size - b.tree_size);
+  // Sorted by size, only neighbours can be of one size; their roots must then be the same.
+  for (const [i, later] of heads.entries()) {
+    const earlier = heads[i - 1];
+    if (!earlier) continue;
+    const compared = compareHeads({ earlier, later, earlierName: name(earlier), laterName: name(later) });
+    if (compared.ok === false) return { ok: false, badIndex: undefined, problem: compared.problem };
+  }
   let lastGood = 0;
   for (const head of heads) {
-    if (opts.publicKey && head.public_key !== opts.publicKey) {
-      return {
-        ok: false,
-        badIndex: undefined,
-        problem: `tree head ${head.tree_size} names a public key other than the pinned one`,
-      };
-    }
-    if (!verifyTreeHeadSignature(head, opts.publicKey ?? head.public_key)) {
-      return {
-        ok: false,
-        badIndex: undefined,
-        problem: `tree head at size ${head.tree_size}: signature does not verify`,
-      };
-    }
     if (head.tree_size > listed.length) {
       return {
         ok: false,
@@ -102,5 +112,5 @@ export function verifyExport(lines: Iterable<ExportLine>, opts: { publicKey?: st
     };
   }
   const last = heads.at(-1) as TreeHeadJson;
-  return { ok: true, entries: listed.length, treeHeads: heads.length, rootHash: last.root_hash };
+  return { ok: true, entries: listed.length, treeHeads: heads.length, rootHash: last.root_hash, head: last };
 }

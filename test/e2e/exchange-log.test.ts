@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createHash, createPrivateKey } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, fromBinary, toBinary, toJsonString } from "@bufbuild/protobuf";
@@ -8,7 +8,7 @@ import { Metadata, status } from "@grpc/grpc-js";
 import { DiscardPolicy, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LOG_STREAM } from "../../broker/index.js";
+import { LOG_STREAM, LogIndex, LogIndexReader } from "../../broker/index.js";
 import { type ExportLine, exportLog } from "../../cli/log/export.js";
 import { checkReceipt } from "../../cli/log/receipt.js";
 import { reviewClient, type TreeHeadJson } from "../../cli/log/review-client.js";
@@ -372,10 +372,9 @@ describe("xbus log on the command line", () => {
     expect(v.status).toBe(0);
   });
 
-  it("reindex rebuilds the same tree from the stream alone", async () => {
-    const head = await headCovering(1);
-    const db = join(tmp, "rebuilt.sqlite");
-    const r = await xbus(
+  /** `xbus log reindex` into `db` from the stack's stream, as the broker's index is built. */
+  const reindex = (db: string, logId: string) =>
+    xbus(
       "reindex",
       "--db",
       db,
@@ -391,8 +390,13 @@ describe("xbus log on the command line", () => {
       "--nats-key",
       stack.brokerCert.keyPath,
       "--log-id",
-      head.log_id,
+      logId,
     );
+
+  it("reindex rebuilds the same tree from the stream alone", async () => {
+    const head = await headCovering(1);
+    const db = join(tmp, "rebuilt.sqlite");
+    const r = await reindex(db, head.log_id);
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     const size = Number(/reindexed (\d+) entries/.exec(r.stdout)?.[1]);
@@ -419,6 +423,60 @@ describe("xbus log on the command line", () => {
           c.proof.map((h) => Buffer.from(h, "hex")),
         ),
       ).toBe(true);
+    }
+
+    // Again over the index it just built: the rebuilt tree extends that index's last head, and replaces it.
+    const again = await reindex(db, head.log_id);
+    expect(again.stdout).toMatch(
+      new RegExp(
+        `^reindexed \\d+ entries; root [0-9a-f]{64}; extends the old index's last signed head \\(size ${size}\\)\n$`,
+      ),
+    );
+    expect(again.status).toBe(0);
+    expect(existsSync(`${db}.rebuilding`)).toBe(false);
+  });
+
+  it("reindex refuses to replace an index whose signed head the stream no longer leads to", async () => {
+    const head = await headCovering(1);
+    const logKey = createPrivateKey(readFileSync(stack.logFiles.key));
+    /** An index of `count` leaves the stream never held, signed with the log's own key: a forked log's. */
+    const forkedIndex = (name: string, count: number) => {
+      const path = join(tmp, name);
+      const index = new LogIndex(path, head.log_id, logKey);
+      index.appendBatch(
+        Array.from({ length: count }, (_, i) => ({
+          seq: i + 1,
+          leaf: Buffer.from(`not in the stream ${i}`),
+        })),
+      );
+      const signed = index.signTreeHead();
+      index.close();
+      return { path, signed };
+    };
+    const streamSize = (await (await jetstreamManager(nc)).streams.info(LOG_STREAM)).state.messages;
+
+    const other = forkedIndex("other-entries.sqlite", 3);
+    const r = await reindex(other.path, head.log_id);
+    expect(r.stdout).toMatch(
+      /^FAIL: the log was rewritten or forked: the consistency proof from size 3 to \d+ does not verify, so the tree rebuilt from the stream \(root [0-9a-f]{64}\) is not shown to extend the old index's last signed head/,
+    );
+    expect(r.stdout).toContain(`the index at ${other.path} is left as it was`);
+    expect(r.status).toBe(1);
+
+    const longer = forkedIndex("more-entries.sqlite", streamSize + 5);
+    const s = await reindex(longer.path, head.log_id);
+    expect(s.stdout).toMatch(
+      new RegExp(
+        `^FAIL: the log was rewritten or forked: the tree rebuilt from the stream is of size \\d+, smaller than the old index's last signed head of size ${streamSize + 5}`,
+      ),
+    );
+    expect(s.status).toBe(1);
+
+    for (const { path, signed } of [other, longer]) {
+      const kept = new LogIndexReader(path, head.log_id);
+      expect(kept.latestTreeHead()).toEqual(signed);
+      kept.close();
+      expect(existsSync(`${path}.rebuilding`)).toBe(false);
     }
   });
 });

@@ -1,0 +1,49 @@
+import { proofsFrom, proveGrowth } from "./consistency.js";
+import { type ExportLine, exportLog } from "./export.js";
+import type { ReviewClient, TreeHeadJson } from "./review-client.js";
+import { treeHeadProblem } from "./tree-head.js";
+import { pinnedTrust, type VerifyOptions, type VerifyResult, verifyExport } from "./verify.js";
+
+export type LiveVerifyResult =
+  | Extract<VerifyResult, { ok: false }>
+  | (Extract<VerifyResult, { ok: true }> & {
+      /** The head fetched after the export, and how it stands to the export's: the same tree, or a larger one proved to extend it. */
+      later: TreeHeadJson;
+      growth: "same" | "extends";
+    });
+
+const EXPORTED = "the export's tree head";
+const LATER = "the tree head fetched after the export";
+
+/**
+ * `xbus log verify` against the review API: exports the log and verifies the export offline
+ * (verifyExport), then fetches the tree head again, which must be a head of the same log under the
+ * same key (the pinned one, else the export's), and must extend the export's head: the same size and
+ * root, or larger with a consistency proof that verifies. A smaller head, or one of the same size with
+ * another root, means the log was rewritten or forked between the two reads.
+ */
+export async function verifyLive(
+  client: ReviewClient,
+  opts: VerifyOptions & { onProgress?: (done: number, total: number) => void } = {},
+): Promise<LiveVerifyResult> {
+  const lines: ExportLine[] = [];
+  for await (const line of exportLog(client, opts.onProgress)) lines.push(line);
+  const result = verifyExport(lines, opts);
+  if (!result.ok) return result;
+  const exported = result.head;
+  const later = await client.get<TreeHeadJson>("/v1/log/tree-head");
+  const trust = pinnedTrust(opts);
+  const problem = treeHeadProblem(later, LATER, {
+    key: trust.key ?? { value: exported.public_key, from: `the key of ${EXPORTED}` },
+    logId: { value: exported.log_id, from: `the log ID of ${EXPORTED}` },
+  });
+  if (problem) return { ok: false, badIndex: undefined, problem };
+  const growth = await proveGrowth(proofsFrom(client), {
+    earlier: exported,
+    later,
+    earlierName: EXPORTED,
+    laterName: LATER,
+  });
+  if (!growth.ok) return { ok: false, badIndex: undefined, problem: growth.problem };
+  return { ...result, later, growth: growth.how };
+}
