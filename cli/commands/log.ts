@@ -54,7 +54,7 @@ API options (default: .xbus/dev/dev.json of \`xbus dev\`):
   --url URL        review API base URL
   --token TOKEN    reviewer bearer token (or XBUS_REVIEW_TOKEN)`;
 
-const apiOptions = { url: { type: "string" }, token: { type: "string" }, help: { type: "boolean" } } as const;
+const apiOptions = { url: { type: "string" }, token: { type: "string" } } as const;
 
 function api(values: { url?: string | undefined; token?: string | undefined }): ReviewClient {
   const dev = readDevJson();
@@ -139,6 +139,11 @@ export const logCommand: Command = {
   async run(args) {
     const [sub, ...rest] = args;
     const say = (s: string) => process.stdout.write(`${s}\n`);
+    // Before any parsing: `xbus log export --help` must show the help, not export the log.
+    if (rest.includes("--help") || rest.includes("-h")) {
+      say(HELP);
+      return 0;
+    }
     switch (sub) {
       case "export": {
         const { values } = parseArgs({
@@ -287,7 +292,7 @@ export const logCommand: Command = {
           },
           strict: true,
         });
-        const { url: _u, token: _t, help: _h, json, limit: limitArg, cursor, ...filters } = values;
+        const { url: _u, token: _t, json, limit: limitArg, cursor, ...filters } = values;
         if (limitArg !== undefined && !/^[1-9][0-9]{0,8}$/.test(limitArg))
           throw new Error(`--limit must be a whole number from 1, got ${JSON.stringify(limitArg)}`);
         const limit = limitArg === undefined ? DEFAULT_QUERY_LIMIT : Number(limitArg);
@@ -325,7 +330,7 @@ export const logCommand: Command = {
           },
           strict: true,
         });
-        const { url: _u, token: _t, help: _h, json, ...params } = values;
+        const { url: _u, token: _t, json, ...params } = values;
         const res = await api(values).get<AlertsJson>("/v1/alerts", params);
         if (json) {
           say(JSON.stringify(res, null, 2));
@@ -430,9 +435,15 @@ export const logCommand: Command = {
         );
         return 0;
       }
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        say(HELP);
+        return 0;
       default:
-        process.stdout.write(`${HELP}\n`);
-        return sub === undefined || sub === "--help" || sub === "help" ? 0 : 2;
+        process.stderr.write(`xbus log: unknown subcommand ${JSON.stringify(sub)}\n\n${HELP}\n`);
+        return 2;
     }
   },
 };
