@@ -1,10 +1,11 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { toJson } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { credentials } from "@grpc/grpc-js";
 import { createServiceClient } from "../../core/grpc.js";
 import { createLogger } from "../../core/logger.js";
+import { takePidLock } from "../../core/pid-lock.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { type Stack, startStack } from "./stack.js";
 
@@ -23,6 +24,25 @@ const PURPOSE = "scholarship-eligibility";
 /** `xbus dev`: the whole bus on this machine, until Ctrl-C. */
 export async function runDev(opts: DevOptions): Promise<number> {
   const dir = resolve(opts.dir ?? join(".xbus", "dev"));
+  mkdirSync(dir, { recursive: true });
+  // A second stack in the same folder (`--smoke` while `npm run dev` runs) would overwrite the first's
+  // dev.json, certificates and log index under it, and leave the log tools pointed at a stack that is gone.
+  const lock = takePidLock(join(dir, "dev.pid"));
+  if (!lock.taken) {
+    const who = lock.holder === undefined ? "" : ` (pid ${lock.holder})`;
+    process.stderr.write(
+      `xbus dev: ${dir} is in use by another xbus dev${who}: stop it, or give this one another --dir\n`,
+    );
+    return 1;
+  }
+  try {
+    return await runDevIn(dir, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runDevIn(dir: string, opts: DevOptions): Promise<number> {
   const logger = createLogger({}, opts.smoke ? "warn" : ((process.env.XBUS_LOG_LEVEL as "info") ?? "info"));
   const say = (line: string) => process.stdout.write(`${line}\n`);
   say(

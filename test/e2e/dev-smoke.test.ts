@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
@@ -9,6 +9,8 @@ const dir = mkdtempSync(join(tmpdir(), "xbus-dev-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 it("`xbus dev --smoke` starts everything, fetches one record, stops and exits 0", () => {
+  // A lock left by an xbus dev that died is taken over; the run leaves none behind.
+  writeFileSync(join(dir, "dev.pid"), String(spawnSync("true").pid));
   const run = spawnSync(process.execPath, [join(root, "bin/xbus.js"), "dev", "--smoke", "--dir", dir], {
     cwd: root,
     encoding: "utf8",
@@ -37,5 +39,27 @@ it("`xbus dev --smoke` starts everything, fetches one record, stops and exits 0"
     purpose: "scholarship-eligibility",
   });
   expect(run.stdout).toContain("released: name, date_of_birth");
+  expect(existsSync(join(dir, "dev.pid"))).toBe(false);
   // The child has 60 s (spawnSync above); the test must not give up before it on a loaded machine.
 }, 60_000);
+
+it("`xbus dev` refuses a folder another xbus dev is using, and touches nothing in it", () => {
+  const busy = mkdtempSync(join(tmpdir(), "xbus-dev-busy-"));
+  try {
+    writeFileSync(join(busy, "dev.pid"), String(process.pid)); // a live process
+    const run = spawnSync(process.execPath, [join(root, "bin/xbus.js"), "dev", "--smoke", "--dir", busy], {
+      cwd: root,
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(run.stderr).toBe(
+      `xbus dev: ${busy} is in use by another xbus dev (pid ${process.pid}): stop it, or give this one another --dir\n`,
+    );
+    expect(run.status).toBe(1);
+    expect(existsSync(join(busy, "dev.json"))).toBe(false);
+    expect(existsSync(join(busy, "certs"))).toBe(false);
+    expect(readFileSync(join(busy, "dev.pid"), "utf8")).toBe(String(process.pid));
+  } finally {
+    rmSync(busy, { recursive: true, force: true });
+  }
+});
