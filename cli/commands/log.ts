@@ -36,11 +36,12 @@ const HELP = `xbus log <verify|export|query|alerts|reindex|receipt> [options]
   alerts  [--from T] [--to T] [--rule bulk_lookup|denials|off_hours] [--json]
                                       alerts recomputed from the log (default: the last 24 hours),
                                       newest first, one line each (--json: with their exchanges)
-  reindex --db PATH --log-key PEM --log-id ID [--nats URL] [--nats-ca PEM --nats-cert PEM --nats-key PEM]
-                                      rebuild the SQLite index from the JetStream stream alone
-                                      (NATS with mutual TLS: a broker certificate; default dev.json's);
-                                      the rebuilt tree replaces an index at PATH only if it extends that
-                                      index's last signed head, else exit 1 and PATH stays as it was
+  reindex [--db PATH] [--log-key PEM] [--log-id ID] [--nats URL] [--nats-ca PEM --nats-cert PEM --nats-key PEM]
+                                      rebuild the SQLite index from the JetStream stream alone (defaults:
+                                      dev.json's log and NATS; NATS with mutual TLS takes a broker
+                                      certificate); the rebuilt tree replaces an index at PATH only if it
+                                      extends that index's last signed head, else exit 1 and PATH stays as
+                                      it was; a broker running on PATH takes the new one at its next start
   receipt (--base64 B64 | --file FILE | --json JSON) [--broker-key PEM] [--public-key B64] [--offline]
                                       check a receipt (xbus.v1.Receipt: protobuf, or its JSON as grpcurl
                                       prints the answer's "receipt") a Fetch answer carried: the
@@ -135,7 +136,7 @@ const progress = (done: number, total: number) => {
 
 export const logCommand: Command = {
   name: "log",
-  summary: "verify, export, query, alert on or reindex the exchange log",
+  summary: "verify, export, query, alert on or reindex the exchange log; check a Fetch's receipt",
   async run(args) {
     const [sub, ...rest] = args;
     const say = (s: string) => process.stdout.write(`${s}\n`);
