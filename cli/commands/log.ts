@@ -62,7 +62,7 @@ function api(values: { url?: string | undefined; token?: string | undefined }): 
   const url = values.url ?? dev.review?.url;
   const token = values.token ?? process.env.XBUS_REVIEW_TOKEN ?? dev.review?.token;
   if (!url || !token) throw new Error("no review API: pass --url and --token (or run `xbus dev` here first)");
-  return reviewClient(url, token);
+  return reviewClient(url, token, values.url ? undefined : "from .xbus/dev/dev.json: is `xbus dev` running?");
 }
 
 /** An SQLite index in WAL mode: the database and the two files beside it. */
