@@ -1,6 +1,7 @@
 import { X509Certificate } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { type PidLock, takePidLock } from "../core/pid-lock.js";
 import { parseWorkloadId } from "../core/spiffe-id.js";
 import { buildCrl, type RevocationReason } from "./crl.js";
 import {
@@ -175,34 +176,20 @@ export function openCaDir(dir: string): CaDir {
  */
 function withLock<T>(dir: string, fn: () => T): T {
   const lock = join(dir, ".lock");
-  for (let attempt = 0; ; attempt++) {
-    try {
-      writeFileSync(lock, String(process.pid), { flag: "wx", mode: 0o600 });
-      break;
-    } catch (err) {
-      if ((err as { code?: string }).code !== "EEXIST" || attempt > 0) {
-        throw new Error(`${dir} is locked by another xbus certs command (${lock})`, { cause: err });
-      }
-      const holder = Number(readFileSync(lock, "utf8"));
-      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
-        throw new Error(`${dir} is locked by another xbus certs command (pid ${holder})`);
-      }
-      rmSync(lock, { force: true });
-    }
+  let taken: PidLock;
+  try {
+    taken = takePidLock(lock);
+  } catch (err) {
+    throw new Error(`${dir} is locked by another xbus certs command (${lock})`, { cause: err });
   }
+  if (!taken.taken)
+    throw new Error(
+      `${dir} is locked by another xbus certs command (${taken.holder === undefined ? lock : `pid ${taken.holder}`})`,
+    );
   try {
     return fn();
   } finally {
-    rmSync(lock, { force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as { code?: string }).code === "EPERM";
+    taken.release();
   }
 }
 

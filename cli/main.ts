@@ -20,6 +20,14 @@ async function main(argv: string[]): Promise<number> {
   return command.run(rest);
 }
 
+// A reader that stops early (`xbus log query | head`) closes the pipe: drop the rest of the output
+// quietly, as Unix tools do, instead of dying on an unhandled EPIPE. The command still runs to its end,
+// so a server it started is stopped as usual.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code !== "EPIPE") throw err;
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -288,7 +288,9 @@ function describeError(err: unknown): string {
   const se = err as Partial<ServiceError>;
   if (typeof se?.code === "number") {
     const reason = se.metadata?.get("xbus-reason")[0];
-    return `${CODE_NAMES[se.code] ?? se.code}${typeof reason === "string" ? ` (${reason})` : ""}`;
+    // UNAVAILABLE comes from the transport, not the adapter: its text says why (refused, TLS, DNS).
+    const why = se.code === status.UNAVAILABLE && se.details ? `: ${se.details}` : "";
+    return `${CODE_NAMES[se.code] ?? se.code}${typeof reason === "string" ? ` (${reason})` : ""}${why}`;
   }
   return err instanceof Error ? err.message : String(err);
 }

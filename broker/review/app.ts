@@ -129,12 +129,20 @@ export function createReviewApp(o: ReviewOptions): Hono {
   }
 
   app.use("/v1/*", async (c, next) => {
-    const header = c.req.header("authorization") ?? "";
-    const token = /^Bearer ([A-Za-z0-9._~+/=-]{16,256})$/.exec(header)?.[1];
+    const header = c.req.header("authorization");
+    const token = /^Bearer ([A-Za-z0-9._~+/=-]{16,256})$/.exec(header ?? "")?.[1];
     const digest = token ? createHash("sha256").update(token).digest() : undefined;
     if (!digest || !tokenHashes.some((h) => h.length === digest.length && timingSafeEqual(h, digest))) {
       c.header("WWW-Authenticate", 'Bearer realm="xbus-review"');
-      throw new HTTPException(401, { message: "a reviewer bearer token is required" });
+      // Which of the three it was tells a caller nothing about the tokens the server accepts.
+      throw new HTTPException(401, {
+        message:
+          header === undefined
+            ? "a reviewer bearer token is required (Authorization: Bearer TOKEN)"
+            : token === undefined
+              ? "the Authorization header must be Bearer TOKEN, the token 16 to 256 characters of A-Z a-z 0-9 . _ ~ + / = -"
+              : "this bearer token is not a reviewer's",
+      });
     }
     await next();
   });

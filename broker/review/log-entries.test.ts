@@ -61,3 +61,20 @@ describe("GET /v1/log/entries", () => {
     expect((body.error as { message: string }).message).toContain(reason);
   });
 });
+
+describe("the reviewer token", () => {
+  it("says why a token was refused: none, malformed, or not a reviewer's", async () => {
+    const refusal = async (headers: Record<string, string>) => {
+      const res = await app.request("/v1/log/tree-head", { headers });
+      expect(res.status).toBe(401);
+      expect(res.headers.get("www-authenticate")).toContain("Bearer");
+      return ((await res.json()) as { error: { message: string } }).error.message;
+    };
+    expect(await refusal({})).toMatch(/^a reviewer bearer token is required/);
+    expect(await refusal({ authorization: "Bearer short" })).toMatch(/16 to 256 characters/);
+    expect(await refusal({ authorization: TOKEN })).toMatch(/must be Bearer TOKEN/);
+    expect(await refusal({ authorization: `Bearer ${"x".repeat(32)}` })).toBe(
+      "this bearer token is not a reviewer's",
+    );
+  });
+});

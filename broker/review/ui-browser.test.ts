@@ -380,6 +380,10 @@ describe("the review UI in a browser, over a real index", () => {
       () => doc.getElementById("token-message")?.textContent?.includes("401"),
       "the 401 message",
     );
+    // The server's reason is shown with it.
+    expect(doc.getElementById("token-message")?.textContent).toContain(
+      "this bearer token is not a reviewer's",
+    );
     expect(tokenView(doc).hidden).toBe(false);
     expect(doc.getElementById("exchanges-results")).toBeNull();
     expect(page.mainFrame.window.sessionStorage.length).toBe(0);

@@ -100,7 +100,7 @@ describe("loadBrokerConfig", () => {
     });
     expect(flagged.review.alerts).toEqual({ offHours: { timeZone: "Europe/Tallinn" } });
     expect(refusal({ ...good(), review: { ...good().review, alerts_time_zone: "Mars/Olympus" } })).toBe(
-      `${join(dir, "broker.json")}: review.alerts_time_zone: alerts.offHours.timeZone is not an IANA time zone: Mars/Olympus`,
+      `${join(dir, "broker.json")}: review.alerts_time_zone: "Mars/Olympus" is not an IANA time zone (e.g. Asia/Thimphu)`,
     );
   });
 

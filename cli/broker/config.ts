@@ -147,8 +147,12 @@ export function loadBrokerConfig(
   const alerts: AlertOptions | undefined = timeZone === undefined ? undefined : { offHours: { timeZone } };
   try {
     resolveAlertOptions(alerts);
-  } catch (err) {
-    r.fail("review.alerts_time_zone", err instanceof Error ? err.message : String(err));
+  } catch {
+    // The time zone is the only alert option the file sets: name it, not the library's option path.
+    r.fail(
+      "review.alerts_time_zone",
+      `${JSON.stringify(timeZone)} is not an IANA time zone (e.g. Asia/Thimphu)`,
+    );
   }
 
   return {

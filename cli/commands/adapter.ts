@@ -29,9 +29,13 @@ export const adapterCommand: Command = {
   summary: "adapter tools: `adapter test` runs the conformance kit against an adapter",
   async run(args) {
     const [sub, ...rest] = args;
-    if (sub !== "test") {
+    if (sub === undefined || sub === "help" || sub === "--help" || sub === "-h") {
       process.stdout.write(`${HELP}\n`);
-      return sub === undefined || sub === "--help" || sub === "-h" ? 0 : 2;
+      return 0;
+    }
+    if (sub !== "test") {
+      process.stderr.write(`xbus adapter: unknown subcommand ${JSON.stringify(sub)}\n\n${HELP}\n`);
+      return 2;
     }
     const { values } = parseArgs({
       args: rest,

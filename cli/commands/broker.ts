@@ -18,7 +18,7 @@ anything starts.
 Settings that can also be given (or overridden) as flags:
   --trust-domain TD             the federation's trust domain (trust_domain)
   --broker-id ID                default: the name in the broker's SPIFFE ID (broker_id)
-  --listen HOST:PORT            xbus.v1.Exchange (listen)
+  --listen HOST:PORT            xbus.v1.Exchange and xbus.v1.Consent (listen)
   --nats URL                    a NATS server, repeatable (nats)
   --ca, --cert, --key FILE      trust bundle, the broker's certificate and key, PEM, watched: a
                                 renewal is taken if it passes the same checks and keeps the

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import {
@@ -191,8 +191,23 @@ function issue(args: string[], io: Io): number {
   for (const p of [certPath, keyPath]) {
     if (existsSync(p)) throw new Error(`${p} exists; refusing to overwrite it (pick --out or --file)`);
   }
+  // The new key exists only in this process until it is written: a folder it cannot go to must stop
+  // the issue before the ledger records a certificate whose key would be lost.
+  try {
+    mkdirSync(outDir, { recursive: true });
+    accessSync(outDir, constants.W_OK);
+  } catch (err) {
+    throw new Error(`--out ${outDir}: cannot write there (${(err as { code?: string }).code ?? err})`);
+  }
   const issued = dir.issue(request);
-  writeIssued(issued, certPath, keyPath);
+  try {
+    writeIssued(issued, certPath, keyPath);
+  } catch (err) {
+    throw new Error(
+      `certificate ${issued.serial} was issued but could not be written to ${outDir} (${(err as Error).message}): ` +
+        `revoke it (xbus certs revoke --serial ${issued.serial}) or issue again with --renew`,
+    );
+  }
   io.out(
     `issued ${role} certificate serial ${issued.serial}\n  spiffe id ${issued.spiffeId ?? "(none)"}\n  not after ${issued.notAfter.toISOString()}\n` +
       `  cert      ${certPath}\n  key       ${keyPath} (0600)\n`,

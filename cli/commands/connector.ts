@@ -18,7 +18,7 @@ a restart).
 
   --config FILE               JSON settings (see README "Running a connector"); paths in it are
                               relative to the file
-Each setting can also be given (or overridden) as a flag:
+Settings that can also be given (or overridden) as flags:
   --agency NAME               the agency this connector serves (agency)
   --trust-domain TD           the federation's trust domain; the certificate must be in it (trust_domain)
   --nats URL                  a NATS server, repeatable (nats)
@@ -28,6 +28,7 @@ Each setting can also be given (or overridden) as a flag:
   --adapter-server-name NAME  name in the adapter's certificate, if not HOST (adapter.server_name)
   --max-in-flight N           requests at once before PROVIDER_BUSY, default 256 (max_in_flight)
   --metrics-port PORT         serve /metrics, /healthz, /readyz on 127.0.0.1:PORT (metrics.port)
+adapter.ca, adapter.cert, adapter.key and metrics.host are in the file only.
 
 Logs: JSON lines on stderr, level from XBUS_LOG_LEVEL (debug, info, warn, error; default info).
 Traces: OTEL_EXPORTER_OTLP_ENDPOINT and the other OTEL_* variables, as for the broker.`;

@@ -2,11 +2,11 @@ import { parseArgs } from "node:util";
 import { runDev } from "../dev/dev.js";
 import type { Command } from "./command.js";
 
-const HELP = `xbus dev [--smoke] [--dir DIR]
+const HELP = `xbus dev [--smoke] [--dir DIR] [--nats URL]
 
 Runs the whole bus on this machine: a nats-server child with JetStream in a temp folder, a
 federation CA and certificates, broker, connectors and the example adapters. Writes DIR/dev.json
-(default .xbus/dev) and stays up until Ctrl-C.
+(default .xbus/dev), does one exchange to show the path, and stays up until Ctrl-C.
 
   --smoke     do one exchange, print the record, stop everything and exit
   --dir DIR   where certificates and dev.json go (default .xbus/dev)

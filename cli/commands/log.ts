@@ -36,11 +36,12 @@ const HELP = `xbus log <verify|export|query|alerts|reindex|receipt> [options]
   alerts  [--from T] [--to T] [--rule bulk_lookup|denials|off_hours] [--json]
                                       alerts recomputed from the log (default: the last 24 hours),
                                       newest first, one line each (--json: with their exchanges)
-  reindex --db PATH --log-key PEM --log-id ID [--nats URL] [--nats-ca PEM --nats-cert PEM --nats-key PEM]
-                                      rebuild the SQLite index from the JetStream stream alone
-                                      (NATS with mutual TLS: a broker certificate; default dev.json's);
-                                      the rebuilt tree replaces an index at PATH only if it extends that
-                                      index's last signed head, else exit 1 and PATH stays as it was
+  reindex [--db PATH] [--log-key PEM] [--log-id ID] [--nats URL] [--nats-ca PEM --nats-cert PEM --nats-key PEM]
+                                      rebuild the SQLite index from the JetStream stream alone (defaults:
+                                      dev.json's log and NATS; NATS with mutual TLS takes a broker
+                                      certificate); the rebuilt tree replaces an index at PATH only if it
+                                      extends that index's last signed head, else exit 1 and PATH stays as
+                                      it was; a broker running on PATH takes the new one at its next start
   receipt (--base64 B64 | --file FILE | --json JSON) [--broker-key PEM] [--public-key B64] [--offline]
                                       check a receipt (xbus.v1.Receipt: protobuf, or its JSON as grpcurl
                                       prints the answer's "receipt") a Fetch answer carried: the
@@ -54,14 +55,14 @@ API options (default: .xbus/dev/dev.json of \`xbus dev\`):
   --url URL        review API base URL
   --token TOKEN    reviewer bearer token (or XBUS_REVIEW_TOKEN)`;
 
-const apiOptions = { url: { type: "string" }, token: { type: "string" }, help: { type: "boolean" } } as const;
+const apiOptions = { url: { type: "string" }, token: { type: "string" } } as const;
 
 function api(values: { url?: string | undefined; token?: string | undefined }): ReviewClient {
   const dev = readDevJson();
   const url = values.url ?? dev.review?.url;
   const token = values.token ?? process.env.XBUS_REVIEW_TOKEN ?? dev.review?.token;
   if (!url || !token) throw new Error("no review API: pass --url and --token (or run `xbus dev` here first)");
-  return reviewClient(url, token);
+  return reviewClient(url, token, values.url ? undefined : "from .xbus/dev/dev.json: is `xbus dev` running?");
 }
 
 /** An SQLite index in WAL mode: the database and the two files beside it. */
@@ -135,10 +136,15 @@ const progress = (done: number, total: number) => {
 
 export const logCommand: Command = {
   name: "log",
-  summary: "verify, export, query, alert on or reindex the exchange log",
+  summary: "verify, export, query, alert on or reindex the exchange log; check a Fetch's receipt",
   async run(args) {
     const [sub, ...rest] = args;
     const say = (s: string) => process.stdout.write(`${s}\n`);
+    // Before any parsing: `xbus log export --help` must show the help, not export the log.
+    if (rest.includes("--help") || rest.includes("-h")) {
+      say(HELP);
+      return 0;
+    }
     switch (sub) {
       case "export": {
         const { values } = parseArgs({
@@ -287,7 +293,7 @@ export const logCommand: Command = {
           },
           strict: true,
         });
-        const { url: _u, token: _t, help: _h, json, limit: limitArg, cursor, ...filters } = values;
+        const { url: _u, token: _t, json, limit: limitArg, cursor, ...filters } = values;
         if (limitArg !== undefined && !/^[1-9][0-9]{0,8}$/.test(limitArg))
           throw new Error(`--limit must be a whole number from 1, got ${JSON.stringify(limitArg)}`);
         const limit = limitArg === undefined ? DEFAULT_QUERY_LIMIT : Number(limitArg);
@@ -325,7 +331,7 @@ export const logCommand: Command = {
           },
           strict: true,
         });
-        const { url: _u, token: _t, help: _h, json, ...params } = values;
+        const { url: _u, token: _t, json, ...params } = values;
         const res = await api(values).get<AlertsJson>("/v1/alerts", params);
         if (json) {
           say(JSON.stringify(res, null, 2));
@@ -430,9 +436,15 @@ export const logCommand: Command = {
         );
         return 0;
       }
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        say(HELP);
+        return 0;
       default:
-        process.stdout.write(`${HELP}\n`);
-        return sub === undefined || sub === "--help" || sub === "help" ? 0 : 2;
+        process.stderr.write(`xbus log: unknown subcommand ${JSON.stringify(sub)}\n\n${HELP}\n`);
+        return 2;
     }
   },
 };

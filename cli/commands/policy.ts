@@ -1,5 +1,7 @@
+import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { DEFAULT_SUBJECT_ID_PATTERN } from "../../broker/index.js";
 import { Catalogue } from "../../core/catalogue.js";
 import { parseWorkloadId } from "../../core/spiffe-id.js";
 import {
@@ -70,6 +72,12 @@ export const policyCommand: Command = {
     const out = process.stdout;
     const dir = resolve(values.dir ?? "policies");
     const trustDomain = values["trust-domain"] ?? TRUST_DOMAIN;
+    if (!isFolder(dir)) {
+      process.stderr.write(
+        `--dir ${dir}: no such folder (the policy bundle; default policies/ of the current folder)\n`,
+      );
+      return 2;
+    }
     const bundle = load(dir, trustDomain, process.stderr);
     if (!bundle) return 1;
     const catalogue = Catalogue.load();
@@ -83,9 +91,14 @@ export const policyCommand: Command = {
         return 0;
       }
       case "test": {
+        const testsDir = resolve(values.tests ?? `${dir}/tests`);
+        if (!isFolder(testsDir)) {
+          process.stderr.write(`--tests ${testsDir}: no such folder\n`);
+          return 2;
+        }
         let cases: ReturnType<typeof loadPolicyTests>;
         try {
-          cases = loadPolicyTests(resolve(values.tests ?? `${dir}/tests`), {
+          cases = loadPolicyTests(testsDir, {
             utcOffsetMinutes: bundle.utcOffsetMinutes,
           });
         } catch (err) {
@@ -120,6 +133,20 @@ export const policyCommand: Command = {
           process.stderr.write(`--consent must be one of ${CONSENT_CASES.join(", ")}\n`);
           return 2;
         }
+        let consumerId: ReturnType<typeof parseWorkloadId>;
+        try {
+          consumerId = parseWorkloadId(consumer);
+        } catch (err) {
+          process.stderr.write(`--consumer: ${(err as Error).message}\n`);
+          return 2;
+        }
+        // As the broker would refuse it (INVALID_SUBJECT_ID) before asking policy.
+        if (values.subject !== undefined && !DEFAULT_SUBJECT_ID_PATTERN.test(values.subject)) {
+          process.stderr.write(
+            `--subject must be a citizen ID (${DEFAULT_SUBJECT_ID_PATTERN.source}), not ${JSON.stringify(values.subject)}\n`,
+          );
+          return 2;
+        }
         const at = values.at ?? new Date().toISOString();
         const when = parseLocalTime(at, bundle.utcOffsetMinutes);
         if (when === undefined) {
@@ -130,7 +157,7 @@ export const policyCommand: Command = {
           {
             name: "explain",
             source: "command line",
-            consumer: parseWorkloadId(consumer),
+            consumer: consumerId,
             service,
             purpose,
             fields: values.fields ? values.fields.split(",").map((f) => f.trim()) : [],
@@ -195,3 +222,7 @@ export const policyCommand: Command = {
     }
   },
 };
+
+function isFolder(path: string): boolean {
+  return existsSync(path) && statSync(path).isDirectory();
+}

@@ -1,11 +1,12 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { toJson } from "@bufbuild/protobuf";
+import { toJson, toJsonString } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { credentials } from "@grpc/grpc-js";
 import { createServiceClient } from "../../core/grpc.js";
 import { createLogger } from "../../core/logger.js";
-import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
+import { takePidLock } from "../../core/pid-lock.js";
+import { Exchange, type FetchResponse, ReceiptSchema } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { type Stack, startStack } from "./stack.js";
 
 export interface DevOptions {
@@ -17,12 +18,32 @@ export interface DevOptions {
   nats?: string;
 }
 
+const DEFAULT_DIR = join(".xbus", "dev");
 const SERVICE = "dcrc.citizen-record";
 const PURPOSE = "scholarship-eligibility";
 
 /** `xbus dev`: the whole bus on this machine, until Ctrl-C. */
 export async function runDev(opts: DevOptions): Promise<number> {
-  const dir = resolve(opts.dir ?? join(".xbus", "dev"));
+  const dir = resolve(opts.dir ?? DEFAULT_DIR);
+  mkdirSync(dir, { recursive: true });
+  // A second stack in the same folder (`--smoke` while `npm run dev` runs) would overwrite the first's
+  // dev.json, certificates and log index under it, and leave the log tools pointed at a stack that is gone.
+  const lock = takePidLock(join(dir, "dev.pid"));
+  if (!lock.taken) {
+    const who = lock.holder === undefined ? "" : ` (pid ${lock.holder})`;
+    process.stderr.write(
+      `xbus dev: ${dir} is in use by another xbus dev${who}: stop it, or give this one another --dir\n`,
+    );
+    return 1;
+  }
+  try {
+    return await runDevIn(dir, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runDevIn(dir: string, opts: DevOptions): Promise<number> {
   const logger = createLogger({}, opts.smoke ? "warn" : ((process.env.XBUS_LOG_LEVEL as "info") ?? "info"));
   const say = (line: string) => process.stdout.write(`${line}\n`);
   say(
@@ -36,30 +57,11 @@ export async function runDev(opts: DevOptions): Promise<number> {
 
   if (opts.smoke) {
     try {
-      const client = createServiceClient(
-        Exchange,
-        stack.brokerAddress,
-        credentials.createSsl(
-          readFileSync(stack.caPath),
-          readFileSync(stack.consumer.keyPath),
-          readFileSync(stack.consumer.certPath),
-        ),
-      );
-      const res = await client.fetch(
-        { service: SERVICE, subjectId: subject, purpose: PURPOSE, requestId: "dev-smoke" },
-        { deadline: Date.now() + 10_000 },
-      );
-      client.close();
+      const res = await fetchSample(stack, subject, "dev-smoke");
       const record = res.record ? anyUnpack(res.record, stack.catalogue.registry) : undefined;
       const type = record ? stack.catalogue.registry.getMessage(record.$typeName) : undefined;
-      say(`exchange ${res.exchangeId}: ${SERVICE} for ${PURPOSE}`);
-      say(`released: ${res.releasedFields.join(", ")}`);
-      if (res.withheldFields.length > 0) say(`withheld: ${res.withheldFields.join(", ")}`);
-      if (res.receipt)
-        say(
-          `receipt: leaf ${res.receipt.leafIndex} of ${res.receipt.logId}, signed by the broker ` +
-            `(check one with: npm run xbus -- log receipt --json '<the receipt>')`,
-        );
+      // The stack stops before anyone can ask its review API: the receipt's signature is what is left to check.
+      for (const line of exchangeLines(res, dir, "--offline ")) say(line);
       say(JSON.stringify(record && type ? toJson(type, record, { useProtoFieldName: true }) : null, null, 2));
       return 0;
     } catch (err) {
@@ -70,6 +72,13 @@ export async function runDev(opts: DevOptions): Promise<number> {
     }
   }
 
+  // One exchange at start, so the log tools, the review UI and a newcomer without a gRPC client have
+  // something to show; a failure is reported and the stack stays up.
+  const sample = await fetchSample(stack, subject, "dev-start").then(
+    // `xbus log` finds the review API through ./.xbus/dev/dev.json: elsewhere only the signature is checked.
+    (res) => exchangeLines(res, dir, dir === resolve(DEFAULT_DIR) ? "" : "--offline "),
+    (err: Error) => [`the sample exchange failed: ${err.message}`],
+  );
   say("");
   say(`  broker      ${stack.brokerAddress}   (xbus.v1.Exchange, mutual TLS)`);
   say(`  nats        ${stack.nats.url}`);
@@ -79,6 +88,9 @@ export async function runDev(opts: DevOptions): Promise<number> {
     say(`  metrics     ${stack.review.url}/metrics   (traces: set OTEL_EXPORTER_OTLP_ENDPOINT)`);
   say(`  config      ${devJsonPath}`);
   for (const a of stack.adapters) if (a.address) say(`  adapter     ${a.address}   (${a.agency})`);
+  say("");
+  say("One exchange, done now (the grpcurl command below does the same):");
+  for (const line of sample) say(`  ${line}`);
   say("");
   say("Try it with any gRPC client, e.g. grpcurl:");
   say(`  grpcurl -import-path proto -proto xbus/v1/exchange.proto \\`);
@@ -100,6 +112,44 @@ export async function runDev(opts: DevOptions): Promise<number> {
   say("xbus dev: stopping");
   await stack.close();
   return 0;
+}
+
+/** One Fetch by the dev consumer of the sample citizen's record. */
+async function fetchSample(stack: Stack, subject: string, requestId: string): Promise<FetchResponse> {
+  const client = createServiceClient(
+    Exchange,
+    stack.brokerAddress,
+    credentials.createSsl(
+      readFileSync(stack.caPath),
+      readFileSync(stack.consumer.keyPath),
+      readFileSync(stack.consumer.certPath),
+    ),
+  );
+  try {
+    return await client.fetch(
+      { service: SERVICE, subjectId: subject, purpose: PURPOSE, requestId },
+      { deadline: Date.now() + 10_000 },
+    );
+  } finally {
+    client.close();
+  }
+}
+
+/** What an exchange released, and its receipt with the command that checks it (`--offline ` when the stack stops). */
+function exchangeLines(res: FetchResponse, dir: string, offline: string): string[] {
+  const lines = [
+    `exchange ${res.exchangeId}: ${SERVICE} for ${PURPOSE}`,
+    `released: ${res.releasedFields.join(", ")}`,
+  ];
+  if (res.withheldFields.length > 0) lines.push(`withheld: ${res.withheldFields.join(", ")}`);
+  if (res.receipt) {
+    const key = join(dir, "certs", "broker-signing.pub.pem");
+    lines.push(
+      `receipt: leaf ${res.receipt.leafIndex} of ${res.receipt.logId}, signed by the broker; check it with`,
+      `  npm run xbus -- log receipt ${offline}--broker-key ${key} --json '${toJsonString(ReceiptSchema, res.receipt)}'`,
+    );
+  }
+  return lines;
 }
 
 /** What `.xbus/dev/dev.json` says, for other tools (grpcurl, the conformance kit, the journeys). */

@@ -67,6 +67,14 @@ describe("the example agencies", () => {
     expect(results[0]).toMatchObject({ check: "describe", pass: false });
     expect(results[0]?.detail).toContain("PERMISSION_DENIED");
   });
+
+  it("says why it could not reach an adapter, not only UNAVAILABLE", async () => {
+    const dcrc = stack.adapters.find((x) => x.agency === "dcrc");
+    if (!dcrc) throw new Error("adapters missing");
+    const results = await conformance("localhost:1", dcrc.client);
+    expect(results[0]).toMatchObject({ check: "describe", pass: false });
+    expect(results[0]?.detail).toMatch(/^Describe failed: UNAVAILABLE: .*ECONNREFUSED/);
+  });
 });
 
 type Breakage = "wrong-type" | "ignores-deadline" | "leaks";

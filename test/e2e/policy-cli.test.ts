@@ -86,6 +86,25 @@ describe("xbus policy", () => {
     expect(bad.err).toContain('not "10 March 2027"');
   });
 
+  it("refuses a --consumer, --subject, --dir or --tests it cannot use, naming the flag", () => {
+    const request = ["--service", "dcrc.citizen-record", "--purpose", "scholarship-eligibility"];
+    const scholarships = "spiffe://gov.bt/agency/moe/system/scholarships";
+    for (const [args, why] of [
+      [["explain", "--consumer", "moe", ...request], /^--consumer: malformed SPIFFE ID "moe"/],
+      [
+        ["explain", "--consumer", scholarships, ...request, "--subject", "12"],
+        /^--subject must be a citizen ID/,
+      ],
+      [["check", "--dir", join(tmp, "nowhere")], /^--dir .*nowhere: no such folder/],
+      [["test", "--tests", join(tmp, "nowhere")], /^--tests .*nowhere: no such folder/],
+    ] as const) {
+      const r = xbus(...args);
+      expect(r.err, args.join(" ")).toMatch(why);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.out).toBe("");
+    }
+  });
+
   it("who-can answers for a field", () => {
     const r = xbus("who-can", "dcrc.citizen-record.photo_ref");
     expect(r.code).toBe(0);

@@ -144,6 +144,26 @@ describe("xbus certs", () => {
     expect(snapshot()).toEqual(before);
   });
 
+  it("creates the --out folder, and refuses one it cannot create before the CA records anything", async () => {
+    const issueSystem = (name: string, out: string) =>
+      certs("issue", "--ca-dir", caDir, "--role", "system", "--agency", "moe", "--name", name, "--out", out);
+    const nested = join(tmp, "new", "certs");
+    const made = await issueSystem("out1", nested);
+    expect(made.err).toBe("");
+    expect(made.code).toBe(0);
+    expect(existsSync(join(nested, "agency-moe-system-out1-key.pem"))).toBe(true);
+
+    const blocker = join(tmp, "a-file");
+    writeFileSync(blocker, "");
+    const before = snapshot();
+    const refused = await issueSystem("out2", join(blocker, "certs"));
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain(`--out ${join(blocker, "certs")}: cannot write there`);
+    expect(snapshot()).toEqual(before);
+    // Nothing was recorded, so the identity is still free to issue.
+    expect((await issueSystem("out2", tmp)).code).toBe(0);
+  });
+
   it("revokes by serial and by SPIFFE ID into a signed CRL that openssl agrees with", async () => {
     const good = await certs(
       "issue",

@@ -86,7 +86,8 @@ async function api(path, params = {}) {
     body = undefined;
   }
   if (res.status === 401) {
-    askForToken("The server refused this token (401). Enter a valid reviewer token.");
+    const why = typeof body?.error?.message === "string" ? `: ${body.error.message}` : "";
+    askForToken(`The server refused this token (401${why}). Enter a valid reviewer token.`);
     throw new Unauthorized();
   }
   if (!res.ok) {

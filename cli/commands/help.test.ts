@@ -1,0 +1,68 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { commands } from "./index.js";
+
+/*
+ * `xbus <command> [<subcommand>] --help` shows the help and does nothing else: a reader who asks
+ * `xbus log export --help` must not get the log exported, nor `xbus log reindex --help` an error.
+ */
+const SUBCOMMANDS: Record<string, readonly string[]> = {
+  dev: [],
+  certs: ["init", "issue", "revoke", "crl", "list", "inspect"],
+  broker: [],
+  connector: [],
+  adapter: ["test"],
+  policy: ["check", "test", "explain", "who-can"],
+  log: ["verify", "export", "query", "alerts", "reindex", "receipt"],
+  bench: [],
+};
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+    out += String(chunk);
+    return true;
+  });
+  vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
+    err += String(chunk);
+    return true;
+  });
+  const [name, ...rest] = args;
+  const command = commands.find((c) => c.name === name);
+  if (!command) throw new Error(`no command ${name}`);
+  try {
+    const code = await command.run(rest);
+    return { code, out, err };
+  } finally {
+    vi.restoreAllMocks();
+  }
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+describe("xbus … --help", () => {
+  it("lists every command this test knows the subcommands of", () => {
+    expect(commands.map((c) => c.name).sort()).toEqual(Object.keys(SUBCOMMANDS).sort());
+  });
+
+  for (const [name, subs] of Object.entries(SUBCOMMANDS)) {
+    for (const args of [[name, "--help"], ...subs.map((s) => [name, s, "--help"])]) {
+      it(`xbus ${args.join(" ")} prints the help, exits 0 and runs nothing`, async () => {
+        const { code, out, err } = await run(args);
+        expect(err).toBe("");
+        expect(code).toBe(0);
+        expect(out).toMatch(new RegExp(`^xbus ${name}\\b`));
+        // Help only: no table, no export line, no result of a run.
+        expect(out).not.toMatch(/^(ok|FAIL|index\t|id\t|\{"type")/m);
+      });
+    }
+  }
+
+  it("names an unknown subcommand on stderr and exits 2", async () => {
+    for (const name of ["certs", "adapter", "policy", "log"]) {
+      const { code, err } = await run([name, "frobnicate"]);
+      expect(code, name).toBe(2);
+      expect(err, name).toContain(`unknown subcommand "frobnicate"`);
+    }
+  });
+});
