@@ -21,7 +21,8 @@ import { forkProvider, type ProviderProcess, serveTarget } from "./child.js";
  * The front runs in this process; responder and backend (bare-responder.ts)
  * run in a process of their own in the split layout, as the bus's connector
  * and adapter do, or here too in the one-process layout (argv[2]). NATS is a
- * nats-server child on plain TCP like the stack's.
+ * nats-server child on plain TCP (the stack's runs mutual TLS: a cost the bus
+ * carries and the bare chain does not).
  */
 const layout = (process.argv[2] ?? "split") as Layout;
 if (!LAYOUTS.includes(layout)) {
