@@ -10,6 +10,7 @@ import { createLogger } from "../../core/logger.js";
 import { type Receipt, ReceiptSchema } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { readDevJson } from "../dev/dev-json.js";
 import { type ExportLine, exportLog } from "../log/export.js";
+import { readMonitorState, writeMonitorState } from "../log/monitor-state.js";
 import { type ExchangeJson, exchangePages } from "../log/query.js";
 import { checkReceipt } from "../log/receipt.js";
 import { lastSignedHead, rebuiltExtends } from "../log/reindex-check.js";
@@ -22,12 +23,16 @@ import type { Command } from "./command.js";
 const HELP = `xbus log <verify|export|query|alerts|reindex|receipt> [options]
 
   export  [--out FILE]                 entries and the signed tree head as JSON lines (stdout by default)
-  verify  [--file FILE] [--public-key B64] [--log-id ID]
+  verify  [--file FILE] [--public-key B64] [--log-id ID] [--state FILE]
                                       recompute the tree from an export (or live from the API without --file),
                                       check each signed tree head (against the pinned key and log ID when
                                       given); live, fetch the head again and prove it extends the exported
                                       one (a smaller head, or the same size with another root, fails: the
                                       log was rewritten or forked); names the first bad index; exit 1 on failure
+                                      --state (live only): a monitor's memory between runs; the log must extend
+                                      the head it holds (same key and log ID), which is then replaced by the
+                                      new head (mode 0600); a missing file is created (that first run proves
+                                      nothing against history); a corrupt file or a symlink is refused
   query   [--consumer ID] [--service S] [--subject CITIZEN_ID] [--purpose P] [--decision allow|deny|invalid|error]
           [--from T] [--to T] [--limit N] [--cursor C] [--json]
                                       exchanges newest first, one line each (--json: one {exchanges, next_cursor}
@@ -173,18 +178,36 @@ export const logCommand: Command = {
             file: { type: "string" },
             "public-key": { type: "string" },
             "log-id": { type: "string" },
+            state: { type: "string" },
           },
           strict: true,
         });
         const opts = { publicKey: pinnedKey(values["public-key"]), logId: values["log-id"] };
         let result: ReturnType<typeof verifyExport>;
         let growth = "";
+        let leftAsItWas = "";
         if (values.file) {
+          if (values.state !== undefined)
+            throw new Error(
+              "--state is for live monitoring (without --file): an export file is a copy of the log at one time, which may well be older than the head a monitor remembers",
+            );
           if (!existsSync(values.file)) throw new Error(`no such export file: ${values.file}`);
           result = verifyExport(await collect(readExport(values.file)), opts);
         } else {
-          const live = await verifyLive(api(values), { ...opts, onProgress: progress });
+          const stateFile = values.state;
+          // Read before anything is fetched: a corrupt or linked state file stops the run here.
+          const remembered = stateFile === undefined ? undefined : readMonitorState(stateFile);
+          const live = await verifyLive(api(values), {
+            ...opts,
+            remembered: remembered && {
+              head: remembered,
+              name: `the tree head last verified (state file ${stateFile})`,
+            },
+            onProgress: progress,
+          });
           result = live;
+          if (remembered)
+            leftAsItWas = `\nthe state file ${stateFile} is left as it was: size ${remembered.tree_size}, root ${remembered.root_hash}`;
           if (live.ok) {
             const { later } = live;
             growth =
@@ -194,11 +217,17 @@ export const logCommand: Command = {
                   (live.head.tree_size === 0
                     ? " (the exported tree was empty)"
                     : " (consistency proof verified)");
+            if (stateFile !== undefined) {
+              writeMonitorState(stateFile, later);
+              growth += remembered
+                ? `; the export's tree head ${live.history === "same" ? "is the same as" : "extends"} the one last verified (size ${remembered.tree_size}, root ${remembered.root_hash}); ${stateFile} now holds size ${later.tree_size}`
+                : `; ${stateFile} created with the head of size ${later.tree_size}: a first run, it proved nothing against history yet`;
+            }
           }
         }
         if (!result.ok) {
           say(
-            `FAIL${result.badIndex === undefined ? "" : ` at index ${result.badIndex}`}: ${result.problem}`,
+            `FAIL${result.badIndex === undefined ? "" : ` at index ${result.badIndex}`}: ${result.problem}${leftAsItWas}`,
           );
           return 1;
         }

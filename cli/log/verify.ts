@@ -14,14 +14,35 @@ export interface VerifyOptions {
   publicKey?: string | undefined;
   /** The log ID every head must carry (--log-id). */
   logId?: string | undefined;
+  /**
+   * A head verified in an earlier run (xbus log verify --state) and what to call it: its key and log ID
+   * are trusted where nothing is pinned. It must itself be accepted under what is pinned (rememberedProblem).
+   */
+  remembered?: { head: TreeHeadJson; name: string } | undefined;
 }
 
-/** What the verifier trusts before it has read a head: only what the person running it pinned. */
+/**
+ * What the verifier trusts before it has read a head: what the person running it pinned, else the key
+ * and log ID of the head it remembers from an earlier run.
+ */
 export function pinnedTrust(opts: VerifyOptions): HeadTrust {
+  const r = opts.remembered;
   return {
-    key: opts.publicKey === undefined ? undefined : { value: opts.publicKey, from: "the pinned key" },
-    logId: opts.logId === undefined ? undefined : { value: opts.logId, from: "the log ID given (--log-id)" },
+    key:
+      opts.publicKey !== undefined
+        ? { value: opts.publicKey, from: "the pinned key" }
+        : r && { value: r.head.public_key, from: `the key of ${r.name}` },
+    logId:
+      opts.logId !== undefined
+        ? { value: opts.logId, from: "the log ID given (--log-id)" }
+        : r && { value: r.head.log_id, from: `the log ID of ${r.name}` },
   };
+}
+
+/** Why the remembered head cannot be trusted under what is pinned (another key or log ID), if it cannot. */
+export function rememberedProblem(opts: VerifyOptions): string | undefined {
+  const r = opts.remembered;
+  return r && treeHeadProblem(r.head, r.name, pinnedTrust({ publicKey: opts.publicKey, logId: opts.logId }));
 }
 
 /**
