@@ -1,4 +1,5 @@
 import { commands } from "./commands/index.js";
+import { runCommand } from "./commands/run-command.js";
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -17,7 +18,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`xbus: unknown command ${JSON.stringify(name)}\n\n${usage()}\n`);
     return 2;
   }
-  return command.run(rest);
+  return runCommand(command, rest);
 }
 
 // A reader that stops early (`xbus log query | head`) closes the pipe: drop the rest of the output

@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { adapterClient, DEFAULT_UNKNOWN_SUBJECT, runConformance } from "../../adapters/conformance/index.js";
 import { Catalogue } from "../../core/catalogue.js";
 import { readDevJson } from "../dev/dev-json.js";
+import { whyUnreadable } from "../user-file.js";
 import type { Command } from "./command.js";
 
 const HELP = `xbus adapter test --target HOST:PORT [--cert PEM --key PEM --ca PEM] [options]
@@ -77,8 +78,8 @@ export const adapterCommand: Command = {
     const read = (what: string, p: string) => {
       try {
         return readFileSync(p, "utf8");
-      } catch {
-        throw new Error(`cannot read ${what} ${p}`);
+      } catch (err) {
+        throw new Error(`cannot read ${what} ${p}: ${whyUnreadable(err)}`);
       }
     };
     const client = adapterClient({

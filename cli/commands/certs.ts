@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import {
@@ -14,6 +14,7 @@ import {
   writeIssued,
 } from "../../certs/index.js";
 import { formatWorkloadId } from "../../core/spiffe-id.js";
+import { readUserFile } from "../user-file.js";
 import type { Command } from "./command.js";
 
 const HELP = `xbus certs <init|issue|revoke|crl|list|inspect> [options]
@@ -316,7 +317,7 @@ function inspect(args: string[], io: Io): number {
   });
   const [file, ...extra] = positionals;
   if (!file || extra.length > 0) throw new UsageError("inspect takes exactly one FILE");
-  const info = inspectCertificate(readFileSync(file));
+  const info = inspectCertificate(readUserFile(file));
   io.out(v.json ? `${JSON.stringify(info, null, 2)}\n` : `${formatCertificateInfo(info)}\n`);
   return 0;
 }

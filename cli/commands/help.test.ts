@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { commands } from "./index.js";
+import { runCommand } from "./run-command.js";
 
 /*
  * `xbus <command> [<subcommand>] --help` shows the help and does nothing else: a reader who asks
@@ -31,7 +32,7 @@ async function run(args: string[]): Promise<{ code: number; out: string; err: st
   const command = commands.find((c) => c.name === name);
   if (!command) throw new Error(`no command ${name}`);
   try {
-    const code = await command.run(rest);
+    const code = await runCommand(command, rest);
     return { code, out, err };
   } finally {
     vi.restoreAllMocks();
@@ -65,4 +66,17 @@ describe("xbus … --help", () => {
       expect(err, name).toContain(`unknown subcommand "frobnicate"`);
     }
   });
+});
+
+describe("xbus … --frobnicate (a usage error)", () => {
+  for (const [name, subs] of Object.entries(SUBCOMMANDS)) {
+    for (const args of subs.length === 0 ? [[name]] : subs.map((s) => [name, s])) {
+      it(`xbus ${args.join(" ")} names the unknown option, points to --help and exits 2`, async () => {
+        const { code, out, err } = await run([...args, "--frobnicate"]);
+        expect(code).toBe(2);
+        expect(err).toContain("'--frobnicate'");
+        expect(`${out}${err}`).toMatch(new RegExp(`xbus ${name} --help|^xbus ${name}\\b`, "m"));
+      });
+    }
+  }
 });

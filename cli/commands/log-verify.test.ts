@@ -203,7 +203,7 @@ describe("xbus log verify, live: what the reviewer pinned", () => {
 
   it("a --public-key that is not a raw 32-byte key is refused before anything is fetched", async () => {
     const r = await verify("--public-key", "not-a-key");
-    expect(r.stderr).toMatch(/^xbus: --public-key must be base64 of the log's raw 32-byte Ed25519 key/);
+    expect(r.stderr).toMatch(/^xbus log: --public-key must be base64 of the log's raw 32-byte Ed25519 key/);
     expect(r.status).toBe(1);
     expect(staged.headsServed).toBe(0);
   });
@@ -360,7 +360,7 @@ describe("xbus log verify --state: a monitor remembers the head it verified, acr
   ])("a corrupt state file (%s) is refused naming it, never reset", async (_, text, why) => {
     writeFileSync(file, text);
     const r = await verify("--state", file);
-    expect(r.stderr).toContain(`xbus: the state file ${file} is corrupt (`);
+    expect(r.stderr).toContain(`xbus log: the state file ${file} is corrupt (`);
     expect(r.stderr).toContain(why);
     expect(r.status).toBe(1);
     expect(readFileSync(file, "utf8")).toBe(text);
@@ -375,7 +375,7 @@ describe("xbus log verify --state: a monitor remembers the head it verified, acr
     writeFileSync(target, text);
     symlinkSync(target, file);
     const r = await verify("--state", file);
-    expect(r.stderr).toMatch(new RegExp(`^xbus: the state file ${file} is a symbolic link: refused`));
+    expect(r.stderr).toMatch(new RegExp(`^xbus log: the state file ${file} is a symbolic link: refused`));
     expect(r.status).toBe(1);
     expect(readFileSync(target, "utf8")).toBe(text);
     expect(staged.headsServed).toBe(0);
@@ -383,14 +383,16 @@ describe("xbus log verify --state: a monitor remembers the head it verified, acr
 
   it("a state file in a folder that does not exist is refused before anything is fetched", async () => {
     const r = await verify("--state", join(dir, "no-such-folder", "state.json"));
-    expect(r.stderr).toContain(`xbus: the state file's folder ${join(dir, "no-such-folder")} does not exist`);
+    expect(r.stderr).toContain(
+      `xbus log: the state file's folder ${join(dir, "no-such-folder")} does not exist`,
+    );
     expect(r.status).toBe(1);
     expect(staged.headsServed).toBe(0);
   });
 
   it("--state with --file is refused: an export is a copy of one time, not a live log", async () => {
     const r = await verify("--state", file, "--file", join(dir, "export.jsonl"));
-    expect(r.stderr).toMatch(/^xbus: --state is for live monitoring \(without --file\)/);
+    expect(r.stderr).toMatch(/^xbus log: --state is for live monitoring \(without --file\)/);
     expect(r.status).toBe(1);
   });
 });

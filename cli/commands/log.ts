@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey } from "node:crypto";
-import { createReadStream, createWriteStream, existsSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { createReadStream, createWriteStream, existsSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
@@ -18,6 +18,7 @@ import { type AlertsJson, type ReviewClient, reviewClient } from "../log/review-
 import { isRawKeyBase64 } from "../log/tree-head.js";
 import { verifyExport } from "../log/verify.js";
 import { verifyLive } from "../log/verify-live.js";
+import { checkReadable, readUserFile } from "../user-file.js";
 import type { Command } from "./command.js";
 
 const HELP = `xbus log <verify|export|query|alerts|reindex|receipt> [options]
@@ -191,7 +192,7 @@ export const logCommand: Command = {
             throw new Error(
               "--state is for live monitoring (without --file): an export file is a copy of the log at one time, which may well be older than the head a monitor remembers",
             );
-          if (!existsSync(values.file)) throw new Error(`no such export file: ${values.file}`);
+          checkReadable(values.file);
           result = verifyExport(await collect(readExport(values.file)), opts);
         } else {
           const stateFile = values.state;
@@ -265,8 +266,7 @@ export const logCommand: Command = {
         } else {
           let bytes: Uint8Array;
           if (values.file !== undefined) {
-            if (!existsSync(values.file)) throw new Error(`no such receipt file: ${values.file}`);
-            bytes = readFileSync(values.file);
+            bytes = readUserFile(values.file);
           } else bytes = Buffer.from(values.base64 ?? "", "base64");
           try {
             receipt = fromBinary(ReceiptSchema, bytes);
@@ -281,7 +281,7 @@ export const logCommand: Command = {
           throw new Error(
             `no broker key at ${keyFile}: pass --broker-key with the broker's signing key (PEM)`,
           );
-        const brokerKey = createPublicKey(readFileSync(keyFile));
+        const brokerKey = createPublicKey(readUserFile(keyFile));
         if (brokerKey.asymmetricKeyType !== "ed25519")
           throw new Error(
             `${keyFile}: the broker's receipt key is Ed25519, this is ${brokerKey.asymmetricKeyType}`,
@@ -409,20 +409,20 @@ export const logCommand: Command = {
           throw new Error("reindex needs --db, --log-key and --nats (or `xbus dev` running here)");
         const logId = values["log-id"] ?? dev.log?.log_id;
         if (!logId) throw new Error("reindex needs --log-id (the id the log's tree heads carry)");
-        const logKey = createPrivateKey(readFileSync(keyPath));
+        const logKey = createPrivateKey(readUserFile(keyPath));
         // xbus dev's NATS takes only certificates it knows (see README "The federation's PKI").
         const explicit = values["nats-cert"] && values["nats-key"] && values["nats-ca"];
         const fromDev = values.nats === undefined && dev.ca ? dev.nats_client : undefined;
         const tls = explicit
           ? {
-              ca: readFileSync(values["nats-ca"] ?? "", "utf8"),
-              cert: readFileSync(values["nats-cert"] ?? "", "utf8"),
-              key: readFileSync(values["nats-key"] ?? "", "utf8"),
+              ca: readUserFile(values["nats-ca"] ?? "", "utf8"),
+              cert: readUserFile(values["nats-cert"] ?? "", "utf8"),
+              key: readUserFile(values["nats-key"] ?? "", "utf8"),
             }
           : fromDev && {
-              ca: readFileSync(dev.ca ?? "", "utf8"),
-              cert: readFileSync(fromDev.cert, "utf8"),
-              key: readFileSync(fromDev.key, "utf8"),
+              ca: readUserFile(dev.ca ?? "", "utf8"),
+              cert: readUserFile(fromDev.cert, "utf8"),
+              key: readUserFile(fromDev.key, "utf8"),
             };
         // What the old index signed, reviewers may hold: the rebuilt tree must extend it.
         const old = lastSignedHead(db, logId);

@@ -4,6 +4,7 @@ import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parseWorkloadId, spiffeIdsFromSubjectAltName, type WorkloadId } from "../../core/spiffe-id.js";
 import type { TlsFilePaths, TlsPem } from "../../core/tls-files.js";
+import { whyUnreadable } from "../user-file.js";
 
 /**
  * Settings of a process command (`xbus connector`, `xbus broker`): a JSON
@@ -102,9 +103,7 @@ export function settingsReader<S extends SettingsSpec>(
     try {
       return readFileSync(file, "utf8");
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code;
-      return fail(s, `cannot read ${file} (${why ?? "unreadable"})`);
+      return fail(s, `cannot read ${file} (${whyUnreadable(err)})`);
     }
   };
   const natsServers = (s: Setting): string[] => {
@@ -319,10 +318,7 @@ function readConfigFile(path: string, spec: SettingsSpec): Record<string, unknow
   try {
     text = readFileSync(path, "utf8");
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError(
-      `${path}: cannot read the config file (${code === "ENOENT" ? "no such file" : (code ?? "unreadable")})`,
-    );
+    throw new ConfigError(`${path}: cannot read the config file (${whyUnreadable(err)})`);
   }
   let parsed: unknown;
   try {

@@ -24,6 +24,11 @@ export interface XbusMetrics {
   readonly brokerInFlight: InFlight;
   connectorDone(labels: { agency: string; service: string; status: string }, seconds: number): void;
   readonly connectorInFlight: InFlight;
+  /**
+   * Shows `component`'s reconnect count at 0 from now on, so an alert on its rate has a series
+   * before the first reconnect (countNatsReconnects calls it when it starts counting).
+   */
+  natsConnected(component: string): void;
   natsReconnect(component: string): void;
   /** Reads the exchange log's index lag (entries behind the stream) at each scrape. */
   watchIndexLag(read: () => Promise<number> | number): void;
@@ -105,6 +110,15 @@ export function createMetrics(meter: Meter): XbusMetrics {
         r.observe((notAfter().getTime() - Date.now()) / DAY_MS, { certificate: name });
     });
 
+  // Counters with no labels, or labels known once a connection is named, are shown at 0 from the
+  // start: Prometheus has no series to alert on until a counter is first touched. The exchange and
+  // connector request counters are not: their label sets (decision, status) are known only when they happen.
+  const span = (name: string, description: string): Counter => {
+    const c = meter.createCounter(`xbus.telemetry.spans.${name}`, { description });
+    c.add(0);
+    return c;
+  };
+
   return {
     exchangeDone(l, s) {
       const attrs: Attributes = {
@@ -131,17 +145,12 @@ export function createMetrics(meter: Meter): XbusMetrics {
       "xbus.connector.in_flight",
       "Requests a connector is handling now",
     ),
+    natsConnected: (component) => reconnects.add(0, { component }),
     natsReconnect: (component) => reconnects.add(1, { component }),
     watchIndexLag: (read) => void lagReaders.push(read),
     watchCertificate: (name, notAfter) => void certs.set(name, notAfter),
-    spansExported: meter.createCounter("xbus.telemetry.spans.exported", {
-      description: "Spans the OTLP exporter delivered",
-    }),
-    spansFailed: meter.createCounter("xbus.telemetry.spans.failed", {
-      description: "Spans the OTLP exporter could not deliver (collector down or refusing)",
-    }),
-    spansDropped: meter.createCounter("xbus.telemetry.spans.dropped", {
-      description: "Spans dropped before export because a bounded queue or buffer was full",
-    }),
+    spansExported: span("exported", "Spans the OTLP exporter delivered"),
+    spansFailed: span("failed", "Spans the OTLP exporter could not deliver (collector down or refusing)"),
+    spansDropped: span("dropped", "Spans dropped before export because a bounded queue or buffer was full"),
   };
 }

@@ -96,6 +96,12 @@ describe("xbus connector", () => {
       /^xbus connector: dcrc ready as spiffe:\/\/gov\.bt\/agency\/dcrc\/connector\/dev, serving xbus\.svc\.dcrc\.\* → adapter localhost:\d+, metrics http:\/\/127\.0\.0\.1:\d+\/metrics\n$/,
     );
 
+    const metricsUrl = /metrics (http:\S+)/.exec(c.ready)?.[1] ?? "";
+    // Before its first reconnect, an alert on the rate of reconnects already has a series.
+    expect(await (await globalThis.fetch(metricsUrl)).text()).toContain(
+      'xbus_nats_reconnects_total{component="connector-dcrc"} 0',
+    );
+
     const res = await fetch();
     expect(res.releasedFields).toEqual(["name"]);
     expect(res.receipt).toBeDefined();
@@ -103,7 +109,6 @@ describe("xbus connector", () => {
     const outcome = stack.outcomes.find((o) => o.exchangeId === res.exchangeId);
     expect(outcome?.providerSignature?.signer).toBe("spiffe://gov.bt/agency/dcrc/connector/dev");
 
-    const metricsUrl = /metrics (http:\S+)/.exec(c.ready)?.[1] ?? "";
     const metrics = await (await globalThis.fetch(metricsUrl)).text();
     expect(metrics).toMatch(
       /xbus_connector_requests_total\{agency="dcrc",service="dcrc.citizen-record",status="OK"\} 1/,

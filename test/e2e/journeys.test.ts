@@ -120,6 +120,7 @@ describe("driving-licence renewal: citizen record + medical fitness", () => {
     expect(d.holder.name).toBe(stack.population.byId.get(id)?.name);
     expect(d.holder.photoRef).not.toBe("");
     expect(d.renew).toBe(true);
+    expect(d.judgedOn).toBe(stack.population.asOf);
     expect(d.classes).toEqual(fitness?.licenceClasses);
     expect(d.noLongerBrought).toEqual([...RENEWAL_PAPERS]);
     const outcomes = stack.outcomes.slice(before);
@@ -160,5 +161,10 @@ describe("the runnable journeys", () => {
     ]);
     expect(stdout).toContain(heading);
     expect(stdout).toContain(paper);
+    // The licence is judged on the synthetic records' date, and says so: its "valid until" is before today.
+    if (journey === "licence-renewal")
+      expect(stdout).toContain(
+        `judged as of ${stack.population.asOf} (the date the synthetic records are written for, not today)`,
+      );
   });
 });

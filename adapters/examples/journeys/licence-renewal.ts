@@ -45,6 +45,8 @@ export interface RenewalDecision {
   readonly holder: { name: string; dateOfBirth: string; photoRef: string };
   readonly renew: boolean;
   readonly reason: string;
+  /** YYYY-MM-DD the certificate's validity was judged against (RenewalOptions.today). */
+  readonly judgedOn: string;
   readonly classes: readonly string[];
   readonly restrictions: readonly string[];
   readonly consentId: string;
@@ -57,6 +59,12 @@ export interface RenewalOptions {
   consentId: string;
   /** YYYY-MM-DD the fitness certificate must still be valid on. Default today. */
   today?: string;
+  /**
+   * Why `today` is not today, said beside the date in describeRenewal's output, e.g. that the
+   * records are synthetic and dated on their census day: a reader would read an older "valid until"
+   * as an expired certificate renewed.
+   */
+  todayIs?: string;
 }
 
 export async function licenceRenewal(
@@ -91,6 +99,7 @@ export async function licenceRenewal(
       photoRef: citizen.record.photoRef,
     },
     renew,
+    judgedOn: o.todayIs ? `${today} (${o.todayIs})` : today,
     reason: !f.fitToDrive
       ? "the medical examination found the holder not fit to drive"
       : !current
@@ -108,6 +117,7 @@ export function describeRenewal(d: RenewalDecision): string[] {
   return [
     `Driving-licence renewal: ${d.holder.name}, born ${d.holder.dateOfBirth}`,
     `  ${d.renew ? "renew" : "refer to the counter"}: ${d.reason}`,
+    `  judged as of ${d.judgedOn}`,
     `  classes ${d.classes.join(", ") || "none"}${d.restrictions.length ? `; restrictions: ${d.restrictions.join(", ")}` : ""}`,
     `  health record read with consent ${d.consentId}, given on the citizen portal`,
     `  exchanges: ${d.exchangeIds.join(", ")}`,

@@ -54,8 +54,14 @@ async function main(): Promise<number> {
   const licensing = createServiceClient(Exchange, brokerOf(dev), credentialsOf(dev, LICENSING_SYSTEM));
   try {
     const consentId = await consentToRenewal(portal, subject);
-    // The synthetic records are dated from the population's census date, not today.
-    print(describeRenewal(await licenceRenewal(licensing, subject, { consentId, today: population.asOf })));
+    // The synthetic records are dated from the population's census date, not today: judged on that date,
+    // and the output says so, or a "valid until" before today would read as an expired certificate renewed.
+    const decision = await licenceRenewal(licensing, subject, {
+      consentId,
+      today: population.asOf,
+      todayIs: "the date the synthetic records are written for, not today",
+    });
+    print(describeRenewal(decision));
   } finally {
     portal.close();
     licensing.close();
