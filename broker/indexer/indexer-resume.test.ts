@@ -1,16 +1,11 @@
-import { generateKeyPairSync, randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { generateKeyPairSync } from "node:crypto";
 import { join } from "node:path";
-import { create, toBinary } from "@bufbuild/protobuf";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { afterAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../core/logger.js";
 import { leafHash } from "../../core/merkle-hash.js";
-import { NatsServer } from "../../core/nats-server.js";
-import { Decision, ExchangeRecordSchema } from "../../proto/gen/xbus/v1/log_pb.js";
-import { ensureLogStream, LOG_STREAM, LOG_SUBJECT } from "../log/jetstream-log.js";
+import { publishLogRecords, until, useLogStream } from "../../test/helpers/log-stream.js";
+import { ensureLogStream, LOG_STREAM } from "../log/jetstream-log.js";
 import { REWRITTEN_OR_LOST } from "./indexer.js";
 import { type IndexerThread, indexReadiness, startIndexerWorker } from "./indexer-thread.js";
 import { LogIndexReader } from "./log-index.js";
@@ -24,63 +19,20 @@ import { LogIndexReader } from "./log-index.js";
  */
 const LOG_ID = "gov.bt/xbus-log-resume-test";
 const { privateKey: logKey } = generateKeyPairSync("ed25519");
-const dir = mkdtempSync(join(tmpdir(), "xbus-indexer-resume-"));
-const indexPath = join(dir, "index.sqlite");
-let nats: NatsServer;
-let nc: NatsConnection;
-beforeAll(async () => {
-  nats = await NatsServer.start();
-  nc = await connect({ servers: nats.url });
-  await ensureLogStream(nc);
-});
-afterAll(async () => {
-  await nc?.close();
-  await nats?.dispose();
-  rmSync(dir, { recursive: true, force: true });
-});
+const suite = useLogStream("xbus-indexer-resume-");
+const indexPath = join(suite.dir, "index.sqlite");
 
-/** Publishes n records to the log stream, as the broker's log writer does; returns their leaves. */
-async function publish(n: number, service = "dcrc.citizen-record"): Promise<Buffer[]> {
-  const js = jetstream(nc);
-  const leaves: Buffer[] = [];
-  for (let i = 0; i < n; i++) {
-    const exchangeId = randomUUID();
-    const leaf = Buffer.from(
-      toBinary(
-        ExchangeRecordSchema,
-        create(ExchangeRecordSchema, {
-          exchangeId,
-          time: BigInt(Date.now()),
-          consumer: "spiffe://gov.bt/agency/moe/system/scholarships",
-          service,
-          purpose: "scholarship-eligibility",
-          decision: Decision.ALLOW,
-          status: "OK",
-        }),
-      ),
-    );
-    await js.publish(LOG_SUBJECT, leaf, { msgID: exchangeId });
-    leaves.push(leaf);
-  }
-  return leaves;
+/** Publishes n records to the log stream; returns their leaves. */
+async function publish(n: number, service?: string): Promise<Buffer[]> {
+  return (await publishLogRecords(suite.nc, n, service)).map((p) => p.leaf);
 }
 
 /** Deletes the log stream and recreates it with n other records: sequences 1..n, other bytes. */
 async function replaceStream(n: number): Promise<void> {
-  const jsm = await jetstreamManager(nc);
+  const jsm = await jetstreamManager(suite.nc);
   await jsm.streams.delete(LOG_STREAM);
-  await ensureLogStream(nc);
+  await ensureLogStream(suite.nc);
   await publish(n, "forged.service");
-}
-
-async function until<T>(what: string, f: () => T | undefined | false, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const hex = (b: Buffer) => leafHash(b).toString("hex");
@@ -90,8 +42,8 @@ describe("indexer resume check", () => {
   const logger = createLogger({}, "debug", (l) => lines.push(JSON.parse(l) as Record<string, unknown>));
   const start = () =>
     startIndexerWorker({
-      nats: nc,
-      natsOptions: { servers: nats.url, name: "indexer-resume-test" },
+      nats: suite.nc,
+      natsOptions: { servers: suite.nats.url, name: "indexer-resume-test" },
       indexPath,
       logId: LOG_ID,
       logKey,
@@ -126,7 +78,9 @@ describe("indexer resume check", () => {
     const headsBefore = signedHeads().length;
     indexer = await start();
 
-    const forged = await jetstreamManager(nc).then((jsm) => jsm.streams.getMessage(LOG_STREAM, { seq: 5 }));
+    const forged = await jetstreamManager(suite.nc).then((jsm) =>
+      jsm.streams.getMessage(LOG_STREAM, { seq: 5 }),
+    );
     const error = lines.find((l) => l.level === "error" && l.msg === REWRITTEN_OR_LOST);
     expect(error).toMatchObject({
       component: "indexer",
