@@ -7,6 +7,7 @@ export { type Indexer, type IndexerOptions, startIndexer } from "./indexer/index
 export {
   type IndexerThread,
   type IndexerWorkerOptions,
+  indexReadiness,
   startIndexerWorker,
 } from "./indexer/indexer-thread.js";
 export {

@@ -1,18 +1,12 @@
-import { generateKeyPairSync, randomUUID, verify } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { generateKeyPairSync, verify } from "node:crypto";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { create, toBinary } from "@bufbuild/protobuf";
-import { jetstream } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
 import Database from "better-sqlite3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { rootFromLeaves, verifyInclusion } from "../../cli/log/verify-tree.js";
 import { createLogger } from "../../core/logger.js";
 import { leafHash, treeHeadSignedBytes } from "../../core/merkle-hash.js";
-import { NatsServer } from "../../core/nats-server.js";
-import { Decision, ExchangeRecordSchema } from "../../proto/gen/xbus/v1/log_pb.js";
-import { ensureLogStream, LOG_SUBJECT } from "../log/jetstream-log.js";
+import { publishLogRecords, until, useLogStream } from "../../test/helpers/log-stream.js";
 import { type IndexerThread, startIndexerWorker } from "./indexer-thread.js";
 import { LogIndex, LogIndexReader } from "./log-index.js";
 
@@ -23,56 +17,14 @@ import { LogIndex, LogIndexReader } from "./log-index.js";
  */
 const LOG_ID = "gov.bt/xbus-log-test";
 const { privateKey: logKey, publicKey: logPublicKey } = generateKeyPairSync("ed25519");
-const dir = mkdtempSync(join(tmpdir(), "xbus-indexer-thread-"));
-let nats: NatsServer;
-let nc: NatsConnection;
-beforeAll(async () => {
-  nats = await NatsServer.start();
-  nc = await connect({ servers: nats.url });
-  await ensureLogStream(nc);
-});
-afterAll(async () => {
-  await nc?.close();
-  await nats?.dispose();
-  rmSync(dir, { recursive: true, force: true });
-});
+const suite = useLogStream("xbus-indexer-thread-");
 
 const leaves: Buffer[] = [];
-/** Publishes n records to the log stream, as the broker's log writer does; returns their exchange ids. */
+/** Publishes n records to the log stream; returns their exchange ids. */
 async function publish(n: number): Promise<string[]> {
-  const js = jetstream(nc);
-  const ids: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const exchangeId = randomUUID();
-    const leaf = Buffer.from(
-      toBinary(
-        ExchangeRecordSchema,
-        create(ExchangeRecordSchema, {
-          exchangeId,
-          time: BigInt(Date.now()),
-          consumer: "spiffe://gov.bt/agency/moe/system/scholarships",
-          service: "dcrc.citizen-record",
-          purpose: "scholarship-eligibility",
-          decision: Decision.ALLOW,
-          status: "OK",
-        }),
-      ),
-    );
-    await js.publish(LOG_SUBJECT, leaf, { msgID: exchangeId });
-    leaves.push(leaf);
-    ids.push(exchangeId);
-  }
-  return ids;
-}
-
-async function until<T>(what: string, f: () => T | undefined | false, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const published = await publishLogRecords(suite.nc, n);
+  leaves.push(...published.map((p) => p.leaf));
+  return published.map((p) => p.id);
 }
 
 /**
@@ -84,15 +36,15 @@ const threads = () => readdirSync("/proc/self/task").length;
 describe("indexer worker", () => {
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger({}, "debug", (l) => lines.push(JSON.parse(l) as Record<string, unknown>));
-  const indexPath = join(dir, "index.sqlite");
+  const indexPath = join(suite.dir, "index.sqlite");
   let indexer: IndexerThread;
 
   it("builds the index in its own thread; this thread's read-only view follows it", async () => {
     await publish(3);
     const threadsBefore = threads();
     indexer = await startIndexerWorker({
-      nats: nc,
-      natsOptions: { servers: nats.url, name: "indexer-test" },
+      nats: suite.nc,
+      natsOptions: { servers: suite.nats.url, name: "indexer-test" },
       indexPath,
       logId: LOG_ID,
       logKey,
@@ -160,8 +112,8 @@ describe("indexer worker", () => {
   it("resumes where it stopped, and a crash of the worker is logged as an error", async () => {
     lines.length = 0;
     indexer = await startIndexerWorker({
-      nats: nc,
-      natsOptions: { servers: nats.url },
+      nats: suite.nc,
+      natsOptions: { servers: suite.nats.url },
       indexPath,
       logId: LOG_ID,
       logKey,
@@ -193,9 +145,9 @@ describe("indexer worker", () => {
 
   it("fails to start, rather than starting half, when its NATS is unreachable", async () => {
     const start = startIndexerWorker({
-      nats: nc,
+      nats: suite.nc,
       natsOptions: { servers: "nats://127.0.0.1:1", maxReconnectAttempts: 0, reconnect: false },
-      indexPath: join(dir, "other.sqlite"),
+      indexPath: join(suite.dir, "other.sqlite"),
       logId: LOG_ID,
       logKey,
       logger: logger.child({ component: "indexer" }),
@@ -205,12 +157,12 @@ describe("indexer worker", () => {
 
   it("refuses a TLS identity in its plain options, where a renewal could not reach it", async () => {
     const start = startIndexerWorker({
-      nats: nc,
+      nats: suite.nc,
       natsOptions: {
         servers: "nats://127.0.0.1:1",
         tls: { certFile: "indexer.pem", keyFile: "indexer-key.pem" },
       },
-      indexPath: join(dir, "other.sqlite"),
+      indexPath: join(suite.dir, "other.sqlite"),
       logId: LOG_ID,
       logKey,
       logger: logger.child({ component: "indexer" }),

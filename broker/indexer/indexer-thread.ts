@@ -36,8 +36,13 @@ export interface IndexerWorkerOptions {
 export interface IndexerThread extends Indexer {
   /** The index the worker writes, read-only here (the review API reads it). Closed by stop(). */
   readonly index: LogIndexReader;
-  /** False once the worker has ended, stopped or crashed: the index then no longer follows the stream. */
+  /**
+   * False once the worker has ended, stopped or crashed, or the indexer halted: the index then no
+   * longer follows the stream.
+   */
   running(): boolean;
+  /** Why the indexer halted (the index and the stream disagree), or undefined while it has not. */
+  halted(): string | undefined;
 }
 
 /** How long stop() waits for the worker to flush and close before terminating it. */
@@ -70,6 +75,7 @@ export async function startIndexerWorker(o: IndexerWorkerOptions): Promise<Index
   });
   let state: "starting" | "running" | "stopping" | "exited" = "starting";
   let crash: unknown;
+  let halted: string | undefined;
   let ready!: () => void;
   let failed!: (err: Error) => void;
   const started = new Promise<void>((resolve, reject) => {
@@ -88,6 +94,7 @@ export async function startIndexerWorker(o: IndexerWorkerOptions): Promise<Index
   worker.on("message", (m: FromIndexerWorker) => {
     if (m.type === "log") o.logger[m.level](m.fields, m.msg);
     else if (m.type === "crash") crash = m.err;
+    else if (m.type === "halted") halted ??= m.reason;
     else if (m.type === "ready" && state === "starting") {
       state = "running";
       ready();
@@ -125,7 +132,8 @@ export async function startIndexerWorker(o: IndexerWorkerOptions): Promise<Index
   let stopped: Promise<void> | undefined;
   return {
     index,
-    running: () => state === "running",
+    running: () => state === "running" && halted === undefined,
+    halted: () => halted,
     // Still answers after a crash: a lag that keeps growing is what should page someone.
     async lag() {
       const info = await jsm.streams.info(LOG_STREAM);
@@ -148,6 +156,21 @@ export async function startIndexerWorker(o: IndexerWorkerOptions): Promise<Index
       return stopped;
     },
   };
+}
+
+/** Readiness fails at this many entries not yet indexed. */
+const READY_MAX_LAG = 10_000;
+
+/**
+ * The index's part of the broker's readiness: ready while the indexer runs and keeps up; the detail
+ * says how far behind it is and, once it no longer runs, why if it halted on its own.
+ */
+export async function indexReadiness(indexer: IndexerThread): Promise<{ ok: boolean; detail: string }> {
+  const lag = await indexer.lag().catch(() => Number.NaN);
+  const running = indexer.running();
+  const halted = indexer.halted();
+  const why = running ? "" : `; the indexer is not running${halted ? `: ${halted}` : ""}`;
+  return { ok: running && lag < READY_MAX_LAG, detail: `${lag} entries behind the stream${why}` };
 }
 
 /** An Error for a worker that ended before it was ready, from what it reported of its crash. */

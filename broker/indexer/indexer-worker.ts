@@ -28,6 +28,8 @@ export interface IndexerWorkerData {
 
 export type FromIndexerWorker =
   | { type: "ready" }
+  /** The indexer stopped on its own (the index and the stream disagree); the thread stays up. */
+  | { type: "halted"; reason: string }
   | { type: "log"; level: Level; fields: Record<string, unknown>; msg: string }
   /** Sent just before an uncaught error ends the thread, with what a log line keeps of it. */
   | { type: "crash"; err: unknown };
@@ -68,6 +70,7 @@ try {
     nats: nc,
     index: idx,
     logger,
+    onHalt: (reason) => port.postMessage({ type: "halted", reason } satisfies FromIndexerWorker),
     ...(data.treeHeadEveryMs !== undefined && { treeHeadEveryMs: data.treeHeadEveryMs }),
   });
   port.on("message", (m: ToIndexerWorker) => {

@@ -3,6 +3,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../../core/logger.js";
 import { LOG_STREAM } from "../log/jetstream-log.js";
 import type { LogIndex } from "./log-index.js";
+import { checkResume } from "./resume-check.js";
 
 export interface IndexerOptions {
   nats: NatsConnection;
@@ -10,6 +11,11 @@ export interface IndexerOptions {
   logger: Logger;
   /** Sign a tree head at least this often while entries arrive. Default 1000 ms. */
   treeHeadEveryMs?: number;
+  /**
+   * Called once if the indexer stops on its own because the index and the stream disagree (it then
+   * signs nothing more), with a line saying why: what readiness reports.
+   */
+  onHalt?: (reason: string) => void;
 }
 
 export interface Indexer {
@@ -18,6 +24,10 @@ export interface Indexer {
   stop(): Promise<void>;
 }
 
+/** Logged, and reported through onHalt, when the stream no longer holds what the index resumed from. */
+export const REWRITTEN_OR_LOST =
+  "the log stream no longer holds what the index signed: rewritten or lost; run xbus log reindex to see how far it extends the last signed head";
+
 const BATCH = 512;
 const FLUSH_MS = 20;
 
@@ -25,10 +35,30 @@ const FLUSH_MS = 20;
  * Follows the log stream in order into the index, from where it stopped
  * (after a crash too: the last indexed sequence is stored with each batch),
  * and signs a tree head whenever the tree has grown, at least every second.
+ * Resuming a non-empty index, it first checks that the stream still holds the
+ * leaves it indexed (checkResume); if not, it logs an error, reports it through
+ * onHalt and indexes and signs nothing: new heads over a rewritten history would
+ * vouch for it. The broker keeps appending to the stream meanwhile.
  */
 export async function startIndexer(o: IndexerOptions): Promise<Indexer> {
   const js = jetstream(o.nats);
   const jsm = await jetstreamManager(o.nats);
+  const lag = async () => {
+    const info = await jsm.streams.info(LOG_STREAM);
+    return Math.max(0, info.state.last_seq - o.index.indexedSeq);
+  };
+  const mismatch = await checkResume(jsm, o.index);
+  if (mismatch) {
+    const { seq, indexLeafHash, streamLeafHash } = mismatch;
+    o.logger.error(
+      { seq, index_leaf_hash: indexLeafHash, stream_leaf_hash: streamLeafHash ?? null },
+      REWRITTEN_OR_LOST,
+    );
+    o.onHalt?.(
+      `sequence ${seq}: the index holds leaf hash ${indexLeafHash}, the stream ${streamLeafHash ? `leaf hash ${streamLeafHash}` : "no message there"}; ${REWRITTEN_OR_LOST}`,
+    );
+    return { lag, stop: async () => {} };
+  }
   const consumer = await js.consumers.get(LOG_STREAM, {
     deliver_policy: DeliverPolicy.StartSequence,
     opt_start_seq: o.index.indexedSeq + 1,
@@ -44,10 +74,9 @@ export async function startIndexer(o: IndexerOptions): Promise<Indexer> {
       o.index.appendBatch(items);
     } catch (err) {
       failed = err;
-      o.logger.error(
-        { err },
-        "indexer stopped: the index and the log stream disagree; run `xbus log reindex`",
-      );
+      const reason = "indexer stopped: the index and the log stream disagree; run `xbus log reindex`";
+      o.logger.error({ err }, reason);
+      o.onHalt?.(reason);
       messages.stop();
     }
   };
@@ -69,10 +98,7 @@ export async function startIndexer(o: IndexerOptions): Promise<Indexer> {
   })().catch((err: unknown) => o.logger.error({ err }, "indexer consumer failed"));
 
   return {
-    async lag() {
-      const info = await jsm.streams.info(LOG_STREAM);
-      return Math.max(0, info.state.last_seq - o.index.indexedSeq);
-    },
+    lag,
     async stop() {
       messages.stop();
       await loop;

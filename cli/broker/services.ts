@@ -7,6 +7,7 @@ import {
   DEFAULT_SUBJECT_ID_PATTERN,
   type ExchangeOutcome,
   type ExchangeRecorder,
+  indexReadiness,
   type LogIndexReader,
   openConsentStore,
   openExchangeLog,
@@ -133,14 +134,9 @@ export async function startBrokerServices(o: BrokerServicesOptions): Promise<Bro
         logSecret: o.log.logSecret,
         subjectIdPattern: DEFAULT_SUBJECT_ID_PATTERN,
         ready: async () => {
-          const lag = await indexer.lag().catch(() => Number.NaN);
-          const running = indexer.running();
           return {
             nats: { ok: !o.nats.isClosed() },
-            index_lag: {
-              ok: running && lag < 10_000,
-              detail: `${lag} entries behind the stream${running ? "" : "; the indexer is not running"}`,
-            },
+            index_lag: await indexReadiness(indexer),
           };
         },
         metrics: () => telemetry.prometheusText(),
