@@ -13,7 +13,6 @@ import {
   createCa,
   type IssueRequest,
   initCaDir,
-  issueCertificate,
 } from "../../certs/index.js";
 import { tokenHash } from "../../cli/broker/services.js";
 import { createServiceClient } from "../../core/grpc.js";
@@ -21,7 +20,12 @@ import { silentLogger } from "../../core/logger.js";
 import { natsAuthConfig } from "../../core/nats-auth.js";
 import { NatsServer } from "../../core/nats-server.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
-import { certificateSha256, natsClientCertificates, serverCertificateSerial } from "../helpers/tls.js";
+import {
+  brokerCertificate,
+  certificateSha256,
+  natsClientCertificates,
+  serverCertificateSerial,
+} from "../helpers/tls.js";
 import {
   killXbusProcesses,
   logLines,
@@ -307,16 +311,8 @@ describe("xbus broker, its certificate renewed in place", () => {
     const messageOf = (l: Record<string, unknown>) => (l.err as { message?: string } | undefined)?.message;
     const wanted = "not of a broker of trust domain gov.bt (spiffe://gov.bt/xbus/broker/<name>)";
     const DAY = 86_400_000;
-    const brokerOf = (ca: CertificateAuthority, o: Partial<Parameters<typeof issueCertificate>[1]> = {}) => {
-      const c = issueCertificate(ca, {
-        spiffeId: `spiffe://${ca.trustDomain}/xbus/broker/b1`,
-        commonName: "xbus broker (test)",
-        usage: "client-server",
-        ...server,
-        ...o,
-      });
-      return { cert: c.certPem, key: c.keyPem };
-    };
+    const brokerOf = (ca: CertificateAuthority, o: Parameters<typeof brokerCertificate>[2] = {}) =>
+      brokerCertificate(ca, "b1", o);
     /** Writes the set (key first, as a renewal might) and waits for its refusal; new clients still meet the original. */
     const refused = async (set: { cert: string; key: string }, reason: string) => {
       writeFileSync(files.key, set.key);

@@ -1,5 +1,6 @@
 import { createHash, X509Certificate } from "node:crypto";
 import { connect } from "node:tls";
+import { type CertificateAuthority, issueCertificate } from "../../certs/index.js";
 
 /**
  * The serial (upper-case hex) of the certificate a gRPC server at `address`
@@ -50,4 +51,24 @@ export async function natsClientCertificates(
   return (connz.connections ?? [])
     .filter((c) => c.name === name)
     .map((c) => ({ user: c.authorized_user, certSha256: c.tls_peer_certs?.[0]?.cert_sha256 }));
+}
+
+/**
+ * A broker certificate of `ca`'s trust domain (`spiffe://<td>/xbus/broker/<name>`, for localhost) and its key,
+ * as PEM; `overrides` bend it into what a reload must refuse (expired, another ID, another usage).
+ */
+export function brokerCertificate(
+  ca: CertificateAuthority,
+  name: string,
+  overrides: Partial<Parameters<typeof issueCertificate>[1]> = {},
+): { cert: string; key: string } {
+  const c = issueCertificate(ca, {
+    spiffeId: `spiffe://${ca.trustDomain}/xbus/broker/${name}`,
+    commonName: "xbus broker (test)",
+    usage: "client-server",
+    dnsNames: ["localhost"],
+    ipAddresses: ["127.0.0.1", "::1"],
+    ...overrides,
+  });
+  return { cert: c.certPem, key: c.keyPem };
 }

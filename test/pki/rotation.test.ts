@@ -8,13 +8,17 @@ import {
   certificateExpiry,
   createCa,
   initCaDir,
-  issueCertificate,
 } from "../../certs/index.js";
 import { createServiceClient, type ServiceClient } from "../../core/grpc.js";
 import type { NatsServer } from "../../core/nats-server.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { deadline, failure, startTestStack, type TestStack } from "../helpers/stack.js";
-import { certificateSha256, natsClientCertificates, serverCertificateSerial } from "../helpers/tls.js";
+import {
+  brokerCertificate,
+  certificateSha256,
+  natsClientCertificates,
+  serverCertificateSerial,
+} from "../helpers/tls.js";
 
 /*
  * Rotation without an outage, against the real stack: the broker's
@@ -182,17 +186,8 @@ describe("reload checks", () => {
   const BROKER = "spiffe://gov.bt/xbus/broker/dev";
   const wanted = "not of a broker of trust domain gov.bt (spiffe://gov.bt/xbus/broker/<name>)";
   const DAY = 86_400_000;
-  const brokerOf = (ca: CertificateAuthority, o: Partial<Parameters<typeof issueCertificate>[1]> = {}) => {
-    const c = issueCertificate(ca, {
-      spiffeId: `spiffe://${ca.trustDomain}/xbus/broker/dev`,
-      commonName: "xbus broker (test)",
-      usage: "client-server",
-      dnsNames: ["localhost"],
-      ipAddresses: ["127.0.0.1", "::1"],
-      ...o,
-    });
-    return { cert: c.certPem, key: c.keyPem };
-  };
+  const brokerOf = (ca: CertificateAuthority, o: Parameters<typeof brokerCertificate>[2] = {}) =>
+    brokerCertificate(ca, "dev", o);
 
   /** Writes a set over the broker's files and reloads it: refused once with `reason`, the old certificate stays. */
   async function refused(write: { cert: string; key: string }, reason: (certFile: string) => string) {
