@@ -16,7 +16,7 @@ import { createTelemetry } from "../../core/telemetry/index.js";
 import { benchAgency } from "../agency.js";
 import { serveProvider } from "./child.js";
 
-/** Files the broker's process issued for the provider agency (cli/dev/stack.ts, connectorsElsewhere). */
+/** Files the broker's process issued for the provider agency (cli/dev/stack.ts, connectors: "elsewhere"). */
 export interface BusProviderConfig {
   mode: "bridged" | "in-process";
   natsUrl: string;

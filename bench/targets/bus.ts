@@ -61,7 +61,7 @@ serveTarget(async () => {
       dir,
       logger,
       inProcessAdapter: mode === "in-process",
-      connectorsElsewhere: layout === "split",
+      connectors: layout === "split" ? "elsewhere" : "started",
       agencies: () => [benchAgency()],
       policiesDir: BENCH_POLICIES,
     });

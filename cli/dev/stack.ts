@@ -68,14 +68,13 @@ export interface StackOptions {
   logger?: Logger;
   /** Run the adapter in the connector's process instead of behind gRPC. Default false. */
   inProcessAdapter?: boolean;
-  /** Start the connector. Default true. */
-  connector?: boolean;
   /**
-   * The provider agencies' connectors and adapters run in other processes
-   * (the bench's split layout): the stack issues their certificates and lets
-   * them onto NATS, but connects and starts nothing for them. Default false.
+   * The provider agencies' connectors: `started` (the default); `stopped`,
+   * connected and ready for `startConnector`; or `elsewhere`, in other
+   * processes (the bench's split layout): the stack issues their certificates
+   * and lets them onto NATS, but connects and starts nothing for them.
    */
-  connectorsElsewhere?: boolean;
+  connectors?: "started" | "stopped" | "elsewhere";
   population?: Population;
   /**
    * Use this nats-server instead of spawning one. Its JetStream store outlives
@@ -322,7 +321,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     >();
     for (const def of definitions) {
       const connectorCert = connectorCerts.get(def.agency) as PemPair & IssuedCertificate;
-      if (options.connectorsElsewhere) {
+      if (options.connectors === "elsewhere") {
         const elsewhere = async () => {
           throw new Error(`agency ${def.agency}'s connector runs in another process`);
         };
@@ -384,7 +383,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         await c?.close();
         await connectorNc.flush();
       };
-      if (options.connector !== false) await start();
+      if ((options.connectors ?? "started") === "started") await start();
       closers.push(stop);
       running.set(def.agency, { address, client: connectorCert, start, stop });
     }

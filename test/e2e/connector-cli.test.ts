@@ -52,7 +52,7 @@ let configPath: string;
 
 beforeAll(async () => {
   stack = await startTestStack({
-    connector: false,
+    connectors: "stopped",
     agencies: (p) => [gated(dcrcAdapter(p))],
     natsMonitor: true,
   });
