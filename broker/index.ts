@@ -26,7 +26,8 @@ export {
   toRecord,
 } from "./log/jetstream-log.js";
 export { subjectRef } from "./log/subject-ref.js";
-export { createReviewApp, type ReviewOptions, recordJson } from "./review/app.js";
+export { createReviewApp, type ReviewOptions } from "./review/app.js";
+export { recordJson } from "./review/record-json.js";
 export { type ReviewServer, serveReview } from "./review/serve.js";
 export {
   type Broker,

@@ -100,7 +100,7 @@ describe("finding the UI's files", () => {
     expect(uiDirCandidates()[0]).toBe(sources);
     const dist = join(import.meta.dirname, "..", "..", "dist", "broker", "review");
     expect(uiDirCandidates(dist)).toContain(sources);
-    expect(loadUiAssets(uiDirCandidates(dist)).merkleJs).toContain("rootsFromConsistency");
+    expect(loadUiAssets(uiDirCandidates(dist)).modules["merkle.js"]).toContain("rootsFromConsistency");
   });
 
   it("refuses to start, naming the file, when one is missing", () => {
