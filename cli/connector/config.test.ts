@@ -172,6 +172,7 @@ describe("loadConnectorConfig", () => {
       'unknown setting "tls.crt"',
     );
     expect(refusal([good()])).toBe(`${path}: must be a JSON object of settings`);
+    expect(refusal({ ...good(), tls: "connector.pem" })).toBe(`${path}: tls: must be an object`);
     writeFileSync(path, "{ agency: dcrc }");
     expect(() => loadConnectorConfig(path)).toThrow(`${path}: not JSON`);
   });
