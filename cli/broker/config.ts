@@ -2,10 +2,9 @@ import type { KeyObject } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { z } from "zod";
+import { brokerOf } from "../../broker/index.js";
 import { type AlertOptions, resolveAlertOptions } from "../../broker/review/alerts.js";
-import type { WorkloadId } from "../../core/spiffe-id.js";
-import type { TlsFilePaths, TlsPem } from "../../core/tls-files.js";
-import { checkOwnTls, keepsIdentity } from "../config/own-tls.js";
+import type { TlsPem } from "../../core/tls/index.js";
 import { ed25519Setting, ownIdentity, readSetting } from "../config/setting-files.js";
 import { hostPort, natsServers, optionalText, section, shown, text } from "../config/setting-schemas.js";
 import {
@@ -116,24 +115,6 @@ export const BROKER_SETTINGS = {
 } as const satisfies Record<SettingPaths<typeof brokerSettings.shape>, string | undefined>;
 
 type Setting = keyof typeof BROKER_SETTINGS;
-
-/** What `xbus broker` and `xbus dev` take as the broker's own certificate; otherwise what they wanted. */
-const brokerOf =
-  (trustDomain: string) =>
-  (id: WorkloadId | undefined): string | undefined =>
-    id?.role === "broker" && id.trustDomain === trustDomain
-      ? undefined
-      : `a broker of trust domain ${trustDomain} (spiffe://${trustDomain}/xbus/broker/<name>)`;
-
-/**
- * `checkTls` for a broker whose files no setting names (`xbus dev`'s, which
- * issues its own certificate): the same checks, the renewal keeping the
- * broker's SPIFFE ID, `spiffeId`; the reason names the file.
- */
-export const brokerTlsCheck =
-  (trustDomain: string, files: TlsFilePaths, spiffeId: string) =>
-  (pem: TlsPem, now = new Date()): void =>
-    void checkOwnTls({ files, pem, expected: keepsIdentity(brokerOf(trustDomain), spiffeId), now });
 
 /** Reads, merges and checks the settings; throws ConfigError naming the first problem. */
 export function loadBrokerConfig(

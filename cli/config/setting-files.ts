@@ -1,8 +1,6 @@
 import { createPrivateKey, createPublicKey, type KeyObject, type X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
-import type { WorkloadId } from "../../core/spiffe-id.js";
-import type { TlsPem } from "../../core/tls-files.js";
-import { whyUnreadable } from "../user-file.js";
+import type { WorkloadId } from "../../core/contract/index.js";
 import {
   checkIdentity,
   checkOwnTls,
@@ -10,7 +8,9 @@ import {
   keepsIdentity,
   pemCertificates,
   type TlsFile,
-} from "./own-tls.js";
+  type TlsPem,
+} from "../../core/tls/index.js";
+import { whyUnreadable } from "../user-file.js";
 import type { SettingsPlace } from "./settings.js";
 
 /*

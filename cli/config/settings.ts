@@ -4,6 +4,9 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { whyUnreadable } from "../user-file.js";
 
+export type { Identity, TlsFile } from "../../core/tls/index.js";
+export { checkOwnTls, keepsIdentity } from "../../core/tls/index.js";
+
 /**
  * Settings of a process command (`xbus connector`, `xbus broker`): a JSON
  * file, each setting also a flag that wins over it, checked by the command's

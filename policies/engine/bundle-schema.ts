@@ -1,7 +1,5 @@
 import { z } from "zod";
-import type { Catalogue } from "../../core/catalogue.js";
-import { isAgencyName } from "../../core/service-name.js";
-import { parseWorkloadId } from "../../core/spiffe-id.js";
+import { type Catalogue, isAgencyName, parseWorkloadId } from "../../core/contract/index.js";
 import { compileCondition } from "./condition.js";
 import { parseRate } from "./rate.js";
 
