@@ -7,13 +7,7 @@ import { type AlertOptions, resolveAlertOptions } from "../../broker/review/aler
 import type { TlsPem } from "../../core/tls/index.js";
 import { ed25519Setting, ownIdentity, readSetting } from "../config/setting-files.js";
 import { hostPort, natsServers, optionalText, section, shown, text } from "../config/setting-schemas.js";
-import {
-  checkedBy,
-  type Flags,
-  loadSettings,
-  type SettingPaths,
-  type SettingsPlace,
-} from "../config/settings.js";
+import { type Flags, loadSettings, type SettingPaths, type SettingsPlace } from "../config/settings.js";
 
 /**
  * `xbus broker`'s settings (README, "Running a broker"), checked whole before
@@ -126,7 +120,8 @@ export function loadBrokerConfig(
     spec: BROKER_SETTINGS,
     configPath,
     flags,
-    schema: (place) => brokerSettings.transform(checkedBy((s) => checkBroker(s, place, now))),
+    schema: brokerSettings,
+    check: (s, place) => checkBroker(s, place, now),
   });
 }
 

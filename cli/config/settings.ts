@@ -37,9 +37,8 @@ export type SettingPaths<Shape> = {
 
 /**
  * What the checks that read files need of where the settings came from. Both
- * throw a ConfigError naming the setting's origin: inside the schema's
- * `checkedBy` it becomes the setting's issue, after loading (a renewal's
- * check) it reaches the caller as it is.
+ * throw a ConfigError naming the setting's origin: while loading it becomes
+ * the setting's issue, after (a renewal's check) it reaches the caller as it is.
  */
 export interface SettingsPlace<Setting extends string = string> {
   /** A path setting's value, absolute: a flag's from the shell's folder, a file's from the file's. */
@@ -47,7 +46,7 @@ export interface SettingsPlace<Setting extends string = string> {
   fail(setting: Setting, why: string): never;
 }
 
-/** A ConfigError that knows its setting and reason apart, so a schema check can hand them to zod. */
+/** A ConfigError that knows its setting and reason apart, so a check can hand them to zod. */
 class SettingProblem extends ConfigError {
   constructor(
     readonly setting: string,
@@ -59,32 +58,17 @@ class SettingProblem extends ConfigError {
 }
 
 /**
- * A transform for a settings schema whose checks stop at the first problem
- * with `place.fail`, as reading files and certificates does: the problem
- * becomes an issue at its setting, worded by the one formatter below.
- */
-export function checkedBy<I, O>(check: (settings: I) => O) {
-  return (settings: I, ctx: z.core.$RefinementCtx<I>): O => {
-    try {
-      return check(settings);
-    } catch (err) {
-      if (!(err instanceof SettingProblem)) throw err;
-      ctx.addIssue({ code: "custom", path: err.setting.split("."), message: err.reason });
-      return z.NEVER;
-    }
-  };
-}
-
-/**
  * Reads a command's settings: the file (if any), each flag given laid over
- * its setting, then `schema` (made for this place: its path settings resolve
- * and its checks fail by it). Throws ConfigError naming the first problem.
+ * its setting, then `schema`, then `check`, the checks that read what the
+ * settings name (files, folders) and make the command's config of them. Throws
+ * ConfigError naming the first problem.
  */
-export function loadSettings<S extends SettingsSpec, C>(o: {
+export function loadSettings<S extends SettingsSpec, T extends z.ZodType, C>(o: {
   spec: S;
   configPath: string | undefined;
   flags: Flags;
-  schema: (place: SettingsPlace<keyof S & string>) => z.ZodType<C>;
+  schema: T;
+  check: (settings: z.output<T>, place: SettingsPlace<keyof S & string>) => C;
 }): C {
   const { spec, configPath, flags } = o;
   const input: Record<string, unknown> = configPath === undefined ? {} : readConfigFile(configPath);
@@ -112,7 +96,17 @@ export function loadSettings<S extends SettingsSpec, C>(o: {
       throw new SettingProblem(setting, why, `${origin(setting)}: ${why}`);
     },
   };
-  const parsed = o.schema(place).safeParse(input);
+  // The checks stop at their first problem (place.fail); it becomes the issue of its setting.
+  const checked = o.schema.transform((settings, ctx) => {
+    try {
+      return o.check(settings, place);
+    } catch (err) {
+      if (!(err instanceof SettingProblem)) throw err;
+      ctx.addIssue({ code: "custom", path: err.setting.split("."), message: err.reason });
+      return z.NEVER;
+    }
+  });
+  const parsed = checked.safeParse(input);
   if (parsed.success) return parsed.data;
   throw new ConfigError(settingsProblem(parsed.error, { origin, configPath, known: Object.keys(spec) }));
 }
@@ -123,7 +117,7 @@ export function loadSettings<S extends SettingsSpec, C>(o: {
  * line). An unknown setting goes first, naming the known ones: a typo means a
  * setting meant is missing, and "is required" would mislead.
  */
-export function settingsProblem(
+function settingsProblem(
   error: z.ZodError,
   o: { origin: (setting: string) => string; configPath: string | undefined; known: readonly string[] },
 ): string {

@@ -20,7 +20,6 @@ import {
 } from "../config/setting-schemas.js";
 import {
   ConfigError,
-  checkedBy,
   type Flags,
   loadSettings,
   type SettingPaths,
@@ -143,7 +142,8 @@ export function loadConnectorConfig(
     spec: CONNECTOR_SETTINGS,
     configPath,
     flags,
-    schema: (place) => connectorSettings.transform(checkedBy((s) => checkConnector(s, place, now))),
+    schema: connectorSettings,
+    check: (s, place) => checkConnector(s, place, now),
   });
 }
 

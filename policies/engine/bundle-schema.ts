@@ -28,6 +28,18 @@ const quoted = (v: unknown) => JSON.stringify(v);
 const problem = (ctx: z.core.$RefinementCtx, message: string) =>
   ctx.addIssue({ code: "custom", message, continue: true });
 
+/** A transform by a parser that throws its reason (CEL, rates): the reason becomes the problem. */
+const parsedBy =
+  <T>(parse: (text: string) => T) =>
+  (text: string, ctx: z.core.$RefinementCtx): T | undefined => {
+    try {
+      return parse(text);
+    } catch (err) {
+      problem(ctx, (err as Error).message);
+      return undefined;
+    }
+  };
+
 const idOf = (kind: string) => {
   const why = `${kind} id must be lowercase letters, digits and dashes`;
   return z.string({ error: why }).regex(ID, why);
@@ -124,27 +136,10 @@ const grant = ({ catalogue, trustDomain }: BundleContext) =>
       .optional(),
     condition: z
       .string({ error: "condition must be a CEL expression (a string)" })
-      .transform((source, ctx) => {
-        try {
-          return compileCondition(source);
-        } catch (err) {
-          problem(ctx, (err as Error).message);
-          return undefined;
-        }
-      })
+      .transform(parsedBy(compileCondition))
       .optional(),
     // As text whatever YAML made of it: `rate: 5` is refused by the rate's own reason.
-    rate: z.coerce
-      .string()
-      .transform((text, ctx) => {
-        try {
-          return parseRate(text);
-        } catch (err) {
-          problem(ctx, (err as Error).message);
-          return undefined;
-        }
-      })
-      .optional(),
+    rate: z.coerce.string().transform(parsedBy(parseRate)).optional(),
     expires: expires.optional(),
   }).superRefine((g, ctx) => {
     if ((g.consumer === undefined) === (g.consumer_agency === undefined))
