@@ -1,6 +1,31 @@
 import { createHash } from "node:crypto";
 import type { ExchangeFact } from "../indexer/log-index.js";
-import type { AlertJson, AlertRule } from "./alerts.js";
+
+export type AlertRule = "bulk_lookup" | "denials" | "off_hours";
+export const ALERT_RULES: readonly AlertRule[] = ["bulk_lookup", "denials", "off_hours"];
+
+export interface AlertExchangeJson {
+  index: number;
+  exchange_id: string;
+  time: number;
+  service: string;
+  decision: string;
+}
+
+export interface AlertJson {
+  id: string;
+  rule: AlertRule;
+  consumer: string;
+  first_at: number;
+  last_at: number;
+  /** Every exchange behind the alert, even those not listed. */
+  count: number;
+  /** True when `exchanges` lists fewer than `count`. */
+  truncated: boolean;
+  summary: string;
+  /** Oldest first, the first `maxExchangesPerAlert` of them. */
+  exchanges: AlertExchangeJson[];
+}
 
 /** What an alert is about, and how much of it to list. */
 export interface AlertKind {

@@ -1,5 +1,5 @@
 import type { ExchangeFact } from "../indexer/log-index.js";
-import { AlertBuilder } from "./alert-builder.js";
+import { AlertBuilder, type AlertJson, type AlertRule } from "./alert-builder.js";
 import { type AlertConfig, HOUR, MINUTE } from "./alert-options.js";
 import { BurstDetector } from "./burst-detector.js";
 import { outsideOfficeHours } from "./off-hours.js";
@@ -13,6 +13,7 @@ import { outsideOfficeHours } from "./off-hours.js";
  * office hours are told apart in off-hours.ts.
  */
 
+export { ALERT_RULES, type AlertExchangeJson, type AlertJson, type AlertRule } from "./alert-builder.js";
 export {
   type AlertConfig,
   type AlertOptions,
@@ -20,32 +21,6 @@ export {
   resolveAlertOptions,
   type Weekday,
 } from "./alert-options.js";
-
-export type AlertRule = "bulk_lookup" | "denials" | "off_hours";
-export const ALERT_RULES: readonly AlertRule[] = ["bulk_lookup", "denials", "off_hours"];
-
-export interface AlertExchangeJson {
-  index: number;
-  exchange_id: string;
-  time: number;
-  service: string;
-  decision: string;
-}
-
-export interface AlertJson {
-  id: string;
-  rule: AlertRule;
-  consumer: string;
-  first_at: number;
-  last_at: number;
-  /** Every exchange behind the alert, even those not listed. */
-  count: number;
-  /** True when `exchanges` lists fewer than `count`. */
-  truncated: boolean;
-  summary: string;
-  /** Oldest first, the first `maxExchangesPerAlert` of them. */
-  exchanges: AlertExchangeJson[];
-}
 
 /** `GET /v1/alerts` as the API answers it (README, "Alerts"). */
 export interface AlertsJson {

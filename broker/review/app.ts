@@ -1,7 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import { Hono } from "hono";
-import { rawEd25519 } from "../../core/ed25519-raw.js";
-import { createLogger, type Logger } from "../../core/logger.js";
+import { createLogger, type Logger } from "../../core/index.js";
+import { rawEd25519 } from "../../core/signing/index.js";
 import type { LogIndexReader } from "../indexer/log-index.js";
 import { type AlertOptions, resolveAlertOptions } from "./alert-options.js";
 import { noSuchRoute, reviewErrorHandler } from "./http-errors.js";

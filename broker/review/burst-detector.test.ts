@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ExchangeFact } from "../indexer/log-index.js";
-import type { AlertBuilder } from "./alert-builder.js";
-import type { AlertJson } from "./alerts.js";
+import type { AlertBuilder, AlertJson } from "./alert-builder.js";
 import { BurstDetector } from "./burst-detector.js";
 
 const MIN = 60_000;

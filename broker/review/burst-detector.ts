@@ -1,6 +1,5 @@
 import type { ExchangeFact } from "../indexer/log-index.js";
-import { AlertBuilder, type AlertKind } from "./alert-builder.js";
-import type { AlertJson } from "./alerts.js";
+import { AlertBuilder, type AlertJson, type AlertKind } from "./alert-builder.js";
 
 /**
  * A sliding window over one consumer's exchanges (time-ordered): the window ending at each exchange

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import { createLogger } from "../../core/logger.js";
+import { createLogger } from "../../core/index.js";
 import { Decision } from "../../proto/gen/xbus/v1/log_pb.js";
 import { writeTestLogIndex } from "../../test/helpers/log-index.js";
 import { createReviewApp } from "./app.js";

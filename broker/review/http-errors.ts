@@ -2,7 +2,7 @@ import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { routePath } from "hono/route";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { Logger } from "../../core/logger.js";
+import type { Logger } from "../../core/index.js";
 import { ProofRangeError } from "../indexer/merkle-store.js";
 
 /** The body of every refusal: `{"error": {"status": 400, "message": "limit must be 1 to 1000"}}`. */

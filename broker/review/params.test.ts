@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
-import { silentLogger } from "../../core/logger.js";
+import { silentLogger } from "../../core/index.js";
 import { resolveAlertOptions } from "./alert-options.js";
 import { reviewErrorHandler } from "./http-errors.js";
 import { reviewParams } from "./params.js";

@@ -1,6 +1,6 @@
 import { zValidator } from "@hono/zod-validator";
 import { z } from "zod";
-import { UUID_PATTERN } from "../../core/ids.js";
+import { UUID_PATTERN } from "../../core/index.js";
 import { ALERT_RULES, type AlertConfig, type AlertRule, alertRulesJson } from "./alerts.js";
 import { badRequest } from "./http-errors.js";
 

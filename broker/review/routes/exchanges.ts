@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { leafHash } from "../../../core/merkle-hash.js";
+import { leafHash } from "../../../core/log-format/index.js";
 import { subjectRef } from "../../log/subject-ref.js";
 import { httpError } from "../http-errors.js";
 import type { ReviewParams } from "../params.js";
