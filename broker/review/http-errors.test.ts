@@ -10,11 +10,11 @@ const CITIZEN = "10000000001";
 const log = writeTestLogIndex([{ exchangeId: randomUUID(), decision: Decision.ALLOW, status: "OK" }]);
 afterAll(() => log.close());
 
-/** The review API over `log`, logging into `lines`. */
-function appLoggingTo(lines: string[]) {
+/** The review API over `index` (by default `log`), logging into `lines`. */
+function appLoggingTo(lines: string[], index: Pick<typeof log, "reader" | "publicKey"> = log) {
   return createReviewApp({
-    index: log.reader,
-    logPublicKey: log.publicKey,
+    index: index.reader,
+    logPublicKey: index.publicKey,
     tokenHashes: [createHash("sha256").update(TOKEN).digest("hex")],
     logSecret: randomBytes(32),
     subjectIdPattern: /^[0-9]{11}$/,
@@ -44,14 +44,7 @@ describe("the review API's errors", () => {
     // A second reader of the same index, closed: every read fails as a broken database would.
     const broken = writeTestLogIndex([]);
     const lines: string[] = [];
-    const app = createReviewApp({
-      index: broken.reader,
-      logPublicKey: broken.publicKey,
-      tokenHashes: [createHash("sha256").update(TOKEN).digest("hex")],
-      logSecret: randomBytes(32),
-      subjectIdPattern: /^[0-9]{11}$/,
-      logger: createLogger({ component: "review" }, "debug", (line) => lines.push(line)),
-    });
+    const app = appLoggingTo(lines, broken);
     broken.close();
     const res = await app.request(`/v1/subjects/${CITIZEN}/accesses?from=2025-07-09`, { headers: AUTH });
     expect(res.status).toBe(500);
