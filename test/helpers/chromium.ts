@@ -63,6 +63,8 @@ export async function launchChromium(): Promise<TestBrowser> {
     context,
     async page() {
       const page = await context.newPage();
+      // Shorter than the test's own timeout, so a step that never happens fails naming itself.
+      page.setDefaultTimeout(10_000);
       const cspViolations: string[] = [];
       const consoleErrors: string[] = [];
       page.on("console", (m) => {
