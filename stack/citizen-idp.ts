@@ -1,7 +1,6 @@
 import { createHash, generateKeyPairSync, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import Provider from "oidc-provider";
 
 /** A synthetic citizen who can sign in at the dev identity provider. */
 export interface DevCitizenUser {
@@ -35,6 +34,9 @@ export interface DevIdentityProvider {
  * localhost. The login form is this file's own (the package's dev form takes any password).
  */
 export async function startDevIdentityProvider(o: DevIdentityProviderOptions): Promise<DevIdentityProvider> {
+  // Loaded here, not at the top: only a stack with the citizen page needs it, and on Node 20 it prints a
+  // runtime warning when loaded that every other command and test would otherwise show.
+  const { default: Provider } = await import("oidc-provider");
   const byName = new Map(o.users.map((u) => [u.username, u]));
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

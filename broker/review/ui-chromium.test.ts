@@ -13,7 +13,8 @@ beforeAll(async () => {
   browser = await launchChromium();
   stack = await startTestStack();
   await scholarshipApplication(stack.client(), scholarshipApplicant(stack.population) ?? "");
-});
+  // A browser and a whole stack on two shared cores: their start alone has taken over a minute under load.
+}, 120_000);
 afterAll(async () => {
   await browser?.close();
   await stack?.close();
