@@ -42,5 +42,6 @@ export {
   type IssueOptions,
   issueCertificate,
 } from "./issue.js";
+export { DEFAULT_KEY_TYPE, isKeyType, KEY_TYPES, type KeyType } from "./key-type.js";
 export { type CertificateStatus, type LedgerCertificate, statusOf } from "./ledger.js";
 export { type CertRole, isCertRole, PROFILES } from "./profiles.js";
