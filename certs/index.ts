@@ -44,4 +44,5 @@ export {
 } from "./issue.js";
 export { DEFAULT_KEY_TYPE, isKeyType, KEY_TYPES, type KeyType } from "./key-type.js";
 export { type CertificateStatus, type LedgerCertificate, statusOf } from "./ledger.js";
+export { MIN_P12_PASSWORD_LENGTH, type Pkcs12Options, pkcs12 } from "./pkcs12.js";
 export { type CertRole, isCertRole, PROFILES } from "./profiles.js";

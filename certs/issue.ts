@@ -1,10 +1,12 @@
 import { createPrivateKey, createPublicKey, type KeyObject, randomBytes, X509Certificate } from "node:crypto";
 import {
-  AuthorityKeyIdentifier,
   AttributeTypeAndValue,
   AttributeValue,
+  AuthorityKeyIdentifier,
   BasicConstraints,
   ExtendedKeyUsage,
+  type Extension,
+  Extensions,
   GeneralName,
   id_ce_authorityKeyIdentifier,
   id_ce_basicConstraints,
@@ -22,8 +24,6 @@ import {
   TBSCertificate,
   Validity,
   Version,
-  type Extension,
-  Extensions,
 } from "@peculiar/asn1-x509";
 import { parseWorkloadId } from "../core/spiffe-id.js";
 import { DEFAULT_KEY_TYPE, generatePrivateKey, type KeyType, keyTypeOf } from "./key-type.js";

@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import {
@@ -7,13 +7,19 @@ import {
   initCaDir,
   inspectCertificate,
   isCertRole,
+  isKeyType,
   isRevocationReason,
+  KEY_TYPES,
+  type KeyType,
+  MIN_P12_PASSWORD_LENGTH,
   openCaDir,
+  pkcs12,
   REVOCATION_REASONS,
   statusOf,
   writeIssued,
 } from "../../certs/index.js";
 import { formatWorkloadId } from "../../core/spiffe-id.js";
+import { type PromptInput, readPassword } from "../password-prompt.js";
 import { readUserFile } from "../user-file.js";
 import type { Command } from "./command.js";
 
@@ -23,11 +29,15 @@ The federation's PKI. The CA's state lives in a folder (--ca-dir, or XBUS_CA_DIR
 ca-key.pem (0600), ledger.jsonl (append-only), crl.pem, certs/SERIAL.pem.
 
   init     --ca-dir DIR --trust-domain TD [--common-name CN] [--validity-days N (3650)] [--intermediate]
+           [--key-type ecdsa|ed25519|rsa (ecdsa)]
            --intermediate: a root that signs only an issuing CA (root-key.pem can then go offline)
   issue    --ca-dir DIR --role system|connector|adapter|reviewer|broker|server
            (--spiffe-id URI | --agency A --name N | --name N for a broker)
            [--dns NAME]... [--ip ADDR]... [--validity-days N (90)] [--renew]
+           [--key-type ecdsa|ed25519|rsa (ecdsa)]
            [--out DIR (.)] [--file NAME]   writes DIR/NAME.pem and DIR/NAME-key.pem (0600)
+           [--p12 [--p12-password-file FILE]]   also DIR/NAME.p12 (0600): key, certificate and chain
+           for Java or .NET keystores; the password is the file's first line, or asked on the terminal
   revoke   --ca-dir DIR (--serial HEX | --spiffe-id URI) [--reason R (unspecified)]
            reasons: ${Object.keys(REVOCATION_REASONS).join(", ")}
            republishes crl.pem at once
@@ -38,6 +48,8 @@ ca-key.pem (0600), ledger.jsonl (append-only), crl.pem, certs/SERIAL.pem.
 export interface Io {
   out(text: string): void;
   err(text: string): void;
+  /** Where a password is asked for (`issue --p12` without a password file); none: nowhere. */
+  terminal?: PromptInput;
 }
 
 /** A mistake in the command line: exit code 2 and the help text's pointer. */
@@ -50,11 +62,37 @@ function positiveInt(value: string | undefined, flag: string): number | undefine
   return Number(value);
 }
 
+function keyTypeOf(value: string | undefined): KeyType | undefined {
+  if (value === undefined) return undefined;
+  if (!isKeyType(value))
+    throw new UsageError(`--key-type must be one of ${KEY_TYPES.join(", ")} (got ${JSON.stringify(value)})`);
+  return value;
+}
+
+/** The .p12's password: the file's first line, or asked twice on a terminal; never a flag, never logged. */
+async function p12Password(file: string | undefined, io: Io): Promise<string> {
+  let password: string;
+  if (file !== undefined) {
+    password = readUserFile(file, "utf8").split(/\r?\n/)[0] ?? "";
+  } else if (io.terminal?.isTTY) {
+    const ask = (prompt: string, terminal: PromptInput) => readPassword(prompt, terminal, { write: io.err });
+    password = await ask("PKCS#12 password: ", io.terminal);
+    if ((await ask("again: ", io.terminal)) !== password) throw new Error("the two passwords differ");
+  } else {
+    throw new UsageError("--p12 needs --p12-password-file FILE when there is no terminal to ask on");
+  }
+  if (password.length < MIN_P12_PASSWORD_LENGTH)
+    throw new Error(`the PKCS#12 password must have at least ${MIN_P12_PASSWORD_LENGTH} characters`);
+  return password;
+}
+
 function caDirOf(v: { "ca-dir"?: string | undefined }): string {
   const dir = v["ca-dir"] ?? process.env.XBUS_CA_DIR;
   if (!dir) throw new UsageError("--ca-dir DIR is required (or set XBUS_CA_DIR)");
   return dir;
 }
+
+const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g;
 
 const STATUSES: readonly CertificateStatus[] = ["valid", "expiring", "expired", "not-yet-valid", "revoked"];
 
@@ -70,7 +108,7 @@ export async function runCerts(args: string[], io: Io): Promise<number> {
       case "init":
         return init(rest, io);
       case "issue":
-        return issue(rest, io);
+        return await issue(rest, io);
       case "revoke":
         return revoke(rest, io);
       case "crl":
@@ -109,18 +147,21 @@ function init(args: string[], io: Io): number {
       "common-name": { type: "string" },
       "validity-days": { type: "string" },
       intermediate: { type: "boolean", default: false },
+      "key-type": { type: "string" },
     },
     strict: true,
   });
   const trustDomain = v["trust-domain"];
   if (!trustDomain) throw new UsageError("--trust-domain is required (e.g. gov.bt)");
   const validityDays = positiveInt(v["validity-days"], "--validity-days");
+  const keyType = keyTypeOf(v["key-type"]);
   const dir = initCaDir({
     dir: caDirOf(v),
     trustDomain,
     ...(v["common-name"] ? { commonName: v["common-name"] } : {}),
     ...(validityDays ? { validityDays } : {}),
     intermediate: v.intermediate ?? false,
+    ...(keyType ? { keyType } : {}),
   });
   const info = inspectCertificate(dir.ca.certPem);
   io.out(
@@ -130,7 +171,7 @@ function init(args: string[], io: Io): number {
   return 0;
 }
 
-function issue(args: string[], io: Io): number {
+async function issue(args: string[], io: Io): Promise<number> {
   const { values: v } = parseArgs({
     args,
     options: {
@@ -146,6 +187,9 @@ function issue(args: string[], io: Io): number {
       out: { type: "string" },
       file: { type: "string" },
       "common-name": { type: "string" },
+      "key-type": { type: "string" },
+      p12: { type: "boolean", default: false },
+      "p12-password-file": { type: "string" },
     },
     strict: true,
   });
@@ -156,6 +200,9 @@ function issue(args: string[], io: Io): number {
     );
   }
   const validityDays = positiveInt(v["validity-days"], "--validity-days");
+  const keyType = keyTypeOf(v["key-type"]);
+  if (v["p12-password-file"] !== undefined && !v.p12)
+    throw new UsageError("--p12-password-file goes with --p12");
   const dir = openCaDir(caDirOf(v));
   let spiffeId = v["spiffe-id"];
   if (spiffeId && (v.agency || (v.name && role !== "server"))) {
@@ -178,6 +225,7 @@ function issue(args: string[], io: Io): number {
   const outDir = resolve(v.out ?? ".");
   const certPath = join(outDir, `${base}.pem`);
   const keyPath = join(outDir, `${base}-key.pem`);
+  const p12Path = join(outDir, `${base}.p12`);
   const request = {
     role,
     ...(spiffeId ? { spiffeId } : {}),
@@ -186,10 +234,11 @@ function issue(args: string[], io: Io): number {
     ipAddresses: v.ip ?? [],
     ...(validityDays ? { validityDays } : {}),
     renew: v.renew ?? false,
+    ...(keyType ? { keyType } : {}),
   };
   // Everything is checked before the CA records anything, so a refusal leaves no trace.
   dir.check(request);
-  for (const p of [certPath, keyPath]) {
+  for (const p of [certPath, keyPath, ...(v.p12 ? [p12Path] : [])]) {
     if (existsSync(p)) throw new Error(`${p} exists; refusing to overwrite it (pick --out or --file)`);
   }
   // The new key exists only in this process until it is written: a folder it cannot go to must stop
@@ -200,9 +249,22 @@ function issue(args: string[], io: Io): number {
   } catch (err) {
     throw new Error(`--out ${outDir}: cannot write there (${(err as { code?: string }).code ?? err})`);
   }
+  const password = v.p12 ? await p12Password(v["p12-password-file"], io) : undefined;
   const issued = dir.issue(request);
   try {
     writeIssued(issued, certPath, keyPath);
+    if (password !== undefined) {
+      // The chain goes leaf first, then up: the bundle holds the root first.
+      const chain = (readUserFile(dir.paths.caCert, "utf8").match(CERT_BLOCK) ?? []).reverse();
+      const p12 = pkcs12({
+        keyPem: issued.keyPem,
+        certPem: issued.certPem,
+        chainPems: chain,
+        password,
+        friendlyName: issued.spiffeId ?? base,
+      });
+      writeFileSync(p12Path, p12, { mode: 0o600, flag: "wx" });
+    }
   } catch (err) {
     throw new Error(
       `certificate ${issued.serial} was issued but could not be written to ${outDir} (${(err as Error).message}): ` +
@@ -211,7 +273,7 @@ function issue(args: string[], io: Io): number {
   }
   io.out(
     `issued ${role} certificate serial ${issued.serial}\n  spiffe id ${issued.spiffeId ?? "(none)"}\n  not after ${issued.notAfter.toISOString()}\n` +
-      `  cert      ${certPath}\n  key       ${keyPath} (0600)\n`,
+      `  cert      ${certPath}\n  key       ${keyPath} (0600)\n${password !== undefined ? `  p12       ${p12Path} (0600)\n` : ""}`,
   );
   return 0;
 }
@@ -329,5 +391,6 @@ export const certsCommand: Command = {
     runCerts(args, {
       out: (t) => process.stdout.write(t),
       err: (t) => process.stderr.write(t),
+      terminal: process.stdin,
     }),
 };
