@@ -1,9 +1,10 @@
-import { createPrivateKey, createPublicKey, type KeyObject, randomBytes, X509Certificate } from "node:crypto";
+import { createPrivateKey, createPublicKey, type KeyObject, randomBytes } from "node:crypto";
 import {
   AttributeTypeAndValue,
   AttributeValue,
   AuthorityKeyIdentifier,
   BasicConstraints,
+  type Certificate,
   ExtendedKeyUsage,
   type Extension,
   Extensions,
@@ -119,17 +120,29 @@ interface CertificateParts {
   signer: KeyObject;
 }
 
-function certificatePem(p: CertificateParts): string {
+function certificatePem(p: CertificateParts): { pem: string; serial: string } {
+  const serial = newSerial();
   const tbs = new TBSCertificate({
     version: Version.v3,
-    serialNumber: integerBytes(newSerial()),
+    serialNumber: integerBytes(serial),
     issuer: p.issuer,
     subject: p.subject,
     validity: new Validity({ notBefore: p.notBefore, notAfter: p.notAfter }),
     subjectPublicKeyInfo: spkiOf(p.publicKey),
     extensions: new Extensions(p.extensions),
   });
-  return pemOf("CERTIFICATE", signCertificate(tbs, p.signer));
+  return { pem: pemOf("CERTIFICATE", signCertificate(tbs, p.signer)), serial: serial.toUpperCase() };
+}
+
+/**
+ * The issuing CA's certificate, parsed once: a CA issues many certificates in
+ * a row (a test or dev stack about a dozen) and the ASN.1 parse costs several
+ * times the signature. Keyed by the PEM, so another CA is parsed anew.
+ */
+let lastCa: { pem: string; cert: Certificate } | undefined;
+function caCertificate(pem: string): Certificate {
+  if (lastCa?.pem !== pem) lastCa = { pem, cert: parseCertificatePem(pem) };
+  return lastCa.cert;
 }
 
 function caExtensions(publicKey: KeyObject, pathLength: number): Extension[] {
@@ -161,7 +174,7 @@ export function createCa(options: CreateCaOptions): CertificateAuthority {
   const notBefore = options.notBefore ?? new Date(Date.now() - 60_000);
   const subject = name(options.commonName ?? `${options.trustDomain} federation CA`, options.trustDomain);
   const publicKey = createPublicKey(privateKey);
-  const certPem = certificatePem({
+  const { pem: certPem } = certificatePem({
     subject,
     issuer: subject,
     publicKey,
@@ -191,13 +204,13 @@ export function createIntermediate(
   root: CertificateAuthority,
   options: CreateIntermediateOptions = {},
 ): CertificateAuthority {
-  const rootCert = parseCertificatePem(root.certPem);
+  const rootCert = caCertificate(root.certPem);
   const { privateKey, keyPem } = newKey(options.keyType);
   const publicKey = createPublicKey(privateKey);
   const notBefore = new Date(Date.now() - 60_000);
   const wanted = notBefore.getTime() + (options.validityDays ?? 1825) * DAY_MS;
   const rootNotAfter = rootCert.tbsCertificate.validity.notAfter.getTime().getTime();
-  const certPem = certificatePem({
+  const { pem: certPem } = certificatePem({
     subject: name(options.commonName ?? `${root.trustDomain} issuing CA`, root.trustDomain),
     issuer: rootCert.tbsCertificate.subject,
     publicKey,
@@ -224,7 +237,7 @@ export function issueCertificate(ca: CertificateAuthority, options: IssueOptions
       throw new Error(`SPIFFE ID ${options.spiffeId} is outside the CA's trust domain ${ca.trustDomain}`);
     }
   }
-  const caCert = parseCertificatePem(ca.certPem);
+  const caCert = caCertificate(ca.certPem);
   const caNotAfter = caCert.tbsCertificate.validity.notAfter.getTime();
   const notBefore = options.notBefore ?? new Date(Date.now() - 60_000);
   const notAfter = options.notAfter ?? new Date(notBefore.getTime() + (options.validityDays ?? 90) * DAY_MS);
@@ -264,7 +277,7 @@ export function issueCertificate(ca: CertificateAuthority, options: IssueOptions
       ? [extension(id_ce_subjectAltName, false, new SubjectAlternativeName(altNames))]
       : []),
   ];
-  const certPem = certificatePem({
+  const { pem: certPem, serial } = certificatePem({
     subject: name(options.commonName, ca.trustDomain),
     issuer: caCert.tbsCertificate.subject,
     publicKey,
@@ -276,7 +289,7 @@ export function issueCertificate(ca: CertificateAuthority, options: IssueOptions
   return {
     certPem,
     keyPem,
-    serial: new X509Certificate(certPem).serialNumber.toUpperCase(),
+    serial,
     spiffeId: options.spiffeId,
     notAfter,
   };
