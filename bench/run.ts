@@ -1,4 +1,4 @@
-import { fork, spawnSync } from "node:child_process";
+import { fork } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -134,25 +134,6 @@ function bareRequest(bytes: number, length: number): Uint8Array {
   const b = Buffer.alloc(Math.max(4, length));
   b.writeUInt32BE(bytes, 0);
   return b;
-}
-
-/**
- * Compiles the sources and the bench into dist/ (tsconfig.bench.json, ~1 s), so
- * every measured process runs plain JavaScript, as a deployment would: under
- * tsx each process also carries tsx's loader thread and esbuild (~60 MB of RSS
- * and some CPU), which would weigh on whichever system loads more modules.
- */
-export function compileForBench(): void {
-  const tsc = join(REPO_ROOT, "node_modules", ".bin", "tsc");
-  const r = spawnSync(tsc, ["-p", join(REPO_ROOT, "tsconfig.bench.json")], {
-    cwd: REPO_ROOT,
-    encoding: "utf8",
-  });
-  if (r.status !== 0) {
-    throw new Error(
-      `compiling the bench failed (${tsc} -p tsconfig.bench.json): ${(r.stdout + r.stderr).trim() || r.error?.message}`,
-    );
-  }
 }
 
 function forkChild(
@@ -307,8 +288,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     `xbus bench: ${o.systems.join(", ")}; ${points.length} point(s) × ${o.rounds} round(s) × ` +
       `${(o.warmupMs + o.durationMs) / 1000} s each`,
   );
-  compileForBench();
-  o.log("compiled into dist/ (tsconfig.bench.json)");
+  // `xbus bench` runs from dist/ (bin/xbus.js builds it when stale), so every measured process runs
+  // plain JavaScript as a deployment would: under tsx each would also carry its loader thread and esbuild.
   const traces = await startTraceSink();
   const children = new Map<SystemName, Child>();
   const targets = new Map<SystemName, TargetInfo>();
@@ -430,13 +411,13 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     rss_source:
       o.layout === "split"
         ? "peak RSS of the process that runs the federation's side, sampled every 50 ms during each measured run: " +
-          "for the bus the broker (cli/dev/stack.ts, connectors elsewhere), for the bare chain its front; " +
+          "for the bus the broker (stack/dev-stack.ts, connectors elsewhere), for the bare chain its front; " +
           "provider_peak_rss_mb: the same for the provider agency's process (the bus's connector and adapter, " +
           "bench/targets/bus-provider.ts; the bare chain's responder and backend); nats-server and the load " +
           "generator are other processes and not counted. cpu_ms_per_request: the CPU time (all threads) of " +
           "both processes over each run ÷ the calls answered in it; provider_cpu_ms_per_request: the provider's part"
         : "peak RSS of the process that runs the system, sampled every 50 ms during each measured run: for the bus " +
-          "that process runs broker, connector and adapter together (cli/dev/stack.ts), for the bare chain its front, " +
+          "that process runs broker, connector and adapter together (stack/dev-stack.ts), for the bare chain its front, " +
           "responder and backend; nats-server and the load generator are other processes and not counted. " +
           "cpu_ms_per_request: that process's CPU time (all threads) over each run ÷ the calls it answered in it",
     rss_at_rest_mb: restRss,

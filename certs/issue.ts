@@ -26,7 +26,7 @@ import {
   Validity,
   Version,
 } from "@peculiar/asn1-x509";
-import { parseWorkloadId } from "../core/spiffe-id.js";
+import { parseWorkloadId } from "../core/contract/index.js";
 import { DEFAULT_KEY_TYPE, generatePrivateKey, type KeyType, keyTypeOf } from "./key-type.js";
 import {
   extension,

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { adapterClient, DEFAULT_UNKNOWN_SUBJECT, runConformance } from "../../adapters/conformance/index.js";
-import { Catalogue } from "../../core/catalogue.js";
-import { readDevJson } from "../dev/dev-json.js";
+import { Catalogue } from "../../core/contract/index.js";
+import { readDevJson } from "../../stack/index.js";
 import { whyUnreadable } from "../user-file.js";
 import type { Command } from "./command.js";
 

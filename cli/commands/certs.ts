@@ -18,7 +18,7 @@ import {
   statusOf,
   writeIssued,
 } from "../../certs/index.js";
-import { formatWorkloadId } from "../../core/spiffe-id.js";
+import { formatWorkloadId } from "../../core/contract/index.js";
 import { type PromptInput, readPassword } from "../password-prompt.js";
 import { readUserFile } from "../user-file.js";
 import type { Command } from "./command.js";

@@ -1,4 +1,4 @@
-import { createLogger } from "../../core/logger.js";
+import { createLogger } from "../../core/index.js";
 import { createTelemetry } from "../../core/telemetry/index.js";
 import { commandSettings } from "../config/settings.js";
 import { CONNECTOR_SETTINGS, loadConnectorConfig } from "../connector/config.js";

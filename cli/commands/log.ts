@@ -5,19 +5,24 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { fromBinary, fromJsonString } from "@bufbuild/protobuf";
 import { connect } from "@nats-io/transport-node";
-import { LogIndex, startIndexer } from "../../broker/index.js";
-import { createLogger } from "../../core/logger.js";
+import { type AlertsJson, LogIndex, startIndexer } from "../../broker/index.js";
+import { createLogger } from "../../core/index.js";
 import { type Receipt, ReceiptSchema } from "../../proto/gen/xbus/v1/exchange_pb.js";
-import { readDevJson } from "../dev/dev-json.js";
-import { type ExportLine, exportLog } from "../log/export.js";
-import { readMonitorState, writeMonitorState } from "../log/monitor-state.js";
+import { readDevJson } from "../../stack/index.js";
+import {
+  checkReceipt,
+  type ExportLine,
+  exportLog,
+  isRawKeyBase64,
+  type ReviewClient,
+  readMonitorState,
+  reviewClient,
+  verifyExport,
+  verifyLive,
+  writeMonitorState,
+} from "../../verifier/index.js";
 import { type ExchangeJson, exchangePages } from "../log/query.js";
-import { checkReceipt } from "../log/receipt.js";
 import { lastSignedHead, rebuiltExtends } from "../log/reindex-check.js";
-import { type AlertsJson, type ReviewClient, reviewClient } from "../log/review-client.js";
-import { isRawKeyBase64 } from "../log/tree-head.js";
-import { verifyExport } from "../log/verify.js";
-import { verifyLive } from "../log/verify-live.js";
 import { checkReadable, readUserFile } from "../user-file.js";
 import type { Command } from "./command.js";
 

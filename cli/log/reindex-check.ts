@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { LogIndexReader, type TreeHead } from "../../broker/index.js";
-import { type Growth, proveGrowth } from "./consistency.js";
+import { type Growth, proveGrowth } from "../../verifier/index.js";
 
 const OLD_HEAD = "the old index's last signed head";
 const REBUILT = "the tree rebuilt from the stream";

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { credentials, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseCrl } from "../../certs/index.js";
-import { createServiceClient, type ServiceClient } from "../../core/grpc.js";
+import { createServiceClient, type ServiceClient } from "../../core/rpc/index.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { deadline, failure, startTestStack, type TestStack } from "../helpers/stack.js";
 

@@ -15,13 +15,10 @@ import { connect } from "@nats-io/transport-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { identifyPeer } from "../../broker/identity/peer-identity.js";
 import { initCaDir, KEY_TYPES, type KeyType, writeIssued } from "../../certs/index.js";
-import { batchedToFields } from "../../core/batch-signature.js";
-import { natsAuthConfig } from "../../core/nats-auth.js";
-import { natsClientOptions } from "../../core/nats-client.js";
-import { NatsServer } from "../../core/nats-server.js";
-import { natsTlsInForce } from "../../core/nats-tls.js";
-import { peerCertificateOf } from "../../core/peer-certificate.js";
-import { createReplySigner, sha256, verifyReply } from "../../core/reply-signature.js";
+import { natsClientOptions, natsTlsInForce } from "../../core/nats/index.js";
+import { batchedToFields, createReplySigner, sha256, verifyReply } from "../../core/signing/index.js";
+import { peerCertificateOf } from "../../core/tls/index.js";
+import { NatsServer, natsAuthConfig } from "../../stack/index.js";
 
 /*
  * Each key type `xbus certs` issues, end to end: a CA of that type, and

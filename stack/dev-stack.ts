@@ -1,0 +1,343 @@
+import { generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { type ConnectionOptions, connect, type NatsConnection } from "@nats-io/transport-node";
+import { createPopulation, type Population } from "../adapters/examples/population.js";
+import type { AdapterDefinition } from "../adapters/sdk/index.js";
+import {
+  brokerTlsCheck,
+  type ExchangeOutcome,
+  type ExchangeRecorder,
+  type LogIndexReader,
+} from "../broker/index.js";
+import type {
+  CaDir,
+  CertificateAuthority,
+  IssuedCertificate,
+  IssueRequest,
+  issueCertificate,
+} from "../certs/index.js";
+import { Catalogue } from "../core/contract/index.js";
+import { createLogger, type Logger } from "../core/index.js";
+import { type NatsTlsInForce, natsClientOptions, natsTlsInForce } from "../core/nats/index.js";
+import { countNatsReconnects, createTelemetry, type Telemetry } from "../core/telemetry/index.js";
+import { createPolicyStore, type PolicyStore } from "../policies/index.js";
+import { devConnectorId, exampleAgencies, startAgencies } from "./agencies.js";
+import { startBrokerServices, tokenHash } from "./broker-services.js";
+import {
+  DEV_BROKER,
+  DEV_CONSUMER,
+  DEV_LICENSING,
+  DEV_PORTAL,
+  LOOPBACK,
+  openIdentities,
+  type PemPair,
+  TRUST_DOMAIN,
+} from "./identities.js";
+import { logSecrets } from "./log-secrets.js";
+import { natsAuthConfig } from "./nats/nats-auth.js";
+import { NatsServer } from "./nats/nats-server.js";
+import { repoFolder } from "./repo-files.js";
+
+/**
+ * Everything of the bus on one machine: a nats-server child, a federation CA
+ * and certificates, broker, connector and the civil registry adapter. `xbus
+ * dev`, the end-to-end tests and the benchmark all start it this way, so what
+ * the tests prove is what a newcomer runs.
+ */
+export const LOG_ID = "gov.bt/xbus-log-dev";
+
+export interface StackOptions {
+  /** Where certificates and dev.json go. */
+  dir: string;
+  /** Policy bundle folder. Default: the repository's policies/. */
+  policiesDir?: string;
+  logger?: Logger;
+  /** Run the adapter in the connector's process instead of behind gRPC. Default false. */
+  inProcessAdapter?: boolean;
+  /**
+   * The provider agencies' connectors: `started` (the default); `stopped`,
+   * connected and ready for `startConnector`; or `elsewhere`, in other
+   * processes (the bench's split layout): the stack issues their certificates
+   * and lets them onto NATS, but connects and starts nothing for them.
+   */
+  connectors?: "started" | "stopped" | "elsewhere";
+  population?: Population;
+  /**
+   * Use this nats-server instead of spawning one. Its JetStream store outlives
+   * the stack, so the log index and secrets in `dir` are kept and resumed.
+   */
+  natsUrl?: string;
+  /** Replaces the exchange log (JetStream + index + review API) with this recorder. */
+  recorder?: ExchangeRecorder;
+  /**
+   * NATS with mutual TLS and `verify_and_map` (stack/nats/nats-auth.ts): broker and
+   * connectors connect with their own certificates and get their role's
+   * permissions; nobody else gets in. Default true.
+   */
+  natsAuth?: boolean;
+  /** Serve the spawned nats-server's monitoring endpoints (`nats.monitorUrl`): tests read `/connz` there. */
+  natsMonitor?: boolean;
+  /** Sees every outcome just before it is logged (tests use it to check what the broker decided). */
+  observe?: (outcome: ExchangeOutcome) => void;
+  /** The provider agencies to run, each with an adapter and a connector. Default: the examples. */
+  agencies?: (population: Population) => AdapterDefinition[];
+  /**
+   * Traces and metrics for every component of the stack (one process, one
+   * wiring). Default: one made from OTEL_* variables, shut down with the stack.
+   */
+  telemetry?: Telemetry;
+  /** The review API's link from an exchange to its trace (`{trace_id}` replaced). Default: XBUS_TRACE_URL. */
+  traceUrlTemplate?: string;
+}
+
+/** A NATS client identity: PEM contents. */
+export type NatsIdentity = { cert: string; key: string };
+
+export interface Stack {
+  readonly dir: string;
+  readonly ca: CertificateAuthority;
+  readonly caPath: string;
+  /** The CA's state folder (`<dir>/ca`): ledger, CRL; `xbus certs --ca-dir` works on it. */
+  readonly caDir: CaDir;
+  /** The CRL the broker watches. */
+  readonly crlPath: string;
+  /** Makes the broker re-read the CRL now rather than at its next file poll; true if it changed. */
+  reloadCrl(): boolean;
+  /** Makes the broker re-read its certificate, key and trust bundle now; true if new ones are in force. */
+  reloadBrokerTls(): boolean;
+  /** The broker's own certificate as it was issued at start (renew it with issueIdentity("broker", …)). */
+  readonly brokerCert: PemPair & IssuedCertificate;
+  /** The nats-server the stack started, or the one it was pointed at. */
+  readonly nats: { readonly url: string; readonly monitorUrl?: string | undefined };
+  /** NATS runs with mutual TLS and verify_and_map (see StackOptions.natsAuth). */
+  readonly natsAuth: boolean;
+  /** Connects to the stack's NATS as `identity` (a broker or connector certificate when natsAuth is on). */
+  natsConnect(identity?: NatsIdentity, name?: string): Promise<NatsConnection>;
+  readonly brokerAddress: string;
+  readonly consumer: PemPair & { spiffeId: string };
+  /** Systems the stack issued a certificate for: the dev consumer, rsta licensing, the citizen portal. */
+  readonly consumers: readonly (PemPair & { spiffeId: string })[];
+  readonly population: Population;
+  readonly catalogue: Catalogue;
+  readonly brokerPublicKey: KeyObject;
+  /** The broker's policy bundle, reloaded when files in the policies folder change. */
+  readonly policy: PolicyStore;
+  /** Public key that verifies tree heads. */
+  readonly logPublicKey: KeyObject;
+  /**
+   * The log's SQLite index, read-only (the indexer writes it from its worker
+   * thread); undefined when a recorder replaced the log.
+   */
+  readonly index: LogIndexReader | undefined;
+  /** The review API and a dev bearer token for it; undefined when a recorder replaced the log. */
+  readonly review: { url: string; token: string } | undefined;
+  /** The stack's traces and metrics; `/metrics` on the review API serves the metrics. */
+  readonly telemetry: Telemetry;
+  /** The log index database, the tree-head signing key and the log id (for `xbus log reindex`). */
+  readonly logFiles: { index: string; key: string; log_id: string };
+  /**
+   * Per agency, the adapter's gRPC address (none when adapters run in process)
+   * and a client certificate it accepts (its connector's identity: an adapter
+   * admits only connectors of its own agency), for the conformance kit.
+   */
+  readonly adapters: readonly { agency: string; address: string | undefined; client: PemPair }[];
+  /** The first agency's adapter client, kept for tools that know one adapter. */
+  readonly adapterClient: PemPair;
+  /** Issues through the CA folder (recorded in its ledger, so it can be revoked) and writes the files. */
+  issueIdentity(name: string, req: IssueRequest): PemPair & IssuedCertificate;
+  /** Issues and writes a certificate signed by the stack's CA, outside the ledger (for odd test certificates). */
+  issue(name: string, opts: Parameters<typeof issueCertificate>[1]): PemPair & IssuedCertificate;
+  /** Starts an agency's connector (again), e.g. after `stopConnector`. Default agency: dcrc. */
+  startConnector(agency?: string): Promise<void>;
+  stopConnector(agency?: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const dir = resolve(options.dir);
+  const logger = options.logger ?? createLogger({ component: "dev" });
+  const catalogue = Catalogue.load();
+  const policy = createPolicyStore({
+    dir: options.policiesDir ?? repoFolder("policies", "federation.yaml"),
+    catalogue,
+    trustDomain: TRUST_DOMAIN,
+    logger: logger.child({ component: "policy" }),
+  });
+  const population = options.population ?? createPopulation();
+
+  const identities = openIdentities(dir);
+  const { caDir, caPath, trustBundle, issueIdentity } = identities;
+  const brokerCert = issueIdentity("broker", {
+    role: "broker",
+    spiffeId: DEV_BROKER,
+    commonName: "xbus broker (dev)",
+    ...LOOPBACK,
+  });
+  const system = (name: string, spiffeId: string, commonName: string) => ({
+    ...issueIdentity(name, { role: "system", spiffeId, commonName }),
+    spiffeId,
+  });
+  const consumer = system("consumer", DEV_CONSUMER, "moe scholarships (dev)");
+  const licensing = system("consumer-rsta-licensing", DEV_LICENSING, "rsta licensing (dev)");
+  const portal = system("citizen-portal", DEV_PORTAL, "citizen portal (dev)");
+  const { privateKey: signingKey, publicKey: brokerPublicKey } = generateKeyPairSync("ed25519");
+  writeFileSync(
+    join(identities.certDir, "broker-signing.pub.pem"),
+    brokerPublicKey.export({ type: "spki", format: "pem" }),
+  );
+
+  const definitions = (options.agencies ?? exampleAgencies)(population);
+  const connectorCerts = new Map(
+    definitions.map((def) => [
+      def.agency,
+      issueIdentity(`connector-${def.agency}`, {
+        role: "connector",
+        spiffeId: devConnectorId(def.agency),
+        commonName: `${def.agency} connector (dev)`,
+      }),
+    ]),
+  );
+  // A nats-server the caller started (natsUrl) is configured by the caller.
+  const natsAuth = options.natsAuth !== false && options.natsUrl === undefined;
+  let extraConfig = "";
+  if (natsAuth) {
+    const natsCert = issueIdentity("nats", { role: "server", commonName: "nats-server (dev)", ...LOOPBACK });
+    extraConfig = natsAuthConfig({
+      tls: { certFile: natsCert.certPath, keyFile: natsCert.keyPath, caFile: caPath },
+      identities: [brokerCert.spiffeId ?? "", ...[...connectorCerts.values()].map((c) => c.spiffeId ?? "")],
+    });
+  }
+  const spawned = options.natsUrl
+    ? undefined
+    : await NatsServer.start({ extraConfig, ...(options.natsMonitor ? { monitor: true } : {}) });
+  const nats = spawned ?? { url: options.natsUrl as string };
+  // Identities as PEM, never their files: the broker's follows the renewals its TLS watcher takes
+  // (brokerNatsTls below); the others keep what the stack issued them at start.
+  const natsOptions = (
+    tls: NatsTlsInForce | undefined,
+    name?: string,
+    extra: Partial<ConnectionOptions> = {},
+  ) =>
+    natsClientOptions({
+      servers: nats.url,
+      ...(name ? { name } : {}),
+      extra,
+      ...(natsAuth && tls ? { tls } : {}),
+    });
+  const natsConnect = (identity?: NatsIdentity, name?: string, extra: Partial<ConnectionOptions> = {}) =>
+    connect(
+      natsOptions(
+        identity && natsTlsInForce({ ca: trustBundle, cert: identity.cert, key: identity.key }),
+        name,
+        extra,
+      ),
+    );
+  const brokerTls = { ca: trustBundle, cert: brokerCert.cert, key: brokerCert.key };
+  const brokerNatsTls = natsAuth ? natsTlsInForce(brokerTls) : undefined;
+  const closers: (() => Promise<void>)[] = spawned ? [() => spawned.dispose()] : [];
+  const telemetry = options.telemetry ?? createTelemetry({ serviceName: "xbus-dev" });
+  if (!options.telemetry) closers.push(() => telemetry.shutdown());
+  closers.push(async () => policy.close());
+  const close = async () => {
+    for (const c of closers.reverse())
+      await c().catch((err: unknown) => logger.warn({ err }, "shutdown step failed"));
+    closers.length = 0;
+  };
+  try {
+    // noAsyncTraces: nats.js otherwise builds two Error objects (stack traces) for every request, ~4% of
+    // the broker's CPU in `npm run bench`; failures still arrive as the same error classes.
+    const brokerNc = await connect(natsOptions(brokerNatsTls, "xbus-broker-dev", { noAsyncTraces: true }));
+    closers.push(() => brokerNc.close());
+    countNatsReconnects(brokerNc, telemetry.metrics, "broker");
+    const running = await startAgencies({
+      definitions,
+      identities,
+      connectorCerts,
+      natsConnect: (identity, extra) => natsConnect(identity, undefined, extra),
+      connectors: options.connectors ?? "started",
+      inProcessAdapter: options.inProcessAdapter ?? false,
+      brokerKeys: [brokerPublicKey],
+      logger,
+      telemetry,
+      closers,
+    });
+    const agencyRunner = (agency: string) => {
+      const r = running.get(agency);
+      if (!r) throw new Error(`agency ${agency} is not running in this stack`);
+      return r;
+    };
+
+    // The exchange log: JetStream stream (truth) → indexer → SQLite, and the review API over it.
+    const log = logSecrets(dir, spawned === undefined);
+    writeFileSync(
+      join(identities.certDir, "log-key.pub.pem"),
+      log.logPublicKey.export({ type: "spki", format: "pem" }),
+    );
+    const token = randomBytes(24).toString("base64url");
+    const brokerFiles = { ca: caPath, cert: brokerCert.certPath, key: brokerCert.keyPath };
+    const services = await startBrokerServices({
+      nats: brokerNc,
+      ...(brokerNatsTls ? { natsTls: brokerNatsTls } : {}),
+      indexerNatsOptions: natsOptions(undefined, "xbus-indexer-dev", { noAsyncTraces: true }),
+      tls: brokerTls,
+      tlsFiles: brokerFiles,
+      // The checks `xbus broker` runs at start and on a reload, though the stack issued the first certificate.
+      checkTls: brokerTlsCheck(TRUST_DOMAIN, brokerFiles, DEV_BROKER),
+      crlPath: caDir.paths.crl,
+      catalogue,
+      policy,
+      trustDomain: TRUST_DOMAIN,
+      brokerId: "dev",
+      signingKey,
+      log: { logId: LOG_ID, logSecret: log.logSecret, logKey: log.logKey, indexPath: log.indexPath },
+      ...(options.recorder ? { recorder: options.recorder } : {}),
+      ...(options.observe ? { observe: options.observe } : {}),
+      review: {
+        tokenHashes: [tokenHash(token)],
+        traceUrlTemplate: options.traceUrlTemplate ?? process.env.XBUS_TRACE_URL,
+      },
+      logger,
+      telemetry,
+    });
+    closers.push(() => services.close());
+    const { broker, index } = services;
+    const review = services.reviewUrl === undefined ? undefined : { url: services.reviewUrl, token };
+
+    return {
+      dir,
+      ca: identities.ca,
+      caPath,
+      caDir,
+      crlPath: caDir.paths.crl,
+      reloadCrl: () => broker.reloadCrl(),
+      reloadBrokerTls: () => broker.reloadTls(),
+      brokerCert,
+      nats,
+      natsConnect,
+      natsAuth,
+      brokerAddress: `localhost:${broker.port}`,
+      consumer,
+      consumers: [consumer, licensing, portal],
+      population,
+      catalogue,
+      brokerPublicKey,
+      policy,
+      logPublicKey: log.logPublicKey,
+      index,
+      review,
+      telemetry,
+      logFiles: { index: log.indexPath, key: log.keyPath, log_id: LOG_ID },
+      adapters: [...running].map(([agency, r]) => ({ agency, address: r.address, client: r.client })),
+      adapterClient: identities.pemOf(running.size > 0 ? `connector-${definitions[0]?.agency}` : "consumer"),
+      issue: identities.issue,
+      issueIdentity,
+      startConnector: (agency = "dcrc") => agencyRunner(agency).start(),
+      stopConnector: (agency = "dcrc") => agencyRunner(agency).stop(),
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
