@@ -1,5 +1,6 @@
 // The federation PKI. For users: createCa, issueCertificate and their types;
-// the CA state folder (init, open, issue, revoke, CRL); CRL build and parse;
+// the key types (ECDSA P-256 by default, Ed25519, RSA-2048); the CA state folder
+// (init, open, issue, revoke, CRL); CRL build and parse; PKCS#12 keystores;
 // certificate inspection.
 export {
   type CaDir,

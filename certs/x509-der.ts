@@ -70,30 +70,30 @@ export function subjectKeyIdentifierOf(cert: Certificate): SubjectKeyIdentifier 
   return keyIdentifierOf(cert.tbsCertificate.subjectPublicKeyInfo);
 }
 
-/** Sets the signature algorithm, signs the TBS bytes, returns the certificate's DER. */
-export function signCertificate(tbs: TBSCertificate, key: KeyObject): Buffer {
+/** Sets the TBS's signature algorithm to the key's and signs its DER; ECDSA signatures come as DER (Ecdsa-Sig-Value). */
+function signTbs(
+  tbs: { signature: AlgorithmIdentifier },
+  key: KeyObject,
+): [AlgorithmIdentifier, ArrayBuffer] {
   const algorithm = algorithmIdentifierFor(key);
   tbs.signature = algorithm;
   const signed = Buffer.from(AsnConvert.serialize(tbs));
-  const cert = new Certificate({
-    tbsCertificate: tbs,
-    signatureAlgorithm: algorithm,
-    // ECDSA signatures go in as DER (Ecdsa-Sig-Value), node:crypto's default encoding.
-    signatureValue: toArrayBuffer(sign(signatureAlgorithmOf(key).digest, signed, key)),
-  });
-  return Buffer.from(AsnConvert.serialize(cert));
+  return [algorithm, toArrayBuffer(sign(signatureAlgorithmOf(key).digest, signed, key))];
+}
+
+/** Signs `tbs` with `key` (ECDSA, Ed25519 or RSA); returns the certificate's DER. */
+export function signCertificate(tbs: TBSCertificate, key: KeyObject): Buffer {
+  const [signatureAlgorithm, signatureValue] = signTbs(tbs, key);
+  return Buffer.from(
+    AsnConvert.serialize(new Certificate({ tbsCertificate: tbs, signatureAlgorithm, signatureValue })),
+  );
 }
 
 export function signCrl(tbs: TBSCertList, key: KeyObject): Buffer {
-  const algorithm = algorithmIdentifierFor(key);
-  tbs.signature = algorithm;
-  const signed = Buffer.from(AsnConvert.serialize(tbs));
-  const list = new CertificateList({
-    tbsCertList: tbs,
-    signatureAlgorithm: algorithm,
-    signature: toArrayBuffer(sign(signatureAlgorithmOf(key).digest, signed, key)),
-  });
-  return Buffer.from(AsnConvert.serialize(list));
+  const [signatureAlgorithm, signature] = signTbs(tbs, key);
+  return Buffer.from(
+    AsnConvert.serialize(new CertificateList({ tbsCertList: tbs, signatureAlgorithm, signature })),
+  );
 }
 
 export function toArrayBuffer(b: Uint8Array): ArrayBuffer {

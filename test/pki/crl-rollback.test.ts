@@ -1,9 +1,9 @@
 import { readFileSync, writeFileSync } from "node:fs";
-import { credentials, status } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseCrl } from "../../certs/index.js";
-import { createServiceClient, type ServiceClient } from "../../core/rpc/index.js";
-import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
+import type { ServiceClient } from "../../core/rpc/index.js";
+import type { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { deadline, failure, startTestStack, type TestStack } from "../helpers/stack.js";
 
 /*
@@ -25,25 +25,12 @@ beforeAll(async () => {
   subject = stack.population.citizens[0]?.id ?? "";
 });
 afterAll(async () => {
-  for (const c of clients) c.close();
   await stack?.close();
 });
 
-const clients: { close(): void }[] = [];
-
-/** A client on a connection of its own: grpc-js would otherwise share one between equal credentials. */
-function connection(identity: { cert: string; key: string }): ServiceClient<typeof Exchange.method> {
-  const creds = credentials.createSsl(
-    Buffer.from(stack.ca.certPem),
-    Buffer.from(identity.key),
-    Buffer.from(identity.cert),
-  );
-  const c = createServiceClient(Exchange, stack.brokerAddress, creds, {
-    "grpc.use_local_subchannel_pool": 1,
-  });
-  clients.push(c);
-  return c as unknown as ServiceClient<typeof Exchange.method>;
-}
+/** A client on a connection of its own. */
+const connection = (identity: { cert: string; key: string }) =>
+  stack.client(identity, stack.ca.certPem, { ownConnection: true });
 
 const fetch = (c: ServiceClient<typeof Exchange.method>) =>
   c.fetch({ service: SERVICE, subjectId: subject, purpose: PURPOSE }, deadline());

@@ -19,6 +19,7 @@ import { natsClientOptions, natsTlsInForce } from "../../core/nats/index.js";
 import { batchedToFields, createReplySigner, sha256, verifyReply } from "../../core/signing/index.js";
 import { peerCertificateOf } from "../../core/tls/index.js";
 import { NatsServer, natsAuthConfig } from "../../stack/index.js";
+import { rawUnaryMethod } from "../helpers/tls.js";
 
 /*
  * Each key type `xbus certs` issues, end to end: a CA of that type, and
@@ -44,15 +45,7 @@ async function grpcCall(
   const s = new Server();
   s.addService(
     {
-      who: {
-        path: METHOD,
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: bytes,
-        requestDeserialize: bytes,
-        responseSerialize: bytes,
-        responseDeserialize: bytes,
-      },
+      who: rawUnaryMethod(METHOD),
     },
     {
       who(call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer>) {
