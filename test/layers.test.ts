@@ -46,6 +46,17 @@ describe("the layering check", () => {
     expect(importProblem("stack/dev-stack.ts", "stack/nats/nats-server.ts")).toBeUndefined();
   });
 
+  it("catches an import cycle, type-only imports included", () => {
+    const root = tree({
+      "core/a.ts": 'import { b } from "./b.js";\nexport const a = b;\n',
+      "core/b.ts": 'import type { C } from "./c.js";\nexport const b = 1 as C;\n',
+      "core/c.ts": 'import { a } from "./a.js";\nexport type C = typeof a;\n',
+    });
+    expect(checkLayers(root)).toEqual([
+      "import cycle among core/a.ts, core/b.ts, core/c.ts (move what they share into a module of its own)",
+    ]);
+  });
+
   it("lets tests import anything", () => {
     expect(importProblem("core/ids.test.ts", "stack/index.ts")).toBeUndefined();
     expect(importProblem("test/e2e/x.test.ts", "cli/main.ts")).toBeUndefined();
