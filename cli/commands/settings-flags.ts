@@ -1,6 +1,6 @@
 import { type Command, Option } from "commander";
 import { ConfigError, type Flags, type SettingsSpec } from "../config/settings.js";
-import { act, type Run } from "./command.js";
+import { act, type Run, repeatableOption } from "./command.js";
 
 /** How one setting's flag shows in the help: its value's name and what it is. */
 export interface FlagHelp {
@@ -35,10 +35,12 @@ export function settingsCommand<S extends SettingsSpec, C>(
   const settingOf = new Map(Object.entries(o.spec).map(([setting, flag]) => [flag, setting]));
   const help = o.help as Readonly<Record<string, FlagHelp>>;
   for (const [flag, h] of Object.entries(help)) {
-    const option = new Option(`--${flag} <${h.value}>`, `${h.description} (${settingOf.get(flag)})`);
-    if (h.repeatable)
-      option.argParser((v: string, previous: string[] | undefined) => [...(previous ?? []), v]);
-    cmd.addOption(option);
+    const description = `${h.description} (${settingOf.get(flag)})`;
+    cmd.addOption(
+      h.repeatable
+        ? repeatableOption(`--${flag} <${h.value}>`, description)
+        : new Option(`--${flag} <${h.value}>`, description),
+    );
   }
   const fileOnly = Object.keys(o.spec).filter((s) => o.spec[s] === undefined);
   if (fileOnly.length > 0) cmd.addHelpText("after", `\nIn the file only: ${fileOnly.join(", ")}.`);
