@@ -68,7 +68,7 @@ function commandLine(line: string): { cmd: Command; words: string[]; flags: stri
   if (/^xbus( [a-z-]+)*:/.test(text)) return undefined;
   const m = /^(?:npx xbus|xbus|npm run xbus --|npm run (dev|bench) --)(?:\s+(.*))?$/.exec(text);
   if (!m) return undefined;
-  const words = [...(m[1] ? [m[1]] : []), ...(m[2] ?? "").split("#")[0].split(/\s+/).filter(Boolean)];
+  const words = [...(m[1] ? [m[1]] : []), ...((m[2] ?? "").split("#")[0] ?? "").split(/\s+/).filter(Boolean)];
   let cmd = program;
   const path: string[] = [];
   for (const w of words) {
