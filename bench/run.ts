@@ -430,13 +430,13 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     rss_source:
       o.layout === "split"
         ? "peak RSS of the process that runs the federation's side, sampled every 50 ms during each measured run: " +
-          "for the bus the broker (cli/dev/stack.ts, connectors elsewhere), for the bare chain its front; " +
+          "for the bus the broker (stack/dev-stack.ts, connectors elsewhere), for the bare chain its front; " +
           "provider_peak_rss_mb: the same for the provider agency's process (the bus's connector and adapter, " +
           "bench/targets/bus-provider.ts; the bare chain's responder and backend); nats-server and the load " +
           "generator are other processes and not counted. cpu_ms_per_request: the CPU time (all threads) of " +
           "both processes over each run ÷ the calls answered in it; provider_cpu_ms_per_request: the provider's part"
         : "peak RSS of the process that runs the system, sampled every 50 ms during each measured run: for the bus " +
-          "that process runs broker, connector and adapter together (cli/dev/stack.ts), for the bare chain its front, " +
+          "that process runs broker, connector and adapter together (stack/dev-stack.ts), for the bare chain its front, " +
           "responder and backend; nats-server and the load generator are other processes and not counted. " +
           "cpu_ms_per_request: that process's CPU time (all threads) over each run ÷ the calls it answered in it",
     rss_at_rest_mb: restRss,

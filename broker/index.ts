@@ -3,6 +3,7 @@
 export { type ConsentStore, consentKey, openConsentStore } from "./consent/consent-store.js";
 export type { ExchangeOutcome, ExchangeRecorder } from "./exchange/outcome.js";
 export { createRateLimiter, type RateLimiter } from "./exchange/rate-limiter.js";
+export { brokerOf, brokerTlsCheck } from "./identity/broker-tls-check.js";
 export { type Indexer, type IndexerOptions, startIndexer } from "./indexer/indexer.js";
 export {
   type IndexerThread,
@@ -27,6 +28,7 @@ export {
   toRecord,
 } from "./log/jetstream-log.js";
 export { subjectRef } from "./log/subject-ref.js";
+export type { AlertOptions, AlertsJson } from "./review/alerts.js";
 export { createReviewApp, type ReviewOptions, recordJson } from "./review/app.js";
 export { type ReviewServer, serveReview } from "./review/serve.js";
 export {

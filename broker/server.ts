@@ -2,13 +2,17 @@ import type { KeyObject } from "node:crypto";
 import { Server } from "@grpc/grpc-js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { type CertificateExpiry, logCertificateExpiry } from "../certs/index.js";
-import type { Catalogue } from "../core/catalogue.js";
-import { XbusError } from "../core/errors.js";
-import { serviceDefinition, serviceImplementation } from "../core/grpc.js";
-import type { Logger } from "../core/logger.js";
-import { peerCertificateOf } from "../core/peer-certificate.js";
+import type { Catalogue } from "../core/contract/index.js";
+import type { Logger } from "../core/index.js";
+import { XbusError } from "../core/index.js";
+import { serviceDefinition, serviceImplementation } from "../core/rpc/index.js";
 import type { Telemetry } from "../core/telemetry/index.js";
-import { type TlsFilePaths, type TlsFilesWatcher, watchTlsFiles } from "../core/tls-files.js";
+import {
+  peerCertificateOf,
+  type TlsFilePaths,
+  type TlsFilesWatcher,
+  watchTlsFiles,
+} from "../core/tls/index.js";
 import { grantsFor, type PolicySource } from "../policies/index.js";
 import { Consent } from "../proto/gen/xbus/v1/consent_pb.js";
 import { Exchange } from "../proto/gen/xbus/v1/exchange_pb.js";

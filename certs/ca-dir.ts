@@ -1,8 +1,8 @@
 import { X509Certificate } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type PidLock, takePidLock } from "../core/pid-lock.js";
-import { parseWorkloadId } from "../core/spiffe-id.js";
+import { parseWorkloadId } from "../core/contract/index.js";
+import { type PidLock, takePidLock } from "../core/index.js";
 import { buildCrl, type RevocationReason } from "./crl.js";
 import {
   type CertificateAuthority,

@@ -1,5 +1,5 @@
 import { X509Certificate } from "node:crypto";
-import { parseWorkloadId, spiffeIdsFromSubjectAltName } from "../core/spiffe-id.js";
+import { parseWorkloadId, spiffeIdsFromSubjectAltName } from "../core/contract/index.js";
 
 /** What a certificate says, in the terms of the federation. */
 export interface CertificateInfo {

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomBytes, sign, X509Certificate } from "node:crypto";
 import forge from "node-forge";
-import { parseWorkloadId } from "../core/spiffe-id.js";
+import { parseWorkloadId } from "../core/contract/index.js";
 
 /**
  * The federation PKI's issuing functions. node-forge builds and signs the

@@ -1,4 +1,4 @@
-import type { Role } from "../core/spiffe-id.js";
+import type { Role } from "../core/contract/index.js";
 import type { CertUsage } from "./issue.js";
 
 /**

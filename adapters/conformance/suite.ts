@@ -10,9 +10,9 @@ import {
 import { reflect } from "@bufbuild/protobuf/reflect";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { type Client, Metadata, type ServiceError, status } from "@grpc/grpc-js";
-import type { Catalogue, CatalogueService } from "../../core/catalogue.js";
-import { retainFields } from "../../core/field-mask.js";
-import { isAgencyName, parseServiceName } from "../../core/service-name.js";
+import type { Catalogue, CatalogueService } from "../../core/contract/index.js";
+import { isAgencyName, parseServiceName } from "../../core/contract/index.js";
+import { retainFields } from "../../core/minimise/index.js";
 import {
   AdapterFetchRequestSchema,
   type AdapterFetchResponse,

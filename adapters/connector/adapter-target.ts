@@ -1,8 +1,8 @@
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
-import { isReason, Reason, XbusError } from "../../core/errors.js";
-import { callEncoded, createServiceClient } from "../../core/grpc.js";
-import type { Logger } from "../../core/logger.js";
+import type { Logger } from "../../core/index.js";
+import { isReason, Reason, XbusError } from "../../core/index.js";
+import { callEncoded, createServiceClient } from "../../core/rpc/index.js";
 import type { Telemetry } from "../../core/telemetry/index.js";
 import { Adapter, type AdapterFetchRequest } from "../../proto/gen/xbus/v1/adapter_pb.js";
 import type { AdapterDefinition } from "../sdk/adapter.js";

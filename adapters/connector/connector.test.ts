@@ -5,14 +5,13 @@ import { status } from "@grpc/grpc-js";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCa, issueCertificate } from "../../certs/index.js";
-import { silentLogger } from "../../core/logger.js";
-import { NatsServer } from "../../core/nats-server.js";
-import { RouteHeader } from "../../core/nats-subjects.js";
-import { createReplySigner, sha256, verifyReply } from "../../core/reply-signature.js";
-import { signRoute } from "../../core/route-signature.js";
+import { silentLogger } from "../../core/index.js";
+import { RouteHeader } from "../../core/nats/index.js";
+import { createReplySigner, sha256, signRoute, verifyReply } from "../../core/signing/index.js";
 import { CitizenRecordSchema } from "../../proto/gen/agencies/dcrc/v1/citizen_pb.js";
 import { AdapterFetchRequestSchema } from "../../proto/gen/xbus/v1/adapter_pb.js";
 import { type RouteReply, RouteReplySchema } from "../../proto/gen/xbus/v1/route_pb.js";
+import { NatsServer } from "../../stack/index.js";
 import { type AdapterDefinition, recordService } from "../sdk/index.js";
 import { type Connector, connectorNatsOptions, inProcessTarget, startConnector } from "./index.js";
 

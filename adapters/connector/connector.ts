@@ -3,15 +3,18 @@ import { performance } from "node:perf_hooks";
 import { create, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
-import { batchedToFields } from "../../core/batch-signature.js";
-import { XbusError } from "../../core/errors.js";
-import type { Logger } from "../../core/logger.js";
-import { readHeaders } from "../../core/nats-headers.js";
-import { agencySubjects, connectorQueue, RouteHeader, serviceSubject } from "../../core/nats-subjects.js";
-import { toBinarySpliced } from "../../core/proto-splice.js";
-import { type ReplySigner, sha256 } from "../../core/reply-signature.js";
-import { createRouteVerifier } from "../../core/route-signature.js";
-import { parseServiceName } from "../../core/service-name.js";
+import { parseServiceName } from "../../core/contract/index.js";
+import type { Logger } from "../../core/index.js";
+import { XbusError } from "../../core/index.js";
+import {
+  agencySubjects,
+  connectorQueue,
+  RouteHeader,
+  readHeaders,
+  serviceSubject,
+} from "../../core/nats/index.js";
+import { toBinarySpliced } from "../../core/rpc/index.js";
+import { batchedToFields, createRouteVerifier, type ReplySigner, sha256 } from "../../core/signing/index.js";
 import {
   Attr,
   contextFrom,
@@ -68,7 +71,7 @@ const ROUTE_HEADERS = [
   RouteHeader.traceparent,
 ] as const;
 
-/** The route headers the connector acts on, in one pass over the header block (core/nats-headers.ts). */
+/** The route headers the connector acts on, in one pass over the header block (core/nats/headers.ts). */
 function routeHeaders(msg: Msg): {
   exchangeId: string;
   deadline: string;

@@ -1,8 +1,7 @@
 import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
-import { XbusError } from "../../core/errors.js";
-import { createLogger } from "../../core/logger.js";
+import { createLogger, XbusError } from "../../core/index.js";
 import { CitizenRecordSchema } from "../../proto/gen/agencies/dcrc/v1/citizen_pb.js";
 import { AdapterFetchRequestSchema } from "../../proto/gen/xbus/v1/adapter_pb.js";
 import { adapterHandlers, encodedRecord, type FetchContext, NOT_FOUND, recordService } from "./index.js";

@@ -1,11 +1,10 @@
 import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
 import { create } from "@bufbuild/protobuf";
 import { AnySchema, anyPack } from "@bufbuild/protobuf/wkt";
-import { fieldPathsOf } from "../../core/catalogue.js";
-import { XbusError } from "../../core/errors.js";
-import { releasedBytes, retainFields } from "../../core/field-mask.js";
-import type { Logger } from "../../core/logger.js";
-import { parseServiceName } from "../../core/service-name.js";
+import { fieldPathsOf, parseServiceName } from "../../core/contract/index.js";
+import type { Logger } from "../../core/index.js";
+import { XbusError } from "../../core/index.js";
+import { releasedBytes, retainFields } from "../../core/minimise/index.js";
 import {
   Attr,
   contextFrom,

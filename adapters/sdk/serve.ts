@@ -1,10 +1,9 @@
 import { Server, ServerCredentials } from "@grpc/grpc-js";
-import { XbusError } from "../../core/errors.js";
-import { serviceDefinition, serviceImplementation } from "../../core/grpc.js";
-import { createLogger, type Logger } from "../../core/logger.js";
-import { type AuthCall, peerCertificateOf } from "../../core/peer-certificate.js";
-import { parseWorkloadId, spiffeIdsFromSubjectAltName } from "../../core/spiffe-id.js";
+import { parseWorkloadId, spiffeIdsFromSubjectAltName } from "../../core/contract/index.js";
+import { createLogger, type Logger, XbusError } from "../../core/index.js";
+import { serviceDefinition, serviceImplementation } from "../../core/rpc/index.js";
 import type { Telemetry } from "../../core/telemetry/index.js";
+import { type AuthCall, peerCertificateOf } from "../../core/tls/index.js";
 import { Adapter } from "../../proto/gen/xbus/v1/adapter_pb.js";
 import { type AdapterDefinition, adapterHandlers } from "./adapter.js";
 

@@ -7,10 +7,9 @@ import Database from "better-sqlite3";
 import type { ExchangeOutcome } from "../../broker/exchange/outcome.js";
 import { MerkleStore } from "../../broker/indexer/merkle-store.js";
 import { openExchangeLog } from "../../broker/log/jetstream-log.js";
-import { uuidv7 } from "../../core/ids.js";
-import { createLogger } from "../../core/logger.js";
-import { leafHash } from "../../core/merkle-hash.js";
-import { NatsServer } from "../../core/nats-server.js";
+import { createLogger, uuidv7 } from "../../core/index.js";
+import { leafHash } from "../../core/log-format/index.js";
+import { NatsServer } from "../../stack/index.js";
 import type { MicroBenchmark } from "./registry.js";
 
 /*

@@ -11,9 +11,8 @@ import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 import { beginExchange } from "../../broker/exchange/exchange-trace.js";
 import type { ExchangeOutcome } from "../../broker/index.js";
-import { Catalogue } from "../../core/catalogue.js";
-import { silentLogger } from "../../core/logger.js";
-import { parseServiceName } from "../../core/service-name.js";
+import { Catalogue, parseServiceName } from "../../core/contract/index.js";
+import { silentLogger } from "../../core/index.js";
 import { createTelemetry, type Telemetry } from "../../core/telemetry/index.js";
 
 const catalogue = Catalogue.load();

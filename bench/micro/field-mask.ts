@@ -1,5 +1,5 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { retainFields } from "../../core/field-mask.js";
+import { retainFields } from "../../core/minimise/index.js";
 import { CitizenRecordSchema } from "../../proto/gen/agencies/dcrc/v1/citizen_pb.js";
 import { paddedCitizenRecord } from "../record.js";
 import type { MicroBenchmark } from "./registry.js";

@@ -8,8 +8,7 @@
 import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
-import { Catalogue } from "../../core/catalogue.js";
-import { parseWorkloadId } from "../../core/spiffe-id.js";
+import { Catalogue, parseWorkloadId } from "../../core/contract/index.js";
 import { type ConsentRecord, decide, loadBundle, type PolicyRequest } from "../../policies/index.js";
 
 const bundle = loadBundle({

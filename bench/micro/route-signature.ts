@@ -1,5 +1,5 @@
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { createRouteVerifier, signRoute } from "../../core/route-signature.js";
+import { createRouteVerifier, signRoute } from "../../core/signing/index.js";
 import type { MicroBenchmark } from "./registry.js";
 
 const IN_FLIGHT = 64;
@@ -7,7 +7,7 @@ const IN_FLIGHT = 64;
 /**
  * Every exchange is signed by the broker and checked by the connector
  * (Ed25519 settled once per event-loop turn; under load one signature covers a
- * batch of routes, core/batch-signature.ts). 64 pairs are in flight at once,
+ * batch of routes, core/signing/batch-signature.ts). 64 pairs are in flight at once,
  * as under load: µs/op is the wall time per pair, what the broker and a
  * connector sustain together, not the latency of one pair.
  */

@@ -1,7 +1,7 @@
 import { status } from "@grpc/grpc-js";
 import { connect } from "@nats-io/transport-node";
 import { createCa, issueCertificate } from "../../certs/index.js";
-import { NatsServer } from "../../core/nats-server.js";
+import { NatsServer } from "../../stack/index.js";
 import { LAYOUTS, type Layout } from "../protocol.js";
 import {
   BARE_METHOD,
@@ -55,7 +55,7 @@ serveTarget(async () => {
     throw err;
   }
 
-  // The same client options as the broker's connection (cli/dev/stack.ts), so the hop costs both the same.
+  // The same client options as the broker's connection (stack/dev-stack.ts), so the hop costs both the same.
   const frontNc = await connect({ servers: nats.url, name: "bench-bare-front", noAsyncTraces: true });
   const front = await listenBare((call, cb) => {
     frontNc.request(BARE_SUBJECT, call.request, { timeout: REQUEST_TIMEOUT_MS }).then(

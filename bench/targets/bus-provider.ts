@@ -8,15 +8,14 @@ import {
   startConnector,
 } from "../../adapters/connector/index.js";
 import { type AdapterServer, serveAdapter } from "../../adapters/sdk/index.js";
-import { createLogger } from "../../core/logger.js";
-import { natsClientOptions } from "../../core/nats-client.js";
-import { natsTlsInForce } from "../../core/nats-tls.js";
-import { createReplySigner } from "../../core/reply-signature.js";
+import { createLogger } from "../../core/index.js";
+import { natsClientOptions, natsTlsInForce } from "../../core/nats/index.js";
+import { createReplySigner } from "../../core/signing/index.js";
 import { createTelemetry } from "../../core/telemetry/index.js";
 import { benchAgency } from "../agency.js";
 import { serveProvider } from "./child.js";
 
-/** Files the broker's process issued for the provider agency (cli/dev/stack.ts, connectors: "elsewhere"). */
+/** Files the broker's process issued for the provider agency (stack/dev-stack.ts, connectors: "elsewhere"). */
 export interface BusProviderConfig {
   mode: "bridged" | "in-process";
   natsUrl: string;

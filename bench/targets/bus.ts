@@ -2,11 +2,11 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { credentials } from "@grpc/grpc-js";
-import { type Stack, startStack, TRUST_DOMAIN } from "../../cli/dev/stack.js";
-import { createServiceClient } from "../../core/grpc.js";
-import { createLogger } from "../../core/logger.js";
+import { createLogger } from "../../core/index.js";
+import { createServiceClient } from "../../core/rpc/index.js";
 import { Consent } from "../../proto/gen/xbus/v1/consent_pb.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
+import { type Stack, startStack, TRUST_DOMAIN } from "../../stack/index.js";
 import { benchAgency } from "../agency.js";
 import { LAYOUTS, type Layout } from "../protocol.js";
 import { subjectForSize } from "../record.js";
@@ -14,7 +14,7 @@ import type { BusProviderConfig } from "./bus-provider.js";
 import { forkProvider, type ProviderProcess, serveTarget } from "./child.js";
 
 /**
- * The bus as `xbus dev` and the tests run it (cli/dev/stack.ts: its own
+ * The bus as `xbus dev` and the tests run it (stack/dev-stack.ts: its own
  * nats-server, certificates, broker, connector, adapter, and whatever the
  * stack turns on by default: the exchange log and its indexer, consent,
  * rates, tracing), with the bench's agency and policy bundle, whose grant has

@@ -1,12 +1,11 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServerUnaryCall } from "@grpc/grpc-js";
-import type { Catalogue } from "../../core/catalogue.js";
-import { XbusError } from "../../core/errors.js";
-import type { ServiceHandlers } from "../../core/grpc.js";
-import { UUID_PATTERN, uuidv7 } from "../../core/ids.js";
-import type { Logger } from "../../core/logger.js";
-import { peerCertificateOf } from "../../core/peer-certificate.js";
-import { parseWorkloadId } from "../../core/spiffe-id.js";
+import type { Catalogue } from "../../core/contract/index.js";
+import { parseWorkloadId } from "../../core/contract/index.js";
+import type { Logger } from "../../core/index.js";
+import { UUID_PATTERN, uuidv7, XbusError } from "../../core/index.js";
+import type { ServiceHandlers } from "../../core/rpc/index.js";
+import { peerCertificateOf } from "../../core/tls/index.js";
 import type { PolicySource } from "../../policies/index.js";
 import {
   type Consent,

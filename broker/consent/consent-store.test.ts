@@ -1,10 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { uuidv7 } from "../../core/ids.js";
-import { silentLogger } from "../../core/logger.js";
-import { NatsServer } from "../../core/nats-server.js";
+import { silentLogger, uuidv7 } from "../../core/index.js";
 import { ConsentRecordSchema } from "../../proto/gen/xbus/v1/consent_pb.js";
+import { NatsServer } from "../../stack/index.js";
 import { consentKey, openConsentStore } from "./consent-store.js";
 
 let nats: NatsServer;

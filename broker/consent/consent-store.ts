@@ -1,8 +1,8 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { UUID_PATTERN } from "../../core/ids.js";
-import type { Logger } from "../../core/logger.js";
+import type { Logger } from "../../core/index.js";
+import { UUID_PATTERN } from "../../core/index.js";
 import type { ConsentRecord as PolicyConsent } from "../../policies/index.js";
 import { type ConsentRecord, ConsentRecordSchema } from "../../proto/gen/xbus/v1/consent_pb.js";
 

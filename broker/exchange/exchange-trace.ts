@@ -1,11 +1,10 @@
 import { performance } from "node:perf_hooks";
 import type { Attributes, Span } from "@opentelemetry/api";
 import { ROOT_CONTEXT, TraceFlags, trace } from "@opentelemetry/api";
-import type { Catalogue } from "../../core/catalogue.js";
-import { XbusError } from "../../core/errors.js";
-import type { Logger } from "../../core/logger.js";
-import { serviceSubject } from "../../core/nats-subjects.js";
-import type { ServiceName } from "../../core/service-name.js";
+import type { Catalogue, ServiceName } from "../../core/contract/index.js";
+import type { Logger } from "../../core/index.js";
+import { XbusError } from "../../core/index.js";
+import { serviceSubject } from "../../core/nats/index.js";
 import {
   Attr,
   contextFrom,

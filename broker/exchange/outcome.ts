@@ -1,4 +1,4 @@
-import type { Reason } from "../../core/errors.js";
+import type { Reason } from "../../core/index.js";
 import type { Receipt } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import type { ProviderSignature } from "../../proto/gen/xbus/v1/route_pb.js";
 

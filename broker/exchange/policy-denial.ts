@@ -1,4 +1,4 @@
-import { type Reason, XbusError } from "../../core/errors.js";
+import { type Reason, XbusError } from "../../core/index.js";
 import type { Decision } from "../../policies/index.js";
 
 /** The error a consumer sees for a denied decision: consent problems keep their own reasons. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { XbusError } from "../../core/errors.js";
+import { XbusError } from "../../core/index.js";
 import { parseRate } from "../../policies/index.js";
 import { createRateLimiter } from "./rate-limiter.js";
 

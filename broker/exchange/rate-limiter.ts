@@ -1,4 +1,4 @@
-import { XbusError } from "../../core/errors.js";
+import { XbusError } from "../../core/index.js";
 import type { Rate } from "../../policies/index.js";
 
 /**

@@ -1,6 +1,6 @@
 import { readFileSync, unwatchFile, watchFile } from "node:fs";
 import { parseCrl } from "../../certs/index.js";
-import type { Logger } from "../../core/logger.js";
+import type { Logger } from "../../core/index.js";
 
 /**
  * The broker's view of the federation CRL: loaded at start (a missing or

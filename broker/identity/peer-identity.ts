@@ -1,7 +1,6 @@
 import type { PeerCertificate } from "node:tls";
-import { XbusError } from "../../core/errors.js";
-
-import { parseWorkloadId, spiffeIdsFromSubjectAltName, type WorkloadId } from "../../core/spiffe-id.js";
+import { parseWorkloadId, spiffeIdsFromSubjectAltName, type WorkloadId } from "../../core/contract/index.js";
+import { XbusError } from "../../core/index.js";
 
 export interface PeerIdentity {
   readonly id: WorkloadId;

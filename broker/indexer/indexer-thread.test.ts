@@ -3,10 +3,10 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { rootFromLeaves, verifyInclusion } from "../../cli/log/verify-tree.js";
-import { createLogger } from "../../core/logger.js";
-import { leafHash, treeHeadSignedBytes } from "../../core/merkle-hash.js";
+import { createLogger } from "../../core/index.js";
+import { leafHash, treeHeadSignedBytes } from "../../core/log-format/index.js";
 import { publishLogRecords, until, useLogStream } from "../../test/helpers/log-stream.js";
+import { rootFromLeaves, verifyInclusion } from "../../verifier/index.js";
 import { type IndexerThread, startIndexerWorker } from "./indexer-thread.js";
 import { LogIndex, LogIndexReader } from "./log-index.js";
 

@@ -1,13 +1,13 @@
 import type { KeyObject } from "node:crypto";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node";
-import type { Logger } from "../../core/logger.js";
-import type { NatsTlsInForce } from "../../core/nats-tls.js";
-import { startWorker } from "../../core/ts-worker.js";
+import type { Logger } from "../../core/index.js";
+import type { NatsTlsInForce } from "../../core/nats/index.js";
 import { LOG_STREAM } from "../log/jetstream-log.js";
 import type { Indexer } from "./indexer.js";
 import type { FromIndexerWorker, IndexerWorkerData, ToIndexerWorker } from "./indexer-worker.js";
 import { LogIndexReader } from "./log-index.js";
+import { startWorker } from "./ts-worker.js";
 
 export interface IndexerWorkerOptions {
   /** The caller's connection: lag() asks the stream's last sequence with it. */

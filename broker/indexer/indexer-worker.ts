@@ -1,9 +1,9 @@
 import { createPrivateKey } from "node:crypto";
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import { type ConnectionOptions, connect } from "@nats-io/transport-node";
-import { errorFields, type Level, type Logger } from "../../core/logger.js";
-import { natsTlsInForce } from "../../core/nats-tls.js";
-import type { TlsPem } from "../../core/tls-files.js";
+import { errorFields, type Level, type Logger } from "../../core/index.js";
+import { natsTlsInForce } from "../../core/nats/index.js";
+import type { TlsPem } from "../../core/tls/index.js";
 import { startIndexer } from "./indexer.js";
 import { LogIndex } from "./log-index.js";
 

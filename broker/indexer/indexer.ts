@@ -1,6 +1,6 @@
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { Logger } from "../../core/logger.js";
+import type { Logger } from "../../core/index.js";
 import { LOG_STREAM } from "../log/jetstream-log.js";
 import type { LogIndex } from "./log-index.js";
 import { checkResume } from "./resume-check.js";

@@ -1,7 +1,7 @@
 import { type KeyObject, sign } from "node:crypto";
 import { fromBinary } from "@bufbuild/protobuf";
 import Database from "better-sqlite3";
-import { leafHash, treeHeadSignedBytes } from "../../core/merkle-hash.js";
+import { leafHash, treeHeadSignedBytes } from "../../core/log-format/index.js";
 import { Decision, type ExchangeRecord, ExchangeRecordSchema } from "../../proto/gen/xbus/v1/log_pb.js";
 import { MerkleStore } from "./merkle-store.js";
 

@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { rootFromLeaves, verifyConsistency, verifyInclusion } from "../../cli/log/verify-tree.js";
-import { leafHash } from "../../core/merkle-hash.js";
+import { leafHash } from "../../core/log-format/index.js";
+import { rootFromLeaves, verifyConsistency, verifyInclusion } from "../../verifier/index.js";
 import { MerkleStore } from "./merkle-store.js";
 
 // RFC 6962 test vectors, as published with the Certificate Transparency reference implementations.

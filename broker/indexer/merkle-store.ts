@@ -1,5 +1,5 @@
 import type { Database, Statement } from "better-sqlite3";
-import { EMPTY_ROOT, nodeHash } from "../../core/merkle-hash.js";
+import { EMPTY_ROOT, nodeHash } from "../../core/log-format/index.js";
 
 /** A proof asked for outside the tree (an index, a size): the caller's mistake, a 400 in the review API. */
 export class ProofRangeError extends RangeError {

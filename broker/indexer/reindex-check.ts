@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 // The independent verifier's consistency check, not the indexer's own Merkle code: a rebuilt tree is held
 // to the old head as `xbus log verify` holds a later head to an earlier one.
-import { type Growth, proveGrowth } from "../../cli/log/consistency.js";
+import { type Growth, proveGrowth } from "../../verifier/index.js";
 import { LogIndexReader, type TreeHead } from "./log-index.js";
 
 const OLD_HEAD = "the old index's last signed head";

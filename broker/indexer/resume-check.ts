@@ -1,5 +1,5 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { leafHash } from "../../core/merkle-hash.js";
+import { leafHash } from "../../core/log-format/index.js";
 import { LOG_STREAM } from "../log/jetstream-log.js";
 import type { LogIndexReader } from "./log-index.js";
 

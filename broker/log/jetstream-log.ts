@@ -2,14 +2,11 @@ import type { KeyObject } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { batchedToFields } from "../../core/batch-signature.js";
-import { XbusError } from "../../core/errors.js";
-import type { Logger } from "../../core/logger.js";
-import { leafHash, receiptSignedBytes } from "../../core/merkle-hash.js";
-import { watchConnectivity } from "../../core/nats-connectivity.js";
-import { natsHeaders } from "../../core/nats-headers.js";
-import { createRequestMux } from "../../core/nats-request.js";
-import { signBatched } from "../../core/sign-async.js";
+import type { Logger } from "../../core/index.js";
+import { XbusError } from "../../core/index.js";
+import { leafHash, receiptSignedBytes } from "../../core/log-format/index.js";
+import { createRequestMux, natsHeaders, watchConnectivity } from "../../core/nats/index.js";
+import { batchedToFields, signBatched } from "../../core/signing/index.js";
 import { type Receipt, ReceiptSchema } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { Decision, type ExchangeRecord, ExchangeRecordSchema } from "../../proto/gen/xbus/v1/log_pb.js";
 import type { ExchangeOutcome, ExchangeRecorder } from "../exchange/outcome.js";
@@ -109,7 +106,7 @@ export async function openExchangeLog(o: ExchangeLogOptions): Promise<ExchangeRe
   await ensureLogStream(o.nats, o.replicas);
   const ackTimeout = o.ackTimeoutMs ?? 5000;
   const mux = createRequestMux(o.nats);
-  // js.publish's request, on the broker's own inbox mux (core/nats-request.ts): the same headers and ack.
+  // js.publish's request, on the broker's own inbox mux (core/nats/request.ts): the same headers and ack.
   const append = async (bytes: Uint8Array, msgID: string, timeout: number): Promise<{ seq: number }> => {
     const h = natsHeaders({ "Nats-Msg-Id": msgID, "Nats-Expected-Stream": LOG_STREAM });
     const reply = await mux.request(LOG_SUBJECT, bytes, { timeoutMs: timeout, headers: h });
@@ -151,7 +148,7 @@ export async function openExchangeLog(o: ExchangeLogOptions): Promise<ExchangeRe
       return create(ReceiptSchema, {
         ...receipt,
         leafHash: Buffer.from(receipt.leafHash, "hex"),
-        // Under load one signature covers a batch of receipts (core/batch-signature.ts).
+        // Under load one signature covers a batch of receipts (core/signing/batch-signature.ts).
         ...batchedToFields(await signBatched(receiptSignedBytes(receipt), o.signingKey)),
       });
     },

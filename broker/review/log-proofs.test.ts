@@ -1,8 +1,8 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import { verifyConsistency, verifyInclusion } from "../../cli/log/verify-tree.js";
 import { Decision } from "../../proto/gen/xbus/v1/log_pb.js";
 import { writeTestLogIndex } from "../../test/helpers/log-index.js";
+import { verifyConsistency, verifyInclusion } from "../../verifier/index.js";
 
 // The proof routes of the review API over a real index: what they answer for every kind of bad
 // parameter (a 400 naming it, never a 500 or a proof of something else), and that what they do

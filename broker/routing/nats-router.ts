@@ -1,13 +1,16 @@
 import type { KeyObject } from "node:crypto";
 import { fromBinary } from "@bufbuild/protobuf";
 import { errors, type NatsConnection } from "@nats-io/transport-node";
-import { isReason, Reason, XbusError } from "../../core/errors.js";
-import { watchConnectivity } from "../../core/nats-connectivity.js";
-import { natsHeaders } from "../../core/nats-headers.js";
-import { createRequestMux } from "../../core/nats-request.js";
-import { RouteHeader, serviceSubject } from "../../core/nats-subjects.js";
-import { signRoute } from "../../core/route-signature.js";
-import type { ServiceName } from "../../core/service-name.js";
+import type { ServiceName } from "../../core/contract/index.js";
+import { isReason, Reason, XbusError } from "../../core/index.js";
+import {
+  createRequestMux,
+  natsHeaders,
+  RouteHeader,
+  serviceSubject,
+  watchConnectivity,
+} from "../../core/nats/index.js";
+import { signRoute } from "../../core/signing/index.js";
 import { type RouteError, type RouteReply, RouteReplySchema } from "../../proto/gen/xbus/v1/route_pb.js";
 
 export interface RouteInput {

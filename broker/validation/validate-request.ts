@@ -1,6 +1,6 @@
-import type { Catalogue, CatalogueService } from "../../core/catalogue.js";
-import { XbusError } from "../../core/errors.js";
-import { parseServiceName } from "../../core/service-name.js";
+import type { Catalogue, CatalogueService } from "../../core/contract/index.js";
+import { parseServiceName } from "../../core/contract/index.js";
+import { XbusError } from "../../core/index.js";
 import type { FetchRequest } from "../../proto/gen/xbus/v1/exchange_pb.js";
 
 export interface ValidationRules {

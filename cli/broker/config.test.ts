@@ -3,12 +3,13 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { brokerTlsCheck } from "../../broker/index.js";
 import { createCa, issueCertificate } from "../../certs/index.js";
-import { silentLogger } from "../../core/logger.js";
-import { watchTlsFiles } from "../../core/tls-files.js";
+import { silentLogger } from "../../core/index.js";
+import { watchTlsFiles } from "../../core/tls/index.js";
+import { tokenHash } from "../../stack/index.js";
 import { ConfigError, type Flags } from "../config/settings.js";
-import { brokerTlsCheck, loadBrokerConfig } from "./config.js";
-import { tokenHash } from "./services.js";
+import { loadBrokerConfig } from "./config.js";
 
 /* The settings of `xbus broker`: every refusal names the setting and its file, and never shows a secret. */
 let dir: string;

@@ -1,10 +1,10 @@
 import type { KeyObject } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { dirname } from "node:path";
+import { brokerOf } from "../../broker/index.js";
 import { type AlertOptions, resolveAlertOptions } from "../../broker/review/alerts.js";
-import type { WorkloadId } from "../../core/spiffe-id.js";
-import type { TlsFilePaths, TlsPem } from "../../core/tls-files.js";
-import { checkOwnTls, type Flags, keepsIdentity, settingsReader } from "../config/settings.js";
+import type { TlsPem } from "../../core/tls/index.js";
+import { type Flags, settingsReader } from "../config/settings.js";
 
 /**
  * `xbus broker`'s settings (README, "Running a broker"), checked whole before
@@ -60,24 +60,6 @@ export const BROKER_SETTINGS = {
   /** The IANA time zone of office hours for the review API's off-hours alerts (default UTC). */
   "review.alerts_time_zone": "alerts-time-zone",
 } as const;
-
-/** What `xbus broker` and `xbus dev` take as the broker's own certificate; otherwise what they wanted. */
-const brokerOf =
-  (trustDomain: string) =>
-  (id: WorkloadId | undefined): string | undefined =>
-    id?.role === "broker" && id.trustDomain === trustDomain
-      ? undefined
-      : `a broker of trust domain ${trustDomain} (spiffe://${trustDomain}/xbus/broker/<name>)`;
-
-/**
- * `checkTls` for a broker whose files no setting names (`xbus dev`'s, which
- * issues its own certificate): the same checks, the renewal keeping the
- * broker's SPIFFE ID, `spiffeId`; the reason names the file.
- */
-export const brokerTlsCheck =
-  (trustDomain: string, files: TlsFilePaths, spiffeId: string) =>
-  (pem: TlsPem, now = new Date()): void =>
-    void checkOwnTls({ files, pem, expected: keepsIdentity(brokerOf(trustDomain), spiffeId), now });
 
 const LOG_ID = /^[A-Za-z0-9][A-Za-z0-9./_-]{0,127}$/;
 const BROKER_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;

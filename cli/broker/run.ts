@@ -1,14 +1,18 @@
 import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node";
 import { logRenewal } from "../../certs/index.js";
-import { Catalogue } from "../../core/catalogue.js";
-import type { Logger } from "../../core/logger.js";
-import { connectOrWait, natsClientOptions } from "../../core/nats-client.js";
-import { type NatsTlsInForce, natsTlsInForce } from "../../core/nats-tls.js";
+import { Catalogue } from "../../core/contract/index.js";
+import type { Logger } from "../../core/index.js";
+import {
+  connectOrWait,
+  type NatsTlsInForce,
+  natsClientOptions,
+  natsTlsInForce,
+} from "../../core/nats/index.js";
 import { countNatsReconnects, type Telemetry } from "../../core/telemetry/index.js";
-import { watchTlsFiles } from "../../core/tls-files.js";
+import { watchTlsFiles } from "../../core/tls/index.js";
 import { createPolicyStore } from "../../policies/index.js";
+import { startBrokerServices } from "../../stack/index.js";
 import type { BrokerConfig } from "./config.js";
-import { startBrokerServices } from "./services.js";
 
 /** The broker in a process of its own, as `xbus broker` runs it. */
 export interface BrokerProcess {

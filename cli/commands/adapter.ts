@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { adapterClient, DEFAULT_UNKNOWN_SUBJECT, runConformance } from "../../adapters/conformance/index.js";
-import { Catalogue } from "../../core/catalogue.js";
+import { Catalogue } from "../../core/contract/index.js";
+import { readDevJson } from "../../stack/index.js";
 import { HOST_PORT } from "../config/settings.js";
-import { readDevJson } from "../dev/dev-json.js";
 import { whyUnreadable } from "../user-file.js";
 import { act, type Run, requiredOption, UsageError, type XbusCommand } from "./command.js";
 

@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { createLogger } from "../../core/logger.js";
+import { createLogger } from "../../core/index.js";
 import { createTelemetry } from "../../core/telemetry/index.js";
 import { BROKER_SETTINGS, loadBrokerConfig } from "../broker/config.js";
 import { type BrokerProcess, startBrokerProcess } from "../broker/run.js";

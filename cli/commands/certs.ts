@@ -13,7 +13,7 @@ import {
   statusOf,
   writeIssued,
 } from "../../certs/index.js";
-import { formatWorkloadId } from "../../core/spiffe-id.js";
+import { formatWorkloadId } from "../../core/contract/index.js";
 import { readUserFile } from "../user-file.js";
 import {
   act,

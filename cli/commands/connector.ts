@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { createLogger } from "../../core/logger.js";
+import { createLogger } from "../../core/index.js";
 import { createTelemetry } from "../../core/telemetry/index.js";
 import { CONNECTOR_SETTINGS, loadConnectorConfig } from "../connector/config.js";
 import { type ConnectorProcess, startConnectorProcess } from "../connector/run.js";

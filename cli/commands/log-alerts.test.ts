@@ -1,10 +1,10 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AlertsJson } from "../../broker/index.js";
 import { type ReviewServer, serveReview } from "../../broker/review/serve.js";
 import { Decision } from "../../proto/gen/xbus/v1/log_pb.js";
 import { type TestLogIndex, writeTestLogIndex } from "../../test/helpers/log-index.js";
 import { runXbusAsync } from "../../test/helpers/xbus-process.js";
-import type { AlertsJson } from "../log/review-client.js";
 
 const TOKEN = randomBytes(24).toString("base64url");
 const EHR = "spiffe://gov.bt/agency/moh/system/ehr";

@@ -16,7 +16,7 @@ import { Decision } from "../../proto/gen/xbus/v1/log_pb.js";
 import { LOG_ID, rogueSigner, writeTestLogIndex } from "../../test/helpers/log-index.js";
 import { serveInSuite } from "../../test/helpers/serve-in-suite.js";
 import { runXbusAsync } from "../../test/helpers/xbus-process.js";
-import type { TreeHeadJson } from "../log/review-client.js";
+import type { TreeHeadJson } from "../../verifier/index.js";
 
 // `xbus log verify` live, as a reviewer runs it, against a real index served by the real review API,
 // behind a proxy that each test steers: which tree head it serves for the export and which when the CLI

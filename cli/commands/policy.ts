@@ -2,8 +2,7 @@ import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command } from "commander";
 import { DEFAULT_SUBJECT_ID_PATTERN } from "../../broker/index.js";
-import { Catalogue } from "../../core/catalogue.js";
-import { parseWorkloadId } from "../../core/spiffe-id.js";
+import { Catalogue, parseWorkloadId } from "../../core/contract/index.js";
 import {
   BundleError,
   CONSENT_CASES,

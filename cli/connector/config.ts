@@ -1,6 +1,6 @@
 import type { KeyObject, X509Certificate } from "node:crypto";
-import { isAgencyName } from "../../core/service-name.js";
-import type { TlsPem } from "../../core/tls-files.js";
+import { isAgencyName } from "../../core/contract/index.js";
+import type { TlsPem } from "../../core/tls/index.js";
 import { ConfigError, type Flags, type Identity, settingsReader } from "../config/settings.js";
 
 export { ConfigError };
@@ -16,7 +16,7 @@ export interface ConnectorConfig {
   /** The `<name>` of `spiffe://<td>/agency/<agency>/connector/<name>`. */
   name: string;
   servers: string[];
-  /** The files watched for renewals. NATS is never given them: it gets the set in force (core/nats-tls.ts). */
+  /** The files watched for renewals. NATS is never given them: it gets the set in force (core/nats/tls.ts). */
   tlsFiles: { caFile: string; certFile: string; keyFile: string };
   /** The text of those files as checked at start: a renewal is what differs from it. */
   tlsPem: TlsPem;

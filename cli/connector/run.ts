@@ -6,19 +6,23 @@ import {
   startConnector,
 } from "../../adapters/connector/index.js";
 import { logCertificateExpiry, logRenewal } from "../../certs/index.js";
-import type { Logger } from "../../core/logger.js";
-import { connectOrWait, natsClientOptions } from "../../core/nats-client.js";
-import { watchConnectivity } from "../../core/nats-connectivity.js";
-import { agencySubjects } from "../../core/nats-subjects.js";
-import { type NatsTlsInForce, natsTlsInForce } from "../../core/nats-tls.js";
-import { createReplySigner } from "../../core/reply-signature.js";
+import type { Logger } from "../../core/index.js";
+import {
+  agencySubjects,
+  connectOrWait,
+  type NatsTlsInForce,
+  natsClientOptions,
+  natsTlsInForce,
+  watchConnectivity,
+} from "../../core/nats/index.js";
+import { createReplySigner } from "../../core/signing/index.js";
 import {
   countNatsReconnects,
   type MetricsServer,
   serveMetrics,
   type Telemetry,
 } from "../../core/telemetry/index.js";
-import { watchTlsFiles } from "../../core/tls-files.js";
+import { watchTlsFiles } from "../../core/tls/index.js";
 import type { ConnectorConfig, ConnectorIdentity } from "./config.js";
 
 /** One agency's connector in a process of its own, as `xbus connector` runs it. */

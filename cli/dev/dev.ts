@@ -3,11 +3,10 @@ import { join, resolve } from "node:path";
 import { toJson, toJsonString } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { credentials } from "@grpc/grpc-js";
-import { createServiceClient } from "../../core/grpc.js";
-import { createLogger } from "../../core/logger.js";
-import { takePidLock } from "../../core/pid-lock.js";
+import { createLogger, takePidLock } from "../../core/index.js";
+import { createServiceClient } from "../../core/rpc/index.js";
 import { Exchange, type FetchResponse, ReceiptSchema } from "../../proto/gen/xbus/v1/exchange_pb.js";
-import { type Stack, startStack } from "./stack.js";
+import { DEV_SAMPLE, devJsonOf, journeyArgs, type Stack, startStack } from "../../stack/index.js";
 
 export interface DevOptions {
   /** Perform one Fetch, print it, stop everything, exit. */
@@ -19,8 +18,8 @@ export interface DevOptions {
 }
 
 const DEFAULT_DIR = join(".xbus", "dev");
-const SERVICE = "dcrc.citizen-record";
-const PURPOSE = "scholarship-eligibility";
+const SERVICE = DEV_SAMPLE.service;
+const PURPOSE = DEV_SAMPLE.purpose;
 
 /** `xbus dev`: the whole bus on this machine, until Ctrl-C. */
 export async function runDev(opts: DevOptions): Promise<number> {
@@ -101,7 +100,8 @@ async function runDevIn(dir: string, opts: DevOptions): Promise<number> {
   say("Check an adapter with the conformance kit, or run a cross-agency journey:");
   const first = stack.adapters.find((a) => a.address);
   if (first) say(`  npm run xbus -- adapter test --target ${first.address}`);
-  say("  npx tsx adapters/examples/journeys/main.ts scholarship   (or licence-renewal)");
+  for (const journey of ["scholarship", "licence-renewal"] as const)
+    say(`  npx tsx adapters/examples/journeys/main.ts ${journeyArgs(stack, journey).join(" ")}`);
   say("");
   say("Ctrl-C stops everything.");
   await new Promise<void>((resolveStop) => {
@@ -150,35 +150,4 @@ function exchangeLines(res: FetchResponse, dir: string, offline: string): string
     );
   }
   return lines;
-}
-
-/** What `.xbus/dev/dev.json` says, for other tools (grpcurl, the conformance kit, the journeys). */
-export function devJsonOf(stack: Stack) {
-  const subject = stack.population.citizens[0]?.id ?? "";
-  return {
-    broker: stack.brokerAddress,
-    nats: stack.nats.url,
-    ...(stack.natsAuth && {
-      nats_client: { cert: stack.brokerCert.certPath, key: stack.brokerCert.keyPath },
-    }),
-    ca: stack.caPath,
-    ca_dir: stack.caDir.paths.dir,
-    crl: stack.crlPath,
-    consumer: {
-      spiffe_id: stack.consumer.spiffeId,
-      cert: stack.consumer.certPath,
-      key: stack.consumer.keyPath,
-    },
-    sample_subject_id: subject,
-    service: SERVICE,
-    purpose: PURPOSE,
-    consumers: stack.consumers.map((c) => ({ spiffe_id: c.spiffeId, cert: c.certPath, key: c.keyPath })),
-    adapters: stack.adapters.map((a) => ({
-      agency: a.agency,
-      address: a.address,
-      client: { cert: a.client.certPath, key: a.client.keyPath },
-    })),
-    adapter_client: { cert: stack.adapterClient.certPath, key: stack.adapterClient.keyPath },
-    ...(stack.review && { review: stack.review, log: stack.logFiles }),
-  };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import type { ReviewClient } from "../../verifier/index.js";
 import { type ExchangesPage, exchangePages } from "./query.js";
-import type { ReviewClient } from "./review-client.js";
 
 /** A stand-in for the review API: what the paging asks for is the point here, not the answers. */
 function fakeApi(answer: (query: Record<string, string | number | undefined>) => ExchangesPage) {

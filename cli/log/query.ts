@@ -1,4 +1,4 @@
-import type { ReviewClient } from "./review-client.js";
+import type { ReviewClient } from "../../verifier/index.js";
 
 /** One exchange as `GET /v1/exchanges` lists it. */
 export interface ExchangeJson {

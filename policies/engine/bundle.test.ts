@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Catalogue } from "../../core/catalogue.js";
-import { parseWorkloadId } from "../../core/spiffe-id.js";
+import { Catalogue, parseWorkloadId } from "../../core/contract/index.js";
 import { BundleError, loadBundle, parseBundle } from "./bundle.js";
 import { decide, grantsFor } from "./decide.js";
 

@@ -2,9 +2,8 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
-import type { Catalogue } from "../../core/catalogue.js";
-import { isAgencyName } from "../../core/service-name.js";
-import { parseWorkloadId } from "../../core/spiffe-id.js";
+import type { Catalogue } from "../../core/contract/index.js";
+import { isAgencyName, parseWorkloadId } from "../../core/contract/index.js";
 import { type Condition, compileCondition } from "./condition.js";
 import { parseRate, type Rate } from "./rate.js";
 

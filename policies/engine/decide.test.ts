@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Catalogue } from "../../core/catalogue.js";
-import { parseWorkloadId } from "../../core/spiffe-id.js";
+import { Catalogue, parseWorkloadId } from "../../core/contract/index.js";
 import { parseBundle } from "./bundle.js";
 import type { ConsentRecord } from "./consent.js";
 import { decide, grantsFor, type PolicyRequest } from "./decide.js";

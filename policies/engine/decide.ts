@@ -1,4 +1,4 @@
-import type { WorkloadId } from "../../core/spiffe-id.js";
+import type { WorkloadId } from "../../core/contract/index.js";
 import type { Grant, PolicyBundle } from "./bundle.js";
 import { type ConsentProblem, type ConsentRecord, consentProblem } from "./consent.js";
 import type { Rate } from "./rate.js";

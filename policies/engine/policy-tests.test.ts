@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { Catalogue } from "../../core/catalogue.js";
+import { Catalogue } from "../../core/contract/index.js";
 import { parseBundle } from "./bundle.js";
 import { loadPolicyTests, PolicyTestFileError, parsePolicyTests, runPolicyTests } from "./policy-tests.js";
 import { whoCan } from "./who-can.js";

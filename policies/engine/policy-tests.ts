@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { isMap, isSeq, LineCounter, type Node, parseDocument } from "yaml";
-import type { Catalogue } from "../../core/catalogue.js";
-import { parseWorkloadId, type WorkloadId } from "../../core/spiffe-id.js";
+import type { Catalogue } from "../../core/contract/index.js";
+import { parseWorkloadId, type WorkloadId } from "../../core/contract/index.js";
 import type { PolicyBundle } from "./bundle.js";
 import type { ConsentRecord } from "./consent.js";
 import { type Decision, decide } from "./decide.js";

@@ -1,6 +1,6 @@
 import { type FSWatcher, watch } from "node:fs";
-import type { Catalogue } from "../../core/catalogue.js";
-import type { Logger } from "../../core/logger.js";
+import type { Catalogue } from "../../core/contract/index.js";
+import type { Logger } from "../../core/index.js";
 import { BundleError, loadBundle, type PolicyBundle } from "./bundle.js";
 
 /** Where the broker reads the bundle in force; read once per exchange so a reload never splits one. */

@@ -1,4 +1,4 @@
-import type { Catalogue } from "../../core/catalogue.js";
+import type { Catalogue } from "../../core/contract/index.js";
 import type { PolicyBundle } from "./bundle.js";
 import { covers } from "./decide.js";
 

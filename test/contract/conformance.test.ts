@@ -9,12 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adapterClient, type CheckResult, runConformance } from "../../adapters/conformance/index.js";
 import { mohAdapter } from "../../adapters/examples/moh/adapter.js";
 import { adapterHandlers } from "../../adapters/sdk/index.js";
-import { devJsonOf } from "../../cli/dev/dev.js";
-import { XbusError } from "../../core/errors.js";
-import { serviceDefinition, serviceImplementation } from "../../core/grpc.js";
-import { silentLogger } from "../../core/logger.js";
+import { silentLogger, XbusError } from "../../core/index.js";
+import { serviceDefinition, serviceImplementation } from "../../core/rpc/index.js";
 import { CitizenRecordSchema } from "../../proto/gen/agencies/dcrc/v1/citizen_pb.js";
 import { Adapter } from "../../proto/gen/xbus/v1/adapter_pb.js";
+import { devJsonOf } from "../../stack/index.js";
 import { startTestStack, type TestStack } from "../helpers/stack.js";
 
 /*

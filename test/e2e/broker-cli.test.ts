@@ -14,12 +14,10 @@ import {
   type IssueRequest,
   initCaDir,
 } from "../../certs/index.js";
-import { tokenHash } from "../../cli/broker/services.js";
-import { createServiceClient } from "../../core/grpc.js";
-import { silentLogger } from "../../core/logger.js";
-import { natsAuthConfig } from "../../core/nats-auth.js";
-import { NatsServer } from "../../core/nats-server.js";
+import { silentLogger } from "../../core/index.js";
+import { createServiceClient } from "../../core/rpc/index.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
+import { NatsServer, natsAuthConfig, tokenHash } from "../../stack/index.js";
 import {
   brokerCertificate,
   certificateSha256,

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { dcrcAdapter } from "../../adapters/examples/dcrc/adapter.js";
 import type { AdapterDefinition } from "../../adapters/sdk/index.js";
-import type { NatsServer } from "../../core/nats-server.js";
-import { sha256, verifyReply } from "../../core/reply-signature.js";
+import { sha256, verifyReply } from "../../core/signing/index.js";
+import type { NatsServer } from "../../stack/index.js";
 import { deadline, failure, startTestStack, type TestStack } from "../helpers/stack.js";
 import { certificateSha256, natsClientCertificates } from "../helpers/tls.js";
 import {

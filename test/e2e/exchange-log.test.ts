@@ -9,20 +9,24 @@ import { DiscardPolicy, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LOG_STREAM, LogIndex, LogIndexReader } from "../../broker/index.js";
-import { type ExportLine, exportLog } from "../../cli/log/export.js";
-import { checkReceipt } from "../../cli/log/receipt.js";
-import { reviewClient, type TreeHeadJson } from "../../cli/log/review-client.js";
-import { verifyExport } from "../../cli/log/verify.js";
-import { verifyConsistency, verifyInclusion } from "../../cli/log/verify-tree.js";
-import { batchedFromFields, verifyBatchedSignature } from "../../core/batch-signature.js";
-import { receiptSignedBytes } from "../../core/merkle-hash.js";
-import { verifyReply } from "../../core/reply-signature.js";
+import { receiptSignedBytes } from "../../core/log-format/index.js";
+import { batchedFromFields, verifyBatchedSignature, verifyReply } from "../../core/signing/index.js";
 import {
   FetchRequestSchema,
   FetchResponseSchema,
   type Receipt,
   ReceiptSchema,
 } from "../../proto/gen/xbus/v1/exchange_pb.js";
+import {
+  checkReceipt,
+  type ExportLine,
+  exportLog,
+  reviewClient,
+  type TreeHeadJson,
+  verifyConsistency,
+  verifyExport,
+  verifyInclusion,
+} from "../../verifier/index.js";
 import { deadline, failure, startTestStack, type TestStack } from "../helpers/stack.js";
 import { runXbusAsync } from "../helpers/xbus-process.js";
 

@@ -6,7 +6,7 @@ import { status } from "@grpc/grpc-js";
 import { headers, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCa, issueCertificate } from "../../certs/index.js";
-import { RouteHeader } from "../../core/nats-subjects.js";
+import { RouteHeader } from "../../core/nats/index.js";
 import {
   type CitizenRecord,
   CitizenRecordSchema,

@@ -3,9 +3,9 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { renewalApplicant, scholarshipApplicant } from "../../adapters/examples/journeys/applicants.js";
 import { consentToRenewal, licenceRenewal } from "../../adapters/examples/journeys/licence-renewal.js";
 import { scholarshipApplication } from "../../adapters/examples/journeys/scholarship.js";
-import { DEV_LICENSING, DEV_PORTAL } from "../../cli/dev/stack.js";
-import { createServiceClient } from "../../core/grpc.js";
+import { createServiceClient } from "../../core/rpc/index.js";
 import { Consent } from "../../proto/gen/xbus/v1/consent_pb.js";
+import { DEV_LICENSING, DEV_PORTAL } from "../../stack/index.js";
 import { startTestStack, type TestStack } from "../helpers/stack.js";
 
 /*

@@ -2,7 +2,7 @@ import { verify } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { LogIndex } from "../../broker/index.js";
-import { treeHeadSignedBytes } from "../../core/merkle-hash.js";
+import { treeHeadSignedBytes } from "../../core/log-format/index.js";
 import { deadline, startTestStack, type TestStack } from "../helpers/stack.js";
 
 /*

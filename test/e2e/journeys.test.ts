@@ -1,5 +1,4 @@
 import { execFile } from "node:child_process";
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { credentials } from "@grpc/grpc-js";
@@ -13,10 +12,9 @@ import {
 import { SCHOLARSHIP_PAPERS, scholarshipApplication } from "../../adapters/examples/journeys/scholarship.js";
 import { examResultsOf } from "../../adapters/examples/moe/exam-records.js";
 import { medicalFitnessOf } from "../../adapters/examples/moh/health-records.js";
-import { devJsonOf } from "../../cli/dev/dev.js";
-import { DEV_LICENSING, DEV_PORTAL } from "../../cli/dev/stack.js";
-import { createServiceClient } from "../../core/grpc.js";
+import { createServiceClient } from "../../core/rpc/index.js";
 import { Consent } from "../../proto/gen/xbus/v1/consent_pb.js";
+import { DEV_LICENSING, DEV_PORTAL, journeyArgs } from "../../stack/index.js";
 import { failure, startTestStack, type TestStack } from "../helpers/stack.js";
 
 /*
@@ -148,16 +146,13 @@ describe("the runnable journeys", () => {
   it.each([
     ["scholarship", "The applicant no longer had to bring:", SCHOLARSHIP_PAPERS[2]],
     ["licence-renewal", "The licence holder no longer had to bring:", RENEWAL_PAPERS[1]],
-  ])("%s prints what the citizen no longer had to bring", async (journey, heading, paper) => {
-    writeFileSync(join(stack.dir, "dev.json"), JSON.stringify(devJsonOf(stack)));
+  ] as const)("%s prints what the citizen no longer had to bring", async (journey, heading, paper) => {
     const main = join(import.meta.dirname, "../../adapters/examples/journeys/main.ts");
     const { stdout } = await promisify(execFile)(process.execPath, [
       "--import",
       "tsx",
       main,
-      journey,
-      "--dev-dir",
-      stack.dir,
+      ...journeyArgs(stack, journey),
     ]);
     expect(stdout).toContain(heading);
     expect(stdout).toContain(paper);

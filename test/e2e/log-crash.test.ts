@@ -7,12 +7,16 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { LOG_STREAM } from "../../broker/index.js";
-import { type ExportLine, exportLog } from "../../cli/log/export.js";
-import { reviewClient, type TreeHeadJson } from "../../cli/log/review-client.js";
-import { verifyExport } from "../../cli/log/verify.js";
-import { createServiceClient } from "../../core/grpc.js";
-import { NatsServer } from "../../core/nats-server.js";
+import { createServiceClient } from "../../core/rpc/index.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
+import { NatsServer } from "../../stack/index.js";
+import {
+  type ExportLine,
+  exportLog,
+  reviewClient,
+  type TreeHeadJson,
+  verifyExport,
+} from "../../verifier/index.js";
 
 /*
  * The broker process is killed with SIGKILL while clients are mid-flight.

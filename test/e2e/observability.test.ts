@@ -2,7 +2,7 @@ import { createServer } from "node:net";
 import { Metadata, status } from "@grpc/grpc-js";
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger } from "../../core/logger.js";
+import { createLogger } from "../../core/index.js";
 import { createTelemetry, SpanName } from "../../core/telemetry/index.js";
 import { deadline, failure, startTestStack, type TestStack } from "../helpers/stack.js";
 

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { credentials, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createServiceClient } from "../../core/grpc.js";
+import { createServiceClient } from "../../core/rpc/index.js";
 import { loadBundle } from "../../policies/index.js";
 import { Consent } from "../../proto/gen/xbus/v1/consent_pb.js";
 import { deadline, failure, startTestStack, type TestStack } from "../helpers/stack.js";

@@ -5,10 +5,10 @@ import { join } from "node:path";
 import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import type { Hono } from "hono";
 import { createReviewApp, LogIndex, LogIndexReader } from "../../broker/index.js";
-import type { TreeHeadJson } from "../../cli/log/review-client.js";
-import { rawEd25519 } from "../../core/ed25519-raw.js";
-import { treeHeadSignedBytes } from "../../core/merkle-hash.js";
+import { treeHeadSignedBytes } from "../../core/log-format/index.js";
+import { rawEd25519 } from "../../core/signing/index.js";
 import { ExchangeRecordSchema } from "../../proto/gen/xbus/v1/log_pb.js";
+import type { TreeHeadJson } from "../../verifier/index.js";
 
 /** The log ID of every test index's tree heads. */
 export const LOG_ID = "xbus-test-log";

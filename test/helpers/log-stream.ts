@@ -7,8 +7,8 @@ import { jetstream } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll } from "vitest";
 import { ensureLogStream, LOG_SUBJECT } from "../../broker/log/jetstream-log.js";
-import { NatsServer } from "../../core/nats-server.js";
 import { Decision, ExchangeRecordSchema } from "../../proto/gen/xbus/v1/log_pb.js";
+import { NatsServer } from "../../stack/index.js";
 
 export interface LogStreamSuite {
   /** A temp folder for the suite's files, removed after it. */

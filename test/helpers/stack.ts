@@ -3,11 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { credentials, type ServiceError } from "@grpc/grpc-js";
 import type { ExchangeOutcome } from "../../broker/index.js";
-import { type Stack, type StackOptions, startStack } from "../../cli/dev/stack.js";
-import { createServiceClient, type ServiceClient } from "../../core/grpc.js";
-import { createLogger } from "../../core/logger.js";
+import { createLogger } from "../../core/index.js";
+import { createServiceClient, type ServiceClient } from "../../core/rpc/index.js";
 import { createTelemetry } from "../../core/telemetry/index.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
+import { type Stack, type StackOptions, startStack } from "../../stack/index.js";
 
 export interface TestStack extends Stack {
   readonly outcomes: ExchangeOutcome[];

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { watchCrl } from "../../broker/identity/crl-watcher.js";
 import { type CaDir, openCaDir } from "../../certs/index.js";
 import { runCerts } from "../../cli/commands/certs.js";
-import { createLogger } from "../../core/logger.js";
+import { createLogger } from "../../core/index.js";
 
 /*
  * A root that signs only an issuing CA. TLS then checks the leaf against the

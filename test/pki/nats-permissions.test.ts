@@ -4,15 +4,12 @@ import { join } from "node:path";
 import { connect, type NatsConnection, PermissionViolationError } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CaDir, initCaDir, writeIssued } from "../../certs/index.js";
-import { natsAuthConfig, natsPermissionsFor } from "../../core/nats-auth.js";
-import { natsClientOptions } from "../../core/nats-client.js";
-import { createRequestMux } from "../../core/nats-request.js";
-import { NatsServer } from "../../core/nats-server.js";
-import { natsTlsInForce } from "../../core/nats-tls.js";
+import { createRequestMux, natsClientOptions, natsTlsInForce } from "../../core/nats/index.js";
+import { NatsServer, natsAuthConfig, natsPermissionsFor } from "../../stack/index.js";
 
 /*
  * The same identities on NATS: a real nats-server with mutual TLS and
- * verify_and_map, configured by core/nats-auth.ts from certificates issued
+ * verify_and_map, configured by stack/nats/nats-auth.ts from certificates issued
  * by a CA folder. NATS itself, not our code, refuses what a role may not do.
  */
 let tmp: string;
@@ -141,7 +138,7 @@ describe("NATS with the federation's identities", () => {
     const serverTrust = join(dir, "client-ca.pem");
     const bundle = `${caDir.ca.certPem}${next.ca.certPem}`;
     writeFileSync(serverTrust, caDir.ca.certPem);
-    // What a broker's and a connector's TLS watchers hold in force (core/nats-tls.ts).
+    // What a broker's and a connector's TLS watchers hold in force (core/nats/tls.ts).
     const inForce = {
       broker: natsTlsInForce({ ca: bundle, ...pems.broker }),
       dcrc: natsTlsInForce({ ca: bundle, ...pems.dcrc }),

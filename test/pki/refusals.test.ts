@@ -5,7 +5,7 @@ import { connect } from "node:tls";
 import { credentials, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildCrl, createCa, issueCertificate } from "../../certs/index.js";
-import { createServiceClient, type ServiceClient } from "../../core/grpc.js";
+import { createServiceClient, type ServiceClient } from "../../core/rpc/index.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { deadline, failure, startTestStack, type TestStack } from "../helpers/stack.js";
 

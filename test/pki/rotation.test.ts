@@ -9,9 +9,9 @@ import {
   createCa,
   initCaDir,
 } from "../../certs/index.js";
-import { createServiceClient, type ServiceClient } from "../../core/grpc.js";
-import type { NatsServer } from "../../core/nats-server.js";
+import { createServiceClient, type ServiceClient } from "../../core/rpc/index.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
+import type { NatsServer } from "../../stack/index.js";
 import { deadline, failure, startTestStack, type TestStack } from "../helpers/stack.js";
 import {
   brokerCertificate,

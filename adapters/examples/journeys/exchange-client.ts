@@ -1,6 +1,6 @@
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
-import type { ServiceClient } from "../../../core/grpc.js";
+import type { ServiceClient } from "../../../core/rpc/index.js";
 import type { Exchange } from "../../../proto/gen/xbus/v1/exchange_pb.js";
 
 /** The bus as a consumer system sees it: an xbus.v1.Exchange client over mutual TLS. */

@@ -1,4 +1,4 @@
-import type { ServiceClient } from "../../../core/grpc.js";
+import type { ServiceClient } from "../../../core/rpc/index.js";
 import { CitizenRecordSchema } from "../../../proto/gen/agencies/dcrc/v1/citizen_pb.js";
 import { MedicalFitnessSchema } from "../../../proto/gen/agencies/moh/v1/health_pb.js";
 import type { Consent } from "../../../proto/gen/xbus/v1/consent_pb.js";

@@ -1,37 +1,65 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { credentials } from "@grpc/grpc-js";
-import { type DevJson, readDevJson } from "../../../cli/dev/dev-json.js";
-import { createServiceClient } from "../../../core/grpc.js";
+import { createServiceClient } from "../../../core/rpc/index.js";
 import { Consent } from "../../../proto/gen/xbus/v1/consent_pb.js";
 import { Exchange } from "../../../proto/gen/xbus/v1/exchange_pb.js";
 import { createPopulation } from "../population.js";
 import { renewalApplicant, scholarshipApplicant } from "./applicants.js";
-import { consentToRenewal, describeRenewal, LICENSING_SYSTEM, licenceRenewal } from "./licence-renewal.js";
+import { consentToRenewal, describeRenewal, licenceRenewal } from "./licence-renewal.js";
 import { describeScholarship, scholarshipApplication } from "./scholarship.js";
 
 /*
  * Runs a journey against `xbus dev`:
  *
- *   npx tsx adapters/examples/journeys/main.ts scholarship|licence-renewal [--dev-dir DIR] [--subject ID]
+ *   npx tsx adapters/examples/journeys/main.ts scholarship|licence-renewal --broker HOST:PORT --ca FILE
+ *     --cert FILE --key FILE [--portal-cert FILE --portal-key FILE] [--subject ID]
  *
- * Certificates and the broker's address come from dev.json; the applicant,
- * unless given, from the same synthetic population the dev adapters serve.
+ * The broker's address and the certificates come from flags, each with an
+ * environment variable for it (XBUS_BROKER, XBUS_CA, XBUS_CERT, XBUS_KEY,
+ * XBUS_PORTAL_CERT, XBUS_PORTAL_KEY): `xbus dev` prints both journeys'
+ * command lines with its own. The applicant, unless given, comes from the same
+ * synthetic population the dev adapters serve.
  */
-const SCHOLARSHIPS = "spiffe://gov.bt/agency/moe/system/scholarships";
-const PORTAL = "spiffe://gov.bt/agency/govtech/system/citizen-portal";
+const USAGE =
+  "usage: main.ts scholarship|licence-renewal --broker HOST:PORT --ca FILE --cert FILE --key FILE " +
+  "[--portal-cert FILE --portal-key FILE] [--subject ID]\n";
+/** Each option, and the environment variable that stands in for it. */
+const OPTIONS = {
+  broker: "XBUS_BROKER",
+  ca: "XBUS_CA",
+  cert: "XBUS_CERT",
+  key: "XBUS_KEY",
+  "portal-cert": "XBUS_PORTAL_CERT",
+  "portal-key": "XBUS_PORTAL_KEY",
+} as const;
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { "dev-dir": { type: "string" }, subject: { type: "string" } },
+    options: {
+      ...Object.fromEntries(Object.keys(OPTIONS).map((o) => [o, { type: "string" as const }])),
+      subject: { type: "string" },
+    },
   });
   const name = positionals[0];
   if (name !== "scholarship" && name !== "licence-renewal") {
-    process.stderr.write("usage: main.ts scholarship|licence-renewal [--dev-dir DIR] [--subject ID]\n");
+    process.stderr.write(USAGE);
     return 2;
   }
-  const dev = readDevJson(values["dev-dir"]);
+  const option = (o: keyof typeof OPTIONS): string | undefined =>
+    ((values as Record<string, string | undefined>)[o] ?? process.env[OPTIONS[o]]) || undefined;
+  const required = (o: keyof typeof OPTIONS): string => {
+    const v = option(o);
+    if (v) return v;
+    process.stderr.write(`main.ts: --${o} (or ${OPTIONS[o]}) is required\n${USAGE}`);
+    process.exit(2);
+  };
+  const broker = required("broker");
+  const ca = readFileSync(required("ca"));
+  const credentialsOf = (cert: string, key: string) =>
+    credentials.createSsl(ca, readFileSync(key), readFileSync(cert));
+  const system = credentialsOf(required("cert"), required("key"));
   const population = createPopulation();
   const subject =
     values.subject ??
@@ -42,7 +70,7 @@ async function main(): Promise<number> {
   };
 
   if (name === "scholarship") {
-    const client = createServiceClient(Exchange, brokerOf(dev), credentialsOf(dev, SCHOLARSHIPS));
+    const client = createServiceClient(Exchange, broker, system);
     try {
       print(describeScholarship(await scholarshipApplication(client, subject)));
     } finally {
@@ -50,8 +78,12 @@ async function main(): Promise<number> {
     }
     return 0;
   }
-  const portal = createServiceClient(Consent, brokerOf(dev), credentialsOf(dev, PORTAL));
-  const licensing = createServiceClient(Exchange, brokerOf(dev), credentialsOf(dev, LICENSING_SYSTEM));
+  const portal = createServiceClient(
+    Consent,
+    broker,
+    credentialsOf(required("portal-cert"), required("portal-key")),
+  );
+  const licensing = createServiceClient(Exchange, broker, system);
   try {
     const consentId = await consentToRenewal(portal, subject);
     // The synthetic records are dated from the population's census date, not today: judged on that date,
@@ -67,18 +99,6 @@ async function main(): Promise<number> {
     licensing.close();
   }
   return 0;
-}
-
-function brokerOf(dev: DevJson): string {
-  if (!dev.broker) throw new Error("no dev.json with the broker's address: run `xbus dev` first");
-  return dev.broker;
-}
-
-function credentialsOf(dev: DevJson, spiffeId: string) {
-  const me = dev.consumers?.find((c) => c.spiffe_id === spiffeId);
-  if (!dev.ca || !me)
-    throw new Error(`dev.json lists no certificate for ${spiffeId}: is \`xbus dev\` current?`);
-  return credentials.createSsl(readFileSync(dev.ca), readFileSync(me.key), readFileSync(me.cert));
 }
 
 main().then(

@@ -1,6 +1,6 @@
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { leafHash as serverLeafHash } from "../../../core/merkle-hash.js";
+import { leafHash as serverLeafHash } from "../../../core/log-format/index.js";
 import { MerkleStore } from "../../indexer/merkle-store.js";
 import {
   hash32,

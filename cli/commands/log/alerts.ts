@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import type { AlertsJson } from "../../log/review-client.js";
+import type { AlertsJson } from "../../../broker/index.js";
 import { act, type Run } from "../command.js";
 import { type ApiFlags, api, apiOptions, TIME } from "./api-options.js";
 

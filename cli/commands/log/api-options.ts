@@ -1,6 +1,6 @@
 import { type Command, Option } from "commander";
-import { readDevJson } from "../../dev/dev-json.js";
-import { type ReviewClient, reviewClient } from "../../log/review-client.js";
+import { readDevJson } from "../../../stack/index.js";
+import { type ReviewClient, reviewClient } from "../../../verifier/index.js";
 
 /** Where the review API is: the flags, else `xbus dev`'s dev.json. */
 export interface ApiFlags {

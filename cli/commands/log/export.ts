@@ -1,6 +1,6 @@
 import { createWriteStream } from "node:fs";
 import { Command } from "commander";
-import { exportLog } from "../../log/export.js";
+import { exportLog } from "../../../verifier/index.js";
 import { act, type Run } from "../command.js";
 import { type ApiFlags, api, apiOptions } from "./api-options.js";
 import { progressTo } from "./progress.js";

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option } from "commander";
-import { isRawKeyBase64 } from "../../log/tree-head.js";
+import { isRawKeyBase64 } from "../../../verifier/index.js";
 
 /** --public-key, refused unless it is what the API serves as public_key: base64 of the raw 32-byte key. */
 export function publicKeyOption(description: string): Option {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fromBinary, fromJsonString } from "@bufbuild/protobuf";
 import { Command } from "commander";
 import { type Receipt, ReceiptSchema } from "../../../proto/gen/xbus/v1/exchange_pb.js";
-import { checkReceipt } from "../../log/receipt.js";
+import { checkReceipt } from "../../../verifier/index.js";
 import { readUserFile } from "../../user-file.js";
 import { act, type Run, UsageError } from "../command.js";
 import { type ApiFlags, api, apiOptions } from "./api-options.js";

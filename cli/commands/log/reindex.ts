@@ -1,7 +1,7 @@
 import { createPrivateKey } from "node:crypto";
 import { Command } from "commander";
 import { reindex } from "../../../broker/index.js";
-import { readDevJson } from "../../dev/dev-json.js";
+import { readDevJson } from "../../../stack/index.js";
 import { readUserFile } from "../../user-file.js";
 import { act, type Run } from "../command.js";
 import { progressTo } from "./progress.js";

@@ -1,10 +1,13 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { Command } from "commander";
-import type { ExportLine } from "../../log/export.js";
-import { readMonitorState, writeMonitorState } from "../../log/monitor-state.js";
-import { verifyExport } from "../../log/verify.js";
-import { verifyLive } from "../../log/verify-live.js";
+import {
+  type ExportLine,
+  readMonitorState,
+  verifyExport,
+  verifyLive,
+  writeMonitorState,
+} from "../../../verifier/index.js";
 import { checkReadable } from "../../user-file.js";
 import { act, type Run, UsageError } from "../command.js";
 import { type ApiFlags, api, apiOptions } from "./api-options.js";

@@ -1,0 +1,20 @@
+import type { WorkloadId } from "../../core/contract/index.js";
+import { checkOwnTls, keepsIdentity, type TlsFilePaths, type TlsPem } from "../../core/tls/index.js";
+
+/** What `xbus broker` and `xbus dev` take as the broker's own certificate; otherwise what they wanted. */
+export const brokerOf =
+  (trustDomain: string) =>
+  (id: WorkloadId | undefined): string | undefined =>
+    id?.role === "broker" && id.trustDomain === trustDomain
+      ? undefined
+      : `a broker of trust domain ${trustDomain} (spiffe://${trustDomain}/xbus/broker/<name>)`;
+
+/**
+ * `checkTls` for a broker whose files no setting names (`xbus dev`'s, which
+ * issues its own certificate): the same checks, the renewal keeping the
+ * broker's SPIFFE ID, `spiffeId`; the reason names the file.
+ */
+export const brokerTlsCheck =
+  (trustDomain: string, files: TlsFilePaths, spiffeId: string) =>
+  (pem: TlsPem, now = new Date()): void =>
+    void checkOwnTls({ files, pem, expected: keepsIdentity(brokerOf(trustDomain), spiffeId), now });

@@ -1,0 +1,85 @@
+import { XbusError } from "../errors.js";
+
+/**
+ * Workload identities of the federation, carried as the URI SAN of each
+ * certificate:
+ *
+ *   spiffe://<trust-domain>/agency/<agency>/<role>/<name>   role: system | connector | adapter | reviewer
+ *   spiffe://<trust-domain>/xbus/broker/<name>
+ *
+ * Only `system` identities may call Exchange.Fetch; the role is part of the
+ * certificate, so a connector's key cannot be used to read records.
+ */
+export type AgencyRole = "system" | "connector" | "adapter" | "reviewer";
+export type Role = AgencyRole | "broker";
+
+export interface WorkloadId {
+  readonly uri: string;
+  readonly trustDomain: string;
+  readonly role: Role;
+  /** Empty for the broker, which belongs to the federation, not an agency. */
+  readonly agency: string;
+  readonly name: string;
+}
+
+const AGENCY_ROLES: ReadonlySet<string> = new Set<AgencyRole>(["system", "connector", "adapter", "reviewer"]);
+/** Lowercase DNS-label style: letters, digits, dashes; starts with a letter, no trailing dash. */
+export const SEGMENT = /^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const TRUST_DOMAIN = /^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$/;
+const MAX_URI = 2048;
+
+function invalid(uri: string, why: string): XbusError {
+  return new XbusError("BAD_SPIFFE_ID", `malformed SPIFFE ID ${JSON.stringify(uri.slice(0, 200))}: ${why}`);
+}
+
+/** Parses and checks a workload SPIFFE ID; throws BAD_SPIFFE_ID naming what is wrong. */
+export function parseWorkloadId(uri: string): WorkloadId {
+  if (uri.length > MAX_URI) throw invalid(uri, "too long");
+  const prefix = "spiffe://";
+  if (!uri.startsWith(prefix)) throw invalid(uri, "scheme must be spiffe://");
+  const rest = uri.slice(prefix.length);
+  const slash = rest.indexOf("/");
+  if (slash <= 0) throw invalid(uri, "no path");
+  const trustDomain = rest.slice(0, slash);
+  if (!TRUST_DOMAIN.test(trustDomain) || trustDomain.includes("..")) throw invalid(uri, "bad trust domain");
+  const segments = rest.slice(slash + 1).split("/");
+  for (const s of segments) {
+    if (!SEGMENT.test(s)) throw invalid(uri, `bad path segment ${JSON.stringify(s.slice(0, 64))}`);
+  }
+  const [a, b, c, d] = segments;
+  if (segments.length === 4 && a === "agency" && b && c && d && AGENCY_ROLES.has(c)) {
+    return { uri, trustDomain, role: c as AgencyRole, agency: b, name: d };
+  }
+  if (segments.length === 3 && a === "xbus" && b === "broker" && c) {
+    return { uri, trustDomain, role: "broker", agency: "", name: c };
+  }
+  throw invalid(
+    uri,
+    "path must be /agency/<agency>/<system|connector|adapter|reviewer>/<name> or /xbus/broker/<name>",
+  );
+}
+
+export function formatWorkloadId(
+  trustDomain: string,
+  id: { role: AgencyRole; agency: string; name: string } | { role: "broker"; name: string },
+): string {
+  const uri =
+    id.role === "broker"
+      ? `spiffe://${trustDomain}/xbus/broker/${id.name}`
+      : `spiffe://${trustDomain}/agency/${id.agency}/${id.role}/${id.name}`;
+  parseWorkloadId(uri);
+  return uri;
+}
+
+/**
+ * The SPIFFE IDs in a Node `subjectaltname` string ("DNS:a, URI:spiffe://…").
+ * Node escapes commas inside names with quotes, so a plain split is safe for
+ * URIs that pass parseWorkloadId, which allows no commas or quotes anyway.
+ */
+export function spiffeIdsFromSubjectAltName(san: string | undefined): string[] {
+  if (!san) return [];
+  return san
+    .split(", ")
+    .filter((entry) => entry.startsWith("URI:spiffe://"))
+    .map((entry) => entry.slice(4));
+}

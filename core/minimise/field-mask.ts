@@ -1,0 +1,95 @@
+import type { DescMessage, Message } from "@bufbuild/protobuf";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { isReflectMessage, type ReflectMessage, reflect } from "@bufbuild/protobuf/reflect";
+import { passesAsReleased } from "./wire-scan.js";
+
+/**
+ * Clears, in place, every field of `message` that `released` does not cover.
+ * A released path covers its field and everything below it; a released
+ * `household.members.name` keeps `household.members[*].name` and clears every
+ * other field of `household` and of each member. Works on any record type by
+ * reflection, so an adapter that sends more than it was asked for leaks nothing.
+ */
+export function retainFields(desc: DescMessage, message: Message, released: Iterable<string>): void {
+  retain(reflect(desc, message), buildTree(released));
+}
+
+/** Released paths as a tree of proto field names; `true` releases a field and all below it. */
+export type FieldTree = Map<string, FieldTree | true>;
+type Tree = FieldTree;
+
+export function buildTree(paths: Iterable<string>): Tree {
+  const root: Tree = new Map();
+  for (const path of paths) {
+    let node = root;
+    const parts = path.split(".");
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i] as string;
+      const existing = node.get(part);
+      if (existing === true) break; // an ancestor is released whole
+      if (i === parts.length - 1) {
+        node.set(part, true);
+        break;
+      }
+      const child: Tree = existing ?? new Map();
+      node.set(part, child);
+      node = child;
+    }
+  }
+  return root;
+}
+
+const trees = new Map<string, Tree>();
+const TREES_KEPT = 512;
+
+/**
+ * buildTree for the released fields of a decision, remembered: policy releases
+ * the same few field lists again and again, and the exchange path needs the
+ * tree for every record. The tree is shared: read it, never change it.
+ */
+export function releasedTree(paths: readonly string[]): FieldTree {
+  const key = paths.join("\n");
+  let tree = trees.get(key);
+  if (!tree) {
+    if (trees.size >= TREES_KEPT) trees.clear();
+    tree = buildTree(paths);
+    trees.set(key, tree);
+  }
+  return tree;
+}
+
+/**
+ * A record's bytes cut to the released fields: the same bytes when one wire
+ * scan finds nothing else in them (core/minimise/wire-scan.ts), else decoded (unknown
+ * fields dropped), cleared and encoded again. Throws if they do not decode as
+ * `desc`; the caller names whose bytes they were.
+ */
+export function releasedBytes(desc: DescMessage, bytes: Uint8Array, released: readonly string[]): Uint8Array {
+  if (passesAsReleased(desc, bytes, releasedTree(released))) return bytes;
+  // Unknown fields are dropped here: clearing works on the fields the record type describes.
+  const record = fromBinary(desc, bytes, { readUnknownFields: false });
+  retainFields(desc, record, released);
+  return toBinary(desc, record);
+}
+
+function retain(msg: ReflectMessage, tree: Tree): void {
+  for (const field of msg.fields) {
+    const keep = tree.get(field.name);
+    if (keep === true) continue;
+    if (keep === undefined || !msg.isSet(field)) {
+      msg.clear(field);
+      continue;
+    }
+    const value = msg.get(field);
+    if (field.fieldKind === "message" && isReflectMessage(value)) {
+      retain(value, keep);
+    } else if (field.fieldKind === "list" && field.listKind === "message") {
+      for (const item of value as Iterable<unknown>) {
+        if (isReflectMessage(item)) retain(item, keep);
+      }
+    } else {
+      // A path that goes below a scalar, enum or map cannot be released partially.
+      msg.clear(field);
+    }
+  }
+}
