@@ -94,6 +94,11 @@ export async function runProgram(
       // --help, or `help`: shown on stdout. A command run without its subcommand: help on stderr, exit 2.
       if (problem.code === "commander.helpDisplayed" || problem.code === "commander.help")
         return problem.exitCode === 0 ? 0 : 2;
+      // Asked for help, the reader gets it even beside a flag commander refused before it saw --help.
+      if (asksForHelp(argv)) {
+        command.outputHelp();
+        return 0;
+      }
       usage(io, command, wording(problem, command));
       return 2;
     }
@@ -104,6 +109,12 @@ export async function runProgram(
     io.err(`${topOf(run.command)}: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
+}
+
+/** `--help` or `-h` among the options (not after `--`, where it would be an argument). */
+function asksForHelp(argv: readonly string[]): boolean {
+  const end = argv.indexOf("--");
+  return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === "--help" || a === "-h");
 }
 
 function usage(io: Io, command: Command, message: string): void {

@@ -106,6 +106,19 @@ describe("a wrong command line", () => {
     expect(r.code).toBe(2);
   });
 
+  it("--help beside a value commander refuses still shows the help, and runs nothing", async () => {
+    for (const args of [
+      ["log", "query", "--limit", "ten", "--help"],
+      ["log", "export", "--frobnicate", "-h"],
+      ["certs", "issue", "--role", "emperor", "--help"],
+    ]) {
+      const r = await run(args);
+      expect(r.err, args.join(" ")).toBe("");
+      expect(r.out, args.join(" ")).toMatch(new RegExp(`^xbus ${args[0]} ${args[1]} \\[options\\]\n`));
+      expect(r.code, args.join(" ")).toBe(0);
+    }
+  });
+
   it("a command of subcommands run without one shows its help on stderr and exits 2", async () => {
     for (const name of ["certs", "adapter", "policy", "log"]) {
       const r = await run([name]);
