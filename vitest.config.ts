@@ -1,13 +1,45 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * Tests that need no network, no child process and no worker: `npm run test:unit` runs these alone
+ * in seconds, under a guard (test/helpers/no-network.ts) that fails any test here that opens a
+ * socket or starts a process — move such a test out of this list, to the end-to-end project.
+ */
+const UNIT = [
+  "core/{contract,minimise,rpc,signing}/**/*.test.ts",
+  "core/{ids,logger}.test.ts",
+  "core/telemetry/keep-errors.test.ts",
+  "policies/**/*.test.ts",
+  "verifier/{consistency,verify}.test.ts",
+  "broker/exchange/rate-limiter.test.ts",
+  "broker/indexer/merkle-store.test.ts",
+  "broker/review/{accesses,alerts,exchanges,log-entries,log-proofs,ui}.test.ts",
+  "broker/review/ui/*.test.ts",
+  "certs/issue.test.ts",
+  "adapters/examples/examples.test.ts",
+  "bench/record.test.ts",
+  "test/bench/{args,report}.test.ts",
+  "test/layers.test.ts",
+  "cli/user-file.test.ts",
+  "cli/commands/help.test.ts",
+];
+const EXCLUDE = ["node_modules/**", "dist/**", ".xbus/**"];
+
 export default defineConfig({
   test: {
-    include: ["**/*.test.ts"],
-    exclude: ["node_modules/**", "dist/**", ".xbus/**"],
+    // dist/ built once before any test spawns `xbus` (bin/xbus.js runs the compiled CLI).
+    globalSetup: ["test/helpers/build-dist.ts"],
     // Each end-to-end file starts its own nats-server and TLS servers; two cores, so two files at once.
     pool: "forks",
     maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    projects: [
+      {
+        extends: true,
+        test: { name: "unit", include: UNIT, exclude: EXCLUDE, setupFiles: ["test/helpers/no-network.ts"] },
+      },
+      { extends: true, test: { name: "e2e", include: ["**/*.test.ts"], exclude: [...EXCLUDE, ...UNIT] } },
+    ],
   },
 });

@@ -1,4 +1,4 @@
-import { fork, spawnSync } from "node:child_process";
+import { fork } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -134,25 +134,6 @@ function bareRequest(bytes: number, length: number): Uint8Array {
   const b = Buffer.alloc(Math.max(4, length));
   b.writeUInt32BE(bytes, 0);
   return b;
-}
-
-/**
- * Compiles the sources and the bench into dist/ (tsconfig.bench.json, ~1 s), so
- * every measured process runs plain JavaScript, as a deployment would: under
- * tsx each process also carries tsx's loader thread and esbuild (~60 MB of RSS
- * and some CPU), which would weigh on whichever system loads more modules.
- */
-export function compileForBench(): void {
-  const tsc = join(REPO_ROOT, "node_modules", ".bin", "tsc");
-  const r = spawnSync(tsc, ["-p", join(REPO_ROOT, "tsconfig.bench.json")], {
-    cwd: REPO_ROOT,
-    encoding: "utf8",
-  });
-  if (r.status !== 0) {
-    throw new Error(
-      `compiling the bench failed (${tsc} -p tsconfig.bench.json): ${(r.stdout + r.stderr).trim() || r.error?.message}`,
-    );
-  }
 }
 
 function forkChild(
@@ -307,8 +288,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     `xbus bench: ${o.systems.join(", ")}; ${points.length} point(s) × ${o.rounds} round(s) × ` +
       `${(o.warmupMs + o.durationMs) / 1000} s each`,
   );
-  compileForBench();
-  o.log("compiled into dist/ (tsconfig.bench.json)");
+  // `xbus bench` runs from dist/ (bin/xbus.js builds it when stale), so every measured process runs
+  // plain JavaScript as a deployment would: under tsx each would also carry its loader thread and esbuild.
   const traces = await startTraceSink();
   const children = new Map<SystemName, Child>();
   const targets = new Map<SystemName, TargetInfo>();

@@ -3,7 +3,8 @@
 //
 //   proto < core < certs, policies, adapters, verifier, witness < broker < stack < cli, bench
 //
-// Tests (`*.test.ts` anywhere, and everything under test/) sit above all of them. Inside core, the
+// Tests (`*.test.ts` anywhere, and everything under test/) sit above all of them. No module imports
+// itself round a cycle (core/minimise once had the field mask and the wire scan importing each other). Inside core, the
 // kernel (files at core/'s root) is below the rooms (core/<room>/), and rooms import each other
 // only through their front door (core/<room>/index.ts). stack/ and verifier/ are entered only
 // through their index.ts. Plain Node, no TypeScript loader, so it runs before anything is built.
@@ -75,22 +76,61 @@ function* sourceFiles(root, dir = root) {
   }
 }
 
-/** Every layering problem under `root`, one line each. */
+/** Every layering problem under `root`, one line each: imports that point up, then import cycles. */
 export function checkLayers(root) {
   const problems = [];
+  const graph = new Map();
   for (const file of sourceFiles(root)) {
     const text = readFileSync(join(root, file), "utf8");
+    const deps = [];
     for (const m of text.matchAll(SPECIFIER)) {
       const spec = m[1] ?? m[2];
-      const target = posix
-        .normalize(posix.join(posix.dirname(file), spec))
-        .replace(/\.js$/, ".ts")
-        .replace(/\.mjs$/, ".mjs");
+      const target = posix.normalize(posix.join(posix.dirname(file), spec)).replace(/\.js$/, ".ts");
       const problem = importProblem(file, target);
       if (problem) problems.push(problem);
+      deps.push(target);
     }
+    // Tests may import each other's helpers freely; cycles matter among the modules.
+    if (layerOf(file)?.name !== "test") graph.set(file, deps);
   }
+  for (const cycle of cycles(graph))
+    problems.push(`import cycle among ${cycle.join(", ")} (move what they share into a module of its own)`);
   return problems;
+}
+
+/** The import cycles of `graph` (file → imported files), one per strongly connected component (Tarjan). */
+function cycles(graph) {
+  let next = 0;
+  const index = new Map();
+  const low = new Map();
+  const stack = [];
+  const onStack = new Set();
+  const found = [];
+  const visit = (v) => {
+    index.set(v, next);
+    low.set(v, next);
+    next++;
+    stack.push(v);
+    onStack.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!graph.has(w)) continue;
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v), low.get(w)));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v), index.get(w)));
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const component = [];
+    let w;
+    do {
+      w = stack.pop();
+      onStack.delete(w);
+      component.push(w);
+    } while (w !== v);
+    if (component.length > 1) found.push(component.sort());
+  };
+  for (const v of [...graph.keys()].sort()) if (!index.has(v)) visit(v);
+  return found;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

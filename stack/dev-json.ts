@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { DEV_LICENSING, DEV_PORTAL, type Stack } from "./dev-stack.js";
+import type { Stack } from "./dev-stack.js";
+import { DEV_LICENSING, DEV_PORTAL } from "./identities.js";
 
 /** The parts of `.xbus/dev/dev.json` that other commands read for their defaults. */
 export interface DevJson {

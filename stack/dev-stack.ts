@@ -1,51 +1,43 @@
-import {
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-  randomBytes,
-} from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type ConnectionOptions, connect, type NatsConnection } from "@nats-io/transport-node";
-import {
-  type Connector,
-  connectorNatsOptions,
-  grpcTarget,
-  inProcessTarget,
-  startConnector,
-} from "../adapters/connector/index.js";
-import { dcrcAdapter } from "../adapters/examples/dcrc/adapter.js";
-import { moeAdapter } from "../adapters/examples/moe/adapter.js";
-import { mohAdapter } from "../adapters/examples/moh/adapter.js";
 import { createPopulation, type Population } from "../adapters/examples/population.js";
-import { rstaAdapter } from "../adapters/examples/rsta/adapter.js";
-import { type AdapterDefinition, type AdapterServer, serveAdapter } from "../adapters/sdk/index.js";
+import type { AdapterDefinition } from "../adapters/sdk/index.js";
 import {
   brokerTlsCheck,
   type ExchangeOutcome,
   type ExchangeRecorder,
   type LogIndexReader,
 } from "../broker/index.js";
-import {
-  type CaDir,
-  type CertificateAuthority,
-  caDirPaths,
-  type IssuedCertificate,
-  type IssueRequest,
-  initCaDir,
+import type {
+  CaDir,
+  CertificateAuthority,
+  IssuedCertificate,
+  IssueRequest,
   issueCertificate,
-  openCaDir,
 } from "../certs/index.js";
 import { Catalogue } from "../core/contract/index.js";
 import { createLogger, type Logger } from "../core/index.js";
 import { type NatsTlsInForce, natsClientOptions, natsTlsInForce } from "../core/nats/index.js";
-import { createReplySigner } from "../core/signing/index.js";
 import { countNatsReconnects, createTelemetry, type Telemetry } from "../core/telemetry/index.js";
 import { createPolicyStore, type PolicyStore } from "../policies/index.js";
+import { devConnectorId, exampleAgencies, startAgencies } from "./agencies.js";
 import { startBrokerServices, tokenHash } from "./broker-services.js";
+import {
+  DEV_BROKER,
+  DEV_CONSUMER,
+  DEV_LICENSING,
+  DEV_PORTAL,
+  LOOPBACK,
+  openIdentities,
+  type PemPair,
+  TRUST_DOMAIN,
+} from "./identities.js";
+import { logSecrets } from "./log-secrets.js";
 import { natsAuthConfig } from "./nats/nats-auth.js";
 import { NatsServer } from "./nats/nats-server.js";
+import { repoFolder } from "./repo-files.js";
 
 /**
  * Everything of the bus on one machine: a nats-server child, a federation CA
@@ -53,15 +45,7 @@ import { NatsServer } from "./nats/nats-server.js";
  * dev`, the end-to-end tests and the benchmark all start it this way, so what
  * the tests prove is what a newcomer runs.
  */
-export const TRUST_DOMAIN = "gov.bt";
 export const LOG_ID = "gov.bt/xbus-log-dev";
-/** The dev broker's SPIFFE ID: its certificate, and each renewal of it, carries this one. */
-export const DEV_BROKER = `spiffe://${TRUST_DOMAIN}/xbus/broker/dev`;
-export const DEV_CONSUMER = `spiffe://${TRUST_DOMAIN}/agency/moe/system/scholarships`;
-/** The second consumer system of the journeys (driving-licence renewal). */
-export const DEV_LICENSING = `spiffe://${TRUST_DOMAIN}/agency/rsta/system/licensing`;
-/** The consent authority of the journeys: where a citizen gives consent (policies/federation.yaml). */
-export const DEV_PORTAL = `spiffe://${TRUST_DOMAIN}/agency/govtech/system/citizen-portal`;
 
 export interface StackOptions {
   /** Where certificates and dev.json go. */
@@ -107,20 +91,8 @@ export interface StackOptions {
   traceUrlTemplate?: string;
 }
 
-/** The example agencies `xbus dev` runs. */
-export function exampleAgencies(population: Population): AdapterDefinition[] {
-  return [dcrcAdapter(population), mohAdapter(population), moeAdapter(population), rstaAdapter(population)];
-}
-
 /** A NATS client identity: PEM contents. */
 export type NatsIdentity = { cert: string; key: string };
-
-export interface PemPair {
-  cert: string;
-  key: string;
-  certPath: string;
-  keyPath: string;
-}
 
 export interface Stack {
   readonly dir: string;
@@ -184,74 +156,34 @@ export interface Stack {
 
 export async function startStack(options: StackOptions): Promise<Stack> {
   const dir = resolve(options.dir);
-  const certDir = join(dir, "certs");
-  mkdirSync(certDir, { recursive: true, mode: 0o700 });
   const logger = options.logger ?? createLogger({ component: "dev" });
   const catalogue = Catalogue.load();
-  const policiesDir = options.policiesDir ?? resolve(import.meta.dirname, "../policies");
   const policy = createPolicyStore({
-    dir: policiesDir,
+    dir: options.policiesDir ?? repoFolder("policies", "federation.yaml"),
     catalogue,
     trustDomain: TRUST_DOMAIN,
     logger: logger.child({ component: "policy" }),
   });
   const population = options.population ?? createPopulation();
 
-  // The CA outlives a run of `xbus dev`, so what was revoked stays revoked; identities are renewed each start.
-  const caPaths = caDirPaths(join(dir, "ca"));
-  const caDir = existsSync(caPaths.caCert)
-    ? openCaDir(caPaths.dir)
-    : initCaDir({ dir: caPaths.dir, trustDomain: TRUST_DOMAIN, commonName: "gov.bt dev federation CA" });
-  const ca = caDir.ca;
-  const caPath = join(certDir, "ca.pem");
-  // The trust bundle: with an intermediate it holds the root and the issuing CA.
-  const trustBundle = readFileSync(caDir.paths.caCert, "utf8");
-  writeFileSync(caPath, trustBundle);
-  const write = (name: string, c: IssuedCertificate) => {
-    const certPath = join(certDir, `${name}.pem`);
-    const keyPath = join(certDir, `${name}-key.pem`);
-    writeFileSync(certPath, c.certPem);
-    writeFileSync(keyPath, c.keyPem, { mode: 0o600 });
-    return { ...c, cert: c.certPem, key: c.keyPem, certPath, keyPath };
-  };
-  const issue = (name: string, opts: Parameters<typeof issueCertificate>[1]) =>
-    write(name, issueCertificate(ca, opts));
-  const issueIdentity = (name: string, req: IssueRequest) =>
-    write(name, caDir.issue({ renew: true, ...req }));
-  const server = { dnsNames: ["localhost"], ipAddresses: ["127.0.0.1", "::1"] };
+  const identities = openIdentities(dir);
+  const { caDir, caPath, trustBundle, issueIdentity } = identities;
   const brokerCert = issueIdentity("broker", {
     role: "broker",
     spiffeId: DEV_BROKER,
     commonName: "xbus broker (dev)",
-    ...server,
+    ...LOOPBACK,
   });
-  const consumer = {
-    ...issueIdentity("consumer", {
-      role: "system",
-      spiffeId: DEV_CONSUMER,
-      commonName: "moe scholarships (dev)",
-    }),
-    spiffeId: DEV_CONSUMER,
-  };
-  const licensing = {
-    ...issueIdentity("consumer-rsta-licensing", {
-      role: "system",
-      spiffeId: DEV_LICENSING,
-      commonName: "rsta licensing (dev)",
-    }),
-    spiffeId: DEV_LICENSING,
-  };
-  const portal = {
-    ...issueIdentity("citizen-portal", {
-      role: "system",
-      spiffeId: DEV_PORTAL,
-      commonName: "citizen portal (dev)",
-    }),
-    spiffeId: DEV_PORTAL,
-  };
+  const system = (name: string, spiffeId: string, commonName: string) => ({
+    ...issueIdentity(name, { role: "system", spiffeId, commonName }),
+    spiffeId,
+  });
+  const consumer = system("consumer", DEV_CONSUMER, "moe scholarships (dev)");
+  const licensing = system("consumer-rsta-licensing", DEV_LICENSING, "rsta licensing (dev)");
+  const portal = system("citizen-portal", DEV_PORTAL, "citizen portal (dev)");
   const { privateKey: signingKey, publicKey: brokerPublicKey } = generateKeyPairSync("ed25519");
   writeFileSync(
-    join(certDir, "broker-signing.pub.pem"),
+    join(identities.certDir, "broker-signing.pub.pem"),
     brokerPublicKey.export({ type: "spki", format: "pem" }),
   );
 
@@ -261,7 +193,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       def.agency,
       issueIdentity(`connector-${def.agency}`, {
         role: "connector",
-        spiffeId: `spiffe://${TRUST_DOMAIN}/agency/${def.agency}/connector/dev`,
+        spiffeId: devConnectorId(def.agency),
         commonName: `${def.agency} connector (dev)`,
       }),
     ]),
@@ -270,7 +202,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const natsAuth = options.natsAuth !== false && options.natsUrl === undefined;
   let extraConfig = "";
   if (natsAuth) {
-    const natsCert = issueIdentity("nats", { role: "server", commonName: "nats-server (dev)", ...server });
+    const natsCert = issueIdentity("nats", { role: "server", commonName: "nats-server (dev)", ...LOOPBACK });
     extraConfig = natsAuthConfig({
       tls: { certFile: natsCert.certPath, keyFile: natsCert.keyPath, caFile: caPath },
       identities: [brokerCert.spiffeId ?? "", ...[...connectorCerts.values()].map((c) => c.spiffeId ?? "")],
@@ -318,78 +250,18 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const brokerNc = await connect(natsOptions(brokerNatsTls, "xbus-broker-dev", { noAsyncTraces: true }));
     closers.push(() => brokerNc.close());
     countNatsReconnects(brokerNc, telemetry.metrics, "broker");
-    const running = new Map<
-      string,
-      { address: string | undefined; client: PemPair; start(): Promise<void>; stop(): Promise<void> }
-    >();
-    for (const def of definitions) {
-      const connectorCert = connectorCerts.get(def.agency) as PemPair & IssuedCertificate;
-      if (options.connectors === "elsewhere") {
-        const elsewhere = async () => {
-          throw new Error(`agency ${def.agency}'s connector runs in another process`);
-        };
-        running.set(def.agency, {
-          address: undefined,
-          client: connectorCert,
-          start: elsewhere,
-          stop: elsewhere,
-        });
-        continue;
-      }
-      telemetry.metrics.watchCertificate(`connector-${def.agency}`, () => connectorCert.notAfter);
-      // Each agency's connector is its own NATS user, with its own agency's permissions.
-      const connectorNc: NatsConnection = await natsConnect(
-        connectorCert,
-        undefined,
-        connectorNatsOptions(def.agency, "dev"),
-      );
-      closers.push(() => connectorNc.close());
-      countNatsReconnects(connectorNc, telemetry.metrics, `connector-${def.agency}`);
-      let adapter: AdapterServer | undefined;
-      if (!options.inProcessAdapter) {
-        const adapterCert = issueIdentity(`adapter-${def.agency}`, {
-          role: "adapter",
-          spiffeId: `spiffe://${TRUST_DOMAIN}/agency/${def.agency}/adapter/dev`,
-          commonName: `${def.agency} adapter (dev)`,
-          ...server,
-        });
-        const a = await serveAdapter(def, {
-          tls: { ca: ca.certPem, cert: adapterCert.cert, key: adapterCert.key },
-          trustDomain: TRUST_DOMAIN,
-          logger: logger.child({ component: "adapter", agency: def.agency }),
-          telemetry,
-        });
-        adapter = a;
-        closers.push(() => a.close());
-      }
-      const address = adapter ? `localhost:${adapter.port}` : undefined;
-      let connector: Connector | undefined;
-      const start = async () => {
-        if (connector) return;
-        const target = address
-          ? grpcTarget({ address, tls: { ca: ca.certPem, cert: connectorCert.cert, key: connectorCert.key } })
-          : inProcessTarget(def, logger.child({ component: "adapter", agency: def.agency }), telemetry);
-        connector = startConnector({
-          nats: connectorNc,
-          agency: def.agency,
-          target,
-          brokerKeys: [brokerPublicKey],
-          signer: createReplySigner(connectorCert.cert, createPrivateKey(connectorCert.key)),
-          logger: logger.child({ component: "connector", agency: def.agency }),
-          telemetry,
-        });
-        await connectorNc.flush();
-      };
-      const stop = async () => {
-        const c = connector;
-        connector = undefined;
-        await c?.close();
-        await connectorNc.flush();
-      };
-      if ((options.connectors ?? "started") === "started") await start();
-      closers.push(stop);
-      running.set(def.agency, { address, client: connectorCert, start, stop });
-    }
+    const running = await startAgencies({
+      definitions,
+      identities,
+      connectorCerts,
+      natsConnect: (identity, extra) => natsConnect(identity, undefined, extra),
+      connectors: options.connectors ?? "started",
+      inProcessAdapter: options.inProcessAdapter ?? false,
+      brokerKeys: [brokerPublicKey],
+      logger,
+      telemetry,
+      closers,
+    });
     const agencyRunner = (agency: string) => {
       const r = running.get(agency);
       if (!r) throw new Error(`agency ${agency} is not running in this stack`);
@@ -397,24 +269,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     };
 
     // The exchange log: JetStream stream (truth) → indexer → SQLite, and the review API over it.
-    const secretsDir = join(dir, "secrets");
-    mkdirSync(secretsDir, { recursive: true, mode: 0o700 });
-    const secretPath = join(secretsDir, "log-secret");
-    const logKeyPath = join(secretsDir, "log-key.pem");
-    const indexPath = join(dir, "log-index.sqlite");
-    // Against a nats-server that keeps its store, the log keeps its secret, key and index across restarts.
-    const resume = spawned === undefined && existsSync(secretPath) && existsSync(logKeyPath);
-    const logSecret = resume ? Buffer.from(readFileSync(secretPath, "utf8"), "hex") : randomBytes(32);
-    const logKey = resume
-      ? createPrivateKey(readFileSync(logKeyPath))
-      : generateKeyPairSync("ed25519").privateKey;
-    const logPublicKey = createPublicKey(logKey);
-    if (!resume) {
-      writeFileSync(secretPath, logSecret.toString("hex"), { mode: 0o600 });
-      writeFileSync(logKeyPath, logKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
-      for (const suffix of ["", "-wal", "-shm"]) rmSync(indexPath + suffix, { force: true });
-    }
-    writeFileSync(join(certDir, "log-key.pub.pem"), logPublicKey.export({ type: "spki", format: "pem" }));
+    const log = logSecrets(dir, spawned === undefined);
+    writeFileSync(
+      join(identities.certDir, "log-key.pub.pem"),
+      log.logPublicKey.export({ type: "spki", format: "pem" }),
+    );
     const token = randomBytes(24).toString("base64url");
     const brokerFiles = { ca: caPath, cert: brokerCert.certPath, key: brokerCert.keyPath };
     const services = await startBrokerServices({
@@ -431,7 +290,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       trustDomain: TRUST_DOMAIN,
       brokerId: "dev",
       signingKey,
-      log: { logId: LOG_ID, logSecret, logKey, indexPath },
+      log: { logId: LOG_ID, logSecret: log.logSecret, logKey: log.logKey, indexPath: log.indexPath },
       ...(options.recorder ? { recorder: options.recorder } : {}),
       ...(options.observe ? { observe: options.observe } : {}),
       review: {
@@ -447,7 +306,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
     return {
       dir,
-      ca,
+      ca: identities.ca,
       caPath,
       caDir,
       crlPath: caDir.paths.crl,
@@ -464,15 +323,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       catalogue,
       brokerPublicKey,
       policy,
-      logPublicKey,
+      logPublicKey: log.logPublicKey,
       index,
       review,
       telemetry,
-      logFiles: { index: indexPath, key: logKeyPath, log_id: LOG_ID },
+      logFiles: { index: log.indexPath, key: log.keyPath, log_id: LOG_ID },
       adapters: [...running].map(([agency, r]) => ({ agency, address: r.address, client: r.client })),
-      adapterClient:
-        running.size > 0 ? pemOf(certDir, `connector-${definitions[0]?.agency}`) : pemOf(certDir, "consumer"),
-      issue,
+      adapterClient: identities.pemOf(running.size > 0 ? `connector-${definitions[0]?.agency}` : "consumer"),
+      issue: identities.issue,
       issueIdentity,
       startConnector: (agency = "dcrc") => agencyRunner(agency).start(),
       stopConnector: (agency = "dcrc") => agencyRunner(agency).stop(),
@@ -482,10 +340,4 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await close();
     throw err;
   }
-}
-
-function pemOf(certDir: string, name: string): PemPair {
-  const certPath = join(certDir, `${name}.pem`);
-  const keyPath = join(certDir, `${name}-key.pem`);
-  return { cert: readFileSync(certPath, "utf8"), key: readFileSync(keyPath, "utf8"), certPath, keyPath };
 }

@@ -1,23 +1,37 @@
 /**
- * Composition roots: where the bus is assembled for xbus dev, the tests, the bench and the real processes (xbus broker). cli/ parses flags and calls these; nothing here reads the CLI's state.
+ * Composition roots: where the bus is assembled. cli/ parses flags and calls
+ * these; tests, the bench and xbus dev import this file only. Nothing here
+ * reads the CLI's state (dev.json is written here, and read by the CLI).
+ *
+ * Where one exchange is assembled: `startStack` (dev-stack.ts) issues the
+ * identities (identities.ts), starts nats-server with its auth config
+ * (nats/), the provider agencies (agencies.ts), the log's secrets
+ * (log-secrets.ts) and the broker's services (broker-services.ts: consent
+ * store, exchange log, indexer, review API, the gRPC front door), the last
+ * wired the same for `xbus broker`.
  */
 
+export { devConnectorId, exampleAgencies } from "./agencies.js";
 export type { BrokerServices, BrokerServicesOptions } from "./broker-services.js";
+// The broker's services, wired the same for `xbus broker` and the stack.
 export { startBrokerServices, tokenHash } from "./broker-services.js";
 export type { DevJson } from "./dev-json.js";
+// dev.json: what xbus dev tells other tools (the CLI's defaults, the conformance kit), and the journeys' flags.
 export { DEV_SAMPLE, devJsonOf, journeyArgs, readDevJson } from "./dev-json.js";
-export type { NatsIdentity, PemPair, Stack, StackOptions } from "./dev-stack.js";
+export type { NatsIdentity, Stack, StackOptions } from "./dev-stack.js";
+// The whole bus on one machine: xbus dev, the end-to-end tests, the bench.
+export { LOG_ID, startStack } from "./dev-stack.js";
+export type { IssuedPair, PemPair } from "./identities.js";
 export {
   DEV_BROKER,
   DEV_CONSUMER,
   DEV_LICENSING,
   DEV_PORTAL,
-  exampleAgencies,
-  LOG_ID,
-  startStack,
+  LOOPBACK,
   TRUST_DOMAIN,
-} from "./dev-stack.js";
+} from "./identities.js";
 export type { NatsAuthOptions, NatsPermissions, NatsTlsFiles } from "./nats/nats-auth.js";
+// nats-server for dev and tests: spawned on free ports, and its mutual-TLS users from the issued identities.
 export { DEFAULT_BROKER_PUBLISH_EXTRA, natsAuthConfig, natsPermissionsFor } from "./nats/nats-auth.js";
 export type { NatsServerOptions } from "./nats/nats-server.js";
 export { findNatsServer, NatsServer, NatsServerNotFoundError } from "./nats/nats-server.js";

@@ -1,10 +1,13 @@
 import type { KeyObject } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { dirname } from "node:path";
+import { z } from "zod";
 import { brokerOf } from "../../broker/index.js";
 import { type AlertOptions, resolveAlertOptions } from "../../broker/review/alerts.js";
 import type { TlsPem } from "../../core/tls/index.js";
-import { type Flags, settingsReader } from "../config/settings.js";
+import { ed25519Setting, ownIdentity, readSetting } from "../config/setting-files.js";
+import { hostPort, natsServers, optionalText, section, shown, text } from "../config/setting-schemas.js";
+import { type Flags, loadSettings, type SettingPaths, type SettingsPlace } from "../config/settings.js";
 
 /**
  * `xbus broker`'s settings (README, "Running a broker"), checked whole before
@@ -39,6 +42,50 @@ export interface BrokerConfig {
   review: { hostname: string; port: number; tokenHashes: string[]; alerts?: AlertOptions };
 }
 
+const LOG_ID = /^[A-Za-z0-9][A-Za-z0-9./_-]{0,127}$/;
+const BROKER_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+const isTimeZone = (timeZone: string) => {
+  try {
+    resolveAlertOptions({ offHours: { timeZone } });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** The file's shape; the order is the order problems are looked for in. */
+const brokerSettings = z.strictObject({
+  trust_domain: text,
+  broker_id: optionalText.refine((id) => id === undefined || BROKER_ID.test(id), {
+    error: (i) => `${shown(i.input, 64)} must be lowercase letters, digits and dashes`,
+  }),
+  listen: hostPort,
+  nats: natsServers,
+  tls: section({ ca: text, cert: text, key: text }),
+  crl: optionalText,
+  signing_key: text,
+  log: section({
+    id: text.regex(LOG_ID, "must be letters, digits and . / _ - (at most 128), e.g. gov.bt/xbus-log"),
+    secret: text,
+    key: text,
+    index: text,
+  }),
+  policies: text,
+  review: section({
+    listen: hostPort.refine((l) => Number(l.slice(l.lastIndexOf(":") + 1)) <= 65_535, {
+      error: (i) => `port ${String(i.input).slice(String(i.input).lastIndexOf(":") + 1)} is out of range`,
+    }),
+    token_hashes: text,
+    // The time zone is the only alert option the file sets: a refusal names it, not the library's option path.
+    alerts_time_zone: optionalText.refine((zone) => zone === undefined || isTimeZone(zone), {
+      error: (i) => `${JSON.stringify(i.input)} is not an IANA time zone (e.g. Asia/Thimphu)`,
+    }),
+  }),
+});
+
+export type BrokerSettings = z.infer<typeof brokerSettings>;
+
 /** Every setting: path in the JSON → its flag. */
 export const BROKER_SETTINGS = {
   trust_domain: "trust-domain",
@@ -59,10 +106,9 @@ export const BROKER_SETTINGS = {
   "review.token_hashes": "review-token-hashes",
   /** The IANA time zone of office hours for the review API's off-hours alerts (default UTC). */
   "review.alerts_time_zone": "alerts-time-zone",
-} as const;
+} as const satisfies Record<SettingPaths<typeof brokerSettings.shape>, string | undefined>;
 
-const LOG_ID = /^[A-Za-z0-9][A-Za-z0-9./_-]{0,127}$/;
-const BROKER_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+type Setting = keyof typeof BROKER_SETTINGS;
 
 /** Reads, merges and checks the settings; throws ConfigError naming the first problem. */
 export function loadBrokerConfig(
@@ -70,79 +116,69 @@ export function loadBrokerConfig(
   flags: Flags = {},
   now = new Date(),
 ): BrokerConfig {
-  const r = settingsReader(BROKER_SETTINGS, configPath, flags);
+  return loadSettings({
+    spec: BROKER_SETTINGS,
+    configPath,
+    flags,
+    schema: brokerSettings,
+    check: (s, place) => checkBroker(s, place, now),
+  });
+}
 
-  const trustDomain = r.str("trust_domain");
-  const servers = r.natsServers("nats");
-  const listen = r.hostPort("listen");
+/** The checks that read the files and folders the settings name, and what they give the broker. */
+function checkBroker(s: BrokerSettings, place: SettingsPlace<Setting>, now: Date): BrokerConfig {
+  const { files, identity, pem, renewal } = ownIdentity(place, s.tls, brokerOf(s.trust_domain), now);
 
-  const { files, identity, pem, renewal } = r.ownIdentity(brokerOf(trustDomain), now);
-  const brokerId = r.optStr("broker_id") ?? identity.id.name;
-  if (!BROKER_ID.test(brokerId))
-    r.fail(
-      "broker_id",
-      `${JSON.stringify(brokerId.slice(0, 64))} must be lowercase letters, digits and dashes`,
-    );
+  const crlPath = s.crl === undefined ? undefined : place.path("crl", s.crl);
+  if (crlPath !== undefined && !readSetting(place, "crl", crlPath).includes("BEGIN X509 CRL"))
+    place.fail("crl", `${crlPath} holds no PEM CRL (xbus certs crl writes one)`);
 
-  const crlPath = r.optPath("crl");
-  if (crlPath !== undefined && !r.read("crl", crlPath).includes("BEGIN X509 CRL"))
-    r.fail("crl", `${crlPath} holds no PEM CRL (xbus certs crl writes one)`);
+  const signingKey = ed25519Setting(
+    place,
+    "signing_key",
+    place.path("signing_key", s.signing_key),
+    "private",
+  );
 
-  const signingKey = r.ed25519("signing_key", r.path("signing_key"), "private");
-
-  const logId = r.str("log.id");
-  if (!LOG_ID.test(logId))
-    r.fail("log.id", "must be letters, digits and . / _ - (at most 128), e.g. gov.bt/xbus-log");
-  const secretFile = r.path("log.secret");
-  const secretHex = r.read("log.secret", secretFile).trim();
+  const secretFile = place.path("log.secret", s.log.secret);
+  const secretHex = readSetting(place, "log.secret", secretFile).trim();
   if (!/^(?:[0-9a-f]{2}){32,}$/i.test(secretHex))
-    r.fail("log.secret", `${secretFile} must hold at least 32 bytes as hex (e.g. \`openssl rand -hex 32\`)`);
-  const logKey = r.ed25519("log.key", r.path("log.key"), "private");
-  const indexPath = r.path("log.index");
+    place.fail(
+      "log.secret",
+      `${secretFile} must hold at least 32 bytes as hex (e.g. \`openssl rand -hex 32\`)`,
+    );
+  const logKey = ed25519Setting(place, "log.key", place.path("log.key", s.log.key), "private");
+  const indexPath = place.path("log.index", s.log.index);
   if (!existsSync(dirname(indexPath)) || !statSync(dirname(indexPath)).isDirectory())
-    r.fail("log.index", `the folder of ${indexPath} does not exist`);
+    place.fail("log.index", `the folder of ${indexPath} does not exist`);
 
-  const policiesDir = r.path("policies");
+  const policiesDir = place.path("policies", s.policies);
   if (!existsSync(policiesDir) || !statSync(policiesDir).isDirectory())
-    r.fail("policies", `${policiesDir} is not a folder`);
+    place.fail("policies", `${policiesDir} is not a folder`);
 
-  const reviewListen = r.hostPort("review.listen");
-  const cut = reviewListen.lastIndexOf(":");
-  const reviewPort = Number(reviewListen.slice(cut + 1));
-  if (reviewPort > 65_535) r.fail("review.listen", `port ${reviewPort} is out of range`);
-  const hashesFile = r.path("review.token_hashes");
-  const tokenHashes = r
-    .read("review.token_hashes", hashesFile)
+  const hashesFile = place.path("review.token_hashes", s.review.token_hashes);
+  const tokenHashes = readSetting(place, "review.token_hashes", hashesFile)
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => l !== "" && !l.startsWith("#"));
-  if (tokenHashes.length === 0) r.fail("review.token_hashes", `${hashesFile} holds no token hash`);
+  if (tokenHashes.length === 0) place.fail("review.token_hashes", `${hashesFile} holds no token hash`);
   tokenHashes.forEach((h, i) => {
     if (!/^[0-9a-f]{64}$/.test(h))
-      r.fail(
+      place.fail(
         "review.token_hashes",
         `${hashesFile}: hash ${i + 1} is not a lowercase hex SHA-256 (one per line: printf %s TOKEN | sha256sum)`,
       );
   });
 
-  const timeZone = r.optStr("review.alerts_time_zone");
-  const alerts: AlertOptions | undefined = timeZone === undefined ? undefined : { offHours: { timeZone } };
-  try {
-    resolveAlertOptions(alerts);
-  } catch {
-    // The time zone is the only alert option the file sets: name it, not the library's option path.
-    r.fail(
-      "review.alerts_time_zone",
-      `${JSON.stringify(timeZone)} is not an IANA time zone (e.g. Asia/Thimphu)`,
-    );
-  }
-
+  const reviewListen = s.review.listen;
+  const cut = reviewListen.lastIndexOf(":");
+  const timeZone = s.review.alerts_time_zone;
   return {
-    trustDomain,
+    trustDomain: s.trust_domain,
     spiffeId: identity.id.uri,
-    brokerId,
-    listen,
-    servers,
+    brokerId: s.broker_id ?? identity.id.name,
+    listen: s.listen,
+    servers: s.nats,
     tls: pem,
     tlsFiles: files,
     certNotAfter: identity.notAfter,
@@ -151,13 +187,13 @@ export function loadBrokerConfig(
     },
     ...(crlPath !== undefined ? { crlPath } : {}),
     signingKey,
-    log: { logId, logSecret: Buffer.from(secretHex, "hex"), logKey, indexPath },
+    log: { logId: s.log.id, logSecret: Buffer.from(secretHex, "hex"), logKey, indexPath },
     policiesDir,
     review: {
       hostname: reviewListen.slice(0, cut).replace(/^\[|\]$/g, ""),
-      port: reviewPort,
+      port: Number(reviewListen.slice(cut + 1)),
       tokenHashes,
-      ...(alerts ? { alerts } : {}),
+      ...(timeZone !== undefined ? { alerts: { offHours: { timeZone } } } : {}),
     },
   };
 }

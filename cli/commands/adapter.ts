@@ -3,7 +3,7 @@ import { Command } from "commander";
 import { adapterClient, DEFAULT_UNKNOWN_SUBJECT, runConformance } from "../../adapters/conformance/index.js";
 import { Catalogue } from "../../core/contract/index.js";
 import { readDevJson } from "../../stack/index.js";
-import { HOST_PORT } from "../config/settings.js";
+import { HOST_PORT } from "../config/setting-schemas.js";
 import { whyUnreadable } from "../user-file.js";
 import { act, type Run, requiredOption, UsageError, type XbusCommand } from "./command.js";
 

@@ -1,28 +1,18 @@
-import { createPrivateKey, createPublicKey, type KeyObject, type X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import type { WorkloadId } from "../../core/contract/index.js";
-import {
-  checkIdentity,
-  checkOwnTls,
-  type Identity,
-  keepsIdentity,
-  pemCertificates,
-  type TlsFile,
-  type TlsPem,
-} from "../../core/tls/index.js";
+import { z } from "zod";
 import { whyUnreadable } from "../user-file.js";
 
 export type { Identity, TlsFile } from "../../core/tls/index.js";
-export { checkOwnTls, keepsIdentity };
+export { checkOwnTls, keepsIdentity } from "../../core/tls/index.js";
 
 /**
  * Settings of a process command (`xbus connector`, `xbus broker`): a JSON
- * file, each setting also a flag that wins over it. A problem is named by its
- * setting and where it came from (`connector.json: tls.key` or `--key`), and
- * messages name files, never their contents: no key or certificate text
- * reaches a terminal or a log.
+ * file, each setting also a flag that wins over it, checked by the command's
+ * zod schema. A problem is named by its setting and where it came from
+ * (`connector.json: tls.key` or `--key`), and messages name files, never
+ * their contents: no key or certificate text reaches a terminal or a log.
  */
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -33,168 +23,121 @@ export type SettingsSpec = Readonly<Record<string, string | undefined>>;
 
 export type Flags = Readonly<Record<string, string | string[] | undefined>>;
 
-export const HOST_PORT = /^[A-Za-z0-9.-]+:[0-9]{1,5}$|^\[[0-9a-fA-F:]+\]:[0-9]{1,5}$/;
-const NATS_URL = /^(nats|tls):\/\/[^\s/]+$|^[A-Za-z0-9.-]+:[0-9]{1,5}$/;
+/**
+ * The dotted paths of a settings schema's leaves, one level of sections deep:
+ * what a SettingsSpec must name, no more and no less (`satisfies` checks it).
+ */
+export type SettingPaths<Shape> = {
+  [K in keyof Shape & string]: Shape[K] extends
+    | z.ZodObject<infer Section>
+    | z.ZodPipe<z.ZodObject<infer Section>, z.ZodType>
+    ? `${K}.${keyof Section & string}`
+    : K;
+}[keyof Shape & string];
 
-/** Reads one command's settings; each accessor throws ConfigError naming the setting. */
-export function settingsReader<S extends SettingsSpec>(
-  spec: S,
-  configPath: string | undefined,
-  flags: Flags,
-) {
-  type Setting = keyof S & string;
-  const file = configPath === undefined ? undefined : readConfigFile(configPath, spec);
-  const baseDir = configPath === undefined ? process.cwd() : dirname(resolve(configPath));
-  const flagOf = (s: Setting) => spec[s];
-  const fromFlag = (s: Setting) => {
-    const flag = flagOf(s);
-    return flag !== undefined && flags[flag] !== undefined;
-  };
-
-  /** Where a setting came from: the flag when given, else the file's key. */
-  const origin = (s: Setting): string => {
-    if (fromFlag(s) || configPath === undefined) return `--${flagOf(s) ?? s}`;
-    return `${configPath}: ${s}`;
-  };
-  const fail = (s: Setting, why: string): never => {
-    throw new ConfigError(`${origin(s)}: ${why}`);
-  };
-  const raw = (s: Setting): unknown => {
-    const flag = flagOf(s);
-    if (flag !== undefined && flags[flag] !== undefined) return flags[flag];
-    const [a, b] = s.split(".") as [string, string | undefined];
-    const v = file?.[a];
-    return b === undefined ? v : (v as Record<string, unknown> | undefined)?.[b];
-  };
-  const has = (s: Setting) => raw(s) !== undefined;
-  const str = (s: Setting): string => {
-    const v = raw(s);
-    if (v === undefined || v === "") return fail(s, "is required");
-    if (typeof v !== "string") return fail(s, "must be a string");
-    return v;
-  };
-  const optStr = (s: Setting): string | undefined => {
-    const v = raw(s);
-    if (v === undefined) return undefined;
-    if (typeof v !== "string" || v === "") return fail(s, "must be a non-empty string");
-    return v;
-  };
-  const list = (s: Setting): string[] => {
-    const v = raw(s);
-    const items = typeof v === "string" ? [v] : v;
-    if (!Array.isArray(items) || items.length === 0) return fail(s, "is required (one or more)");
-    for (const i of items) if (typeof i !== "string" || i === "") fail(s, "must be a list of strings");
-    return items as string[];
-  };
-  const int = (s: Setting, min: number, max: number): number | undefined => {
-    const v = raw(s);
-    if (v === undefined) return undefined;
-    const n = typeof v === "string" && /^[0-9]+$/.test(v) ? Number(v) : v;
-    if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max)
-      return fail(s, `must be a whole number from ${min} to ${max}`);
-    return n;
-  };
-  /** A path setting, absolute: flag paths are the shell's (cwd), file paths relative to the file. */
-  const path = (s: Setting, value = str(s)): string => resolve(fromFlag(s) ? process.cwd() : baseDir, value);
-  const optPath = (s: Setting): string | undefined => {
-    const v = optStr(s);
-    return v === undefined ? undefined : path(s, v);
-  };
-  const read = (s: Setting, file: string): string => {
-    try {
-      return readFileSync(file, "utf8");
-    } catch (err) {
-      return fail(s, `cannot read ${file} (${whyUnreadable(err)})`);
-    }
-  };
-  const natsServers = (s: Setting): string[] => {
-    const servers = list(s);
-    for (const u of servers)
-      if (!NATS_URL.test(u))
-        fail(s, `${JSON.stringify(u.slice(0, 100))} is not a NATS URL (nats://HOST:PORT or tls://HOST:PORT)`);
-    return servers;
-  };
-  const hostPort = (s: Setting): string => {
-    const v = str(s);
-    if (!HOST_PORT.test(v)) fail(s, `must be HOST:PORT, got ${JSON.stringify(v.slice(0, 100))}`);
-    return v;
-  };
-  const certificates = (s: Setting, file: string, text = read(s, file)): X509Certificate[] =>
-    pemCertificates(file, text, (why) => fail(s, why));
-  /** An Ed25519 key file: public (`want` "public") or private. */
-  const ed25519 = (s: Setting, file: string, want: "public" | "private"): KeyObject => {
-    const pem = read(s, file);
-    if (pem.includes("BEGIN CERTIFICATE")) fail(s, `${file} is a certificate, not an Ed25519 ${want} key`);
-    if (want === "public" && pem.includes("PRIVATE KEY"))
-      fail(s, `${file} is a private key; give the public key`);
-    let key: KeyObject;
-    try {
-      key = want === "public" ? createPublicKey(pem) : createPrivateKey(pem);
-    } catch {
-      return fail(s, `${file} is not a PEM ${want} key`);
-    }
-    if (key.asymmetricKeyType !== "ed25519")
-      fail(s, `${file} is a ${key.asymmetricKeyType} key; it must be Ed25519`);
-    return key;
-  };
-  /** A certificate and its key from their files (checkIdentity), a problem named by its setting. */
-  const identity = (o: {
-    cert: Setting;
-    key: Setting;
-    certFile: string;
-    keyFile: string;
-    trusted: readonly X509Certificate[];
-    expected: (id: WorkloadId | undefined) => string | undefined;
-    now: Date;
-  }): Identity =>
-    checkIdentity({
-      ...o,
-      certPem: read(o.cert, o.certFile),
-      keyPem: read(o.key, o.keyFile),
-      fail: (f, why) => fail(f === "cert" ? o.cert : o.key, why),
-    });
-  /**
-   * The process's own identity from `tls.ca`, `tls.cert` and `tls.key` (every process command has them):
-   * checkOwnTls on the files, a problem named by its setting. `pem` is the files' text as read and checked,
-   * what a renewal is compared with. `renewal` runs the same checks on the files' text as the process read
-   * it again after they changed, and one more: the certificate is still the workload's (keepsIdentity).
-   */
-  const ownIdentity = (expected: (id: WorkloadId | undefined) => string | undefined, now: Date) => {
-    const settings = { ca: "tls.ca", cert: "tls.cert", key: "tls.key" } as Record<TlsFile, Setting>;
-    const files = { ca: path(settings.ca), cert: path(settings.cert), key: path(settings.key) };
-    const check = (pem: TlsPem, wanted: typeof expected, at: Date) =>
-      checkOwnTls({ files, pem, expected: wanted, now: at, fail: (f, why) => fail(settings[f], why) });
-    const pem: TlsPem = {
-      ca: read(settings.ca, files.ca),
-      cert: read(settings.cert, files.cert),
-      key: read(settings.key, files.key),
-    };
-    const own = check(pem, expected, now);
-    const renewed = keepsIdentity(expected, own.identity.id.uri);
-    return { files, ...own, pem, renewal: (next: TlsPem, at: Date) => check(next, renewed, at) };
-  };
-
-  return {
-    fail,
-    has,
-    str,
-    optStr,
-    list,
-    int,
-    path,
-    optPath,
-    read,
-    natsServers,
-    hostPort,
-    certificates,
-    ed25519,
-    identity,
-    ownIdentity,
-  };
+/**
+ * What the checks that read files need of where the settings came from. Both
+ * throw a ConfigError naming the setting's origin: while loading it becomes
+ * the setting's issue, after (a renewal's check) it reaches the caller as it is.
+ */
+export interface SettingsPlace<Setting extends string = string> {
+  /** A path setting's value, absolute: a flag's from the shell's folder, a file's from the file's. */
+  path(setting: Setting, value: string): string;
+  fail(setting: Setting, why: string): never;
 }
 
-/** The file as an object of known settings; unknown names are refused, a typo must not pass silently. */
-function readConfigFile(path: string, spec: SettingsSpec): Record<string, unknown> {
+/** A ConfigError that knows its setting and reason apart, so a check can hand them to zod. */
+class SettingProblem extends ConfigError {
+  constructor(
+    readonly setting: string,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Reads a command's settings: the file (if any), each flag given laid over
+ * its setting, then `schema`, then `check`, the checks that read what the
+ * settings name (files, folders) and make the command's config of them. Throws
+ * ConfigError naming the first problem.
+ */
+export function loadSettings<S extends SettingsSpec, T extends z.ZodType, C>(o: {
+  spec: S;
+  configPath: string | undefined;
+  flags: Flags;
+  schema: T;
+  check: (settings: z.output<T>, place: SettingsPlace<keyof S & string>) => C;
+}): C {
+  const { spec, configPath, flags } = o;
+  const input: Record<string, unknown> = configPath === undefined ? {} : readConfigFile(configPath);
+  const baseDir = configPath === undefined ? process.cwd() : dirname(resolve(configPath));
+  const fromFlag = new Set<string>();
+  for (const [setting, flag] of Object.entries(spec)) {
+    const [section, key] = setting.split(".") as [string, string | undefined];
+    // A section the file leaves out is there, empty, so its settings are named one by one.
+    if (key !== undefined && input[section] === undefined) input[section] = {};
+    const value = flag === undefined ? undefined : flags[flag];
+    if (value === undefined) continue;
+    fromFlag.add(setting);
+    if (key === undefined) input[section] = value;
+    else if (isObject(input[section])) input[section] = { ...input[section], [key]: value };
+  }
+
+  /** Where a setting came from: the flag when given, else the file's key. */
+  const origin = (setting: string): string =>
+    fromFlag.has(setting) || configPath === undefined
+      ? `--${spec[setting] ?? setting}`
+      : `${configPath}: ${setting}`;
+  const place: SettingsPlace = {
+    path: (setting, value) => resolve(fromFlag.has(setting) ? process.cwd() : baseDir, value),
+    fail: (setting, why) => {
+      throw new SettingProblem(setting, why, `${origin(setting)}: ${why}`);
+    },
+  };
+  // The checks stop at their first problem (place.fail); it becomes the issue of its setting.
+  const checked = o.schema.transform((settings, ctx) => {
+    try {
+      return o.check(settings, place);
+    } catch (err) {
+      if (!(err instanceof SettingProblem)) throw err;
+      ctx.addIssue({ code: "custom", path: err.setting.split("."), message: err.reason });
+      return z.NEVER;
+    }
+  });
+  const parsed = checked.safeParse(input);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(settingsProblem(parsed.error, { origin, configPath, known: Object.keys(spec) }));
+}
+
+/**
+ * The one line of a refused set of settings: `ORIGIN: REASON` for its first
+ * issue, ORIGIN being the flag or `FILE: setting` (a JSON parser gives no
+ * line). An unknown setting goes first, naming the known ones: a typo means a
+ * setting meant is missing, and "is required" would mislead.
+ */
+function settingsProblem(
+  error: z.ZodError,
+  o: { origin: (setting: string) => string; configPath: string | undefined; known: readonly string[] },
+): string {
+  const unknown = error.issues.find((i) => i.code === "unrecognized_keys");
+  if (unknown) {
+    const name = [...unknown.path, unknown.keys[0]].join(".");
+    return `${o.configPath}: unknown setting ${JSON.stringify(name.slice(0, 100))} (known: ${o.known.join(", ")})`;
+  }
+  const [issue] = error.issues;
+  // A list item's problem is its list's: `nats`, not `nats.1`.
+  const setting = (issue?.path ?? []).filter((p) => typeof p === "string").join(".");
+  return `${o.origin(setting)}: ${issue?.message ?? "refused"}`;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** The file as an object; which settings it may hold is the schema's to say. */
+function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -207,23 +150,8 @@ function readConfigFile(path: string, spec: SettingsSpec): Record<string, unknow
   } catch (err) {
     throw new ConfigError(`${path}: not JSON (${(err as Error).message})`);
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
-    throw new ConfigError(`${path}: must be a JSON object of settings`);
-  const known = Object.keys(spec);
-  const sections = new Set(known.filter((k) => k.includes(".")).map((k) => k.split(".")[0]));
-  const unknown = (name: string) =>
-    new ConfigError(
-      `${path}: unknown setting ${JSON.stringify(name.slice(0, 100))} (known: ${known.join(", ")})`,
-    );
-  const obj = parsed as Record<string, unknown>;
-  for (const [k, v] of Object.entries(obj)) {
-    if (sections.has(k)) {
-      if (typeof v !== "object" || v === null || Array.isArray(v))
-        throw new ConfigError(`${path}: ${k} must be an object`);
-      for (const sub of Object.keys(v)) if (!(`${k}.${sub}` in spec)) throw unknown(`${k}.${sub}`);
-    } else if (!(k in spec)) throw unknown(k);
-  }
-  return obj;
+  if (!isObject(parsed)) throw new ConfigError(`${path}: must be a JSON object of settings`);
+  return parsed;
 }
 
 /**

@@ -172,6 +172,9 @@ describe("loadConnectorConfig", () => {
       'unknown setting "tls.crt"',
     );
     expect(refusal([good()])).toBe(`${path}: must be a JSON object of settings`);
+    expect(refusal({ ...good(), tls: "connector.pem" })).toBe(`${path}: tls: must be an object`);
+    // Before what is missing: a misspelt setting is the likelier cause.
+    expect(refusal({ agency: "dcrc", tls: { crt: "x.pem" } })).toContain('unknown setting "tls.crt"');
     writeFileSync(path, "{ agency: dcrc }");
     expect(() => loadConnectorConfig(path)).toThrow(`${path}: not JSON`);
   });

@@ -1,7 +1,30 @@
 import type { KeyObject, X509Certificate } from "node:crypto";
+import { z } from "zod";
 import { isAgencyName } from "../../core/contract/index.js";
-import type { TlsPem } from "../../core/tls/index.js";
-import { ConfigError, type Flags, type Identity, settingsReader } from "../config/settings.js";
+import type { Identity, TlsPem } from "../../core/tls/index.js";
+import {
+  certificatesSetting,
+  ed25519Setting,
+  identitySetting,
+  ownIdentity,
+} from "../config/setting-files.js";
+import {
+  hostPort,
+  natsServers,
+  optionalText,
+  section,
+  shown,
+  text,
+  texts,
+  wholeNumber,
+} from "../config/setting-schemas.js";
+import {
+  ConfigError,
+  type Flags,
+  loadSettings,
+  type SettingPaths,
+  type SettingsPlace,
+} from "../config/settings.js";
 
 export { ConfigError };
 
@@ -53,6 +76,41 @@ export interface ConnectorIdentity {
   adapterTls: AdapterTls;
 }
 
+/** The file's shape; the order is the order problems are looked for in (agency first: the rest is about it). */
+const connectorSettings = z.strictObject({
+  agency: text.refine(isAgencyName, {
+    error: (i) =>
+      `${shown(i.input, 64)} is not an agency name (lowercase letters, digits and dashes, starting with a letter)`,
+  }),
+  trust_domain: optionalText,
+  nats: natsServers,
+  tls: section({ ca: text, cert: text, key: text }),
+  broker_keys: texts,
+  adapter: section({
+    address: hostPort,
+    server_name: optionalText,
+    ca: optionalText,
+    cert: optionalText,
+    key: optionalText,
+  }).superRefine((a, ctx) => {
+    if ((a.cert === undefined) !== (a.key === undefined))
+      ctx.addIssue({
+        code: "custom",
+        path: [a.cert === undefined ? "cert" : "key"],
+        message: "adapter.cert and adapter.key go together",
+      });
+  }),
+  max_in_flight: wholeNumber(1, 100_000).optional(),
+  metrics: section({ port: wholeNumber(0, 65_535).optional(), host: optionalText })
+    .superRefine((m, ctx) => {
+      if (m.host !== undefined && m.port === undefined)
+        ctx.addIssue({ code: "custom", path: ["host"], message: "metrics.host needs metrics.port" });
+    })
+    .transform((m) => (m.port === undefined ? undefined : { port: m.port, host: m.host ?? "127.0.0.1" })),
+});
+
+export type ConnectorSettings = z.infer<typeof connectorSettings>;
+
 /** Every setting: path in the JSON → its flag. */
 export const CONNECTOR_SETTINGS = {
   agency: "agency",
@@ -70,7 +128,9 @@ export const CONNECTOR_SETTINGS = {
   max_in_flight: "max-in-flight",
   "metrics.port": "metrics-port",
   "metrics.host": undefined,
-} as const;
+} as const satisfies Record<SettingPaths<typeof connectorSettings.shape>, string | undefined>;
+
+type Setting = keyof typeof CONNECTOR_SETTINGS;
 
 /** Reads, merges and checks the settings; throws ConfigError naming the first problem. */
 export function loadConnectorConfig(
@@ -78,44 +138,41 @@ export function loadConnectorConfig(
   flags: Flags = {},
   now = new Date(),
 ): ConnectorConfig {
-  const r = settingsReader(CONNECTOR_SETTINGS, configPath, flags);
+  return loadSettings({
+    spec: CONNECTOR_SETTINGS,
+    configPath,
+    flags,
+    schema: connectorSettings,
+    check: (s, place) => checkConnector(s, place, now),
+  });
+}
 
-  // Agency first: every later message is about this agency's connector.
-  const agency = r.str("agency");
-  if (!isAgencyName(agency))
-    r.fail(
-      "agency",
-      `${JSON.stringify(agency.slice(0, 64))} is not an agency name (lowercase letters, digits and dashes, starting with a letter)`,
-    );
-  const trustDomain = r.optStr("trust_domain");
-  const servers = r.natsServers("nats");
-
+/** The checks that read the files the settings name, and what they give the connector. */
+function checkConnector(s: ConnectorSettings, place: SettingsPlace<Setting>, now: Date): ConnectorConfig {
+  const { agency, trust_domain: trustDomain } = s;
   const wanted = `spiffe://${trustDomain ?? "<trust-domain>"}/agency/${agency}/connector/<name>`;
   const expected = (id: { role: string; agency: string; trustDomain: string } | undefined) =>
     id?.role === "connector" && id.agency === agency && (!trustDomain || id.trustDomain === trustDomain)
       ? undefined
       : `a connector of agency ${agency} (${wanted})`;
-  const { files, bundle, identity, pem, renewal } = r.ownIdentity(expected, now);
+  const { files, bundle, identity, pem, renewal } = ownIdentity(place, s.tls, expected, now);
 
-  const brokerKeys = r
-    .list("broker_keys")
-    .map((p) => r.ed25519("broker_keys", r.path("broker_keys", p), "public"));
+  const brokerKeys = s.broker_keys.map((p) =>
+    ed25519Setting(place, "broker_keys", place.path("broker_keys", p), "public"),
+  );
 
-  const address = r.hostPort("adapter.address");
-  const serverName = r.optStr("adapter.server_name");
   // The adapter admits only connectors of its own agency: by default the same identity as on NATS.
-  const adapterCa = r.optPath("adapter.ca");
-  const adapterCert = r.optPath("adapter.cert");
-  const adapterKey = r.optPath("adapter.key");
-  if ((adapterCert === undefined) !== (adapterKey === undefined))
-    r.fail(
-      adapterCert === undefined ? "adapter.cert" : "adapter.key",
-      "adapter.cert and adapter.key go together",
-    );
-  const adapterBundle = adapterCa === undefined ? undefined : r.certificates("adapter.ca", adapterCa);
+  const { address, server_name: serverName } = s.adapter;
+  const optPath = (setting: Setting, value: string | undefined) =>
+    value === undefined ? undefined : place.path(setting, value);
+  const adapterCa = optPath("adapter.ca", s.adapter.ca);
+  const adapterCert = optPath("adapter.cert", s.adapter.cert);
+  const adapterKey = optPath("adapter.key", s.adapter.key);
+  const adapterBundle =
+    adapterCa === undefined ? undefined : certificatesSetting(place, "adapter.ca", adapterCa);
   const adapterOwn =
     adapterCert !== undefined && adapterKey !== undefined
-      ? r.identity({
+      ? identitySetting(place, {
           cert: "adapter.cert",
           key: "adapter.key",
           certFile: adapterCert,
@@ -140,17 +197,11 @@ export function loadConnectorConfig(
   });
   const atStart = identityOf(identity, bundle);
 
-  const maxInFlight = r.int("max_in_flight", 1, 100_000);
-  const metricsPort = r.int("metrics.port", 0, 65_535);
-  const metricsHost = r.optStr("metrics.host");
-  if (metricsHost !== undefined && metricsPort === undefined)
-    r.fail("metrics.host", "metrics.host needs metrics.port");
-
   return {
     agency,
     spiffeId: identity.id.uri,
     name: identity.id.name,
-    servers,
+    servers: s.nats,
     tlsFiles: { caFile: files.ca, certFile: files.cert, keyFile: files.key },
     tlsPem: pem,
     certPem: atStart.certPem,
@@ -158,10 +209,8 @@ export function loadConnectorConfig(
     certNotAfter: atStart.certNotAfter,
     brokerKeys,
     adapter: { address, ...(serverName !== undefined ? { serverName } : {}), tls: atStart.adapterTls },
-    ...(maxInFlight !== undefined ? { maxInFlight } : {}),
-    ...(metricsPort !== undefined
-      ? { metrics: { host: metricsHost ?? "127.0.0.1", port: metricsPort } }
-      : {}),
+    ...(s.max_in_flight !== undefined ? { maxInFlight: s.max_in_flight } : {}),
+    ...(s.metrics !== undefined ? { metrics: s.metrics } : {}),
     renewed(next, at = new Date()) {
       const { bundle: trusted, identity: own } = renewal(next, at);
       return identityOf(own, trusted);

@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { CitizenRecordSchema, Gender } from "../../proto/gen/agencies/dcrc/v1/citizen_pb.js";
 import { fullCitizenRecord } from "../../test/helpers/citizen-record.js";
 import { Catalogue } from "../contract/index.js";
-import { buildTree, releasedTree, retainFields } from "./field-mask.js";
+import { retainFields } from "./field-mask.js";
+import { buildTree, releasedTree } from "./field-tree.js";
 
 const full = () => create(CitizenRecordSchema, fullCitizenRecord());
 

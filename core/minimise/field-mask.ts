@@ -1,6 +1,7 @@
 import type { DescMessage, Message } from "@bufbuild/protobuf";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { isReflectMessage, type ReflectMessage, reflect } from "@bufbuild/protobuf/reflect";
+import { buildTree, type FieldTree, releasedTree } from "./field-tree.js";
 import { passesAsReleased } from "./wire-scan.js";
 
 /**
@@ -12,50 +13,6 @@ import { passesAsReleased } from "./wire-scan.js";
  */
 export function retainFields(desc: DescMessage, message: Message, released: Iterable<string>): void {
   retain(reflect(desc, message), buildTree(released));
-}
-
-/** Released paths as a tree of proto field names; `true` releases a field and all below it. */
-export type FieldTree = Map<string, FieldTree | true>;
-type Tree = FieldTree;
-
-export function buildTree(paths: Iterable<string>): Tree {
-  const root: Tree = new Map();
-  for (const path of paths) {
-    let node = root;
-    const parts = path.split(".");
-    for (let i = 0; i < parts.length; i++) {
-      const part = parts[i] as string;
-      const existing = node.get(part);
-      if (existing === true) break; // an ancestor is released whole
-      if (i === parts.length - 1) {
-        node.set(part, true);
-        break;
-      }
-      const child: Tree = existing ?? new Map();
-      node.set(part, child);
-      node = child;
-    }
-  }
-  return root;
-}
-
-const trees = new Map<string, Tree>();
-const TREES_KEPT = 512;
-
-/**
- * buildTree for the released fields of a decision, remembered: policy releases
- * the same few field lists again and again, and the exchange path needs the
- * tree for every record. The tree is shared: read it, never change it.
- */
-export function releasedTree(paths: readonly string[]): FieldTree {
-  const key = paths.join("\n");
-  let tree = trees.get(key);
-  if (!tree) {
-    if (trees.size >= TREES_KEPT) trees.clear();
-    tree = buildTree(paths);
-    trees.set(key, tree);
-  }
-  return tree;
 }
 
 /**
@@ -72,7 +29,7 @@ export function releasedBytes(desc: DescMessage, bytes: Uint8Array, released: re
   return toBinary(desc, record);
 }
 
-function retain(msg: ReflectMessage, tree: Tree): void {
+function retain(msg: ReflectMessage, tree: FieldTree): void {
   for (const field of msg.fields) {
     const keep = tree.get(field.name);
     if (keep === true) continue;

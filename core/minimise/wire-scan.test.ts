@@ -5,7 +5,8 @@ import { describe, expect, it } from "vitest";
 import { type CitizenRecord, CitizenRecordSchema } from "../../proto/gen/agencies/dcrc/v1/citizen_pb.js";
 import { ExamResultsSchema } from "../../proto/gen/agencies/moe/v1/education_pb.js";
 import { fullCitizenRecord } from "../../test/helpers/citizen-record.js";
-import { buildTree, retainFields } from "./field-mask.js";
+import { retainFields } from "./field-mask.js";
+import { buildTree } from "./field-tree.js";
 import { passesAsReleased } from "./wire-scan.js";
 
 // A non-ASCII name, so the native UTF-8 check runs too.

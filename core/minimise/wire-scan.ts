@@ -1,6 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import { type DescMessage, ScalarType } from "@bufbuild/protobuf";
-import type { FieldTree } from "./field-mask.js";
+import type { FieldTree } from "./field-tree.js";
 
 /*
  * The fast path of minimisation (DESIGN step 7). Decoding a record, clearing

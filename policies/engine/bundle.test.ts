@@ -109,6 +109,84 @@ describe("parseBundle refuses a bundle whole, naming file, line and reason", () 
     ]);
   });
 
+  it("names what is missing or of the wrong kind in a grant or purpose", () => {
+    const g = (lines: string) => grant(`  - id: g1\n    consumer_agency: moe\n${lines}`);
+    expect(problemsOf([{ name: "purposes.yaml", text: "purposes:\n  - id: p1\n" }])).toEqual([
+      "purposes.yaml:2: purpose p1: legal_basis is required",
+    ]);
+    expect(problemsOf([purposes, g("    purposes: [p1]\n    fields: [name]\n")])).toEqual([
+      "grants.yaml:2: grant g1: service is required (a service of the catalogue)",
+    ]);
+    expect(
+      problemsOf([
+        purposes,
+        grant(
+          "  - id: g1\n    consumer: 42\n    service: dcrc.citizen-record\n    purposes: [p1]\n    fields: [name]\n",
+        ),
+      ]),
+    ).toEqual(["grants.yaml:2: grant g1: consumer must be a SPIFFE ID"]);
+    expect(
+      problemsOf([purposes, g("    service: dcrc.citizen-record\n    purposes: []\n    fields: name\n")]),
+    ).toEqual([
+      "grants.yaml:2: grant g1: purposes must be a non-empty list",
+      "grants.yaml:2: grant g1: fields must be a non-empty list",
+    ]);
+  });
+
+  it("refuses what is not a bundle file's shape, at the line of the key or entry", () => {
+    expect(
+      problemsOf([
+        purposes,
+        { name: "a.yaml", text: "grant:\n  - id: g1\ngrants: 5\n" },
+        { name: "b.yaml", text: "grants:\n  - g1\nutc_offset: 6\n" },
+        { name: "c.yaml", text: "just text\n" },
+      ]),
+    ).toEqual([
+      'a.yaml:1: unknown key "grant" (expected purposes, grants, consent_authorities or utc_offset)',
+      "a.yaml:3: grants must be a list",
+      "b.yaml:2: each entry of grants must be a mapping",
+      "b.yaml:3: utc_offset must look like +06:00",
+      "c.yaml:1: the file must be a mapping with keys purposes and/or grants",
+    ]);
+  });
+
+  it("checks what only the whole bundle can say: purposes defined once, one utc_offset", () => {
+    expect(
+      problemsOf([
+        purposes,
+        { name: "more.yaml", text: "utc_offset: '+05:30'\npurposes:\n  - id: p1\n    legal_basis: again\n" },
+        { name: "zone.yaml", text: "\nutc_offset: '+06:00'\n" },
+      ]),
+    ).toEqual([
+      "more.yaml:3: purpose p1 is defined twice",
+      "zone.yaml:2: utc_offset differs from the one at more.yaml:1",
+    ]);
+  });
+
+  it("lists every problem of a bundle in one pass, file by file, top to bottom", () => {
+    const body = [
+      "  - id: g2",
+      "    consumer_agency: moe",
+      "    service: dcrc.nope",
+      "    purposes: [p9]",
+      "    fields: [name]",
+      "  - id: g3",
+      "    consumer_agency: moe",
+      "    service: dcrc.citizen-record",
+      "    purposes: [p1]",
+      "    fields: [name]",
+      "    condition: hour <",
+      "    rate: lots",
+      "",
+    ].join("\n");
+    expect(problemsOf([purposes, grant(body)])).toEqual([
+      'grants.yaml:2: grant g2: unknown service "dcrc.nope"',
+      'grants.yaml:2: grant g2: unknown purpose "p9"',
+      "grants.yaml:12: grant g3: condition does not parse: <input>:1:6: found < but expecting end of input",
+      'grants.yaml:13: grant g3: rate "lots" is not N/second, N/minute, N/hour or N/day (N from 1 to 9999999)',
+    ]);
+  });
+
   it("reports YAML syntax errors with their line", () => {
     const problems = problemsOf([purposes, { name: "bad.yaml", text: "grants:\n  - id: [unclosed\n" }]);
     expect(problems[0]).toMatch(/^bad\.yaml:\d+: /);

@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
-import type { Catalogue } from "../../core/contract/index.js";
-import { isAgencyName, parseWorkloadId } from "../../core/contract/index.js";
-import { type Condition, compileCondition } from "./condition.js";
-import { parseRate, type Rate } from "./rate.js";
+import { type Document, isMap, isNode, isScalar, LineCounter, type Node, parseDocument } from "yaml";
+import type { ZodError } from "zod";
+import { type Catalogue, parseWorkloadId } from "../../core/contract/index.js";
+import { type BundleFile, bundleSchema } from "./bundle-schema.js";
+import type { Condition } from "./condition.js";
+import type { Rate } from "./rate.js";
 
 /**
  * The federation's policy bundle: every `*.yaml` file in one folder, read and
@@ -62,26 +63,6 @@ export class BundleError extends Error {
   }
 }
 
-const ID = /^[a-z][a-z0-9-]{0,62}$/;
-const TOP_KEYS = new Set(["purposes", "grants", "consent_authorities", "utc_offset"]);
-const DEFAULT_UTC_OFFSET_MINUTES = 6 * 60;
-const UTC_OFFSET = /^([+-])([01][0-9]|2[0-3]):([0-5][0-9])$/;
-const DATE = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/;
-const PURPOSE_KEYS = new Set(["id", "description", "legal_basis"]);
-const GRANT_KEYS = new Set([
-  "id",
-  "description",
-  "consumer",
-  "consumer_agency",
-  "service",
-  "purposes",
-  "fields",
-  "consent",
-  "condition",
-  "rate",
-  "expires",
-]);
-
 export interface LoadBundleOptions {
   dir: string;
   catalogue: Catalogue;
@@ -99,97 +80,93 @@ export function loadBundle({ dir, catalogue, trustDomain }: LoadBundleOptions): 
   );
 }
 
+const DEFAULT_UTC_OFFSET_MINUTES = 6 * 60;
+const TOP_KEYS = "purposes, grants, consent_authorities or utc_offset";
+/** A grant's keys whose problem is reported at their own line: an expression is fixed where it is written. */
+const OWN_LINE = new Set(["condition", "rate", "expires"]);
+const KIND: Readonly<Record<string, string>> = { grants: "grant", purposes: "purpose" };
+
+/** One file of the bundle as the YAML parser read it; `order`: its place in the bundle. */
+interface YamlFile {
+  name: string;
+  order: number;
+  doc: Document;
+  lines: LineCounter;
+}
+
+/** A problem and where it is, so the list reads file by file, top to bottom. */
+interface Problem {
+  order: number;
+  line: number;
+  text: string;
+}
+
+type At = (path: readonly PropertyKey[]) => string;
+
 export function parseBundle(
   files: readonly { name: string; text: string }[],
   { catalogue, trustDomain }: { catalogue: Catalogue; trustDomain: string },
 ): PolicyBundle {
-  const problems: string[] = [];
-  const purposes = new Map<string, Purpose>();
-  const grants: Grant[] = [];
-  const grantSites: { node: YAMLMap; at: (n: Node | null | undefined) => string }[] = [];
-  const consentAuthorities = new Set<string>();
-  let utcOffset: { minutes: number; where: string } | undefined;
+  const problems: Problem[] = [];
+  const read: YamlFile[] = [];
   const hash = createHash("sha256");
-
-  for (const file of files) {
+  files.forEach((file, order) => {
     const name = basename(file.name);
     hash.update(`${name}\0${Buffer.byteLength(file.text)}\0`).update(file.text);
     const lines = new LineCounter();
     const doc = parseDocument(file.text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
-    const at = (n: Node | null | undefined) => {
-      const offset = n?.range?.[0];
-      return offset === undefined ? name : `${name}:${lines.linePos(offset).line}`;
-    };
-    for (const e of doc.errors)
-      problems.push(`${name}:${lines.linePos(e.pos[0]).line}: ${e.message.split("\n")[0]}`);
-    if (doc.errors.length > 0) continue;
-    const root = doc.contents;
-    if (root === null) continue;
-    if (!isMap(root)) {
-      problems.push(`${at(root)}: the file must be a mapping with keys purposes and/or grants`);
-      continue;
+    for (const e of doc.errors) {
+      const { line } = lines.linePos(e.pos[0]);
+      problems.push({ order, line, text: `${name}:${line}: ${e.message.split("\n")[0]}` });
     }
-    for (const pair of root.items) {
-      const key = isScalar(pair.key) ? String(pair.key.value) : "";
-      if (!TOP_KEYS.has(key)) {
-        problems.push(
-          `${at(pair.key as Node)}: unknown key ${JSON.stringify(key)} (expected purposes, grants, consent_authorities or utc_offset)`,
-        );
-        continue;
-      }
-      if (key === "utc_offset") {
-        const where = at(pair.value as Node);
-        const v = isScalar(pair.value) ? pair.value.value : undefined;
-        const m = typeof v === "string" ? UTC_OFFSET.exec(v) : null;
-        if (!m) {
-          problems.push(`${where}: utc_offset must look like +06:00`);
-          continue;
-        }
-        const minutes = (m[1] === "-" ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]));
-        if (utcOffset && utcOffset.minutes !== minutes)
-          problems.push(`${where}: utc_offset differs from the one at ${utcOffset.where}`);
-        utcOffset = { minutes, where };
-        continue;
-      }
-      if (!isSeq(pair.value)) {
-        problems.push(`${at(pair.value as Node)}: ${key} must be a list`);
-        continue;
-      }
-      if (key === "consent_authorities") {
-        for (const item of pair.value.items) {
-          const v = isScalar(item) ? item.value : undefined;
-          const problem = typeof v === "string" ? systemIdProblem(v, trustDomain) : "is not a SPIFFE ID";
-          if (problem)
-            problems.push(`${at(item as Node)}: consent authority ${JSON.stringify(v)} ${problem}`);
-          else consentAuthorities.add(v as string);
-        }
-        continue;
-      }
-      for (const item of pair.value.items) {
-        if (!isMap(item)) {
-          problems.push(`${at(item as Node)}: each entry of ${key} must be a mapping`);
-          continue;
-        }
-        if (key === "purposes") readPurpose(item, at, problems, purposes);
-        else grantSites.push({ node: item, at });
-      }
-    }
-  }
+    // A file that does not parse is left out; the others are still checked, for their own problems.
+    if (doc.errors.length === 0) read.push({ name, order, doc, lines });
+  });
 
-  // Grants are checked after every purpose is known, whatever the file order.
-  const utcOffsetMinutes = utcOffset?.minutes ?? DEFAULT_UTC_OFFSET_MINUTES;
-  const grantIds = new Set<string>();
-  for (const { node, at } of grantSites) {
-    const g = readGrant(node, at, problems, { catalogue, trustDomain, purposes, utcOffsetMinutes });
-    if (!g) continue;
-    if (grantIds.has(g.id)) {
-      problems.push(`${g.source}: grant id ${JSON.stringify(g.id)} is used twice`);
-      continue;
-    }
-    grantIds.add(g.id);
-    grants.push(g);
-  }
-  if (problems.length > 0) throw new BundleError(problems);
+  const input: unknown[] = read.map((f) => (f.doc.contents === null ? {} : f.doc.toJS()));
+  const at: At = (path) => placeOf(read, path).text;
+  const parsed = bundleSchema({ catalogue, trustDomain, at }).safeParse(input);
+  if (!parsed.success) problems.push(...bundleProblems(parsed.error, read, input));
+  if (problems.length > 0 || !parsed.success)
+    throw new BundleError(problems.sort((x, y) => x.order - y.order || x.line - y.line).map((p) => p.text));
+  return bundleOf(parsed.data, { hash: hash.digest("hex"), trustDomain, at });
+}
+
+/** The checked files as decisions read them. */
+function bundleOf(
+  files: readonly BundleFile[],
+  o: { hash: string; trustDomain: string; at: At },
+): PolicyBundle {
+  const utcOffsetMinutes =
+    files.find((f) => f.utc_offset !== undefined)?.utc_offset ?? DEFAULT_UTC_OFFSET_MINUTES;
+  const purposes = new Map<string, Purpose>();
+  const grants: Grant[] = [];
+  const consentAuthorities = new Set<string>();
+  files.forEach((f, i) => {
+    for (const p of f.purposes ?? [])
+      purposes.set(p.id, { id: p.id, description: p.description, legalBasis: p.legal_basis });
+    for (const a of f.consent_authorities ?? []) consentAuthorities.add(a);
+    f.grants?.forEach((g, j) => {
+      const { expires } = g;
+      grants.push({
+        id: g.id,
+        description: g.description,
+        consumer: g.consumer,
+        consumerAgency:
+          g.consumer === undefined ? (g.consumer_agency ?? "") : parseWorkloadId(g.consumer).agency,
+        service: g.service,
+        purposes: new Set(g.purposes),
+        fields: g.fields,
+        consentRequired: g.consent === "required",
+        condition: g.condition,
+        rate: g.rate,
+        // The grant holds through the whole of that day, local time.
+        expiresAt:
+          expires && Date.UTC(expires.year, expires.month - 1, expires.day + 1) - utcOffsetMinutes * 60_000,
+        source: o.at([i, "grants", j]),
+      });
+    });
+  });
   const grantsByService = new Map<string, Grant[]>();
   for (const g of grants) {
     const list = grantsByService.get(g.service) ?? [];
@@ -197,8 +174,8 @@ export function parseBundle(
     grantsByService.set(g.service, list);
   }
   return {
-    hash: hash.digest("hex"),
-    trustDomain,
+    hash: o.hash,
+    trustDomain: o.trustDomain,
     purposes,
     grants,
     grantsByService,
@@ -207,183 +184,71 @@ export function parseBundle(
   };
 }
 
-function systemIdProblem(uri: string, trustDomain: string): string | undefined {
-  try {
-    const wid = parseWorkloadId(uri);
-    if (wid.trustDomain !== trustDomain) return `is outside trust domain ${trustDomain}`;
-    if (wid.role !== "system") return "is not a system identity";
-    return undefined;
-  } catch (err) {
-    return `is not valid: ${(err as Error).message}`;
-  }
+/**
+ * Where a place in the files is (a path into the schema's input: file index,
+ * then keys), as `file:line`. A grant's or purpose's own keys are reported at
+ * the entry's first line, where it is named, except OWN_LINE.
+ */
+function placeOf(files: readonly YamlFile[], path: readonly PropertyKey[]): Problem {
+  const [i, ...rest] = path;
+  const file = files[i as number];
+  if (!file) return { order: 0, line: 0, text: "?" };
+  const [list, , key] = rest;
+  const inEntry = typeof list === "string" && KIND[list] !== undefined && rest.length > 2;
+  return lineOf(file, nodeAt(file.doc, inEntry && !OWN_LINE.has(String(key)) ? rest.slice(0, 2) : rest));
 }
 
-type At = (n: Node | null | undefined) => string;
-
-function fieldsOf(map: YAMLMap, allowed: Set<string>, at: At, problems: string[], what: string) {
-  const out = new Map<string, { value: unknown; node: Node }>();
-  for (const pair of map.items) {
-    const key = isScalar(pair.key) ? String(pair.key.value) : "";
-    if (!allowed.has(key)) {
-      problems.push(`${at(pair.key as Node)}: unknown key ${JSON.stringify(key)} in ${what}`);
-      continue;
-    }
-    const node = pair.value as Node;
-    out.set(key, {
-      value: isSeq(node) || isMap(node) ? node.toJSON() : isScalar(node) ? node.value : null,
-      node,
-    });
-  }
-  return out;
+function lineOf(file: YamlFile, node: Node | null | undefined): Problem {
+  const offset = node?.range?.[0];
+  if (offset === undefined) return { order: file.order, line: 0, text: file.name };
+  const { line } = file.lines.linePos(offset);
+  return { order: file.order, line, text: `${file.name}:${line}` };
 }
 
-function str(v: { value: unknown } | undefined): string | undefined {
-  return typeof v?.value === "string" ? v.value : undefined;
+/** The node a path names, or the nearest one above it that exists. */
+function nodeAt(doc: Document, path: readonly PropertyKey[]): Node | null | undefined {
+  for (let n = path.length; n > 0; n--) {
+    const node = doc.getIn(path.slice(0, n) as unknown[], true);
+    if (isNode(node)) return node;
+  }
+  return doc.contents;
 }
 
-function readPurpose(map: YAMLMap, at: At, problems: string[], purposes: Map<string, Purpose>) {
-  const f = fieldsOf(map, PURPOSE_KEYS, at, problems, "a purpose");
-  const id = str(f.get("id"));
-  if (!id || !ID.test(id)) {
-    problems.push(`${at(map)}: purpose id must be lowercase letters, digits and dashes`);
-    return;
-  }
-  const legalBasis = str(f.get("legal_basis"));
-  if (!legalBasis) problems.push(`${at(map)}: purpose ${id} needs a legal_basis`);
-  if (purposes.has(id)) problems.push(`${at(map)}: purpose ${id} is defined twice`);
-  purposes.set(id, { id, description: str(f.get("description")) ?? "", legalBasis: legalBasis ?? "" });
+/**
+ * The bundle's problems from its schema's issues: `file:line: reason`, and
+ * within a grant or purpose `file:line: grant ID: reason`. An unknown key is
+ * reported at the key, one line each; a problem with the id itself names the
+ * entry by its kind, as the id cannot name it.
+ */
+function bundleProblems(error: ZodError, files: readonly YamlFile[], input: readonly unknown[]): Problem[] {
+  return error.issues.flatMap((issue) => {
+    const [i, list, , key] = issue.path;
+    const file = files[i as number];
+    const kind = typeof list === "string" ? KIND[list] : undefined;
+    if (issue.code === "unrecognized_keys") {
+      const holder = file ? nodeAt(file.doc, issue.path.slice(1)) : undefined;
+      return issue.keys.map((k) => {
+        const keyNode = isMap(holder)
+          ? holder.items.find((p) => isScalar(p.key) && String(p.key.value) === k)?.key
+          : undefined;
+        const at = file ? lineOf(file, isNode(keyNode) ? keyNode : holder) : placeOf(files, []);
+        const what = kind ? `in a ${kind}` : `(expected ${TOP_KEYS})`;
+        return { ...at, text: `${at.text}: unknown key ${JSON.stringify(k)} ${what}` };
+      });
+    }
+    const entry = kind ? valueAt(input, issue.path.slice(0, 3)) : undefined;
+    const named = isRecord(entry) && key !== "id";
+    const id = named ? entry.id : undefined;
+    const subject = named ? `${kind} ${typeof id === "string" ? id : "?"}: ` : "";
+    const at = placeOf(files, issue.path);
+    return [{ ...at, text: `${at.text}: ${subject}${issue.message}` }];
+  });
 }
 
-function readGrant(
-  map: YAMLMap,
-  at: At,
-  problems: string[],
-  ctx: {
-    catalogue: Catalogue;
-    trustDomain: string;
-    purposes: ReadonlyMap<string, Purpose>;
-    utcOffsetMinutes: number;
-  },
-): Grant | undefined {
-  const before = problems.length;
-  const f = fieldsOf(map, GRANT_KEYS, at, problems, "a grant");
-  const id = str(f.get("id"));
-  if (!id || !ID.test(id)) problems.push(`${at(map)}: grant id must be lowercase letters, digits and dashes`);
-  const where = `${at(map)}: grant ${id ?? "?"}`;
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
 
-  let consumer: string | undefined;
-  let consumerAgency = "";
-  const exact = str(f.get("consumer"));
-  const agency = str(f.get("consumer_agency"));
-  if ((exact === undefined) === (agency === undefined)) {
-    problems.push(`${where}: give exactly one of consumer (a SPIFFE ID) or consumer_agency`);
-  } else if (exact !== undefined) {
-    try {
-      const wid = parseWorkloadId(exact);
-      if (wid.trustDomain !== ctx.trustDomain)
-        problems.push(`${where}: consumer ${exact} is outside trust domain ${ctx.trustDomain}`);
-      else if (wid.role !== "system") problems.push(`${where}: consumer ${exact} is not a system identity`);
-      consumer = exact;
-      consumerAgency = wid.agency;
-    } catch (err) {
-      problems.push(`${where}: ${(err as Error).message}`);
-    }
-  } else if (agency !== undefined) {
-    if (isAgencyName(agency)) consumerAgency = agency;
-    else problems.push(`${where}: consumer_agency ${JSON.stringify(agency)} is not an agency name`);
-  }
-
-  const service = str(f.get("service")) ?? "";
-  const entry = ctx.catalogue.get(service);
-  if (!entry) problems.push(`${where}: unknown service ${JSON.stringify(service)}`);
-
-  const purposesValue = f.get("purposes")?.value;
-  const purposes = new Set<string>();
-  if (!Array.isArray(purposesValue) || purposesValue.length === 0) {
-    problems.push(`${where}: purposes must be a non-empty list`);
-  } else {
-    for (const p of purposesValue) {
-      if (typeof p === "string" && ctx.purposes.has(p)) purposes.add(p);
-      else problems.push(`${where}: unknown purpose ${JSON.stringify(p)}`);
-    }
-  }
-
-  const fieldsValue = f.get("fields")?.value;
-  const fields: string[] = [];
-  if (!Array.isArray(fieldsValue) || fieldsValue.length === 0) {
-    problems.push(`${where}: fields must be a non-empty list`);
-  } else {
-    for (const p of fieldsValue) {
-      if (typeof p === "string" && entry?.fieldPaths.has(p)) fields.push(p);
-      else if (entry)
-        problems.push(`${where}: ${JSON.stringify(p)} is not a field of ${entry.recordType.typeName}`);
-    }
-  }
-  const consentValue = f.get("consent")?.value;
-  let consentRequired = false;
-  if (consentValue !== undefined) {
-    if (consentValue === "required") consentRequired = true;
-    else if (consentValue !== "not-required")
-      problems.push(
-        `${where}: consent must be required or not-required, not ${JSON.stringify(consentValue)}`,
-      );
-  }
-
-  let condition: Condition | undefined;
-  const conditionField = f.get("condition");
-  if (conditionField !== undefined) {
-    if (typeof conditionField.value !== "string") {
-      problems.push(
-        `${at(conditionField.node)}: grant ${id ?? "?"}: condition must be a CEL expression (a string)`,
-      );
-    } else {
-      try {
-        condition = compileCondition(conditionField.value);
-      } catch (err) {
-        problems.push(`${at(conditionField.node)}: grant ${id ?? "?"}: ${(err as Error).message}`);
-      }
-    }
-  }
-
-  let rate: Rate | undefined;
-  const rateField = f.get("rate");
-  if (rateField !== undefined) {
-    try {
-      rate = parseRate(String(rateField.value));
-    } catch (err) {
-      problems.push(`${at(rateField.node)}: grant ${id ?? "?"}: ${(err as Error).message}`);
-    }
-  }
-
-  let expiresAt: number | undefined;
-  const expiresField = f.get("expires");
-  if (expiresField !== undefined) {
-    const m = typeof expiresField.value === "string" ? DATE.exec(expiresField.value) : null;
-    const [y, mo, d] = m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [0, 0, 0];
-    const day = new Date(Date.UTC(y, mo - 1, d));
-    if (!m || day.getUTCFullYear() !== y || day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d) {
-      problems.push(
-        `${at(expiresField.node)}: grant ${id ?? "?"}: expires must be a date YYYY-MM-DD, not ${JSON.stringify(expiresField.value)}`,
-      );
-    } else {
-      // The grant holds through the whole of that day, local time.
-      expiresAt = Date.UTC(y, mo - 1, d + 1) - ctx.utcOffsetMinutes * 60_000;
-    }
-  }
-
-  if (problems.length > before || !id) return undefined;
-  return {
-    id,
-    description: str(f.get("description")) ?? "",
-    consumer,
-    consumerAgency,
-    service,
-    purposes,
-    fields,
-    consentRequired,
-    condition,
-    rate,
-    expiresAt,
-    source: at(map),
-  };
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  return path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | null | undefined)?.[k], value);
 }
