@@ -37,6 +37,9 @@ export interface XbusCommand {
   create(run: Run): Command;
 }
 
+/** The options requiredOption made, which act checks are given. */
+const REQUIRED = new WeakSet<Option>();
+
 /**
  * Sets `cmd`'s action: `fn` gets the parsed options (typed by the caller, who declared them on `cmd`)
  * and the positional arguments, and resolves to the exit code.
@@ -56,8 +59,6 @@ export function act<O>(
     run.code = await fn(cmd.opts() as O, cmd.processedArgs as string[]);
   });
 }
-
-const REQUIRED = new WeakSet<Option>();
 
 /**
  * A flag the command cannot run without. Not commander's mandatory option: commander reports a missing

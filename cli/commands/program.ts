@@ -73,7 +73,7 @@ function wording(err: CommanderError, cmd: Command): string {
 }
 
 /**
- * Runs `xbus ARGV`, of `commands`, with the exit-code convention of README: 0 done, 1 failed, 2 the command line was
+ * Runs `xbus ARGV` with `commands`, by README's exit codes: 0 done, 1 failed, 2 the command line was
  * wrong. A usage error is one line naming the mistake, then a pointer to the command's help; a failure
  * is one line with the command's name and the message, no stack. `--help` anywhere shows the help and
  * runs nothing.
