@@ -18,6 +18,7 @@ export {
   LogIndexReader,
   type TreeHead,
 } from "./indexer/log-index.js";
+export { type ReindexOptions, type ReindexResult, reindex } from "./indexer/reindex.js";
 export {
   type ExchangeLogOptions,
   ensureLogStream,
@@ -28,7 +29,8 @@ export {
 } from "./log/jetstream-log.js";
 export { subjectRef } from "./log/subject-ref.js";
 export type { AlertOptions, AlertsJson } from "./review/alerts.js";
-export { createReviewApp, type ReviewOptions, recordJson } from "./review/app.js";
+export { createReviewApp, type ReviewOptions } from "./review/app.js";
+export { recordJson } from "./review/record-json.js";
 export { type ReviewServer, serveReview } from "./review/serve.js";
 export {
   type Broker,

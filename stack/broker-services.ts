@@ -142,6 +142,7 @@ export async function startBrokerServices(o: BrokerServicesOptions): Promise<Bro
         metrics: () => telemetry.prometheusText(),
         traceUrlTemplate: o.review.traceUrlTemplate,
         ...(o.review.alerts ? { alerts: o.review.alerts } : {}),
+        logger: logger.child({ component: "review" }),
       });
       const server = await serveReview(app, {
         ...(o.review.hostname !== undefined ? { hostname: o.review.hostname } : {}),

@@ -4,13 +4,35 @@ import { join, resolve } from "node:path";
 /** The review UI's files (broker/review/ui/), read once; they hold no data and are served without a token. */
 export interface UiAssets {
   readonly html: string;
-  readonly js: string;
-  /** The browser's own Merkle checks, a module app.js imports (and the tests import on their own). */
-  readonly merkleJs: string;
   readonly css: string;
+  /** Each ES module of the page by its file name: `app.js`, the entry, and every module it imports. */
+  readonly modules: Readonly<Record<string, string>>;
 }
 
-const FILES = { html: "index.html", js: "app.js", merkleJs: "merkle.js", css: "app.css" } as const;
+/**
+ * Every file of the UI: a fixed list, so the server answers for these names and no other (no path from a
+ * request ever reaches the file system). A module added to ui/ must be added here; a test checks that
+ * every `.js` file there is, and every import of every module.
+ */
+export const UI_FILES = [
+  "index.html",
+  "app.js",
+  "merkle.js",
+  "app.css",
+  "accesses-view.js",
+  "alerts-view.js",
+  "api.js",
+  "base64.js",
+  "consistency.js",
+  "dom.js",
+  "exchange-view.js",
+  "exchanges-view.js",
+  "inclusion.js",
+  "pager.js",
+  "signature.js",
+  "token.js",
+  "tree-head-view.js",
+] as const;
 
 /**
  * Where the UI's files are, in order: beside this module (the TypeScript sources, run through tsx), then,
@@ -30,21 +52,21 @@ let cached: UiAssets | undefined;
 export function loadUiAssets(from?: readonly string[]): UiAssets {
   if (cached && from === undefined) return cached;
   const dirs = from ?? uiDirCandidates();
-  const dir = dirs.find((d) => existsSync(join(d, FILES.html)));
+  const dir = dirs.find((d) => existsSync(join(d, "index.html")));
   if (dir === undefined)
     throw new Error(
-      `review UI: ${FILES.html} not found in ${dirs.join(" or ")} (broker/review/ui/ in the sources)`,
+      `review UI: index.html not found in ${dirs.join(" or ")} (broker/review/ui/ in the sources)`,
     );
-  const read = (name: string) => {
+  const files = new Map<string, string>();
+  for (const name of UI_FILES) {
     const path = join(dir, name);
     if (!existsSync(path)) throw new Error(`review UI: ${path} is missing`);
-    return readFileSync(path, "utf8");
-  };
-  const assets = {
-    html: read(FILES.html),
-    js: read(FILES.js),
-    merkleJs: read(FILES.merkleJs),
-    css: read(FILES.css),
+    files.set(name, readFileSync(path, "utf8"));
+  }
+  const assets: UiAssets = {
+    html: files.get("index.html") ?? "",
+    css: files.get("app.css") ?? "",
+    modules: Object.fromEntries([...files].filter(([name]) => name.endsWith(".js"))),
   };
   if (from === undefined) cached = assets;
   return assets;

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Decision } from "../../proto/gen/xbus/v1/log_pb.js";
 import { writeTestLogIndex } from "../../test/helpers/log-index.js";
 import { UI_CONTENT_SECURITY_POLICY } from "./app.js";
-import { loadUiAssets, uiDirCandidates } from "./ui-assets.js";
+import { loadUiAssets, UI_FILES, uiDirCandidates } from "./ui-assets.js";
 
 const TOKEN = "ui-test-token-0123456789abcdef";
 const SECRET = randomBytes(32);
@@ -32,7 +32,7 @@ describe("the review UI's files", () => {
   it.each([
     ["/ui", "text/html; charset=utf-8", '<script type="module" src="/ui/app.js">'],
     ["/ui/", "text/html; charset=utf-8", '<link rel="stylesheet" href="/ui/app.css"'],
-    ["/ui/app.js", "text/javascript; charset=utf-8", 'from "./merkle.js"'],
+    ["/ui/app.js", "text/javascript; charset=utf-8", 'from "./tree-head-view.js"'],
     ["/ui/merkle.js", "text/javascript; charset=utf-8", "crypto.subtle.digest"],
     ["/ui/app.css", "text/css; charset=utf-8", "table"],
   ])("GET %s answers %s with the strict headers, without a token", async (path, type, holds) => {
@@ -44,6 +44,16 @@ describe("the review UI's files", () => {
     expect(res.headers.get("referrer-policy")).toBe("no-referrer");
     expect(res.headers.get("cache-control")).toBe("no-store");
     expect(await res.text()).toContain(holds);
+  });
+
+  it("serves every module of the page, each as a script with the same headers", async () => {
+    for (const name of UI_FILES.filter((f) => f.endsWith(".js"))) {
+      const res = await app.request(`/ui/${name}`);
+      expect(res.status, name).toBe(200);
+      expect(res.headers.get("content-type"), name).toBe("text/javascript; charset=utf-8");
+      expect(res.headers.get("content-security-policy"), name).toBe(CSP);
+      expect(await res.text(), name).toMatch(/^\/\/ @ts-check\n/);
+    }
   });
 
   it("exports the policy it sends, with no 'unsafe-inline' anywhere", () => {
@@ -100,7 +110,7 @@ describe("finding the UI's files", () => {
     expect(uiDirCandidates()[0]).toBe(sources);
     const dist = join(import.meta.dirname, "..", "..", "dist", "broker", "review");
     expect(uiDirCandidates(dist)).toContain(sources);
-    expect(loadUiAssets(uiDirCandidates(dist)).merkleJs).toContain("rootsFromConsistency");
+    expect(loadUiAssets(uiDirCandidates(dist)).modules["merkle.js"]).toContain("rootsFromConsistency");
   });
 
   it("refuses to start, naming the file, when one is missing", () => {

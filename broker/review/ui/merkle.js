@@ -1,3 +1,4 @@
+// @ts-check
 // The review UI's own Merkle checks (RFC 9162), with WebCrypto SHA-256 and nothing else: on purpose a second
 // implementation, apart from the server's (core/merkle-hash.ts, broker/indexer/merkle-store.ts), so a fault or
 // a rewrite there cannot also make the browser agree. Imported by app.js, and by merkle.test.ts, which checks
@@ -5,7 +6,7 @@
 //
 // Sizes and indexes are halved by division, not `>>`, so they stay right past 2^31.
 
-/** @param {Uint8Array} bytes */
+/** @param {Uint8Array<ArrayBuffer>} bytes WebCrypto takes no shared memory */
 export async function sha256(bytes) {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
 }
