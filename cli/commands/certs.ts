@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command, Option } from "commander";
 import {
@@ -8,12 +8,17 @@ import {
   inspectCertificate,
   isCertRole,
   isRevocationReason,
+  KEY_TYPES,
+  type KeyType,
+  MIN_P12_PASSWORD_LENGTH,
   openCaDir,
+  pkcs12,
   REVOCATION_REASONS,
   statusOf,
   writeIssued,
 } from "../../certs/index.js";
 import { formatWorkloadId } from "../../core/contract/index.js";
+import { type PromptInput, readPassword } from "../password-prompt.js";
 import { readUserFile } from "../user-file.js";
 import {
   act,
@@ -39,6 +44,25 @@ function caDirOf(v: { caDir?: string }): string {
   return v.caDir;
 }
 
+/** The .p12's password: the file's first line, or asked twice on a terminal; never a flag, never logged. */
+async function p12Password(file: string | undefined, io: Io): Promise<string> {
+  let password: string;
+  if (file !== undefined) {
+    password = readUserFile(file, "utf8").split(/\r?\n/)[0] ?? "";
+  } else if (io.terminal?.isTTY) {
+    const ask = (prompt: string, terminal: PromptInput) => readPassword(prompt, terminal, { write: io.err });
+    password = await ask("PKCS#12 password: ", io.terminal);
+    if ((await ask("again: ", io.terminal)) !== password) throw new Error("the two passwords differ");
+  } else {
+    throw new UsageError("--p12 needs --p12-password-file FILE when there is no terminal to ask on");
+  }
+  if (password.length < MIN_P12_PASSWORD_LENGTH)
+    throw new Error(`the PKCS#12 password must have at least ${MIN_P12_PASSWORD_LENGTH} characters`);
+  return password;
+}
+
+const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g;
+
 const STATUSES: readonly CertificateStatus[] = ["valid", "expiring", "expired", "not-yet-valid", "revoked"];
 const ROLES = ["system", "connector", "adapter", "reviewer", "broker", "server"] as const;
 
@@ -54,6 +78,8 @@ const caDirOption = () =>
   );
 const validityOption = (days: number) =>
   new Option("--validity-days <n>", `how long the certificate is valid, in days (default ${days})`);
+const keyTypeOption = (what: string) =>
+  choiceOption("--key-type <type>", `${what} (default ecdsa: P-256)`, KEY_TYPES);
 
 interface InitFlags {
   caDir?: string;
@@ -61,6 +87,7 @@ interface InitFlags {
   commonName?: string;
   validityDays?: string;
   intermediate?: true;
+  keyType?: KeyType;
 }
 
 function init(run: Run): Command {
@@ -70,7 +97,8 @@ function init(run: Run): Command {
     .option("--trust-domain <td>", "the federation's trust domain, e.g. gov.bt")
     .option("--common-name <cn>", "the CA certificate's common name")
     .addOption(validityOption(3650))
-    .option("--intermediate", "a root that signs only an issuing CA (root-key.pem can then be kept offline)");
+    .option("--intermediate", "a root that signs only an issuing CA (root-key.pem can then be kept offline)")
+    .addOption(keyTypeOption("the CA keys' type"));
   return act<InitFlags>(run, cmd, (v) => {
     const trustDomain = v.trustDomain;
     if (!trustDomain) throw new UsageError("--trust-domain is required (e.g. gov.bt)");
@@ -81,6 +109,7 @@ function init(run: Run): Command {
       ...(v.commonName ? { commonName: v.commonName } : {}),
       ...(validityDays ? { validityDays } : {}),
       intermediate: v.intermediate === true,
+      ...(v.keyType ? { keyType: v.keyType } : {}),
     });
     const info = inspectCertificate(dir.ca.certPem);
     run.io.out(
@@ -104,6 +133,9 @@ interface IssueFlags {
   out?: string;
   file?: string;
   commonName?: string;
+  keyType?: KeyType;
+  p12?: true;
+  p12PasswordFile?: string;
 }
 
 function issue(run: Run): Command {
@@ -111,7 +143,8 @@ function issue(run: Run): Command {
     .summary("issue a workload's certificate and key")
     .description(
       "Issues a certificate and its key: DIR/NAME.pem and DIR/NAME-key.pem (0600). The identity is " +
-        "--spiffe-id, or --agency and --name (--name alone for a broker); a server has none, only names.",
+        "--spiffe-id, or --agency and --name (--name alone for a broker); a server has none, only names. " +
+        "With --p12 also DIR/NAME.p12, its password never a flag.",
     )
     .addOption(caDirOption())
     .addOption(choiceOption("--role <role>", "what the certificate is for", ROLES))
@@ -124,13 +157,21 @@ function issue(run: Run): Command {
     .option("--renew", "issue although the identity has a live certificate (rotation)")
     .option("--out <dir>", "where the files go (default the current folder)")
     .option("--file <name>", "the files' name (default from the SPIFFE ID)")
-    .option("--common-name <cn>", "the certificate's common name");
-  return act<IssueFlags>(run, cmd, (v) => {
+    .option("--common-name <cn>", "the certificate's common name")
+    .addOption(keyTypeOption("the new key's type"))
+    .option("--p12", "also DIR/NAME.p12 (0600): key, certificate and chain, for a Java or .NET keystore")
+    .option(
+      "--p12-password-file <file>",
+      "the .p12's password: the file's first line (default: asked on the terminal)",
+    );
+  return act<IssueFlags>(run, cmd, async (v) => {
     const role = v.role;
     if (!role || !isCertRole(role)) {
       throw new UsageError(`--role must be one of ${ROLES.join(", ")} (got ${JSON.stringify(role ?? "")})`);
     }
     const validityDays = positiveInt(v.validityDays, "--validity-days");
+    if (v.p12PasswordFile !== undefined && !v.p12)
+      throw new UsageError("--p12-password-file goes with --p12");
     const dir = openCaDir(caDirOf(v));
     let spiffeId = v.spiffeId;
     if (spiffeId && (v.agency || (v.name && role !== "server"))) {
@@ -153,6 +194,7 @@ function issue(run: Run): Command {
     const outDir = resolve(v.out ?? ".");
     const certPath = join(outDir, `${base}.pem`);
     const keyPath = join(outDir, `${base}-key.pem`);
+    const p12Path = join(outDir, `${base}.p12`);
     const request = {
       role,
       ...(spiffeId ? { spiffeId } : {}),
@@ -161,10 +203,11 @@ function issue(run: Run): Command {
       ipAddresses: v.ip ?? [],
       ...(validityDays ? { validityDays } : {}),
       renew: v.renew === true,
+      ...(v.keyType ? { keyType: v.keyType } : {}),
     };
     // Everything is checked before the CA records anything, so a refusal leaves no trace.
     dir.check(request);
-    for (const p of [certPath, keyPath]) {
+    for (const p of [certPath, keyPath, ...(v.p12 ? [p12Path] : [])]) {
       if (existsSync(p)) throw new Error(`${p} exists; refusing to overwrite it (pick --out or --file)`);
     }
     // The new key exists only in this process until it is written: a folder it cannot go to must stop
@@ -175,9 +218,22 @@ function issue(run: Run): Command {
     } catch (err) {
       throw new Error(`--out ${outDir}: cannot write there (${(err as { code?: string }).code ?? err})`);
     }
+    const password = v.p12 ? await p12Password(v.p12PasswordFile, run.io) : undefined;
     const issued = dir.issue(request);
     try {
       writeIssued(issued, certPath, keyPath);
+      if (password !== undefined) {
+        // The chain goes leaf first, then up: the bundle holds the root first.
+        const chain = (readUserFile(dir.paths.caCert, "utf8").match(CERT_BLOCK) ?? []).reverse();
+        const p12 = pkcs12({
+          keyPem: issued.keyPem,
+          certPem: issued.certPem,
+          chainPems: chain,
+          password,
+          friendlyName: issued.spiffeId ?? base,
+        });
+        writeFileSync(p12Path, p12, { mode: 0o600, flag: "wx" });
+      }
     } catch (err) {
       throw new Error(
         `certificate ${issued.serial} was issued but could not be written to ${outDir} (${(err as Error).message}): ` +
@@ -186,7 +242,7 @@ function issue(run: Run): Command {
     }
     run.io.out(
       `issued ${role} certificate serial ${issued.serial}\n  spiffe id ${issued.spiffeId ?? "(none)"}\n  not after ${issued.notAfter.toISOString()}\n` +
-        `  cert      ${certPath}\n  key       ${keyPath} (0600)\n`,
+        `  cert      ${certPath}\n  key       ${keyPath} (0600)\n${password !== undefined ? `  p12       ${p12Path} (0600)\n` : ""}`,
     );
     return 0;
   });

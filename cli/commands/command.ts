@@ -1,15 +1,22 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
+import type { PromptInput } from "../password-prompt.js";
 
 /** Where a command's output goes: the process's stdout and stderr, or a test's buffers. */
 export interface Io {
   out(text: string): void;
   err(text: string): void;
+  /** Where a password is asked for (`certs issue --p12` without a password file); none: nowhere. */
+  terminal?: PromptInput;
 }
 
 /** Looked up at each write, so a test that spies on process.stdout sees it. */
 export const processIo: Io = {
   out: (text) => void process.stdout.write(text),
   err: (text) => void process.stderr.write(text),
+  // A getter: process.stdin is made on first use, and only a password prompt needs it.
+  get terminal() {
+    return process.stdin;
+  },
 };
 
 /**
