@@ -15,6 +15,7 @@ import {
 import { DigestInfo } from "@peculiar/asn1-rsa";
 import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
 import { AlgorithmIdentifier } from "@peculiar/asn1-x509";
+import forge from "node-forge";
 import { derOfPem, toArrayBuffer } from "./x509-der.js";
 
 /**
@@ -24,7 +25,7 @@ import { derOfPem, toArrayBuffer } from "./x509-der.js";
  * PFX is built from its RFC 7292 schemas (@peculiar/asn1-pfx) as OpenSSL 3
  * writes one: the key encrypted with PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC,
  * by node:crypto's PKCS#8 export), certificates in the clear, and a
- * HMAC-SHA-256 MAC keyed by the PKCS#12 KDF over the whole. Java 8u301+,
+ * HMAC-SHA-256 MAC keyed by the PKCS#12 KDF (node-forge's) over the whole. Java 8u301+,
  * .NET and `openssl pkcs12` read it.
  */
 export interface Pkcs12Options {
@@ -133,37 +134,38 @@ function data(contents: SafeContents): ContentInfo {
 }
 
 /**
- * RFC 7292 appendix B.2 with SHA-256 (u = 32, v = 64): the password as a
- * BMPString with its two-byte terminator, ID 3 for a MAC key. OpenSSL 3.0
- * reads no PBMAC1 (RFC 9579), so the MAC keeps this KDF.
+ * RFC 7292 appendix B.2 with SHA-256 (ID 3: a MAC key), by node-forge's
+ * `pki.pbe.generatePkcs12Key`: Node's crypto has no PKCS#12 KDF, and this is
+ * the part of PKCS#12 forge still does for us (its PFX writer takes only RSA
+ * keys). It is public on forge's `pki.pbe` namespace, which @types/node-forge
+ * leaves out; test/pki/p12.test.ts fails if an upgrade changes it (openssl
+ * checks the MAC). OpenSSL 3.0 reads no PBMAC1 (RFC 9579), so the MAC keeps
+ * this KDF.
  */
 export function pkcs12Kdf(password: string, salt: Buffer, id: number, iterations: number, n: number): Buffer {
-  const u = 32;
-  const v = 64;
-  const pw = Buffer.alloc((password.length + 1) * 2);
-  for (let i = 0; i < password.length; i++) pw.writeUInt16BE(password.charCodeAt(i), i * 2);
-  const fill = (b: Buffer) => {
-    const out = Buffer.alloc(v * Math.ceil(b.length / v));
-    for (let i = 0; i < out.length; i++) out[i] = b[i % b.length] ?? 0;
-    return out;
-  };
-  const I = Buffer.concat([fill(salt), fill(pw)]);
-  const D = Buffer.alloc(v, id);
-  const out: Buffer[] = [];
-  for (let produced = 0; produced < n; produced += u) {
-    let A = createHash("sha256").update(D).update(I).digest();
-    for (let r = 1; r < iterations; r++) A = createHash("sha256").update(A).digest();
-    out.push(A);
-    const B = fill(A);
-    // I_j = (I_j + B + 1) mod 2^(8v), for each v-byte block of I.
-    for (let j = 0; j < I.length; j += v) {
-      let carry = 1;
-      for (let k = v - 1; k >= 0; k--) {
-        const sum = (I[j + k] ?? 0) + (B[k] ?? 0) + carry;
-        I[j + k] = sum & 0xff;
-        carry = sum >> 8;
-      }
-    }
-  }
-  return Buffer.concat(out).subarray(0, n);
+  const key = forgePbe.generatePkcs12Key(
+    password,
+    forge.util.createBuffer(salt.toString("binary")),
+    id,
+    iterations,
+    n,
+    forge.md.sha256.create(),
+  );
+  return Buffer.from(key.getBytes(), "binary");
 }
+
+/** The typed view of forge's `pki.pbe` this module uses. */
+const forgePbe = (
+  forge.pki as unknown as {
+    pbe: {
+      generatePkcs12Key(
+        password: string,
+        salt: forge.util.ByteStringBuffer,
+        id: number,
+        iterations: number,
+        n: number,
+        md: forge.md.MessageDigest,
+      ): forge.util.ByteStringBuffer;
+    };
+  }
+).pbe;
