@@ -17,11 +17,13 @@ const UNIT = [
   "broker/review/ui/*.test.ts",
   "broker/citizen/sessions.test.ts",
   "certs/issue.test.ts",
+  "broker/identity/crl-watcher.test.ts",
   "adapters/examples/examples.test.ts",
   "bench/record.test.ts",
   "test/bench/{args,report}.test.ts",
   "test/layers.test.ts",
   "cli/user-file.test.ts",
+  "cli/password-prompt.test.ts",
   "cli/commands/help.test.ts",
 ];
 const EXCLUDE = ["node_modules/**", "dist/**", ".xbus/**"];

@@ -1,9 +1,9 @@
 import { fork } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { cpus, loadavg } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { FetchRequestSchema } from "../proto/gen/xbus/v1/exchange_pb.js";
 import { Child } from "./child-process.js";
@@ -60,7 +60,15 @@ export interface BenchOptions {
   log: (line: string) => void;
 }
 
-export const REPO_ROOT = resolve(import.meta.dirname, "..");
+/** The repository: `xbus bench` runs this module compiled, from dist/bench/, and the sources' bench/ alike. */
+export const REPO_ROOT = repoRoot(import.meta.dirname);
+
+function repoRoot(from: string): string {
+  let dir = from;
+  for (let i = 0; i < 4; i++, dir = dirname(dir))
+    if (existsSync(join(dir, "package.json")) && existsSync(join(dir, "bench"))) return dir;
+  throw new Error(`the repository (package.json and bench/) not found above ${from}`);
+}
 export const DEFAULT_OUT = join(REPO_ROOT, "bench", "results", "latest.json");
 export const SMALL_RECORD = 512;
 export const LARGE_RECORDS = [64 * 1024, 500 * 1024];

@@ -21,6 +21,7 @@ export {
   LogIndexReader,
   type TreeHead,
 } from "./indexer/log-index.js";
+export { type ReindexOptions, type ReindexResult, reindex } from "./indexer/reindex.js";
 export {
   type ExchangeLogOptions,
   ensureLogStream,

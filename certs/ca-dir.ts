@@ -11,6 +11,7 @@ import {
   type IssuedCertificate,
   issueCertificate,
 } from "./issue.js";
+import type { KeyType } from "./key-type.js";
 import { appendLedger, type LedgerCertificate, readLedger } from "./ledger.js";
 import { type CertRole, PROFILES } from "./profiles.js";
 
@@ -54,6 +55,8 @@ export interface IssueRequest {
   notBefore?: Date;
   /** Allow a second live certificate for the same identity (rotation). Default false. */
   renew?: boolean;
+  /** The new key's type. Default ECDSA P-256. */
+  keyType?: KeyType;
 }
 
 export interface RevokeTarget {
@@ -101,6 +104,8 @@ export interface InitCaDirOptions {
   validityDays?: number;
   /** Issue from an intermediate CA, so the root key signs nothing day to day. Default false. */
   intermediate?: boolean;
+  /** The CA keys' type (the root's and the intermediate's). Default ECDSA P-256. */
+  keyType?: KeyType;
 }
 
 /** Creates a new CA in an empty (or absent) folder and publishes an empty CRL. */
@@ -116,8 +121,9 @@ export function initCaDir(o: InitCaDirOptions): CaDir {
     trustDomain: o.trustDomain,
     ...(o.commonName ? { commonName: o.commonName } : {}),
     ...(o.validityDays ? { validityDays: o.validityDays } : {}),
+    ...(o.keyType ? { keyType: o.keyType } : {}),
   });
-  const issuing = o.intermediate ? createIntermediate(root) : root;
+  const issuing = o.intermediate ? createIntermediate(root, o.keyType ? { keyType: o.keyType } : {}) : root;
   mkdirSync(paths.certs, { recursive: true, mode: 0o700 });
   chmodSync(paths.dir, 0o700);
   writeFileSync(paths.caKey, issuing.keyPem, { mode: 0o600, flag: "wx" });
@@ -340,6 +346,7 @@ function caDirFrom(paths: CaDirPaths, ca: CertificateAuthority, root?: Certifica
           ipAddresses: req.ipAddresses ?? [],
           validityDays: req.validityDays ?? 90,
           ...(req.notBefore ? { notBefore: req.notBefore } : {}),
+          ...(req.keyType ? { keyType: req.keyType } : {}),
         });
         const x = new X509Certificate(issued.certPem);
         mkdirSync(paths.certs, { recursive: true, mode: 0o700 });

@@ -1,5 +1,6 @@
 // The federation PKI. For users: createCa, issueCertificate and their types;
-// the CA state folder (init, open, issue, revoke, CRL); CRL build and parse;
+// the key types (ECDSA P-256 by default, Ed25519, RSA-2048); the CA state folder
+// (init, open, issue, revoke, CRL); CRL build and parse; PKCS#12 keystores;
 // certificate inspection.
 export {
   type CaDir,
@@ -42,5 +43,7 @@ export {
   type IssueOptions,
   issueCertificate,
 } from "./issue.js";
+export { DEFAULT_KEY_TYPE, isKeyType, KEY_TYPES, type KeyType } from "./key-type.js";
 export { type CertificateStatus, type LedgerCertificate, statusOf } from "./ledger.js";
+export { MIN_P12_PASSWORD_LENGTH, type Pkcs12Options, pkcs12 } from "./pkcs12.js";
 export { type CertRole, isCertRole, PROFILES } from "./profiles.js";

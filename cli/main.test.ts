@@ -36,5 +36,5 @@ it("exits 2 on a flag a command does not know, naming it, with a pointer to the 
   const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
   expect(code).toBe(2);
   expect(stderr).toMatch(/^xbus policy: Unknown option '--bogus'/);
-  expect(stderr).toMatch(/Run `xbus policy --help` for the options\.\n$/);
+  expect(stderr).toMatch(/Run `xbus policy check --help` for the options\.\n$/);
 });

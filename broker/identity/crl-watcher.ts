@@ -1,3 +1,4 @@
+import { createHash, X509Certificate } from "node:crypto";
 import { readFileSync, unwatchFile, watchFile } from "node:fs";
 import { parseCrl } from "../../certs/index.js";
 import type { Logger } from "../../core/index.js";
@@ -7,6 +8,13 @@ import type { Logger } from "../../core/index.js";
  * unverifiable CRL stops the start), then reloaded whenever the file changes.
  * A new file that does not parse or verify is refused and the CRL in force
  * stays, so a half-written or forged file can never un-revoke anyone.
+ *
+ * CRLs only move forward: per issuing CA (known by its key), a new CRL must
+ * carry a higher CRL number than the highest this process has seen from that
+ * CA, or be the very CRL in force. An older genuine CRL written over the
+ * current one (a rollback that would un-revoke what was revoked since) is
+ * refused like a forged one. The highest numbers are held in memory for the
+ * process's life; a restarted process starts from the file it finds.
  */
 export interface CrlWatcher {
   /** The PEM in force (all CRLs of the file). */
@@ -34,36 +42,77 @@ const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----
 const CRL_BLOCK = /-----BEGIN X509 CRL-----[\s\S]+?-----END X509 CRL-----/g;
 const WARN_BEFORE_MS = 7 * 86_400_000;
 
-function load(
-  path: string,
-  bundle: string,
-): { pem: string; blocks: string[]; revoked: Set<string>; nextUpdate: Date | undefined } {
+interface Loaded {
+  pem: string;
+  blocks: string[];
+  revoked: Set<string>;
+  nextUpdate: Date | undefined;
+  /** Per issuing CA's key (SHA-256 of its SPKI, hex): its CRL in the file. */
+  byIssuer: Map<string, IssuerCrl>;
+}
+
+interface IssuerCrl {
+  issuer: string;
+  number: number;
+  block: string;
+}
+
+function issuerKey(caPem: string): string {
+  return createHash("sha256")
+    .update(new X509Certificate(caPem).publicKey.export({ type: "spki", format: "der" }))
+    .digest("hex");
+}
+
+function load(path: string, bundle: string): Loaded {
   const cas = bundle.match(CERT_BLOCK) ?? [];
   if (cas.length === 0) throw new Error("the trust bundle holds no certificate");
   const text = readFileSync(path, "utf8");
   const blocks = text.match(CRL_BLOCK) ?? [];
   if (blocks.length === 0) throw new Error(`${path} holds no PEM X509 CRL`);
   const revoked = new Set<string>();
+  const byIssuer = new Map<string, IssuerCrl>();
   let nextUpdate: Date | undefined;
   for (const block of blocks) {
     let parsed: ReturnType<typeof parseCrl> | undefined;
+    let signer = "";
     for (const ca of cas) {
       try {
         parsed = parseCrl(block, ca);
+        signer = ca;
         break;
       } catch {
         // try the next CA of the bundle
       }
     }
     if (!parsed) throw new Error(`${path}: a CRL is not signed by any CA of the trust bundle`);
+    const issuer = new X509Certificate(signer).subject.replace(/\n/g, ", ");
+    // RFC 5280 §5.2.3: every CRL carries a number. Without one a rollback could not be told from an update.
+    if (parsed.number === undefined) throw new Error(`${path}: the CRL of ${issuer} has no CRL number`);
+    const key = issuerKey(signer);
+    if (byIssuer.has(key)) throw new Error(`${path}: holds two CRLs of ${issuer}`);
+    byIssuer.set(key, { issuer, number: parsed.number, block });
     for (const serial of parsed.revoked.keys()) revoked.add(serial);
     if (parsed.nextUpdate && (!nextUpdate || parsed.nextUpdate < nextUpdate)) nextUpdate = parsed.nextUpdate;
   }
-  return { pem: `${blocks.join("\n")}\n`, blocks, revoked, nextUpdate };
+  return { pem: `${blocks.join("\n")}\n`, blocks, revoked, nextUpdate, byIssuer };
+}
+
+/** The first CRL of `next` that is not newer than the highest seen from its issuer, if any. */
+function rollback(
+  next: Loaded,
+  highest: ReadonlyMap<string, IssuerCrl>,
+): { crl: IssuerCrl; seen: IssuerCrl } | undefined {
+  for (const [key, crl] of next.byIssuer) {
+    const seen = highest.get(key);
+    if (seen && crl.block !== seen.block && crl.number <= seen.number) return { crl, seen };
+  }
+  return undefined;
 }
 
 export function watchCrl(o: CrlWatcherOptions): CrlWatcher {
   let current = load(o.path, o.caPem());
+  // Kept for every issuer ever seen, also one whose CRL has left the file: it must not come back older.
+  const highest = new Map(current.byIssuer);
   const report = () => {
     const fields = {
       crl: o.path,
@@ -86,6 +135,19 @@ export function watchCrl(o: CrlWatcherOptions): CrlWatcher {
       return false;
     }
     if (next.pem === current.pem) return false;
+    const older = rollback(next, highest);
+    if (older) {
+      o.logger.error(
+        {
+          crl: o.path,
+          issuer: older.crl.issuer,
+          crl_number: older.crl.number,
+          highest_seen: older.seen.number,
+        },
+        "CRL refused: its number is not higher than the one in force, so it would roll revocations back; the one in force stays",
+      );
+      return false;
+    }
     const previous = current;
     current = next;
     try {
@@ -95,6 +157,7 @@ export function watchCrl(o: CrlWatcherOptions): CrlWatcher {
       o.logger.error({ crl: o.path, err }, "new CRL refused by TLS; the one in force stays");
       return false;
     }
+    for (const [key, crl] of next.byIssuer) highest.set(key, crl);
     report();
     return true;
   };

@@ -1,80 +1,57 @@
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
+import { Command } from "commander";
 import { adapterClient, DEFAULT_UNKNOWN_SUBJECT, runConformance } from "../../adapters/conformance/index.js";
 import { Catalogue } from "../../core/contract/index.js";
 import { readDevJson } from "../../stack/index.js";
+import { HOST_PORT } from "../config/setting-schemas.js";
 import { whyUnreadable } from "../user-file.js";
-import type { Command } from "./command.js";
+import { act, type Run, requiredOption, UsageError, type XbusCommand } from "./command.js";
 
-const HELP = `xbus adapter test --target HOST:PORT [--cert PEM --key PEM --ca PEM] [options]
+interface TestFlags {
+  target: string;
+  cert?: string;
+  key?: string;
+  ca?: string;
+  subject?: string;
+  unknownSubject?: string;
+  serverName?: string;
+  devDir?: string;
+}
 
-Runs the conformance suite against an xbus.v1.Adapter: Describe is valid and its record types are in
-the catalogue; per service, a known subject returns a record of the declared type, an unknown one
-NOT_FOUND, only released fields are set, a Fetch without a deadline is refused, and malformed
-requests get INVALID_ARGUMENT. Prints each check; exits 1 naming the checks that failed.
-
-The adapter admits only connectors of its own agency, so --cert/--key must be such a certificate.
-Without them, the kit reads .xbus/dev/dev.json (written by \`xbus dev\`): the client certificate
-listed for the adapter at --target, and the CA.
-
-  --target HOST:PORT      the adapter (required)
-  --cert, --key, --ca     PEM files: client certificate and key, federation CA
-  --subject ID            a subject every service holds a record for (default: each service's
-                          sample_subject_id from Describe)
-  --unknown-subject ID    a subject no service holds (default ${DEFAULT_UNKNOWN_SUBJECT})
-  --server-name NAME      name in the adapter's certificate, if not the host in --target
-  --dev-dir DIR           where \`xbus dev\` wrote dev.json (default .xbus/dev)`;
-
-export const adapterCommand: Command = {
-  name: "adapter",
-  summary: "adapter tools: `adapter test` runs the conformance kit against an adapter",
-  async run(args) {
-    const [sub, ...rest] = args;
-    if (sub === undefined || sub === "help" || sub === "--help" || sub === "-h") {
-      process.stdout.write(`${HELP}\n`);
-      return 0;
-    }
-    if (sub !== "test") {
-      process.stderr.write(`xbus adapter: unknown subcommand ${JSON.stringify(sub)}\n\n${HELP}\n`);
-      return 2;
-    }
-    const { values } = parseArgs({
-      args: rest,
-      options: {
-        target: { type: "string" },
-        cert: { type: "string" },
-        key: { type: "string" },
-        ca: { type: "string" },
-        subject: { type: "string" },
-        "unknown-subject": { type: "string" },
-        "server-name": { type: "string" },
-        "dev-dir": { type: "string" },
-        help: { type: "boolean" },
-      },
-      strict: true,
-    });
-    if (values.help) {
-      process.stdout.write(`${HELP}\n`);
-      return 0;
-    }
-    const say = (line: string) => process.stdout.write(`${line}\n`);
-    const fail = (line: string) => {
-      process.stderr.write(`xbus adapter test: ${line}\n`);
-      return 2;
-    };
-    if (!values.target || !/^[A-Za-z0-9.-]+:[0-9]{1,5}$|^\[[0-9a-fA-F:]+\]:[0-9]{1,5}$/.test(values.target))
-      return fail(
-        values.target
-          ? `--target must be HOST:PORT, got ${JSON.stringify(values.target.slice(0, 100))}`
-          : "--target HOST:PORT is required",
-      );
-    const dev = readDevJson(values["dev-dir"]);
-    const listed = dev.adapters?.find((a) => a.address === values.target)?.client;
-    const certPath = values.cert ?? listed?.cert ?? dev.adapter_client?.cert;
-    const keyPath = values.key ?? listed?.key ?? dev.adapter_client?.key;
-    const caPath = values.ca ?? dev.ca;
+function testCommand(run: Run): Command {
+  const cmd = new Command("test")
+    .summary("run the conformance kit against an adapter")
+    .description(
+      "Runs the conformance suite against an xbus.v1.Adapter: Describe is valid and its record types are in " +
+        "the catalogue; per service, a known subject returns a record of the declared type, an unknown one " +
+        "NOT_FOUND, only released fields are set, a Fetch without a deadline is refused, and malformed " +
+        "requests get INVALID_ARGUMENT. Prints each check; exits 1 naming the checks that failed. The adapter " +
+        "admits only connectors of its own agency, so --cert/--key must be such a certificate; without them " +
+        "the kit reads dev.json (written by `xbus dev`): the client certificate listed for the adapter at " +
+        "--target, and the CA.",
+    )
+    .addOption(requiredOption("--target <host:port>", "the adapter"))
+    .option("--cert <pem>", "client certificate (a connector's of the adapter's agency)")
+    .option("--key <pem>", "its key")
+    .option("--ca <pem>", "the federation's trust bundle")
+    .option(
+      "--subject <id>",
+      "a subject every service holds a record for (default: each service's sample_subject_id from Describe)",
+    )
+    .option("--unknown-subject <id>", `a subject no service holds (default ${DEFAULT_UNKNOWN_SUBJECT})`)
+    .option("--server-name <name>", "name in the adapter's certificate, if not the host in --target")
+    .option("--dev-dir <dir>", "where `xbus dev` wrote dev.json (default .xbus/dev)");
+  return act<TestFlags>(run, cmd, async (o) => {
+    const say = (line: string) => run.io.out(`${line}\n`);
+    if (!HOST_PORT.test(o.target))
+      throw new UsageError(`--target must be HOST:PORT, got ${JSON.stringify(o.target.slice(0, 100))}`);
+    const dev = readDevJson(o.devDir);
+    const listed = dev.adapters?.find((a) => a.address === o.target)?.client;
+    const certPath = o.cert ?? listed?.cert ?? dev.adapter_client?.cert;
+    const keyPath = o.key ?? listed?.key ?? dev.adapter_client?.key;
+    const caPath = o.ca ?? dev.ca;
     if (!certPath || !keyPath || !caPath)
-      return fail(`--cert, --key and --ca are required (no defaults found in dev.json)`);
+      throw new UsageError("--cert, --key and --ca are required (no defaults found in dev.json)");
     const read = (what: string, p: string) => {
       try {
         return readFileSync(p, "utf8");
@@ -83,17 +60,17 @@ export const adapterCommand: Command = {
       }
     };
     const client = adapterClient({
-      target: values.target,
+      target: o.target,
       tls: { ca: read("--ca", caPath), cert: read("--cert", certPath), key: read("--key", keyPath) },
-      serverName: values["server-name"],
+      serverName: o.serverName,
     });
     try {
-      say(`xbus adapter test: ${values.target}`);
+      say(`xbus adapter test: ${o.target}`);
       const results = await runConformance({
         client,
         catalogue: Catalogue.load(),
-        subject: values.subject,
-        ...(values["unknown-subject"] ? { unknownSubject: values["unknown-subject"] } : {}),
+        subject: o.subject,
+        ...(o.unknownSubject ? { unknownSubject: o.unknownSubject } : {}),
         onResult: (r) => say(`  ${r.pass ? "PASS" : "FAIL"}  ${r.check}: ${r.detail}`),
       });
       const failed = results.filter((r) => !r.pass);
@@ -106,5 +83,13 @@ export const adapterCommand: Command = {
     } finally {
       client.close();
     }
-  },
+  });
+}
+
+export const adapterCommand: XbusCommand = {
+  name: "adapter",
+  create: (run) =>
+    new Command("adapter")
+      .summary("adapter tools: `adapter test` runs the conformance kit against an adapter")
+      .addCommand(testCommand(run)),
 };

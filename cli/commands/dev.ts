@@ -1,40 +1,37 @@
-import { parseArgs } from "node:util";
+import { Command } from "commander";
 import { runDev } from "../dev/dev.js";
-import type { Command } from "./command.js";
+import { act, type XbusCommand } from "./command.js";
 
-const HELP = `xbus dev [--smoke] [--dir DIR] [--nats URL]
+interface DevFlags {
+  smoke?: true;
+  dir?: string;
+  nats?: string;
+}
 
-Runs the whole bus on this machine: a nats-server child with JetStream in a temp folder, a
-federation CA and certificates, broker, connectors and the example adapters. Writes DIR/dev.json
-(default .xbus/dev), does one exchange to show the path, and stays up until Ctrl-C.
-
-  --smoke     do one exchange, print the record, stop everything and exit
-  --dir DIR   where certificates and dev.json go (default .xbus/dev)
-  --nats URL  use this nats-server (JetStream on) instead of spawning one; the exchange log's
-              index, secret and key in DIR are then kept and resumed across restarts`;
-
-export const devCommand: Command = {
+export const devCommand: XbusCommand = {
   name: "dev",
-  summary: "run the whole bus on this machine (--smoke: one exchange, then exit)",
-  async run(args) {
-    const { values } = parseArgs({
-      args,
-      options: {
-        smoke: { type: "boolean", default: false },
-        dir: { type: "string" },
-        nats: { type: "string" },
-        help: { type: "boolean" },
-      },
-      strict: true,
-    });
-    if (values.help) {
-      process.stdout.write(`${HELP}\n`);
-      return 0;
-    }
-    return runDev({
-      smoke: values.smoke ?? false,
-      ...(values.dir ? { dir: values.dir } : {}),
-      ...(values.nats ? { nats: values.nats } : {}),
-    });
-  },
+  create: (run) =>
+    act<DevFlags>(
+      run,
+      new Command("dev")
+        .summary("run the whole bus on this machine (--smoke: one exchange, then exit)")
+        .description(
+          "Runs the whole bus on this machine: a nats-server child with JetStream in a temp folder, a " +
+            "federation CA and certificates, broker, connectors and the example adapters. Writes DIR/dev.json, " +
+            "does one exchange to show the path, and stays up until Ctrl-C.",
+        )
+        .option("--smoke", "do one exchange, print the record, stop everything and exit")
+        .option("--dir <dir>", "where certificates and dev.json go (default .xbus/dev)")
+        .option(
+          "--nats <url>",
+          "use this nats-server (JetStream on) instead of spawning one; the exchange log's index, secret " +
+            "and key in DIR are then kept and resumed across restarts",
+        ),
+      (o) =>
+        runDev({
+          smoke: o.smoke === true,
+          ...(o.dir ? { dir: o.dir } : {}),
+          ...(o.nats ? { nats: o.nats } : {}),
+        }),
+    ),
 };

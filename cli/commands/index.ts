@@ -2,14 +2,14 @@ import { adapterCommand } from "./adapter.js";
 import { benchCommand } from "./bench.js";
 import { brokerCommand } from "./broker.js";
 import { certsCommand } from "./certs.js";
-import type { Command } from "./command.js";
+import type { XbusCommand } from "./command.js";
 import { connectorCommand } from "./connector.js";
 import { devCommand } from "./dev.js";
-import { logCommand } from "./log.js";
+import { logCommand } from "./log/index.js";
 import { policyCommand } from "./policy.js";
 
 /** Every `xbus` subcommand, in the order `xbus --help` lists them. Add a new one here. */
-export const commands: readonly Command[] = [
+export const commands: readonly XbusCommand[] = [
   devCommand,
   certsCommand,
   brokerCommand,

@@ -135,15 +135,17 @@ describe("xbus log query", () => {
   }, 60_000);
 
   it.each([
-    [["--limit", "0"], "--limit must be a whole number from 1"],
-    [["--limit", "ten"], "--limit must be a whole number from 1"],
-    [["--cursor", "abc"], "HTTP 400 cursor must be a non-negative integer"],
-    [["--decision", "maybe"], "HTTP 400 decision must be one of allow, deny, invalid, error"],
-  ])(
+    // A value the command line itself can tell is wrong: a usage error (exit 2).
+    [["--limit", "0"], "--limit must be a whole number from 1", 2],
+    [["--limit", "ten"], "--limit must be a whole number from 1", 2],
+    // One only the server can judge: the query failed (exit 1).
+    [["--cursor", "abc"], "HTTP 400 cursor must be a non-negative integer", 1],
+    [["--decision", "maybe"], "HTTP 400 decision must be one of allow, deny, invalid, error", 1],
+  ] as const)(
     "fails on %j with the reason, printing nothing on stdout",
-    async (args, reason) => {
+    async (args, reason, status) => {
       const r = await xbus(...args);
-      expect(r.status).toBe(1);
+      expect(r.status).toBe(status);
       expect(r.stderr).toContain(reason);
       expect(r.stdout).toBe("");
     },

@@ -204,7 +204,7 @@ describe("xbus log verify, live: what the reviewer pinned", () => {
   it("a --public-key that is not a raw 32-byte key is refused before anything is fetched", async () => {
     const r = await verify("--public-key", "not-a-key");
     expect(r.stderr).toMatch(/^xbus log: --public-key must be base64 of the log's raw 32-byte Ed25519 key/);
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2);
     expect(staged.headsServed).toBe(0);
   });
 });
@@ -393,6 +393,6 @@ describe("xbus log verify --state: a monitor remembers the head it verified, acr
   it("--state with --file is refused: an export is a copy of one time, not a live log", async () => {
     const r = await verify("--state", file, "--file", join(dir, "export.jsonl"));
     expect(r.stderr).toMatch(/^xbus log: --state is for live monitoring \(without --file\)/);
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
@@ -56,5 +56,14 @@ describe("a file named on the command line that cannot be read", () => {
     const { code, err } = await run("policy", ["check", "--dir", join(dir, "nope")]);
     expect(code).toBe(2);
     expect(err).toContain(`--dir ${join(dir, "nope")}: no such folder`);
+  });
+
+  it("xbus policy --dir naming a file: says it is not a folder (not that there is none), exits 2", async () => {
+    const file = join(dir, "policy.yaml");
+    writeFileSync(file, "grants: []\n");
+    const { code, err } = await run("policy", ["check", "--dir", file]);
+    expect(code).toBe(2);
+    expect(err).toContain(`--dir ${file}: not a folder`);
+    expect(err).not.toContain("no such folder");
   });
 });

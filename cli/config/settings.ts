@@ -1,6 +1,5 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { z } from "zod";
 import { whyUnreadable } from "../user-file.js";
 
@@ -152,40 +151,4 @@ function readConfigFile(path: string): Record<string, unknown> {
   }
   if (!isObject(parsed)) throw new ConfigError(`${path}: must be a JSON object of settings`);
   return parsed;
-}
-
-/**
- * The command line of a process command: `--config FILE`, `--help`, and one
- * flag per setting that has one (those in `repeatable` may be given again),
- * so a setting added to a command's table is a flag too. Loads the settings;
- * a ConfigError becomes one line on stderr and exit code 1.
- */
-export function commandSettings<C>(o: {
-  command: string;
-  args: string[];
-  help: string;
-  spec: SettingsSpec;
-  repeatable?: readonly string[];
-  load: (configPath: string | undefined, flags: Flags) => C;
-}): { settings: C } | { exit: number } {
-  const options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = {
-    config: { type: "string" },
-    help: { type: "boolean" },
-  };
-  for (const flag of Object.values(o.spec))
-    if (flag !== undefined)
-      options[flag] = { type: "string", multiple: o.repeatable?.includes(flag) ?? false };
-  const { values } = parseArgs({ args: o.args, options, strict: true, allowPositionals: false });
-  if (values.help) {
-    process.stdout.write(`${o.help}\n`);
-    return { exit: 0 };
-  }
-  const { config, help: _help, ...flags } = values;
-  try {
-    return { settings: o.load(typeof config === "string" ? config : undefined, flags as Flags) };
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`${o.command}: ${err.message}\n`);
-    return { exit: 1 };
-  }
 }

@@ -10,6 +10,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { identifyPeer } from "../../broker/identity/peer-identity.js";
 import { createCa, issueCertificate } from "../../certs/index.js";
+import { rawUnaryMethod } from "../../test/helpers/tls.js";
 import { peerCertificateOf, peerSessionOf } from "./peer-certificate.js";
 
 const TRUST_DOMAIN = "peer.test";
@@ -47,15 +48,7 @@ describe("peer certificate per connection", () => {
   beforeAll(async () => {
     server.addService(
       {
-        who: {
-          path: METHOD,
-          requestStream: false,
-          responseStream: false,
-          requestSerialize: bytes,
-          requestDeserialize: bytes,
-          responseSerialize: bytes,
-          responseDeserialize: bytes,
-        },
+        who: rawUnaryMethod(METHOD),
       },
       {
         who(call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer>) {

@@ -90,13 +90,13 @@ describe("xbus policy", () => {
     const request = ["--service", "dcrc.citizen-record", "--purpose", "scholarship-eligibility"];
     const scholarships = "spiffe://gov.bt/agency/moe/system/scholarships";
     for (const [args, why] of [
-      [["explain", "--consumer", "moe", ...request], /^--consumer: malformed SPIFFE ID "moe"/],
+      [["explain", "--consumer", "moe", ...request], /^xbus policy: --consumer: malformed SPIFFE ID "moe"/],
       [
         ["explain", "--consumer", scholarships, ...request, "--subject", "12"],
-        /^--subject must be a citizen ID/,
+        /^xbus policy: --subject must be a citizen ID/,
       ],
-      [["check", "--dir", join(tmp, "nowhere")], /^--dir .*nowhere: no such folder/],
-      [["test", "--tests", join(tmp, "nowhere")], /^--tests .*nowhere: no such folder/],
+      [["check", "--dir", join(tmp, "nowhere")], /^xbus policy: --dir .*nowhere: no such folder/],
+      [["test", "--tests", join(tmp, "nowhere")], /^xbus policy: --tests .*nowhere: no such folder/],
     ] as const) {
       const r = xbus(...args);
       expect(r.err, args.join(" ")).toMatch(why);

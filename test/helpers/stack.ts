@@ -11,8 +11,15 @@ import { type Stack, type StackOptions, startStack } from "../../stack/index.js"
 
 export interface TestStack extends Stack {
   readonly outcomes: ExchangeOutcome[];
-  /** A consumer client; default the dev consumer's certificate, `null` for none. */
-  client(identity?: { cert: string; key: string } | null, ca?: string): ServiceClient<typeof Exchange.method>;
+  /**
+   * A consumer client; default the dev consumer's certificate, `null` for none. grpc-js shares one
+   * connection between clients with equal credentials; `ownConnection` gives this one its own.
+   */
+  client(
+    identity?: { cert: string; key: string } | null,
+    ca?: string,
+    options?: { ownConnection?: boolean },
+  ): ServiceClient<typeof Exchange.method>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -80,11 +87,16 @@ export async function startTestStack(
   return {
     ...stack,
     outcomes,
-    client(identity = stack.consumer, ca = stack.ca.certPem) {
+    client(identity = stack.consumer, ca = stack.ca.certPem, options = {}) {
       const creds = identity
         ? credentials.createSsl(Buffer.from(ca), Buffer.from(identity.key), Buffer.from(identity.cert))
         : credentials.createSsl(Buffer.from(ca));
-      const c = createServiceClient(Exchange, stack.brokerAddress, creds);
+      const c = createServiceClient(
+        Exchange,
+        stack.brokerAddress,
+        creds,
+        options.ownConnection ? { "grpc.use_local_subchannel_pool": 1 } : {},
+      );
       clients.push(c);
       return c as unknown as ServiceClient<typeof Exchange.method>;
     },

@@ -72,3 +72,16 @@ export function brokerCertificate(
   });
   return { cert: c.certPem, key: c.keyPem };
 }
+
+const bytes = (b: Buffer) => b;
+
+/** A unary gRPC method on raw bytes (no protobuf), for tests that care only about the TLS under a call. */
+export const rawUnaryMethod = (path: string) => ({
+  path,
+  requestStream: false,
+  responseStream: false,
+  requestSerialize: bytes,
+  requestDeserialize: bytes,
+  responseSerialize: bytes,
+  responseDeserialize: bytes,
+});

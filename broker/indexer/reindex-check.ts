@@ -1,6 +1,8 @@
 import { existsSync } from "node:fs";
-import { LogIndexReader, type TreeHead } from "../../broker/index.js";
+// The independent verifier's consistency check, not the indexer's own Merkle code: a rebuilt tree is held
+// to the old head as `xbus log verify` holds a later head to an earlier one.
 import { type Growth, proveGrowth } from "../../verifier/index.js";
+import { LogIndexReader, type TreeHead } from "./log-index.js";
 
 const OLD_HEAD = "the old index's last signed head";
 const REBUILT = "the tree rebuilt from the stream";

@@ -1,0 +1,22 @@
+import { Command } from "commander";
+import type { XbusCommand } from "../command.js";
+import { alertsCommand } from "./alerts.js";
+import { exportCommand } from "./export.js";
+import { queryCommand } from "./query.js";
+import { receiptCommand } from "./receipt.js";
+import { reindexCommand } from "./reindex.js";
+import { verifyCommand } from "./verify.js";
+
+/** `xbus log`: one file per subcommand beside this one. */
+export const logCommand: XbusCommand = {
+  name: "log",
+  create: (run) =>
+    new Command("log")
+      .summary("verify, export, query, alert on or reindex the exchange log; check a Fetch's receipt")
+      .addCommand(verifyCommand(run))
+      .addCommand(exportCommand(run))
+      .addCommand(queryCommand(run))
+      .addCommand(alertsCommand(run))
+      .addCommand(reindexCommand(run))
+      .addCommand(receiptCommand(run)),
+};
