@@ -1,6 +1,7 @@
 import { createHash, generateKeyPairSync, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Logger } from "../core/index.js";
 
 /** A synthetic citizen who can sign in at the dev identity provider. */
 export interface DevCitizenUser {
@@ -16,6 +17,7 @@ export interface DevIdentityProviderOptions {
   client: { id: string; secret: string; redirectUri: string };
   /** The claim that carries the citizen ID, asked for with the scope of the same name. */
   claim: string;
+  logger: Logger;
 }
 
 export interface DevIdentityProvider {
@@ -34,65 +36,73 @@ export interface DevIdentityProvider {
  * localhost. The login form is this file's own (the package's dev form takes any password).
  */
 export async function startDevIdentityProvider(o: DevIdentityProviderOptions): Promise<DevIdentityProvider> {
-  // Loaded here, not at the top: only a stack with the citizen page needs it, and on Node 20 it prints a
-  // runtime warning when loaded that every other command and test would otherwise show.
-  const { default: Provider } = await import("oidc-provider");
+  // Loaded here, not at the top: only a stack with the citizen page needs it. It prints straight to the
+  // console when loaded ("unsupported runtime" on Node 20, which it runs on) and when built (its in-memory
+  // store, right for dev): those lines go to the stack's log at debug instead, so `xbus dev` stays quiet.
+  const { Provider } = await consoleToLog(o.logger, () => import("oidc-provider"));
   const byName = new Map(o.users.map((u) => [u.username, u]));
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const issuer = `http://localhost:${(server.address() as AddressInfo).port}`;
   const signingKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" });
-  const provider = new Provider(issuer, {
-    clients: [
-      {
-        client_id: o.client.id,
-        client_secret: o.client.secret,
-        redirect_uris: [o.client.redirectUri],
-        response_types: ["code"],
-        grant_types: ["authorization_code"],
-      },
-    ],
-    jwks: { keys: [{ ...signingKey, kid: "dev-1", use: "sig", alg: "RS256" }] },
-    cookies: { keys: [randomBytes(32).toString("base64url")] },
-    pkce: { required: () => true },
-    features: { devInteractions: { enabled: false } },
-    scopes: ["openid", o.claim],
-    claims: { openid: ["sub"], [o.claim]: [o.claim] },
-    // The claim in the ID token itself, so the relying party needs no userinfo call.
-    conformIdTokenClaims: false,
-    findAccount: (_ctx, sub) => {
-      const user = byName.get(sub);
-      return user && { accountId: sub, claims: () => ({ sub, [o.claim]: user.subject_id }) };
-    },
-    // The citizen page is the federation's own first-party client: signing in is the consent.
-    loadExistingGrant: async (ctx) => {
-      const session = ctx.oidc.session;
-      const client = ctx.oidc.client;
-      if (!session?.accountId || !client) return undefined;
-      const existing = session.grantIdFor(client.clientId);
-      if (existing) return ctx.oidc.provider.Grant.find(existing);
-      const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
-      grant.addOIDCScope(`openid ${o.claim}`);
-      grant.addOIDCClaims(["sub", o.claim]);
-      await grant.save();
-      session.grantIdFor(client.clientId, grant.jti);
-      return grant;
-    },
-    // Short lives, said outright (the package warns of each default it falls back to).
-    ttl: {
-      Interaction: 600,
-      Session: 1800,
-      Grant: 1800,
-      AccessToken: 300,
-      IdToken: 300,
-      AuthorizationCode: 60,
-    },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
-    renderError: (ctx, out) => {
-      ctx.type = "text/plain; charset=utf-8";
-      ctx.body = `sign-in failed: ${out.error}${out.error_description ? `: ${out.error_description}` : ""}`;
-    },
-  });
+  const provider = await consoleToLog(
+    o.logger,
+    async () =>
+      new Provider(issuer, {
+        clients: [
+          {
+            client_id: o.client.id,
+            client_secret: o.client.secret,
+            redirect_uris: [o.client.redirectUri],
+            response_types: ["code"],
+            grant_types: ["authorization_code"],
+          },
+        ],
+        jwks: { keys: [{ ...signingKey, kid: "dev-1", use: "sig", alg: "RS256" }] },
+        cookies: { keys: [randomBytes(32).toString("base64url")] },
+        pkce: { required: () => true },
+        features: { devInteractions: { enabled: false } },
+        scopes: ["openid", o.claim],
+        claims: { openid: ["sub"], [o.claim]: [o.claim] },
+        // The claim in the ID token itself, so the relying party needs no userinfo call.
+        conformIdTokenClaims: false,
+        findAccount: (_ctx, sub) => {
+          const user = byName.get(sub);
+          return user && { accountId: sub, claims: () => ({ sub, [o.claim]: user.subject_id }) };
+        },
+        // The citizen page is the federation's own first-party client: signing in is the consent.
+        loadExistingGrant: async (ctx) => {
+          const session = ctx.oidc.session;
+          const client = ctx.oidc.client;
+          if (!session?.accountId || !client) return undefined;
+          const existing = session.grantIdFor(client.clientId);
+          if (existing) return ctx.oidc.provider.Grant.find(existing);
+          const grant = new ctx.oidc.provider.Grant({
+            clientId: client.clientId,
+            accountId: session.accountId,
+          });
+          grant.addOIDCScope(`openid ${o.claim}`);
+          grant.addOIDCClaims(["sub", o.claim]);
+          await grant.save();
+          session.grantIdFor(client.clientId, grant.jti);
+          return grant;
+        },
+        // Short lives, said outright (the package warns of each default it falls back to).
+        ttl: {
+          Interaction: 600,
+          Session: 1800,
+          Grant: 1800,
+          AccessToken: 300,
+          IdToken: 300,
+          AuthorizationCode: 60,
+        },
+        interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+        renderError: (ctx, out) => {
+          ctx.type = "text/plain; charset=utf-8";
+          ctx.body = `sign-in failed: ${out.error}${out.error_description ? `: ${out.error_description}` : ""}`;
+        },
+      }),
+  );
   const callback = provider.callback();
   const redirectOrigin = new URL(o.client.redirectUri).origin;
 
@@ -161,6 +171,21 @@ export async function startDevIdentityProvider(o: DevIdentityProviderOptions): P
         server.closeAllConnections();
       }),
   };
+}
+
+/** Runs `fn` with console.warn and console.info written to `logger` at debug, then puts them back. */
+async function consoleToLog<T>(logger: Logger, fn: () => Promise<T>): Promise<T> {
+  const { warn, info } = console;
+  const toLog = (...args: unknown[]) =>
+    logger.debug({ component: "citizen-idp" }, args.map(String).join(" "));
+  console.warn = toLog;
+  console.info = toLog;
+  try {
+    return await fn();
+  } finally {
+    console.warn = warn;
+    console.info = info;
+  }
 }
 
 /** Compares digests, so the time taken says nothing about how much of the password matched. */

@@ -69,6 +69,7 @@ export async function startCitizenPage(o: {
     users,
     client: { ...client, redirectUri: `${url}/citizen/callback` },
     claim: DEV_CITIZEN_CLAIM,
+    logger: o.logger,
   }).catch(async (err: unknown) => {
     await server.close();
     throw err;
