@@ -78,9 +78,12 @@ export function createCitizenApp(o: CitizenAppOptions): Hono {
   };
   const rowsOf = (subjectId: string): AccessRow[] => {
     const purposes = o.purposes();
-    return o.index
-      .exchanges({ subjectRef: subjectRef(o.logSecret, subjectId), limit: MAX_ROWS })
-      .flatMap((e) => accessRow(o.index, e, purposes) ?? []);
+    return (
+      o.index
+        // One past the bound, so `truncated` is said only when there are more.
+        .exchanges({ subjectRef: subjectRef(o.logSecret, subjectId), limit: MAX_ROWS + 1 })
+        .flatMap((e) => accessRow(o.index, e, purposes) ?? [])
+    );
   };
   const proofOf = (row: AccessRow, size: number) =>
     row.index < size
@@ -158,8 +161,8 @@ export function createCitizenApp(o: CitizenAppOptions): Hono {
       const rows = rowsOf(c.get("subjectId"));
       return c.json({
         subject_id: c.get("subjectId"),
-        accesses: rows,
-        truncated: rows.length >= MAX_ROWS,
+        accesses: rows.slice(0, MAX_ROWS),
+        truncated: rows.length > MAX_ROWS,
         tree_head: treeHead(),
       });
     })
@@ -183,7 +186,8 @@ export function createCitizenApp(o: CitizenAppOptions): Hono {
         subject_id: c.get("subjectId"),
         exported_at: Date.now(),
         tree_head: head,
-        accesses: rows.map((r) => ({ ...r, inclusion: proofOf(r, head.tree_size) })),
+        accesses: rows.slice(0, MAX_ROWS).map((r) => ({ ...r, inclusion: proofOf(r, head.tree_size) })),
+        truncated: rows.length > MAX_ROWS,
       });
     });
   const js = (name: string) => file(files.get(name) ?? "", "text/javascript; charset=utf-8");
