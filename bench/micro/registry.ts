@@ -35,20 +35,26 @@ export interface MicroResult {
 }
 
 const MICRO_DIR = import.meta.dirname;
-const NOT_BENCHMARKS = new Set(["registry.ts"]);
+/** `.js` compiled (xbus bench runs from dist/), `.ts` when the sources run (vitest). */
+const EXT = import.meta.filename.endsWith(".ts") ? ".ts" : ".js";
+const NOT_BENCHMARKS = new Set([`registry${EXT}`]);
 
 export async function loadMicroBenchmarks(
   dir = MICRO_DIR,
 ): Promise<{ source: string; benchmark: MicroBenchmark }[]> {
   const files = readdirSync(dir)
-    .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts") && !NOT_BENCHMARKS.has(f))
+    .filter(
+      (f) => f.endsWith(EXT) && !f.endsWith(`.test${EXT}`) && !f.endsWith(".d.ts") && !NOT_BENCHMARKS.has(f),
+    )
     .sort();
   const out: { source: string; benchmark: MicroBenchmark }[] = [];
   for (const f of files) {
     const mod = (await import(pathToFileURL(join(dir, f)).href)) as { benchmarks?: unknown };
     if (!Array.isArray(mod.benchmarks))
       throw new Error(`bench/micro/${f} must export benchmarks: MicroBenchmark[]`);
-    for (const b of mod.benchmarks as MicroBenchmark[]) out.push({ source: f, benchmark: b });
+    // Named by the source file, compiled or not, so reports compare across runs.
+    const source = `${f.slice(0, -EXT.length)}.ts`;
+    for (const b of mod.benchmarks as MicroBenchmark[]) out.push({ source, benchmark: b });
   }
   return out;
 }
