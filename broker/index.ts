@@ -1,5 +1,8 @@
 // The broker. For users (process wiring, tests): startBroker and its options;
 // the exchange log (writer, indexer, index) and the review API; consents and rate limits.
+
+export { CITIZEN_CONTENT_SECURITY_POLICY, type CitizenAppOptions, createCitizenApp } from "./citizen/app.js";
+export { createOidcSignIn, type OidcSignIn, type OidcSignInOptions } from "./citizen/oidc-sign-in.js";
 export { type ConsentStore, consentKey, openConsentStore } from "./consent/consent-store.js";
 export type { ExchangeOutcome, ExchangeRecorder } from "./exchange/outcome.js";
 export { createRateLimiter, type RateLimiter } from "./exchange/rate-limiter.js";

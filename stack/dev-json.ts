@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import type { CitizenPageJson } from "./citizen-page.js";
 import type { Stack } from "./dev-stack.js";
 import { DEV_LICENSING, DEV_PORTAL } from "./identities.js";
 
@@ -17,6 +18,8 @@ export interface DevJson {
   /** Each adapter and the client certificate it accepts (its agency's connector). */
   adapters?: { agency: string; address?: string; client?: { cert: string; key: string } }[];
   adapter_client?: { cert: string; key: string };
+  /** "Who read my data" and the dev identity provider's synthetic citizens (issue 21). */
+  citizen?: CitizenPageJson;
 }
 
 /** Reads dev.json from `dir` (default `.xbus/dev`), or returns {} when `xbus dev` has not run here. */
@@ -57,6 +60,7 @@ export function devJsonOf(stack: Stack) {
     })),
     adapter_client: { cert: stack.adapterClient.certPath, key: stack.adapterClient.keyPath },
     ...(stack.review && { review: stack.review, log: stack.logFiles }),
+    ...(stack.citizen && { citizen: stack.citizen }),
   };
 }
 

@@ -24,6 +24,7 @@ import { countNatsReconnects, createTelemetry, type Telemetry } from "../core/te
 import { createPolicyStore, type PolicyStore } from "../policies/index.js";
 import { devConnectorId, exampleAgencies, startAgencies } from "./agencies.js";
 import { startBrokerServices, tokenHash } from "./broker-services.js";
+import { type CitizenPageJson, startCitizenPage } from "./citizen-page.js";
 import {
   DEV_BROKER,
   DEV_CONSUMER,
@@ -87,6 +88,11 @@ export interface StackOptions {
    * wiring). Default: one made from OTEL_* variables, shut down with the stack.
    */
   telemetry?: Telemetry;
+  /**
+   * Run "who read my data" (the citizen page) with the dev identity provider as its issuer
+   * (citizen-page.ts). Default false; `xbus dev` turns it on.
+   */
+  citizenPage?: boolean;
   /** The review API's link from an exchange to its trace (`{trace_id}` replaced). Default: XBUS_TRACE_URL. */
   traceUrlTemplate?: string;
 }
@@ -130,6 +136,8 @@ export interface Stack {
    * thread); undefined when a recorder replaced the log.
    */
   readonly index: LogIndexReader | undefined;
+  /** The citizen page, its dev issuer and who can sign in; undefined unless StackOptions.citizenPage. */
+  readonly citizen: CitizenPageJson | undefined;
   /** The review API and a dev bearer token for it; undefined when a recorder replaced the log. */
   readonly review: { url: string; token: string } | undefined;
   /** The stack's traces and metrics; `/metrics` on the review API serves the metrics. */
@@ -303,6 +311,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     closers.push(() => services.close());
     const { broker, index } = services;
     const review = services.reviewUrl === undefined ? undefined : { url: services.reviewUrl, token };
+    let citizen: CitizenPageJson | undefined;
+    if (options.citizenPage && index) {
+      const page = await startCitizenPage({
+        index,
+        logPublicKey: log.logPublicKey,
+        logSecret: log.logSecret,
+        policy,
+        population,
+        logger,
+      });
+      closers.push(() => page.close());
+      citizen = { url: page.url, issuer: page.issuer, users: page.users };
+    }
 
     return {
       dir,
@@ -326,6 +347,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       logPublicKey: log.logPublicKey,
       index,
       review,
+      citizen,
       telemetry,
       logFiles: { index: log.indexPath, key: log.keyPath, log_id: LOG_ID },
       adapters: [...running].map(([agency, r]) => ({ agency, address: r.address, client: r.client })),

@@ -15,6 +15,9 @@ export { devConnectorId, exampleAgencies } from "./agencies.js";
 export type { BrokerServices, BrokerServicesOptions } from "./broker-services.js";
 // The broker's services, wired the same for `xbus broker` and the stack.
 export { startBrokerServices, tokenHash } from "./broker-services.js";
+export type { DevCitizenUser } from "./citizen-idp.js";
+// "Who read my data" with the dev identity provider (a real OpenID provider) as its issuer.
+export { type CitizenPageJson, DEV_CITIZEN_CLAIM, devCitizenUsers } from "./citizen-page.js";
 export type { DevJson } from "./dev-json.js";
 // dev.json: what xbus dev tells other tools (the CLI's defaults, the conformance kit), and the journeys' flags.
 export { DEV_SAMPLE, devJsonOf, journeyArgs, readDevJson } from "./dev-json.js";

@@ -48,7 +48,12 @@ async function runDevIn(dir: string, opts: DevOptions): Promise<number> {
   say(
     `xbus dev: starting nats-server, certificates, broker, connectors and the example agencies (dcrc, moh, moe, rsta) in ${dir}`,
   );
-  const stack = await startStack({ dir, logger, ...(opts.nats && { natsUrl: opts.nats }) });
+  const stack = await startStack({
+    dir,
+    logger,
+    citizenPage: true,
+    ...(opts.nats && { natsUrl: opts.nats }),
+  });
   const subject = stack.population.citizens[0]?.id ?? "";
   const devJson = devJsonOf(stack);
   const devJsonPath = join(dir, "dev.json");
@@ -83,6 +88,10 @@ async function runDevIn(dir: string, opts: DevOptions): Promise<number> {
   say(`  nats        ${stack.nats.url}`);
   if (stack.review) say(`  review API  ${stack.review.url}   (bearer token in dev.json: review.token)`);
   if (stack.review) say(`  review UI   ${stack.review.url}/ui   (in a browser; it asks for that token)`);
+  if (stack.citizen)
+    say(
+      `  citizen     ${stack.citizen.url}   (sign in as ${stack.citizen.users.map((u) => u.username).join(", ")}; passwords in dev.json: citizen.users)`,
+    );
   if (stack.review)
     say(`  metrics     ${stack.review.url}/metrics   (traces: set OTEL_EXPORTER_OTLP_ENDPOINT)`);
   say(`  config      ${devJsonPath}`);

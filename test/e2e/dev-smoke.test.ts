@@ -35,6 +35,18 @@ it("`xbus dev --smoke` starts everything, fetches one record, stops and exits 0"
   expect(run.stdout).not.toContain('"photo_ref"');
 
   const dev = JSON.parse(readFileSync(join(dir, "dev.json"), "utf8"));
+  // "Who read my data", its dev identity provider and the citizens who can sign in there.
+  expect(dev.citizen).toMatchObject({
+    url: expect.stringMatching(/^http:\/\/localhost:\d+\/citizen\/$/),
+    issuer: expect.stringMatching(/^http:\/\/localhost:\d+$/),
+  });
+  expect(dev.citizen.users).toHaveLength(3);
+  for (const u of dev.citizen.users)
+    expect(u).toEqual({
+      username: expect.stringMatching(/^citizen\d$/),
+      password: expect.any(String),
+      subject_id: expect.stringMatching(/^\d{11}$/),
+    });
   expect(dev).toMatchObject({
     broker: expect.stringMatching(/^localhost:\d+$/),
     nats: expect.stringMatching(/^nats:\/\/127\.0\.0\.1:\d+$/),
