@@ -3,7 +3,14 @@
 
 export { CITIZEN_CONTENT_SECURITY_POLICY, type CitizenAppOptions, createCitizenApp } from "./citizen/app.js";
 export { createOidcSignIn, type OidcSignIn, type OidcSignInOptions } from "./citizen/oidc-sign-in.js";
-export { type ConsentStore, consentKey, openConsentStore } from "./consent/consent-store.js";
+export {
+  CONSENT_BUCKET,
+  type ConsentStore,
+  consentBucketSpec,
+  consentKey,
+  openConsentBucket,
+  openConsentStore,
+} from "./consent/consent-store.js";
 export type { ExchangeOutcome, ExchangeRecorder } from "./exchange/outcome.js";
 export { createRateLimiter, type RateLimiter } from "./exchange/rate-limiter.js";
 export { brokerOf, brokerTlsCheck } from "./identity/broker-tls-check.js";
@@ -27,9 +34,17 @@ export {
   ensureLogStream,
   LOG_STREAM,
   LOG_SUBJECT,
+  logStreamSpec,
   openExchangeLog,
   toRecord,
 } from "./log/jetstream-log.js";
+export {
+  applyStream,
+  checkStream,
+  type StreamSpec,
+  streamConfig,
+  streamDifferences,
+} from "./log/stream-settings.js";
 export { subjectRef } from "./log/subject-ref.js";
 export type { AlertOptions, AlertsJson } from "./review/alerts.js";
 export { createReviewApp, type ReviewOptions } from "./review/app.js";

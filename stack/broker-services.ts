@@ -47,6 +47,8 @@ export interface BrokerServicesOptions {
   crlPath?: string;
   /** host:port of the Exchange front door; default `localhost:0`. */
   listen?: string;
+  /** Replicas XBUS_LOG and the consent bucket must have; default 1. */
+  replicas?: number;
   catalogue: Catalogue;
   policy: PolicySource;
   trustDomain: string;
@@ -97,7 +99,11 @@ export async function startBrokerServices(o: BrokerServicesOptions): Promise<Bro
     closers.length = 0;
   };
   try {
-    const consents = await openConsentStore({ nc: o.nats, logger: logger.child({ component: "consent" }) });
+    const consents = await openConsentStore({
+      nc: o.nats,
+      ...(o.replicas ? { replicas: o.replicas } : {}),
+      logger: logger.child({ component: "consent" }),
+    });
     closers.push(() => consents.close());
     let recorder: ExchangeRecorder;
     let index: LogIndexReader | undefined;
@@ -111,6 +117,7 @@ export async function startBrokerServices(o: BrokerServicesOptions): Promise<Bro
         brokerId: o.brokerId,
         logSecret: o.log.logSecret,
         signingKey: o.signingKey,
+        ...(o.replicas ? { replicas: o.replicas } : {}),
         logger: logger.child({ component: "log" }),
       });
       // The indexer runs in a worker thread with its own NATS connection (as the broker, which may

@@ -25,7 +25,9 @@ import { createPolicyStore, type PolicyStore } from "../policies/index.js";
 import { devConnectorId, exampleAgencies, startAgencies } from "./agencies.js";
 import { startBrokerServices, tokenHash } from "./broker-services.js";
 import { type CitizenPageJson, startCitizenPage } from "./citizen-page.js";
+import { initFederation } from "./federation-init.js";
 import {
+  DEV_ADMIN,
   DEV_BROKER,
   DEV_CONSUMER,
   DEV_LICENSING,
@@ -112,6 +114,8 @@ export interface Stack {
   reloadCrl(): boolean;
   /** Makes the broker re-read its certificate, key and trust bundle now; true if new ones are in force. */
   reloadBrokerTls(): boolean;
+  /** The admin identity that made the log stream and the consent bucket; none without natsAuth. */
+  readonly adminCert: PemPair | undefined;
   /** The broker's own certificate as it was issued at start (renew it with issueIdentity("broker", …)). */
   readonly brokerCert: PemPair & IssuedCertificate;
   /** The nats-server the stack started, or the one it was pointed at. */
@@ -209,11 +213,20 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   // A nats-server the caller started (natsUrl) is configured by the caller.
   const natsAuth = options.natsAuth !== false && options.natsUrl === undefined;
   let extraConfig = "";
+  // The admin identity makes the log stream and the consent bucket before the broker starts; the broker's
+  // own identity may not create, change, purge or delete streams (nats-auth.ts).
+  const adminCert = natsAuth
+    ? issueIdentity("admin", { role: "admin", spiffeId: DEV_ADMIN, commonName: "xbus admin (dev)" })
+    : undefined;
   if (natsAuth) {
     const natsCert = issueIdentity("nats", { role: "server", commonName: "nats-server (dev)", ...LOOPBACK });
     extraConfig = natsAuthConfig({
       tls: { certFile: natsCert.certPath, keyFile: natsCert.keyPath, caFile: caPath },
-      identities: [brokerCert.spiffeId ?? "", ...[...connectorCerts.values()].map((c) => c.spiffeId ?? "")],
+      identities: [
+        DEV_ADMIN,
+        brokerCert.spiffeId ?? "",
+        ...[...connectorCerts.values()].map((c) => c.spiffeId ?? ""),
+      ],
     });
   }
   const spawned = options.natsUrl
@@ -255,6 +268,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   try {
     // noAsyncTraces: nats.js otherwise builds two Error objects (stack traces) for every request, ~4% of
     // the broker's CPU in `npm run bench`; failures still arrive as the same error classes.
+    if (adminCert) {
+      const adminNc = await natsConnect(adminCert, "xbus-admin-dev");
+      await initFederation(adminNc, { replicas: 1 }).finally(() => adminNc.close());
+    }
     const brokerNc = await connect(natsOptions(brokerNatsTls, "xbus-broker-dev", { noAsyncTraces: true }));
     closers.push(() => brokerNc.close());
     countNatsReconnects(brokerNc, telemetry.metrics, "broker");
@@ -333,6 +350,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       crlPath: caDir.paths.crl,
       reloadCrl: () => broker.reloadCrl(),
       reloadBrokerTls: () => broker.reloadTls(),
+      adminCert,
       brokerCert,
       nats,
       natsConnect,

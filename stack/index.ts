@@ -24,17 +24,30 @@ export { DEV_SAMPLE, devJsonOf, journeyArgs, readDevJson } from "./dev-json.js";
 export type { NatsIdentity, Stack, StackOptions } from "./dev-stack.js";
 // The whole bus on one machine: xbus dev, the end-to-end tests, the bench.
 export { LOG_ID, startStack } from "./dev-stack.js";
-export type { IssuedPair, PemPair } from "./identities.js";
+// The admin's step: XBUS_LOG and the consent bucket made or brought to their settings (xbus federation init).
+export { type FederationInitOptions, type InitStep, initFederation } from "./federation-init.js";
+export type { Identities, IssuedPair, PemPair } from "./identities.js";
 export {
+  DEV_ADMIN,
   DEV_BROKER,
   DEV_CONSUMER,
   DEV_LICENSING,
   DEV_PORTAL,
   LOOPBACK,
+  openIdentities,
   TRUST_DOMAIN,
 } from "./identities.js";
-export type { NatsAuthOptions, NatsPermissions, NatsTlsFiles } from "./nats/nats-auth.js";
+export type { NatsAuthOptions, NatsPermissions, NatsTlsFiles, NatsUser } from "./nats/nats-auth.js";
 // nats-server for dev and tests: spawned on free ports, and its mutual-TLS users from the issued identities.
-export { DEFAULT_BROKER_PUBLISH_EXTRA, natsAuthConfig, natsPermissionsFor } from "./nats/nats-auth.js";
+export {
+  DEFAULT_BROKER_PUBLISH_EXTRA,
+  natsAuthConfig,
+  natsPermissionsFor,
+  natsUsers,
+  natsUsersConfig,
+} from "./nats/nats-auth.js";
+export type { CoreCluster, CoreClusterOptions, LeafNodeOptions } from "./nats/nats-cluster.js";
+// The federation's core cluster and agencies' leaf nodes, from deploy/nats's example configs.
+export { freePorts, renderExample, startCoreCluster, startLeafNode } from "./nats/nats-cluster.js";
 export type { NatsServerOptions } from "./nats/nats-server.js";
 export { findNatsServer, NatsServer, NatsServerNotFoundError } from "./nats/nats-server.js";

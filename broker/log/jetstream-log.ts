@@ -10,6 +10,7 @@ import { batchedToFields, signBatched } from "../../core/signing/index.js";
 import { type Receipt, ReceiptSchema } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { Decision, type ExchangeRecord, ExchangeRecordSchema } from "../../proto/gen/xbus/v1/log_pb.js";
 import type { ExchangeOutcome, ExchangeRecorder } from "../exchange/outcome.js";
+import { checkStream, type StreamSpec } from "./stream-settings.js";
 import { subjectRef } from "./subject-ref.js";
 
 export const LOG_STREAM = "XBUS_LOG";
@@ -38,31 +39,44 @@ const DECISION: Record<ExchangeOutcome["decision"], Decision> = {
   error: Decision.ERROR,
 };
 
-/** Creates the log stream if it is missing; checks the safety settings of one that exists. */
+/**
+ * XBUS_LOG's settings: file storage, nothing ever deleted or purged through the API, appends refused
+ * (rather than old records dropped) when `maxBytes` is reached, and retries of one exchange id within
+ * two minutes stored once.
+ */
+export function logStreamSpec(replicas = 1, maxBytes?: number): StreamSpec {
+  return {
+    name: LOG_STREAM,
+    subjects: [LOG_SUBJECT],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.New,
+    num_replicas: replicas,
+    deny_delete: true,
+    deny_purge: true,
+    allow_rollup_hdrs: false,
+    duplicate_window: 120_000_000_000,
+    ...(maxBytes === undefined ? {} : { max_bytes: maxBytes }),
+  };
+}
+
+/**
+ * Checks the log stream against its spec (throwing, naming each difference); creates it when it is
+ * missing and this connection may (a dev or test nats-server). In a federation the admin creates it
+ * (`xbus federation init`) and a broker's identity may not: then the error says so.
+ */
 export async function ensureLogStream(nc: NatsConnection, replicas = 1): Promise<void> {
   const jsm = await jetstreamManager(nc);
+  const spec = logStreamSpec(replicas);
+  if ((await checkStream(jsm, spec)) === "ok") return;
   try {
-    const info = await jsm.streams.info(LOG_STREAM);
-    if (!info.config.deny_delete || !info.config.deny_purge) {
-      throw new Error(
-        `stream ${LOG_STREAM} exists without deny_delete and deny_purge: refusing to log into it`,
-      );
-    }
+    await jsm.streams.add(spec);
   } catch (err) {
-    if (!(err instanceof Error) || !/stream not found/i.test(err.message)) throw err;
-    await jsm.streams.add({
-      name: LOG_STREAM,
-      subjects: [LOG_SUBJECT],
-      storage: StorageType.File,
-      retention: RetentionPolicy.Limits,
-      discard: DiscardPolicy.New,
-      num_replicas: replicas,
-      deny_delete: true,
-      deny_purge: true,
-      allow_rollup_hdrs: false,
-      // Retries of the same exchange id within two minutes are stored once.
-      duplicate_window: 120_000_000_000,
-    });
+    throw new Error(
+      `stream ${LOG_STREAM} does not exist and this NATS identity could not create it ` +
+        `(${err instanceof Error ? err.message : String(err)}): run \`xbus federation init\` with the admin identity`,
+      { cause: err },
+    );
   }
 }
 

@@ -91,6 +91,16 @@ describe("loadBrokerConfig", () => {
     expect(cfg.review.alerts).toBeUndefined();
   });
 
+  it("takes the replicas the log stream and consent bucket must have: 1 unless set, 1 to 5", () => {
+    expect(loadBrokerConfig(write("broker.json", JSON.stringify(good()))).replicas).toBe(1);
+    expect(loadBrokerConfig(write("broker.json", JSON.stringify({ ...good(), replicas: 3 }))).replicas).toBe(
+      3,
+    );
+    expect(refusal({ ...good(), replicas: 7 })).toBe(
+      `${join(dir, "broker.json")}: replicas: must be a whole number from 1 to 5`,
+    );
+  });
+
   it("takes the office hours' time zone of off-hours alerts, and refuses one that is not a zone", () => {
     const zoned = { ...good(), review: { ...good().review, alerts_time_zone: "Asia/Thimphu" } };
     expect(loadBrokerConfig(write("broker.json", JSON.stringify(zoned))).review.alerts).toEqual({

@@ -6,7 +6,15 @@ import { brokerOf } from "../../broker/index.js";
 import { type AlertOptions, resolveAlertOptions } from "../../broker/review/alerts.js";
 import type { TlsPem } from "../../core/tls/index.js";
 import { ed25519Setting, ownIdentity, readSetting } from "../config/setting-files.js";
-import { hostPort, natsServers, optionalText, section, shown, text } from "../config/setting-schemas.js";
+import {
+  hostPort,
+  natsServers,
+  optionalText,
+  section,
+  shown,
+  text,
+  wholeNumber,
+} from "../config/setting-schemas.js";
 import { type Flags, loadSettings, type SettingPaths, type SettingsPlace } from "../config/settings.js";
 
 /**
@@ -21,6 +29,8 @@ export interface BrokerConfig {
   /** host:port of xbus.v1.Exchange. */
   listen: string;
   servers: string[];
+  /** Replicas XBUS_LOG and the consent bucket must have (1 on one machine, 3 in a cluster); default 1. */
+  replicas: number;
   /**
    * The broker's trust bundle, certificate and key: the files' text as read and checked at start (what a
    * renewal is told apart from, so a reload of unchanged files is no change), and the files it watches.
@@ -62,6 +72,7 @@ const brokerSettings = z.strictObject({
   }),
   listen: hostPort,
   nats: natsServers,
+  replicas: wholeNumber(1, 5).optional(),
   tls: section({ ca: text, cert: text, key: text }),
   crl: optionalText,
   signing_key: text,
@@ -92,6 +103,8 @@ export const BROKER_SETTINGS = {
   broker_id: "broker-id",
   listen: "listen",
   nats: "nats",
+  /** Replicas XBUS_LOG and the consent bucket must have; a stream with another number is refused. */
+  replicas: "replicas",
   "tls.ca": "ca",
   "tls.cert": "cert",
   "tls.key": "key",
@@ -179,6 +192,7 @@ function checkBroker(s: BrokerSettings, place: SettingsPlace<Setting>, now: Date
     brokerId: s.broker_id ?? identity.id.name,
     listen: s.listen,
     servers: s.nats,
+    replicas: s.replicas ?? 1,
     tls: pem,
     tlsFiles: files,
     certNotAfter: identity.notAfter,

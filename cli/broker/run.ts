@@ -69,6 +69,7 @@ export async function startBrokerProcess(
       checkTls: (pem) => cfg.checkTls(pem),
       ...(cfg.crlPath !== undefined ? { crlPath: cfg.crlPath } : {}),
       listen: cfg.listen,
+      replicas: cfg.replicas,
       catalogue,
       policy,
       trustDomain: cfg.trustDomain,

@@ -12,6 +12,10 @@ const FLAGS: FlagsHelp<typeof BROKER_SETTINGS> = {
   "broker-id": { value: "id", description: "default: the name in the broker's SPIFFE ID" },
   listen: { value: "host:port", description: "xbus.v1.Exchange and xbus.v1.Consent" },
   nats: { value: "url", description: "a NATS server", repeatable: true },
+  replicas: {
+    value: "n",
+    description: "replicas XBUS_LOG and the consent bucket must have (3 on a cluster), default 1",
+  },
   ca: { value: "file", description: "the federation's trust bundle, PEM, watched" },
   cert: {
     value: "file",

@@ -5,6 +5,7 @@ import { certsCommand } from "./certs.js";
 import type { XbusCommand } from "./command.js";
 import { connectorCommand } from "./connector.js";
 import { devCommand } from "./dev.js";
+import { federationCommand } from "./federation.js";
 import { logCommand } from "./log/index.js";
 import { policyCommand } from "./policy.js";
 
@@ -14,6 +15,7 @@ export const commands: readonly XbusCommand[] = [
   certsCommand,
   brokerCommand,
   connectorCommand,
+  federationCommand,
   adapterCommand,
   policyCommand,
   logCommand,

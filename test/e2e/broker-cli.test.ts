@@ -29,6 +29,7 @@ import {
   logLines,
   renewalLines,
   runXbus,
+  runXbusAsync,
   spawnXbus,
   startXbus,
 } from "../helpers/xbus-process.js";
@@ -76,12 +77,28 @@ beforeAll(async () => {
   });
   consumer = issue("consumer", { role: "system", spiffeId: `spiffe://${TD}/agency/moe/system/scholarships` });
   const natsCert = issue("nats", { role: "server", ...server });
+  const admin = issue("admin", { role: "admin", spiffeId: `spiffe://${TD}/xbus/admin/ops` });
   nats = await NatsServer.start({
     monitor: true,
     extraConfig: natsAuthConfig({
       tls: { certFile: natsCert.cert, keyFile: natsCert.key, caFile: caDir.paths.caCert },
-      identities: [`spiffe://${TD}/xbus/broker/b1`, `spiffe://${TD}/agency/dcrc/connector/c1`],
+      identities: [
+        `spiffe://${TD}/xbus/admin/ops`,
+        `spiffe://${TD}/xbus/broker/b1`,
+        `spiffe://${TD}/agency/dcrc/connector/c1`,
+      ],
     }),
+  });
+  // The broker may not create streams: the admin makes them first, as an operator would.
+  const init = await runXbusAsync([
+    "federation",
+    "init",
+    ...["--nats", nats.url, "--ca", caDir.paths.caCert, "--cert", admin.cert, "--key", admin.key],
+    ...["--replicas", "1"],
+  ]);
+  expect(init).toMatchObject({
+    status: 0,
+    stdout: "XBUS_LOG: created (replicas 1)\nKV_xbus_consents: created (replicas 1)\n",
   });
   adapter = await serveAdapter(dcrcAdapter(population), {
     tls: { ca: caDir.ca.certPem, cert: adapterCert.certPem, key: adapterCert.keyPem },
