@@ -49,5 +49,7 @@ export {
 export type { CoreCluster, CoreClusterOptions, LeafNodeOptions } from "./nats/nats-cluster.js";
 // The federation's core cluster and agencies' leaf nodes, from deploy/nats's example configs.
 export { freePorts, renderExample, startCoreCluster, startLeafNode } from "./nats/nats-cluster.js";
+// The NATS users of a federation from the CA's ledger (xbus nats config).
+export { type NatsLedgerConfig, natsConfigFromLedger } from "./nats/nats-ledger-config.js";
 export type { NatsServerOptions } from "./nats/nats-server.js";
 export { findNatsServer, NatsServer, NatsServerNotFoundError } from "./nats/nats-server.js";

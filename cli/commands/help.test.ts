@@ -12,6 +12,7 @@ const SUBCOMMANDS: Record<string, readonly string[]> = {
   broker: [],
   connector: [],
   federation: ["init"],
+  nats: ["config"],
   adapter: ["test"],
   policy: ["check", "test", "explain", "who-can"],
   log: ["verify", "export", "query", "alerts", "reindex", "receipt"],

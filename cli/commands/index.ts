@@ -7,6 +7,7 @@ import { connectorCommand } from "./connector.js";
 import { devCommand } from "./dev.js";
 import { federationCommand } from "./federation.js";
 import { logCommand } from "./log/index.js";
+import { natsCommand } from "./nats.js";
 import { policyCommand } from "./policy.js";
 
 /** Every `xbus` subcommand, in the order `xbus --help` lists them. Add a new one here. */
@@ -16,6 +17,7 @@ export const commands: readonly XbusCommand[] = [
   brokerCommand,
   connectorCommand,
   federationCommand,
+  natsCommand,
   adapterCommand,
   policyCommand,
   logCommand,
