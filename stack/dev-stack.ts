@@ -71,6 +71,12 @@ export interface StackOptions {
    * the stack, so the log index and secrets in `dir` are kept and resumed.
    */
   natsUrl?: string;
+  /**
+   * A core cluster the caller started with this stack's CA (the one in `dir`) and its users (DEV_ADMIN,
+   * DEV_BROKER, each connector's): the stack connects to these servers with mutual TLS, spawns none,
+   * and makes the log stream and consent bucket at `replicas`.
+   */
+  natsCluster?: { urls: readonly string[]; replicas: number };
   /** Replaces the exchange log (JetStream + index + review API) with this recorder. */
   recorder?: ExchangeRecorder;
   /**
@@ -229,10 +235,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ],
     });
   }
-  const spawned = options.natsUrl
+  const spawned = options.natsUrl || options.natsCluster
     ? undefined
     : await NatsServer.start({ extraConfig, ...(options.natsMonitor ? { monitor: true } : {}) });
-  const nats = spawned ?? { url: options.natsUrl as string };
+  const nats = spawned ?? { url: options.natsCluster?.urls[0] ?? (options.natsUrl as string) };
+  const servers = options.natsCluster ? [...options.natsCluster.urls] : nats.url;
+  const replicas = options.natsCluster?.replicas ?? 1;
   // Identities as PEM, never their files: the broker's follows the renewals its TLS watcher takes
   // (brokerNatsTls below); the others keep what the stack issued them at start.
   const natsOptions = (
@@ -241,7 +249,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     extra: Partial<ConnectionOptions> = {},
   ) =>
     natsClientOptions({
-      servers: nats.url,
+      servers,
       ...(name ? { name } : {}),
       extra,
       ...(natsAuth && tls ? { tls } : {}),
@@ -270,7 +278,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     // the broker's CPU in `npm run bench`; failures still arrive as the same error classes.
     if (adminCert) {
       const adminNc = await natsConnect(adminCert, "xbus-admin-dev");
-      await initFederation(adminNc, { replicas: 1 }).finally(() => adminNc.close());
+      await initFederation(adminNc, { replicas }).finally(() => adminNc.close());
     }
     const brokerNc = await connect(natsOptions(brokerNatsTls, "xbus-broker-dev", { noAsyncTraces: true }));
     closers.push(() => brokerNc.close());
@@ -302,6 +310,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const token = randomBytes(24).toString("base64url");
     const brokerFiles = { ca: caPath, cert: brokerCert.certPath, key: brokerCert.keyPath };
     const services = await startBrokerServices({
+      replicas,
       nats: brokerNc,
       ...(brokerNatsTls ? { natsTls: brokerNatsTls } : {}),
       indexerNatsOptions: natsOptions(undefined, "xbus-indexer-dev", { noAsyncTraces: true }),
