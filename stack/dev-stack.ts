@@ -235,9 +235,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ],
     });
   }
-  const spawned = options.natsUrl || options.natsCluster
-    ? undefined
-    : await NatsServer.start({ extraConfig, ...(options.natsMonitor ? { monitor: true } : {}) });
+  const spawned =
+    options.natsUrl || options.natsCluster
+      ? undefined
+      : await NatsServer.start({ extraConfig, ...(options.natsMonitor ? { monitor: true } : {}) });
   const nats = spawned ?? { url: options.natsCluster?.urls[0] ?? (options.natsUrl as string) };
   const servers = options.natsCluster ? [...options.natsCluster.urls] : nats.url;
   const replicas = options.natsCluster?.replicas ?? 1;
