@@ -298,13 +298,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       trustDomain: TRUST_DOMAIN,
       brokerId: "dev",
       signingKey,
-      log: { logId: LOG_ID, logSecret: log.logSecret, logKey: log.logKey, indexPath: log.indexPath },
+      log: { logId: LOG_ID, logSecret: log.logSecret },
+      // One process: the log service (indexer, signer through the KV lock, review API) runs beside the
+      // broker, wired as `xbus log serve` wires it.
+      logService: {
+        logKey: log.logKey,
+        indexPath: log.indexPath,
+        review: {
+          tokenHashes: [tokenHash(token)],
+          traceUrlTemplate: options.traceUrlTemplate ?? process.env.XBUS_TRACE_URL,
+        },
+      },
       ...(options.recorder ? { recorder: options.recorder } : {}),
       ...(options.observe ? { observe: options.observe } : {}),
-      review: {
-        tokenHashes: [tokenHash(token)],
-        traceUrlTemplate: options.traceUrlTemplate ?? process.env.XBUS_TRACE_URL,
-      },
       logger,
       telemetry,
     });

@@ -33,6 +33,8 @@ export {
   LOOPBACK,
   TRUST_DOMAIN,
 } from "./identities.js";
+// The log service (xbus log serve): indexer, the one tree-head signer, review API.
+export { DEFAULT_LEASE_MS, type LogService, type LogServiceOptions, startLogService } from "./log-service.js";
 export type { NatsAuthOptions, NatsPermissions, NatsTlsFiles } from "./nats/nats-auth.js";
 // nats-server for dev and tests: spawned on free ports, and its mutual-TLS users from the issued identities.
 export { DEFAULT_BROKER_PUBLISH_EXTRA, natsAuthConfig, natsPermissionsFor } from "./nats/nats-auth.js";

@@ -2,6 +2,7 @@ import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../../core/index.js";
 import { LOG_STREAM } from "../log/jetstream-log.js";
+import type { HeadPublisher } from "./head-publisher.js";
 import type { LogIndex } from "./log-index.js";
 import { checkResume } from "./resume-check.js";
 
@@ -16,6 +17,11 @@ export interface IndexerOptions {
    * signs nothing more), with a line saying why: what readiness reports.
    */
   onHalt?: (reason: string) => void;
+  /**
+   * Publishes heads through the KV lock (the log service: one signer at a time, heads only ever
+   * extend the last). Without it heads are signed into the index alone (`xbus log reindex`, tests).
+   */
+  publisher?: HeadPublisher;
 }
 
 export interface Indexer {
@@ -82,14 +88,29 @@ export async function startIndexer(o: IndexerOptions): Promise<Indexer> {
   };
   const flushTimer = setInterval(flush, FLUSH_MS);
   let signedSize = o.index.latestTreeHead()?.treeSize ?? -1;
-  const sign = () => {
+  const signLocally = () => {
     if (o.index.treeSize === signedSize) return;
     const head = o.index.signTreeHead();
     signedSize = head.treeSize;
     o.logger.debug({ tree_size: head.treeSize, root_hash: head.rootHash }, "tree head signed");
   };
-  sign();
-  const headTimer = setInterval(sign, o.treeHeadEveryMs ?? 1000);
+  // Rounds through the lock never overlap: each starts after the last one ended.
+  let rounds: Promise<void> = Promise.resolve();
+  const publisher = o.publisher;
+  const sign = (): Promise<void> => {
+    if (!publisher) {
+      signLocally();
+      return Promise.resolve();
+    }
+    rounds = rounds.then(() =>
+      publisher
+        .round()
+        .catch((err: unknown) => o.logger.warn({ err }, "tree-head round failed; retried next round")),
+    );
+    return rounds;
+  };
+  await sign();
+  const headTimer = setInterval(() => void sign(), o.treeHeadEveryMs ?? 1000);
   const loop = (async () => {
     for await (const m of messages) {
       batch.push({ seq: m.seq, leaf: m.data });
@@ -105,7 +126,8 @@ export async function startIndexer(o: IndexerOptions): Promise<Indexer> {
       clearInterval(flushTimer);
       clearInterval(headTimer);
       flush();
-      if (!failed) sign();
+      if (!failed) await sign();
+      await publisher?.release();
     },
   };
 }

@@ -18,7 +18,8 @@ import type { BrokerConfig } from "./config.js";
 export interface BrokerProcess {
   /** host:port the Exchange front door listens on (the port resolved when 0 was asked). */
   readonly exchange: string;
-  readonly reviewUrl: string;
+  /** The in-process log service's review API; undefined when a log service runs elsewhere. */
+  readonly reviewUrl: string | undefined;
   /** Stops the front door (calls in flight finish), the review API and the indexer, then drains NATS. */
   close(): Promise<void>;
 }
@@ -61,7 +62,7 @@ export async function startBrokerProcess(
     const services = await startBrokerServices({
       nats: nc,
       natsTls,
-      // The indexer's identity is natsTls too, handed to its worker thread apart from these options.
+      // The indexer's identity (an in-process log service) is natsTls too, handed to its worker apart from these.
       indexerNatsOptions: natsOptions(`xbus-indexer-${cfg.brokerId}`),
       tls,
       tlsFiles: cfg.tlsFiles,
@@ -75,7 +76,13 @@ export async function startBrokerProcess(
       brokerId: cfg.brokerId,
       signingKey: cfg.signingKey,
       log: cfg.log,
-      review: { ...cfg.review, traceUrlTemplate: process.env.XBUS_TRACE_URL },
+      ...(cfg.logService && {
+        logService: {
+          logKey: cfg.logService.logKey,
+          indexPath: cfg.logService.indexPath,
+          review: { ...cfg.logService.review, traceUrlTemplate: process.env.XBUS_TRACE_URL },
+        },
+      }),
       logger,
       telemetry,
     });
@@ -85,7 +92,7 @@ export async function startBrokerProcess(
     const connection = nc;
     return {
       exchange: `${host}:${services.broker.port}`,
-      reviewUrl: services.reviewUrl ?? "",
+      reviewUrl: services.reviewUrl,
       async close() {
         await services.close();
         await connection.drain().catch((err: unknown) => logger.warn({ err }, "NATS drain failed"));

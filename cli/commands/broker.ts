@@ -58,7 +58,7 @@ export const brokerCommand: XbusCommand = {
             telemetry,
             start: () => startBrokerProcess(cfg, { logger, telemetry }),
             ready: (b) =>
-              `ready as ${cfg.spiffeId}: Exchange on ${b.exchange}, review API ${b.reviewUrl}, log ${cfg.log.logId}`,
+              `ready as ${cfg.spiffeId}: Exchange on ${b.exchange}, ${b.reviewUrl ? `review API ${b.reviewUrl}` : "log service elsewhere"}, log ${cfg.log.logId}`,
           });
         },
       },

@@ -35,10 +35,16 @@ export interface NatsPermissions {
   allow_responses?: boolean;
 }
 
-/** The exchange log's and consent bucket's subjects, and what a JetStream client publishes: API calls, acks, flow control. */
+/**
+ * The exchange log's and consent bucket's subjects, the federation-wide rate leases, the log's last
+ * signed head (the log service presents a broker-role certificate today; README "Log service"), and
+ * what a JetStream client publishes: API calls, acks, flow control.
+ */
 export const DEFAULT_BROKER_PUBLISH_EXTRA: readonly string[] = [
   "xbus.log.>",
   "$KV.xbus_consents.>",
+  "$KV.xbus_rates.>",
+  "$KV.XBUS_LOG_HEAD.>",
   "$JS.API.>",
   "$JS.ACK.>",
   "$JS.FC.>",
