@@ -56,6 +56,11 @@ export interface IndexerThread extends Indexer {
   halted(): string | undefined;
   /** With a signer: whether this instance signs (`active`) or follows the heads another signs. */
   role(): SignerRole | undefined;
+  /**
+   * Ends the worker at once, as a crash would: no last round, the lease not given up, its NATS
+   * connection dropped (tests of a standby's takeover). Closes the read-only index.
+   */
+  abort(): Promise<void>;
 }
 
 /** How long stop() waits for the worker to flush and close before terminating it. */
@@ -155,6 +160,14 @@ export async function startIndexerWorker(o: IndexerWorkerOptions): Promise<Index
     async lag() {
       const info = await jsm.streams.info(LOG_STREAM);
       return Math.max(0, info.state.last_seq - index.indexedSeq);
+    },
+    abort() {
+      stopped ??= (async () => {
+        state = "stopping";
+        await worker.terminate();
+        index.close();
+      })();
+      return stopped;
     },
     stop() {
       stopped ??= (async () => {
