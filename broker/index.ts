@@ -5,7 +5,13 @@ export { CITIZEN_CONTENT_SECURITY_POLICY, type CitizenAppOptions, createCitizenA
 export { createOidcSignIn, type OidcSignIn, type OidcSignInOptions } from "./citizen/oidc-sign-in.js";
 export { type ConsentStore, consentKey, openConsentStore } from "./consent/consent-store.js";
 export type { ExchangeOutcome, ExchangeRecorder } from "./exchange/outcome.js";
-export { createRateLimiter, type RateLimiter } from "./exchange/rate-limiter.js";
+export { createRateLimiter, type LocalRateLimiter, type RateLimiter } from "./exchange/rate-limiter.js";
+export {
+  blockOf,
+  createSharedRateLimiter,
+  RATE_BUCKET,
+  type SharedRateLimiterOptions,
+} from "./exchange/shared-rate-limiter.js";
 export { brokerOf, brokerTlsCheck } from "./identity/broker-tls-check.js";
 export { type Indexer, type IndexerOptions, startIndexer } from "./indexer/indexer.js";
 export {

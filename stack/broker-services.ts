@@ -3,6 +3,7 @@ import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node"
 import {
   type Broker,
   type BrokerOptions,
+  createSharedRateLimiter,
   type ExchangeOutcome,
   type ExchangeRecorder,
   type LogIndexReader,
@@ -59,8 +60,11 @@ export interface BrokerServicesOptions {
   };
   /** Runs the log service in this process too (its key, index, signer, review API). */
   logService?: Pick<LogServiceOptions, "logKey" | "indexPath" | "signer" | "treeHeadEveryMs" | "review">;
-  /** Grants' rates; default per broker, in memory (createRateLimiter). */
-  rates?: RateLimiter;
+  /**
+   * Grants' rates: `federation` (the default) leases tokens from the KV bucket every broker shares
+   * (createSharedRateLimiter); `broker` keeps them in this broker's memory (N brokers, N times the rate).
+   */
+  rates?: "federation" | "broker" | RateLimiter;
   /** Replaces the exchange log and the review API (tests). */
   recorder?: ExchangeRecorder;
   /** Sees every outcome just before it is logged (tests). */
@@ -127,6 +131,12 @@ export async function startBrokerServices(o: BrokerServicesOptions): Promise<Bro
       }
       recorder = log;
     }
+    const rates =
+      o.rates === "broker"
+        ? undefined
+        : o.rates === undefined || o.rates === "federation"
+          ? await createSharedRateLimiter({ nats: o.nats, logger: logger.child({ component: "rates" }) })
+          : o.rates;
     const observe = o.observe;
     const observed: ExchangeRecorder = observe
       ? {
@@ -148,7 +158,7 @@ export async function startBrokerServices(o: BrokerServicesOptions): Promise<Bro
       catalogue: o.catalogue,
       policy: o.policy,
       consents,
-      ...(o.rates ? { rates: o.rates } : {}),
+      ...(rates ? { rates } : {}),
       recorder: observed,
       trustDomain: o.trustDomain,
       brokerId: o.brokerId,

@@ -95,6 +95,11 @@ export interface StackOptions {
   citizenPage?: boolean;
   /** The review API's link from an exchange to its trace (`{trace_id}` replaced). Default: XBUS_TRACE_URL. */
   traceUrlTemplate?: string;
+  /**
+   * Route-signing public keys of other brokers the connectors accept besides the stack's own (more
+   * brokers on the stack's NATS: the federation tests).
+   */
+  otherBrokerKeys?: readonly KeyObject[];
 }
 
 /** A NATS client identity: PEM contents. */
@@ -265,7 +270,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       natsConnect: (identity, extra) => natsConnect(identity, undefined, extra),
       connectors: options.connectors ?? "started",
       inProcessAdapter: options.inProcessAdapter ?? false,
-      brokerKeys: [brokerPublicKey],
+      brokerKeys: [brokerPublicKey, ...(options.otherBrokerKeys ?? [])],
       logger,
       telemetry,
       closers,

@@ -51,6 +51,8 @@ export interface BrokerConfig {
    */
   logService?: { logKey: KeyObject; indexPath: string; review: ReviewSettings };
   policiesDir: string;
+  /** Grants' rates federation-wide (KV counters, the default) or per broker. */
+  rates: "federation" | "broker";
 }
 
 const BROKER_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -74,6 +76,7 @@ const brokerSettings = z.strictObject({
     index: optionalText,
   }),
   policies: text,
+  rates: z.enum(["federation", "broker"], { error: 'must be "federation" or "broker"' }).optional(),
   review: section({
     listen: reviewListenSetting.optional(),
     token_hashes: optionalText,
@@ -99,6 +102,7 @@ export const BROKER_SETTINGS = {
   "log.key": undefined,
   "log.index": undefined,
   policies: "policies",
+  rates: "rates",
   "review.listen": "review-listen",
   "review.token_hashes": "review-token-hashes",
   /** The IANA time zone of office hours for the review API's off-hours alerts (default UTC). */
@@ -160,6 +164,7 @@ function checkBroker(s: BrokerSettings, place: SettingsPlace<Setting>, now: Date
     log: { logId: s.log.id, logSecret },
     ...(logService && { logService }),
     policiesDir,
+    rates: s.rates ?? "federation",
   };
 }
 

@@ -72,6 +72,7 @@ export async function startBrokerProcess(
       listen: cfg.listen,
       catalogue,
       policy,
+      rates: cfg.rates,
       trustDomain: cfg.trustDomain,
       brokerId: cfg.brokerId,
       signingKey: cfg.signingKey,

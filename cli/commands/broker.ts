@@ -22,6 +22,11 @@ const FLAGS: FlagsHelp<typeof BROKER_SETTINGS> = {
   crl: { value: "file", description: "the federation CRL, PEM, watched" },
   "signing-key": { value: "file", description: "Ed25519 private key that signs routes and receipts, PEM" },
   policies: { value: "dir", description: "the policy bundle, watched" },
+  rates: {
+    value: "where",
+    description:
+      "grants' rates: federation (KV counters every broker shares, default) or broker (this one's memory)",
+  },
   "review-listen": { value: "host:port", description: "the review API" },
   "review-token-hashes": { value: "file", description: "SHA-256 hex of each reviewer token, one a line" },
   "alerts-time-zone": {
