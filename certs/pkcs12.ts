@@ -138,7 +138,7 @@ function data(contents: SafeContents): ContentInfo {
  * `pki.pbe.generatePkcs12Key`: Node's crypto has no PKCS#12 KDF, and this is
  * the part of PKCS#12 forge still does for us (its PFX writer takes only RSA
  * keys). It is public on forge's `pki.pbe` namespace, which @types/node-forge
- * leaves out; test/pki/p12.test.ts fails if an upgrade changes it (openssl
+ * leaves out; cli/commands/certs-p12.test.ts fails if an upgrade changes it (openssl
  * checks the MAC). OpenSSL 3.0 reads no PBMAC1 (RFC 9579), so the MAC keeps
  * this KDF.
  */

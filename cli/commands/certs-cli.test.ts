@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseCrl } from "../../certs/index.js";
-import { runCerts } from "../../cli/commands/certs.js";
+import { runCerts } from "./certs.js";
 
 /*
  * `xbus certs` end to end, in process: the files it writes are what the

@@ -4,8 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCerts } from "../../cli/commands/certs.js";
-import { fakeTerminal } from "../helpers/terminal.js";
+import { fakeTerminal } from "../../test/helpers/terminal.js";
+import { runCerts } from "./certs.js";
 
 /*
  * `xbus certs issue --p12` and `--key-type`: the keystore an agency system on

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseBenchArgs } from "../../cli/commands/bench.js";
+import { parseBenchArgs } from "./bench.js";
 
 const parse = (...args: string[]) => parseBenchArgs(args, () => {});
 

@@ -7,8 +7,8 @@ import { connect, createServer, type Server } from "node:tls";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { watchCrl } from "../../broker/identity/crl-watcher.js";
 import { type CaDir, openCaDir } from "../../certs/index.js";
-import { runCerts } from "../../cli/commands/certs.js";
 import { createLogger } from "../../core/index.js";
+import { runCerts } from "./certs.js";
 
 /*
  * A root that signs only an issuing CA. TLS then checks the leaf against the
