@@ -15,7 +15,6 @@ import { Consent, ConsentRecordSchema } from "../../proto/gen/xbus/v1/consent_pb
 import { Exchange, type Receipt, ReceiptSchema } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { tokenHash } from "../../stack/index.js";
 import { checkReceipt, reviewClient, type TreeHeadJson } from "../../verifier/index.js";
-import { until } from "../helpers/log-stream.js";
 import { deadline, failure, startTestStack, type TestStack } from "../helpers/stack.js";
 import { killXbusProcesses, runXbusAsync, startXbus, type XbusProcess } from "../helpers/xbus-process.js";
 
@@ -340,14 +339,18 @@ describe("consent revocation across brokers", () => {
         };
         const t0 = performance.now();
         await storeA.put(record);
-        await until("the other copy to hold the revocation", () => storeB.get(id)?.revokedAt, 5000);
+        // Polled every millisecond: the watch's delivery, not the poll, is what is measured.
+        for (let n = 0; !storeB.get(id)?.revokedAt; n++) {
+          if (n > 5000) throw new Error("the other broker's copy never held the revocation");
+          await new Promise((r) => setTimeout(r, 1));
+        }
         latencies.push(performance.now() - t0);
       }
       latencies.sort((x, y) => x - y);
       const at = (q: number) =>
         Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0);
       console.log(
-        `consent: a revocation written through one broker's store reached another broker's copy in median ${at(0.5)} ms, max ${at(1)} ms (20 writes, two NATS connections, polled every 20 ms)`,
+        `consent: a revocation written through one broker's store reached another broker's copy in median ${at(0.5)} ms, max ${at(1)} ms (20 writes, two NATS connections, polled every 1 ms)`,
       );
       expect(latencies).toHaveLength(20);
     } finally {
