@@ -13,7 +13,15 @@ import {
   reviewSettings,
 } from "../config/log-settings.js";
 import { ed25519Setting, ownIdentity, readSetting } from "../config/setting-files.js";
-import { hostPort, natsServers, optionalText, section, shown, text } from "../config/setting-schemas.js";
+import {
+  hostPort,
+  metricsSection,
+  natsServers,
+  optionalText,
+  section,
+  shown,
+  text,
+} from "../config/setting-schemas.js";
 import { type Flags, loadSettings, type SettingPaths, type SettingsPlace } from "../config/settings.js";
 
 /**
@@ -53,6 +61,8 @@ export interface BrokerConfig {
   policiesDir: string;
   /** Grants' rates federation-wide (KV counters, the default) or per broker. */
   rates: "federation" | "broker";
+  /** `/metrics`, `/healthz`, `/readyz` on their own port (a broker without the review API has no other). */
+  metrics?: { host: string; port: number };
 }
 
 const BROKER_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -82,6 +92,7 @@ const brokerSettings = z.strictObject({
     token_hashes: optionalText,
     alerts_time_zone: alertsTimeZoneSetting,
   }),
+  metrics: metricsSection,
 });
 
 export type BrokerSettings = z.infer<typeof brokerSettings>;
@@ -107,6 +118,8 @@ export const BROKER_SETTINGS = {
   "review.token_hashes": "review-token-hashes",
   /** The IANA time zone of office hours for the review API's off-hours alerts (default UTC). */
   "review.alerts_time_zone": "alerts-time-zone",
+  "metrics.port": "metrics-port",
+  "metrics.host": undefined,
 } as const satisfies Record<SettingPaths<typeof brokerSettings.shape>, string | undefined>;
 
 type Setting = keyof typeof BROKER_SETTINGS;
@@ -165,6 +178,7 @@ function checkBroker(s: BrokerSettings, place: SettingsPlace<Setting>, now: Date
     ...(logService && { logService }),
     policiesDir,
     rates: s.rates ?? "federation",
+    ...(s.metrics !== undefined ? { metrics: s.metrics } : {}),
   };
 }
 

@@ -7,8 +7,14 @@ import {
   type NatsTlsInForce,
   natsClientOptions,
   natsTlsInForce,
+  watchConnectivity,
 } from "../../core/nats/index.js";
-import { countNatsReconnects, type Telemetry } from "../../core/telemetry/index.js";
+import {
+  countNatsReconnects,
+  type MetricsServer,
+  serveMetrics,
+  type Telemetry,
+} from "../../core/telemetry/index.js";
 import { watchTlsFiles } from "../../core/tls/index.js";
 import { createPolicyStore } from "../../policies/index.js";
 import { startBrokerServices } from "../../stack/index.js";
@@ -20,6 +26,8 @@ export interface BrokerProcess {
   readonly exchange: string;
   /** The in-process log service's review API; undefined when a log service runs elsewhere. */
   readonly reviewUrl: string | undefined;
+  /** `/metrics`, `/healthz`, `/readyz` with `metrics.port`. */
+  readonly metricsUrl: string | undefined;
   /** Stops the front door (calls in flight finish), the review API and the indexer, then drains NATS. */
   close(): Promise<void>;
 }
@@ -89,12 +97,26 @@ export async function startBrokerProcess(
     });
     // The front door watches the files from its start; what they took on since the wait ended is taken now.
     services.broker.reloadTls();
+    const conn = nc;
+    const connectivity = watchConnectivity(conn);
+    let metrics: MetricsServer | undefined;
+    if (cfg.metrics)
+      metrics = await serveMetrics(telemetry, {
+        hostname: cfg.metrics.host,
+        port: cfg.metrics.port,
+        ready: () => ({ nats: { ok: connectivity.up, detail: conn.getServer() } }),
+      }).catch(async (err: unknown) => {
+        await services.close();
+        throw err;
+      });
     const host = cfg.listen.slice(0, cfg.listen.lastIndexOf(":"));
     const connection = nc;
     return {
       exchange: `${host}:${services.broker.port}`,
       reviewUrl: services.reviewUrl,
+      metricsUrl: metrics?.url,
       async close() {
+        await metrics?.close();
         await services.close();
         await connection.drain().catch((err: unknown) => logger.warn({ err }, "NATS drain failed"));
         policy.close();

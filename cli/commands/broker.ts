@@ -33,6 +33,10 @@ const FLAGS: FlagsHelp<typeof BROKER_SETTINGS> = {
     value: "zone",
     description: "IANA zone of office hours for off-hours alerts, default UTC",
   },
+  "metrics-port": {
+    value: "port",
+    description: "serve /metrics, /healthz and /readyz on this port (127.0.0.1 unless metrics.host)",
+  },
 };
 
 export const brokerCommand: XbusCommand = {
@@ -63,7 +67,7 @@ export const brokerCommand: XbusCommand = {
             telemetry,
             start: () => startBrokerProcess(cfg, { logger, telemetry }),
             ready: (b) =>
-              `ready as ${cfg.spiffeId}: Exchange on ${b.exchange}, ${b.reviewUrl ? `review API ${b.reviewUrl}` : "log service elsewhere"}, log ${cfg.log.logId}`,
+              `ready as ${cfg.spiffeId}: Exchange on ${b.exchange}, ${b.reviewUrl ? `review API ${b.reviewUrl}` : "log service elsewhere"}, log ${cfg.log.logId}${b.metricsUrl ? `, metrics ${b.metricsUrl}` : ""}`,
           });
         },
       },

@@ -70,6 +70,7 @@ const keyB = generateKeyPairSync("ed25519");
 let stack: TestStack;
 let brokerB: XbusProcess;
 let addressB: string;
+let metricsB: string;
 let standbyUrl: string;
 let subject: string;
 const closers: { close(): void }[] = [];
@@ -121,6 +122,7 @@ beforeAll(async () => {
       // No log.key, log.index or review: this broker holds no log key and runs no log service.
       log: { id: stack.logFiles.log_id, secret },
       policies: "policies",
+      metrics: { port: 0 },
     }),
   );
   writeFileSync(
@@ -138,6 +140,7 @@ beforeAll(async () => {
   brokerB = b;
   addressB = /Exchange on (\S+),/.exec(b.ready)?.[1] ?? "";
   expect(b.ready).toContain("log service elsewhere");
+  metricsB = (/metrics (\S+)\n/.exec(b.ready)?.[1] ?? "").replace(/\/metrics$/, "");
 }, 120_000);
 
 afterAll(async () => {
@@ -191,6 +194,11 @@ describe("two brokers, one log", () => {
         if (res.receipt) receipts.push(res.receipt);
       }
     expect(receipts).toHaveLength(16);
+    // Broker B, without the review API, serves its metrics and readiness on their own port.
+    const ready = await fetch(`${metricsB}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ ready: true, checks: { nats: { ok: true } } });
+    expect(await (await fetch(`${metricsB}/metrics`)).text()).toContain("xbus_");
     expect(new Set(receipts.map((r) => r.brokerId))).toEqual(new Set(["dev", "b2"]));
     expect(new Set(receipts.map((r) => r.logId))).toEqual(new Set([stack.logFiles.log_id]));
     expect(new Set(receipts.map((r) => r.leafIndex)).size).toBe(16);
