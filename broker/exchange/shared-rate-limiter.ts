@@ -21,6 +21,8 @@ export interface SharedRateLimiterOptions {
   bucket?: string;
   /** Milliseconds a counter's read or swap may take before the exchange is refused. Default 1000. */
   timeoutMs?: number;
+  /** (grant, consumer) pairs whose leased tokens are kept at most; the least recently used go first. Default 10 000. */
+  maxKept?: number;
   logger: Logger;
   now?: () => number;
 }
@@ -64,6 +66,7 @@ export async function createSharedRateLimiter(o: SharedRateLimiterOptions): Prom
   });
   const now = o.now ?? Date.now;
   const held = new Map<string, Held>();
+  const maxKept = o.maxKept ?? 10_000;
 
   /** Leases a block into `h`; resolves with the wait until a token refills when the bucket is empty. */
   const lease = async (key: string, r: GrantRates[number], h: Held): Promise<number> => {
@@ -105,9 +108,13 @@ export async function createSharedRateLimiter(o: SharedRateLimiterOptions): Prom
   const takeOne = async (consumer: string, r: GrantRates[number]): Promise<Held | number> => {
     const key = keyOf(consumer, r.grant);
     let h = held.get(key);
-    if (!h || h.rate !== r.rate.text) {
-      h = { tokens: 0, rate: r.rate.text, leasing: undefined };
-      held.set(key, h);
+    if (!h || h.rate !== r.rate.text) h = { tokens: 0, rate: r.rate.text, leasing: undefined };
+    // Map order is use order; forgetting a pair's tokens only ever allows less.
+    held.delete(key);
+    held.set(key, h);
+    for (const [k, v] of held) {
+      if (held.size <= maxKept) break;
+      if (v.leasing === undefined) held.delete(k);
     }
     while (h.tokens < 1) {
       const current = h;

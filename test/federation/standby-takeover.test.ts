@@ -61,6 +61,8 @@ describe("the standby log service", () => {
       () => standby.index.latestTreeHead()?.treeSize === 5,
     );
     expect(standby.indexer.role()).toBe("standby");
+    const readiness = async (s: LogService) => (await fetch(`${s.reviewUrl}/readyz`)).json();
+    expect(await readiness(standby)).toMatchObject({ checks: { signer: { ok: true, detail: "standby" } } });
     const before = await headOf(standby);
     expect(before).toEqual(await headOf(active));
 
@@ -77,6 +79,7 @@ describe("the standby log service", () => {
       `standby takeover: signed ${takeoverMs} ms after the active log service was killed (lease ${LEASE_MS} ms, rounds every ${ROUND_MS} ms)`,
     );
     expect(standby.indexer.role()).toBe("active");
+    expect(await readiness(standby)).toMatchObject({ checks: { signer: { ok: true, detail: "active" } } });
     const after = await headOf(standby);
     const trust = {
       key: { value: KEY_B64, from: "the log's key" },
