@@ -94,20 +94,19 @@ export async function startIndexer(o: IndexerOptions): Promise<Indexer> {
     signedSize = head.treeSize;
     o.logger.debug({ tree_size: head.treeSize, root_hash: head.rootHash }, "tree head signed");
   };
-  // Rounds through the lock never overlap: each starts after the last one ended.
-  let rounds: Promise<void> = Promise.resolve();
+  // Rounds through the lock never overlap: a tick while one runs (a slow KV) is skipped, not queued.
+  let round: Promise<void> | undefined;
   const publisher = o.publisher;
-  const sign = (): Promise<void> => {
-    if (!publisher) {
-      signLocally();
-      return Promise.resolve();
-    }
-    rounds = rounds.then(() =>
-      publisher
-        .round()
-        .catch((err: unknown) => o.logger.warn({ err }, "tree-head round failed; retried next round")),
-    );
-    return rounds;
+  const sign = async (): Promise<void> => {
+    if (!publisher) return signLocally();
+    if (round) return round;
+    round = publisher
+      .round()
+      .catch((err: unknown) => o.logger.warn({ err }, "tree-head round failed; retried next round"))
+      .finally(() => {
+        round = undefined;
+      });
+    return round;
   };
   await sign();
   const headTimer = setInterval(() => void sign(), o.treeHeadEveryMs ?? 1000);
@@ -126,6 +125,7 @@ export async function startIndexer(o: IndexerOptions): Promise<Indexer> {
       clearInterval(flushTimer);
       clearInterval(headTimer);
       flush();
+      await round;
       if (!failed) await sign();
       await publisher?.release();
     },
