@@ -44,7 +44,7 @@ const headJson = (h: UnsignedHead) => ({ tree_size: h.treeSize, root_hash: h.roo
  * that its tree extends the head, sign, compare-and-swap the head into the lock, and only then store
  * it in the index, where the review API serves it. A head whose swap fails never leaves the process.
  *
- * A lagging index waits until it has caught up; an index whose tree does not extend the last head
+ * A lagging index neither takes nor keeps the lease until it has caught up; an index whose tree does not extend the last head
  * (the stream or the index rewritten), or a lock holding a head of another key or log, halts signing
  * for good with the reason.
  */
@@ -108,11 +108,15 @@ export function headPublisher(o: HeadPublisherOptions): HeadPublisher {
         throw err;
       }
       if (last && !adopt(last.head)) return;
+      // An index behind the last head cannot sign: it leaves the lease to an instance that has caught up.
+      if (last && index.treeSize < last.head.treeSize) {
+        await lease.release();
+        return setRole("standby");
+      }
       if (!(await lease.hold())) return setRole("standby");
       setRole("active");
       const size = index.treeSize;
-      // Nothing past the last head, or this index has not caught up with it yet.
-      if (last && size <= last.head.treeSize) return;
+      if (last && size === last.head.treeSize) return; // nothing past the last head
       const unsigned = index.unsignedHead(Math.max(Date.now(), last?.head.timestamp ?? 0));
       if (last) {
         const growth = await proveGrowth(ownProofs, {
