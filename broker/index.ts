@@ -12,8 +12,16 @@ export {
   openConsentStore,
 } from "./consent/consent-store.js";
 export type { ExchangeOutcome, ExchangeRecorder } from "./exchange/outcome.js";
-export { createRateLimiter, type RateLimiter } from "./exchange/rate-limiter.js";
+export { createRateLimiter, type LocalRateLimiter, type RateLimiter } from "./exchange/rate-limiter.js";
+export {
+  blockOf,
+  createSharedRateLimiter,
+  RATE_BUCKET,
+  RATE_BUCKET_OPTIONS,
+  type SharedRateLimiterOptions,
+} from "./exchange/shared-rate-limiter.js";
 export { brokerOf, brokerTlsCheck } from "./identity/broker-tls-check.js";
+export { LOG_HEAD_BUCKET, LOG_HEAD_BUCKET_OPTIONS } from "./indexer/head-lock.js";
 export { type Indexer, type IndexerOptions, startIndexer } from "./indexer/indexer.js";
 export {
   type IndexerThread,

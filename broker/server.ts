@@ -20,7 +20,7 @@ import { consentHandlers } from "./consent/consent-service.js";
 import type { ConsentStore } from "./consent/consent-store.js";
 import { fetchExchange } from "./exchange/fetch.js";
 import type { ExchangeRecorder } from "./exchange/outcome.js";
-import { createRateLimiter } from "./exchange/rate-limiter.js";
+import { createRateLimiter, type RateLimiter } from "./exchange/rate-limiter.js";
 import { type CrlWatcher, watchCrl } from "./identity/crl-watcher.js";
 import { identifyPeer } from "./identity/peer-identity.js";
 import { ReloadableServerCredentials } from "./identity/server-credentials.js";
@@ -73,6 +73,8 @@ export interface BrokerOptions {
   consents: ConsentStore;
   /** Token buckets kept for grants' rates at most. Default 10 000. */
   maxRateBuckets?: number;
+  /** Grants' rates; default per broker in memory. A federation shares one (createSharedRateLimiter). */
+  rates?: RateLimiter;
   recorder: ExchangeRecorder;
   trustDomain: string;
   /** Citizen ID format of the trust domain. Default: 11 digits. */
@@ -130,7 +132,7 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
     catalogue: o.catalogue,
     policy: () => o.policy.current(),
     consents: o.consents,
-    rates: createRateLimiter({ maxBuckets: o.maxRateBuckets ?? 10_000 }),
+    rates: o.rates ?? createRateLimiter({ maxBuckets: o.maxRateBuckets ?? 10_000 }),
     router: createNatsRouter({ nc: o.nats, brokerId: o.brokerId, signingKey: o.signingKey }),
     recorder: o.recorder,
     trustDomain: o.trustDomain,

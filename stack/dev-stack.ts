@@ -103,6 +103,11 @@ export interface StackOptions {
   citizenPage?: boolean;
   /** The review API's link from an exchange to its trace (`{trace_id}` replaced). Default: XBUS_TRACE_URL. */
   traceUrlTemplate?: string;
+  /**
+   * Route-signing public keys of other brokers the connectors accept besides the stack's own (more
+   * brokers on the stack's NATS: the federation tests).
+   */
+  otherBrokerKeys?: readonly KeyObject[];
 }
 
 /** A NATS client identity: PEM contents. */
@@ -291,7 +296,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       natsConnect: (identity, extra) => natsConnect(identity, undefined, extra),
       connectors: options.connectors ?? "started",
       inProcessAdapter: options.inProcessAdapter ?? false,
-      brokerKeys: [brokerPublicKey],
+      brokerKeys: [brokerPublicKey, ...(options.otherBrokerKeys ?? [])],
       logger,
       telemetry,
       closers,
@@ -325,13 +330,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       trustDomain: TRUST_DOMAIN,
       brokerId: "dev",
       signingKey,
-      log: { logId: LOG_ID, logSecret: log.logSecret, logKey: log.logKey, indexPath: log.indexPath },
+      log: { logId: LOG_ID, logSecret: log.logSecret },
+      // One process: the log service (indexer, signer through the KV lock, review API) runs beside the
+      // broker, wired as `xbus log serve` wires it.
+      logService: {
+        logKey: log.logKey,
+        indexPath: log.indexPath,
+        review: {
+          tokenHashes: [tokenHash(token)],
+          traceUrlTemplate: options.traceUrlTemplate ?? process.env.XBUS_TRACE_URL,
+        },
+      },
       ...(options.recorder ? { recorder: options.recorder } : {}),
       ...(options.observe ? { observe: options.observe } : {}),
-      review: {
-        tokenHashes: [tokenHash(token)],
-        traceUrlTemplate: options.traceUrlTemplate ?? process.env.XBUS_TRACE_URL,
-      },
       logger,
       telemetry,
     });

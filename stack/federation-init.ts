@@ -5,8 +5,12 @@ import {
   applyStream,
   CONSENT_BUCKET,
   consentBucketSpec,
+  LOG_HEAD_BUCKET,
+  LOG_HEAD_BUCKET_OPTIONS,
   LOG_STREAM,
   logStreamSpec,
+  RATE_BUCKET,
+  RATE_BUCKET_OPTIONS,
   streamConfig,
 } from "../broker/index.js";
 
@@ -41,8 +45,16 @@ export async function initFederation(nc: NatsConnection, o: FederationInitOption
   } else {
     consents = await applyStream(jsm, spec);
   }
-  return [
-    { stream: LOG_STREAM, done: log },
-    { stream: spec.name, done: consents },
-  ];
+  // The federation-wide rate leases and the log's last signed head: made when missing (their readers
+  // check nothing more of them than nats.js's KV does).
+  const more: InitStep[] = [];
+  for (const [bucket, options] of [
+    [RATE_BUCKET, RATE_BUCKET_OPTIONS],
+    [LOG_HEAD_BUCKET, LOG_HEAD_BUCKET_OPTIONS],
+  ] as const) {
+    const exists = (await streamConfig(jsm, `KV_${bucket}`)) !== undefined;
+    if (!exists) await new Kvm(nc).create(bucket, { ...options, replicas: o.replicas });
+    more.push({ stream: `KV_${bucket}`, done: exists ? "unchanged" : "created" });
+  }
+  return [{ stream: LOG_STREAM, done: log }, { stream: spec.name, done: consents }, ...more];
 }

@@ -122,7 +122,7 @@ export async function fetchExchange(
     outcome.matchedGrants = decision.matchedGrants;
     outcome.fieldsWithheld = decision.withheld;
     if (!decision.allow) throw policyDenial(decision);
-    deps.rates.take(peer.id.uri, decision.rates);
+    await deps.rates.take(peer.id.uri, decision.rates);
     outcome.decision = "allow";
 
     const recordType = v.service.recordType;

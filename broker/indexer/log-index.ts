@@ -1,20 +1,12 @@
-import { type KeyObject, sign } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import { fromBinary } from "@bufbuild/protobuf";
 import Database from "better-sqlite3";
-import { leafHash, treeHeadSignedBytes } from "../../core/log-format/index.js";
+import { leafHash } from "../../core/log-format/index.js";
 import { Decision, type ExchangeRecord, ExchangeRecordSchema } from "../../proto/gen/xbus/v1/log_pb.js";
+import { signHead, type TreeHead } from "./head-signer.js";
 import { MerkleStore } from "./merkle-store.js";
 
-export interface TreeHead {
-  logId: string;
-  treeSize: number;
-  /** Lowercase hex. */
-  rootHash: string;
-  /** Milliseconds since the epoch. */
-  timestamp: number;
-  /** base64 Ed25519 over treeHeadSignedBytes. */
-  signature: string;
-}
+export type { TreeHead } from "./head-signer.js";
 
 export interface IndexedEntry {
   index: number;
@@ -267,17 +259,32 @@ export class LogIndex extends LogIndexReader {
     this.tree.append(leafHash(leaf));
   }
 
-  /** Signs and stores a tree head for the current size. */
+  /** Signs and stores a tree head for the current size, publishing it nowhere (reindex, tests). */
   signTreeHead(now = Date.now()): TreeHead {
-    const head = {
+    return this.storeTreeHead(signHead(this.logKey, this.unsignedHead(now)));
+  }
+
+  /** The current tree as a head to sign. */
+  unsignedHead(now = Date.now()) {
+    return {
       logId: this.logId,
       treeSize: this.tree.treeSize,
       rootHash: this.tree.root().toString("hex"),
       timestamp: now,
     };
-    const signature = sign(null, treeHeadSignedBytes(head), this.logKey).toString("base64");
-    this.insertHead.run(head.treeSize, head.rootHash, head.timestamp, signature);
-    return { ...head, signature };
+  }
+
+  /**
+   * Keeps a head signed elsewhere or published by the signing round: the review API serves the
+   * latest. The head must be of this log and of a tree this index holds, with this index's root at
+   * that size (the caller checked its signature).
+   */
+  storeTreeHead(head: TreeHead): TreeHead {
+    if (head.logId !== this.logId) throw new Error(`a head of log ${head.logId} is not one of ${this.logId}`);
+    if (this.tree.root(head.treeSize).toString("hex") !== head.rootHash)
+      throw new Error(`the head of size ${head.treeSize} has another root than this index at that size`);
+    this.insertHead.run(head.treeSize, head.rootHash, head.timestamp, head.signature);
+    return head;
   }
 }
 

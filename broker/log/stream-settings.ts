@@ -1,4 +1,5 @@
 import type { JetStreamManager, StreamConfig, StreamInfo } from "@nats-io/jetstream";
+import { type KV, Kvm, type KvOptions } from "@nats-io/kv";
 
 /**
  * The JetStream streams the federation depends on are made to a spec and
@@ -105,4 +106,21 @@ export async function applyStream(
     throw new Error(`stream ${wanted.name} cannot be brought to its settings: ${refused.join("; ")}`);
   await jsm.streams.update(wanted.name, { ...actual, ...wanted });
   return "updated";
+}
+
+/**
+ * Opens a KV bucket when it exists (an admin made it with `xbus federation init`, at the federation's
+ * replicas; opening reads its stream info only) and creates it otherwise, where this identity may (dev and
+ * tests). A broker's identity may not create streams, so in a federation the admin's init must run first.
+ */
+export async function openOrCreateBucket(
+  js: ConstructorParameters<typeof Kvm>[0],
+  bucket: string,
+  options: Partial<KvOptions>,
+): Promise<KV> {
+  try {
+    return await new Kvm(js).open(bucket);
+  } catch {
+    return new Kvm(js).create(bucket, options);
+  }
 }

@@ -26,11 +26,20 @@ const FLAGS: FlagsHelp<typeof BROKER_SETTINGS> = {
   crl: { value: "file", description: "the federation CRL, PEM, watched" },
   "signing-key": { value: "file", description: "Ed25519 private key that signs routes and receipts, PEM" },
   policies: { value: "dir", description: "the policy bundle, watched" },
+  rates: {
+    value: "where",
+    description:
+      "grants' rates: federation (KV counters every broker shares, default) or broker (this one's memory)",
+  },
   "review-listen": { value: "host:port", description: "the review API" },
   "review-token-hashes": { value: "file", description: "SHA-256 hex of each reviewer token, one a line" },
   "alerts-time-zone": {
     value: "zone",
     description: "IANA zone of office hours for off-hours alerts, default UTC",
+  },
+  "metrics-port": {
+    value: "port",
+    description: "serve /metrics, /healthz and /readyz on this port (127.0.0.1 unless metrics.host)",
   },
 };
 
@@ -62,7 +71,7 @@ export const brokerCommand: XbusCommand = {
             telemetry,
             start: () => startBrokerProcess(cfg, { logger, telemetry }),
             ready: (b) =>
-              `ready as ${cfg.spiffeId}: Exchange on ${b.exchange}, review API ${b.reviewUrl}, log ${cfg.log.logId}`,
+              `ready as ${cfg.spiffeId}: Exchange on ${b.exchange}, ${b.reviewUrl ? `review API ${b.reviewUrl}` : "log service elsewhere"}, log ${cfg.log.logId}${b.metricsUrl ? `, metrics ${b.metricsUrl}` : ""}`,
           });
         },
       },

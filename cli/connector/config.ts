@@ -10,6 +10,7 @@ import {
 } from "../config/setting-files.js";
 import {
   hostPort,
+  metricsSection,
   natsServers,
   optionalText,
   section,
@@ -101,12 +102,7 @@ const connectorSettings = z.strictObject({
       });
   }),
   max_in_flight: wholeNumber(1, 100_000).optional(),
-  metrics: section({ port: wholeNumber(0, 65_535).optional(), host: optionalText })
-    .superRefine((m, ctx) => {
-      if (m.host !== undefined && m.port === undefined)
-        ctx.addIssue({ code: "custom", path: ["host"], message: "metrics.host needs metrics.port" });
-    })
-    .transform((m) => (m.port === undefined ? undefined : { port: m.port, host: m.host ?? "127.0.0.1" })),
+  metrics: metricsSection,
 });
 
 export type ConnectorSettings = z.infer<typeof connectorSettings>;

@@ -47,7 +47,9 @@ export interface NatsUser {
 /**
  * What a broker publishes besides service requests, subject by subject: its
  * appends to the log, the JetStream API calls it makes (stream info, never
- * create/update/purge/delete), the consent bucket, and acks and flow control.
+ * create/update/purge/delete), the consent bucket, the federation-wide rate leases and the log's last
+ * signed head (the log service presents a broker-role certificate today; README "Log service"), and acks
+ * and flow control.
  * The log's consumer calls are for the indexer while it runs in the broker's
  * process; they let it read the stream, not change it.
  */
@@ -69,6 +71,20 @@ export const DEFAULT_BROKER_PUBLISH_EXTRA: readonly string[] = [
   "$JS.API.CONSUMER.DELETE.KV_xbus_consents.*",
   "$JS.API.DIRECT.GET.KV_xbus_consents.>",
   "$JS.API.STREAM.MSG.GET.KV_xbus_consents",
+  "$KV.xbus_rates.>",
+  "$JS.API.STREAM.INFO.KV_xbus_rates",
+  "$JS.API.CONSUMER.CREATE.KV_xbus_rates",
+  "$JS.API.CONSUMER.CREATE.KV_xbus_rates.>",
+  "$JS.API.CONSUMER.DELETE.KV_xbus_rates.*",
+  "$JS.API.DIRECT.GET.KV_xbus_rates.>",
+  "$JS.API.STREAM.MSG.GET.KV_xbus_rates",
+  "$KV.XBUS_LOG_HEAD.>",
+  "$JS.API.STREAM.INFO.KV_XBUS_LOG_HEAD",
+  "$JS.API.CONSUMER.CREATE.KV_XBUS_LOG_HEAD",
+  "$JS.API.CONSUMER.CREATE.KV_XBUS_LOG_HEAD.>",
+  "$JS.API.CONSUMER.DELETE.KV_XBUS_LOG_HEAD.*",
+  "$JS.API.DIRECT.GET.KV_XBUS_LOG_HEAD.>",
+  "$JS.API.STREAM.MSG.GET.KV_XBUS_LOG_HEAD",
   "$JS.FC.>",
 ];
 

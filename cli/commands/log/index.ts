@@ -5,6 +5,7 @@ import { exportCommand } from "./export.js";
 import { queryCommand } from "./query.js";
 import { receiptCommand } from "./receipt.js";
 import { reindexCommand } from "./reindex.js";
+import { serveCommand } from "./serve.js";
 import { verifyCommand } from "./verify.js";
 
 /** `xbus log`: one file per subcommand beside this one. */
@@ -12,7 +13,8 @@ export const logCommand: XbusCommand = {
   name: "log",
   create: (run) =>
     new Command("log")
-      .summary("verify, export, query, alert on or reindex the exchange log; check a Fetch's receipt")
+      .summary("serve, verify, export, query, alert on or reindex the exchange log; check a Fetch's receipt")
+      .addCommand(serveCommand(run))
       .addCommand(verifyCommand(run))
       .addCommand(exportCommand(run))
       .addCommand(queryCommand(run))
