@@ -20,7 +20,8 @@ import {
   ReceiptSchema,
 } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { identifyPeer } from "../identity/peer-identity.js";
-import { providerError, type Router } from "../routing/nats-router.js";
+import type { Router } from "../routing/nats-router.js";
+import { providerError } from "../routing/provider-error.js";
 import { validateFetch } from "../validation/validate-request.js";
 import { routingDeadline } from "./deadline.js";
 import { beginExchange } from "./exchange-trace.js";
@@ -148,7 +149,15 @@ export async function fetchExchange(
       deadlineMs,
       traceparent: t.traceparent(),
     });
-    if (reply.result.case === "error") throw providerError(reply.result.value, v.service.service);
+    if (reply.result.case === "error") {
+      const { error, refusal } = providerError(reply.result.value, v.service.service);
+      if (refusal)
+        deps.logger.warn(
+          { exchange_id: outcome.exchangeId, service: outcome.service, reason: refusal },
+          "the provider's connector refused the broker's route",
+        );
+      throw error;
+    }
     if (
       reply.result.case !== "record" ||
       reply.result.value.typeUrl !== TYPE_URL_PREFIX + recordType.typeName
