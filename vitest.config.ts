@@ -17,7 +17,7 @@ const UNIT = [
   "broker/review/ui/*.test.ts",
   "broker/citizen/{app,sessions}.test.ts",
   "certs/issue.test.ts",
-  "broker/identity/crl-watcher.test.ts",
+  "certs/crl-watcher.test.ts",
   "adapters/examples/examples.test.ts",
   "bench/record.test.ts",
   "test/bench/report.test.ts",

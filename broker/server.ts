@@ -1,7 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import { Server } from "@grpc/grpc-js";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { type CertificateExpiry, logCertificateExpiry } from "../certs/index.js";
+import { type CertificateExpiry, type CrlWatcher, logCertificateExpiry, watchCrl } from "../certs/index.js";
 import type { Catalogue } from "../core/contract/index.js";
 import type { Logger } from "../core/index.js";
 import { XbusError } from "../core/index.js";
@@ -9,6 +9,7 @@ import { serviceDefinition, serviceImplementation } from "../core/rpc/index.js";
 import type { Telemetry } from "../core/telemetry/index.js";
 import {
   peerCertificateOf,
+  ReloadableServerCredentials,
   type TlsFilePaths,
   type TlsFilesWatcher,
   watchTlsFiles,
@@ -21,9 +22,7 @@ import type { ConsentStore } from "./consent/consent-store.js";
 import { fetchExchange } from "./exchange/fetch.js";
 import type { ExchangeRecorder } from "./exchange/outcome.js";
 import { createRateLimiter } from "./exchange/rate-limiter.js";
-import { type CrlWatcher, watchCrl } from "./identity/crl-watcher.js";
 import { identifyPeer } from "./identity/peer-identity.js";
-import { ReloadableServerCredentials } from "./identity/server-credentials.js";
 import { createNatsRouter } from "./routing/nats-router.js";
 
 export interface BrokerTls {
