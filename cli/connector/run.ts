@@ -94,7 +94,7 @@ export async function startConnectorProcess(
     connector = startConnector({
       nats: connection,
       agency: cfg.agency,
-      target: grpcTarget({ ...cfg.adapter, tls: inForce.adapterTls }),
+      target: grpcTarget({ ...cfg.adapter, ...adapterOf(cfg), tls: inForce.adapterTls }),
       brokerKeys: cfg.brokerKeys,
       signer: createReplySigner(inForce.certPem, inForce.key),
       ...(cfg.maxInFlight !== undefined ? { maxInFlight: cfg.maxInFlight } : {}),
@@ -147,8 +147,13 @@ function renew(
   const target =
     a.ca === b.ca && a.cert === b.cert && a.key === b.key
       ? undefined
-      : grpcTarget({ ...cfg.adapter, tls: next.adapterTls });
+      : grpcTarget({ ...cfg.adapter, ...adapterOf(cfg), tls: next.adapterTls });
   connector.renew({ ...(signer ? { signer } : {}), ...(target ? { target } : {}) });
+}
+
+/** Whom the adapter's certificate must name: an adapter of this connector's agency and trust domain. */
+function adapterOf(cfg: ConnectorConfig): { agency: string; trustDomain: string } {
+  return { agency: cfg.agency, trustDomain: cfg.trustDomain };
 }
 
 async function connectNats(

@@ -83,13 +83,14 @@ beforeAll(async () => {
       identities: [`spiffe://${TD}/xbus/broker/b1`, `spiffe://${TD}/agency/dcrc/connector/c1`],
     }),
   });
+  const signing = generateKeyPairSync("ed25519");
   adapter = await serveAdapter(dcrcAdapter(population), {
     tls: { ca: caDir.ca.certPem, cert: adapterCert.certPem, key: adapterCert.keyPem },
     trustDomain: TD,
+    brokerKeys: [signing.publicKey],
     logger: silentLogger,
   });
 
-  const signing = generateKeyPairSync("ed25519");
   writeFileSync(
     join(dir, "broker-signing.pem"),
     signing.privateKey.export({ type: "pkcs8", format: "pem" }),
