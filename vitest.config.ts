@@ -11,7 +11,7 @@ const UNIT = [
   "core/telemetry/keep-errors.test.ts",
   "policies/**/*.test.ts",
   "verifier/{consistency,verify}.test.ts",
-  "broker/exchange/rate-limiter.test.ts",
+  "broker/exchange/{rate-limiter,reply-check}.test.ts",
   "broker/indexer/merkle-store.test.ts",
   "broker/review/{accesses,alert-options,alerts,burst-detector,exchanges,http-errors,log-entries,log-proofs,off-hours,params,ui,ui-assets}.test.ts",
   "broker/review/ui/*.test.ts",

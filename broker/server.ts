@@ -22,6 +22,7 @@ import type { ConsentStore } from "./consent/consent-store.js";
 import { fetchExchange } from "./exchange/fetch.js";
 import type { ExchangeRecorder } from "./exchange/outcome.js";
 import { createRateLimiter } from "./exchange/rate-limiter.js";
+import { createReplyCheck } from "./exchange/reply-check.js";
 import { identifyPeer } from "./identity/peer-identity.js";
 import { createNatsRouter } from "./routing/nats-router.js";
 
@@ -79,6 +80,11 @@ export interface BrokerOptions {
   brokerId: string;
   /** Ed25519 key that signs routed requests. */
   signingKey: KeyObject;
+  /**
+   * Accept records a provider's connector did not sign (logged without a signature): for a migration
+   * from connectors that do not sign yet. Default false: an unsigned reply is PROVIDER_BAD_RECORD.
+   */
+  allowUnsignedReplies?: boolean;
   logger: Logger;
   /** Spans and metrics of each exchange (README, "Observability"); none when absent. */
   telemetry?: Telemetry;
@@ -131,6 +137,12 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
     consents: o.consents,
     rates: createRateLimiter({ maxBuckets: o.maxRateBuckets ?? 10_000 }),
     router: createNatsRouter({ nc: o.nats, brokerId: o.brokerId, signingKey: o.signingKey }),
+    checkReply: createReplyCheck({
+      trustBundle: () => tls.ca,
+      isRevoked,
+      trustDomain: o.trustDomain,
+      ...(o.allowUnsignedReplies ? { allowUnsigned: true } : {}),
+    }),
     recorder: o.recorder,
     trustDomain: o.trustDomain,
     subjectIdPattern: o.subjectIdPattern ?? DEFAULT_SUBJECT_ID_PATTERN,

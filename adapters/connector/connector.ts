@@ -121,6 +121,7 @@ export function startConnector(o: ConnectorOptions): Connector {
     );
   const replyRecord = async (msg: Msg, record: Any, exchangeId: string) => {
     let providerSignature: MessageInitShape<typeof ProviderSignatureSchema> | undefined;
+    let signerCertificate: Uint8Array | undefined;
     // One signer for the whole reply: a renewal while it is being signed must not pair the new
     // certificate's name with the old delegated key, or the other way round.
     const s = signer;
@@ -134,8 +135,16 @@ export function startConnector(o: ConnectorOptions): Connector {
         delegatedKey: s.delegatedKey,
         delegation: s.delegation,
       };
+      signerCertificate = s.certificate;
     }
-    respond(msg, create(RouteReplySchema, { result: { case: "record", value: record }, providerSignature }));
+    respond(
+      msg,
+      create(RouteReplySchema, {
+        result: { case: "record", value: record },
+        providerSignature,
+        ...(signerCertificate ? { signerCertificate } : {}),
+      }),
+    );
   };
 
   const handle = async (msg: Msg): Promise<void> => {

@@ -37,6 +37,8 @@ export interface BrokerConfig {
   checkTls(pem: TlsPem, now?: Date): void;
   crlPath?: string;
   signingKey: KeyObject;
+  /** Accept replies no connector signed (migration; default refuse). */
+  allowUnsignedReplies?: boolean;
   log: { logId: string; logSecret: Buffer; logKey: KeyObject; indexPath: string };
   policiesDir: string;
   review: { hostname: string; port: number; tokenHashes: string[]; alerts?: AlertOptions };
@@ -65,6 +67,7 @@ const brokerSettings = z.strictObject({
   tls: section({ ca: text, cert: text, key: text }),
   crl: optionalText,
   signing_key: text,
+  allow_unsigned_replies: z.boolean().optional(),
   log: section({
     id: text.regex(LOG_ID, "must be letters, digits and . / _ - (at most 128), e.g. gov.bt/xbus-log"),
     secret: text,
@@ -97,6 +100,8 @@ export const BROKER_SETTINGS = {
   "tls.key": "key",
   crl: "crl",
   signing_key: "signing-key",
+  /** File only: a migration setting, not one to pass casually on a command line. */
+  allow_unsigned_replies: undefined,
   "log.id": undefined,
   "log.secret": undefined,
   "log.key": undefined,
@@ -187,6 +192,7 @@ function checkBroker(s: BrokerSettings, place: SettingsPlace<Setting>, now: Date
     },
     ...(crlPath !== undefined ? { crlPath } : {}),
     signingKey,
+    ...(s.allow_unsigned_replies ? { allowUnsignedReplies: true } : {}),
     log: { logId: s.log.id, logSecret: Buffer.from(secretHex, "hex"), logKey, indexPath },
     policiesDir,
     review: {

@@ -74,6 +74,7 @@ export async function startBrokerProcess(
       trustDomain: cfg.trustDomain,
       brokerId: cfg.brokerId,
       signingKey: cfg.signingKey,
+      ...(cfg.allowUnsignedReplies ? { allowUnsignedReplies: true } : {}),
       log: cfg.log,
       review: { ...cfg.review, traceUrlTemplate: process.env.XBUS_TRACE_URL },
       logger,

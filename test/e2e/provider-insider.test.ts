@@ -1,8 +1,11 @@
 import { create, toBinary } from "@bufbuild/protobuf";
+import { anyPack } from "@bufbuild/protobuf/wkt";
 import { status } from "@grpc/grpc-js";
 import type { Msg, NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CitizenRecordSchema } from "../../proto/gen/agencies/dcrc/v1/citizen_pb.js";
 import { RouteReplySchema } from "../../proto/gen/xbus/v1/route_pb.js";
+import { recordReply } from "../helpers/rogue-connector.js";
 import { deadline, failure, startTestStack, type TestStack } from "../helpers/stack.js";
 
 /*
@@ -29,12 +32,15 @@ afterAll(async () => {
 });
 
 /** Runs `body` while the rogue connector, not the real one, answers dcrc's requests with `answer`. */
-async function withRogue<T>(answer: (m: Msg) => Uint8Array, body: () => Promise<T>): Promise<T> {
+async function withRogue<T>(
+  answer: (m: Msg) => Uint8Array | Promise<Uint8Array>,
+  body: () => Promise<T>,
+): Promise<T> {
   await stack.stopConnector();
   const sub = rogueNc.subscribe("xbus.svc.dcrc.*", {
     queue: "xbus-connector-dcrc",
     callback: (_err, m) => {
-      m.respond(answer(m));
+      void Promise.resolve(answer(m)).then((reply) => m.respond(reply));
     },
   });
   await rogueNc.flush();
@@ -103,5 +109,43 @@ describe("provider errors are a closed set in the broker's words", () => {
       expect(err.code).toBe(expected);
       expect(err.details).not.toContain("provider text");
     }
+  });
+});
+
+describe("replies count only when a connector of the service's agency signed them", () => {
+  const record = () => anyPack(CitizenRecordSchema, create(CitizenRecordSchema, { name: "Made Up" }));
+  const moh = () => {
+    const c = stack.adapters.find((a) => a.agency === "moh")?.client;
+    if (!c) throw new Error("no moh connector certificate");
+    return c;
+  };
+
+  it("takes a record its agency's connector signed (the control)", async () => {
+    const res = await withRogue((m) => recordReply(m, record(), stack.adapterClient), fetchDcrc);
+    expect(res.releasedFields.length).toBeGreaterThan(0);
+    expect(stack.outcomes.at(-1)?.providerSignature?.signer).toBe(
+      "spiffe://gov.bt/agency/dcrc/connector/dev",
+    );
+  });
+
+  it.each<[string, (m: Msg) => Promise<Uint8Array>, string]>([
+    ["unsigned", (m) => recordReply(m, record(), null), "its connector did not sign"],
+    [
+      "with an all-zero signature",
+      (m) => recordReply(m, record(), stack.adapterClient, { signature: new Uint8Array(64) }),
+      "a signature that does not verify",
+    ],
+    [
+      "signed by another agency's connector",
+      (m) => recordReply(m, record(), moh()),
+      "a connector of another agency than dcrc",
+    ],
+  ])("refuses a record %s", async (_what, answer, why) => {
+    const err = await withRogue(answer, () => failure(fetchDcrc()));
+    expect(err.reason).toBe("PROVIDER_BAD_RECORD");
+    expect(err.details).toContain(why);
+    const o = stack.outcomes.at(-1);
+    expect(o).toMatchObject({ status: "PROVIDER_BAD_RECORD", fieldsReleased: [] });
+    expect(o?.providerSignature).toBeUndefined();
   });
 });
