@@ -122,6 +122,7 @@ async function startAgency(
           address,
           agency: def.agency,
           trustDomain: TRUST_DOMAIN,
+          logger: logger.child({ component: "connector", agency: def.agency }),
           tls: { ca: identities.ca.certPem, cert: connectorCert.cert, key: connectorCert.key },
         })
       : inProcessTarget(def, logger.child({ component: "adapter", agency: def.agency }), telemetry);

@@ -53,6 +53,8 @@ export interface GrpcTargetOptions {
    */
   agency: string;
   trustDomain: string;
+  /** Hears each refused adapter certificate (a warning naming what it was): the consumer only sees PROVIDER_UNAVAILABLE. */
+  logger?: Logger;
 }
 
 /**
@@ -62,10 +64,15 @@ export interface GrpcTargetOptions {
 export function adapterIdentityCheck(
   agency: string,
   trustDomain: string,
+  logger?: Logger,
 ): (host: string, cert: PeerCertificate) => Error | undefined {
+  const refuse = (why: Error) => {
+    logger?.warn({ err: why }, "the adapter's certificate was refused; no request goes to it");
+    return why;
+  };
   return (host, cert) => {
     const hostError = checkServerIdentity(host, cert);
-    if (hostError) return hostError;
+    if (hostError) return refuse(hostError);
     const ids = spiffeIdsFromSubjectAltName(cert.subjectaltname);
     let id: ReturnType<typeof parseWorkloadId> | undefined;
     try {
@@ -74,8 +81,10 @@ export function adapterIdentityCheck(
       id = undefined;
     }
     if (id?.role === "adapter" && id.agency === agency && id.trustDomain === trustDomain) return undefined;
-    return new Error(
-      `the server at ${host} is ${id ? id.uri : "no workload"}, not an adapter of agency ${agency} (spiffe://${trustDomain}/agency/${agency}/adapter/<name>)`,
+    return refuse(
+      new Error(
+        `the server at ${host} is ${id ? id.uri : "no workload"}, not an adapter of agency ${agency} (spiffe://${trustDomain}/agency/${agency}/adapter/<name>)`,
+      ),
     );
   };
 }
@@ -85,7 +94,7 @@ export function grpcTarget(o: GrpcTargetOptions): AdapterTarget {
     Adapter,
     o.address,
     credentials.createSsl(Buffer.from(o.tls.ca), Buffer.from(o.tls.key), Buffer.from(o.tls.cert), {
-      checkServerIdentity: adapterIdentityCheck(o.agency, o.trustDomain),
+      checkServerIdentity: adapterIdentityCheck(o.agency, o.trustDomain, o.logger),
     }),
     {
       // The channel reconnects by itself when the adapter restarts; keep the

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { grpcTarget } from "../../adapters/connector/index.js";
 import { dcrcAdapter } from "../../adapters/examples/dcrc/adapter.js";
 import { type AdapterServer, serveAdapter } from "../../adapters/sdk/index.js";
-import { silentLogger, XbusError } from "../../core/index.js";
+import { createLogger, silentLogger, XbusError } from "../../core/index.js";
 import { RouteHeader } from "../../core/nats/index.js";
 import { RouteMetadata, signRoute } from "../../core/signing/index.js";
 import { CitizenRecordSchema } from "../../proto/gen/agencies/dcrc/v1/citizen_pb.js";
@@ -233,10 +233,12 @@ describe("the connector", () => {
       logger: silentLogger,
     });
     extra.push(impostor);
+    const warnings: string[] = [];
     const target = grpcTarget({
       address: `localhost:${impostor.port}`,
       agency: "dcrc",
       trustDomain: "gov.bt",
+      logger: createLogger({}, "warn", (line) => warnings.push(line)),
       tls: { ca: stack.ca.certPem, cert: stack.adapterClient.cert, key: stack.adapterClient.key },
     });
     try {
@@ -255,6 +257,10 @@ describe("the connector", () => {
       expect(err).toBeInstanceOf(XbusError);
       expect((err as XbusError).reason).toBe("PROVIDER_UNAVAILABLE");
       expect(reached).toBe(0);
+      // The connector's operator is told why; the consumer only learns the agency is unavailable.
+      expect(warnings.join("")).toContain(
+        "spiffe://gov.bt/agency/moh/adapter/impostor, not an adapter of agency dcrc",
+      );
     } finally {
       target.close();
     }
