@@ -32,6 +32,8 @@ export const Reason = {
   INVALID_REQUEST: status.INVALID_ARGUMENT,
   BAD_ROUTE_SIGNATURE: status.PERMISSION_DENIED,
   WRONG_AGENCY: status.PERMISSION_DENIED,
+  /** A connector or adapter was handed a route it had already served (a captured route replayed). */
+  ROUTE_REPLAYED: status.PERMISSION_DENIED,
   // RESOURCE_EXHAUSTED
   PROVIDER_BUSY: status.RESOURCE_EXHAUSTED,
   // Over a grant's rate; trailing metadata xbus-retry-after-ms says when to try again.

@@ -19,6 +19,12 @@ export const OS_PACKAGES = [
     what: "the real-browser tests",
     present: () => existsSync(process.env.XBUS_CHROMIUM ?? "/usr/bin/chromium"),
   },
+  // The Python example adapter (adapters/examples/python-rsta, test/contract/python-adapter.test.ts).
+  ...["grpc", "cryptography"].map((module) => ({
+    pkg: module === "grpc" ? "python3-grpcio" : "python3-cryptography",
+    what: "the Python example adapter",
+    present: () => spawnSync("/usr/bin/python3", ["-c", `import ${module}`]).status === 0,
+  })),
 ];
 
 /** The packages whose check fails, in list order. */

@@ -55,6 +55,8 @@ export interface BrokerServicesOptions {
   brokerId: string;
   /** Ed25519: signs routed requests and receipts. */
   signingKey: KeyObject;
+  /** Accept replies no connector signed (BrokerOptions.allowUnsignedReplies). Default false. */
+  allowUnsignedReplies?: boolean;
   log: {
     logId: string;
     /** HMAC key of subject references. */
@@ -170,6 +172,7 @@ export async function startBrokerServices(o: BrokerServicesOptions): Promise<Bro
       trustDomain: o.trustDomain,
       brokerId: o.brokerId,
       signingKey: o.signingKey,
+      ...(o.allowUnsignedReplies ? { allowUnsignedReplies: true } : {}),
       logger: logger.child({ component: "broker" }),
       telemetry,
     });

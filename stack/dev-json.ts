@@ -18,6 +18,8 @@ export interface DevJson {
   /** Each adapter and the client certificate it accepts (its agency's connector). */
   adapters?: { agency: string; address?: string; client?: { cert: string; key: string } }[];
   adapter_client?: { cert: string; key: string };
+  /** The dev broker's route-signing key (PKCS#8 PEM): the conformance kit signs routes with it. */
+  broker_signing_key?: string;
   /** "Who read my data" and the dev identity provider's synthetic citizens (issue 21). */
   citizen?: CitizenPageJson;
 }
@@ -59,6 +61,7 @@ export function devJsonOf(stack: Stack) {
       client: { cert: a.client.certPath, key: a.client.keyPath },
     })),
     adapter_client: { cert: stack.adapterClient.certPath, key: stack.adapterClient.keyPath },
+    broker_signing_key: stack.brokerSigningKeyPath,
     ...(stack.review && { review: stack.review, log: stack.logFiles }),
     ...(stack.citizen && { citizen: stack.citizen }),
   };

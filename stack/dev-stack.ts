@@ -1,5 +1,5 @@
 import { generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type ConnectionOptions, connect, type NatsConnection } from "@nats-io/transport-node";
 import { createPopulation, type Population } from "../adapters/examples/population.js";
@@ -121,7 +121,7 @@ export interface Stack {
   readonly caDir: CaDir;
   /** The CRL the broker watches. */
   readonly crlPath: string;
-  /** Makes the broker re-read the CRL now rather than at its next file poll; true if it changed. */
+  /** Makes the broker and the adapters re-read the CRL now rather than at their next file poll; true if it changed. */
   reloadCrl(): boolean;
   /** Makes the broker re-read its certificate, key and trust bundle now; true if new ones are in force. */
   reloadBrokerTls(): boolean;
@@ -142,6 +142,12 @@ export interface Stack {
   readonly population: Population;
   readonly catalogue: Catalogue;
   readonly brokerPublicKey: KeyObject;
+  /**
+   * The broker's route-signing key and its file (`<dir>/secrets`, 0600): the conformance kit signs routes
+   * with it against the stack's adapters, which trust only this broker. Dev and tests only.
+   */
+  readonly brokerSigningKey: KeyObject;
+  readonly brokerSigningKeyPath: string;
   /** The broker's policy bundle, reloaded when files in the policies folder change. */
   readonly policy: PolicyStore;
   /** Public key that verifies tree heads. */
@@ -209,6 +215,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     join(identities.certDir, "broker-signing.pub.pem"),
     brokerPublicKey.export({ type: "spki", format: "pem" }),
   );
+  // For the conformance kit against the dev adapters (dev.json broker_signing_key): dev only, owner only.
+  const brokerSigningKeyPath = join(dir, "secrets", "broker-signing.pem");
+  mkdirSync(join(dir, "secrets"), { recursive: true, mode: 0o700 });
+  writeFileSync(brokerSigningKeyPath, signingKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
 
   const definitions = (options.agencies ?? exampleAgencies)(population);
   const connectorCerts = new Map(
@@ -369,7 +379,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       caPath,
       caDir,
       crlPath: caDir.paths.crl,
-      reloadCrl: () => broker.reloadCrl(),
+      reloadCrl: () => {
+        // Every holder of the CRL in this stack: the broker and the adapters behind gRPC.
+        let changed = broker.reloadCrl();
+        for (const r of running.values()) changed = r.reloadCrl() || changed;
+        return changed;
+      },
       reloadBrokerTls: () => broker.reloadTls(),
       adminCert,
       brokerCert,
@@ -382,6 +397,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       population,
       catalogue,
       brokerPublicKey,
+      brokerSigningKey: signingKey,
+      brokerSigningKeyPath,
       policy,
       logPublicKey: log.logPublicKey,
       index,

@@ -20,13 +20,15 @@ import {
   ReceiptSchema,
 } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { identifyPeer } from "../identity/peer-identity.js";
-import { providerError, type Router } from "../routing/nats-router.js";
+import type { Router } from "../routing/nats-router.js";
+import { providerError } from "../routing/provider-error.js";
 import { validateFetch } from "../validation/validate-request.js";
 import { routingDeadline } from "./deadline.js";
 import { beginExchange } from "./exchange-trace.js";
 import type { ExchangeOutcome, ExchangeRecorder } from "./outcome.js";
 import { policyDenial } from "./policy-denial.js";
 import type { RateLimiter } from "./rate-limiter.js";
+import type { ReplyCheck } from "./reply-check.js";
 
 export interface ExchangeDeps {
   catalogue: Catalogue;
@@ -36,6 +38,8 @@ export interface ExchangeDeps {
   consents: { get(id: string): ConsentRecord | undefined };
   rates: RateLimiter;
   router: Router;
+  /** What a provider's connector signed, checked against its certificate (reply-check.ts). */
+  checkReply: ReplyCheck;
   recorder: ExchangeRecorder;
   trustDomain: string;
   subjectIdPattern: RegExp;
@@ -148,7 +152,15 @@ export async function fetchExchange(
       deadlineMs,
       traceparent: t.traceparent(),
     });
-    if (reply.result.case === "error") throw providerError(reply.result.value, v.service.service);
+    if (reply.result.case === "error") {
+      const { error, refusal } = providerError(reply.result.value, v.service.service);
+      if (refusal)
+        deps.logger.warn(
+          { exchange_id: outcome.exchangeId, service: outcome.service, reason: refusal },
+          "the provider's connector refused the broker's route",
+        );
+      throw error;
+    }
     if (
       reply.result.case !== "record" ||
       reply.result.value.typeUrl !== TYPE_URL_PREFIX + recordType.typeName
@@ -158,19 +170,15 @@ export async function fetchExchange(
         `${v.service.service.full} answered with a record of the wrong type`,
       );
     }
-    const signed = reply.providerSignature;
-    let sentSha256: Buffer | undefined;
-    if (signed) {
-      // Cheap to check here; the signature itself is kept for disputes, verified against the connector's certificate.
-      sentSha256 = sha256(reply.result.value.value);
-      if (Buffer.compare(Buffer.from(signed.recordSha256), sentSha256) !== 0) {
-        throw new XbusError(
-          "PROVIDER_BAD_RECORD",
-          `${v.service.service.full} answered with a record its connector did not sign`,
-        );
-      }
-      outcome.providerSignature = signed;
-    }
+    const sentSha256 = sha256(reply.result.value.value);
+    outcome.providerSignature = await deps.checkReply({
+      exchangeId: outcome.exchangeId,
+      service: v.service.service,
+      typeUrl: reply.result.value.typeUrl,
+      recordSha256: sentSha256,
+      signature: reply.providerSignature,
+      certificate: reply.signerCertificate,
+    });
     // Step 7: clear everything policy did not release, whatever the adapter sent. Records that carry
     // nothing else (the SDK cuts them to the released fields) pass as they are, after one wire scan.
     const sent = reply.result.value.value;
@@ -186,8 +194,7 @@ export async function fetchExchange(
     }
     outcome.fieldsReleased = decision.released;
     // A record passed as sent was hashed once already, to check the connector's signature (1–2 ms at 500 KB).
-    outcome.responseHash =
-      recordBytes === sent && sentSha256 ? sentSha256.toString("hex") : sha256Hex(recordBytes);
+    outcome.responseHash = recordBytes === sent ? sentSha256.toString("hex") : sha256Hex(recordBytes);
     outcome.latencyMs = performance.now() - started;
     // Step 8: log, then answer. If the log cannot take it, the consumer gets no record.
     t.enter("log_append");

@@ -55,6 +55,8 @@ export interface BrokerConfig {
   checkTls(pem: TlsPem, now?: Date): void;
   crlPath?: string;
   signingKey: KeyObject;
+  /** Accept replies no connector signed (migration; default refuse). */
+  allowUnsignedReplies?: boolean;
   log: { logId: string; logSecret: Buffer };
   /**
    * The log service in the broker's process (log.key, log.index and review given), as before
@@ -82,6 +84,7 @@ const brokerSettings = z.strictObject({
   tls: section({ ca: text, cert: text, key: text }),
   crl: optionalText,
   signing_key: text,
+  allow_unsigned_replies: z.boolean().optional(),
   log: section({
     id: logIdSetting,
     secret: text,
@@ -114,6 +117,8 @@ export const BROKER_SETTINGS = {
   "tls.key": "key",
   crl: "crl",
   signing_key: "signing-key",
+  /** File only: a migration setting, not one to pass casually on a command line. */
+  allow_unsigned_replies: undefined,
   "log.id": undefined,
   "log.secret": undefined,
   "log.key": undefined,
@@ -181,6 +186,7 @@ function checkBroker(s: BrokerSettings, place: SettingsPlace<Setting>, now: Date
     },
     ...(crlPath !== undefined ? { crlPath } : {}),
     signingKey,
+    ...(s.allow_unsigned_replies ? { allowUnsignedReplies: true } : {}),
     log: { logId: s.log.id, logSecret },
     ...(logService && { logService }),
     policiesDir,

@@ -85,6 +85,7 @@ export async function startBrokerProcess(
       trustDomain: cfg.trustDomain,
       brokerId: cfg.brokerId,
       signingKey: cfg.signingKey,
+      ...(cfg.allowUnsignedReplies ? { allowUnsignedReplies: true } : {}),
       log: cfg.log,
       ...(cfg.logService && {
         logService: {

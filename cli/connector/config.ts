@@ -37,6 +37,8 @@ export interface ConnectorConfig {
   agency: string;
   /** The connector's SPIFFE ID, from its certificate. */
   spiffeId: string;
+  /** Its trust domain (the setting, or the certificate's): the adapter's certificate must be in it too. */
+  trustDomain: string;
   /** The `<name>` of `spiffe://<td>/agency/<agency>/connector/<name>`. */
   name: string;
   servers: string[];
@@ -196,6 +198,7 @@ function checkConnector(s: ConnectorSettings, place: SettingsPlace<Setting>, now
   return {
     agency,
     spiffeId: identity.id.uri,
+    trustDomain: identity.id.trustDomain,
     name: identity.id.name,
     servers: s.nats,
     tlsFiles: { caFile: files.ca, certFile: files.cert, keyFile: files.key },

@@ -98,15 +98,18 @@ beforeAll(async () => {
   ]);
   expect(init).toMatchObject({
     status: 0,
-    stdout: "XBUS_LOG: created (replicas 1)\nKV_xbus_consents: created (replicas 1)\n",
+    stdout:
+      "XBUS_LOG: created (replicas 1)\nKV_xbus_consents: created (replicas 1)\n" +
+      "KV_xbus_rates: created (replicas 1)\nKV_XBUS_LOG_HEAD: created (replicas 1)\n",
   });
+  const signing = generateKeyPairSync("ed25519");
   adapter = await serveAdapter(dcrcAdapter(population), {
     tls: { ca: caDir.ca.certPem, cert: adapterCert.certPem, key: adapterCert.keyPem },
     trustDomain: TD,
+    brokerKeys: [signing.publicKey],
     logger: silentLogger,
   });
 
-  const signing = generateKeyPairSync("ed25519");
   writeFileSync(
     join(dir, "broker-signing.pem"),
     signing.privateKey.export({ type: "pkcs8", format: "pem" }),

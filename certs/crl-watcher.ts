@@ -1,7 +1,7 @@
 import { createHash, X509Certificate } from "node:crypto";
 import { readFileSync, unwatchFile, watchFile } from "node:fs";
-import { parseCrl } from "../../certs/index.js";
-import type { Logger } from "../../core/index.js";
+import type { Logger } from "../core/index.js";
+import { parseCrl } from "./crl.js";
 
 /**
  * The broker's view of the federation CRL: loaded at start (a missing or

@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { buildCrl, type CertificateAuthority, createCa } from "../../certs/index.js";
-import { createLogger } from "../../core/logger.js";
+import { createLogger } from "../core/logger.js";
 import { watchCrl } from "./crl-watcher.js";
+import { buildCrl, type CertificateAuthority, createCa } from "./index.js";
 
 /*
  * Per issuing CA, a CRL file only moves forward: during a CA rollover the file
