@@ -111,6 +111,7 @@ export async function startBrokerServices(o: BrokerServicesOptions): Promise<Bro
         brokerId: o.brokerId,
         logSecret: o.log.logSecret,
         signingKey: o.signingKey,
+        metrics: telemetry.metrics.log,
         logger: logger.child({ component: "log" }),
       });
       // The indexer runs in a worker thread with its own NATS connection (as the broker, which may
@@ -155,6 +156,7 @@ export async function startBrokerServices(o: BrokerServicesOptions): Promise<Bro
     const observe = o.observe;
     const observed: ExchangeRecorder = observe
       ? {
+          ...(recorder.admit ? { admit: () => recorder.admit?.() } : {}),
           record: (outcome, opts) => {
             observe(outcome);
             return recorder.record(outcome, opts);

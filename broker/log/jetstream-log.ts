@@ -7,9 +7,12 @@ import { XbusError } from "../../core/index.js";
 import { leafHash, receiptSignedBytes } from "../../core/log-format/index.js";
 import { createRequestMux, natsHeaders, watchConnectivity } from "../../core/nats/index.js";
 import { batchedToFields, signBatched } from "../../core/signing/index.js";
+import type { LogMetrics } from "../../core/telemetry/index.js";
 import { type Receipt, ReceiptSchema } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { Decision, type ExchangeRecord, ExchangeRecordSchema } from "../../proto/gen/xbus/v1/log_pb.js";
 import type { ExchangeOutcome, ExchangeRecorder } from "../exchange/outcome.js";
+import { boundRecord } from "./record-bounds.js";
+import { createRetryQueue, isPermanentAppendError } from "./retry-queue.js";
 import { subjectRef } from "./subject-ref.js";
 
 export const LOG_STREAM = "XBUS_LOG";
@@ -28,8 +31,26 @@ export interface ExchangeLogOptions {
   replicas?: number;
   /** How long to wait for JetStream's ack before answering LOG_UNAVAILABLE. Default 5 s. */
   ackTimeoutMs?: number;
+  /**
+   * Largest record appended, in bytes; default 256 KiB, and never more than the
+   * server's max_payload less 4 KiB for the headers. Records are bounded field by
+   * field (record-bounds.ts) to a few KB, so only a misconfigured server meets it.
+   */
+  maxRecordBytes?: number;
+  /**
+   * Bound of the retry queue, in bytes of records of failed exchanges waiting
+   * for the log; default 64 MiB. Past it the broker starts no new exchange
+   * (LOG_UNAVAILABLE) until the queue drains.
+   */
+  retryQueueBytes?: number;
+  /** Dead letters, retry queue bytes. */
+  metrics?: LogMetrics;
   logger: Logger;
 }
+
+export const DEFAULT_MAX_RECORD_BYTES = 256 * 1024;
+export const DEFAULT_RETRY_QUEUE_BYTES = 64 * 1024 * 1024;
+const HEADER_ROOM = 4096;
 
 const DECISION: Record<ExchangeOutcome["decision"], Decision> = {
   allow: Decision.ALLOW,
@@ -66,8 +87,12 @@ export async function ensureLogStream(nc: NatsConnection, replicas = 1): Promise
   }
 }
 
-/** The ExchangeRecord for an outcome: what the log stores, byte for byte. */
+/** The ExchangeRecord for an outcome, within its size bounds: what the log stores, byte for byte. */
 export function toRecord(o: ExchangeOutcome, brokerId: string, logSecret: Uint8Array): ExchangeRecord {
+  return boundRecord(unboundedRecord(o, brokerId, logSecret));
+}
+
+function unboundedRecord(o: ExchangeOutcome, brokerId: string, logSecret: Uint8Array): ExchangeRecord {
   return create(ExchangeRecordSchema, {
     exchangeId: o.exchangeId,
     time: BigInt(o.startedAt),
@@ -112,22 +137,52 @@ export async function openExchangeLog(o: ExchangeLogOptions): Promise<ExchangeRe
     const reply = await mux.request(LOG_SUBJECT, bytes, { timeoutMs: timeout, headers: h });
     return parsePubAck(reply.data);
   };
-  const retry = createRetryQueue(append, o.logger, ackTimeout);
   // While NATS is down an append would wait for its full timeout; fail at once instead (and queue failures).
   const link = watchConnectivity(o.nats);
+  const retry = createRetryQueue({
+    append,
+    isUp: () => link.up,
+    timeoutMs: ackTimeout,
+    maxBytes: o.retryQueueBytes ?? DEFAULT_RETRY_QUEUE_BYTES,
+    logger: o.logger,
+    ...(o.metrics ? { onDeadLetter: o.metrics.deadLetter } : {}),
+  });
+  o.metrics?.watchRetryQueue(() => retry.bytes);
+  const maxRecord = () =>
+    Math.min(
+      o.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
+      (o.nats.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM,
+    );
   return {
+    admit() {
+      // Fail closed: while failed exchanges' records wait with no room for more, no new exchange starts, so
+      // none can end without its record. (An allowed exchange never needed the queue: it waits for its own append.)
+      if (retry.wouldOverflow(maxRecord())) {
+        throw new XbusError(
+          "LOG_UNAVAILABLE",
+          "the exchange log is behind: records of failed exchanges are still waiting for it, so no new exchange starts",
+        );
+      }
+    },
     async record(outcome, opts = {}): Promise<Receipt> {
       const bytes = toBinary(ExchangeRecordSchema, toRecord(outcome, o.brokerId, o.logSecret));
       const left = opts.deadlineMs === undefined ? ackTimeout : opts.deadlineMs - Date.now();
       let seq: number;
       try {
+        if (bytes.length > maxRecord()) {
+          throw new Error(
+            `the record is ${bytes.length} bytes, over the ${maxRecord()} the log takes (max_payload)`,
+          );
+        }
         if (!link.up) throw new Error("no connection to NATS");
         // Leave the broker a moment before the consumer's deadline to send its answer.
         seq = (await append(bytes, outcome.exchangeId, Math.max(50, Math.min(ackTimeout, left - 100)))).seq;
       } catch (err) {
-        if (opts.retryLater) retry.add(bytes, outcome.exchangeId);
+        const permanent = bytes.length > maxRecord() ? "too_large" : isPermanentAppendError(err);
+        if (permanent) retry.deadLetter(outcome.exchangeId, bytes.length, permanent, err);
+        else if (opts.retryLater) retry.add(bytes, outcome.exchangeId);
         o.logger.error(
-          { exchange_id: outcome.exchangeId, err, retrying: opts.retryLater === true },
+          { exchange_id: outcome.exchangeId, err, retrying: opts.retryLater === true && !permanent },
           "exchange log append failed",
         );
         throw new XbusError(
@@ -179,53 +234,4 @@ export function parsePubAck(data: Uint8Array): { seq: number } {
     throw new Error(`JetStream acknowledged the append with an unexpected stream or sequence`);
   }
   return { seq: ack.seq };
-}
-
-const RETRY_CAPACITY = 10_000;
-
-/**
- * Records of failed exchanges that the log could not take within the
- * consumer's deadline. They are retried every second (the exchange id makes a
- * retry idempotent); the queue is bounded, and what overflows is counted and
- * logged rather than silently lost.
- */
-function createRetryQueue(
-  append: (bytes: Uint8Array, msgID: string, timeout: number) => Promise<unknown>,
-  logger: Logger,
-  timeout: number,
-) {
-  const queue = new Map<string, Uint8Array>();
-  let dropped = 0;
-  let timer: NodeJS.Timeout | undefined;
-  const drain = async () => {
-    timer = undefined;
-    for (const [id, bytes] of queue) {
-      try {
-        await append(bytes, id, timeout);
-        queue.delete(id);
-      } catch {
-        break; // still down: try again later, in order
-      }
-    }
-    if (queue.size > 0) schedule();
-    else logger.info({ dropped }, "exchange log caught up with the records it had to retry");
-  };
-  const schedule = () => {
-    timer ??= setTimeout(() => void drain(), 1000);
-    timer.unref();
-  };
-  return {
-    add(bytes: Uint8Array, id: string) {
-      if (queue.size >= RETRY_CAPACITY) {
-        dropped++;
-        logger.error(
-          { exchange_id: id, dropped },
-          "exchange log retry queue full: a failed exchange's record was dropped",
-        );
-        return;
-      }
-      queue.set(id, bytes);
-      schedule();
-    },
-  };
 }
