@@ -61,6 +61,8 @@ export interface BrokerServicesOptions {
     logKey: KeyObject;
     indexPath: string;
   };
+  /** The log stream's max_bytes and the retry queue's bound (broker/log/jetstream-log.ts); defaults when absent. */
+  logLimits?: { maxBytes?: number; retryQueueBytes?: number };
   /** Replaces the exchange log and the review API (tests). */
   recorder?: ExchangeRecorder;
   /** Sees every outcome just before it is logged (tests). */
@@ -112,6 +114,10 @@ export async function startBrokerServices(o: BrokerServicesOptions): Promise<Bro
         logSecret: o.log.logSecret,
         signingKey: o.signingKey,
         metrics: telemetry.metrics.log,
+        ...(o.logLimits?.maxBytes !== undefined ? { maxStreamBytes: o.logLimits.maxBytes } : {}),
+        ...(o.logLimits?.retryQueueBytes !== undefined
+          ? { retryQueueBytes: o.logLimits.retryQueueBytes }
+          : {}),
         logger: logger.child({ component: "log" }),
       });
       // The indexer runs in a worker thread with its own NATS connection (as the broker, which may

@@ -6,7 +6,15 @@ import { brokerOf } from "../../broker/index.js";
 import { type AlertOptions, resolveAlertOptions } from "../../broker/review/alerts.js";
 import type { TlsPem } from "../../core/tls/index.js";
 import { ed25519Setting, ownIdentity, readSetting } from "../config/setting-files.js";
-import { hostPort, natsServers, optionalText, section, shown, text } from "../config/setting-schemas.js";
+import {
+  hostPort,
+  natsServers,
+  optionalText,
+  section,
+  shown,
+  text,
+  wholeNumber,
+} from "../config/setting-schemas.js";
 import { type Flags, loadSettings, type SettingPaths, type SettingsPlace } from "../config/settings.js";
 
 /**
@@ -40,6 +48,8 @@ export interface BrokerConfig {
   log: { logId: string; logSecret: Buffer; logKey: KeyObject; indexPath: string };
   policiesDir: string;
   review: { hostname: string; port: number; tokenHashes: string[]; alerts?: AlertOptions };
+  /** The exchange log's bounds (README "When the log is under pressure"); defaults when absent. */
+  logLimits?: { maxBytes?: number; retryQueueBytes?: number };
 }
 
 const LOG_ID = /^[A-Za-z0-9][A-Za-z0-9./_-]{0,127}$/;
@@ -72,6 +82,10 @@ const brokerSettings = z.strictObject({
     index: text,
   }),
   policies: text,
+  log_limits: section({
+    max_bytes: wholeNumber(1024 * 1024, Number.MAX_SAFE_INTEGER).optional(),
+    retry_queue_bytes: wholeNumber(64 * 1024, 16 * 1024 ** 3).optional(),
+  }),
   review: section({
     listen: hostPort.refine((l) => Number(l.slice(l.lastIndexOf(":") + 1)) <= 65_535, {
       error: (i) => `port ${String(i.input).slice(String(i.input).lastIndexOf(":") + 1)} is out of range`,
@@ -102,6 +116,8 @@ export const BROKER_SETTINGS = {
   "log.key": undefined,
   "log.index": undefined,
   policies: "policies",
+  "log_limits.max_bytes": "log-max-bytes",
+  "log_limits.retry_queue_bytes": "log-retry-queue-bytes",
   "review.listen": "review-listen",
   "review.token_hashes": "review-token-hashes",
   /** The IANA time zone of office hours for the review API's off-hours alerts (default UTC). */
@@ -189,6 +205,12 @@ function checkBroker(s: BrokerSettings, place: SettingsPlace<Setting>, now: Date
     signingKey,
     log: { logId: s.log.id, logSecret: Buffer.from(secretHex, "hex"), logKey, indexPath },
     policiesDir,
+    logLimits: {
+      ...(s.log_limits.max_bytes !== undefined ? { maxBytes: s.log_limits.max_bytes } : {}),
+      ...(s.log_limits.retry_queue_bytes !== undefined
+        ? { retryQueueBytes: s.log_limits.retry_queue_bytes }
+        : {}),
+    },
     review: {
       hostname: reviewListen.slice(0, cut).replace(/^\[|\]$/g, ""),
       port: Number(reviewListen.slice(cut + 1)),

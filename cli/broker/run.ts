@@ -75,6 +75,7 @@ export async function startBrokerProcess(
       brokerId: cfg.brokerId,
       signingKey: cfg.signingKey,
       log: cfg.log,
+      ...(cfg.logLimits !== undefined ? { logLimits: cfg.logLimits } : {}),
       review: { ...cfg.review, traceUrlTemplate: process.env.XBUS_TRACE_URL },
       logger,
       telemetry,

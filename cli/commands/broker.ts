@@ -22,6 +22,11 @@ const FLAGS: FlagsHelp<typeof BROKER_SETTINGS> = {
   crl: { value: "file", description: "the federation CRL, PEM, watched" },
   "signing-key": { value: "file", description: "Ed25519 private key that signs routes and receipts, PEM" },
   policies: { value: "dir", description: "the policy bundle, watched" },
+  "log-max-bytes": { value: "n", description: "the log stream's max_bytes, default 1 GiB (1073741824)" },
+  "log-retry-queue-bytes": {
+    value: "n",
+    description: "bound of the failed exchanges' records waiting for the log, default 64 MiB",
+  },
   "review-listen": { value: "host:port", description: "the review API" },
   "review-token-hashes": { value: "file", description: "SHA-256 hex of each reviewer token, one a line" },
   "alerts-time-zone": {

@@ -1,9 +1,15 @@
 import { generateKeyPairSync } from "node:crypto";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import type { ExchangeOutcome } from "../../broker/exchange/outcome.js";
-import { LOG_STREAM, openExchangeLog, toRecord } from "../../broker/log/jetstream-log.js";
+import {
+  type ExchangeLog,
+  type ExchangeLogOptions,
+  LOG_STREAM,
+  openExchangeLog,
+  toRecord,
+} from "../../broker/log/jetstream-log.js";
 import { TRUNCATED_MARKER } from "../../broker/log/record-bounds.js";
 import { createLogger, uuidv7, XbusError } from "../../core/index.js";
 import type { LogMetrics } from "../../core/telemetry/index.js";
@@ -46,13 +52,19 @@ function outcome(over: Partial<ExchangeOutcome> = {}): ExchangeOutcome {
 
 function recordingMetrics() {
   const dead: string[] = [];
+  const folded = { n: 0 };
+  const stream: { read?: () => { bytes: number; maxBytes: number } | undefined } = {};
   const m: LogMetrics = {
     deadLetter: (r) => void dead.push(r),
-    folded: () => {},
+    folded: (n) => {
+      folded.n += n;
+    },
     watchRetryQueue: () => {},
-    watchStream: () => {},
+    watchStream: (read) => {
+      stream.read = read;
+    },
   };
-  return { m, dead };
+  return { m, dead, folded, stream };
 }
 
 /** Polls f every 50 ms until it gives a truthy value; fails naming `what` after 15 s. */
@@ -66,8 +78,8 @@ async function until<T>(what: string, f: () => Promise<T | undefined | false>): 
   }
 }
 
-async function openLog(over: { retryQueueBytes?: number; maxRecordBytes?: number } = {}) {
-  const { m, dead } = recordingMetrics();
+async function openLog(over: Partial<ExchangeLogOptions> = {}) {
+  const { m, dead, folded, stream } = recordingMetrics();
   const log = await openExchangeLog({
     nats: suite.nc,
     logId: "test/log",
@@ -79,8 +91,13 @@ async function openLog(over: { retryQueueBytes?: number; maxRecordBytes?: number
     logger,
     ...over,
   });
-  return { log, dead };
+  logs.push(log);
+  return { log, dead, folded, stream };
 }
+const logs: ExchangeLog[] = [];
+afterAll(() => {
+  for (const l of logs) l.close();
+});
 
 /** The records in the stream, by exchange id. */
 async function stored(): Promise<Map<string, ExchangeRecord>> {
@@ -202,5 +219,72 @@ describe("oversized records never poison the log (issue 19, finding 2)", () => {
         return false;
       }
     });
+  });
+});
+
+describe("the log cannot be flooded (issue 19, finding 5)", () => {
+  it("folds refused attempts per identity and status past the window's budget into one counted record", async () => {
+    const { log, folded } = await openLog({ fold: { windowMs: 60_000, logFirst: 3 } });
+    const flooder = "spiffe://gov.bt/agency/moh/system/ehr";
+    const deny = (consumer: string) =>
+      outcome({ consumer, decision: "deny", status: "POLICY_DENIED", reasonText: "no grant" });
+    const receipts = [];
+    for (let i = 0; i < 10; i++) receipts.push(await log.record(deny(flooder)));
+    expect(receipts.filter((r) => r !== undefined)).toHaveLength(3);
+    expect(folded.n).toBe(7);
+    // Another identity, and another status of the same identity, have budgets of their own.
+    expect(await log.record(deny("spiffe://gov.bt/agency/rsta/system/licensing"))).toBeDefined();
+    expect(
+      await log.record(outcome({ consumer: flooder, decision: "invalid", status: "INVALID_SUBJECT_ID" })),
+    ).toBeDefined();
+    // Allowed and failed exchanges are never folded.
+    expect(await log.record(outcome({ consumer: flooder }))).toBeDefined();
+    await log.flushFolds(true);
+    const summaries = [...(await stored()).values()].filter((r) => r.foldedCount > 0);
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0]).toMatchObject({
+      consumer: flooder,
+      status: "POLICY_DENIED",
+      foldedCount: 7,
+      foldedWindowMs: 60_000,
+      service: "dcrc.citizen-record",
+    });
+  });
+});
+
+const small = useLogStream("xbus-log-full-");
+
+describe("the log stream is bounded (issue 19, finding 5)", () => {
+  it("has max_bytes, warns from 80%, and fails closed with LOG_UNAVAILABLE naming a full log", async () => {
+    const { m, stream } = recordingMetrics();
+    const log = await openExchangeLog({
+      nats: small.nc,
+      logId: "test/log",
+      brokerId: "b1",
+      logSecret: new Uint8Array(32),
+      signingKey: generateKeyPairSync("ed25519").privateKey,
+      maxStreamBytes: 16 * 1024,
+      fold: false,
+      metrics: m,
+      logger,
+    });
+    logs.push(log);
+    const jsm = await jetstreamManager(small.nc);
+    expect((await jsm.streams.info(LOG_STREAM)).config.max_bytes).toBe(16 * 1024);
+    let refusal: unknown;
+    for (let i = 0; i < 200 && refusal === undefined; i++) {
+      await log.record(outcome({ status: "OK", decision: "allow" })).catch((err: unknown) => {
+        refusal = err;
+      });
+    }
+    expect(XbusError.from(refusal).reason).toBe("LOG_UNAVAILABLE");
+    expect(XbusError.from(refusal).message).toMatch(/exchange log is full/);
+    const use = await log.checkStream();
+    expect(use.bytes / use.maxBytes).toBeGreaterThanOrEqual(0.8);
+    expect(stream.read?.()).toEqual(use);
+    expect(lines.some((l) => l.level === "warn" && /over 80% of its max_bytes/.test(String(l.msg)))).toBe(
+      true,
+    );
+    expect(lines.some((l) => /the log stream is full/.test(String(l.msg)))).toBe(true);
   });
 });
