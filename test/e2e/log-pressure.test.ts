@@ -256,19 +256,7 @@ const small = useLogStream("xbus-log-full-");
 
 describe("the log stream is bounded (issue 19, finding 5)", () => {
   it("has max_bytes, warns from 80%, and fails closed with LOG_UNAVAILABLE naming a full log", async () => {
-    const { m, stream } = recordingMetrics();
-    const log = await openExchangeLog({
-      nats: small.nc,
-      logId: "test/log",
-      brokerId: "b1",
-      logSecret: new Uint8Array(32),
-      signingKey: generateKeyPairSync("ed25519").privateKey,
-      maxStreamBytes: 16 * 1024,
-      fold: false,
-      metrics: m,
-      logger,
-    });
-    logs.push(log);
+    const { log, stream } = await openLog({ nats: small.nc, maxStreamBytes: 16 * 1024, fold: false });
     const jsm = await jetstreamManager(small.nc);
     expect((await jsm.streams.info(LOG_STREAM)).config.max_bytes).toBe(16 * 1024);
     let refusal: unknown;
