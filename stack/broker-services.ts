@@ -69,6 +69,8 @@ export interface BrokerServicesOptions {
    * (createSharedRateLimiter); `broker` keeps them in this broker's memory (N brokers, N times the rate).
    */
   rates?: "federation" | "broker" | RateLimiter;
+  /** The log stream's max_bytes and the retry queue's bound (broker/log/jetstream-log.ts); defaults when absent. */
+  logLimits?: { maxBytes?: number; retryQueueBytes?: number };
   /** Replaces the exchange log and the review API (tests). */
   recorder?: ExchangeRecorder;
   /** Sees every outcome just before it is logged (tests). */
@@ -118,6 +120,11 @@ export async function startBrokerServices(o: BrokerServicesOptions): Promise<Bro
         logSecret: o.log.logSecret,
         signingKey: o.signingKey,
         ...(o.replicas ? { replicas: o.replicas } : {}),
+        metrics: telemetry.metrics.log,
+        ...(o.logLimits?.maxBytes !== undefined ? { maxStreamBytes: o.logLimits.maxBytes } : {}),
+        ...(o.logLimits?.retryQueueBytes !== undefined
+          ? { retryQueueBytes: o.logLimits.retryQueueBytes }
+          : {}),
         logger: logger.child({ component: "log" }),
       });
       if (o.logService) {
@@ -149,6 +156,7 @@ export async function startBrokerServices(o: BrokerServicesOptions): Promise<Bro
     const observe = o.observe;
     const observed: ExchangeRecorder = observe
       ? {
+          ...(recorder.admit ? { admit: () => recorder.admit?.() } : {}),
           record: (outcome, opts) => {
             observe(outcome);
             return recorder.record(outcome, opts);

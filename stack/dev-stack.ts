@@ -40,6 +40,7 @@ import {
 import { logSecrets } from "./log-secrets.js";
 import { natsAuthConfig } from "./nats/nats-auth.js";
 import { NatsServer } from "./nats/nats-server.js";
+import { makePrivateDir, makePrivateFile } from "./private-files.js";
 import { repoFolder } from "./repo-files.js";
 
 /**
@@ -195,6 +196,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   });
   const population = options.population ?? createPopulation();
 
+  makePrivateDir(dir);
   const identities = openIdentities(dir);
   const { caDir, caPath, trustBundle, issueIdentity } = identities;
   const brokerCert = issueIdentity("broker", {
@@ -319,6 +321,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
     // The exchange log: JetStream stream (truth) → indexer → SQLite, and the review API over it.
     const log = logSecrets(dir, spawned === undefined);
+    makePrivateFile(log.indexPath);
     writeFileSync(
       join(identities.certDir, "log-key.pub.pem"),
       log.logPublicKey.export({ type: "spki", format: "pem" }),

@@ -20,7 +20,12 @@ export type { DevCitizenUser } from "./citizen-idp.js";
 export { type CitizenPageJson, DEV_CITIZEN_CLAIM, devCitizenUsers } from "./citizen-page.js";
 export type { DevJson } from "./dev-json.js";
 // dev.json: what xbus dev tells other tools (the CLI's defaults, the conformance kit), and the journeys' flags.
-export { DEV_SAMPLE, devJsonOf, journeyArgs, readDevJson } from "./dev-json.js";
+export {
+  DEV_SAMPLE,
+  devJsonOf,
+  journeyArgs,
+  readDevJson,
+} from "./dev-json.js";
 export type { NatsIdentity, Stack, StackOptions } from "./dev-stack.js";
 // The whole bus on one machine: xbus dev, the end-to-end tests, the bench.
 export { LOG_ID, startStack } from "./dev-stack.js";
@@ -55,3 +60,4 @@ export { freePorts, renderExample, startCoreCluster, startLeafNode } from "./nat
 export { type NatsLedgerConfig, natsConfigFromLedger } from "./nats/nats-ledger-config.js";
 export type { NatsServerOptions } from "./nats/nats-server.js";
 export { findNatsServer, NatsServer, NatsServerNotFoundError } from "./nats/nats-server.js";
+export { makePrivateDir, makePrivateFile, writeDevJson } from "./private-files.js";

@@ -141,6 +141,7 @@ export async function fetchExchange(
         consumer: peer.id.uri,
       }),
     );
+    deps.recorder.admit?.();
     t.enter("routing", v.service.service);
     const reply = await deps.router.route({
       service: v.service.service,

@@ -51,5 +51,10 @@ export interface RecordOptions {
  * allowed exchange, a rejection means the consumer gets no data.
  */
 export interface ExchangeRecorder {
+  /**
+   * Before an exchange is routed: throws LOG_UNAVAILABLE when the log could not
+   * keep this exchange's record should it fail (fail closed).
+   */
+  admit?(): void;
   record(outcome: ExchangeOutcome, options?: RecordOptions): Promise<Receipt | undefined>;
 }

@@ -128,6 +128,25 @@ describe("loadBrokerConfig", () => {
     );
   });
 
+  it("takes the log's bounds from the file or flags, and refuses one out of range", () => {
+    expect(loadBrokerConfig(write("broker.json", JSON.stringify(good()))).logLimits).toEqual({});
+    const bounded = {
+      ...good(),
+      log_limits: { max_bytes: 10 * 1024 ** 3, retry_queue_bytes: 8 * 1024 ** 2 },
+    };
+    expect(loadBrokerConfig(write("broker.json", JSON.stringify(bounded))).logLimits).toEqual({
+      maxBytes: 10 * 1024 ** 3,
+      retryQueueBytes: 8 * 1024 ** 2,
+    });
+    expect(
+      loadBrokerConfig(write("broker.json", JSON.stringify(good())), { "log-max-bytes": "2097152" })
+        .logLimits,
+    ).toEqual({ maxBytes: 2097152 });
+    expect(refusal({ ...good(), log_limits: { max_bytes: 10 } })).toBe(
+      `${join(dir, "broker.json")}: log_limits.max_bytes: must be a whole number from 1048576 to ${Number.MAX_SAFE_INTEGER}`,
+    );
+  });
+
   it("refuses what would fail later, naming the setting", () => {
     const path = join(dir, "broker.json");
     expect(refusal({ ...good(), signing_key: "missing.pem" })).toBe(

@@ -68,6 +68,8 @@ export interface BrokerConfig {
   rates: "federation" | "broker";
   /** `/metrics`, `/healthz`, `/readyz` on their own port (a broker without the review API has no other). */
   metrics?: { host: string; port: number };
+  /** The exchange log's bounds (README "When the log is under pressure"); defaults when absent. */
+  logLimits?: { maxBytes?: number; retryQueueBytes?: number };
 }
 
 const BROKER_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -94,6 +96,10 @@ const brokerSettings = z.strictObject({
   }),
   policies: text,
   rates: z.enum(["federation", "broker"], { error: 'must be "federation" or "broker"' }).optional(),
+  log_limits: section({
+    max_bytes: wholeNumber(1024 * 1024, Number.MAX_SAFE_INTEGER).optional(),
+    retry_queue_bytes: wholeNumber(64 * 1024, 16 * 1024 ** 3).optional(),
+  }),
   review: section({
     listen: reviewListenSetting.optional(),
     token_hashes: optionalText,
@@ -125,6 +131,8 @@ export const BROKER_SETTINGS = {
   "log.index": undefined,
   policies: "policies",
   rates: "rates",
+  "log_limits.max_bytes": "log-max-bytes",
+  "log_limits.retry_queue_bytes": "log-retry-queue-bytes",
   "review.listen": "review-listen",
   "review.token_hashes": "review-token-hashes",
   /** The IANA time zone of office hours for the review API's off-hours alerts (default UTC). */
@@ -191,6 +199,12 @@ function checkBroker(s: BrokerSettings, place: SettingsPlace<Setting>, now: Date
     ...(logService && { logService }),
     policiesDir,
     rates: s.rates ?? "federation",
+    logLimits: {
+      ...(s.log_limits.max_bytes !== undefined ? { maxBytes: s.log_limits.max_bytes } : {}),
+      ...(s.log_limits.retry_queue_bytes !== undefined
+        ? { retryQueueBytes: s.log_limits.retry_queue_bytes }
+        : {}),
+    },
     ...(s.metrics !== undefined ? { metrics: s.metrics } : {}),
   };
 }

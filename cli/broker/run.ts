@@ -94,6 +94,7 @@ export async function startBrokerProcess(
           review: { ...cfg.logService.review, traceUrlTemplate: process.env.XBUS_TRACE_URL },
         },
       }),
+      ...(cfg.logLimits !== undefined ? { logLimits: cfg.logLimits } : {}),
       logger,
       telemetry,
     });

@@ -31,6 +31,11 @@ const FLAGS: FlagsHelp<typeof BROKER_SETTINGS> = {
     description:
       "grants' rates: federation (KV counters every broker shares, default) or broker (this one's memory)",
   },
+  "log-max-bytes": { value: "n", description: "the log stream's max_bytes, default 1 GiB (1073741824)" },
+  "log-retry-queue-bytes": {
+    value: "n",
+    description: "bound of the failed exchanges' records waiting for the log, default 64 MiB",
+  },
   "review-listen": { value: "host:port", description: "the review API" },
   "review-token-hashes": { value: "file", description: "SHA-256 hex of each reviewer token, one a line" },
   "alerts-time-zone": {
