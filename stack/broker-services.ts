@@ -3,6 +3,7 @@ import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node"
 import {
   type Broker,
   type BrokerOptions,
+  checkpointSigner,
   createReviewApp,
   DEFAULT_SUBJECT_ID_PATTERN,
   type ExchangeOutcome,
@@ -130,6 +131,7 @@ export async function startBrokerServices(o: BrokerServicesOptions): Promise<Bro
       const app = createReviewApp({
         index: indexer.index,
         logPublicKey: createPublicKey(o.log.logKey),
+        checkpointOf: checkpointSigner(o.log.logId, o.log.logKey).checkpointOf,
         tokenHashes: o.review.tokenHashes,
         logSecret: o.log.logSecret,
         subjectIdPattern: DEFAULT_SUBJECT_ID_PATTERN,

@@ -2,12 +2,14 @@ import type { KeyObject } from "node:crypto";
 import { Hono } from "hono";
 import { createLogger, type Logger } from "../../core/index.js";
 import { rawEd25519 } from "../../core/signing/index.js";
+import type { CheckpointOf } from "../indexer/checkpoint-signer.js";
 import type { LogIndexReader } from "../indexer/log-index.js";
 import { type AlertOptions, resolveAlertOptions } from "./alert-options.js";
 import { noSuchRoute, reviewErrorHandler } from "./http-errors.js";
 import { reviewParams } from "./params.js";
 import { reviewerAuth } from "./reviewer-auth.js";
 import { alertRoutes } from "./routes/alerts.js";
+import { publicLogRoutes } from "./routes/checkpoint.js";
 import type { ReviewContext } from "./routes/context.js";
 import { exchangeRoutes } from "./routes/exchanges.js";
 import { healthRoutes } from "./routes/health.js";
@@ -39,6 +41,8 @@ export interface ReviewOptions {
   traceUrlTemplate?: string;
   /** Thresholds of `GET /v1/alerts` (README, "Alerts"); defaults when absent. */
   alerts?: AlertOptions;
+  /** The signed tree heads as C2SP checkpoints, for `GET /checkpoint` (no token); without it that route is 404. */
+  checkpointOf?: CheckpointOf;
   /** Where a request that fails on a fault of the server is logged; default: component "review" on stderr. */
   logger?: Logger;
 }
@@ -66,6 +70,7 @@ export function createReviewApp(o: ReviewOptions): Hono {
     .notFound(noSuchRoute)
     .route("/", healthRoutes(o))
     .route("/", uiRoutes(loadUiAssets()))
+    .route("/", publicLogRoutes(o.index, o.checkpointOf))
     .use("/v1/*", reviewerAuth(o.tokenHashes))
     .route("/", logRoutes(ctx, params))
     .route("/", exchangeRoutes(ctx, params))

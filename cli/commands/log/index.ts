@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import type { XbusCommand } from "../command.js";
 import { alertsCommand } from "./alerts.js";
+import { checkpointCommand } from "./checkpoint.js";
 import { exportCommand } from "./export.js";
 import { queryCommand } from "./query.js";
 import { receiptCommand } from "./receipt.js";
@@ -18,5 +19,6 @@ export const logCommand: XbusCommand = {
       .addCommand(queryCommand(run))
       .addCommand(alertsCommand(run))
       .addCommand(reindexCommand(run))
-      .addCommand(receiptCommand(run)),
+      .addCommand(receiptCommand(run))
+      .addCommand(checkpointCommand(run)),
 };
