@@ -7,7 +7,13 @@ export { type ConsentStore, consentKey, openConsentStore } from "./consent/conse
 export type { ExchangeOutcome, ExchangeRecorder } from "./exchange/outcome.js";
 export { createRateLimiter, type RateLimiter } from "./exchange/rate-limiter.js";
 export { brokerOf, brokerTlsCheck } from "./identity/broker-tls-check.js";
-export { type CheckpointOf, type CheckpointSigner, checkpointSigner } from "./indexer/checkpoint-signer.js";
+export {
+  type CheckpointOf,
+  type CheckpointSigner,
+  type CheckpointSource,
+  checkpointSigner,
+  indexCheckpoints,
+} from "./indexer/checkpoint-signer.js";
 export { type Indexer, type IndexerOptions, startIndexer } from "./indexer/indexer.js";
 export {
   type IndexerThread,

@@ -8,6 +8,7 @@ import {
   DEFAULT_SUBJECT_ID_PATTERN,
   type ExchangeOutcome,
   type ExchangeRecorder,
+  indexCheckpoints,
   indexReadiness,
   type LogIndexReader,
   openConsentStore,
@@ -131,7 +132,10 @@ export async function startBrokerServices(o: BrokerServicesOptions): Promise<Bro
       const app = createReviewApp({
         index: indexer.index,
         logPublicKey: createPublicKey(o.log.logKey),
-        checkpointOf: checkpointSigner(o.log.logId, o.log.logKey).checkpointOf,
+        checkpoints: indexCheckpoints(
+          indexer.index,
+          checkpointSigner(o.log.logId, o.log.logKey).checkpointOf,
+        ),
         tokenHashes: o.review.tokenHashes,
         logSecret: o.log.logSecret,
         subjectIdPattern: DEFAULT_SUBJECT_ID_PATTERN,

@@ -14,6 +14,8 @@ export type { ReceiptCheck } from "./receipt.js";
 export { checkReceipt } from "./receipt.js";
 export type { EntryJson, ReviewClient, ReviewTextClient, TreeHeadJson } from "./review-client.js";
 export { reviewClient } from "./review-client.js";
+export type { TlogProofResult } from "./tlog-proof.js";
+export { verifyTlogProof } from "./tlog-proof.js";
 export type { Expected, HeadTrust } from "./tree-head.js";
 export { isRawKeyBase64, treeHeadProblem } from "./tree-head.js";
 export type { VerifyOptions, VerifyResult } from "./verify.js";

@@ -32,3 +32,21 @@ export function checkpointSigner(logId: string, logKey: KeyObject): CheckpointSi
     },
   };
 }
+
+/** The checkpoint the log serves now: its size and the whole note (with any cosignatures). */
+export interface CheckpointSource {
+  latest(): { size: number; note: string } | undefined;
+}
+
+/** The latest signed tree head of `index` as a checkpoint signed by the log alone. */
+export function indexCheckpoints(
+  index: { latestTreeHead(): { treeSize: number; rootHash: string } | undefined },
+  checkpointOf: CheckpointOf,
+): CheckpointSource {
+  return {
+    latest() {
+      const head = index.latestTreeHead();
+      return head && { size: head.treeSize, note: checkpointOf(head) };
+    },
+  };
+}

@@ -34,3 +34,5 @@ export {
   signatureLine,
   signNote,
 } from "./signed-note.js";
+export type { TlogProof } from "./tlog-proof.js";
+export { formatTlogProof, parseTlogProof, TLOG_PROOF_HEADER } from "./tlog-proof.js";

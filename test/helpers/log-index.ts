@@ -4,7 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import type { Hono } from "hono";
-import { checkpointSigner, createReviewApp, LogIndex, LogIndexReader } from "../../broker/index.js";
+import {
+  checkpointSigner,
+  createReviewApp,
+  indexCheckpoints,
+  LogIndex,
+  LogIndexReader,
+} from "../../broker/index.js";
 import { treeHeadSignedBytes } from "../../core/log-format/index.js";
 import { rawEd25519 } from "../../core/signing/index.js";
 import { ExchangeRecordSchema } from "../../proto/gen/xbus/v1/log_pb.js";
@@ -98,7 +104,7 @@ export function writeTestLogIndex(records: readonly RecordInit[]): TestLogIndex 
       createReviewApp({
         index: reader,
         logPublicKey: publicKey,
-        checkpointOf: checkpoints.checkpointOf,
+        checkpoints: indexCheckpoints(reader, checkpoints.checkpointOf),
         tokenHashes: [createHash("sha256").update(token).digest("hex")],
         logSecret,
         subjectIdPattern: /^[0-9]{11}$/,
