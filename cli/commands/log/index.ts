@@ -3,6 +3,7 @@ import type { XbusCommand } from "../command.js";
 import { alertsCommand } from "./alerts.js";
 import { checkpointCommand } from "./checkpoint.js";
 import { exportCommand } from "./export.js";
+import { proofCommand } from "./proof.js";
 import { queryCommand } from "./query.js";
 import { receiptCommand } from "./receipt.js";
 import { reindexCommand } from "./reindex.js";
@@ -20,5 +21,6 @@ export const logCommand: XbusCommand = {
       .addCommand(alertsCommand(run))
       .addCommand(reindexCommand(run))
       .addCommand(receiptCommand(run))
+      .addCommand(proofCommand(run))
       .addCommand(checkpointCommand(run)),
 };
