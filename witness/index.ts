@@ -1,0 +1,3 @@
+/** A C2SP tlog-witness: cosigns a log's checkpoints only while they extend the last one it cosigned. */
+export type { Witness, WitnessAnswer, WitnessOptions } from "./witness.js";
+export { createWitness } from "./witness.js";
