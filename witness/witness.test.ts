@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomUUID } from "node:crypto";
+import { createHash, generateKeyPairSync, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +9,7 @@ import { rawEd25519 } from "../core/signing/index.js";
 import { Decision } from "../proto/gen/xbus/v1/log_pb.js";
 import { LOG_ID, writeTestLogIndex } from "../test/helpers/log-index.js";
 import { openCheckpoint, parseWitnessPolicy } from "../verifier/index.js";
+import { witnessApp } from "./http.js";
 import { createWitness } from "./witness.js";
 
 // The witness by the table of c2sp.org/tlog-witness, over checkpoints and consistency proofs of a real
@@ -97,5 +98,21 @@ describe("add-checkpoint", () => {
     expect(again.addCheckpoint(request(0, 12))).toMatchObject({ status: 409, body: "12\n" });
     expect(again.addCheckpoint(request(12, 12, cp(12, "ab".repeat(32)), [])).status).toBe(422);
     expect(again.addCheckpoint(request(12, COUNT)).status).toBe(200);
+  });
+});
+
+describe("the HTTP interface", () => {
+  it("answers add-checkpoint by status and serves the latest cosigned checkpoint by origin hash", async () => {
+    const app = witnessApp(open(), [LOG_ID]);
+    const conflict = await app.request("/add-checkpoint", { method: "POST", body: request(0, 3) });
+    expect([conflict.status, conflict.headers.get("content-type"), await conflict.text()]).toEqual([
+      409,
+      "text/x.tlog.size",
+      `${COUNT}\n`,
+    ]);
+    const hash = createHash("sha256").update(LOG_ID).digest("hex");
+    const latest = await (await app.request(`/${hash}/checkpoint`)).text();
+    expect(openCheckpoint(latest, { logVkey: log.vkey, policy })).toMatchObject({ ok: true });
+    expect((await app.request(`/${"0".repeat(64)}/checkpoint`)).status).toBe(404);
   });
 });
