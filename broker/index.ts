@@ -29,6 +29,7 @@ export {
   type TreeHead,
 } from "./indexer/log-index.js";
 export { type ReindexOptions, type ReindexResult, reindex } from "./indexer/reindex.js";
+export { type Witnessing, type WitnessingOptions, witnessing } from "./indexer/witnessing.js";
 export {
   type ExchangeLogOptions,
   ensureLogStream,
