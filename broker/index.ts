@@ -21,6 +21,13 @@ export {
   type SharedRateLimiterOptions,
 } from "./exchange/shared-rate-limiter.js";
 export { brokerOf, brokerTlsCheck } from "./identity/broker-tls-check.js";
+export {
+  type CheckpointOf,
+  type CheckpointSigner,
+  type CheckpointSource,
+  checkpointSigner,
+  indexCheckpoints,
+} from "./indexer/checkpoint-signer.js";
 export { LOG_HEAD_BUCKET, LOG_HEAD_BUCKET_OPTIONS } from "./indexer/head-lock.js";
 export { type Indexer, type IndexerOptions, startIndexer } from "./indexer/indexer.js";
 export {
@@ -37,6 +44,7 @@ export {
   type TreeHead,
 } from "./indexer/log-index.js";
 export { type ReindexOptions, type ReindexResult, reindex } from "./indexer/reindex.js";
+export { type Witnessing, type WitnessingOptions, witnessing } from "./indexer/witnessing.js";
 export {
   type ExchangeLogOptions,
   ensureLogStream,

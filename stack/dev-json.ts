@@ -11,6 +11,8 @@ export interface DevJson {
   ca?: string;
   review?: { url: string; token: string };
   log?: { index: string; key: string; log_id: string };
+  /** The log's C2SP verifier key (`<log id>+<key ID>+<key>`): checks `GET /checkpoint` and tlog-proofs. */
+  log_vkey?: string;
   /** When NATS runs with mutual TLS: the certificate tools connect with (the broker's, in dev). */
   nats_client?: { cert: string; key: string };
   /** Consumer systems with certificates (the journeys pick theirs by SPIFFE ID). */
@@ -62,7 +64,7 @@ export function devJsonOf(stack: Stack) {
     })),
     adapter_client: { cert: stack.adapterClient.certPath, key: stack.adapterClient.keyPath },
     broker_signing_key: stack.brokerSigningKeyPath,
-    ...(stack.review && { review: stack.review, log: stack.logFiles }),
+    ...(stack.review && { review: stack.review, log: stack.logFiles, log_vkey: stack.logVkey }),
     ...(stack.citizen && { citizen: stack.citizen }),
   };
 }

@@ -19,7 +19,9 @@ import type {
 } from "../certs/index.js";
 import { Catalogue } from "../core/contract/index.js";
 import { createLogger, type Logger } from "../core/index.js";
+import { logVkey } from "../core/log-format/index.js";
 import { type NatsTlsInForce, natsClientOptions, natsTlsInForce } from "../core/nats/index.js";
+import { rawEd25519 } from "../core/signing/index.js";
 import { countNatsReconnects, createTelemetry, type Telemetry } from "../core/telemetry/index.js";
 import { createPolicyStore, type PolicyStore } from "../policies/index.js";
 import { devConnectorId, exampleAgencies, startAgencies } from "./agencies.js";
@@ -166,6 +168,8 @@ export interface Stack {
   readonly telemetry: Telemetry;
   /** The log index database, the tree-head signing key and the log id (for `xbus log reindex`). */
   readonly logFiles: { index: string; key: string; log_id: string };
+  /** The log's C2SP verifier key: what checks its checkpoints (dev.json `log_vkey`). */
+  readonly logVkey: string;
   /**
    * Per agency, the adapter's gRPC address (none when adapters run in process)
    * and a client certificate it accepts (its connector's identity: an adapter
@@ -409,6 +413,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       citizen,
       telemetry,
       logFiles: { index: log.indexPath, key: log.keyPath, log_id: LOG_ID },
+      logVkey: logVkey(LOG_ID, rawEd25519(log.logPublicKey)),
       adapters: [...running].map(([agency, r]) => ({ agency, address: r.address, client: r.client })),
       adapterClient: identities.pemOf(running.size > 0 ? `connector-${definitions[0]?.agency}` : "consumer"),
       issue: identities.issue,

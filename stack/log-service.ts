@@ -2,9 +2,11 @@ import { createPublicKey, type KeyObject, randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node";
 import {
+  checkpointSigner,
   createReviewApp,
   DEFAULT_SUBJECT_ID_PATTERN,
   type IndexerThread,
+  indexCheckpoints,
   indexReadiness,
   type LogIndexReader,
   serveReview,
@@ -91,6 +93,7 @@ export async function startLogService(o: LogServiceOptions): Promise<LogService>
     const app = createReviewApp({
       index: indexer.index,
       logPublicKey: createPublicKey(o.logKey),
+      checkpoints: indexCheckpoints(indexer.index, checkpointSigner(o.logId, o.logKey).checkpointOf),
       tokenHashes: o.review.tokenHashes,
       logSecret: o.logSecret,
       subjectIdPattern: DEFAULT_SUBJECT_ID_PATTERN,

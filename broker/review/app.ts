@@ -2,12 +2,14 @@ import type { KeyObject } from "node:crypto";
 import { Hono } from "hono";
 import { createLogger, type Logger } from "../../core/index.js";
 import { rawEd25519 } from "../../core/signing/index.js";
+import type { CheckpointSource } from "../indexer/checkpoint-signer.js";
 import type { LogIndexReader } from "../indexer/log-index.js";
 import { type AlertOptions, resolveAlertOptions } from "./alert-options.js";
 import { noSuchRoute, reviewErrorHandler } from "./http-errors.js";
 import { reviewParams } from "./params.js";
 import { reviewerAuth } from "./reviewer-auth.js";
 import { alertRoutes } from "./routes/alerts.js";
+import { publicLogRoutes, tlogProofRoutes } from "./routes/checkpoint.js";
 import type { ReviewContext } from "./routes/context.js";
 import { exchangeRoutes } from "./routes/exchanges.js";
 import { healthRoutes } from "./routes/health.js";
@@ -39,6 +41,11 @@ export interface ReviewOptions {
   traceUrlTemplate?: string;
   /** Thresholds of `GET /v1/alerts` (README, "Alerts"); defaults when absent. */
   alerts?: AlertOptions;
+  /**
+   * The log's latest C2SP checkpoint, for `GET /checkpoint` (no token) and tlog-proofs; without it
+   * those routes are 404.
+   */
+  checkpoints?: CheckpointSource;
   /** Where a request that fails on a fault of the server is logged; default: component "review" on stderr. */
   logger?: Logger;
 }
@@ -66,8 +73,10 @@ export function createReviewApp(o: ReviewOptions): Hono {
     .notFound(noSuchRoute)
     .route("/", healthRoutes(o))
     .route("/", uiRoutes(loadUiAssets()))
+    .route("/", publicLogRoutes(o.checkpoints))
     .use("/v1/*", reviewerAuth(o.tokenHashes))
     .route("/", logRoutes(ctx, params))
+    .route("/", tlogProofRoutes(o.index, o.checkpoints, params))
     .route("/", exchangeRoutes(ctx, params))
     .route("/", subjectRoutes(ctx, params))
     .route("/", alertRoutes(ctx, params));

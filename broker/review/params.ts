@@ -69,6 +69,8 @@ export function reviewParams(ctx: ParamsContext) {
         q,
     ),
 
+    tlogProof: query(["index"], { index: count("index") }),
+
     entries: query(
       ["start", "limit"],
       { start: count("start").default(0), limit: limit(DEFAULT_ENTRIES_LIMIT) },

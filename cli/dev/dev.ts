@@ -95,6 +95,8 @@ async function runDevIn(dir: string, opts: DevOptions): Promise<number> {
   say(`  nats        ${stack.nats.url}`);
   if (stack.review) say(`  review API  ${stack.review.url}   (bearer token in dev.json: review.token)`);
   if (stack.review) say(`  review UI   ${stack.review.url}/ui   (in a browser; it asks for that token)`);
+  if (stack.review)
+    say(`  checkpoint  ${stack.review.url}/checkpoint   (no token; log vkey ${stack.logVkey})`);
   if (stack.citizen)
     say(
       `  citizen     ${stack.citizen.url}   (sign in as ${stack.citizen.users.map((u) => u.username).join(", ")}; passwords in dev.json: citizen.users)`,

@@ -1,7 +1,9 @@
 import { Command } from "commander";
 import type { XbusCommand } from "../command.js";
 import { alertsCommand } from "./alerts.js";
+import { checkpointCommand } from "./checkpoint.js";
 import { exportCommand } from "./export.js";
+import { proofCommand } from "./proof.js";
 import { queryCommand } from "./query.js";
 import { receiptCommand } from "./receipt.js";
 import { reindexCommand } from "./reindex.js";
@@ -20,5 +22,7 @@ export const logCommand: XbusCommand = {
       .addCommand(queryCommand(run))
       .addCommand(alertsCommand(run))
       .addCommand(reindexCommand(run))
-      .addCommand(receiptCommand(run)),
+      .addCommand(receiptCommand(run))
+      .addCommand(proofCommand(run))
+      .addCommand(checkpointCommand(run)),
 };
