@@ -73,6 +73,8 @@ export interface BrokerServicesOptions {
     traceUrlTemplate?: string | undefined;
     /** Thresholds of GET /v1/alerts; the defaults when absent. */
     alerts?: AlertOptions | undefined;
+    /** The clock embargoes are judged by (GET /v1/oversight/embargoes); default Date.now. */
+    now?: (() => number) | undefined;
   };
   logger: Logger;
   telemetry: Telemetry;
@@ -142,6 +144,7 @@ export async function startBrokerServices(o: BrokerServicesOptions): Promise<Bro
         metrics: () => telemetry.prometheusText(),
         traceUrlTemplate: o.review.traceUrlTemplate,
         ...(o.review.alerts ? { alerts: o.review.alerts } : {}),
+        ...(o.review.now ? { now: o.review.now } : {}),
         logger: logger.child({ component: "review" }),
       });
       const server = await serveReview(app, {

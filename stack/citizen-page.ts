@@ -55,6 +55,8 @@ export async function startCitizenPage(o: {
   policy: PolicySource;
   population: Population;
   logger: Logger;
+  /** The clock delayed disclosure is judged by; default Date.now. */
+  now?: () => number;
 }): Promise<CitizenPage> {
   // The page's address must be known before the provider registers it as the redirect: listen first,
   // and route to the app once it is built.
@@ -92,6 +94,7 @@ export async function startCitizenPage(o: {
       cookieSecret: randomBytes(32).toString("base64url"),
       secure: false,
       logger: o.logger.child({ component: "citizen" }),
+      ...(o.now ? { now: o.now } : {}),
     });
   } catch (err) {
     await idp.close();

@@ -93,6 +93,12 @@ export interface StackOptions {
    * (citizen-page.ts). Default false; `xbus dev` turns it on.
    */
   citizenPage?: boolean;
+  /**
+   * The clock that delayed disclosure is judged by, on the citizen page and in oversight's view (ms
+   * since the epoch); default Date.now. Tests move it past an embargo's end. The broker, the log and
+   * its tree heads keep the real time.
+   */
+  clock?: () => number;
   /** The review API's link from an exchange to its trace (`{trace_id}` replaced). Default: XBUS_TRACE_URL. */
   traceUrlTemplate?: string;
 }
@@ -304,6 +310,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       review: {
         tokenHashes: [tokenHash(token)],
         traceUrlTemplate: options.traceUrlTemplate ?? process.env.XBUS_TRACE_URL,
+        now: options.clock,
       },
       logger,
       telemetry,
@@ -320,6 +327,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         policy,
         population,
         logger,
+        ...(options.clock ? { now: options.clock } : {}),
       });
       closers.push(() => page.close());
       citizen = { url: page.url, issuer: page.issuer, users: page.users };

@@ -10,7 +10,7 @@ import type { LogIndexReader } from "../indexer/log-index.js";
 import { subjectRef } from "../log/subject-ref.js";
 import { httpError, noSuchRoute, reviewErrorHandler } from "../review/http-errors.js";
 import { uiDirCandidates } from "../review/ui-assets.js";
-import { type AccessRow, accessRow, MAX_ROWS, type PurposeText } from "./access-rows.js";
+import { type AccessRow, accessRow, disclosed, MAX_ROWS, type PurposeText } from "./access-rows.js";
 import type { OidcSignIn, PendingSignIn } from "./oidc-sign-in.js";
 import { ExpiringStore } from "./sessions.js";
 
@@ -27,6 +27,11 @@ export interface CitizenAppOptions {
   /** Mark cookies Secure: the page is served over TLS. */
   secure: boolean;
   logger?: Logger;
+  /**
+   * The clock delayed disclosure is judged by (ms since the epoch); default Date.now. Tests move it
+   * past an embargo's end to see the exchange appear.
+   */
+  now?: () => number;
 }
 
 const SESSION = "xbus_citizen";
@@ -76,13 +81,16 @@ export function createCitizenApp(o: CitizenAppOptions): Hono {
       public_key: publicKey,
     };
   };
+  const now = o.now ?? Date.now;
   const rowsOf = (subjectId: string): AccessRow[] => {
     const purposes = o.purposes();
+    const at = now();
     return (
       o.index
-        // One past the bound, so `truncated` is said only when there are more.
-        .exchanges({ subjectRef: subjectRef(o.logSecret, subjectId), limit: MAX_ROWS + 1 })
-        .flatMap((e) => accessRow(o.index, e, purposes) ?? [])
+        // One past the bound, so `truncated` is said only when there are more. An embargoed exchange
+        // is left out by the query, and checked again on its decoded record.
+        .exchanges({ subjectRef: subjectRef(o.logSecret, subjectId), visibleAt: at, limit: MAX_ROWS + 1 })
+        .flatMap((e) => (e.record && disclosed(e.record, at) ? (accessRow(o.index, e, purposes) ?? []) : []))
     );
   };
   const proofOf = (row: AccessRow, size: number) =>

@@ -92,6 +92,8 @@ export function toRecord(o: ExchangeOutcome, brokerId: string, logSecret: Uint8A
     brokerId,
     requestId: o.requestId,
     providerSignature: o.providerSignature,
+    discloseAfter: BigInt(o.discloseAfter ?? 0),
+    legalOrderRef: o.legalOrderRef ?? "",
   });
 }
 

@@ -32,7 +32,7 @@ function byId(id) {
  * @typedef {{index: number, exchange_id: string, time: number, agency: string, system: string,
  *   service: string, purpose: string, purpose_description: string, legal_basis: string, decision: string,
  *   status: string, fields_released: string[], fields_withheld: string[], consent_id: string | null,
- *   leaf_hash: string}} AccessRow
+ *   leaf_hash: string, disclosed_at: number | null, legal_order_ref: string | null}} AccessRow
  */
 
 /** @param {AccessRow} row @param {HTMLElement} out */
@@ -82,7 +82,23 @@ function rowOf(row) {
     el("td", {}, new Date(row.time).toLocaleString()),
     el("td", {}, `${row.agency}, ${row.system}`),
     el("td", {}, row.service),
-    el("td", {}, row.purpose_description || row.purpose, el("br"), el("small", {}, row.legal_basis)),
+    el(
+      "td",
+      {},
+      row.purpose_description || row.purpose,
+      el("br"),
+      el("small", {}, row.legal_basis),
+      ...(row.disclosed_at === null
+        ? []
+        : [
+            el("br"),
+            el(
+              "small",
+              { class: "disclosed-later" },
+              s.disclosedLater(new Date(row.disclosed_at).toLocaleDateString(), row.legal_order_ref ?? "?"),
+            ),
+          ]),
+    ),
     fields,
     el("td", {}, row.consent_id ?? s.noConsent),
     el("td", {}, allowed ? s.allowed : `${s.denied} (${row.status})`),
