@@ -15,7 +15,7 @@ const UNIT = [
   "broker/indexer/merkle-store.test.ts",
   "broker/review/{accesses,alert-options,alerts,burst-detector,exchanges,http-errors,log-entries,log-proofs,off-hours,params,ui,ui-assets}.test.ts",
   "broker/review/ui/*.test.ts",
-  "broker/citizen/{app,embargo,sessions}.test.ts",
+  "broker/citizen/{app,embargo,notifier,sessions}.test.ts",
   "certs/issue.test.ts",
   "broker/identity/crl-watcher.test.ts",
   "adapters/examples/examples.test.ts",

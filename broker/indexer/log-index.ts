@@ -42,6 +42,13 @@ export interface ExchangeFilter {
   limit: number;
 }
 
+/** An entry's subject reference and the end of its delayed disclosure (0: none). */
+export interface Visibility {
+  index: number;
+  subjectRef: string;
+  discloseAfter: number;
+}
+
 /** Embargoed exchanges of one consumer agency that become visible on one UTC day. */
 export interface EmbargoRelease {
   /** The consumer's SPIFFE ID as logged. */
@@ -217,6 +224,30 @@ export class LogIndexReader {
          GROUP BY consumer, disclose_after / 86400000 ORDER BY first, consumer`,
       )
       .all(now) as EmbargoRelease[];
+  }
+
+  /**
+   * Who each entry is about and when its citizen may see it, from index `start` on in log order, at
+   * most `limit`: what the citizen notifier reads of new entries, without decoding a leaf.
+   */
+  visibility(start: number, limit: number): Visibility[] {
+    return this.db
+      .prepare(
+        `SELECT idx AS "index", subject_ref AS subjectRef, disclose_after AS discloseAfter
+         FROM entries WHERE idx >= ? ORDER BY idx LIMIT ?`,
+      )
+      .all(start, limit) as Visibility[];
+  }
+
+  /** Entries below index `before` whose delayed disclosure ends in (after, upTo], soonest first, at most `limit`. */
+  disclosedBetween(after: number, upTo: number, before: number, limit: number): Visibility[] {
+    return this.db
+      .prepare(
+        `SELECT idx AS "index", subject_ref AS subjectRef, disclose_after AS discloseAfter
+         FROM entries WHERE disclose_after > 0 AND disclose_after > ? AND disclose_after <= ? AND idx < ?
+         ORDER BY disclose_after, idx LIMIT ?`,
+      )
+      .all(after, upTo, before, limit) as Visibility[];
   }
 
   exchange(exchangeId: string): IndexedEntry | undefined {

@@ -38,6 +38,8 @@ export interface NatsPermissions {
 /** The exchange log's and consent bucket's subjects, and what a JetStream client publishes: API calls, acks, flow control. */
 export const DEFAULT_BROKER_PUBLISH_EXTRA: readonly string[] = [
   "xbus.log.>",
+  // Notices to citizen portals of new accesses (broker/citizen/notice-sinks.ts): no record data.
+  "xbus.citizen.notify",
   "$KV.xbus_consents.>",
   "$JS.API.>",
   "$JS.ACK.>",

@@ -106,6 +106,31 @@ function rowOf(row) {
   );
 }
 
+/** The portal-notification choice, when a portal is configured to be told; else nothing. */
+async function notifyChoice() {
+  const res = await fetch("/citizen/api/notifications");
+  /** @type {any} */
+  const state = res.ok ? await res.json() : undefined;
+  if (!state?.available) return "";
+  const box = /** @type {HTMLInputElement} */ (el("input", { type: "checkbox", id: "notify" }));
+  box.checked = state.enabled === true;
+  const saved = el("span", { id: "notify-saved", role: "status" });
+  box.addEventListener("change", async () => {
+    box.disabled = true;
+    const put = await fetch("/citizen/api/notifications", {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ enabled: box.checked }),
+    });
+    /** @type {any} */
+    const now = put.ok ? await put.json() : undefined;
+    box.checked = now?.enabled === true;
+    saved.textContent = now ? s.notifySaved(box.checked) : `${s.failed} ${put.status}`;
+    box.disabled = false;
+  });
+  return el("p", {}, el("label", {}, box, " ", s.notify), " ", saved);
+}
+
 async function main() {
   document.title = s.title;
   byId("title").textContent = s.title;
@@ -133,6 +158,7 @@ async function main() {
   byId("sign-out").hidden = false;
   /** @type {AccessRow[]} */
   const rows = body.accesses;
+  const notify = await notifyChoice();
   const c = s.columns;
   view.replaceChildren(
     el("p", {}, s.intro),
@@ -142,6 +168,7 @@ async function main() {
       {},
       el("a", { href: "/citizen/api/export", download: "who-read-my-data.json", id: "download" }, s.download),
     ),
+    notify,
     rows.length === 0
       ? el("p", { id: "none" }, s.none)
       : el(
