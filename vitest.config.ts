@@ -13,7 +13,7 @@ const UNIT = [
   "verifier/{consistency,verify}.test.ts",
   "broker/exchange/rate-limiter.test.ts",
   "broker/indexer/merkle-store.test.ts",
-  "broker/review/{accesses,alert-options,alerts,burst-detector,exchanges,http-errors,log-entries,log-proofs,off-hours,params,ui,ui-assets}.test.ts",
+  "broker/review/{accesses,alert-options,alerts,burst-detector,exchanges,http-errors,log-entries,log-proofs,off-hours,params,stats,ui,ui-assets}.test.ts",
   "broker/review/ui/*.test.ts",
   "broker/citizen/{app,embargo,notifier,sessions}.test.ts",
   "certs/issue.test.ts",

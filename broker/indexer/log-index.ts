@@ -24,6 +24,8 @@ export interface IndexedEntry {
 
 export interface ExchangeFilter {
   consumer?: string;
+  /** Consumers of this agency (a checked agency name: lowercase letters, digits and dashes only). */
+  agency?: string;
   service?: string;
   subjectRef?: string;
   purpose?: string;
@@ -40,6 +42,14 @@ export interface ExchangeFilter {
    */
   visibleAt?: number;
   limit: number;
+}
+
+/** How many exchanges of one consumer, with one decision, fell in one bucket of time. */
+export interface ExchangeCount {
+  bucket: number;
+  consumer: string;
+  decision: string;
+  count: number;
 }
 
 /** An entry's subject reference and the end of its delayed disclosure (0: none). */
@@ -165,6 +175,12 @@ export class LogIndexReader {
       args.push(value);
     };
     eq("consumer", f.consumer);
+    if (f.agency !== undefined) {
+      if (!/^[a-z][a-z0-9-]*$/.test(f.agency)) throw new Error("agency must be an agency name");
+      // `_` and `%` cannot occur in an agency name, so the pattern matches that path segment only.
+      where.push("consumer LIKE ?");
+      args.push(`spiffe://%/agency/${f.agency}/%`);
+    }
     eq("service", f.service);
     eq("subject_ref", f.subjectRef);
     eq("purpose", f.purpose);
@@ -248,6 +264,20 @@ export class LogIndexReader {
          ORDER BY disclose_after, idx LIMIT ?`,
       )
       .all(after, upTo, before, limit) as Visibility[];
+  }
+
+  /**
+   * Exchanges in [from, to) counted per bucket of `bucketMs` (bucket = (time − from) / bucketMs),
+   * consumer and decision: the charts' series, aggregated by SQLite over the time index.
+   */
+  exchangeCounts(from: number, to: number, bucketMs: number): ExchangeCount[] {
+    return this.db
+      .prepare(
+        // Bound as integers: better-sqlite3 binds a JS number as REAL, and REAL division splits buckets.
+        `SELECT (time - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS bucket, consumer, decision, COUNT(*) AS count
+         FROM entries WHERE time >= ? AND time < ? GROUP BY bucket, consumer, decision`,
+      )
+      .all(from, bucketMs, from, to) as ExchangeCount[];
   }
 
   exchange(exchangeId: string): IndexedEntry | undefined {

@@ -13,6 +13,7 @@ import { exchangeRoutes } from "./routes/exchanges.js";
 import { healthRoutes } from "./routes/health.js";
 import { logRoutes } from "./routes/log.js";
 import { oversightRoutes } from "./routes/oversight.js";
+import { statsRoutes } from "./routes/stats.js";
 import { subjectRoutes } from "./routes/subjects.js";
 import { uiRoutes } from "./routes/ui.js";
 import { loadUiAssets } from "./ui-assets.js";
@@ -75,5 +76,6 @@ export function createReviewApp(o: ReviewOptions): Hono {
     .route("/", exchangeRoutes(ctx, params))
     .route("/", subjectRoutes(ctx, params))
     .route("/", alertRoutes(ctx, params))
-    .route("/", oversightRoutes(ctx, params));
+    .route("/", oversightRoutes(ctx, params))
+    .route("/", statsRoutes(ctx, params));
 }
