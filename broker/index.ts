@@ -2,6 +2,14 @@
 // the exchange log (writer, indexer, index) and the review API; consents and rate limits.
 
 export { CITIZEN_CONTENT_SECURITY_POLICY, type CitizenAppOptions, createCitizenApp } from "./citizen/app.js";
+export { NOTIFY_SUBJECT, natsNoticeSink, webhookNoticeSink } from "./citizen/notice-sinks.js";
+export {
+  type AccessNotice,
+  type AccessNotifier,
+  createAccessNotifier,
+  type NoticeSink,
+} from "./citizen/notifier.js";
+export { type NotifyStore, openNotifyStore } from "./citizen/notify-store.js";
 export { createOidcSignIn, type OidcSignIn, type OidcSignInOptions } from "./citizen/oidc-sign-in.js";
 export {
   CONSENT_BUCKET,

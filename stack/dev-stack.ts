@@ -26,6 +26,7 @@ import { countNatsReconnects, createTelemetry, type Telemetry } from "../core/te
 import { createPolicyStore, type PolicyStore } from "../policies/index.js";
 import { devConnectorId, exampleAgencies, startAgencies } from "./agencies.js";
 import { startBrokerServices, tokenHash } from "./broker-services.js";
+import { type CitizenNotifyOptions, startCitizenNotifications } from "./citizen-notify.js";
 import { type CitizenPageJson, startCitizenPage } from "./citizen-page.js";
 import { initFederation } from "./federation-init.js";
 import {
@@ -104,6 +105,14 @@ export interface StackOptions {
    * (citizen-page.ts). Default false; `xbus dev` turns it on.
    */
   citizenPage?: boolean;
+  /**
+   * The clock that delayed disclosure is judged by, on the citizen page and in oversight's view (ms
+   * since the epoch); default Date.now. Tests move it past an embargo's end. The broker, the log and
+   * its tree heads keep the real time.
+   */
+  clock?: () => number;
+  /** Tell a citizen portal when an access becomes visible to a citizen (citizen-notify.ts); default off. */
+  notify?: CitizenNotifyOptions;
   /** The review API's link from an exchange to its trace (`{trace_id}` replaced). Default: XBUS_TRACE_URL. */
   traceUrlTemplate?: string;
   /**
@@ -356,6 +365,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         review: {
           tokenHashes: [tokenHash(token)],
           traceUrlTemplate: options.traceUrlTemplate ?? process.env.XBUS_TRACE_URL,
+          now: options.clock,
         },
       },
       ...(options.recorder ? { recorder: options.recorder } : {}),
@@ -366,6 +376,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     closers.push(() => services.close());
     const { broker, index } = services;
     const review = services.reviewUrl === undefined ? undefined : { url: services.reviewUrl, token };
+    const notifications =
+      options.notify && index
+        ? startCitizenNotifications({
+            dir,
+            index,
+            nats: brokerNc,
+            logSecret: log.logSecret,
+            now: options.clock ?? Date.now,
+            logger: logger.child({ component: "citizen-notify" }),
+            options: options.notify,
+          })
+        : undefined;
+    if (notifications) closers.push(() => notifications.close());
     let citizen: CitizenPageJson | undefined;
     if (options.citizenPage && index) {
       const page = await startCitizenPage({
@@ -375,6 +398,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         policy,
         population,
         logger,
+        ...(options.clock ? { now: options.clock } : {}),
+        ...(notifications ? { notifications: notifications.store } : {}),
       });
       closers.push(() => page.close());
       citizen = { url: page.url, issuer: page.issuer, users: page.users };

@@ -56,6 +56,8 @@ export interface LogServiceOptions {
     tokenHashes: readonly string[];
     traceUrlTemplate?: string | undefined;
     alerts?: AlertOptions | undefined;
+    /** The clock embargoes are judged by (GET /v1/oversight/embargoes); default Date.now. */
+    now?: (() => number) | undefined;
   };
   logger: Logger;
   telemetry: Telemetry;
@@ -105,6 +107,7 @@ export async function startLogService(o: LogServiceOptions): Promise<LogService>
       metrics: () => telemetry.prometheusText(),
       traceUrlTemplate: o.review.traceUrlTemplate,
       ...(o.review.alerts ? { alerts: o.review.alerts } : {}),
+      ...(o.review.now ? { now: o.review.now } : {}),
       logger: logger.child({ component: "review" }),
     });
     const server = await serveReview(app, {

@@ -78,6 +78,8 @@ export async function fetchExchange(
     purpose: req.purpose.slice(0, 64),
     consentId: req.consentId.slice(0, 128),
     requestId: req.requestId.slice(0, 128),
+    legalOrderRef: "",
+    discloseAfter: 0,
     decision: "invalid",
     matchedGrants: [],
     bundleHash: "",
@@ -121,11 +123,16 @@ export async function fetchExchange(
       now: Date.now(),
       consentId: v.consentId,
       consent: v.consentId === "" ? undefined : deps.consents.get(v.consentId),
+      legalOrderRef: v.legalOrderRef,
     });
     outcome.decision = "deny";
     outcome.matchedGrants = decision.matchedGrants;
     outcome.fieldsWithheld = decision.withheld;
+    // Logged as given once it has passed validation, whatever the decision: the order is part of the record.
+    outcome.legalOrderRef = v.legalOrderRef;
     if (!decision.allow) throw policyDenial(decision);
+    // From here the exchange was allowed under a covert grant, if so: whatever follows stays embargoed.
+    outcome.discloseAfter = decision.discloseAt ?? 0;
     await deps.rates.take(peer.id.uri, decision.rates);
     outcome.decision = "allow";
 

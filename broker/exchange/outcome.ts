@@ -17,6 +17,10 @@ export interface ExchangeOutcome {
   purpose: string;
   consentId: string;
   requestId: string;
+  /** The legal order the request named; "" for none. */
+  legalOrderRef?: string;
+  /** Delayed disclosure: ms since the epoch before which the citizen view hides it; 0 for none. */
+  discloseAfter?: number;
   decision: "allow" | "deny" | "invalid" | "error";
   matchedGrants: readonly string[];
   bundleHash: string;

@@ -165,6 +165,8 @@ function unboundedRecord(o: ExchangeOutcome, brokerId: string, logSecret: Uint8A
     brokerId,
     requestId: o.requestId,
     providerSignature: o.providerSignature,
+    discloseAfter: BigInt(o.discloseAfter ?? 0),
+    legalOrderRef: o.legalOrderRef ?? "",
   });
 }
 

@@ -14,6 +14,8 @@ import type { ReviewContext } from "./routes/context.js";
 import { exchangeRoutes } from "./routes/exchanges.js";
 import { healthRoutes } from "./routes/health.js";
 import { logRoutes } from "./routes/log.js";
+import { oversightRoutes } from "./routes/oversight.js";
+import { statsRoutes } from "./routes/stats.js";
 import { subjectRoutes } from "./routes/subjects.js";
 import { uiRoutes } from "./routes/ui.js";
 import { loadUiAssets } from "./ui-assets.js";
@@ -48,6 +50,8 @@ export interface ReviewOptions {
   checkpoints?: CheckpointSource;
   /** Where a request that fails on a fault of the server is logged; default: component "review" on stderr. */
   logger?: Logger;
+  /** The clock that says which embargoes still run (`/v1/oversight/embargoes`); default Date.now. */
+  now?: () => number;
 }
 
 /**
@@ -62,6 +66,7 @@ export function createReviewApp(o: ReviewOptions): Hono {
     logSecret: o.logSecret,
     traceUrlTemplate: o.traceUrlTemplate,
     alerts: resolveAlertOptions(o.alerts),
+    now: o.now ?? Date.now,
   };
   const params = reviewParams({
     logSize: () => o.index.treeSize,
@@ -79,5 +84,7 @@ export function createReviewApp(o: ReviewOptions): Hono {
     .route("/", tlogProofRoutes(o.index, o.checkpoints, params))
     .route("/", exchangeRoutes(ctx, params))
     .route("/", subjectRoutes(ctx, params))
-    .route("/", alertRoutes(ctx, params));
+    .route("/", alertRoutes(ctx, params))
+    .route("/", oversightRoutes(ctx, params))
+    .route("/", statsRoutes(ctx, params));
 }

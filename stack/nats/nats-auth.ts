@@ -64,6 +64,8 @@ export const DEFAULT_BROKER_PUBLISH_EXTRA: readonly string[] = [
   "$JS.API.CONSUMER.MSG.NEXT.XBUS_LOG.*",
   "$JS.API.STREAM.MSG.GET.XBUS_LOG",
   "$JS.ACK.XBUS_LOG.>",
+  // Notices to citizen portals of new accesses (broker/citizen/notice-sinks.ts): no record data.
+  "xbus.citizen.notify",
   "$KV.xbus_consents.>",
   "$JS.API.STREAM.INFO.KV_xbus_consents",
   "$JS.API.CONSUMER.CREATE.KV_xbus_consents",
