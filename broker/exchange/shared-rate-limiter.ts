@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { jetstream } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../../core/index.js";
@@ -62,11 +61,7 @@ interface Held {
  */
 export async function createSharedRateLimiter(o: SharedRateLimiterOptions): Promise<RateLimiter> {
   const timeout = o.timeoutMs ?? 1000;
-  const kv: KV = await openOrCreateBucket(
-    jetstream(o.nats, { timeout }),
-    o.bucket ?? RATE_BUCKET,
-    RATE_BUCKET_OPTIONS,
-  );
+  const kv: KV = await openOrCreateBucket(o.nats, o.bucket ?? RATE_BUCKET, RATE_BUCKET_OPTIONS, timeout);
   const now = o.now ?? Date.now;
   const held = new Map<string, Held>();
   const maxKept = o.maxKept ?? 10_000;

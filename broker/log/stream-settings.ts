@@ -1,5 +1,12 @@
-import type { JetStreamManager, StreamConfig, StreamInfo } from "@nats-io/jetstream";
+import {
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+  type StreamConfig,
+  type StreamInfo,
+} from "@nats-io/jetstream";
 import { type KV, Kvm, type KvOptions } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
 
 /**
  * The JetStream streams the federation depends on are made to a spec and
@@ -110,17 +117,17 @@ export async function applyStream(
 
 /**
  * Opens a KV bucket when it exists (an admin made it with `xbus federation init`, at the federation's
- * replicas; opening reads its stream info only) and creates it otherwise, where this identity may (dev and
+ * replicas; this reads its stream info only) and creates it otherwise, where this identity may (dev and
  * tests). A broker's identity may not create streams, so in a federation the admin's init must run first.
  */
 export async function openOrCreateBucket(
-  js: ConstructorParameters<typeof Kvm>[0],
+  nc: NatsConnection,
   bucket: string,
   options: Partial<KvOptions>,
+  timeout?: number,
 ): Promise<KV> {
-  try {
-    return await new Kvm(js).open(bucket);
-  } catch {
-    return new Kvm(js).create(bucket, options);
-  }
+  const opts = timeout === undefined ? {} : { timeout };
+  const exists = (await streamConfig(await jetstreamManager(nc, opts), `KV_${bucket}`)) !== undefined;
+  const kvm = new Kvm(jetstream(nc, opts));
+  return exists ? kvm.open(bucket) : kvm.create(bucket, options);
 }
