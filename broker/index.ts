@@ -54,6 +54,7 @@ export {
 export { type ReindexOptions, type ReindexResult, reindex } from "./indexer/reindex.js";
 export { type Witnessing, type WitnessingOptions, witnessing } from "./indexer/witnessing.js";
 export {
+  DEFAULT_MAX_STREAM_BYTES,
   type ExchangeLogOptions,
   ensureLogStream,
   LOG_STREAM,

@@ -5,6 +5,7 @@ import {
   applyStream,
   CONSENT_BUCKET,
   consentBucketSpec,
+  DEFAULT_MAX_STREAM_BYTES,
   LOG_HEAD_BUCKET,
   LOG_HEAD_BUCKET_OPTIONS,
   LOG_STREAM,
@@ -32,7 +33,12 @@ export type InitStep = { stream: string; done: "created" | "updated" | "unchange
 
 export async function initFederation(nc: NatsConnection, o: FederationInitOptions): Promise<InitStep[]> {
   const jsm = await jetstreamManager(nc);
-  const log = await applyStream(jsm, logStreamSpec(o.replicas, o.logMaxBytes));
+  // A new stream gets the default bound unless --log-max-bytes says otherwise; an existing one keeps its own.
+  const logExists = (await streamConfig(jsm, LOG_STREAM)) !== undefined;
+  const log = await applyStream(
+    jsm,
+    logStreamSpec(o.replicas, o.logMaxBytes ?? (logExists ? undefined : DEFAULT_MAX_STREAM_BYTES)),
+  );
   const spec = consentBucketSpec(CONSENT_BUCKET, o.replicas);
   let consents: InitStep["done"];
   if ((await streamConfig(jsm, spec.name)) === undefined) {

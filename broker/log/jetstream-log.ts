@@ -94,7 +94,7 @@ const DECISION: Record<ExchangeOutcome["decision"], Decision> = {
  * (rather than old records dropped) when `maxBytes` is reached, and retries of one exchange id within
  * two minutes stored once.
  */
-export function logStreamSpec(replicas = 1, maxBytes = DEFAULT_MAX_STREAM_BYTES): StreamSpec {
+export function logStreamSpec(replicas = 1, maxBytes?: number): StreamSpec {
   return {
     name: LOG_STREAM,
     subjects: [LOG_SUBJECT],
@@ -106,26 +106,40 @@ export function logStreamSpec(replicas = 1, maxBytes = DEFAULT_MAX_STREAM_BYTES)
     deny_purge: true,
     allow_rollup_hdrs: false,
     duplicate_window: 120_000_000_000,
-    // Bounded: a flood must fill this, not the disk JetStream shares with the consent bucket.
-    max_bytes: maxBytes,
+    // Bounded (a flood must fill this, not the disk JetStream shares with the consent bucket): the bound is
+    // given when the stream is made (DEFAULT_MAX_STREAM_BYTES unless said), and checked only when asked.
+    ...(maxBytes === undefined ? {} : { max_bytes: maxBytes }),
   };
 }
 
 /**
  * Checks the log stream against its spec (throwing, naming each difference); creates it when it is
- * missing and this connection may (a dev or test nats-server). In a federation the admin creates it
- * (`xbus federation init`) and a broker's identity may not: then the error says so.
+ * missing and this connection may (a dev or test nats-server), bounded by `maxBytes` (default
+ * DEFAULT_MAX_STREAM_BYTES). An existing stream keeps the bound it has unless `maxBytes` is given and
+ * differs: then it is updated, where this identity may (dev, tests), and otherwise the error says to run
+ * `xbus federation init --log-max-bytes`. In a federation the admin creates the stream and a broker's
+ * identity may neither create nor update it.
  */
-export async function ensureLogStream(
-  nc: NatsConnection,
-  replicas = 1,
-  maxBytes = DEFAULT_MAX_STREAM_BYTES,
-): Promise<void> {
+export async function ensureLogStream(nc: NatsConnection, replicas = 1, maxBytes?: number): Promise<void> {
   const jsm = await jetstreamManager(nc);
-  const spec = logStreamSpec(replicas, maxBytes);
-  if ((await checkStream(jsm, spec)) === "ok") return;
+  const spec = logStreamSpec(replicas);
+  if ((await checkStream(jsm, spec)) === "ok") {
+    if (maxBytes === undefined) return;
+    const info = await jsm.streams.info(LOG_STREAM);
+    if (info.config.max_bytes === maxBytes) return;
+    try {
+      await jsm.streams.update(LOG_STREAM, { ...info.config, max_bytes: maxBytes });
+    } catch (err) {
+      throw new Error(
+        `stream ${LOG_STREAM} has max_bytes ${info.config.max_bytes}, not ${maxBytes}, and this NATS identity ` +
+          `could not change it (${err instanceof Error ? err.message : String(err)}): run \`xbus federation init --log-max-bytes\` with the admin identity`,
+        { cause: err },
+      );
+    }
+    return;
+  }
   try {
-    await jsm.streams.add(spec);
+    await jsm.streams.add(logStreamSpec(replicas, maxBytes ?? DEFAULT_MAX_STREAM_BYTES));
   } catch (err) {
     throw new Error(
       `stream ${LOG_STREAM} does not exist and this NATS identity could not create it ` +
@@ -179,8 +193,7 @@ function unboundedRecord(o: ExchangeOutcome, brokerId: string, logSecret: Uint8A
  * budget are folded (fold.ts) and resolve with no receipt.
  */
 export async function openExchangeLog(o: ExchangeLogOptions): Promise<ExchangeLog> {
-  const maxStreamBytes = o.maxStreamBytes ?? DEFAULT_MAX_STREAM_BYTES;
-  await ensureLogStream(o.nats, o.replicas, maxStreamBytes);
+  await ensureLogStream(o.nats, o.replicas, o.maxStreamBytes);
   const ackTimeout = o.ackTimeoutMs ?? 5000;
   const mux = createRequestMux(o.nats);
   // js.publish's request, on the broker's own inbox mux (core/nats/request.ts): the same headers and ack.
@@ -205,7 +218,7 @@ export async function openExchangeLog(o: ExchangeLogOptions): Promise<ExchangeLo
       o.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
       (o.nats.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM,
     );
-  const stream = watchStreamUse(o, maxStreamBytes);
+  const stream = watchStreamUse(o, o.maxStreamBytes ?? DEFAULT_MAX_STREAM_BYTES);
 
   /** Appends `record`; on failure queues it (retryLater) or dead-letters it, and throws LOG_UNAVAILABLE. */
   const appendRecord = async (
