@@ -5,6 +5,7 @@ import { certsCommand } from "./certs.js";
 import type { XbusCommand } from "./command.js";
 import { connectorCommand } from "./connector.js";
 import { devCommand } from "./dev.js";
+import { faultsCommand } from "./faults.js";
 import { logCommand } from "./log/index.js";
 import { policyCommand } from "./policy.js";
 
@@ -18,4 +19,5 @@ export const commands: readonly XbusCommand[] = [
   policyCommand,
   logCommand,
   benchCommand,
+  faultsCommand,
 ];

@@ -135,6 +135,23 @@ export class NatsServer {
     }
   }
 
+  /** The server's process id while it runs (the fault harness samples its memory and descriptors). */
+  get pid(): number | undefined {
+    return this.running ? this.child?.pid : undefined;
+  }
+
+  /**
+   * Sends `signal` to the server as it is: SIGKILL (a crash, awaited until the process is gone; `restart`
+   * brings it back on the same store), SIGSTOP and SIGCONT (a frozen node). For the fault harness.
+   */
+  async signal(signal: "SIGKILL" | "SIGSTOP" | "SIGCONT"): Promise<void> {
+    const child = this.child;
+    if (!child || !this.running) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill(signal);
+    if (signal === "SIGKILL") await exited;
+  }
+
   /** Stops the server; the folder stays so that `restart` finds the same store. */
   async stop(): Promise<void> {
     const child = this.child;
