@@ -122,10 +122,14 @@ export const ROWS: readonly Row[] = [
     heal: (c) => c.target.adapterFault("moe", { kind: "none" }),
     check(p) {
       const problems: string[] = [];
-      const moe = p.fault.filter(({ r }) => agencyOf(r) === "moe" && r.expect === "allow");
+      const moe = p.fault.filter(
+        ({ e, r }) => e.sentAt > p.injectedAt && agencyOf(r) === "moe" && r.expect === "allow",
+      );
       if (moe.some(({ e }) => ok(e))) problems.push("a moe request succeeded while its adapter hung");
       if (!moe.some(({ e }) => reasonOf(e) === "DEADLINE_EXCEEDED"))
-        problems.push("no moe request ended with DEADLINE_EXCEEDED");
+        problems.push(
+          `no moe request ended with DEADLINE_EXCEEDED (saw ${[...new Set(moe.map(({ e }) => e.outcome))].join(", ")})`,
+        );
       if (!p.fault.some(({ e, r }) => agencyOf(r) !== "moe" && ok(e)))
         problems.push("no other agency was served");
       return problems;
@@ -155,7 +159,9 @@ export const ROWS: readonly Row[] = [
     heal: (c) => c.target.adapterFault("rsta", { kind: "none" }),
     expected: (e, r) => agencyOf(r) === "rsta" && reasonOf(e) === "PROVIDER_BAD_RECORD",
     check(p) {
-      const rsta = p.fault.filter(({ r }) => agencyOf(r) === "rsta" && r.expect === "allow");
+      const rsta = p.fault.filter(
+        ({ e, r }) => e.sentAt > p.injectedAt && agencyOf(r) === "rsta" && r.expect === "allow",
+      );
       const problems: string[] = [];
       if (rsta.some(({ e }) => ok(e)))
         problems.push("an rsta record was released while its adapter sent garbage");

@@ -90,6 +90,8 @@ interface Session {
   heads: ReturnType<typeof watchTreeHeads>;
   tag: string;
   results: RowResult[];
+  /** Each row's receipts, re-audited when the target closes if any was missing (late, or lost?). */
+  receipts: Map<string, Uint8Array[]>;
 }
 
 export async function runFaults(o: FaultsOptions): Promise<FaultsReport> {
@@ -126,7 +128,7 @@ export async function runFaults(o: FaultsOptions): Promise<FaultsReport> {
         tag,
         logFd,
       });
-      return { target, load, heads: watchTreeHeads(trustOf(target)), tag, results: [] };
+      return { target, load, heads: watchTreeHeads(trustOf(target)), tag, results: [], receipts: new Map() };
     } catch (err) {
       await target.close();
       throw err;
@@ -136,6 +138,18 @@ export async function runFaults(o: FaultsOptions): Promise<FaultsReport> {
     await s.load.stop();
     await s.heads.stop();
     await answerless(s).catch((err: unknown) => o.log(`faults: log entries not read: ${err}`));
+    for (const r of s.results) {
+      if (r.receipts.missing === 0) continue;
+      // Once every row ran: a receipt still missing now is lost, not late.
+      const again = await auditReceipts(trustOf(s.target), s.receipts.get(r.id) ?? [], 5000).catch(
+        () => undefined,
+      );
+      if (again)
+        r.notes.push(
+          `re-audited at the end of the run against the head of size ${again.treeSize}: ${again.missing} of ${again.checked} still missing` +
+            (again.problems.length ? ` (${again.problems.slice(0, 2).join("; ")})` : ""),
+        );
+    }
     await s.target.close();
   };
   try {
@@ -152,7 +166,18 @@ export async function runFaults(o: FaultsOptions): Promise<FaultsReport> {
       try {
         for (const row of rows) {
           if (row.fresh) {
-            const s = await open(row.fresh);
+            let s: Session;
+            try {
+              s = await open(row.fresh);
+            } catch (err) {
+              const r = skipped(
+                row,
+                shared?.target ?? ({ name: "fresh" } as Target),
+                `the target did not start: ${err}`,
+              );
+              report.rows.push({ ...r, status: "failed" });
+              continue;
+            }
             try {
               s.results.push(await runRow(row, s, o));
             } finally {
@@ -279,10 +304,9 @@ async function runRow(row: Row, s: Session, o: FaultsOptions): Promise<RowResult
 
   const okEvents = events.filter(({ e }) => e.outcome === "OK");
   const noReceipt = okEvents.filter(({ e }) => !e.receipt).length;
-  const audit = await auditReceipts(
-    trustOf(target),
-    okEvents.flatMap(({ e }) => (e.receipt ? [e.receipt] : [])),
-  ).catch((err: unknown) => ({
+  const receipts = okEvents.flatMap(({ e }) => (e.receipt ? [e.receipt] : []));
+  s.receipts.set(row.id, receipts);
+  const audit = await auditReceipts(trustOf(target), receipts).catch((err: unknown) => ({
     checked: okEvents.length,
     missing: okEvents.length,
     problems: [`the audit could not run: ${(err as Error).message}`],

@@ -1,5 +1,5 @@
 import { type ChildProcess, fork } from "node:child_process";
-import { closeSync, existsSync, openSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
@@ -58,6 +58,7 @@ export async function startSingleNode(o: TargetOptions): Promise<Target> {
   const logger = createLogger({ faults: "stack" }, "warn", (line) => writeSync(logFd, line));
   let own: NatsServer | undefined;
   if (o.logMaxBytes !== undefined) {
+    mkdirSync(join(o.dir, "nats"), { recursive: true });
     own = await NatsServer.start({ dir: join(o.dir, "nats"), monitor: true });
     await createSmallLog(own.url, o.logMaxBytes);
   }
