@@ -23,7 +23,13 @@ export interface RowResult {
     failed: Record<string, number>;
   };
   /** Receipts the load received in the row, each proved against a signed tree head (missing must be 0). */
-  receipts: { checked: number; missing: number; problems: string[] };
+  receipts: {
+    checked: number;
+    missing: number;
+    problems: string[];
+    /** Receipts not yet in a signed head 15 s after the row, all found in the log at the end of the run. */
+    late?: number;
+  };
   /** Log entries that say a record was released whose answer the consumer never got (see `why`). */
   log_entries_without_answer: { count: number; why: string };
   /**

@@ -17,7 +17,7 @@ export function formatTable(rows: readonly RowResult[]): string {
         .join(", ") || "0";
     lines.push(
       `| ${r.id} | ${r.status} | ${r.requests.sent} | ${r.requests.succeeded} | ${r.requests.denied} | ${failed} | ` +
-        `${r.receipts.missing} of ${r.receipts.checked} | ${r.log_entries_without_answer.count} | ${ms(r.serves_again_ms)} | ` +
+        `${r.receipts.missing} of ${r.receipts.checked}${r.receipts.late ? ` (${r.receipts.late} late)` : ""} | ${r.log_entries_without_answer.count} | ${ms(r.serves_again_ms)} | ` +
         `${ms(r.p99_ms.baseline)} → ${ms(r.p99_ms.fault)} | ${r.tree_heads.not_extending.length} of ${r.tree_heads.seen} |`,
     );
   }
