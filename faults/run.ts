@@ -301,7 +301,12 @@ async function runRow(row: Row, s: Session, o: FaultsOptions): Promise<RowResult
   if (counted.serves_again_ms === null) problems.push("the bus did not serve again before the row ended");
   const phases = {
     injectedAt,
-    fault: events.filter(({ e }) => e.doneAt >= times.fault && e.doneAt <= times.heal),
+    // Answered during the fault, or sent during it (a hung call is answered at its deadline, after the repair).
+    fault: events.filter(
+      ({ e }) =>
+        (e.doneAt >= times.fault && e.doneAt <= times.heal) ||
+        (e.sentAt >= times.fault && e.sentAt <= times.heal),
+    ),
     after: events.filter(({ e }) => e.sentAt >= times.heal),
   };
   problems.push(...(row.check?.(phases, { consumerName }) ?? []));
