@@ -2,11 +2,41 @@
 // the exchange log (writer, indexer, index) and the review API; consents and rate limits.
 
 export { CITIZEN_CONTENT_SECURITY_POLICY, type CitizenAppOptions, createCitizenApp } from "./citizen/app.js";
+export { NOTIFY_SUBJECT, natsNoticeSink, webhookNoticeSink } from "./citizen/notice-sinks.js";
+export {
+  type AccessNotice,
+  type AccessNotifier,
+  createAccessNotifier,
+  type NoticeSink,
+} from "./citizen/notifier.js";
+export { type NotifyStore, openNotifyStore } from "./citizen/notify-store.js";
 export { createOidcSignIn, type OidcSignIn, type OidcSignInOptions } from "./citizen/oidc-sign-in.js";
-export { type ConsentStore, consentKey, openConsentStore } from "./consent/consent-store.js";
+export {
+  CONSENT_BUCKET,
+  type ConsentStore,
+  consentBucketSpec,
+  consentKey,
+  openConsentBucket,
+  openConsentStore,
+} from "./consent/consent-store.js";
 export type { ExchangeOutcome, ExchangeRecorder } from "./exchange/outcome.js";
-export { createRateLimiter, type RateLimiter } from "./exchange/rate-limiter.js";
+export { createRateLimiter, type LocalRateLimiter, type RateLimiter } from "./exchange/rate-limiter.js";
+export {
+  blockOf,
+  createSharedRateLimiter,
+  RATE_BUCKET,
+  RATE_BUCKET_OPTIONS,
+  type SharedRateLimiterOptions,
+} from "./exchange/shared-rate-limiter.js";
 export { brokerOf, brokerTlsCheck } from "./identity/broker-tls-check.js";
+export {
+  type CheckpointOf,
+  type CheckpointSigner,
+  type CheckpointSource,
+  checkpointSigner,
+  indexCheckpoints,
+} from "./indexer/checkpoint-signer.js";
+export { LOG_HEAD_BUCKET, LOG_HEAD_BUCKET_OPTIONS } from "./indexer/head-lock.js";
 export { type Indexer, type IndexerOptions, startIndexer } from "./indexer/indexer.js";
 export {
   type IndexerThread,
@@ -22,14 +52,23 @@ export {
   type TreeHead,
 } from "./indexer/log-index.js";
 export { type ReindexOptions, type ReindexResult, reindex } from "./indexer/reindex.js";
+export { type Witnessing, type WitnessingOptions, witnessing } from "./indexer/witnessing.js";
 export {
   type ExchangeLogOptions,
   ensureLogStream,
   LOG_STREAM,
   LOG_SUBJECT,
+  logStreamSpec,
   openExchangeLog,
   toRecord,
 } from "./log/jetstream-log.js";
+export {
+  applyStream,
+  checkStream,
+  type StreamSpec,
+  streamConfig,
+  streamDifferences,
+} from "./log/stream-settings.js";
 export { subjectRef } from "./log/subject-ref.js";
 export type { AlertOptions, AlertsJson } from "./review/alerts.js";
 export { createReviewApp, type ReviewOptions } from "./review/app.js";

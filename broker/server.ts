@@ -1,7 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import { Server } from "@grpc/grpc-js";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { type CertificateExpiry, logCertificateExpiry } from "../certs/index.js";
+import { type CertificateExpiry, type CrlWatcher, logCertificateExpiry, watchCrl } from "../certs/index.js";
 import type { Catalogue } from "../core/contract/index.js";
 import type { Logger } from "../core/index.js";
 import { XbusError } from "../core/index.js";
@@ -9,6 +9,7 @@ import { serviceDefinition, serviceImplementation } from "../core/rpc/index.js";
 import type { Telemetry } from "../core/telemetry/index.js";
 import {
   peerCertificateOf,
+  ReloadableServerCredentials,
   type TlsFilePaths,
   type TlsFilesWatcher,
   watchTlsFiles,
@@ -20,10 +21,9 @@ import { consentHandlers } from "./consent/consent-service.js";
 import type { ConsentStore } from "./consent/consent-store.js";
 import { fetchExchange } from "./exchange/fetch.js";
 import type { ExchangeRecorder } from "./exchange/outcome.js";
-import { createRateLimiter } from "./exchange/rate-limiter.js";
-import { type CrlWatcher, watchCrl } from "./identity/crl-watcher.js";
+import { createRateLimiter, type RateLimiter } from "./exchange/rate-limiter.js";
+import { createReplyCheck } from "./exchange/reply-check.js";
 import { identifyPeer } from "./identity/peer-identity.js";
-import { ReloadableServerCredentials } from "./identity/server-credentials.js";
 import { createNatsRouter } from "./routing/nats-router.js";
 
 export interface BrokerTls {
@@ -73,6 +73,8 @@ export interface BrokerOptions {
   consents: ConsentStore;
   /** Token buckets kept for grants' rates at most. Default 10 000. */
   maxRateBuckets?: number;
+  /** Grants' rates; default per broker in memory. A federation shares one (createSharedRateLimiter). */
+  rates?: RateLimiter;
   recorder: ExchangeRecorder;
   trustDomain: string;
   /** Citizen ID format of the trust domain. Default: 11 digits. */
@@ -80,6 +82,11 @@ export interface BrokerOptions {
   brokerId: string;
   /** Ed25519 key that signs routed requests. */
   signingKey: KeyObject;
+  /**
+   * Accept records a provider's connector did not sign (logged without a signature): for a migration
+   * from connectors that do not sign yet. Default false: an unsigned reply is PROVIDER_BAD_RECORD.
+   */
+  allowUnsignedReplies?: boolean;
   logger: Logger;
   /** Spans and metrics of each exchange (README, "Observability"); none when absent. */
   telemetry?: Telemetry;
@@ -130,8 +137,14 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
     catalogue: o.catalogue,
     policy: () => o.policy.current(),
     consents: o.consents,
-    rates: createRateLimiter({ maxBuckets: o.maxRateBuckets ?? 10_000 }),
+    rates: o.rates ?? createRateLimiter({ maxBuckets: o.maxRateBuckets ?? 10_000 }),
     router: createNatsRouter({ nc: o.nats, brokerId: o.brokerId, signingKey: o.signingKey }),
+    checkReply: createReplyCheck({
+      trustBundle: () => tls.ca,
+      isRevoked,
+      trustDomain: o.trustDomain,
+      ...(o.allowUnsignedReplies ? { allowUnsigned: true } : {}),
+    }),
     recorder: o.recorder,
     trustDomain: o.trustDomain,
     subjectIdPattern: o.subjectIdPattern ?? DEFAULT_SUBJECT_ID_PATTERN,

@@ -24,6 +24,7 @@ export {
   REVOCATION_REASONS,
   type RevocationReason,
 } from "./crl.js";
+export { type CrlWatcher, type CrlWatcherOptions, watchCrl } from "./crl-watcher.js";
 export {
   type CertificateExpiry,
   certificateExpiry,

@@ -20,6 +20,12 @@ export const PROFILES: Readonly<Record<CertRole, { usage: CertUsage; needsServer
   broker: { usage: "client-server", needsServerNames: true },
   adapter: { usage: "server", needsServerNames: true },
   server: { usage: "server", needsServerNames: true },
+  // Creates and changes JetStream streams and buckets (xbus federation init); never serves.
+  admin: { usage: "client", needsServerNames: false },
+  // A core nats-server's cluster identity: routes are dialed and accepted with the same certificate.
+  route: { usage: "client-server", needsServerNames: true },
+  // An agency's leaf nats-server dials the core; its own listener for connectors uses a `server` certificate.
+  leaf: { usage: "client", needsServerNames: false },
 };
 
 export function isCertRole(value: string): value is CertRole {

@@ -18,6 +18,8 @@ export const Reason = {
   // The grant requires consent and the request names none / one that does not hold.
   CONSENT_REQUIRED: status.PERMISSION_DENIED,
   CONSENT_INVALID: status.PERMISSION_DENIED,
+  // The grant is covert (disclose_after) and the request names no legal order (legal_order_ref).
+  LEGAL_ORDER_REQUIRED: status.PERMISSION_DENIED,
   // xbus.v1.Consent is for the bundle's consent_authorities only.
   NOT_CONSENT_AUTHORITY: status.PERMISSION_DENIED,
   // INVALID_ARGUMENT: the message names the field.
@@ -29,9 +31,12 @@ export const Reason = {
   UNKNOWN_FIELD: status.INVALID_ARGUMENT,
   INVALID_CONSENT_ID: status.INVALID_ARGUMENT,
   INVALID_REQUEST_ID: status.INVALID_ARGUMENT,
+  INVALID_LEGAL_ORDER_REF: status.INVALID_ARGUMENT,
   INVALID_REQUEST: status.INVALID_ARGUMENT,
   BAD_ROUTE_SIGNATURE: status.PERMISSION_DENIED,
   WRONG_AGENCY: status.PERMISSION_DENIED,
+  /** A connector or adapter was handed a route it had already served (a captured route replayed). */
+  ROUTE_REPLAYED: status.PERMISSION_DENIED,
   // RESOURCE_EXHAUSTED
   PROVIDER_BUSY: status.RESOURCE_EXHAUSTED,
   // Over a grant's rate; trailing metadata xbus-retry-after-ms says when to try again.

@@ -28,12 +28,13 @@ let fault: AdapterFault = { kind: "none" };
 
 function faulty(inner: AdapterTarget): AdapterTarget {
   return {
-    async fetch(req, deadline, traceparent) {
+    async fetch(req, call) {
+      const deadline = call.deadline;
       const f = fault;
       // A hang outlives the caller's deadline, then ends, so hung calls do not pile up after the row.
       if (f.kind === "hang") await new Promise((r) => setTimeout(r, deadline.getTime() - Date.now() + 1000));
       if (f.kind === "slow") await new Promise((r) => setTimeout(r, f.delayMs));
-      const record = await inner.fetch(req, deadline, traceparent);
+      const record = await inner.fetch(req, call);
       if (f.kind === "garbage")
         return create(AnySchema, { typeUrl: record.typeUrl, value: Buffer.from("\xff\xff\xff\xff garbage") });
       return record;

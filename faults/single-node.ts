@@ -182,7 +182,7 @@ export async function startSingleNode(o: TargetOptions): Promise<Target> {
         []
       );
     },
-    killNats: () => nats.signal("SIGKILL"),
+    killNats: () => nats.kill(),
     restartNats: () => nats.restart(),
     async killConnector(agency, instance) {
       const c = providers.get(`${agency}-${instance}`);

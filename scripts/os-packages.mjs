@@ -19,6 +19,22 @@ export const OS_PACKAGES = [
     what: "the real-browser tests",
     present: () => existsSync(process.env.XBUS_CHROMIUM ?? "/usr/bin/chromium"),
   },
+  {
+    pkg: "golang-go",
+    what: "the Go interop test (an independent checker of our checkpoints and proofs)",
+    present: () => spawnSync("go", ["version"]).status === 0,
+  },
+  {
+    pkg: "golang-golang-x-mod-dev",
+    what: "golang.org/x/mod/sumdb/note and sumdb/tlog for the Go interop test",
+    present: () => existsSync("/usr/share/gocode/src/golang.org/x/mod/sumdb/note"),
+  },
+  // The Python example adapter (adapters/examples/python-rsta, test/contract/python-adapter.test.ts).
+  ...["grpc", "cryptography"].map((module) => ({
+    pkg: module === "grpc" ? "python3-grpcio" : "python3-cryptography",
+    what: "the Python example adapter",
+    present: () => spawnSync("/usr/bin/python3", ["-c", `import ${module}`]).status === 0,
+  })),
 ];
 
 /** The packages whose check fails, in list order. */

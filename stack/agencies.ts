@@ -32,6 +32,8 @@ export interface RunningAgency {
   readonly address: string | undefined;
   /** The client certificate the adapter accepts: its connector's. */
   readonly client: PemPair;
+  /** Makes the adapter re-read the CRL now; true if it changed (false for an adapter not behind gRPC here). */
+  reloadCrl(): boolean;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -71,6 +73,7 @@ export async function startAgencies(o: AgenciesOptions): Promise<Map<string, Run
       running.set(def.agency, {
         address: undefined,
         client: connectorCert,
+        reloadCrl: () => false,
         start: elsewhere,
         stop: elsewhere,
       });
@@ -102,6 +105,8 @@ async function startAgency(
     const a = await serveAdapter(def, {
       tls: { ca: identities.ca.certPem, cert: adapterCert.cert, key: adapterCert.key },
       trustDomain: TRUST_DOMAIN,
+      brokerKeys: o.brokerKeys,
+      crlPath: identities.caDir.paths.crl,
       logger: logger.child({ component: "adapter", agency: def.agency }),
       telemetry,
     });
@@ -115,6 +120,9 @@ async function startAgency(
     const target = address
       ? grpcTarget({
           address,
+          agency: def.agency,
+          trustDomain: TRUST_DOMAIN,
+          logger: logger.child({ component: "connector", agency: def.agency }),
           tls: { ca: identities.ca.certPem, cert: connectorCert.cert, key: connectorCert.key },
         })
       : inProcessTarget(def, logger.child({ component: "adapter", agency: def.agency }), telemetry);
@@ -137,5 +145,5 @@ async function startAgency(
   };
   if (o.connectors === "started") await start();
   o.closers.push(stop);
-  return { address, client: connectorCert, start, stop };
+  return { address, client: connectorCert, reloadCrl: () => adapter?.reloadCrl() ?? false, start, stop };
 }

@@ -1,32 +1,32 @@
-import { createHash, createPublicKey, type KeyObject } from "node:crypto";
+import { createHash, type KeyObject } from "node:crypto";
 import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node";
 import {
   type Broker,
   type BrokerOptions,
-  createReviewApp,
-  DEFAULT_SUBJECT_ID_PATTERN,
+  createSharedRateLimiter,
   type ExchangeOutcome,
   type ExchangeRecorder,
-  indexReadiness,
   type LogIndexReader,
   openConsentStore,
   openExchangeLog,
-  serveReview,
+  type RateLimiter,
   startBroker,
-  startIndexerWorker,
 } from "../broker/index.js";
-import type { AlertOptions } from "../broker/review/alerts.js";
 import type { Catalogue } from "../core/contract/index.js";
 import type { Logger } from "../core/index.js";
 import type { NatsTlsInForce } from "../core/nats/index.js";
 import type { Telemetry } from "../core/telemetry/index.js";
 import type { PolicySource } from "../policies/index.js";
+import { type LogService, type LogServiceOptions, startLogService } from "./log-service.js";
 
 /**
  * The broker's side of the bus on one NATS connection, wired the same for
  * `xbus dev` (stack/dev-stack.ts) and `xbus broker`: the consent store, the
- * exchange log (JetStream stream, indexer worker, SQLite index), the review
- * API over it, and the broker's gRPC front door.
+ * exchange log's writer (appends to the JetStream stream, receipts) and the
+ * broker's gRPC front door. With `logService`, the log service (indexer,
+ * signer, review API: stack/log-service.ts) runs in the same process, as one
+ * `xbus broker` did before `xbus log serve`; without it the broker holds no log
+ * key and no index, and a log service elsewhere indexes and signs.
  */
 export interface BrokerServicesOptions {
   /** The broker's connection: routing, the log's appends, consents. */
@@ -38,8 +38,8 @@ export interface BrokerServicesOptions {
    * the broker refused never reaches NATS.
    */
   natsTls?: NatsTlsInForce;
-  /** The indexer worker's own connection, as plain data without TLS: it presents `natsTls`. */
-  indexerNatsOptions: ConnectionOptions;
+  /** The indexer worker's own connection (logService), as plain data without TLS: it presents `natsTls`. */
+  indexerNatsOptions?: ConnectionOptions;
   tls: BrokerOptions["tls"];
   tlsFiles?: BrokerOptions["tlsFiles"];
   /** Refuses a reloaded set of tlsFiles that the broker would not start with. */
@@ -47,43 +47,46 @@ export interface BrokerServicesOptions {
   crlPath?: string;
   /** host:port of the Exchange front door; default `localhost:0`. */
   listen?: string;
+  /** Replicas XBUS_LOG and the consent bucket must have; default 1. */
+  replicas?: number;
   catalogue: Catalogue;
   policy: PolicySource;
   trustDomain: string;
   brokerId: string;
   /** Ed25519: signs routed requests and receipts. */
   signingKey: KeyObject;
+  /** Accept replies no connector signed (BrokerOptions.allowUnsignedReplies). Default false. */
+  allowUnsignedReplies?: boolean;
   log: {
     logId: string;
     /** HMAC key of subject references. */
     logSecret: Uint8Array;
-    /** Ed25519: signs tree heads. */
-    logKey: KeyObject;
-    indexPath: string;
   };
+  /** Runs the log service in this process too (its key, index, signer, review API). */
+  logService?: Pick<LogServiceOptions, "logKey" | "indexPath" | "signer" | "treeHeadEveryMs" | "review">;
+  /**
+   * Grants' rates: `federation` (the default) leases tokens from the KV bucket every broker shares
+   * (createSharedRateLimiter); `broker` keeps them in this broker's memory (N brokers, N times the rate).
+   */
+  rates?: "federation" | "broker" | RateLimiter;
+  /** The log stream's max_bytes and the retry queue's bound (broker/log/jetstream-log.ts); defaults when absent. */
+  logLimits?: { maxBytes?: number; retryQueueBytes?: number };
   /** Replaces the exchange log and the review API (tests). */
   recorder?: ExchangeRecorder;
   /** Sees every outcome just before it is logged (tests). */
   observe?: (outcome: ExchangeOutcome) => void;
-  review: {
-    hostname?: string;
-    port?: number;
-    /** Lowercase hex SHA-256 of each accepted bearer token. */
-    tokenHashes: readonly string[];
-    traceUrlTemplate?: string | undefined;
-    /** Thresholds of GET /v1/alerts; the defaults when absent. */
-    alerts?: AlertOptions | undefined;
-  };
   logger: Logger;
   telemetry: Telemetry;
 }
 
 export interface BrokerServices {
   readonly broker: Broker;
-  /** The log's index, read-only; undefined when a recorder replaced the log. */
+  /** The log's index, read-only; undefined without an in-process log service. */
   readonly index: LogIndexReader | undefined;
-  /** The review API's base URL; undefined when a recorder replaced the log. */
+  /** The review API's base URL; undefined without an in-process log service. */
   readonly reviewUrl: string | undefined;
+  /** The in-process log service, if any. */
+  readonly logService: LogService | undefined;
   /** Stops the front door first, then the review API, the indexer and the consent store. */
   close(): Promise<void>;
 }
@@ -97,11 +100,16 @@ export async function startBrokerServices(o: BrokerServicesOptions): Promise<Bro
     closers.length = 0;
   };
   try {
-    const consents = await openConsentStore({ nc: o.nats, logger: logger.child({ component: "consent" }) });
+    const consents = await openConsentStore({
+      nc: o.nats,
+      ...(o.replicas ? { replicas: o.replicas } : {}),
+      logger: logger.child({ component: "consent" }),
+    });
     closers.push(() => consents.close());
     let recorder: ExchangeRecorder;
     let index: LogIndexReader | undefined;
     let reviewUrl: string | undefined;
+    let logService: LogService | undefined;
     if (o.recorder) {
       recorder = o.recorder;
     } else {
@@ -111,50 +119,44 @@ export async function startBrokerServices(o: BrokerServicesOptions): Promise<Bro
         brokerId: o.brokerId,
         logSecret: o.log.logSecret,
         signingKey: o.signingKey,
+        ...(o.replicas ? { replicas: o.replicas } : {}),
+        metrics: telemetry.metrics.log,
+        ...(o.logLimits?.maxBytes !== undefined ? { maxStreamBytes: o.logLimits.maxBytes } : {}),
+        ...(o.logLimits?.retryQueueBytes !== undefined
+          ? { retryQueueBytes: o.logLimits.retryQueueBytes }
+          : {}),
         logger: logger.child({ component: "log" }),
       });
-      // The indexer runs in a worker thread with its own NATS connection (as the broker, which may
-      // consume the log stream): its SQLite writes and signing take another core than the broker's.
-      const indexer = await startIndexerWorker({
-        nats: o.nats,
-        natsOptions: o.indexerNatsOptions,
-        ...(o.natsTls ? { natsTls: o.natsTls } : {}),
-        indexPath: o.log.indexPath,
-        logId: o.log.logId,
-        logKey: o.log.logKey,
-        logger: logger.child({ component: "indexer" }),
-      });
-      closers.push(() => indexer.stop());
-      index = indexer.index;
-      telemetry.metrics.watchIndexLag(() => indexer.lag());
-      const app = createReviewApp({
-        index: indexer.index,
-        logPublicKey: createPublicKey(o.log.logKey),
-        tokenHashes: o.review.tokenHashes,
-        logSecret: o.log.logSecret,
-        subjectIdPattern: DEFAULT_SUBJECT_ID_PATTERN,
-        ready: async () => {
-          return {
-            nats: { ok: !o.nats.isClosed() },
-            index_lag: await indexReadiness(indexer),
-          };
-        },
-        metrics: () => telemetry.prometheusText(),
-        traceUrlTemplate: o.review.traceUrlTemplate,
-        ...(o.review.alerts ? { alerts: o.review.alerts } : {}),
-        logger: logger.child({ component: "review" }),
-      });
-      const server = await serveReview(app, {
-        ...(o.review.hostname !== undefined ? { hostname: o.review.hostname } : {}),
-        ...(o.review.port !== undefined ? { port: o.review.port } : {}),
-      });
-      closers.push(() => server.close());
-      reviewUrl = server.url;
+      if (o.logService) {
+        if (!o.indexerNatsOptions)
+          throw new Error("startBrokerServices: logService needs indexerNatsOptions");
+        logService = await startLogService({
+          ...o.logService,
+          nats: o.nats,
+          ...(o.natsTls ? { natsTls: o.natsTls } : {}),
+          indexerNatsOptions: o.indexerNatsOptions,
+          logId: o.log.logId,
+          logSecret: o.log.logSecret,
+          logger,
+          telemetry,
+        });
+        const service = logService;
+        closers.push(() => service.close());
+        index = service.index;
+        reviewUrl = service.reviewUrl;
+      }
       recorder = log;
     }
+    const rates =
+      o.rates === "broker"
+        ? undefined
+        : o.rates === undefined || o.rates === "federation"
+          ? await createSharedRateLimiter({ nats: o.nats, logger: logger.child({ component: "rates" }) })
+          : o.rates;
     const observe = o.observe;
     const observed: ExchangeRecorder = observe
       ? {
+          ...(recorder.admit ? { admit: () => recorder.admit?.() } : {}),
           record: (outcome, opts) => {
             observe(outcome);
             return recorder.record(outcome, opts);
@@ -173,17 +175,19 @@ export async function startBrokerServices(o: BrokerServicesOptions): Promise<Bro
       catalogue: o.catalogue,
       policy: o.policy,
       consents,
+      ...(rates ? { rates } : {}),
       recorder: observed,
       trustDomain: o.trustDomain,
       brokerId: o.brokerId,
       signingKey: o.signingKey,
+      ...(o.allowUnsignedReplies ? { allowUnsignedReplies: true } : {}),
       logger: logger.child({ component: "broker" }),
       telemetry,
     });
     closers.push(() => broker.close());
     // The certificate in force, so the gauge follows a reload.
     telemetry.metrics.watchCertificate("broker", () => broker.certificateExpiry().notAfter);
-    return { broker, index, reviewUrl, close };
+    return { broker, index, reviewUrl, logService, close };
   } catch (err) {
     await close();
     throw err;

@@ -7,6 +7,7 @@ import {
   createOidcSignIn,
   DEFAULT_SUBJECT_ID_PATTERN,
   type LogIndexReader,
+  type NotifyStore,
   serveReview,
 } from "../broker/index.js";
 import type { Logger } from "../core/index.js";
@@ -55,6 +56,10 @@ export async function startCitizenPage(o: {
   policy: PolicySource;
   population: Population;
   logger: Logger;
+  /** The clock delayed disclosure is judged by; default Date.now. */
+  now?: () => number;
+  /** Who opted in to be told of new accesses, when a portal is configured to be told. */
+  notifications?: NotifyStore;
 }): Promise<CitizenPage> {
   // The page's address must be known before the provider registers it as the redirect: listen first,
   // and route to the app once it is built.
@@ -92,6 +97,8 @@ export async function startCitizenPage(o: {
       cookieSecret: randomBytes(32).toString("base64url"),
       secure: false,
       logger: o.logger.child({ component: "citizen" }),
+      ...(o.now ? { now: o.now } : {}),
+      ...(o.notifications ? { notifications: o.notifications } : {}),
     });
   } catch (err) {
     await idp.close();

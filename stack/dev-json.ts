@@ -11,6 +11,8 @@ export interface DevJson {
   ca?: string;
   review?: { url: string; token: string };
   log?: { index: string; key: string; log_id: string };
+  /** The log's C2SP verifier key (`<log id>+<key ID>+<key>`): checks `GET /checkpoint` and tlog-proofs. */
+  log_vkey?: string;
   /** When NATS runs with mutual TLS: the certificate tools connect with (the broker's, in dev). */
   nats_client?: { cert: string; key: string };
   /** Consumer systems with certificates (the journeys pick theirs by SPIFFE ID). */
@@ -18,6 +20,8 @@ export interface DevJson {
   /** Each adapter and the client certificate it accepts (its agency's connector). */
   adapters?: { agency: string; address?: string; client?: { cert: string; key: string } }[];
   adapter_client?: { cert: string; key: string };
+  /** The dev broker's route-signing key (PKCS#8 PEM): the conformance kit signs routes with it. */
+  broker_signing_key?: string;
   /** "Who read my data" and the dev identity provider's synthetic citizens (issue 21). */
   citizen?: CitizenPageJson;
 }
@@ -59,7 +63,8 @@ export function devJsonOf(stack: Stack) {
       client: { cert: a.client.certPath, key: a.client.keyPath },
     })),
     adapter_client: { cert: stack.adapterClient.certPath, key: stack.adapterClient.keyPath },
-    ...(stack.review && { review: stack.review, log: stack.logFiles }),
+    broker_signing_key: stack.brokerSigningKeyPath,
+    ...(stack.review && { review: stack.review, log: stack.logFiles, log_vkey: stack.logVkey }),
     ...(stack.citizen && { citizen: stack.citizen }),
   };
 }

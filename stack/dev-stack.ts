@@ -1,5 +1,5 @@
 import { generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type ConnectionOptions, connect, type NatsConnection } from "@nats-io/transport-node";
 import { createPopulation, type Population } from "../adapters/examples/population.js";
@@ -19,13 +19,18 @@ import type {
 } from "../certs/index.js";
 import { Catalogue } from "../core/contract/index.js";
 import { createLogger, type Logger } from "../core/index.js";
+import { logVkey } from "../core/log-format/index.js";
 import { type NatsTlsInForce, natsClientOptions, natsTlsInForce } from "../core/nats/index.js";
+import { rawEd25519 } from "../core/signing/index.js";
 import { countNatsReconnects, createTelemetry, type Telemetry } from "../core/telemetry/index.js";
 import { createPolicyStore, type PolicyStore } from "../policies/index.js";
 import { devConnectorId, exampleAgencies, startAgencies } from "./agencies.js";
 import { startBrokerServices, tokenHash } from "./broker-services.js";
+import { type CitizenNotifyOptions, startCitizenNotifications } from "./citizen-notify.js";
 import { type CitizenPageJson, startCitizenPage } from "./citizen-page.js";
+import { initFederation } from "./federation-init.js";
 import {
+  DEV_ADMIN,
   DEV_BROKER,
   DEV_CONSUMER,
   DEV_LICENSING,
@@ -38,6 +43,7 @@ import {
 import { logSecrets } from "./log-secrets.js";
 import { natsAuthConfig } from "./nats/nats-auth.js";
 import { NatsServer } from "./nats/nats-server.js";
+import { makePrivateDir, makePrivateFile } from "./private-files.js";
 import { repoFolder } from "./repo-files.js";
 
 /**
@@ -69,6 +75,12 @@ export interface StackOptions {
    * the stack, so the log index and secrets in `dir` are kept and resumed.
    */
   natsUrl?: string;
+  /**
+   * A core cluster the caller started with this stack's CA (the one in `dir`) and its users (DEV_ADMIN,
+   * DEV_BROKER, each connector's): the stack connects to these servers with mutual TLS, spawns none,
+   * and makes the log stream and consent bucket at `replicas`.
+   */
+  natsCluster?: { urls: readonly string[]; replicas: number };
   /** Replaces the exchange log (JetStream + index + review API) with this recorder. */
   recorder?: ExchangeRecorder;
   /**
@@ -93,8 +105,21 @@ export interface StackOptions {
    * (citizen-page.ts). Default false; `xbus dev` turns it on.
    */
   citizenPage?: boolean;
+  /**
+   * The clock that delayed disclosure is judged by, on the citizen page and in oversight's view (ms
+   * since the epoch); default Date.now. Tests move it past an embargo's end. The broker, the log and
+   * its tree heads keep the real time.
+   */
+  clock?: () => number;
+  /** Tell a citizen portal when an access becomes visible to a citizen (citizen-notify.ts); default off. */
+  notify?: CitizenNotifyOptions;
   /** The review API's link from an exchange to its trace (`{trace_id}` replaced). Default: XBUS_TRACE_URL. */
   traceUrlTemplate?: string;
+  /**
+   * Route-signing public keys of other brokers the connectors accept besides the stack's own (more
+   * brokers on the stack's NATS: the federation tests).
+   */
+  otherBrokerKeys?: readonly KeyObject[];
 }
 
 /** A NATS client identity: PEM contents. */
@@ -108,10 +133,12 @@ export interface Stack {
   readonly caDir: CaDir;
   /** The CRL the broker watches. */
   readonly crlPath: string;
-  /** Makes the broker re-read the CRL now rather than at its next file poll; true if it changed. */
+  /** Makes the broker and the adapters re-read the CRL now rather than at their next file poll; true if it changed. */
   reloadCrl(): boolean;
   /** Makes the broker re-read its certificate, key and trust bundle now; true if new ones are in force. */
   reloadBrokerTls(): boolean;
+  /** The admin identity that made the log stream and the consent bucket; none without natsAuth. */
+  readonly adminCert: PemPair | undefined;
   /** The broker's own certificate as it was issued at start (renew it with issueIdentity("broker", …)). */
   readonly brokerCert: PemPair & IssuedCertificate;
   /** The nats-server the stack started, or the one it was pointed at. */
@@ -129,6 +156,12 @@ export interface Stack {
   readonly population: Population;
   readonly catalogue: Catalogue;
   readonly brokerPublicKey: KeyObject;
+  /**
+   * The broker's route-signing key and its file (`<dir>/secrets`, 0600): the conformance kit signs routes
+   * with it against the stack's adapters, which trust only this broker. Dev and tests only.
+   */
+  readonly brokerSigningKey: KeyObject;
+  readonly brokerSigningKeyPath: string;
   /** The broker's policy bundle, reloaded when files in the policies folder change. */
   readonly policy: PolicyStore;
   /** Public key that verifies tree heads. */
@@ -146,6 +179,8 @@ export interface Stack {
   readonly telemetry: Telemetry;
   /** The log index database, the tree-head signing key and the log id (for `xbus log reindex`). */
   readonly logFiles: { index: string; key: string; log_id: string };
+  /** The log's C2SP verifier key: what checks its checkpoints (dev.json `log_vkey`). */
+  readonly logVkey: string;
   /**
    * Per agency, the adapter's gRPC address (none when adapters run in process)
    * and a client certificate it accepts (its connector's identity: an adapter
@@ -176,6 +211,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   });
   const population = options.population ?? createPopulation();
 
+  makePrivateDir(dir);
   const identities = openIdentities(dir);
   const { caDir, caPath, trustBundle, issueIdentity } = identities;
   const brokerCert = issueIdentity("broker", {
@@ -196,6 +232,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     join(identities.certDir, "broker-signing.pub.pem"),
     brokerPublicKey.export({ type: "spki", format: "pem" }),
   );
+  // For the conformance kit against the dev adapters (dev.json broker_signing_key): dev only, owner only.
+  const brokerSigningKeyPath = join(dir, "secrets", "broker-signing.pem");
+  mkdirSync(join(dir, "secrets"), { recursive: true, mode: 0o700 });
+  writeFileSync(brokerSigningKeyPath, signingKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
 
   const definitions = (options.agencies ?? exampleAgencies)(population);
   const connectorCerts = new Map(
@@ -211,17 +251,29 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   // A nats-server the caller started (natsUrl) is configured by the caller.
   const natsAuth = options.natsAuth !== false && options.natsUrl === undefined;
   let extraConfig = "";
+  // The admin identity makes the log stream and the consent bucket before the broker starts; the broker's
+  // own identity may not create, change, purge or delete streams (nats-auth.ts).
+  const adminCert = natsAuth
+    ? issueIdentity("admin", { role: "admin", spiffeId: DEV_ADMIN, commonName: "xbus admin (dev)" })
+    : undefined;
   if (natsAuth) {
     const natsCert = issueIdentity("nats", { role: "server", commonName: "nats-server (dev)", ...LOOPBACK });
     extraConfig = natsAuthConfig({
       tls: { certFile: natsCert.certPath, keyFile: natsCert.keyPath, caFile: caPath },
-      identities: [brokerCert.spiffeId ?? "", ...[...connectorCerts.values()].map((c) => c.spiffeId ?? "")],
+      identities: [
+        DEV_ADMIN,
+        brokerCert.spiffeId ?? "",
+        ...[...connectorCerts.values()].map((c) => c.spiffeId ?? ""),
+      ],
     });
   }
-  const spawned = options.natsUrl
-    ? undefined
-    : await NatsServer.start({ extraConfig, ...(options.natsMonitor ? { monitor: true } : {}) });
-  const nats = spawned ?? { url: options.natsUrl as string };
+  const spawned =
+    options.natsUrl || options.natsCluster
+      ? undefined
+      : await NatsServer.start({ extraConfig, ...(options.natsMonitor ? { monitor: true } : {}) });
+  const nats = spawned ?? { url: options.natsCluster?.urls[0] ?? (options.natsUrl as string) };
+  const servers = options.natsCluster ? [...options.natsCluster.urls] : nats.url;
+  const replicas = options.natsCluster?.replicas ?? 1;
   // Identities as PEM, never their files: the broker's follows the renewals its TLS watcher takes
   // (brokerNatsTls below); the others keep what the stack issued them at start.
   const natsOptions = (
@@ -230,7 +282,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     extra: Partial<ConnectionOptions> = {},
   ) =>
     natsClientOptions({
-      servers: nats.url,
+      servers,
       ...(name ? { name } : {}),
       extra,
       ...(natsAuth && tls ? { tls } : {}),
@@ -257,6 +309,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   try {
     // noAsyncTraces: nats.js otherwise builds two Error objects (stack traces) for every request, ~4% of
     // the broker's CPU in `npm run bench`; failures still arrive as the same error classes.
+    if (adminCert) {
+      const adminNc = await natsConnect(adminCert, "xbus-admin-dev");
+      await initFederation(adminNc, { replicas }).finally(() => adminNc.close());
+    }
     const brokerNc = await connect(natsOptions(brokerNatsTls, "xbus-broker-dev", { noAsyncTraces: true }));
     closers.push(() => brokerNc.close());
     countNatsReconnects(brokerNc, telemetry.metrics, "broker");
@@ -267,7 +323,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       natsConnect: (identity, extra) => natsConnect(identity, undefined, extra),
       connectors: options.connectors ?? "started",
       inProcessAdapter: options.inProcessAdapter ?? false,
-      brokerKeys: [brokerPublicKey],
+      brokerKeys: [brokerPublicKey, ...(options.otherBrokerKeys ?? [])],
       logger,
       telemetry,
       closers,
@@ -280,6 +336,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
     // The exchange log: JetStream stream (truth) → indexer → SQLite, and the review API over it.
     const log = logSecrets(dir, spawned === undefined);
+    makePrivateFile(log.indexPath);
     writeFileSync(
       join(identities.certDir, "log-key.pub.pem"),
       log.logPublicKey.export({ type: "spki", format: "pem" }),
@@ -287,6 +344,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const token = randomBytes(24).toString("base64url");
     const brokerFiles = { ca: caPath, cert: brokerCert.certPath, key: brokerCert.keyPath };
     const services = await startBrokerServices({
+      replicas,
       nats: brokerNc,
       ...(brokerNatsTls ? { natsTls: brokerNatsTls } : {}),
       indexerNatsOptions: natsOptions(undefined, "xbus-indexer-dev", { noAsyncTraces: true }),
@@ -300,19 +358,39 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       trustDomain: TRUST_DOMAIN,
       brokerId: "dev",
       signingKey,
-      log: { logId: LOG_ID, logSecret: log.logSecret, logKey: log.logKey, indexPath: log.indexPath },
+      log: { logId: LOG_ID, logSecret: log.logSecret },
+      // One process: the log service (indexer, signer through the KV lock, review API) runs beside the
+      // broker, wired as `xbus log serve` wires it.
+      logService: {
+        logKey: log.logKey,
+        indexPath: log.indexPath,
+        review: {
+          tokenHashes: [tokenHash(token)],
+          traceUrlTemplate: options.traceUrlTemplate ?? process.env.XBUS_TRACE_URL,
+          now: options.clock,
+        },
+      },
       ...(options.recorder ? { recorder: options.recorder } : {}),
       ...(options.observe ? { observe: options.observe } : {}),
-      review: {
-        tokenHashes: [tokenHash(token)],
-        traceUrlTemplate: options.traceUrlTemplate ?? process.env.XBUS_TRACE_URL,
-      },
       logger,
       telemetry,
     });
     closers.push(() => services.close());
     const { broker, index } = services;
     const review = services.reviewUrl === undefined ? undefined : { url: services.reviewUrl, token };
+    const notifications =
+      options.notify && index
+        ? startCitizenNotifications({
+            dir,
+            index,
+            nats: brokerNc,
+            logSecret: log.logSecret,
+            now: options.clock ?? Date.now,
+            logger: logger.child({ component: "citizen-notify" }),
+            options: options.notify,
+          })
+        : undefined;
+    if (notifications) closers.push(() => notifications.close());
     let citizen: CitizenPageJson | undefined;
     if (options.citizenPage && index) {
       const page = await startCitizenPage({
@@ -322,6 +400,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         policy,
         population,
         logger,
+        ...(options.clock ? { now: options.clock } : {}),
+        ...(notifications ? { notifications: notifications.store } : {}),
       });
       closers.push(() => page.close());
       citizen = { url: page.url, issuer: page.issuer, users: page.users };
@@ -333,8 +413,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       caPath,
       caDir,
       crlPath: caDir.paths.crl,
-      reloadCrl: () => broker.reloadCrl(),
+      reloadCrl: () => {
+        // Every holder of the CRL in this stack: the broker and the adapters behind gRPC.
+        let changed = broker.reloadCrl();
+        for (const r of running.values()) changed = r.reloadCrl() || changed;
+        return changed;
+      },
       reloadBrokerTls: () => broker.reloadTls(),
+      adminCert,
       brokerCert,
       nats,
       natsServer: spawned,
@@ -346,6 +432,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       population,
       catalogue,
       brokerPublicKey,
+      brokerSigningKey: signingKey,
+      brokerSigningKeyPath,
       policy,
       logPublicKey: log.logPublicKey,
       index,
@@ -353,6 +441,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       citizen,
       telemetry,
       logFiles: { index: log.indexPath, key: log.keyPath, log_id: LOG_ID },
+      logVkey: logVkey(LOG_ID, rawEd25519(log.logPublicKey)),
       adapters: [...running].map(([agency, r]) => ({ agency, address: r.address, client: r.client })),
       adapterClient: identities.pemOf(running.size > 0 ? `connector-${definitions[0]?.agency}` : "consumer"),
       issue: identities.issue,

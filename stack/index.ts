@@ -20,21 +20,44 @@ export type { DevCitizenUser } from "./citizen-idp.js";
 export { type CitizenPageJson, DEV_CITIZEN_CLAIM, devCitizenUsers } from "./citizen-page.js";
 export type { DevJson } from "./dev-json.js";
 // dev.json: what xbus dev tells other tools (the CLI's defaults, the conformance kit), and the journeys' flags.
-export { DEV_SAMPLE, devJsonOf, journeyArgs, readDevJson } from "./dev-json.js";
+export {
+  DEV_SAMPLE,
+  devJsonOf,
+  journeyArgs,
+  readDevJson,
+} from "./dev-json.js";
 export type { NatsIdentity, Stack, StackOptions } from "./dev-stack.js";
 // The whole bus on one machine: xbus dev, the end-to-end tests, the bench.
 export { LOG_ID, startStack } from "./dev-stack.js";
-export type { IssuedPair, PemPair } from "./identities.js";
+// The admin's step: XBUS_LOG and the consent bucket made or brought to their settings (xbus federation init).
+export { type FederationInitOptions, type InitStep, initFederation } from "./federation-init.js";
+export type { Identities, IssuedPair, PemPair } from "./identities.js";
 export {
+  DEV_ADMIN,
   DEV_BROKER,
   DEV_CONSUMER,
   DEV_LICENSING,
   DEV_PORTAL,
   LOOPBACK,
+  openIdentities,
   TRUST_DOMAIN,
 } from "./identities.js";
-export type { NatsAuthOptions, NatsPermissions, NatsTlsFiles } from "./nats/nats-auth.js";
+// The log service (xbus log serve): indexer, the one tree-head signer, review API.
+export { DEFAULT_LEASE_MS, type LogService, type LogServiceOptions, startLogService } from "./log-service.js";
+export type { NatsAuthOptions, NatsPermissions, NatsTlsFiles, NatsUser } from "./nats/nats-auth.js";
 // nats-server for dev and tests: spawned on free ports, and its mutual-TLS users from the issued identities.
-export { DEFAULT_BROKER_PUBLISH_EXTRA, natsAuthConfig, natsPermissionsFor } from "./nats/nats-auth.js";
+export {
+  DEFAULT_BROKER_PUBLISH_EXTRA,
+  natsAuthConfig,
+  natsPermissionsFor,
+  natsUsers,
+  natsUsersConfig,
+} from "./nats/nats-auth.js";
+export type { CoreCluster, CoreClusterOptions, LeafNodeOptions } from "./nats/nats-cluster.js";
+// The federation's core cluster and agencies' leaf nodes, from deploy/nats's example configs.
+export { freePorts, renderExample, startCoreCluster, startLeafNode } from "./nats/nats-cluster.js";
+// The NATS users of a federation from the CA's ledger (xbus nats config).
+export { type NatsLedgerConfig, natsConfigFromLedger } from "./nats/nats-ledger-config.js";
 export type { NatsServerOptions } from "./nats/nats-server.js";
 export { findNatsServer, NatsServer, NatsServerNotFoundError } from "./nats/nats-server.js";
+export { makePrivateDir, makePrivateFile, writeDevJson } from "./private-files.js";

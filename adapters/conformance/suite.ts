@@ -1,3 +1,4 @@
+import { generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
 import {
   clone,
   create,
@@ -13,6 +14,7 @@ import { type Client, Metadata, type ServiceError, status } from "@grpc/grpc-js"
 import type { Catalogue, CatalogueService } from "../../core/contract/index.js";
 import { isAgencyName, parseServiceName } from "../../core/contract/index.js";
 import { retainFields } from "../../core/minimise/index.js";
+import { RouteMetadata, signRoute } from "../../core/signing/index.js";
 import {
   AdapterFetchRequestSchema,
   type AdapterFetchResponse,
@@ -39,6 +41,13 @@ export interface ConformanceOptions {
   /** A grpc-js client connected to the adapter (mutual TLS with a certificate the adapter accepts). */
   client: Client;
   catalogue: Catalogue;
+  /**
+   * An Ed25519 private key the adapter trusts as a broker's route-signing key (one of its broker keys):
+   * the kit signs each request's route with it, as a broker would, and checks that calls without a valid
+   * route are refused. An integrator lists a test key's public half in the adapter's test deployment;
+   * against `xbus dev`, the dev broker's key (dev.json `broker_signing_key`).
+   */
+  routeKey: KeyObject;
   /** A subject with a record in every service; otherwise each service's Describe sample_subject_id. */
   subject?: string | undefined;
   /** A subject no agency holds. Default `00000000000`: citizenship IDs never start with 0. */
@@ -75,19 +84,45 @@ export async function runConformance(o: ConformanceOptions): Promise<CheckResult
     o.onResult?.(r);
     return r.pass;
   };
-  /** `deadline` null sends none. */
-  const fetch = (
+  /**
+   * A Fetch as a connector sends it: the request's bytes with the broker's route for them (`route`:
+   * how to sign it, or null for none). `deadline` null sends no gRPC deadline (the route still has one).
+   */
+  const fetch = async (
     req: MessageInitShape<typeof AdapterFetchRequestSchema>,
     deadline: number | null = Date.now() + timeout,
-  ) =>
-    unary(
+    route: RouteSigning | null = {},
+  ) => {
+    const body = toBinary(
+      AdapterFetchRequestSchema,
+      create(AdapterFetchRequestSchema, {
+        ...req,
+        exchangeId: `${req.exchangeId}-${randomBytes(6).toString("hex")}`,
+      }),
+    );
+    const metadata = new Metadata();
+    if (route) {
+      const decoded = fromBinary(AdapterFetchRequestSchema, body);
+      const deadlineMs = route.deadlineMs ?? deadline ?? Date.now() + timeout;
+      const signature = await signRoute(route.key ?? o.routeKey, {
+        exchangeId: decoded.exchangeId,
+        subject: `xbus.svc.${decoded.service}`,
+        deadlineMs,
+        body: route.body?.(decoded) ?? body,
+      });
+      metadata.set(RouteMetadata.signature, signature);
+      metadata.set(RouteMetadata.deadline, String(deadlineMs));
+    }
+    return unary(
       o.client,
       "/xbus.v1.Adapter/Fetch",
-      toBinary(AdapterFetchRequestSchema, create(AdapterFetchRequestSchema, req)),
+      body,
       (b) => fromBinary(AdapterFetchResponseSchema, b),
       deadline,
       timeout,
+      metadata,
     );
+  };
 
   let described: DescribeResponse | undefined;
   await check("describe", async () => {
@@ -229,6 +264,50 @@ export async function runConformance(o: ConformanceOptions): Promise<CheckResult
       return "a Fetch without a deadline is refused";
     });
 
+    await check(`route ${service}`, async () => {
+      // A connector's certificate alone must unlock nothing: only the route a broker signed for this
+      // very request, before its deadline, by a key the adapter trusts.
+      const req = {
+        exchangeId: "conformance-route",
+        service,
+        subjectId: sample || unknownSubject,
+        purpose: PURPOSE,
+        fields: allFields,
+      };
+      const cases: [string, RouteSigning | null, number[]][] = [
+        ["no route", null, [status.PERMISSION_DENIED]],
+        [
+          "a route for another request (body hash differs)",
+          {
+            body: (r) =>
+              toBinary(AdapterFetchRequestSchema, {
+                ...r,
+                subjectId: unknownSubject === r.subjectId ? "10000000001" : unknownSubject,
+              }),
+          },
+          [status.PERMISSION_DENIED],
+        ],
+        [
+          "a route past its deadline",
+          { deadlineMs: Date.now() - 1000 },
+          [status.PERMISSION_DENIED, status.DEADLINE_EXCEEDED],
+        ],
+        ["a route signed by an untrusted key", { key: untrusted() }, [status.PERMISSION_DENIED]],
+      ];
+      const bad: string[] = [];
+      for (const [what, route, codes] of cases) {
+        const err = await fetch(req, Date.now() + timeout, route).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        const code = codeOf(err);
+        if (code === undefined || !codes.includes(code))
+          bad.push(`${what}: ${err === undefined ? "answered a record" : describeError(err)}`);
+      }
+      if (bad.length > 0) throw new CheckFailed(`expected a refusal for ${bad.join("; ")}`);
+      return `refused ${cases.map(([w]) => w).join(", ")}`;
+    });
+
     await check(`malformed ${service}`, async () => {
       const base = {
         exchangeId: "conformance-malformed",
@@ -256,6 +335,21 @@ export async function runConformance(o: ConformanceOptions): Promise<CheckResult
     });
   }
   return results;
+}
+
+/** How the kit signs a route: by default the request's own bytes with `routeKey`, until the call's deadline. */
+interface RouteSigning {
+  key?: KeyObject;
+  deadlineMs?: number;
+  /** Sign the route over these bytes instead of the request's. */
+  body?: (req: ReturnType<typeof fromBinary<typeof AdapterFetchRequestSchema>>) => Uint8Array;
+}
+
+let untrustedKey: KeyObject | undefined;
+/** A key no adapter trusts: made once per process. */
+function untrusted(): KeyObject {
+  untrustedKey ??= generateKeyPairSync("ed25519").privateKey;
+  return untrustedKey;
 }
 
 function decode(res: AdapterFetchResponse, type: DescMessage) {
@@ -307,6 +401,7 @@ function unary<T>(
   parse: (b: Buffer) => T,
   deadline: number | null,
   guardMs: number,
+  metadata: Metadata = new Metadata(),
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const call = client.makeUnaryRequest(
@@ -314,7 +409,7 @@ function unary<T>(
       (b: Uint8Array) => Buffer.from(b),
       (b: Buffer) => parse(b),
       body,
-      new Metadata(),
+      metadata,
       deadline === null ? {} : { deadline },
       (err: ServiceError | null, value?: T) => {
         clearTimeout(guard);

@@ -1,8 +1,11 @@
+import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import { parseWorkloadId, spiffeIdsFromSubjectAltName } from "../../core/contract/index.js";
 import type { Logger } from "../../core/index.js";
 import { isReason, Reason, XbusError } from "../../core/index.js";
 import { callEncoded, createServiceClient } from "../../core/rpc/index.js";
+import { RouteMetadata } from "../../core/signing/index.js";
 import type { Telemetry } from "../../core/telemetry/index.js";
 import { Adapter, type AdapterFetchRequest } from "../../proto/gen/xbus/v1/adapter_pb.js";
 import type { AdapterDefinition } from "../sdk/adapter.js";
@@ -14,13 +17,27 @@ import { adapterHandlers } from "../sdk/adapter.js";
  * XbusError.
  */
 export interface AdapterTarget {
-  /**
-   * `traceparent` is passed on as W3C trace context (gRPC metadata, or the SDK's FetchContext): the
-   * adapter's span becomes a child of the connector's. `encoded` is `req` exactly as the broker signed
-   * it: a gRPC target sends those bytes rather than encoding `req` again.
-   */
-  fetch(req: AdapterFetchRequest, deadline: Date, traceparent?: string, encoded?: Uint8Array): Promise<Any>;
+  fetch(req: AdapterFetchRequest, call: TargetCall): Promise<Any>;
   close(): void;
+}
+
+/** What the connector hands an adapter besides the request. */
+export interface TargetCall {
+  /** The route's deadline, as the broker signed it. */
+  deadline: Date;
+  /**
+   * Passed on as W3C trace context (gRPC metadata, or the SDK's FetchContext): the adapter's span becomes
+   * a child of the connector's.
+   */
+  traceparent?: string | undefined;
+  /** `req` exactly as the broker signed it: a gRPC target sends those bytes rather than encoding `req` again. */
+  encoded?: Uint8Array | undefined;
+  /**
+   * The broker's route signature as the connector received it (NATS header `Xbus-Broker-Signature`): a
+   * gRPC target passes it on with the deadline (README, "The adapter's side of a route"), so the adapter
+   * serves only what a broker decided and logged, whoever holds a connector's key.
+   */
+  routeSignature?: string | undefined;
 }
 
 export interface GrpcTargetOptions {
@@ -29,13 +46,56 @@ export interface GrpcTargetOptions {
   tls: { ca: string; cert: string; key: string };
   /** Name in the adapter's certificate, when it differs from the host in `address`. */
   serverName?: string;
+  /**
+   * The adapter's certificate must carry `spiffe://<trustDomain>/agency/<agency>/adapter/<name>`: a server
+   * of another agency (or any other federation server) with the adapter's host name is refused at the
+   * handshake, so the connector never hands it a route or a citizen ID.
+   */
+  agency: string;
+  trustDomain: string;
+  /** Hears each refused adapter certificate (a warning naming what it was): the consumer only sees PROVIDER_UNAVAILABLE. */
+  logger?: Logger;
+}
+
+/**
+ * The host name check Node would make, then the SPIFFE ID check: the peer is an adapter of `agency`.
+ * Returned, not thrown (tls.checkServerIdentity's contract); the handshake fails with it.
+ */
+export function adapterIdentityCheck(
+  agency: string,
+  trustDomain: string,
+  logger?: Logger,
+): (host: string, cert: PeerCertificate) => Error | undefined {
+  const refuse = (why: Error) => {
+    logger?.warn({ err: why }, "the adapter's certificate was refused; no request goes to it");
+    return why;
+  };
+  return (host, cert) => {
+    const hostError = checkServerIdentity(host, cert);
+    if (hostError) return refuse(hostError);
+    const ids = spiffeIdsFromSubjectAltName(cert.subjectaltname);
+    let id: ReturnType<typeof parseWorkloadId> | undefined;
+    try {
+      id = ids.length === 1 ? parseWorkloadId(ids[0] as string) : undefined;
+    } catch {
+      id = undefined;
+    }
+    if (id?.role === "adapter" && id.agency === agency && id.trustDomain === trustDomain) return undefined;
+    return refuse(
+      new Error(
+        `the server at ${host} is ${id ? id.uri : "no workload"}, not an adapter of agency ${agency} (spiffe://${trustDomain}/agency/${agency}/adapter/<name>)`,
+      ),
+    );
+  };
 }
 
 export function grpcTarget(o: GrpcTargetOptions): AdapterTarget {
   const client = createServiceClient(
     Adapter,
     o.address,
-    credentials.createSsl(Buffer.from(o.tls.ca), Buffer.from(o.tls.key), Buffer.from(o.tls.cert)),
+    credentials.createSsl(Buffer.from(o.tls.ca), Buffer.from(o.tls.key), Buffer.from(o.tls.cert), {
+      checkServerIdentity: adapterIdentityCheck(o.agency, o.trustDomain, o.logger),
+    }),
     {
       // The channel reconnects by itself when the adapter restarts; keep the
       // wait short so an agency's restart costs seconds, not minutes.
@@ -46,10 +106,14 @@ export function grpcTarget(o: GrpcTargetOptions): AdapterTarget {
     },
   );
   return {
-    async fetch(req, deadline, traceparent, encoded) {
+    async fetch(req, { deadline, traceparent, encoded, routeSignature }) {
       try {
         const metadata = new Metadata();
         if (traceparent) metadata.set("traceparent", traceparent);
+        if (routeSignature) {
+          metadata.set(RouteMetadata.signature, routeSignature);
+          metadata.set(RouteMetadata.deadline, String(deadline.getTime()));
+        }
         const res = encoded
           ? await callEncoded(client, Adapter.method.fetch, encoded, { deadline, metadata })
           : await client.fetch(req, { deadline, metadata });
@@ -88,10 +152,10 @@ export function replaceableTarget(first: AdapterTarget): ReplaceableTarget {
     if (t.calls === 0) t.target.close();
   };
   return {
-    fetch(req, deadline, traceparent, encoded) {
+    fetch(req, call) {
       const t = now;
       t.calls++;
-      return t.target.fetch(req, deadline, traceparent, encoded).finally(() => {
+      return t.target.fetch(req, call).finally(() => {
         if (--t.calls === 0 && t.replaced) t.target.close();
       });
     },
@@ -111,7 +175,8 @@ export function inProcessTarget(
 ): AdapterTarget {
   const handlers = adapterHandlers(def, { telemetry });
   return {
-    async fetch(req, deadline, traceparent) {
+    // In process the connector's own route check is the adapter's: nothing else can call it.
+    async fetch(req, { deadline, traceparent }) {
       const res = await handlers.fetch(req, { deadline, logger, traceparent });
       if (!res.record) throw new XbusError("PROVIDER_BAD_RECORD", "the adapter answered without a record");
       return res.record as Any;

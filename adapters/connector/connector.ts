@@ -32,6 +32,7 @@ import {
   RouteReplySchema,
 } from "../../proto/gen/xbus/v1/route_pb.js";
 import { type AdapterTarget, replaceableTarget } from "./adapter-target.js";
+import { createReplayCache } from "./replay-cache.js";
 
 export interface ConnectorOptions {
   nats: NatsConnection;
@@ -41,6 +42,8 @@ export interface ConnectorOptions {
   brokerKeys: readonly KeyObject[];
   /** Requests handled at once before new ones get PROVIDER_BUSY. Default 256. */
   maxInFlight?: number;
+  /** Routes remembered until their deadlines, so none is served twice (replay-cache.ts). Default 200 000. */
+  maxRoutesRemembered?: number;
   /** Signs every record returned (createReplySigner with the connector's certificate). */
   signer?: ReplySigner;
   logger: Logger;
@@ -102,6 +105,7 @@ export function startConnector(o: ConnectorOptions): Connector {
   const pending = new Set<Promise<void>>();
   const log = o.logger;
   const verifyRoute = createRouteVerifier(o.brokerKeys);
+  const served = createReplayCache(o.maxRoutesRemembered);
   const target = replaceableTarget(o.target);
   let signer = o.signer;
 
@@ -117,6 +121,7 @@ export function startConnector(o: ConnectorOptions): Connector {
     );
   const replyRecord = async (msg: Msg, record: Any, exchangeId: string) => {
     let providerSignature: MessageInitShape<typeof ProviderSignatureSchema> | undefined;
+    let signerCertificate: Uint8Array | undefined;
     // One signer for the whole reply: a renewal while it is being signed must not pair the new
     // certificate's name with the old delegated key, or the other way round.
     const s = signer;
@@ -130,8 +135,16 @@ export function startConnector(o: ConnectorOptions): Connector {
         delegatedKey: s.delegatedKey,
         delegation: s.delegation,
       };
+      signerCertificate = s.certificate;
     }
-    respond(msg, create(RouteReplySchema, { result: { case: "record", value: record }, providerSignature }));
+    respond(
+      msg,
+      create(RouteReplySchema, {
+        result: { case: "record", value: record },
+        providerSignature,
+        ...(signerCertificate ? { signerCertificate } : {}),
+      }),
+    );
   };
 
   const handle = async (msg: Msg): Promise<void> => {
@@ -165,22 +178,34 @@ export function startConnector(o: ConnectorOptions): Connector {
       if (!Number.isFinite(deadlineMs) || deadlineMs <= Date.now()) {
         throw new XbusError("DEADLINE_EXCEEDED", "the request's deadline has passed");
       }
+      const admitted = served.admit(exchangeId, deadlineMs);
+      if (admitted === "replayed")
+        throw new XbusError("ROUTE_REPLAYED", "this route was served already; a route is served once");
+      if (admitted === "full")
+        throw new XbusError(
+          "PROVIDER_BUSY",
+          `the ${o.agency} connector remembers too many routes to take more`,
+        );
       const req = fromBinary(AdapterFetchRequestSchema, msg.data);
       const name = parseServiceName(req.service);
       if (name.agency !== o.agency || serviceSubject(name) !== msg.subject || req.exchangeId !== exchangeId) {
         throw new XbusError("WRONG_AGENCY", "the request does not match the subject it came on");
       }
       service = name.full;
-      const record = await target.fetch(
-        req,
-        new Date(deadlineMs),
-        span ? traceparentOf(span) : traceparent,
-        msg.data,
-      );
+      const record = await target.fetch(req, {
+        deadline: new Date(deadlineMs),
+        traceparent: span ? traceparentOf(span) : traceparent,
+        encoded: msg.data,
+        routeSignature: signature,
+      });
       await replyRecord(msg, record, exchangeId);
     } catch (err) {
       const xe = XbusError.from(err);
-      if (xe.reason === "BAD_ROUTE_SIGNATURE" || xe.reason === "WRONG_AGENCY")
+      if (
+        xe.reason === "BAD_ROUTE_SIGNATURE" ||
+        xe.reason === "WRONG_AGENCY" ||
+        xe.reason === "ROUTE_REPLAYED"
+      )
         rlog().warn({ reason: xe.reason, subject: msg.subject }, "request refused");
       else if (xe.code === 13) rlog().error({ reason: xe.reason, err: xe.cause ?? xe }, "request failed");
       status = xe.reason;

@@ -1,8 +1,10 @@
-import { create } from "@bufbuild/protobuf";
+import { generateKeyPairSync } from "node:crypto";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createCa, issueCertificate } from "../../certs/index.js";
 import { silentLogger, XbusError } from "../../core/index.js";
+import { signRoute } from "../../core/signing/index.js";
 import { CitizenRecordSchema } from "../../proto/gen/agencies/dcrc/v1/citizen_pb.js";
 import { AdapterFetchRequestSchema } from "../../proto/gen/xbus/v1/adapter_pb.js";
 import { type AdapterDefinition, type AdapterServer, recordService, serveAdapter } from "../sdk/index.js";
@@ -26,6 +28,7 @@ const connectorCert = issueCertificate(ca, {
   commonName: "dcrc connector",
   usage: "client",
 });
+const broker = generateKeyPairSync("ed25519");
 const seen: (string | undefined)[] = [];
 /** While set, the adapter holds its answers: to keep calls in flight. */
 let held: Promise<void> | undefined;
@@ -44,6 +47,7 @@ const serve = (listen: string) =>
     listen,
     tls: { ca: ca.certPem, cert: adapterCert.certPem, key: adapterCert.keyPem },
     trustDomain: "gov.bt",
+    brokerKeys: [broker.publicKey],
     logger: silentLogger,
   });
 
@@ -53,6 +57,8 @@ beforeAll(async () => {
   adapter = await serve("localhost:0");
   target = grpcTarget({
     address: `localhost:${adapter.port}`,
+    agency: "dcrc",
+    trustDomain: "gov.bt",
     tls: { ca: ca.certPem, cert: connectorCert.certPem, key: connectorCert.keyPem },
   });
 });
@@ -69,8 +75,20 @@ const request = create(AdapterFetchRequestSchema, {
   purpose: "identity-verification",
   fields: ["name"],
 });
+/** The call as a connector makes it: the request's bytes and the route the broker signed for them. */
+async function routed(ms: number, traceparent?: string) {
+  const encoded = toBinary(AdapterFetchRequestSchema, request);
+  const deadlineMs = Date.now() + ms;
+  const routeSignature = await signRoute(broker.privateKey, {
+    exchangeId: request.exchangeId,
+    subject: `xbus.svc.${request.service}`,
+    deadlineMs,
+    body: encoded,
+  });
+  return { deadline: new Date(deadlineMs), traceparent, encoded, routeSignature };
+}
 const fetchName = async () =>
-  anyUnpack(await target.fetch(request, new Date(Date.now() + 5000), TRACE), CitizenRecordSchema)?.name;
+  anyUnpack(await target.fetch(request, await routed(5000, TRACE)), CitizenRecordSchema)?.name;
 
 it("passes the trace context to the handler", async () => {
   expect(await fetchName()).toBe("Karma Dorji");
@@ -103,6 +121,8 @@ it("hands new calls to a replacing client and closes the old one once its calls 
   const counted = (cert: { certPem: string; keyPem: string }) => {
     const t = grpcTarget({
       address: `localhost:${adapter.port}`,
+      agency: "dcrc",
+      trustDomain: "gov.bt",
       tls: { ca: ca.certPem, cert: cert.certPem, key: cert.keyPem },
     });
     const c = {
@@ -125,7 +145,7 @@ it("hands new calls to a replacing client and closes the old one once its calls 
   const renewed = counted(renewedCert);
   const replaceable = replaceableTarget(old.target);
   const name = async () =>
-    anyUnpack(await replaceable.fetch(request, new Date(Date.now() + 10_000)), CitizenRecordSchema)?.name;
+    anyUnpack(await replaceable.fetch(request, await routed(10_000)), CitizenRecordSchema)?.name;
 
   let release = () => {};
   held = new Promise<void>((r) => {

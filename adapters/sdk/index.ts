@@ -15,4 +15,5 @@ export {
   type RecordServiceOptions,
   recordService,
 } from "./adapter.js";
+export { createRouteCheck, type RouteCheck } from "./route-check.js";
 export { type AdapterServer, type ServeAdapterOptions, serveAdapter } from "./serve.js";

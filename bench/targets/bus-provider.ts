@@ -42,6 +42,7 @@ serveProvider<BusProviderConfig>(async (c) => {
   const ca = readFileSync(c.caPath, "utf8");
   const cert = readFileSync(c.connector.certPath, "utf8");
   const key = readFileSync(c.connector.keyPath, "utf8");
+  const brokerKey = createPublicKey(readFileSync(c.brokerKeyPath));
   let adapter: AdapterServer | undefined;
   if (c.mode === "bridged") {
     if (!c.adapter) throw new Error("bench provider: bridged needs the adapter's certificate");
@@ -52,6 +53,7 @@ serveProvider<BusProviderConfig>(async (c) => {
         key: readFileSync(c.adapter.keyPath, "utf8"),
       },
       trustDomain: c.trustDomain,
+      brokerKeys: [brokerKey],
       logger: logger.child({ component: "adapter" }),
       telemetry,
     });
@@ -68,9 +70,14 @@ serveProvider<BusProviderConfig>(async (c) => {
     nats: nc,
     agency: def.agency,
     target: adapter
-      ? grpcTarget({ address: `localhost:${adapter.port}`, tls: { ca, cert, key } })
+      ? grpcTarget({
+          address: `localhost:${adapter.port}`,
+          agency: def.agency,
+          trustDomain: c.trustDomain,
+          tls: { ca, cert, key },
+        })
       : inProcessTarget(def, logger.child({ component: "adapter" }), telemetry),
-    brokerKeys: [createPublicKey(readFileSync(c.brokerKeyPath))],
+    brokerKeys: [brokerKey],
     signer: createReplySigner(cert, createPrivateKey(key)),
     logger: logger.child({ component: "connector" }),
     telemetry,

@@ -1,4 +1,5 @@
 import { parseWorkloadId } from "../../core/contract/index.js";
+import type { ExchangeRecord } from "../../proto/gen/xbus/v1/log_pb.js";
 import type { IndexedEntry, LogIndexReader } from "../indexer/log-index.js";
 import { recordJson } from "../review/record-json.js";
 
@@ -26,6 +27,17 @@ export interface AccessRow {
   fields_withheld: string[];
   consent_id: string | null;
   leaf_hash: string;
+  /**
+   * Delayed disclosure: when a covert exchange became visible here (ms since the epoch), and the legal
+   * order it was made under; null for an exchange shown at once.
+   */
+  disclosed_at: number | null;
+  legal_order_ref: string | null;
+}
+
+/** Whether the citizen view may show this record at `now`: not while its delayed disclosure runs. */
+export function disclosed(r: ExchangeRecord, now: number): boolean {
+  return Number(r.discloseAfter) <= now;
 }
 
 /** The most rows one citizen's page lists; a citizen with more sees the newest and the count says so. */
@@ -66,5 +78,7 @@ export function accessRow(
     fields_withheld: [...r.fieldsWithheld],
     consent_id: r.consentId === "" ? null : r.consentId,
     leaf_hash: index.tree.leafHash(e.index).toString("hex"),
+    disclosed_at: r.discloseAfter > 0n ? Number(r.discloseAfter) : null,
+    legal_order_ref: r.discloseAfter > 0n && r.legalOrderRef !== "" ? r.legalOrderRef : null,
   };
 }

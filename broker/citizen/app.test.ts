@@ -3,7 +3,7 @@ import { afterAll, expect, it } from "vitest";
 import { Decision } from "../../proto/gen/xbus/v1/log_pb.js";
 import { writeTestLogIndex } from "../../test/helpers/log-index.js";
 import { subjectRef } from "../log/subject-ref.js";
-import { createCitizenApp } from "./app.js";
+import { type CitizenAppOptions, createCitizenApp } from "./app.js";
 import type { OidcSignIn } from "./oidc-sign-in.js";
 
 // The citizen app's own rules, with a stand-in issuer: the session is the only source of the subject,
@@ -35,7 +35,7 @@ const signIn: OidcSignIn = {
   }),
   finish: async (url) => url.searchParams.get("code") ?? "",
 };
-const app = (secure = false) =>
+const app = (secure = false, extra: Partial<CitizenAppOptions> = {}) =>
   createCitizenApp({
     index: log.reader,
     logPublicKey: log.publicKey,
@@ -46,6 +46,7 @@ const app = (secure = false) =>
     signIn,
     cookieSecret: randomBytes(32).toString("base64url"),
     secure,
+    ...extra,
   });
 
 /** The `name=value` of a Set-Cookie header, for the next request's Cookie header. */
@@ -129,4 +130,41 @@ it("sets HttpOnly, SameSite=Lax cookies, Secure when served over TLS", async () 
     expect(header).toMatch(/SameSite=Lax/);
     expect(/Secure/.test(header)).toBe(secure);
   }
+});
+
+it("lets a citizen turn portal notices on and off for themselves only, as JSON only", async () => {
+  const enabled = new Set<string>();
+  const notifications = {
+    enabled: (ref: string) => enabled.has(ref),
+    set: (ref: string, on: boolean) => void (on ? enabled.add(ref) : enabled.delete(ref)),
+    progress: () => undefined,
+    saveProgress: () => {},
+    close: () => {},
+  };
+  const plain = app();
+  const none = await signedIn(plain, ALICE);
+  const off = await plain.request("/citizen/api/notifications", { headers: { cookie: none.session } });
+  expect(await off.json()).toEqual({ available: false, enabled: false });
+
+  const a = app(false, { notifications });
+  const { session } = await signedIn(a, ALICE);
+  const put = (body: string, type = "application/json", origin = "http://localhost") =>
+    a.request("/citizen/api/notifications", {
+      method: "PUT",
+      headers: { cookie: session, "content-type": type, origin },
+      body,
+    });
+  // What a form on another site can send is refused as CSRF; a type a form cannot send, as not JSON.
+  expect((await put('{"enabled":true}', "text/plain", "http://evil.example")).status).toBe(403);
+  expect((await put("enabled=true", "application/x-www-form-urlencoded", "http://evil.example")).status).toBe(
+    403,
+  );
+  expect((await put('{"enabled":true}', "text/plain")).status).toBe(415);
+  expect((await put('{"enabled":"yes"}')).status).toBe(400);
+  expect((await put('{"enabled":true}')).status).toBe(200);
+  expect([...enabled]).toEqual([subjectRef(SECRET, ALICE)]);
+  const got = await a.request("/citizen/api/notifications", { headers: { cookie: session } });
+  expect(await got.json()).toEqual({ available: true, enabled: true });
+  expect((await put('{"enabled":false}')).status).toBe(200);
+  expect(enabled.size).toBe(0);
 });

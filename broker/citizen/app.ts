@@ -10,7 +10,8 @@ import type { LogIndexReader } from "../indexer/log-index.js";
 import { subjectRef } from "../log/subject-ref.js";
 import { httpError, noSuchRoute, reviewErrorHandler } from "../review/http-errors.js";
 import { uiDirCandidates } from "../review/ui-assets.js";
-import { type AccessRow, accessRow, MAX_ROWS, type PurposeText } from "./access-rows.js";
+import { type AccessRow, accessRow, disclosed, MAX_ROWS, type PurposeText } from "./access-rows.js";
+import type { NotifyStore } from "./notify-store.js";
 import type { OidcSignIn, PendingSignIn } from "./oidc-sign-in.js";
 import { ExpiringStore } from "./sessions.js";
 
@@ -27,6 +28,16 @@ export interface CitizenAppOptions {
   /** Mark cookies Secure: the page is served over TLS. */
   secure: boolean;
   logger?: Logger;
+  /**
+   * The clock delayed disclosure is judged by (ms since the epoch); default Date.now. Tests move it
+   * past an embargo's end to see the exchange appear.
+   */
+  now?: () => number;
+  /**
+   * Citizens who asked their portal to tell them of new accesses (notifier.ts); absent when no portal
+   * is configured to be told, and the page offers no such choice.
+   */
+  notifications?: NotifyStore;
 }
 
 const SESSION = "xbus_citizen";
@@ -76,13 +87,16 @@ export function createCitizenApp(o: CitizenAppOptions): Hono {
       public_key: publicKey,
     };
   };
+  const now = o.now ?? Date.now;
   const rowsOf = (subjectId: string): AccessRow[] => {
     const purposes = o.purposes();
+    const at = now();
     return (
       o.index
-        // One past the bound, so `truncated` is said only when there are more.
-        .exchanges({ subjectRef: subjectRef(o.logSecret, subjectId), limit: MAX_ROWS + 1 })
-        .flatMap((e) => accessRow(o.index, e, purposes) ?? [])
+        // One past the bound, so `truncated` is said only when there are more. An embargoed exchange
+        // is left out by the query, and checked again on its decoded record.
+        .exchanges({ subjectRef: subjectRef(o.logSecret, subjectId), visibleAt: at, limit: MAX_ROWS + 1 })
+        .flatMap((e) => (e.record && disclosed(e.record, at) ? (accessRow(o.index, e, purposes) ?? []) : []))
     );
   };
   const proofOf = (row: AccessRow, size: number) =>
@@ -177,6 +191,24 @@ export function createCitizenApp(o: CitizenAppOptions): Hono {
       if (!proof)
         throw httpError(409, "this exchange is not yet in a signed tree head: try again in a few seconds");
       return c.json({ ...proof, tree_head: head });
+    })
+    .get("/citizen/api/notifications", (c) => {
+      const ref = subjectRef(o.logSecret, c.get("subjectId"));
+      return c.json({
+        available: o.notifications !== undefined,
+        enabled: o.notifications?.enabled(ref) ?? false,
+      });
+    })
+    // JSON only: a form from another site cannot send it, and a script there would need CORS, which is never granted.
+    .put("/citizen/api/notifications", async (c) => {
+      if (!o.notifications) throw httpError(404, "no portal is configured to tell citizens of new accesses");
+      if (c.req.header("content-type")?.split(";")[0]?.trim() !== "application/json")
+        throw httpError(415, 'send {"enabled": true|false} as application/json');
+      const body: unknown = await c.req.json().catch(() => undefined);
+      const enabled = (body as { enabled?: unknown } | undefined)?.enabled;
+      if (typeof enabled !== "boolean") throw httpError(400, "enabled must be true or false");
+      o.notifications.set(subjectRef(o.logSecret, c.get("subjectId")), enabled, now());
+      return c.json({ available: true, enabled });
     })
     .get("/citizen/api/export", (c) => {
       const head = treeHead();

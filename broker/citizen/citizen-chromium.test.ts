@@ -4,6 +4,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { scholarshipApplication } from "../../adapters/examples/journeys/scholarship.js";
 import type { DevCitizenUser } from "../../stack/index.js";
 import { launchChromium, pageCspViolations, type TestBrowser } from "../../test/helpers/chromium.js";
+import { headCovering, signIn as signInAs } from "../../test/helpers/citizen-page.js";
 import { deadline, failure, startTestStack, type TestStack } from "../../test/helpers/stack.js";
 
 // "Who read my data" in real Chromium: sign-in through the dev OpenID provider's own login form, the
@@ -41,24 +42,14 @@ beforeAll(async () => {
   await deniedAttempt(first.subject_id);
   await deniedAttempt(second.subject_id);
   // Every exchange in a signed head, so each row has a proof.
-  for (let i = 0; stack.index?.latestTreeHead()?.treeSize !== stack.outcomes.length; i++) {
-    if (i > 200) throw new Error("the log signed no tree head over every exchange in 20 s");
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await headCovering(stack, stack.outcomes.length);
 }, 120_000);
 afterAll(async () => {
   await browser?.close();
   await stack?.close();
 });
 
-async function signIn(page: Page, user: DevCitizenUser) {
-  await page.goto(stack.citizen?.url ?? "");
-  await page.locator("#sign-in").click();
-  await page.locator("#username").fill(user.username);
-  await page.locator("#password").fill(user.password);
-  await page.locator("button[type=submit]").click();
-  await page.locator("#count").waitFor();
-}
+const signIn = (page: Page, user: DevCitizenUser) => signInAs(page, stack, user);
 
 const rowIds = (page: Page) =>
   page

@@ -1,10 +1,12 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../../core/index.js";
 import { UUID_PATTERN } from "../../core/index.js";
 import type { ConsentRecord as PolicyConsent } from "../../policies/index.js";
 import { type ConsentRecord, ConsentRecordSchema } from "../../proto/gen/xbus/v1/consent_pb.js";
+import { checkStream, type StreamSpec } from "../log/stream-settings.js";
 
 /**
  * Consents live in a JetStream key-value bucket (the truth, shared by every
@@ -28,7 +30,40 @@ export interface ConsentStoreOptions {
   nc: NatsConnection;
   /** Bucket name. Default `xbus_consents`. */
   bucket?: string;
+  /** The bucket's replicas: 1 on one machine, 3 in a cluster. A bucket with another number is refused. */
+  replicas?: number;
   logger: Logger;
+}
+
+export const CONSENT_BUCKET = "xbus_consents";
+/** Versions of a consent the bucket keeps (a revocation is a new version). */
+const HISTORY = 5;
+
+/** The settings of the consent bucket's stream that matter (the rest are nats.js's KV defaults). */
+export function consentBucketSpec(bucket = CONSENT_BUCKET, replicas = 1): StreamSpec {
+  return { name: `KV_${bucket}`, max_msgs_per_subject: HISTORY, num_replicas: replicas };
+}
+
+/**
+ * Opens the bucket after checking its settings (a difference is refused, named); creates it when it is
+ * missing and this connection may (dev and tests). In a federation `xbus federation init` creates it.
+ */
+export async function openConsentBucket(
+  nc: NatsConnection,
+  bucket = CONSENT_BUCKET,
+  replicas = 1,
+): Promise<KV> {
+  const spec = consentBucketSpec(bucket, replicas);
+  if ((await checkStream(await jetstreamManager(nc), spec)) === "ok") return new Kvm(nc).open(bucket);
+  try {
+    return await new Kvm(nc).create(bucket, { history: HISTORY, replicas });
+  } catch (err) {
+    throw new Error(
+      `the consent bucket ${bucket} does not exist and this NATS identity could not create it ` +
+        `(${err instanceof Error ? err.message : String(err)}): run \`xbus federation init\` with the admin identity`,
+      { cause: err },
+    );
+  }
 }
 
 const KEY_PREFIX = "consent.";
@@ -40,7 +75,7 @@ export function consentKey(id: string): string {
 }
 
 export async function openConsentStore(o: ConsentStoreOptions): Promise<ConsentStore> {
-  const kv: KV = await new Kvm(o.nc).create(o.bucket ?? "xbus_consents", { history: 5 });
+  const kv = await openConsentBucket(o.nc, o.bucket, o.replicas);
   const byId = new Map<string, { pb: ConsentRecord; policy: PolicyConsent }>();
   const bySubject = new Map<string, Set<string>>();
   let seen = 0;

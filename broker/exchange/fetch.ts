@@ -20,13 +20,15 @@ import {
   ReceiptSchema,
 } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { identifyPeer } from "../identity/peer-identity.js";
-import { providerError, type Router } from "../routing/nats-router.js";
+import type { Router } from "../routing/nats-router.js";
+import { providerError } from "../routing/provider-error.js";
 import { validateFetch } from "../validation/validate-request.js";
 import { routingDeadline } from "./deadline.js";
 import { beginExchange } from "./exchange-trace.js";
 import type { ExchangeOutcome, ExchangeRecorder } from "./outcome.js";
 import { policyDenial } from "./policy-denial.js";
 import type { RateLimiter } from "./rate-limiter.js";
+import type { ReplyCheck } from "./reply-check.js";
 
 export interface ExchangeDeps {
   catalogue: Catalogue;
@@ -36,6 +38,8 @@ export interface ExchangeDeps {
   consents: { get(id: string): ConsentRecord | undefined };
   rates: RateLimiter;
   router: Router;
+  /** What a provider's connector signed, checked against its certificate (reply-check.ts). */
+  checkReply: ReplyCheck;
   recorder: ExchangeRecorder;
   trustDomain: string;
   subjectIdPattern: RegExp;
@@ -74,6 +78,8 @@ export async function fetchExchange(
     purpose: req.purpose.slice(0, 64),
     consentId: req.consentId.slice(0, 128),
     requestId: req.requestId.slice(0, 128),
+    legalOrderRef: "",
+    discloseAfter: 0,
     decision: "invalid",
     matchedGrants: [],
     bundleHash: "",
@@ -117,12 +123,17 @@ export async function fetchExchange(
       now: Date.now(),
       consentId: v.consentId,
       consent: v.consentId === "" ? undefined : deps.consents.get(v.consentId),
+      legalOrderRef: v.legalOrderRef,
     });
     outcome.decision = "deny";
     outcome.matchedGrants = decision.matchedGrants;
     outcome.fieldsWithheld = decision.withheld;
+    // Logged as given once it has passed validation, whatever the decision: the order is part of the record.
+    outcome.legalOrderRef = v.legalOrderRef;
     if (!decision.allow) throw policyDenial(decision);
-    deps.rates.take(peer.id.uri, decision.rates);
+    // From here the exchange was allowed under a covert grant, if so: whatever follows stays embargoed.
+    outcome.discloseAfter = decision.discloseAt ?? 0;
+    await deps.rates.take(peer.id.uri, decision.rates);
     outcome.decision = "allow";
 
     const recordType = v.service.recordType;
@@ -137,6 +148,7 @@ export async function fetchExchange(
         consumer: peer.id.uri,
       }),
     );
+    deps.recorder.admit?.();
     t.enter("routing", v.service.service);
     const reply = await deps.router.route({
       service: v.service.service,
@@ -148,7 +160,15 @@ export async function fetchExchange(
       deadlineMs,
       traceparent: t.traceparent(),
     });
-    if (reply.result.case === "error") throw providerError(reply.result.value, v.service.service);
+    if (reply.result.case === "error") {
+      const { error, refusal } = providerError(reply.result.value, v.service.service);
+      if (refusal)
+        deps.logger.warn(
+          { exchange_id: outcome.exchangeId, service: outcome.service, reason: refusal },
+          "the provider's connector refused the broker's route",
+        );
+      throw error;
+    }
     if (
       reply.result.case !== "record" ||
       reply.result.value.typeUrl !== TYPE_URL_PREFIX + recordType.typeName
@@ -158,19 +178,15 @@ export async function fetchExchange(
         `${v.service.service.full} answered with a record of the wrong type`,
       );
     }
-    const signed = reply.providerSignature;
-    let sentSha256: Buffer | undefined;
-    if (signed) {
-      // Cheap to check here; the signature itself is kept for disputes, verified against the connector's certificate.
-      sentSha256 = sha256(reply.result.value.value);
-      if (Buffer.compare(Buffer.from(signed.recordSha256), sentSha256) !== 0) {
-        throw new XbusError(
-          "PROVIDER_BAD_RECORD",
-          `${v.service.service.full} answered with a record its connector did not sign`,
-        );
-      }
-      outcome.providerSignature = signed;
-    }
+    const sentSha256 = sha256(reply.result.value.value);
+    outcome.providerSignature = await deps.checkReply({
+      exchangeId: outcome.exchangeId,
+      service: v.service.service,
+      typeUrl: reply.result.value.typeUrl,
+      recordSha256: sentSha256,
+      signature: reply.providerSignature,
+      certificate: reply.signerCertificate,
+    });
     // Step 7: clear everything policy did not release, whatever the adapter sent. Records that carry
     // nothing else (the SDK cuts them to the released fields) pass as they are, after one wire scan.
     const sent = reply.result.value.value;
@@ -186,8 +202,7 @@ export async function fetchExchange(
     }
     outcome.fieldsReleased = decision.released;
     // A record passed as sent was hashed once already, to check the connector's signature (1–2 ms at 500 KB).
-    outcome.responseHash =
-      recordBytes === sent && sentSha256 ? sentSha256.toString("hex") : sha256Hex(recordBytes);
+    outcome.responseHash = recordBytes === sent ? sentSha256.toString("hex") : sha256Hex(recordBytes);
     outcome.latencyMs = performance.now() - started;
     // Step 8: log, then answer. If the log cannot take it, the consumer gets no record.
     t.enter("log_append");

@@ -17,6 +17,10 @@ export interface ExchangeOutcome {
   purpose: string;
   consentId: string;
   requestId: string;
+  /** The legal order the request named; "" for none. */
+  legalOrderRef?: string;
+  /** Delayed disclosure: ms since the epoch before which the citizen view hides it; 0 for none. */
+  discloseAfter?: number;
   decision: "allow" | "deny" | "invalid" | "error";
   matchedGrants: readonly string[];
   bundleHash: string;
@@ -51,5 +55,10 @@ export interface RecordOptions {
  * allowed exchange, a rejection means the consumer gets no data.
  */
 export interface ExchangeRecorder {
+  /**
+   * Before an exchange is routed: throws LOG_UNAVAILABLE when the log could not
+   * keep this exchange's record should it fail (fail closed).
+   */
+  admit?(): void;
   record(outcome: ExchangeOutcome, options?: RecordOptions): Promise<Receipt | undefined>;
 }

@@ -1,15 +1,34 @@
 import { XbusError } from "../../core/index.js";
 import type { Rate } from "../../policies/index.js";
 
+/** The grants' rates an exchange spends one request of each. */
+export type GrantRates = readonly { readonly grant: string; readonly rate: Rate }[];
+
 /**
- * Token buckets for grants' `rate:`, one per consumer system and grant (a
- * grant names one service, so this is per consumer and service). In memory,
- * per broker: with N brokers a consumer gets at most N times the rate.
+ * Grants' `rate:`, per consumer system and grant (a grant names one service, so
+ * this is per consumer and service): in memory per broker (createRateLimiter),
+ * or federation-wide through a KV bucket (createSharedRateLimiter).
  */
 export interface RateLimiter {
   /** Spends one request of each rate, or none and throws RATE_LIMITED with a retry hint. */
-  take(consumer: string, rates: readonly { readonly grant: string; readonly rate: Rate }[]): void;
+  take(consumer: string, rates: GrantRates): void | Promise<void>;
+}
+
+/**
+ * Token buckets in memory, per broker: with N brokers a consumer gets at most
+ * N times the rate.
+ */
+export interface LocalRateLimiter extends RateLimiter {
+  take(consumer: string, rates: GrantRates): void;
   readonly size: number;
+}
+
+/** RATE_LIMITED naming the grants that are spent, with the time until a request is free again. */
+export function rateLimited(spent: GrantRates, waitMs: number): XbusError {
+  const names = spent.map((r) => `${r.grant} (${r.rate.text})`);
+  return new XbusError("RATE_LIMITED", `over the rate of grant ${names.join(", ")}; retry in ${waitMs} ms`, {
+    retryAfterMs: waitMs,
+  });
 }
 
 export interface RateLimiterOptions {
@@ -25,7 +44,7 @@ interface Bucket {
   rate: string;
 }
 
-export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter {
+export function createRateLimiter(options: RateLimiterOptions = {}): LocalRateLimiter {
   const maxBuckets = options.maxBuckets ?? 10_000;
   const now = options.now ?? Date.now;
   const buckets = new Map<string, Bucket>();
@@ -59,16 +78,11 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
         if (b.tokens < 1)
           waitMs = Math.max(waitMs, Math.ceil(((1 - b.tokens) * r.rate.perMs) / r.rate.count));
       }
-      if (waitMs > 0) {
-        const names = held.filter(({ b }) => b.tokens < 1).map(({ r }) => `${r.grant} (${r.rate.text})`);
-        throw new XbusError(
-          "RATE_LIMITED",
-          `over the rate of grant ${names.join(", ")}; retry in ${waitMs} ms`,
-          {
-            retryAfterMs: waitMs,
-          },
+      if (waitMs > 0)
+        throw rateLimited(
+          held.filter(({ b }) => b.tokens < 1).map(({ r }) => r),
+          waitMs,
         );
-      }
       for (const { b } of held) b.tokens -= 1;
     },
     get size() {

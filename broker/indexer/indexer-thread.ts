@@ -4,8 +4,14 @@ import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node"
 import type { Logger } from "../../core/index.js";
 import type { NatsTlsInForce } from "../../core/nats/index.js";
 import { LOG_STREAM } from "../log/jetstream-log.js";
+import type { SignerRole } from "./head-publisher.js";
 import type { Indexer } from "./indexer.js";
-import type { FromIndexerWorker, IndexerWorkerData, ToIndexerWorker } from "./indexer-worker.js";
+import type {
+  FromIndexerWorker,
+  IndexerWorkerData,
+  SignerSettings,
+  ToIndexerWorker,
+} from "./indexer-worker.js";
 import { LogIndexReader } from "./log-index.js";
 import { startWorker } from "./ts-worker.js";
 
@@ -31,6 +37,11 @@ export interface IndexerWorkerOptions {
   logger: Logger;
   /** Sign a tree head at least this often while entries arrive. Default 1000 ms. */
   treeHeadEveryMs?: number;
+  /**
+   * Publish heads only through the KV lock, under the signer's lease (the log service, README "Log
+   * service"). Without it the worker signs into its index alone.
+   */
+  signer?: SignerSettings;
 }
 
 export interface IndexerThread extends Indexer {
@@ -43,6 +54,13 @@ export interface IndexerThread extends Indexer {
   running(): boolean;
   /** Why the indexer halted (the index and the stream disagree), or undefined while it has not. */
   halted(): string | undefined;
+  /** With a signer: whether this instance signs (`active`) or follows the heads another signs. */
+  role(): SignerRole | undefined;
+  /**
+   * Ends the worker at once, as a crash would: no last round, the lease not given up, its NATS
+   * connection dropped (tests of a standby's takeover). Closes the read-only index.
+   */
+  abort(): Promise<void>;
 }
 
 /** How long stop() waits for the worker to flush and close before terminating it. */
@@ -68,6 +86,7 @@ export async function startIndexerWorker(o: IndexerWorkerOptions): Promise<Index
     logId: o.logId,
     logKeyPem: o.logKey.export({ type: "pkcs8", format: "pem" }).toString(),
     ...(o.treeHeadEveryMs !== undefined && { treeHeadEveryMs: o.treeHeadEveryMs }),
+    ...(o.signer && { signer: o.signer }),
   };
   const worker = startWorker(new URL("./indexer-worker.ts", import.meta.url), {
     workerData,
@@ -76,6 +95,7 @@ export async function startIndexerWorker(o: IndexerWorkerOptions): Promise<Index
   let state: "starting" | "running" | "stopping" | "exited" = "starting";
   let crash: unknown;
   let halted: string | undefined;
+  let role: SignerRole | undefined;
   let ready!: () => void;
   let failed!: (err: Error) => void;
   const started = new Promise<void>((resolve, reject) => {
@@ -95,6 +115,7 @@ export async function startIndexerWorker(o: IndexerWorkerOptions): Promise<Index
     if (m.type === "log") o.logger[m.level](m.fields, m.msg);
     else if (m.type === "crash") crash = m.err;
     else if (m.type === "halted") halted ??= m.reason;
+    else if (m.type === "role") role = m.role;
     else if (m.type === "ready" && state === "starting") {
       state = "running";
       ready();
@@ -134,10 +155,19 @@ export async function startIndexerWorker(o: IndexerWorkerOptions): Promise<Index
     index,
     running: () => state === "running" && halted === undefined,
     halted: () => halted,
+    role: () => role,
     // Still answers after a crash: a lag that keeps growing is what should page someone.
     async lag() {
       const info = await jsm.streams.info(LOG_STREAM);
       return Math.max(0, info.state.last_seq - index.indexedSeq);
+    },
+    abort() {
+      stopped ??= (async () => {
+        state = "stopping";
+        await worker.terminate();
+        index.close();
+      })();
+      return stopped;
     },
     stop() {
       stopped ??= (async () => {

@@ -1,11 +1,14 @@
-import { createPrivateKey } from "node:crypto";
+import { createPrivateKey, createPublicKey } from "node:crypto";
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import { type ConnectionOptions, connect } from "@nats-io/transport-node";
 import { errorFields, type Level, type Logger } from "../../core/index.js";
 import { natsTlsInForce } from "../../core/nats/index.js";
 import type { TlsPem } from "../../core/tls/index.js";
+import { openHeadLock } from "./head-lock.js";
+import { type HeadPublisher, headPublisher, type SignerRole } from "./head-publisher.js";
 import { startIndexer } from "./indexer.js";
 import { LogIndex } from "./log-index.js";
+import { signerLease } from "./signer-lease.js";
 
 /**
  * The indexer's worker thread (started by startIndexerWorker, indexer-thread.ts):
@@ -24,12 +27,23 @@ export interface IndexerWorkerData {
   /** The tree-head signing key, PKCS#8 PEM. */
   logKeyPem: string;
   treeHeadEveryMs?: number;
+  /** Publish heads through the KV lock under a lease (the log service); absent: sign into the index alone. */
+  signer?: SignerSettings;
+}
+
+/** The log service's signer: the KV bucket of the head and lease, this instance's name, the lease's length. */
+export interface SignerSettings {
+  bucket?: string;
+  holder: string;
+  leaseMs: number;
 }
 
 export type FromIndexerWorker =
   | { type: "ready" }
   /** The indexer stopped on its own (the index and the stream disagree); the thread stays up. */
   | { type: "halted"; reason: string }
+  /** This instance became the signer, or stopped being it. */
+  | { type: "role"; role: SignerRole }
   | { type: "log"; level: Level; fields: Record<string, unknown>; msg: string }
   /** Sent just before an uncaught error ends the thread, with what a log line keeps of it. */
   | { type: "crash"; err: unknown };
@@ -64,13 +78,34 @@ void nc.closed().then((err) => {
 
 let index: LogIndex | undefined;
 try {
-  index = new LogIndex(data.indexPath, data.logId, createPrivateKey(data.logKeyPem));
+  const logKey = createPrivateKey(data.logKeyPem);
+  index = new LogIndex(data.indexPath, data.logId, logKey);
   const idx = index;
+  const onHalt = (reason: string) => port.postMessage({ type: "halted", reason } satisfies FromIndexerWorker);
+  let publisher: HeadPublisher | undefined;
+  if (data.signer) {
+    const lock = await openHeadLock({
+      nats: nc,
+      ...(data.signer.bucket !== undefined && { bucket: data.signer.bucket }),
+      logId: data.logId,
+      publicKey: createPublicKey(logKey),
+    });
+    publisher = headPublisher({
+      index: idx,
+      lock,
+      lease: signerLease({ kv: lock.kv, holder: data.signer.holder, leaseMs: data.signer.leaseMs }),
+      logKey,
+      logger: logger.child({ part: "signer" }),
+      onHalt,
+      onRole: (role) => port.postMessage({ type: "role", role } satisfies FromIndexerWorker),
+    });
+  }
   const indexer = await startIndexer({
     nats: nc,
     index: idx,
     logger,
-    onHalt: (reason) => port.postMessage({ type: "halted", reason } satisfies FromIndexerWorker),
+    onHalt,
+    ...(publisher && { publisher }),
     ...(data.treeHeadEveryMs !== undefined && { treeHeadEveryMs: data.treeHeadEveryMs }),
   });
   port.on("message", (m: ToIndexerWorker) => {

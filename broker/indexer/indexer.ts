@@ -2,6 +2,7 @@ import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../../core/index.js";
 import { LOG_STREAM } from "../log/jetstream-log.js";
+import type { HeadPublisher } from "./head-publisher.js";
 import type { LogIndex } from "./log-index.js";
 import { checkResume } from "./resume-check.js";
 
@@ -16,6 +17,11 @@ export interface IndexerOptions {
    * signs nothing more), with a line saying why: what readiness reports.
    */
   onHalt?: (reason: string) => void;
+  /**
+   * Publishes heads through the KV lock (the log service: one signer at a time, heads only ever
+   * extend the last). Without it heads are signed into the index alone (`xbus log reindex`, tests).
+   */
+  publisher?: HeadPublisher;
 }
 
 export interface Indexer {
@@ -82,14 +88,28 @@ export async function startIndexer(o: IndexerOptions): Promise<Indexer> {
   };
   const flushTimer = setInterval(flush, FLUSH_MS);
   let signedSize = o.index.latestTreeHead()?.treeSize ?? -1;
-  const sign = () => {
+  const signLocally = () => {
     if (o.index.treeSize === signedSize) return;
     const head = o.index.signTreeHead();
     signedSize = head.treeSize;
     o.logger.debug({ tree_size: head.treeSize, root_hash: head.rootHash }, "tree head signed");
   };
-  sign();
-  const headTimer = setInterval(sign, o.treeHeadEveryMs ?? 1000);
+  // Rounds through the lock never overlap: a tick while one runs (a slow KV) is skipped, not queued.
+  let round: Promise<void> | undefined;
+  const publisher = o.publisher;
+  const sign = async (): Promise<void> => {
+    if (!publisher) return signLocally();
+    if (round) return round;
+    round = publisher
+      .round()
+      .catch((err: unknown) => o.logger.warn({ err }, "tree-head round failed; retried next round"))
+      .finally(() => {
+        round = undefined;
+      });
+    return round;
+  };
+  await sign();
+  const headTimer = setInterval(() => void sign(), o.treeHeadEveryMs ?? 1000);
   const loop = (async () => {
     for await (const m of messages) {
       batch.push({ seq: m.seq, leaf: m.data });
@@ -105,7 +125,9 @@ export async function startIndexer(o: IndexerOptions): Promise<Indexer> {
       clearInterval(flushTimer);
       clearInterval(headTimer);
       flush();
-      if (!failed) sign();
+      await round;
+      if (!failed) await sign();
+      await publisher?.release();
     },
   };
 }

@@ -1,20 +1,12 @@
-import { type KeyObject, sign } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import { fromBinary } from "@bufbuild/protobuf";
 import Database from "better-sqlite3";
-import { leafHash, treeHeadSignedBytes } from "../../core/log-format/index.js";
+import { leafHash } from "../../core/log-format/index.js";
 import { Decision, type ExchangeRecord, ExchangeRecordSchema } from "../../proto/gen/xbus/v1/log_pb.js";
+import { signHead, type TreeHead } from "./head-signer.js";
 import { MerkleStore } from "./merkle-store.js";
 
-export interface TreeHead {
-  logId: string;
-  treeSize: number;
-  /** Lowercase hex. */
-  rootHash: string;
-  /** Milliseconds since the epoch. */
-  timestamp: number;
-  /** base64 Ed25519 over treeHeadSignedBytes. */
-  signature: string;
-}
+export type { TreeHead } from "./head-signer.js";
 
 export interface IndexedEntry {
   index: number;
@@ -24,6 +16,8 @@ export interface IndexedEntry {
 
 export interface ExchangeFilter {
   consumer?: string;
+  /** Consumers of this agency (a checked agency name: lowercase letters, digits and dashes only). */
+  agency?: string;
   service?: string;
   subjectRef?: string;
   purpose?: string;
@@ -34,7 +28,38 @@ export interface ExchangeFilter {
   to?: number;
   /** Return entries with index below this (paging newest first). */
   before?: number;
+  /**
+   * Only entries a citizen may see at this instant (ms since the epoch): those whose delayed disclosure
+   * (ExchangeRecord.disclose_after) has passed or that have none. Absent: every entry (reviewers).
+   */
+  visibleAt?: number;
   limit: number;
+}
+
+/** How many exchanges of one consumer, with one decision, fell in one bucket of time. */
+export interface ExchangeCount {
+  bucket: number;
+  consumer: string;
+  decision: string;
+  count: number;
+}
+
+/** An entry's subject reference and the end of its delayed disclosure (0: none). */
+export interface Visibility {
+  index: number;
+  subjectRef: string;
+  discloseAfter: number;
+}
+
+/** Embargoed exchanges of one consumer agency that become visible on one UTC day. */
+export interface EmbargoRelease {
+  /** The consumer's SPIFFE ID as logged. */
+  consumer: string;
+  /** How many of its exchanges are still hidden from their citizens and are released that day. */
+  count: number;
+  /** The first and last instant of release among them (ms since the epoch). */
+  first: number;
+  last: number;
 }
 
 /** An exchange's indexed columns only, without decoding its leaf: what the alert rules read. */
@@ -142,6 +167,12 @@ export class LogIndexReader {
       args.push(value);
     };
     eq("consumer", f.consumer);
+    if (f.agency !== undefined) {
+      if (!/^[a-z][a-z0-9-]*$/.test(f.agency)) throw new Error("agency must be an agency name");
+      // `_` and `%` cannot occur in an agency name, so the pattern matches that path segment only.
+      where.push("consumer LIKE ?");
+      args.push(`spiffe://%/agency/${f.agency}/%`);
+    }
     eq("service", f.service);
     eq("subject_ref", f.subjectRef);
     eq("purpose", f.purpose);
@@ -157,6 +188,10 @@ export class LogIndexReader {
     if (f.before !== undefined) {
       where.push("idx < ?");
       args.push(f.before);
+    }
+    if (f.visibleAt !== undefined) {
+      where.push("disclose_after <= ?");
+      args.push(f.visibleAt);
     }
     const sql = `SELECT idx, leaf FROM entries ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY idx DESC LIMIT ?`;
     const rows = this.db.prepare(sql).all(...args, f.limit) as { idx: number; leaf: Buffer }[];
@@ -183,6 +218,58 @@ export class LogIndexReader {
          FROM entries WHERE time >= ? AND time < ? ORDER BY time, idx LIMIT ?`,
       )
       .iterate(from, to, limit) as IterableIterator<ExchangeFact>;
+  }
+
+  /**
+   * What oversight sees of delayed disclosure: the exchanges still hidden from their citizens at `now`,
+   * counted per consumer and UTC day of release, soonest first. Never filtered: reviewers see them all.
+   */
+  embargoes(now: number): EmbargoRelease[] {
+    return this.db
+      .prepare(
+        `SELECT consumer, COUNT(*) AS count, MIN(disclose_after) AS first, MAX(disclose_after) AS last
+         FROM entries WHERE disclose_after > 0 AND disclose_after > ?
+         GROUP BY consumer, disclose_after / 86400000 ORDER BY first, consumer`,
+      )
+      .all(now) as EmbargoRelease[];
+  }
+
+  /**
+   * Who each entry is about and when its citizen may see it, from index `start` on in log order, at
+   * most `limit`: what the citizen notifier reads of new entries, without decoding a leaf.
+   */
+  visibility(start: number, limit: number): Visibility[] {
+    return this.db
+      .prepare(
+        `SELECT idx AS "index", subject_ref AS subjectRef, disclose_after AS discloseAfter
+         FROM entries WHERE idx >= ? ORDER BY idx LIMIT ?`,
+      )
+      .all(start, limit) as Visibility[];
+  }
+
+  /** Entries below index `before` whose delayed disclosure ends in (after, upTo], soonest first, at most `limit`. */
+  disclosedBetween(after: number, upTo: number, before: number, limit: number): Visibility[] {
+    return this.db
+      .prepare(
+        `SELECT idx AS "index", subject_ref AS subjectRef, disclose_after AS discloseAfter
+         FROM entries WHERE disclose_after > 0 AND disclose_after > ? AND disclose_after <= ? AND idx < ?
+         ORDER BY disclose_after, idx LIMIT ?`,
+      )
+      .all(after, upTo, before, limit) as Visibility[];
+  }
+
+  /**
+   * Exchanges in [from, to) counted per bucket of `bucketMs` (bucket = (time − from) / bucketMs),
+   * consumer and decision: the charts' series, aggregated by SQLite over the time index.
+   */
+  exchangeCounts(from: number, to: number, bucketMs: number): ExchangeCount[] {
+    return this.db
+      .prepare(
+        // Bound as integers: better-sqlite3 binds a JS number as REAL, and REAL division splits buckets.
+        `SELECT (time - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS bucket, consumer, decision, COUNT(*) AS count
+         FROM entries WHERE time >= ? AND time < ? GROUP BY bucket, consumer, decision`,
+      )
+      .all(from, bucketMs, from, to) as ExchangeCount[];
   }
 
   exchange(exchangeId: string): IndexedEntry | undefined {
@@ -214,7 +301,7 @@ export class LogIndex extends LogIndexReader {
   ) {
     super(openWritable(path), logId);
     this.insert = this.db.prepare(
-      "INSERT INTO entries (idx, exchange_id, time, consumer, service, subject_ref, purpose, decision, status, leaf) VALUES (?,?,?,?,?,?,?,?,?,?)",
+      "INSERT INTO entries (idx, exchange_id, time, consumer, service, subject_ref, purpose, decision, status, leaf, disclose_after) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
     );
     this.setMeta = this.db.prepare(
       "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -263,21 +350,37 @@ export class LogIndex extends LogIndexReader {
       DECISION_NAME[record?.decision ?? 0] ?? "",
       record?.status ?? "",
       Buffer.from(leaf),
+      Number(record?.discloseAfter ?? 0n),
     );
     this.tree.append(leafHash(leaf));
   }
 
-  /** Signs and stores a tree head for the current size. */
+  /** Signs and stores a tree head for the current size, publishing it nowhere (reindex, tests). */
   signTreeHead(now = Date.now()): TreeHead {
-    const head = {
+    return this.storeTreeHead(signHead(this.logKey, this.unsignedHead(now)));
+  }
+
+  /** The current tree as a head to sign. */
+  unsignedHead(now = Date.now()) {
+    return {
       logId: this.logId,
       treeSize: this.tree.treeSize,
       rootHash: this.tree.root().toString("hex"),
       timestamp: now,
     };
-    const signature = sign(null, treeHeadSignedBytes(head), this.logKey).toString("base64");
-    this.insertHead.run(head.treeSize, head.rootHash, head.timestamp, signature);
-    return { ...head, signature };
+  }
+
+  /**
+   * Keeps a head signed elsewhere or published by the signing round: the review API serves the
+   * latest. The head must be of this log and of a tree this index holds, with this index's root at
+   * that size (the caller checked its signature).
+   */
+  storeTreeHead(head: TreeHead): TreeHead {
+    if (head.logId !== this.logId) throw new Error(`a head of log ${head.logId} is not one of ${this.logId}`);
+    if (this.tree.root(head.treeSize).toString("hex") !== head.rootHash)
+      throw new Error(`the head of size ${head.treeSize} has another root than this index at that size`);
+    this.insertHead.run(head.treeSize, head.rootHash, head.timestamp, head.signature);
+    return head;
   }
 }
 
@@ -316,5 +419,33 @@ function openWritable(path: string): Database.Database {
       tree_size INTEGER PRIMARY KEY, root_hash TEXT NOT NULL, timestamp INTEGER NOT NULL, signature TEXT NOT NULL
     );
   `);
+  addDiscloseAfter(db);
   return db;
+}
+
+/**
+ * Delayed disclosure's column (ms since the epoch; 0: shown at once), added to an index made before
+ * it and filled from the leaves already there: an older indexer may have stored covert exchanges
+ * without it, and the citizen view must never show one of those early.
+ */
+function addDiscloseAfter(db: Database.Database): void {
+  const columns = db.prepare("PRAGMA table_info(entries)").all() as { name: string }[];
+  if (!columns.some((c) => c.name === "disclose_after")) {
+    db.transaction(() => {
+      db.exec("ALTER TABLE entries ADD COLUMN disclose_after INTEGER NOT NULL DEFAULT 0");
+      const set = db.prepare("UPDATE entries SET disclose_after = ? WHERE idx = ?");
+      // In pages: better-sqlite3 cannot write on a connection while one of its reads is still open.
+      const page = db.prepare("SELECT idx, leaf FROM entries WHERE idx > ? ORDER BY idx LIMIT 5000");
+      for (let last = -1; ; ) {
+        const rows = page.all(last) as { idx: number; leaf: Buffer }[];
+        if (rows.length === 0) break;
+        for (const r of rows) {
+          const after = Number(decodeOrUndefined(r.leaf)?.discloseAfter ?? 0n);
+          if (after > 0) set.run(after, r.idx);
+          last = r.idx;
+        }
+      }
+    })();
+  }
+  db.exec("CREATE INDEX IF NOT EXISTS entries_embargo ON entries (disclose_after) WHERE disclose_after > 0");
 }

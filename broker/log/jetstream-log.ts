@@ -3,13 +3,18 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../../core/index.js";
-import { XbusError } from "../../core/index.js";
+import { uuidv7, XbusError } from "../../core/index.js";
 import { leafHash, receiptSignedBytes } from "../../core/log-format/index.js";
 import { createRequestMux, natsHeaders, watchConnectivity } from "../../core/nats/index.js";
 import { batchedToFields, signBatched } from "../../core/signing/index.js";
+import type { LogMetrics } from "../../core/telemetry/index.js";
 import { type Receipt, ReceiptSchema } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { Decision, type ExchangeRecord, ExchangeRecordSchema } from "../../proto/gen/xbus/v1/log_pb.js";
-import type { ExchangeOutcome, ExchangeRecorder } from "../exchange/outcome.js";
+import type { ExchangeOutcome, ExchangeRecorder, RecordOptions } from "../exchange/outcome.js";
+import { createFolder, type FoldOptions, type FoldSummary } from "./fold.js";
+import { boundRecord } from "./record-bounds.js";
+import { createRetryQueue, isPermanentAppendError } from "./retry-queue.js";
+import { checkStream, type StreamSpec } from "./stream-settings.js";
 import { subjectRef } from "./subject-ref.js";
 
 export const LOG_STREAM = "XBUS_LOG";
@@ -28,8 +33,54 @@ export interface ExchangeLogOptions {
   replicas?: number;
   /** How long to wait for JetStream's ack before answering LOG_UNAVAILABLE. Default 5 s. */
   ackTimeoutMs?: number;
+  /**
+   * Largest record appended, in bytes; default 256 KiB, and never more than the
+   * server's max_payload less 4 KiB for the headers. Records are bounded field by
+   * field (record-bounds.ts) to a few KB, so only a misconfigured server meets it.
+   */
+  maxRecordBytes?: number;
+  /**
+   * Bound of the retry queue, in bytes of records of failed exchanges waiting
+   * for the log; default 64 MiB. Past it the broker starts no new exchange
+   * (LOG_UNAVAILABLE) until the queue drains.
+   */
+  retryQueueBytes?: number;
+  /**
+   * The stream's max_bytes (set when the broker creates the stream, updated
+   * when it differs); default 1 GiB. JetStream refuses a stream bigger than its
+   * store (`max_file_store`), so give it what the store can hold.
+   */
+  maxStreamBytes?: number;
+  /** From this share of max_bytes on, warn (log line, metric). Default 0.8. */
+  streamAlertRatio?: number;
+  /** How often the stream's size is read. Default 10 s. */
+  streamCheckMs?: number;
+  /** Folding of refused attempts (fold.ts); `false` logs every attempt one by one. */
+  fold?: FoldOptions | false;
+  /** Dead letters, folded attempts, retry queue bytes, stream use. */
+  metrics?: LogMetrics;
   logger: Logger;
 }
+
+/** The exchange log as the broker uses it, with what tests and operators look at. */
+export interface ExchangeLog extends ExchangeRecorder {
+  /** Reads the stream's size now, warns past the alert ratio, and gives it. */
+  checkStream(): Promise<StreamUse>;
+  /** Appends the summaries of fold windows that ended (all of them with `all`). */
+  flushFolds(all?: boolean): Promise<void>;
+  /** Stops the timers (the stream stays). */
+  close(): void;
+}
+
+export interface StreamUse {
+  bytes: number;
+  maxBytes: number;
+}
+
+export const DEFAULT_MAX_STREAM_BYTES = 1024 * 1024 * 1024;
+export const DEFAULT_MAX_RECORD_BYTES = 256 * 1024;
+export const DEFAULT_RETRY_QUEUE_BYTES = 64 * 1024 * 1024;
+const HEADER_ROOM = 4096;
 
 const DECISION: Record<ExchangeOutcome["decision"], Decision> = {
   allow: Decision.ALLOW,
@@ -38,36 +89,58 @@ const DECISION: Record<ExchangeOutcome["decision"], Decision> = {
   error: Decision.ERROR,
 };
 
-/** Creates the log stream if it is missing; checks the safety settings of one that exists. */
-export async function ensureLogStream(nc: NatsConnection, replicas = 1): Promise<void> {
+/**
+ * XBUS_LOG's settings: file storage, nothing ever deleted or purged through the API, appends refused
+ * (rather than old records dropped) when `maxBytes` is reached, and retries of one exchange id within
+ * two minutes stored once.
+ */
+export function logStreamSpec(replicas = 1, maxBytes = DEFAULT_MAX_STREAM_BYTES): StreamSpec {
+  return {
+    name: LOG_STREAM,
+    subjects: [LOG_SUBJECT],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.New,
+    num_replicas: replicas,
+    deny_delete: true,
+    deny_purge: true,
+    allow_rollup_hdrs: false,
+    duplicate_window: 120_000_000_000,
+    // Bounded: a flood must fill this, not the disk JetStream shares with the consent bucket.
+    max_bytes: maxBytes,
+  };
+}
+
+/**
+ * Checks the log stream against its spec (throwing, naming each difference); creates it when it is
+ * missing and this connection may (a dev or test nats-server). In a federation the admin creates it
+ * (`xbus federation init`) and a broker's identity may not: then the error says so.
+ */
+export async function ensureLogStream(
+  nc: NatsConnection,
+  replicas = 1,
+  maxBytes = DEFAULT_MAX_STREAM_BYTES,
+): Promise<void> {
   const jsm = await jetstreamManager(nc);
+  const spec = logStreamSpec(replicas, maxBytes);
+  if ((await checkStream(jsm, spec)) === "ok") return;
   try {
-    const info = await jsm.streams.info(LOG_STREAM);
-    if (!info.config.deny_delete || !info.config.deny_purge) {
-      throw new Error(
-        `stream ${LOG_STREAM} exists without deny_delete and deny_purge: refusing to log into it`,
-      );
-    }
+    await jsm.streams.add(spec);
   } catch (err) {
-    if (!(err instanceof Error) || !/stream not found/i.test(err.message)) throw err;
-    await jsm.streams.add({
-      name: LOG_STREAM,
-      subjects: [LOG_SUBJECT],
-      storage: StorageType.File,
-      retention: RetentionPolicy.Limits,
-      discard: DiscardPolicy.New,
-      num_replicas: replicas,
-      deny_delete: true,
-      deny_purge: true,
-      allow_rollup_hdrs: false,
-      // Retries of the same exchange id within two minutes are stored once.
-      duplicate_window: 120_000_000_000,
-    });
+    throw new Error(
+      `stream ${LOG_STREAM} does not exist and this NATS identity could not create it ` +
+        `(${err instanceof Error ? err.message : String(err)}): run \`xbus federation init\` with the admin identity`,
+      { cause: err },
+    );
   }
 }
 
-/** The ExchangeRecord for an outcome: what the log stores, byte for byte. */
+/** The ExchangeRecord for an outcome, within its size bounds: what the log stores, byte for byte. */
 export function toRecord(o: ExchangeOutcome, brokerId: string, logSecret: Uint8Array): ExchangeRecord {
+  return boundRecord(unboundedRecord(o, brokerId, logSecret));
+}
+
+function unboundedRecord(o: ExchangeOutcome, brokerId: string, logSecret: Uint8Array): ExchangeRecord {
   return create(ExchangeRecordSchema, {
     exchangeId: o.exchangeId,
     time: BigInt(o.startedAt),
@@ -92,6 +165,8 @@ export function toRecord(o: ExchangeOutcome, brokerId: string, logSecret: Uint8A
     brokerId,
     requestId: o.requestId,
     providerSignature: o.providerSignature,
+    discloseAfter: BigInt(o.discloseAfter ?? 0),
+    legalOrderRef: o.legalOrderRef ?? "",
   });
 }
 
@@ -100,10 +175,12 @@ export function toRecord(o: ExchangeOutcome, brokerId: string, logSecret: Uint8A
  * ExchangeRecord appended to the JetStream stream; `record` resolves only
  * once JetStream has acknowledged it durably, with a receipt the broker signs.
  * Appends are independent promises, so many are in flight at once and
- * waiting does not serialise the broker.
+ * waiting does not serialise the broker. Refused attempts past a per-identity
+ * budget are folded (fold.ts) and resolve with no receipt.
  */
-export async function openExchangeLog(o: ExchangeLogOptions): Promise<ExchangeRecorder> {
-  await ensureLogStream(o.nats, o.replicas);
+export async function openExchangeLog(o: ExchangeLogOptions): Promise<ExchangeLog> {
+  const maxStreamBytes = o.maxStreamBytes ?? DEFAULT_MAX_STREAM_BYTES;
+  await ensureLogStream(o.nats, o.replicas, maxStreamBytes);
   const ackTimeout = o.ackTimeoutMs ?? 5000;
   const mux = createRequestMux(o.nats);
   // js.publish's request, on the broker's own inbox mux (core/nats/request.ts): the same headers and ack.
@@ -112,32 +189,94 @@ export async function openExchangeLog(o: ExchangeLogOptions): Promise<ExchangeRe
     const reply = await mux.request(LOG_SUBJECT, bytes, { timeoutMs: timeout, headers: h });
     return parsePubAck(reply.data);
   };
-  const retry = createRetryQueue(append, o.logger, ackTimeout);
   // While NATS is down an append would wait for its full timeout; fail at once instead (and queue failures).
   const link = watchConnectivity(o.nats);
-  return {
-    async record(outcome, opts = {}): Promise<Receipt> {
-      const bytes = toBinary(ExchangeRecordSchema, toRecord(outcome, o.brokerId, o.logSecret));
-      const left = opts.deadlineMs === undefined ? ackTimeout : opts.deadlineMs - Date.now();
-      let seq: number;
-      try {
-        if (!link.up) throw new Error("no connection to NATS");
-        // Leave the broker a moment before the consumer's deadline to send its answer.
-        seq = (await append(bytes, outcome.exchangeId, Math.max(50, Math.min(ackTimeout, left - 100)))).seq;
-      } catch (err) {
-        if (opts.retryLater) retry.add(bytes, outcome.exchangeId);
-        o.logger.error(
-          { exchange_id: outcome.exchangeId, err, retrying: opts.retryLater === true },
-          "exchange log append failed",
-        );
-        throw new XbusError(
-          "LOG_UNAVAILABLE",
-          "the exchange log cannot record this exchange; no data was released",
-          {
-            cause: err,
-          },
+  const retry = createRetryQueue({
+    append,
+    isUp: () => link.up,
+    timeoutMs: ackTimeout,
+    maxBytes: o.retryQueueBytes ?? DEFAULT_RETRY_QUEUE_BYTES,
+    logger: o.logger,
+    ...(o.metrics ? { onDeadLetter: o.metrics.deadLetter } : {}),
+  });
+  o.metrics?.watchRetryQueue(() => retry.bytes);
+  const maxRecord = () =>
+    Math.min(
+      o.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
+      (o.nats.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM,
+    );
+  const stream = watchStreamUse(o, maxStreamBytes);
+
+  /** Appends `record`; on failure queues it (retryLater) or dead-letters it, and throws LOG_UNAVAILABLE. */
+  const appendRecord = async (
+    record: ExchangeRecord,
+    opts: RecordOptions,
+  ): Promise<{ bytes: Uint8Array; seq: number }> => {
+    const bytes = toBinary(ExchangeRecordSchema, record);
+    const id = record.exchangeId;
+    const left = opts.deadlineMs === undefined ? ackTimeout : opts.deadlineMs - Date.now();
+    try {
+      if (bytes.length > maxRecord()) {
+        throw new Error(
+          `the record is ${bytes.length} bytes, over the ${maxRecord()} the log takes (max_payload)`,
         );
       }
+      if (!link.up) throw new Error("no connection to NATS");
+      // Leave the broker a moment before the consumer's deadline to send its answer.
+      const { seq } = await append(bytes, id, Math.max(50, Math.min(ackTimeout, left - 100)));
+      return { bytes, seq };
+    } catch (err) {
+      const permanent = bytes.length > maxRecord() ? "too_large" : isPermanentAppendError(err);
+      if (permanent) retry.deadLetter(id, bytes.length, permanent, err);
+      else if (opts.retryLater) retry.add(bytes, id);
+      const full = isStoreFull(err);
+      o.logger.error(
+        { exchange_id: id, err, retrying: opts.retryLater === true && !permanent },
+        full
+          ? "exchange log append failed: the log stream is full (max_bytes or JetStream's store); every exchange fails until it has room"
+          : "exchange log append failed",
+      );
+      if (full) void stream.check().catch(() => undefined);
+      throw new XbusError(
+        "LOG_UNAVAILABLE",
+        full
+          ? "the exchange log is full and cannot record this exchange; no data was released"
+          : "the exchange log cannot record this exchange; no data was released",
+        { cause: err },
+      );
+    }
+  };
+
+  const folder = o.fold === false ? undefined : createFolder(o.fold);
+  const flushFolds = async (all = false) => {
+    for (const f of folder?.due(all ? Number.POSITIVE_INFINITY : Date.now()) ?? []) {
+      await appendRecord(foldedRecord(f, o.brokerId, o.logSecret), { retryLater: true }).catch(
+        () => undefined, // queued or dead-lettered, and logged
+      );
+    }
+  };
+  const foldTimer = folder
+    ? setInterval(() => void flushFolds(), Math.max(250, Math.floor(folder.windowMs / 4)))
+    : undefined;
+  foldTimer?.unref();
+
+  return {
+    admit() {
+      // Fail closed: while failed exchanges' records wait with no room for more, no new exchange starts, so
+      // none can end without its record. (An allowed exchange never needed the queue: it waits for its own append.)
+      if (retry.wouldOverflow(maxRecord())) {
+        throw new XbusError(
+          "LOG_UNAVAILABLE",
+          "the exchange log is behind: records of failed exchanges are still waiting for it, so no new exchange starts",
+        );
+      }
+    },
+    async record(outcome, opts = {}): Promise<Receipt | undefined> {
+      if (folder?.fold(outcome, Date.now())) {
+        o.metrics?.folded(1);
+        return undefined;
+      }
+      const { bytes, seq } = await appendRecord(toRecord(outcome, o.brokerId, o.logSecret), opts);
       const receipt = {
         logId: o.logId,
         leafIndex: BigInt(seq - 1),
@@ -152,7 +291,77 @@ export async function openExchangeLog(o: ExchangeLogOptions): Promise<ExchangeRe
         ...batchedToFields(await signBatched(receiptSignedBytes(receipt), o.signingKey)),
       });
     },
+    checkStream: () => stream.check(),
+    flushFolds,
+    close() {
+      clearInterval(foldTimer);
+      stream.close();
+    },
   };
+}
+
+/** The one record that stands for a window's folded attempts. */
+function foldedRecord(f: FoldSummary, brokerId: string, logSecret: Uint8Array): ExchangeRecord {
+  const r = toRecord(
+    {
+      ...f.first,
+      exchangeId: uuidv7(),
+      startedAt: f.windowStart,
+      service: f.service,
+      purpose: f.purpose,
+      subjectId: "",
+      consentId: "",
+      requestId: "",
+      fieldsRequested: [],
+      requestHash: "",
+      traceId: "",
+      latencyMs: 0,
+      reasonText: `${f.count} further attempts with this consumer, decision and status were folded into this record`,
+    },
+    brokerId,
+    logSecret,
+  );
+  r.foldedCount = f.count;
+  r.foldedWindowMs = f.windowMs;
+  return r;
+}
+
+/** JetStream's refusals when the stream or its store has no room (nats-server 2.9 wording). */
+function isStoreFull(err: unknown): boolean {
+  const msg = err instanceof Error ? err.message : String(err);
+  return /maximum bytes exceeded|insufficient (storage )?resources|storage.*(full|exceeded)/i.test(msg);
+}
+
+const WARN_EVERY_MS = 600_000;
+
+/** Reads the stream's size every streamCheckMs; warns (log line) from the alert ratio on, at most every 10 min. */
+function watchStreamUse(o: ExchangeLogOptions, maxBytes: number) {
+  const ratio = o.streamAlertRatio ?? 0.8;
+  let last: StreamUse | undefined;
+  let warnedAt = 0;
+  o.metrics?.watchStream(() => last);
+  const check = async (): Promise<StreamUse> => {
+    const jsm = await jetstreamManager(o.nats);
+    const info = await jsm.streams.info(LOG_STREAM);
+    const use = {
+      bytes: info.state.bytes,
+      maxBytes: info.config.max_bytes > 0 ? info.config.max_bytes : maxBytes,
+    };
+    last = use;
+    const now = Date.now();
+    if (use.bytes >= ratio * use.maxBytes && now - warnedAt >= WARN_EVERY_MS) {
+      warnedAt = now;
+      o.logger.warn(
+        { stream: LOG_STREAM, bytes: use.bytes, max_bytes: use.maxBytes, ratio: use.bytes / use.maxBytes },
+        `the exchange log stream is over ${Math.round(ratio * 100)}% of its max_bytes: raise log.max_bytes or add storage; when it is full every exchange fails with LOG_UNAVAILABLE`,
+      );
+    } else if (use.bytes < ratio * use.maxBytes) warnedAt = 0;
+    return use;
+  };
+  const timer = setInterval(() => void check().catch(() => undefined), o.streamCheckMs ?? 10_000);
+  timer.unref();
+  void check().catch(() => undefined);
+  return { check, close: () => clearInterval(timer) };
 }
 
 const ackDecoder = new TextDecoder();
@@ -179,53 +388,4 @@ export function parsePubAck(data: Uint8Array): { seq: number } {
     throw new Error(`JetStream acknowledged the append with an unexpected stream or sequence`);
   }
   return { seq: ack.seq };
-}
-
-const RETRY_CAPACITY = 10_000;
-
-/**
- * Records of failed exchanges that the log could not take within the
- * consumer's deadline. They are retried every second (the exchange id makes a
- * retry idempotent); the queue is bounded, and what overflows is counted and
- * logged rather than silently lost.
- */
-function createRetryQueue(
-  append: (bytes: Uint8Array, msgID: string, timeout: number) => Promise<unknown>,
-  logger: Logger,
-  timeout: number,
-) {
-  const queue = new Map<string, Uint8Array>();
-  let dropped = 0;
-  let timer: NodeJS.Timeout | undefined;
-  const drain = async () => {
-    timer = undefined;
-    for (const [id, bytes] of queue) {
-      try {
-        await append(bytes, id, timeout);
-        queue.delete(id);
-      } catch {
-        break; // still down: try again later, in order
-      }
-    }
-    if (queue.size > 0) schedule();
-    else logger.info({ dropped }, "exchange log caught up with the records it had to retry");
-  };
-  const schedule = () => {
-    timer ??= setTimeout(() => void drain(), 1000);
-    timer.unref();
-  };
-  return {
-    add(bytes: Uint8Array, id: string) {
-      if (queue.size >= RETRY_CAPACITY) {
-        dropped++;
-        logger.error(
-          { exchange_id: id, dropped },
-          "exchange log retry queue full: a failed exchange's record was dropped",
-        );
-        return;
-      }
-      queue.set(id, bytes);
-      schedule();
-    },
-  };
 }

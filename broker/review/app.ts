@@ -2,16 +2,20 @@ import type { KeyObject } from "node:crypto";
 import { Hono } from "hono";
 import { createLogger, type Logger } from "../../core/index.js";
 import { rawEd25519 } from "../../core/signing/index.js";
+import type { CheckpointSource } from "../indexer/checkpoint-signer.js";
 import type { LogIndexReader } from "../indexer/log-index.js";
 import { type AlertOptions, resolveAlertOptions } from "./alert-options.js";
 import { noSuchRoute, reviewErrorHandler } from "./http-errors.js";
 import { reviewParams } from "./params.js";
 import { reviewerAuth } from "./reviewer-auth.js";
 import { alertRoutes } from "./routes/alerts.js";
+import { publicLogRoutes, tlogProofRoutes } from "./routes/checkpoint.js";
 import type { ReviewContext } from "./routes/context.js";
 import { exchangeRoutes } from "./routes/exchanges.js";
 import { healthRoutes } from "./routes/health.js";
 import { logRoutes } from "./routes/log.js";
+import { oversightRoutes } from "./routes/oversight.js";
+import { statsRoutes } from "./routes/stats.js";
 import { subjectRoutes } from "./routes/subjects.js";
 import { uiRoutes } from "./routes/ui.js";
 import { loadUiAssets } from "./ui-assets.js";
@@ -39,8 +43,15 @@ export interface ReviewOptions {
   traceUrlTemplate?: string;
   /** Thresholds of `GET /v1/alerts` (README, "Alerts"); defaults when absent. */
   alerts?: AlertOptions;
+  /**
+   * The log's latest C2SP checkpoint, for `GET /checkpoint` (no token) and tlog-proofs; without it
+   * those routes are 404.
+   */
+  checkpoints?: CheckpointSource;
   /** Where a request that fails on a fault of the server is logged; default: component "review" on stderr. */
   logger?: Logger;
+  /** The clock that says which embargoes still run (`/v1/oversight/embargoes`); default Date.now. */
+  now?: () => number;
 }
 
 /**
@@ -55,6 +66,7 @@ export function createReviewApp(o: ReviewOptions): Hono {
     logSecret: o.logSecret,
     traceUrlTemplate: o.traceUrlTemplate,
     alerts: resolveAlertOptions(o.alerts),
+    now: o.now ?? Date.now,
   };
   const params = reviewParams({
     logSize: () => o.index.treeSize,
@@ -66,9 +78,13 @@ export function createReviewApp(o: ReviewOptions): Hono {
     .notFound(noSuchRoute)
     .route("/", healthRoutes(o))
     .route("/", uiRoutes(loadUiAssets()))
+    .route("/", publicLogRoutes(o.checkpoints))
     .use("/v1/*", reviewerAuth(o.tokenHashes))
     .route("/", logRoutes(ctx, params))
+    .route("/", tlogProofRoutes(o.index, o.checkpoints, params))
     .route("/", exchangeRoutes(ctx, params))
     .route("/", subjectRoutes(ctx, params))
-    .route("/", alertRoutes(ctx, params));
+    .route("/", alertRoutes(ctx, params))
+    .route("/", oversightRoutes(ctx, params))
+    .route("/", statsRoutes(ctx, params));
 }

@@ -165,7 +165,7 @@ describe("GET /v1/exchanges", () => {
 
   it("names every parameter it takes when it refuses one", async () => {
     expect(await refusal("consumr=x")).toContain(
-      "(consumer, service, subject, purpose, decision, from, to, cursor, limit)",
+      "(consumer, agency, service, subject, purpose, decision, from, to, cursor, limit)",
     );
   });
 

@@ -1,5 +1,6 @@
 import { zValidator } from "@hono/zod-validator";
 import { z } from "zod";
+import { isAgencyName } from "../../core/contract/index.js";
 import { UUID_PATTERN } from "../../core/index.js";
 import { ALERT_RULES, type AlertConfig, type AlertRule, alertRulesJson } from "./alerts.js";
 import { badRequest } from "./http-errors.js";
@@ -42,6 +43,19 @@ export function reviewParams(ctx: ParamsContext) {
   };
   const enabledRules = alertRulesJson(ctx.alerts);
   const { maxWindowMs } = ctx.alerts;
+  /** A window of the log in time: default the last day, at most the alerts' longest window. */
+  const window = (q: { from?: number | undefined; to?: number | undefined }, z_: z.RefinementCtx) => {
+    const to = q.to ?? Date.now();
+    const from = q.from ?? to - DEFAULT_ALERT_WINDOW_MS;
+    return (
+      check(z_, from < to, "from must be before to") &&
+      check(
+        z_,
+        to - from <= maxWindowMs,
+        `from: the window from..to may span at most ${maxWindowMs / 86_400_000} days`,
+      ) && { from, to }
+    );
+  };
 
   return {
     none: query([], {}),
@@ -69,6 +83,8 @@ export function reviewParams(ctx: ParamsContext) {
         q,
     ),
 
+    tlogProof: query(["index"], { index: count("index") }),
+
     entries: query(
       ["start", "limit"],
       { start: count("start").default(0), limit: limit(DEFAULT_ENTRIES_LIMIT) },
@@ -78,8 +94,12 @@ export function reviewParams(ctx: ParamsContext) {
 
     // The order of the shape is the order of the checks; the list is the order the refusal names them in.
     exchanges: query(
-      ["consumer", "service", "subject", "purpose", "decision", "from", "to", "cursor", "limit"],
+      ["consumer", "agency", "service", "subject", "purpose", "decision", "from", "to", "cursor", "limit"],
       {
+        agency: z
+          .string()
+          .refine(isAgencyName, { error: (i) => `agency ${JSON.stringify(i.input)} is not an agency name` })
+          .optional(),
         decision: z.enum(DECISIONS, { error: `decision must be one of ${DECISIONS.join(", ")}` }).optional(),
         subject: z.string().regex(ctx.subjectIdPattern, "subject is not a citizen ID").optional(),
         limit: limit(DEFAULT_EXCHANGE_LIMIT),
@@ -126,18 +146,13 @@ export function reviewParams(ctx: ParamsContext) {
         from: time("from").optional(),
       },
       (q, z_) => {
-        const to = q.to ?? Date.now();
-        const from = q.from ?? to - DEFAULT_ALERT_WINDOW_MS;
-        return (
-          check(z_, from < to, "from must be before to") &&
-          check(
-            z_,
-            to - from <= maxWindowMs,
-            `from: the window from..to may span at most ${maxWindowMs / 86_400_000} days`,
-          ) && { rule: q.rule, from, to }
-        );
+        const w = window(q, z_);
+        return w && { rule: q.rule, ...w };
       },
     ),
+
+    // The charts' time series: the same window as the alerts, which it counts too.
+    stats: query(["from", "to"], { to: time("to").optional(), from: time("from").optional() }, window),
   };
 }
 

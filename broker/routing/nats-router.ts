@@ -2,7 +2,7 @@ import type { KeyObject } from "node:crypto";
 import { fromBinary } from "@bufbuild/protobuf";
 import { errors, type NatsConnection } from "@nats-io/transport-node";
 import type { ServiceName } from "../../core/contract/index.js";
-import { isReason, Reason, XbusError } from "../../core/index.js";
+import { XbusError } from "../../core/index.js";
 import {
   createRequestMux,
   natsHeaders,
@@ -11,7 +11,7 @@ import {
   watchConnectivity,
 } from "../../core/nats/index.js";
 import { signRoute } from "../../core/signing/index.js";
-import { type RouteError, type RouteReply, RouteReplySchema } from "../../proto/gen/xbus/v1/route_pb.js";
+import { type RouteReply, RouteReplySchema } from "../../proto/gen/xbus/v1/route_pb.js";
 
 export interface RouteInput {
   service: ServiceName;
@@ -120,14 +120,4 @@ export function mapNatsError(err: unknown, service: ServiceName): XbusError {
     return new XbusError("BUS_UNAVAILABLE", "the broker has no connection to the bus", { cause: err });
   }
   return new XbusError("INTERNAL", "routing failed", { cause: err });
-}
-
-/** A provider's error as the consumer sees it: its reason if it is one of ours for that code, else PROVIDER_ERROR. */
-export function providerError(e: RouteError, service: ServiceName): XbusError {
-  if (isReason(e.reason) && Reason[e.reason] === e.code && e.reason !== "INTERNAL") {
-    return new XbusError(e.reason, e.message || `${service.full}: ${e.reason}`);
-  }
-  if (e.code === 5)
-    return new XbusError("SUBJECT_NOT_FOUND", `${service.agency} has no record for this subject`);
-  return new XbusError("PROVIDER_ERROR", `${service.full} failed at the provider`);
 }

@@ -19,6 +19,8 @@ export interface ValidFetch {
   readonly fields: readonly string[];
   readonly consentId: string;
   readonly requestId: string;
+  /** "" when the request names none. */
+  readonly legalOrderRef: string;
 }
 
 export const LIMITS = {
@@ -26,12 +28,15 @@ export const LIMITS = {
   fieldPath: 128,
   consentId: 128,
   requestId: 128,
+  legalOrderRef: 128,
   purpose: 64,
 } as const;
 
 const PURPOSE = /^[a-z][a-z0-9-]{0,63}$/;
 /** Consent and request ids are opaque to us but bounded and printable. */
 const OPAQUE_ID = /^[A-Za-z0-9._:-]+$/;
+/** A court's or prosecutor's reference, as written on the order: slashes too (`CR/2026/1234`). */
+const LEGAL_ORDER_REF = /^[A-Za-z0-9._:/-]+$/;
 
 function preview(v: string): string {
   return JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v);
@@ -96,6 +101,17 @@ export function validateFetch(req: FetchRequest, rules: ValidationRules): ValidF
 
   checkOpaque(req.consentId, "consent_id", LIMITS.consentId, "INVALID_CONSENT_ID");
   checkOpaque(req.requestId, "request_id", LIMITS.requestId, "INVALID_REQUEST_ID");
+  const legalOrderRef = req.legalOrderRef;
+  if (
+    legalOrderRef.length > 0 &&
+    (legalOrderRef.length > LIMITS.legalOrderRef || !LEGAL_ORDER_REF.test(legalOrderRef))
+  ) {
+    throw new XbusError(
+      "INVALID_LEGAL_ORDER_REF",
+      `legal_order_ref must be at most ${LIMITS.legalOrderRef} characters of letters, digits and . _ : / -`,
+      { field: "legal_order_ref" },
+    );
+  }
   return {
     service,
     subjectId: req.subjectId,
@@ -103,6 +119,7 @@ export function validateFetch(req: FetchRequest, rules: ValidationRules): ValidF
     fields,
     consentId: req.consentId,
     requestId: req.requestId,
+    legalOrderRef,
   };
 }
 

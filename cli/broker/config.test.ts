@@ -81,27 +81,69 @@ describe("loadBrokerConfig", () => {
       brokerId: "b1",
       listen: "0.0.0.0:8443",
       tlsFiles: { ca: join(dir, "ca.pem"), cert: join(dir, "broker.pem"), key: join(dir, "broker-key.pem") },
-      log: { logId: "gov.bt/xbus-log", indexPath: join(dir, "data/log-index.sqlite") },
+      log: { logId: "gov.bt/xbus-log" },
+      logService: {
+        indexPath: join(dir, "data/log-index.sqlite"),
+        review: { hostname: "127.0.0.1", port: 8080, tokenHashes: [tokenHash("t1"), tokenHash("t2")] },
+      },
       policiesDir: join(dir, "policies"),
-      review: { hostname: "127.0.0.1", port: 8080, tokenHashes: [tokenHash("t1"), tokenHash("t2")] },
     });
     expect(cfg.log.logSecret.toString("hex")).toBe(SECRET);
     expect(cfg.signingKey.asymmetricKeyType).toBe("ed25519");
     expect(cfg.crlPath).toBeUndefined();
-    expect(cfg.review.alerts).toBeUndefined();
+    expect(cfg.logService?.review.alerts).toBeUndefined();
+  });
+
+  it("runs without the log service (xbus log serve elsewhere): no log key, no index, no review API", () => {
+    const { key: _key, index: _index, ...log } = good().log;
+    const cfg = loadBrokerConfig(write("broker.json", JSON.stringify({ ...good(), log, review: undefined })));
+    expect(cfg.logService).toBeUndefined();
+    expect(cfg.log).toEqual({ logId: "gov.bt/xbus-log", logSecret: Buffer.from(SECRET, "hex") });
+    expect(refusal({ ...good(), log })).toBe(
+      `${join(dir, "broker.json")}: log.key: is required with review.listen, review.token_hashes: the log service runs in the broker's process with all of log.key, log.index, review.listen, review.token_hashes, or elsewhere (xbus log serve) with none`,
+    );
+  });
+
+  it("takes the replicas the log stream and consent bucket must have: 1 unless set, 1 to 5", () => {
+    expect(loadBrokerConfig(write("broker.json", JSON.stringify(good()))).replicas).toBe(1);
+    expect(loadBrokerConfig(write("broker.json", JSON.stringify({ ...good(), replicas: 3 }))).replicas).toBe(
+      3,
+    );
+    expect(refusal({ ...good(), replicas: 7 })).toBe(
+      `${join(dir, "broker.json")}: replicas: must be a whole number from 1 to 5`,
+    );
   });
 
   it("takes the office hours' time zone of off-hours alerts, and refuses one that is not a zone", () => {
     const zoned = { ...good(), review: { ...good().review, alerts_time_zone: "Asia/Thimphu" } };
-    expect(loadBrokerConfig(write("broker.json", JSON.stringify(zoned))).review.alerts).toEqual({
+    expect(loadBrokerConfig(write("broker.json", JSON.stringify(zoned))).logService?.review.alerts).toEqual({
       offHours: { timeZone: "Asia/Thimphu" },
     });
     const flagged = loadBrokerConfig(write("broker.json", JSON.stringify(good())), {
       "alerts-time-zone": "Europe/Tallinn",
     });
-    expect(flagged.review.alerts).toEqual({ offHours: { timeZone: "Europe/Tallinn" } });
+    expect(flagged.logService?.review.alerts).toEqual({ offHours: { timeZone: "Europe/Tallinn" } });
     expect(refusal({ ...good(), review: { ...good().review, alerts_time_zone: "Mars/Olympus" } })).toBe(
       `${join(dir, "broker.json")}: review.alerts_time_zone: "Mars/Olympus" is not an IANA time zone (e.g. Asia/Thimphu)`,
+    );
+  });
+
+  it("takes the log's bounds from the file or flags, and refuses one out of range", () => {
+    expect(loadBrokerConfig(write("broker.json", JSON.stringify(good()))).logLimits).toEqual({});
+    const bounded = {
+      ...good(),
+      log_limits: { max_bytes: 10 * 1024 ** 3, retry_queue_bytes: 8 * 1024 ** 2 },
+    };
+    expect(loadBrokerConfig(write("broker.json", JSON.stringify(bounded))).logLimits).toEqual({
+      maxBytes: 10 * 1024 ** 3,
+      retryQueueBytes: 8 * 1024 ** 2,
+    });
+    expect(
+      loadBrokerConfig(write("broker.json", JSON.stringify(good())), { "log-max-bytes": "2097152" })
+        .logLimits,
+    ).toEqual({ maxBytes: 2097152 });
+    expect(refusal({ ...good(), log_limits: { max_bytes: 10 } })).toBe(
+      `${join(dir, "broker.json")}: log_limits.max_bytes: must be a whole number from 1048576 to ${Number.MAX_SAFE_INTEGER}`,
     );
   });
 

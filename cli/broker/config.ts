@@ -1,12 +1,28 @@
 import type { KeyObject } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
-import { dirname } from "node:path";
 import { z } from "zod";
 import { brokerOf } from "../../broker/index.js";
-import { type AlertOptions, resolveAlertOptions } from "../../broker/review/alerts.js";
 import type { TlsPem } from "../../core/tls/index.js";
+import {
+  alertsTimeZoneSetting,
+  indexPathSetting,
+  logIdSetting,
+  logSecretSetting,
+  type ReviewSettings,
+  reviewListenSetting,
+  reviewSettings,
+} from "../config/log-settings.js";
 import { ed25519Setting, ownIdentity, readSetting } from "../config/setting-files.js";
-import { hostPort, natsServers, optionalText, section, shown, text } from "../config/setting-schemas.js";
+import {
+  hostPort,
+  metricsSection,
+  natsServers,
+  optionalText,
+  section,
+  shown,
+  text,
+  wholeNumber,
+} from "../config/setting-schemas.js";
 import { type Flags, loadSettings, type SettingPaths, type SettingsPlace } from "../config/settings.js";
 
 /**
@@ -21,6 +37,8 @@ export interface BrokerConfig {
   /** host:port of xbus.v1.Exchange. */
   listen: string;
   servers: string[];
+  /** Replicas XBUS_LOG and the consent bucket must have (1 on one machine, 3 in a cluster); default 1. */
+  replicas: number;
   /**
    * The broker's trust bundle, certificate and key: the files' text as read and checked at start (what a
    * renewal is told apart from, so a reload of unchanged files is no change), and the files it watches.
@@ -37,22 +55,24 @@ export interface BrokerConfig {
   checkTls(pem: TlsPem, now?: Date): void;
   crlPath?: string;
   signingKey: KeyObject;
-  log: { logId: string; logSecret: Buffer; logKey: KeyObject; indexPath: string };
+  /** Accept replies no connector signed (migration; default refuse). */
+  allowUnsignedReplies?: boolean;
+  log: { logId: string; logSecret: Buffer };
+  /**
+   * The log service in the broker's process (log.key, log.index and review given), as before
+   * `xbus log serve`; undefined when a log service runs elsewhere and the broker holds no log key.
+   */
+  logService?: { logKey: KeyObject; indexPath: string; review: ReviewSettings };
   policiesDir: string;
-  review: { hostname: string; port: number; tokenHashes: string[]; alerts?: AlertOptions };
+  /** Grants' rates federation-wide (KV counters, the default) or per broker. */
+  rates: "federation" | "broker";
+  /** `/metrics`, `/healthz`, `/readyz` on their own port (a broker without the review API has no other). */
+  metrics?: { host: string; port: number };
+  /** The exchange log's bounds (README "When the log is under pressure"); defaults when absent. */
+  logLimits?: { maxBytes?: number; retryQueueBytes?: number };
 }
 
-const LOG_ID = /^[A-Za-z0-9][A-Za-z0-9./_-]{0,127}$/;
 const BROKER_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
-
-const isTimeZone = (timeZone: string) => {
-  try {
-    resolveAlertOptions({ offHours: { timeZone } });
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** The file's shape; the order is the order problems are looked for in. */
 const brokerSettings = z.strictObject({
@@ -62,26 +82,30 @@ const brokerSettings = z.strictObject({
   }),
   listen: hostPort,
   nats: natsServers,
+  replicas: wholeNumber(1, 5).optional(),
   tls: section({ ca: text, cert: text, key: text }),
   crl: optionalText,
   signing_key: text,
+  allow_unsigned_replies: z.boolean().optional(),
   log: section({
-    id: text.regex(LOG_ID, "must be letters, digits and . / _ - (at most 128), e.g. gov.bt/xbus-log"),
+    id: logIdSetting,
     secret: text,
-    key: text,
-    index: text,
+    // With a log service elsewhere (`xbus log serve`) the broker has neither.
+    key: optionalText,
+    index: optionalText,
   }),
   policies: text,
-  review: section({
-    listen: hostPort.refine((l) => Number(l.slice(l.lastIndexOf(":") + 1)) <= 65_535, {
-      error: (i) => `port ${String(i.input).slice(String(i.input).lastIndexOf(":") + 1)} is out of range`,
-    }),
-    token_hashes: text,
-    // The time zone is the only alert option the file sets: a refusal names it, not the library's option path.
-    alerts_time_zone: optionalText.refine((zone) => zone === undefined || isTimeZone(zone), {
-      error: (i) => `${JSON.stringify(i.input)} is not an IANA time zone (e.g. Asia/Thimphu)`,
-    }),
+  rates: z.enum(["federation", "broker"], { error: 'must be "federation" or "broker"' }).optional(),
+  log_limits: section({
+    max_bytes: wholeNumber(1024 * 1024, Number.MAX_SAFE_INTEGER).optional(),
+    retry_queue_bytes: wholeNumber(64 * 1024, 16 * 1024 ** 3).optional(),
   }),
+  review: section({
+    listen: reviewListenSetting.optional(),
+    token_hashes: optionalText,
+    alerts_time_zone: alertsTimeZoneSetting,
+  }),
+  metrics: metricsSection,
 });
 
 export type BrokerSettings = z.infer<typeof brokerSettings>;
@@ -92,20 +116,29 @@ export const BROKER_SETTINGS = {
   broker_id: "broker-id",
   listen: "listen",
   nats: "nats",
+  /** Replicas XBUS_LOG and the consent bucket must have; a stream with another number is refused. */
+  replicas: "replicas",
   "tls.ca": "ca",
   "tls.cert": "cert",
   "tls.key": "key",
   crl: "crl",
   signing_key: "signing-key",
+  /** File only: a migration setting, not one to pass casually on a command line. */
+  allow_unsigned_replies: undefined,
   "log.id": undefined,
   "log.secret": undefined,
   "log.key": undefined,
   "log.index": undefined,
   policies: "policies",
+  rates: "rates",
+  "log_limits.max_bytes": "log-max-bytes",
+  "log_limits.retry_queue_bytes": "log-retry-queue-bytes",
   "review.listen": "review-listen",
   "review.token_hashes": "review-token-hashes",
   /** The IANA time zone of office hours for the review API's off-hours alerts (default UTC). */
   "review.alerts_time_zone": "alerts-time-zone",
+  "metrics.port": "metrics-port",
+  "metrics.host": undefined,
 } as const satisfies Record<SettingPaths<typeof brokerSettings.shape>, string | undefined>;
 
 type Setting = keyof typeof BROKER_SETTINGS;
@@ -140,45 +173,19 @@ function checkBroker(s: BrokerSettings, place: SettingsPlace<Setting>, now: Date
     "private",
   );
 
-  const secretFile = place.path("log.secret", s.log.secret);
-  const secretHex = readSetting(place, "log.secret", secretFile).trim();
-  if (!/^(?:[0-9a-f]{2}){32,}$/i.test(secretHex))
-    place.fail(
-      "log.secret",
-      `${secretFile} must hold at least 32 bytes as hex (e.g. \`openssl rand -hex 32\`)`,
-    );
-  const logKey = ed25519Setting(place, "log.key", place.path("log.key", s.log.key), "private");
-  const indexPath = place.path("log.index", s.log.index);
-  if (!existsSync(dirname(indexPath)) || !statSync(dirname(indexPath)).isDirectory())
-    place.fail("log.index", `the folder of ${indexPath} does not exist`);
-
+  const logSecret = logSecretSetting(place, "log.secret", s.log.secret);
+  const logService = inProcessLogService(s, place);
   const policiesDir = place.path("policies", s.policies);
   if (!existsSync(policiesDir) || !statSync(policiesDir).isDirectory())
     place.fail("policies", `${policiesDir} is not a folder`);
 
-  const hashesFile = place.path("review.token_hashes", s.review.token_hashes);
-  const tokenHashes = readSetting(place, "review.token_hashes", hashesFile)
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l !== "" && !l.startsWith("#"));
-  if (tokenHashes.length === 0) place.fail("review.token_hashes", `${hashesFile} holds no token hash`);
-  tokenHashes.forEach((h, i) => {
-    if (!/^[0-9a-f]{64}$/.test(h))
-      place.fail(
-        "review.token_hashes",
-        `${hashesFile}: hash ${i + 1} is not a lowercase hex SHA-256 (one per line: printf %s TOKEN | sha256sum)`,
-      );
-  });
-
-  const reviewListen = s.review.listen;
-  const cut = reviewListen.lastIndexOf(":");
-  const timeZone = s.review.alerts_time_zone;
   return {
     trustDomain: s.trust_domain,
     spiffeId: identity.id.uri,
     brokerId: s.broker_id ?? identity.id.name,
     listen: s.listen,
     servers: s.nats,
+    replicas: s.replicas ?? 1,
     tls: pem,
     tlsFiles: files,
     certNotAfter: identity.notAfter,
@@ -187,13 +194,55 @@ function checkBroker(s: BrokerSettings, place: SettingsPlace<Setting>, now: Date
     },
     ...(crlPath !== undefined ? { crlPath } : {}),
     signingKey,
-    log: { logId: s.log.id, logSecret: Buffer.from(secretHex, "hex"), logKey, indexPath },
+    ...(s.allow_unsigned_replies ? { allowUnsignedReplies: true } : {}),
+    log: { logId: s.log.id, logSecret },
+    ...(logService && { logService }),
     policiesDir,
-    review: {
-      hostname: reviewListen.slice(0, cut).replace(/^\[|\]$/g, ""),
-      port: Number(reviewListen.slice(cut + 1)),
-      tokenHashes,
-      ...(timeZone !== undefined ? { alerts: { offHours: { timeZone } } } : {}),
+    rates: s.rates ?? "federation",
+    logLimits: {
+      ...(s.log_limits.max_bytes !== undefined ? { maxBytes: s.log_limits.max_bytes } : {}),
+      ...(s.log_limits.retry_queue_bytes !== undefined
+        ? { retryQueueBytes: s.log_limits.retry_queue_bytes }
+        : {}),
     },
+    ...(s.metrics !== undefined ? { metrics: s.metrics } : {}),
+  };
+}
+
+/** The settings of a log service that runs in the broker's process: all of them, or none. */
+const IN_PROCESS: readonly Setting[] = ["log.key", "log.index", "review.listen", "review.token_hashes"];
+
+function inProcessLogService(s: BrokerSettings, place: SettingsPlace<Setting>): BrokerConfig["logService"] {
+  const given = {
+    "log.key": s.log.key,
+    "log.index": s.log.index,
+    "review.listen": s.review.listen,
+    "review.token_hashes": s.review.token_hashes,
+  } as const;
+  const missing = IN_PROCESS.filter((k) => given[k as keyof typeof given] === undefined);
+  if (missing.length === IN_PROCESS.length) {
+    if (s.review.alerts_time_zone !== undefined)
+      place.fail(
+        "review.alerts_time_zone",
+        "is a setting of the review API, which this broker does not run (no log.key)",
+      );
+    return undefined;
+  }
+  const [first] = missing;
+  if (first !== undefined)
+    place.fail(
+      first,
+      `is required with ${IN_PROCESS.filter((k) => !missing.includes(k)).join(", ")}: the log service runs in the broker's process with all of ${IN_PROCESS.join(", ")}, or elsewhere (xbus log serve) with none`,
+    );
+  const { key, index } = s.log as { key: string; index: string };
+  const { listen, token_hashes } = s.review as { listen: string; token_hashes: string };
+  return {
+    logKey: ed25519Setting(place, "log.key", place.path("log.key", key), "private"),
+    indexPath: indexPathSetting(place, "log.index", index),
+    review: reviewSettings(
+      place,
+      { tokenHashes: "review.token_hashes" },
+      { listen, token_hashes, alerts_time_zone: s.review.alerts_time_zone },
+    ),
   };
 }

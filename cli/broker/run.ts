@@ -7,8 +7,14 @@ import {
   type NatsTlsInForce,
   natsClientOptions,
   natsTlsInForce,
+  watchConnectivity,
 } from "../../core/nats/index.js";
-import { countNatsReconnects, type Telemetry } from "../../core/telemetry/index.js";
+import {
+  countNatsReconnects,
+  type MetricsServer,
+  serveMetrics,
+  type Telemetry,
+} from "../../core/telemetry/index.js";
 import { watchTlsFiles } from "../../core/tls/index.js";
 import { createPolicyStore } from "../../policies/index.js";
 import { startBrokerServices } from "../../stack/index.js";
@@ -18,7 +24,10 @@ import type { BrokerConfig } from "./config.js";
 export interface BrokerProcess {
   /** host:port the Exchange front door listens on (the port resolved when 0 was asked). */
   readonly exchange: string;
-  readonly reviewUrl: string;
+  /** The in-process log service's review API; undefined when a log service runs elsewhere. */
+  readonly reviewUrl: string | undefined;
+  /** `/metrics`, `/healthz`, `/readyz` with `metrics.port`. */
+  readonly metricsUrl: string | undefined;
   /** Stops the front door (calls in flight finish), the review API and the indexer, then drains NATS. */
   close(): Promise<void>;
 }
@@ -61,7 +70,7 @@ export async function startBrokerProcess(
     const services = await startBrokerServices({
       nats: nc,
       natsTls,
-      // The indexer's identity is natsTls too, handed to its worker thread apart from these options.
+      // The indexer's identity (an in-process log service) is natsTls too, handed to its worker apart from these.
       indexerNatsOptions: natsOptions(`xbus-indexer-${cfg.brokerId}`),
       tls,
       tlsFiles: cfg.tlsFiles,
@@ -69,24 +78,48 @@ export async function startBrokerProcess(
       checkTls: (pem) => cfg.checkTls(pem),
       ...(cfg.crlPath !== undefined ? { crlPath: cfg.crlPath } : {}),
       listen: cfg.listen,
+      replicas: cfg.replicas,
       catalogue,
       policy,
+      rates: cfg.rates,
       trustDomain: cfg.trustDomain,
       brokerId: cfg.brokerId,
       signingKey: cfg.signingKey,
+      ...(cfg.allowUnsignedReplies ? { allowUnsignedReplies: true } : {}),
       log: cfg.log,
-      review: { ...cfg.review, traceUrlTemplate: process.env.XBUS_TRACE_URL },
+      ...(cfg.logService && {
+        logService: {
+          logKey: cfg.logService.logKey,
+          indexPath: cfg.logService.indexPath,
+          review: { ...cfg.logService.review, traceUrlTemplate: process.env.XBUS_TRACE_URL },
+        },
+      }),
+      ...(cfg.logLimits !== undefined ? { logLimits: cfg.logLimits } : {}),
       logger,
       telemetry,
     });
     // The front door watches the files from its start; what they took on since the wait ended is taken now.
     services.broker.reloadTls();
+    const conn = nc;
+    const connectivity = watchConnectivity(conn);
+    let metrics: MetricsServer | undefined;
+    if (cfg.metrics)
+      metrics = await serveMetrics(telemetry, {
+        hostname: cfg.metrics.host,
+        port: cfg.metrics.port,
+        ready: () => ({ nats: { ok: connectivity.up, detail: conn.getServer() } }),
+      }).catch(async (err: unknown) => {
+        await services.close();
+        throw err;
+      });
     const host = cfg.listen.slice(0, cfg.listen.lastIndexOf(":"));
     const connection = nc;
     return {
       exchange: `${host}:${services.broker.port}`,
-      reviewUrl: services.reviewUrl ?? "",
+      reviewUrl: services.reviewUrl,
+      metricsUrl: metrics?.url,
       async close() {
+        await metrics?.close();
         await services.close();
         await connection.drain().catch((err: unknown) => logger.warn({ err }, "NATS drain failed"));
         policy.close();

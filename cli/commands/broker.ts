@@ -12,6 +12,10 @@ const FLAGS: FlagsHelp<typeof BROKER_SETTINGS> = {
   "broker-id": { value: "id", description: "default: the name in the broker's SPIFFE ID" },
   listen: { value: "host:port", description: "xbus.v1.Exchange and xbus.v1.Consent" },
   nats: { value: "url", description: "a NATS server", repeatable: true },
+  replicas: {
+    value: "n",
+    description: "replicas XBUS_LOG and the consent bucket must have (3 on a cluster), default 1",
+  },
   ca: { value: "file", description: "the federation's trust bundle, PEM, watched" },
   cert: {
     value: "file",
@@ -22,11 +26,25 @@ const FLAGS: FlagsHelp<typeof BROKER_SETTINGS> = {
   crl: { value: "file", description: "the federation CRL, PEM, watched" },
   "signing-key": { value: "file", description: "Ed25519 private key that signs routes and receipts, PEM" },
   policies: { value: "dir", description: "the policy bundle, watched" },
+  rates: {
+    value: "where",
+    description:
+      "grants' rates: federation (KV counters every broker shares, default) or broker (this one's memory)",
+  },
+  "log-max-bytes": { value: "n", description: "the log stream's max_bytes, default 1 GiB (1073741824)" },
+  "log-retry-queue-bytes": {
+    value: "n",
+    description: "bound of the failed exchanges' records waiting for the log, default 64 MiB",
+  },
   "review-listen": { value: "host:port", description: "the review API" },
   "review-token-hashes": { value: "file", description: "SHA-256 hex of each reviewer token, one a line" },
   "alerts-time-zone": {
     value: "zone",
     description: "IANA zone of office hours for off-hours alerts, default UTC",
+  },
+  "metrics-port": {
+    value: "port",
+    description: "serve /metrics, /healthz and /readyz on this port (127.0.0.1 unless metrics.host)",
   },
 };
 
@@ -58,7 +76,7 @@ export const brokerCommand: XbusCommand = {
             telemetry,
             start: () => startBrokerProcess(cfg, { logger, telemetry }),
             ready: (b) =>
-              `ready as ${cfg.spiffeId}: Exchange on ${b.exchange}, review API ${b.reviewUrl}, log ${cfg.log.logId}`,
+              `ready as ${cfg.spiffeId}: Exchange on ${b.exchange}, ${b.reviewUrl ? `review API ${b.reviewUrl}` : "log service elsewhere"}, log ${cfg.log.logId}${b.metricsUrl ? `, metrics ${b.metricsUrl}` : ""}`,
           });
         },
       },

@@ -5,8 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, createServer, type Server } from "node:tls";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { watchCrl } from "../../broker/identity/crl-watcher.js";
-import { type CaDir, openCaDir } from "../../certs/index.js";
+import { type CaDir, openCaDir, watchCrl } from "../../certs/index.js";
 import { createLogger } from "../../core/index.js";
 import { runCerts } from "./certs.js";
 

@@ -64,7 +64,17 @@ async function p12Password(file: string | undefined, io: Io): Promise<string> {
 const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g;
 
 const STATUSES: readonly CertificateStatus[] = ["valid", "expiring", "expired", "not-yet-valid", "revoked"];
-const ROLES = ["system", "connector", "adapter", "reviewer", "broker", "server"] as const;
+const ROLES = [
+  "system",
+  "connector",
+  "adapter",
+  "reviewer",
+  "leaf",
+  "broker",
+  "admin",
+  "route",
+  "server",
+] as const;
 
 /** `xbus certs …` with its output going to `io`; resolves to the exit code. */
 export function runCerts(args: string[], io: Io): Promise<number> {
@@ -151,8 +161,8 @@ function issue(run: Run): Command {
     .option("--spiffe-id <uri>", "the workload's SPIFFE ID")
     .option("--agency <agency>", "the workload's agency")
     .option("--name <name>", "the workload's name")
-    .addOption(repeatableOption("--dns <name>", "a DNS name (adapter, broker, server)"))
-    .addOption(repeatableOption("--ip <addr>", "an IP address (adapter, broker, server)"))
+    .addOption(repeatableOption("--dns <name>", "a DNS name (adapter, broker, route, server)"))
+    .addOption(repeatableOption("--ip <addr>", "an IP address (adapter, broker, route, server)"))
     .addOption(validityOption(90))
     .option("--renew", "issue although the identity has a live certificate (rotation)")
     .option("--out <dir>", "where the files go (default the current folder)")
@@ -178,8 +188,8 @@ function issue(run: Run): Command {
       throw new UsageError("give either --spiffe-id or --agency/--name, not both");
     }
     if (!spiffeId && role !== "server") {
-      if (role === "broker") {
-        if (!v.name) throw new UsageError("a broker needs --spiffe-id or --name");
+      if (role === "broker" || role === "admin" || role === "route") {
+        if (!v.name) throw new UsageError(`a ${role} needs --spiffe-id or --name`);
         spiffeId = formatWorkloadId(dir.trustDomain, { role, name: v.name });
       } else {
         if (!v.agency || !v.name) throw new UsageError(`a ${role} needs --spiffe-id, or --agency and --name`);

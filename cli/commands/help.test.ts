@@ -11,6 +11,8 @@ const SUBCOMMANDS: Record<string, readonly string[]> = {
   certs: ["init", "issue", "revoke", "crl", "list", "inspect"],
   broker: [],
   connector: [],
+  federation: ["init"],
+  nats: ["config"],
   adapter: ["test"],
   policy: ["check", "test", "explain", "who-can"],
   log: ["verify", "export", "query", "alerts", "reindex", "receipt"],

@@ -6,7 +6,9 @@ import type { XbusCommand } from "./command.js";
 import { connectorCommand } from "./connector.js";
 import { devCommand } from "./dev.js";
 import { faultsCommand } from "./faults.js";
+import { federationCommand } from "./federation.js";
 import { logCommand } from "./log/index.js";
+import { natsCommand } from "./nats.js";
 import { policyCommand } from "./policy.js";
 
 /** Every `xbus` subcommand, in the order `xbus --help` lists them. Add a new one here. */
@@ -15,6 +17,8 @@ export const commands: readonly XbusCommand[] = [
   certsCommand,
   brokerCommand,
   connectorCommand,
+  federationCommand,
+  natsCommand,
   adapterCommand,
   policyCommand,
   logCommand,

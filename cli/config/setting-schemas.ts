@@ -52,3 +52,11 @@ export const wholeNumber = (min: number, max: number) => {
 /** A section of settings (`tls`, `log`, …): a setting it does not know is refused, not ignored. */
 export const section = <S extends z.ZodRawShape>(shape: S) =>
   z.strictObject(shape, { error: "must be an object" });
+
+/** `metrics.port` and `metrics.host` (default loopback): a process's `/metrics`, `/healthz` and `/readyz`. */
+export const metricsSection = section({ port: wholeNumber(0, 65_535).optional(), host: optionalText })
+  .superRefine((m, ctx) => {
+    if (m.host !== undefined && m.port === undefined)
+      ctx.addIssue({ code: "custom", path: ["host"], message: "metrics.host needs metrics.port" });
+  })
+  .transform((m) => (m.port === undefined ? undefined : { port: m.port, host: m.host ?? "127.0.0.1" }));

@@ -10,6 +10,7 @@ import {
 } from "../config/setting-files.js";
 import {
   hostPort,
+  metricsSection,
   natsServers,
   optionalText,
   section,
@@ -36,6 +37,8 @@ export interface ConnectorConfig {
   agency: string;
   /** The connector's SPIFFE ID, from its certificate. */
   spiffeId: string;
+  /** Its trust domain (the setting, or the certificate's): the adapter's certificate must be in it too. */
+  trustDomain: string;
   /** The `<name>` of `spiffe://<td>/agency/<agency>/connector/<name>`. */
   name: string;
   servers: string[];
@@ -101,12 +104,7 @@ const connectorSettings = z.strictObject({
       });
   }),
   max_in_flight: wholeNumber(1, 100_000).optional(),
-  metrics: section({ port: wholeNumber(0, 65_535).optional(), host: optionalText })
-    .superRefine((m, ctx) => {
-      if (m.host !== undefined && m.port === undefined)
-        ctx.addIssue({ code: "custom", path: ["host"], message: "metrics.host needs metrics.port" });
-    })
-    .transform((m) => (m.port === undefined ? undefined : { port: m.port, host: m.host ?? "127.0.0.1" })),
+  metrics: metricsSection,
 });
 
 export type ConnectorSettings = z.infer<typeof connectorSettings>;
@@ -200,6 +198,7 @@ function checkConnector(s: ConnectorSettings, place: SettingsPlace<Setting>, now
   return {
     agency,
     spiffeId: identity.id.uri,
+    trustDomain: identity.id.trustDomain,
     name: identity.id.name,
     servers: s.nats,
     tlsFiles: { caFile: files.ca, certFile: files.cert, keyFile: files.key },

@@ -72,7 +72,7 @@ export async function startConnectorProcess(
     onChange: (pem) => {
       const next = cfg.renewed(pem);
       // While NATS is waited for there is no connector yet: it starts with the identity in force then.
-      if (connector) renew(connector, cfg, inForce, next);
+      if (connector) renew(connector, cfg, inForce, next, logger);
       inForce = next;
       natsTls.renew(pem);
       logRenewal(tlsLog, {
@@ -94,7 +94,7 @@ export async function startConnectorProcess(
     connector = startConnector({
       nats: connection,
       agency: cfg.agency,
-      target: grpcTarget({ ...cfg.adapter, tls: inForce.adapterTls }),
+      target: grpcTarget({ ...cfg.adapter, ...adapterOf(cfg), logger, tls: inForce.adapterTls }),
       brokerKeys: cfg.brokerKeys,
       signer: createReplySigner(inForce.certPem, inForce.key),
       ...(cfg.maxInFlight !== undefined ? { maxInFlight: cfg.maxInFlight } : {}),
@@ -140,6 +140,7 @@ function renew(
   cfg: ConnectorConfig,
   was: ConnectorIdentity,
   next: ConnectorIdentity,
+  logger: Logger,
 ): void {
   const signer = next.certPem === was.certPem ? undefined : createReplySigner(next.certPem, next.key);
   const a = next.adapterTls;
@@ -147,8 +148,13 @@ function renew(
   const target =
     a.ca === b.ca && a.cert === b.cert && a.key === b.key
       ? undefined
-      : grpcTarget({ ...cfg.adapter, tls: next.adapterTls });
+      : grpcTarget({ ...cfg.adapter, ...adapterOf(cfg), logger, tls: next.adapterTls });
   connector.renew({ ...(signer ? { signer } : {}), ...(target ? { target } : {}) });
+}
+
+/** Whom the adapter's certificate must name: an adapter of this connector's agency and trust domain. */
+function adapterOf(cfg: ConnectorConfig): { agency: string; trustDomain: string } {
+  return { agency: cfg.agency, trustDomain: cfg.trustDomain };
 }
 
 async function connectNats(

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { toJson, toJsonString } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
@@ -6,7 +6,15 @@ import { credentials } from "@grpc/grpc-js";
 import { createLogger, takePidLock } from "../../core/index.js";
 import { createServiceClient } from "../../core/rpc/index.js";
 import { Exchange, type FetchResponse, ReceiptSchema } from "../../proto/gen/xbus/v1/exchange_pb.js";
-import { DEV_SAMPLE, devJsonOf, journeyArgs, type Stack, startStack } from "../../stack/index.js";
+import {
+  DEV_SAMPLE,
+  devJsonOf,
+  journeyArgs,
+  makePrivateDir,
+  type Stack,
+  startStack,
+  writeDevJson,
+} from "../../stack/index.js";
 
 export interface DevOptions {
   /** Perform one Fetch, print it, stop everything, exit. */
@@ -24,7 +32,7 @@ const PURPOSE = DEV_SAMPLE.purpose;
 /** `xbus dev`: the whole bus on this machine, until Ctrl-C. */
 export async function runDev(opts: DevOptions): Promise<number> {
   const dir = resolve(opts.dir ?? DEFAULT_DIR);
-  mkdirSync(dir, { recursive: true });
+  makePrivateDir(dir);
   // A second stack in the same folder (`--smoke` while `npm run dev` runs) would overwrite the first's
   // dev.json, certificates and log index under it, and leave the log tools pointed at a stack that is gone.
   const lock = takePidLock(join(dir, "dev.pid"));
@@ -56,8 +64,7 @@ async function runDevIn(dir: string, opts: DevOptions): Promise<number> {
   });
   const subject = stack.population.citizens[0]?.id ?? "";
   const devJson = devJsonOf(stack);
-  const devJsonPath = join(dir, "dev.json");
-  writeFileSync(devJsonPath, `${JSON.stringify(devJson, null, 2)}\n`);
+  const devJsonPath = writeDevJson(dir, devJson);
 
   if (opts.smoke) {
     try {
@@ -88,6 +95,8 @@ async function runDevIn(dir: string, opts: DevOptions): Promise<number> {
   say(`  nats        ${stack.nats.url}`);
   if (stack.review) say(`  review API  ${stack.review.url}   (bearer token in dev.json: review.token)`);
   if (stack.review) say(`  review UI   ${stack.review.url}/ui   (in a browser; it asks for that token)`);
+  if (stack.review)
+    say(`  checkpoint  ${stack.review.url}/checkpoint   (no token; log vkey ${stack.logVkey})`);
   if (stack.citizen)
     say(
       `  citizen     ${stack.citizen.url}   (sign in as ${stack.citizen.users.map((u) => u.username).join(", ")}; passwords in dev.json: citizen.users)`,

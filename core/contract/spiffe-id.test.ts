@@ -8,6 +8,9 @@ describe("parseWorkloadId", () => {
     ["spiffe://gov.bt/agency/dcrc/connector/c-1", "connector", "dcrc", "c-1"],
     ["spiffe://gov.bt/agency/moh/adapter/ehr2", "adapter", "moh", "ehr2"],
     ["spiffe://gov.bt/xbus/broker/b1", "broker", "", "b1"],
+    ["spiffe://gov.bt/xbus/admin/ops", "admin", "", "ops"],
+    ["spiffe://gov.bt/xbus/route/core", "route", "", "core"],
+    ["spiffe://gov.bt/agency/dcrc/leaf/leaf1", "leaf", "dcrc", "leaf1"],
   ])("accepts %s", (uri, role, agency, name) => {
     expect(parseWorkloadId(uri)).toEqual({ uri, trustDomain: "gov.bt", role, agency, name });
   });
@@ -18,6 +21,8 @@ describe("parseWorkloadId", () => {
     ["spiffe://Gov.BT/agency/moe/system/x", "trust domain"],
     ["spiffe://gov.bt/agency/moe/system", "path must be"],
     ["spiffe://gov.bt/agency/moe/janitor/x", "path must be"],
+    ["spiffe://gov.bt/xbus/janitor/x", "path must be"],
+    ["spiffe://gov.bt/agency/moe/admin/x", "path must be"],
     ["spiffe://gov.bt/agency/MOE/system/x", "segment"],
     ["spiffe://gov.bt/agency/moe/system/x/extra", "path must be"],
     ["spiffe://gov.bt/agency/moe/system/x%2Fy", "segment"],

@@ -4,25 +4,39 @@ import { XbusError } from "../errors.js";
  * Workload identities of the federation, carried as the URI SAN of each
  * certificate:
  *
- *   spiffe://<trust-domain>/agency/<agency>/<role>/<name>   role: system | connector | adapter | reviewer
- *   spiffe://<trust-domain>/xbus/broker/<name>
+ *   spiffe://<trust-domain>/agency/<agency>/<role>/<name>   role: system | connector | adapter | reviewer | leaf
+ *   spiffe://<trust-domain>/xbus/<role>/<name>              role: broker | admin | route
+ *
+ * The federation's own roles: `admin` creates and changes JetStream streams and
+ * buckets (xbus federation init); `route` is the core nats-servers' cluster
+ * identity (every node of one cluster carries the same one, since nats-server
+ * maps all routes to one user); `leaf` is an agency's leaf nats-server dialing
+ * the core.
  *
  * Only `system` identities may call Exchange.Fetch; the role is part of the
  * certificate, so a connector's key cannot be used to read records.
  */
-export type AgencyRole = "system" | "connector" | "adapter" | "reviewer";
-export type Role = AgencyRole | "broker";
+export type AgencyRole = "system" | "connector" | "adapter" | "reviewer" | "leaf";
+export type FederationRole = "broker" | "admin" | "route";
+export type Role = AgencyRole | FederationRole;
 
 export interface WorkloadId {
   readonly uri: string;
   readonly trustDomain: string;
   readonly role: Role;
-  /** Empty for the broker, which belongs to the federation, not an agency. */
+  /** Empty for the federation's roles (broker, admin, route), which belong to no agency. */
   readonly agency: string;
   readonly name: string;
 }
 
-const AGENCY_ROLES: ReadonlySet<string> = new Set<AgencyRole>(["system", "connector", "adapter", "reviewer"]);
+const AGENCY_ROLES: ReadonlySet<string> = new Set<AgencyRole>([
+  "system",
+  "connector",
+  "adapter",
+  "reviewer",
+  "leaf",
+]);
+const FEDERATION_ROLES: ReadonlySet<string> = new Set<FederationRole>(["broker", "admin", "route"]);
 /** Lowercase DNS-label style: letters, digits, dashes; starts with a letter, no trailing dash. */
 export const SEGMENT = /^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const TRUST_DOMAIN = /^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$/;
@@ -50,23 +64,23 @@ export function parseWorkloadId(uri: string): WorkloadId {
   if (segments.length === 4 && a === "agency" && b && c && d && AGENCY_ROLES.has(c)) {
     return { uri, trustDomain, role: c as AgencyRole, agency: b, name: d };
   }
-  if (segments.length === 3 && a === "xbus" && b === "broker" && c) {
-    return { uri, trustDomain, role: "broker", agency: "", name: c };
+  if (segments.length === 3 && a === "xbus" && b && c && FEDERATION_ROLES.has(b)) {
+    return { uri, trustDomain, role: b as FederationRole, agency: "", name: c };
   }
   throw invalid(
     uri,
-    "path must be /agency/<agency>/<system|connector|adapter|reviewer>/<name> or /xbus/broker/<name>",
+    "path must be /agency/<agency>/<system|connector|adapter|reviewer|leaf>/<name> or /xbus/<broker|admin|route>/<name>",
   );
 }
 
 export function formatWorkloadId(
   trustDomain: string,
-  id: { role: AgencyRole; agency: string; name: string } | { role: "broker"; name: string },
+  id: { role: AgencyRole; agency: string; name: string } | { role: FederationRole; name: string },
 ): string {
   const uri =
-    id.role === "broker"
-      ? `spiffe://${trustDomain}/xbus/broker/${id.name}`
-      : `spiffe://${trustDomain}/agency/${id.agency}/${id.role}/${id.name}`;
+    "agency" in id
+      ? `spiffe://${trustDomain}/agency/${id.agency}/${id.role}/${id.name}`
+      : `spiffe://${trustDomain}/xbus/${id.role}/${id.name}`;
   parseWorkloadId(uri);
   return uri;
 }

@@ -1,6 +1,16 @@
 /**
- * The log's format, shared by writer and verifier and nothing else: leaf and node hashes (RFC 9162), the bytes a tree head and a receipt sign.
+ * The log's format, shared by writer and verifier and nothing else: leaf and node hashes (RFC 9162), the bytes a tree head and a receipt sign, and the C2SP formats (signed notes, checkpoints, cosignatures, tlog-proof).
  */
+export type { Checkpoint } from "./checkpoint.js";
+export {
+  checkpointText,
+  cosignatureLine,
+  cosignatureSignedBytes,
+  cosignerVkey,
+  logVkey,
+  parseCheckpointText,
+  signCheckpoint,
+} from "./checkpoint.js";
 export {
   EMPTY_ROOT,
   leafHash,
@@ -10,3 +20,19 @@ export {
   treeHeadSignedBytes,
   treeWithPaths,
 } from "./merkle-hash.js";
+export type { Note, NoteSignature, Vkey } from "./signed-note.js";
+export {
+  encodeVkey,
+  isKeyName,
+  MAX_NOTE_SIGNATURES,
+  noteKeyId,
+  parseNote,
+  parseSignatureLine,
+  parseVkey,
+  SIG_COSIGNATURE_V1,
+  SIG_ED25519,
+  signatureLine,
+  signNote,
+} from "./signed-note.js";
+export type { TlogProof } from "./tlog-proof.js";
+export { formatTlogProof, parseTlogProof, TLOG_PROOF_HEADER } from "./tlog-proof.js";

@@ -14,6 +14,7 @@ beforeAll(async () => {
   server = await NatsServer.start();
   nc = await connect({ servers: server.url });
   responder = await connect({ servers: server.url });
+  responder.subscribe("reply-to", { callback: (_, m) => void m.respond(enc.encode(m.reply ?? "")) });
   responder.subscribe("echo", {
     callback: (_, m) => {
       m.respond(enc.encode(`${dec.decode(m.data)}:${m.headers?.get("X-Test") ?? ""}`));
@@ -48,6 +49,19 @@ describe("the broker's request mux", () => {
     expect(replies.map((r) => dec.decode(r.data))).toEqual(
       Array.from({ length: 200 }, (_, i) => `m${i}:h${i}`),
     );
+    mux.close();
+  });
+
+  it("answers on unguessable reply subjects: no one can aim a forged reply by counting (issue 19, finding 8)", async () => {
+    const mux = createRequestMux(nc);
+    const subjects = [];
+    for (let i = 0; i < 3; i++)
+      subjects.push(dec.decode((await mux.request("reply-to", enc.encode(""), { timeoutMs: 5000 })).data));
+    const tokens = subjects.map((s) => s.slice(s.lastIndexOf(".") + 1));
+    // A base-36 counter, then 16 random base64url characters (96 bits).
+    for (const t of tokens) expect(t).toMatch(/^[0-9a-z]+[A-Za-z0-9_-]{16}$/);
+    const randomParts = new Set(tokens.map((t) => t.slice(-16)));
+    expect(randomParts.size).toBe(3);
     mux.close();
   });
 

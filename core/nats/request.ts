@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { createInbox, errors, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 
 export interface RequestMux {
@@ -29,6 +30,18 @@ interface Pending {
  * also inside `js.publish`): ~2% of a busy broker's thread, for nothing.
  * Replies that come after their request gave up are dropped.
  */
+let pool = Buffer.alloc(0);
+let at = 0;
+/** 12 random bytes as 16 base64url characters (a valid subject token: no dot, no wildcard). */
+function randomToken(): string {
+  if (at + 12 > pool.length) {
+    pool = randomBytes(12 * 512);
+    at = 0;
+  }
+  at += 12;
+  return pool.toString("base64url", at - 12, at);
+}
+
 export function createRequestMux(nc: NatsConnection): RequestMux {
   const prefix = `${createInbox()}.`;
   const pending = new Map<string, Pending>();
@@ -74,7 +87,10 @@ export function createRequestMux(nc: NatsConnection): RequestMux {
   void sub.closed.then(ended, ended);
   return {
     request(subject, data, opts) {
-      const token = (next++).toString(36);
+      // Unguessable (issue 19, finding 8): a party that may publish to inboxes cannot aim a forged reply at a
+      // pending request by counting; the counter keeps tokens unique. Random bytes come from a pool refilled
+      // every 512 requests, so a request costs no system call.
+      const token = `${(next++).toString(36)}${randomToken()}`;
       return new Promise<Msg>((resolve, reject) => {
         const timer = setTimeout(() => {
           pending.delete(token);

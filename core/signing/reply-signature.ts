@@ -22,6 +22,8 @@ export interface ReplySignatureInput {
 export interface ReplySigner {
   /** SPIFFE ID in the signer's certificate. */
   readonly signer: string;
+  /** The signer's certificate, DER: sent with each reply so the broker can verify it (RouteReply.signer_certificate). */
+  readonly certificate: Uint8Array;
   readonly certificateSha256: Uint8Array;
   /** Raw Ed25519 public key that `sign` uses, bound to the certificate by `delegation`. */
   readonly delegatedKey: Uint8Array;
@@ -79,11 +81,39 @@ export function createReplySigner(certificatePem: string, key: KeyObject): Reply
   const delegatedKey = rawEd25519(pair.publicKey);
   return {
     signer,
+    certificate: cert.raw,
     certificateSha256,
     delegatedKey,
     delegation: sign(digestFor(key), delegationBytes(signer, certificateSha256, delegatedKey), key),
     sign: (input) => signBatched(signedBytes(input), pair.privateKey),
   };
+}
+
+/** True when `certKey` (a certificate's) bound `evidence.delegatedKey` to that signer and certificate. */
+export function verifyDelegation(
+  certKey: KeyObject,
+  evidence: Pick<ReplySignatureEvidence, "signer" | "certificateSha256" | "delegatedKey" | "delegation">,
+): boolean {
+  return verify(
+    digestFor(certKey),
+    delegationBytes(evidence.signer, evidence.certificateSha256, evidence.delegatedKey),
+    certKey,
+    evidence.delegation,
+  );
+}
+
+/** True when `certKey` itself (no delegation, no batch) signed `input`. */
+export function verifyReplyDirect(
+  certKey: KeyObject,
+  input: ReplySignatureInput,
+  signature: Uint8Array,
+): boolean {
+  return verify(digestFor(certKey), signedBytes(input), certKey, signature);
+}
+
+/** The bytes a reply signature covers (see the top of this file). */
+export function replySignedBytes(input: ReplySignatureInput): Buffer {
+  return signedBytes(input);
 }
 
 /**

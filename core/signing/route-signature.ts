@@ -14,6 +14,17 @@ import { createBatchVerifier, signBatched } from "./sign-async.js";
  * the header then carries the batch proof with the signature, base64 of its
  * compact form.
  */
+/**
+ * The route as the connector passes it on to a gRPC adapter (README, "The adapter's side of a route"):
+ * the signature exactly as in the NATS header (base64) and the deadline in milliseconds since the epoch,
+ * decimal. The exchange id is the request's, the subject is "xbus.svc." + the request's service, and the
+ * body is the request's bytes as received.
+ */
+export const RouteMetadata = {
+  signature: "xbus-route-signature",
+  deadline: "xbus-route-deadline",
+} as const;
+
 export interface RouteSignatureInput {
   exchangeId: string;
   subject: string;

@@ -1,7 +1,7 @@
 // Telemetry for process wiring (createTelemetry, serveMetrics) and the span
 // helpers the broker, connector and adapter use to join one trace.
 export { Attr, SpanName } from "./conventions.js";
-export type { ExchangeLabels, Stage, XbusMetrics } from "./metrics.js";
+export type { ExchangeLabels, LogMetrics, Stage, XbusMetrics } from "./metrics.js";
 export {
   type MetricsServer,
   PROMETHEUS_CONTENT_TYPE,

@@ -37,6 +37,20 @@ export interface XbusMetrics {
   readonly spansExported: Counter;
   readonly spansFailed: Counter;
   readonly spansDropped: Counter;
+  /** The exchange log writer's own health (broker/log). */
+  readonly log: LogMetrics;
+}
+
+/** What an operator alerts on for the exchange log's writer (README, "When the log is under pressure"). */
+export interface LogMetrics {
+  /** A record that never reached the log: `too_large`, `refused` or `queue_full`. */
+  deadLetter(reason: "too_large" | "refused" | "queue_full"): void;
+  /** Attempts folded into a summary record instead of being logged one by one. */
+  folded(n: number): void;
+  /** Bytes of failed exchanges' records waiting to be retried, read at each scrape. */
+  watchRetryQueue(read: () => number): void;
+  /** The log stream's bytes and max_bytes, read at each scrape (the last value the writer saw). */
+  watchStream(read: () => { bytes: number; maxBytes: number } | undefined): void;
 }
 
 /**
@@ -120,6 +134,7 @@ export function createMetrics(meter: Meter): XbusMetrics {
   };
 
   return {
+    log: logMetrics(meter),
     exchangeDone(l, s) {
       const attrs: Attributes = {
         service: l.service,
@@ -152,5 +167,42 @@ export function createMetrics(meter: Meter): XbusMetrics {
     spansExported: span("exported", "Spans the OTLP exporter delivered"),
     spansFailed: span("failed", "Spans the OTLP exporter could not deliver (collector down or refusing)"),
     spansDropped: span("dropped", "Spans dropped before export because a bounded queue or buffer was full"),
+  };
+}
+
+function logMetrics(meter: Meter): LogMetrics {
+  const dead = meter.createCounter("xbus.log.dead_letters", {
+    description:
+      "Exchange records that can never reach the log (too_large, refused) or found no room to wait (queue_full)",
+  });
+  for (const reason of ["too_large", "refused", "queue_full"]) dead.add(0, { reason });
+  const folded = meter.createCounter("xbus.log.folded", {
+    description: "Denied or invalid attempts folded into a summary record instead of one record each",
+  });
+  folded.add(0);
+  const queues: (() => number)[] = [];
+  meter
+    .createObservableGauge("xbus.log.retry_queue_bytes", {
+      description: "Bytes of failed exchanges' records waiting for the log",
+    })
+    .addCallback((r) => {
+      for (const read of queues) r.observe(read());
+    });
+  const streams: (() => { bytes: number; maxBytes: number } | undefined)[] = [];
+  meter
+    .createObservableGauge("xbus.log.stream_used_ratio", {
+      description: "The log stream's bytes over its max_bytes (alert from 0.8)",
+    })
+    .addCallback((r) => {
+      for (const read of streams) {
+        const s = read();
+        if (s && s.maxBytes > 0) r.observe(s.bytes / s.maxBytes);
+      }
+    });
+  return {
+    deadLetter: (reason) => dead.add(1, { reason }),
+    folded: (n) => folded.add(n),
+    watchRetryQueue: (read) => void queues.push(read),
+    watchStream: (read) => void streams.push(read),
   };
 }

@@ -6,5 +6,6 @@ export type { Identity, TlsFile } from "./own-identity.js";
 export { checkIdentity, checkOwnTls, keepsIdentity, pemCertificates } from "./own-identity.js";
 export type { AuthCall } from "./peer-certificate.js";
 export { peerCertificateOf, peerSessionOf } from "./peer-certificate.js";
+export { ReloadableServerCredentials } from "./server-credentials.js";
 export type { TlsFilePaths, TlsFilesOptions, TlsFilesWatcher, TlsPem } from "./tls-files.js";
 export { watchTlsFiles } from "./tls-files.js";

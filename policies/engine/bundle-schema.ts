@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { type Catalogue, isAgencyName, parseWorkloadId } from "../../core/contract/index.js";
 import { compileCondition } from "./condition.js";
+import { parseDisclosure } from "./disclosure.js";
 import { parseRate } from "./rate.js";
 
 /*
@@ -141,6 +142,8 @@ const grant = ({ catalogue, trustDomain }: BundleContext) =>
     // As text whatever YAML made of it: `rate: 5` is refused by the rate's own reason.
     rate: z.coerce.string().transform(parsedBy(parseRate)).optional(),
     expires: expires.optional(),
+    // A covert grant: what it allows is hidden from the citizen for this long (or until this day).
+    disclose_after: z.coerce.string().transform(parsedBy(parseDisclosure)).optional(),
   }).superRefine((g, ctx) => {
     if ((g.consumer === undefined) === (g.consumer_agency === undefined))
       problem(ctx, "give exactly one of consumer (a SPIFFE ID) or consumer_agency");

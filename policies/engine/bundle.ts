@@ -6,6 +6,7 @@ import type { ZodError } from "zod";
 import { type Catalogue, parseWorkloadId } from "../../core/contract/index.js";
 import { type BundleFile, bundleSchema } from "./bundle-schema.js";
 import type { Condition } from "./condition.js";
+import type { Disclosure } from "./disclosure.js";
 import type { Rate } from "./rate.js";
 
 /**
@@ -38,6 +39,11 @@ export interface Grant {
   readonly rate: Rate | undefined;
   /** The grant applies before this instant (ms since the epoch): the end of its `expires` day, local time. */
   readonly expiresAt: number | undefined;
+  /**
+   * A covert grant (`disclose_after`): each request under it must name a legal order, and the citizen
+   * view shows the exchange only from this delay (or day) on. Undefined: shown at once.
+   */
+  readonly discloseAfter: Disclosure | undefined;
   /** Where it was written, for explanations. */
   readonly source: string;
 }
@@ -83,7 +89,7 @@ export function loadBundle({ dir, catalogue, trustDomain }: LoadBundleOptions): 
 const DEFAULT_UTC_OFFSET_MINUTES = 6 * 60;
 const TOP_KEYS = "purposes, grants, consent_authorities or utc_offset";
 /** A grant's keys whose problem is reported at their own line: an expression is fixed where it is written. */
-const OWN_LINE = new Set(["condition", "rate", "expires"]);
+const OWN_LINE = new Set(["condition", "rate", "expires", "disclose_after"]);
 const KIND: Readonly<Record<string, string>> = { grants: "grant", purposes: "purpose" };
 
 /** One file of the bundle as the YAML parser read it; `order`: its place in the bundle. */
@@ -163,6 +169,7 @@ function bundleOf(
         // The grant holds through the whole of that day, local time.
         expiresAt:
           expires && Date.UTC(expires.year, expires.month - 1, expires.day + 1) - utcOffsetMinutes * 60_000,
+        discloseAfter: g.disclose_after,
         source: o.at([i, "grants", j]),
       });
     });

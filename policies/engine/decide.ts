@@ -1,6 +1,7 @@
 import type { WorkloadId } from "../../core/contract/index.js";
 import type { Grant, PolicyBundle } from "./bundle.js";
 import { type ConsentProblem, type ConsentRecord, consentProblem } from "./consent.js";
+import { disclosureTime } from "./disclosure.js";
 import type { Rate } from "./rate.js";
 
 export interface PolicyRequest {
@@ -19,6 +20,8 @@ export interface PolicyRequest {
   readonly consentId: string;
   /** That consent as the broker's consent store holds it; undefined when unknown. */
   readonly consent: ConsentRecord | undefined;
+  /** The legal order the request names (FetchRequest.legal_order_ref); "" or absent for none. */
+  readonly legalOrderRef?: string;
 }
 
 export type DenyReason =
@@ -28,13 +31,21 @@ export type DenyReason =
   | "CONSENT_REQUIRED"
   | "CONSENT_INVALID"
   | "CONDITION_NOT_MET"
-  | "NO_FIELDS_RELEASED";
+  | "NO_FIELDS_RELEASED"
+  | "LEGAL_ORDER_REQUIRED";
 
 /** What happened to one grant of this consumer and service, for `xbus policy explain`. */
 export interface GrantTrace {
   readonly grant: string;
   readonly source: string;
-  readonly result: "matched" | "purpose" | "expired" | "consent-required" | "consent-invalid" | "condition";
+  readonly result:
+    | "matched"
+    | "purpose"
+    | "expired"
+    | "consent-required"
+    | "consent-invalid"
+    | "legal-order-required"
+    | "condition";
   readonly detail: string;
 }
 
@@ -53,6 +64,12 @@ export interface Decision {
   readonly trace: readonly GrantTrace[];
   /** Rates of the matched grants: the broker spends one request of each. */
   readonly rates: readonly { readonly grant: string; readonly rate: Rate }[];
+  /**
+   * Delayed disclosure: when the citizen view may show this exchange (ms since the epoch), when every
+   * matched grant is covert; undefined when it is shown at once. Decided from the earliest matched
+   * grant: a consumer that may read a record openly gains nothing by naming a legal order.
+   */
+  readonly discloseAt: number | undefined;
 }
 
 /** True when `path` is `ancestor` or lies below it. */
@@ -70,14 +87,16 @@ const STAGE: Record<GrantTrace["result"], number> = {
   expired: 2,
   "consent-required": 3,
   "consent-invalid": 3,
-  condition: 4,
-  matched: 5,
+  "legal-order-required": 4,
+  condition: 5,
+  matched: 6,
 };
 const REASON: Record<Exclude<GrantTrace["result"], "matched">, DenyReason> = {
   purpose: "PURPOSE_NOT_GRANTED",
   expired: "GRANT_EXPIRED",
   "consent-required": "CONSENT_REQUIRED",
   "consent-invalid": "CONSENT_INVALID",
+  "legal-order-required": "LEGAL_ORDER_REQUIRED",
   condition: "CONDITION_NOT_MET",
 };
 
@@ -129,6 +148,13 @@ export function decide(bundle: PolicyBundle, req: PolicyRequest): Decision {
     }
     if (g.consentRequired && consentIssue !== undefined) {
       t("consent-invalid", `the consent named does not hold: ${consentIssue}`);
+      continue;
+    }
+    if (g.discloseAfter && !req.legalOrderRef) {
+      t(
+        "legal-order-required",
+        "is covert (disclose_after): the request must name its legal order (legal_order_ref)",
+      );
       continue;
     }
     if (g.condition) {
@@ -207,6 +233,15 @@ export function decide(bundle: PolicyBundle, req: PolicyRequest): Decision {
   }
   const rates: { grant: string; rate: Rate }[] = [];
   for (const g of matched) if (g.rate) rates.push({ grant: g.id, rate: g.rate });
+  let discloseAt: number | undefined;
+  for (const g of matched) {
+    if (!g.discloseAfter) {
+      discloseAt = undefined;
+      break;
+    }
+    const at = disclosureTime(g.discloseAfter, req.now, bundle.utcOffsetMinutes);
+    discloseAt = discloseAt === undefined ? at : Math.min(discloseAt, at);
+  }
   return {
     allow: true,
     denyReason: undefined,
@@ -217,6 +252,8 @@ export function decide(bundle: PolicyBundle, req: PolicyRequest): Decision {
     bundleHash: bundle.hash,
     trace,
     rates,
+    // An embargo that has already run out is none.
+    discloseAt: discloseAt !== undefined && discloseAt > req.now ? discloseAt : undefined,
   };
 }
 
@@ -238,6 +275,7 @@ function deny(
     bundleHash: bundle.hash,
     trace,
     rates: [],
+    discloseAt: undefined,
   };
 }
 

@@ -23,6 +23,7 @@ import { parseLocalTime } from "./local-time.js";
  *     fields: [name, gender]            # optional; empty = the whole ceiling
  *     consent: none                     # none | valid | revoked | expired | wrong-purpose | wrong-consumer | wrong-subject
  *     consent_fields: [name]            # optional, fields the simulated consent names
+ *     legal_order_ref: CR/2027/12       # optional, the legal order a covert grant needs
  *     at: 2027-03-10T22:00:00+06:00     # optional
  *     expect:
  *       decision: allow                 # allow | deny
@@ -56,6 +57,8 @@ export interface PolicyTestCase {
   readonly at: number;
   readonly consent: ConsentCase;
   readonly consentFields: readonly string[];
+  /** The legal order the request names; "" or absent for none. */
+  readonly legalOrderRef?: string;
   readonly expect: {
     readonly decision: "allow" | "deny";
     readonly reason?: string;
@@ -90,6 +93,7 @@ const CASE_KEYS = new Set([
   "at",
   "consent",
   "consent_fields",
+  "legal_order_ref",
   "expect",
 ]);
 const EXPECT_KEYS = new Set(["decision", "reason", "grants", "released", "withheld"]);
@@ -221,6 +225,7 @@ export function parsePolicyTests(
         at: when,
         consent,
         consentFields,
+        legalOrderRef: str("legal_order_ref") ?? "",
         expect,
       });
     }
@@ -284,6 +289,7 @@ export function runPolicyTests(
       now: c.at,
       consentId: c.consent === "none" ? "" : "policy-test-consent",
       consent: consentFor(c),
+      legalOrderRef: c.legalOrderRef ?? "",
     });
     const diff: string[] = [];
     const got = d.allow ? "allow" : "deny";

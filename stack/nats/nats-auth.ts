@@ -6,8 +6,11 @@ import { connectorQueue, SERVICE_SUBJECT_PREFIX } from "../../core/nats/index.js
  * mutual TLS with `verify_and_map`, so the SPIFFE ID in a client
  * certificate's URI SAN is the NATS user, and permissions follow the role.
  *
- *   broker          publish service requests (and JetStream API calls), receive replies
+ *   broker          publish service requests and log appends, use the consent bucket, receive replies;
+ *                   no JetStream API call that creates, changes, purges or deletes a stream
+ *   admin           the JetStream API (xbus federation init creates and updates streams and buckets)
  *   connector of A  subscribe to A's subjects only, in A's queue group; publish only replies
+ *   leaf of A       (core only, leaf-node connections only) receive A's requests, send replies
  *   anyone else     not a NATS user: the connection is refused
  *
  * Every subject here is built from a parsed SPIFFE ID, never from raw input.
@@ -35,13 +38,65 @@ export interface NatsPermissions {
   allow_responses?: boolean;
 }
 
-/** The exchange log's and consent bucket's subjects, and what a JetStream client publishes: API calls, acks, flow control. */
+export interface NatsUser {
+  user: string;
+  permissions: NatsPermissions;
+  allowed_connection_types?: string[];
+}
+
+/**
+ * What a broker publishes besides service requests, subject by subject: its
+ * appends to the log, the JetStream API calls it makes (stream info, never
+ * create/update/purge/delete), the consent bucket, the federation-wide rate leases and the log's last
+ * signed head (the log service presents a broker-role certificate today; README "Log service"), and acks
+ * and flow control.
+ * The log's consumer calls are for the indexer while it runs in the broker's
+ * process; they let it read the stream, not change it.
+ */
 export const DEFAULT_BROKER_PUBLISH_EXTRA: readonly string[] = [
-  "xbus.log.>",
+  "xbus.log.exchanges",
+  "$JS.API.INFO",
+  "$JS.API.STREAM.INFO.XBUS_LOG",
+  "$JS.API.CONSUMER.CREATE.XBUS_LOG",
+  "$JS.API.CONSUMER.CREATE.XBUS_LOG.>",
+  "$JS.API.CONSUMER.INFO.XBUS_LOG.*",
+  "$JS.API.CONSUMER.DELETE.XBUS_LOG.*",
+  "$JS.API.CONSUMER.MSG.NEXT.XBUS_LOG.*",
+  "$JS.API.STREAM.MSG.GET.XBUS_LOG",
+  "$JS.ACK.XBUS_LOG.>",
+  // Notices to citizen portals of new accesses (broker/citizen/notice-sinks.ts): no record data.
+  "xbus.citizen.notify",
   "$KV.xbus_consents.>",
-  "$JS.API.>",
-  "$JS.ACK.>",
+  "$JS.API.STREAM.INFO.KV_xbus_consents",
+  "$JS.API.CONSUMER.CREATE.KV_xbus_consents",
+  "$JS.API.CONSUMER.CREATE.KV_xbus_consents.>",
+  "$JS.API.CONSUMER.DELETE.KV_xbus_consents.*",
+  "$JS.API.DIRECT.GET.KV_xbus_consents.>",
+  "$JS.API.STREAM.MSG.GET.KV_xbus_consents",
+  "$KV.xbus_rates.>",
+  "$JS.API.STREAM.INFO.KV_xbus_rates",
+  "$JS.API.CONSUMER.CREATE.KV_xbus_rates",
+  "$JS.API.CONSUMER.CREATE.KV_xbus_rates.>",
+  "$JS.API.CONSUMER.DELETE.KV_xbus_rates.*",
+  "$JS.API.DIRECT.GET.KV_xbus_rates.>",
+  "$JS.API.STREAM.MSG.GET.KV_xbus_rates",
+  "$KV.XBUS_LOG_HEAD.>",
+  "$JS.API.STREAM.INFO.KV_XBUS_LOG_HEAD",
+  "$JS.API.CONSUMER.CREATE.KV_XBUS_LOG_HEAD",
+  "$JS.API.CONSUMER.CREATE.KV_XBUS_LOG_HEAD.>",
+  "$JS.API.CONSUMER.DELETE.KV_XBUS_LOG_HEAD.*",
+  "$JS.API.DIRECT.GET.KV_XBUS_LOG_HEAD.>",
+  "$JS.API.STREAM.MSG.GET.KV_XBUS_LOG_HEAD",
   "$JS.FC.>",
+];
+
+/** Never a broker's, whatever an allow above says: the log's stream and the buckets are the admin's. */
+const BROKER_PUBLISH_DENY = [
+  "$JS.API.STREAM.CREATE.>",
+  "$JS.API.STREAM.UPDATE.>",
+  "$JS.API.STREAM.DELETE.>",
+  "$JS.API.STREAM.PURGE.>",
+  "$JS.API.STREAM.MSG.DELETE.>",
 ];
 
 /** The permissions of one identity; throws for a role that has no business on NATS. */
@@ -53,8 +108,17 @@ export function natsPermissionsFor(
   switch (id.role) {
     case "broker":
       return {
-        publish: { allow: [`${SERVICE_SUBJECT_PREFIX}.>`, ...brokerPublishExtra] },
+        publish: { allow: [`${SERVICE_SUBJECT_PREFIX}.>`, ...brokerPublishExtra], deny: BROKER_PUBLISH_DENY },
         subscribe: { allow: ["_INBOX.>"] },
+      };
+    case "admin":
+      return { publish: { allow: ["$JS.API.>"] }, subscribe: { allow: ["_INBOX.>"] } };
+    case "leaf":
+      // Seen from the core: what the leaf may send in (replies; allow_responses does not apply to leaf
+      // connections) and what the core forwards to it (its agency's requests, nothing else).
+      return {
+        publish: { allow: ["_INBOX.>"] },
+        subscribe: { allow: [`${SERVICE_SUBJECT_PREFIX}.${id.agency}.>`] },
       };
     case "connector":
       return {
@@ -65,17 +129,50 @@ export function natsPermissionsFor(
         allow_responses: true,
       };
     default:
-      throw new Error(`${spiffeId} is a ${id.role} identity; only brokers and connectors use NATS`);
+      throw new Error(
+        `${spiffeId} is a ${id.role} identity; only brokers, admins, connectors and leaf nodes use NATS`,
+      );
   }
+}
+
+/**
+ * nats-server 2.9 reads an empty users list as "no authentication at all", so a
+ * list with nobody in it holds this user instead: no certificate maps to it (it is
+ * neither a SPIFFE ID nor a DN) and it may do nothing.
+ */
+const NOBODY: NatsUser = {
+  user: "xbus:nobody",
+  permissions: { publish: { deny: [">"] }, subscribe: { allow: [] } },
+};
+
+/** One user per identity, each with its role's permissions; leaf identities only on leaf-node connections. */
+export function natsUsers(
+  identities: readonly string[],
+  brokerPublishExtra = DEFAULT_BROKER_PUBLISH_EXTRA,
+): NatsUser[] {
+  const seen = new Set<string>();
+  return identities
+    .filter((id) => !seen.has(id) && seen.add(id))
+    .map((id) => {
+      const permissions = natsPermissionsFor(id, brokerPublishExtra);
+      return parseWorkloadId(id).role === "leaf"
+        ? { user: id, permissions, allowed_connection_types: ["LEAFNODE"] }
+        : { user: id, permissions };
+    });
+}
+
+/** The `authorization` block alone (the include files of deploy/nats/*.conf); never empty (see NOBODY). */
+export function natsUsersConfig(
+  identities: readonly string[],
+  brokerPublishExtra = DEFAULT_BROKER_PUBLISH_EXTRA,
+): string {
+  const users = natsUsers(identities, brokerPublishExtra);
+  // nats-server's config format accepts JSON values.
+  return `authorization { users: ${JSON.stringify(users.length > 0 ? users : [NOBODY], null, 2)} }\n`;
 }
 
 /** The `tls` and `authorization` blocks, for NatsServerOptions.extraConfig. */
 export function natsAuthConfig(o: NatsAuthOptions): string {
-  const seen = new Set<string>();
-  const users = o.identities
-    .filter((id) => !seen.has(id) && seen.add(id))
-    .map((id) => ({ user: id, permissions: natsPermissionsFor(id, o.brokerPublishExtra) }));
-  // nats-server's config format accepts JSON values.
   return [
     "tls {",
     `  cert_file: ${JSON.stringify(o.tls.certFile)}`,
@@ -84,7 +181,6 @@ export function natsAuthConfig(o: NatsAuthOptions): string {
     "  verify_and_map: true",
     "  timeout: 5",
     "}",
-    `authorization { users: ${JSON.stringify(users, null, 2)} }`,
-    "",
+    natsUsersConfig(o.identities, o.brokerPublishExtra),
   ].join("\n");
 }

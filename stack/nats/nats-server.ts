@@ -12,6 +12,12 @@ import { delimiter, join } from "node:path";
 export interface NatsServerOptions {
   /** Extra nats-server configuration (TLS, authorization, …) appended to the generated file. */
   extraConfig?: string;
+  /**
+   * A whole configuration instead of the generated listener and JetStream lines (a cluster node
+   * rendered from deploy/nats/core.conf, say): it must fix its own ports, so that a restart finds
+   * them again. `extraConfig` and `ports_file_dir` are still appended.
+   */
+  config?: string;
   /** Folder for the config, JetStream store and ports file; a new temp folder by default. */
   dir?: string;
   /** Print the server's own log lines. */
@@ -52,12 +58,14 @@ export class NatsServer {
   private port = -1;
   private monitorPort = -1;
   private readonly ownsDir: boolean;
+  private configText: string | undefined;
 
   private constructor(
     private readonly bin: string,
     private readonly options: NatsServerOptions,
   ) {
     this.ownsDir = options.dir === undefined;
+    this.configText = options.config;
     this.dir = options.dir ?? mkdtempSync(join(tmpdir(), "xbus-nats-"));
   }
 
@@ -65,6 +73,16 @@ export class NatsServer {
     const server = new NatsServer(findNatsServer(), options);
     await server.restart();
     return server;
+  }
+
+  /** An instance that has not started yet: its folder exists, so a config can name files in it. */
+  static async create(options: NatsServerOptions = {}): Promise<NatsServer> {
+    return new NatsServer(findNatsServer(), options);
+  }
+
+  /** Replaces the whole configuration (NatsServerOptions.config) from the next (re)start on. */
+  configure(config: string): void {
+    this.configText = config;
   }
 
   /** `nats://127.0.0.1:PORT` */
@@ -77,6 +95,11 @@ export class NatsServer {
     return this.options.monitor ? `http://127.0.0.1:${this.monitorPort}` : undefined;
   }
 
+  /** The process id while it runs (for `nats-server --signal reload=PID`). */
+  get pid(): number | undefined {
+    return this.running ? this.child?.pid : undefined;
+  }
+
   get running(): boolean {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
@@ -85,15 +108,16 @@ export class NatsServer {
   async restart(): Promise<void> {
     if (this.running) return;
     const config = join(this.dir, "nats.conf");
-    writeFileSync(
-      config,
+    const base =
+      this.configText ??
       [
         `listen: "127.0.0.1:${this.port}"`,
-        `ports_file_dir: ${JSON.stringify(this.dir)}`,
         `jetstream { store_dir: ${JSON.stringify(join(this.dir, "js"))}, max_memory_store: 256MB, max_file_store: 2GB }`,
         this.options.monitor ? `http: "127.0.0.1:${this.monitorPort}"` : "",
-        this.options.extraConfig ?? "",
-      ].join("\n"),
+      ].join("\n");
+    writeFileSync(
+      config,
+      [base, `ports_file_dir: ${JSON.stringify(this.dir)}`, this.options.extraConfig ?? ""].join("\n"),
     );
     for (const f of readdirSync(this.dir)) if (f.endsWith(".ports")) rmSync(join(this.dir, f));
     // Its own process group: a Ctrl-C meant for `xbus dev` must not stop NATS before the components that use it.
@@ -135,23 +159,6 @@ export class NatsServer {
     }
   }
 
-  /** The server's process id while it runs (the fault harness samples its memory and descriptors). */
-  get pid(): number | undefined {
-    return this.running ? this.child?.pid : undefined;
-  }
-
-  /**
-   * Sends `signal` to the server as it is: SIGKILL (a crash, awaited until the process is gone; `restart`
-   * brings it back on the same store), SIGSTOP and SIGCONT (a frozen node). For the fault harness.
-   */
-  async signal(signal: "SIGKILL" | "SIGSTOP" | "SIGCONT"): Promise<void> {
-    const child = this.child;
-    if (!child || !this.running) return;
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    child.kill(signal);
-    if (signal === "SIGKILL") await exited;
-  }
-
   /** Stops the server; the folder stays so that `restart` finds the same store. */
   async stop(): Promise<void> {
     const child = this.child;
@@ -161,6 +168,21 @@ export class NatsServer {
     const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
     await exited;
     clearTimeout(timer);
+  }
+
+  /** SIGKILL: the server dies as a crashed machine's would, with no goodbye to its peers. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || !this.running) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGKILL");
+    await exited;
+  }
+
+  /** SIGHUP, which is what `nats-server --signal reload=PID` sends: re-read the config file. */
+  reload(): void {
+    if (!this.running) throw new Error("nats-server is not running: nothing to reload");
+    this.child?.kill("SIGHUP");
   }
 
   /** Stops the server and removes its folder if this instance made it. */

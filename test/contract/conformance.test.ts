@@ -8,9 +8,9 @@ import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adapterClient, type CheckResult, runConformance } from "../../adapters/conformance/index.js";
 import { mohAdapter } from "../../adapters/examples/moh/adapter.js";
-import { adapterHandlers } from "../../adapters/sdk/index.js";
+import { adapterHandlers, createRouteCheck } from "../../adapters/sdk/index.js";
 import { silentLogger, XbusError } from "../../core/index.js";
-import { serviceDefinition, serviceImplementation } from "../../core/rpc/index.js";
+import { receivedBytes, serviceDefinition, serviceImplementation } from "../../core/rpc/index.js";
 import { CitizenRecordSchema } from "../../proto/gen/agencies/dcrc/v1/citizen_pb.js";
 import { Adapter } from "../../proto/gen/xbus/v1/adapter_pb.js";
 import { devJsonOf } from "../../stack/index.js";
@@ -35,7 +35,7 @@ afterAll(async () => {
 async function conformance(target: string, client: { cert: string; key: string }): Promise<CheckResult[]> {
   const c = adapterClient({ target, tls: { ca: stack.ca.certPem, ...client } });
   try {
-    return await runConformance({ client: c, catalogue: stack.catalogue });
+    return await runConformance({ client: c, catalogue: stack.catalogue, routeKey: stack.brokerSigningKey });
   } finally {
     c.close();
   }
@@ -53,7 +53,14 @@ describe("the example agencies", () => {
     const own = [...services.values()].filter((s) => s.service.agency === agency).map((s) => s.service.full);
     // Every check ran for every service the agency has in the catalogue.
     for (const s of own) {
-      for (const check of ["known-subject", "unknown-subject", "released-fields", "deadline", "malformed"])
+      for (const check of [
+        "known-subject",
+        "unknown-subject",
+        "released-fields",
+        "deadline",
+        "route",
+        "malformed",
+      ])
         expect(results.map((r) => r.check)).toContain(`${check} ${s}`);
     }
   });
@@ -76,11 +83,12 @@ describe("the example agencies", () => {
   });
 });
 
-type Breakage = "wrong-type" | "ignores-deadline" | "leaks";
+type Breakage = "wrong-type" | "ignores-deadline" | "leaks" | "no-route-check";
 
 /** The moh example behind a hand-made gRPC server that misbehaves in one way. */
 async function serveBroken(how: Breakage): Promise<string> {
   const handlers = adapterHandlers(mohAdapter(stack.population));
+  const checkRoute = createRouteCheck("moh", [stack.brokerPublicKey]);
   const cert = stack.issue(`broken-${how}`, {
     spiffeId: `spiffe://gov.bt/agency/moh/adapter/broken-${how}`,
     commonName: `broken moh adapter (${how})`,
@@ -93,6 +101,9 @@ async function serveBroken(how: Breakage): Promise<string> {
     serviceImplementation(Adapter, {
       describe: () => handlers.describe(),
       fetch: async (req, call) => {
+        // The check an SDK adapter makes, exported for adapters that serve gRPC themselves.
+        if (how !== "no-route-check")
+          await checkRoute(req, receivedBytes(req) ?? new Uint8Array(), call.metadata);
         const d = call.getDeadline();
         const given = d instanceof Date ? d.getTime() : d;
         if (!Number.isFinite(given) && how !== "ignores-deadline")
@@ -147,6 +158,7 @@ describe("a broken adapter fails, naming the check", () => {
     ],
     ["ignores-deadline", ["deadline moh.vaccination-record", "deadline moh.medical-fitness"]],
     ["leaks", ["released-fields moh.vaccination-record", "released-fields moh.medical-fitness"]],
+    ["no-route-check", ["route moh.vaccination-record", "route moh.medical-fitness"]],
   ])("%s", async (how, expected) => {
     const results = await conformance(await serveBroken(how), mohClient());
     expect(failedChecks(results)).toEqual(expected);
@@ -167,18 +179,30 @@ describe("xbus adapter test", () => {
     writeFileSync(join(stack.dir, "dev.json"), JSON.stringify(devJsonOf(stack)));
     const r = await run(["--target", rsta.address, "--dev-dir", stack.dir]);
     expect(r.stdout).toContain("PASS  known-subject rsta.driving-licence");
-    expect(r.stdout).toContain("all 7 checks passed");
+    expect(r.stdout).toContain("PASS  route rsta.driving-licence");
+    expect(r.stdout).toContain("all 8 checks passed");
     expect(r.code).toBe(0);
   });
 
   it("exits 1 naming the failed checks of a leaky adapter", async () => {
     const target = await serveBroken("leaks");
     const c = mohClient();
-    const r = await run(["--target", target, "--cert", c.certPath, "--key", c.keyPath, "--ca", stack.caPath]);
+    const r = await run([
+      "--target",
+      target,
+      "--cert",
+      c.certPath,
+      "--key",
+      c.keyPath,
+      "--ca",
+      stack.caPath,
+      "--route-key",
+      stack.brokerSigningKeyPath,
+    ]);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("FAIL  released-fields moh.medical-fitness");
     expect(r.stdout).toMatch(
-      /2 of 12 checks failed: released-fields moh.vaccination-record, released-fields moh.medical-fitness/,
+      /2 of 14 checks failed: released-fields moh.vaccination-record, released-fields moh.medical-fitness/,
     );
   });
 });

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { adapterClient, runConformance } from "../../adapters/conformance/index.js";
 import { startWithoutSdk } from "../../adapters/examples/without-sdk/adapter.js";
@@ -24,6 +25,7 @@ beforeAll(async () => {
     certFile: cert.certPath,
     keyFile: cert.keyPath,
     connectorPrefix: "spiffe://gov.bt/agency/rsta/connector/",
+    brokerKeyFiles: [join(stack.dir, "certs", "broker-signing.pub.pem")],
     lookup: (id) =>
       id === HOLDER
         ? {
@@ -54,9 +56,14 @@ it("passes the conformance kit", async () => {
     tls: { ca: stack.ca.certPem, cert: connector.cert, key: connector.key },
   });
   try {
-    const results = await runConformance({ client, catalogue: stack.catalogue, subject: HOLDER });
+    const results = await runConformance({
+      client,
+      catalogue: stack.catalogue,
+      subject: HOLDER,
+      routeKey: stack.brokerSigningKey,
+    });
     expect(results.filter((r) => !r.pass)).toEqual([]);
-    expect(results).toHaveLength(7);
+    expect(results).toHaveLength(8);
   } finally {
     client.close();
   }

@@ -29,6 +29,7 @@ import {
   logLines,
   renewalLines,
   runXbus,
+  runXbusAsync,
   spawnXbus,
   startXbus,
 } from "../helpers/xbus-process.js";
@@ -76,20 +77,39 @@ beforeAll(async () => {
   });
   consumer = issue("consumer", { role: "system", spiffeId: `spiffe://${TD}/agency/moe/system/scholarships` });
   const natsCert = issue("nats", { role: "server", ...server });
+  const admin = issue("admin", { role: "admin", spiffeId: `spiffe://${TD}/xbus/admin/ops` });
   nats = await NatsServer.start({
     monitor: true,
     extraConfig: natsAuthConfig({
       tls: { certFile: natsCert.cert, keyFile: natsCert.key, caFile: caDir.paths.caCert },
-      identities: [`spiffe://${TD}/xbus/broker/b1`, `spiffe://${TD}/agency/dcrc/connector/c1`],
+      identities: [
+        `spiffe://${TD}/xbus/admin/ops`,
+        `spiffe://${TD}/xbus/broker/b1`,
+        `spiffe://${TD}/agency/dcrc/connector/c1`,
+      ],
     }),
   });
+  // The broker may not create streams: the admin makes them first, as an operator would.
+  const init = await runXbusAsync([
+    "federation",
+    "init",
+    ...["--nats", nats.url, "--ca", caDir.paths.caCert, "--cert", admin.cert, "--key", admin.key],
+    ...["--replicas", "1"],
+  ]);
+  expect(init).toMatchObject({
+    status: 0,
+    stdout:
+      "XBUS_LOG: created (replicas 1)\nKV_xbus_consents: created (replicas 1)\n" +
+      "KV_xbus_rates: created (replicas 1)\nKV_XBUS_LOG_HEAD: created (replicas 1)\n",
+  });
+  const signing = generateKeyPairSync("ed25519");
   adapter = await serveAdapter(dcrcAdapter(population), {
     tls: { ca: caDir.ca.certPem, cert: adapterCert.certPem, key: adapterCert.keyPem },
     trustDomain: TD,
+    brokerKeys: [signing.publicKey],
     logger: silentLogger,
   });
 
-  const signing = generateKeyPairSync("ed25519");
   writeFileSync(
     join(dir, "broker-signing.pem"),
     signing.privateKey.export({ type: "pkcs8", format: "pem" }),

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
@@ -23,6 +23,8 @@ function checkPrintedReceipt(stdout: string): { status: number | null; stdout: s
 it("`xbus dev --smoke` starts everything, fetches one record, stops and exits 0", () => {
   // A lock left by an xbus dev that died is taken over; the run leaves none behind.
   writeFileSync(join(dir, "dev.pid"), String(spawnSync("true").pid));
+  chmodSync(dir, 0o755); // as a folder made under a loose umask: xbus dev must close it
+
   const run = spawnSync(process.execPath, [join(root, "bin/xbus.js"), "dev", "--smoke", "--dir", dir], {
     cwd: root,
     encoding: "utf8",
@@ -35,6 +37,10 @@ it("`xbus dev --smoke` starts everything, fetches one record, stops and exits 0"
   expect(run.stdout).not.toContain('"photo_ref"');
 
   const dev = JSON.parse(readFileSync(join(dir, "dev.json"), "utf8"));
+  // The folder, dev.json (the reviewer token) and the log index are the owner's alone (issue 19, finding 7).
+  expect(statSync(dir).mode & 0o777).toBe(0o700);
+  expect(statSync(join(dir, "dev.json")).mode & 0o777).toBe(0o600);
+  expect(statSync(join(dir, "log-index.sqlite")).mode & 0o777).toBe(0o600);
   // "Who read my data", its dev identity provider and the citizens who can sign in there.
   expect(dev.citizen).toMatchObject({
     url: expect.stringMatching(/^http:\/\/localhost:\d+\/citizen\/$/),

@@ -299,7 +299,10 @@ describe("every attempt is logged, with a receipt that proves it", () => {
 
 describe("the broker answers only after the log has the record", () => {
   it("gives LOG_UNAVAILABLE and no record when the log refuses the append, and recovers", async () => {
-    const jsm = await jetstreamManager(nc);
+    // Only the admin may change the stream (the broker's identity may not).
+    if (!stack.adminCert) throw new Error("the stack has no admin identity");
+    const adminNc = await stack.natsConnect(stack.adminCert);
+    const jsm = await jetstreamManager(adminNc);
     const info = await jsm.streams.info(LOG_STREAM);
     await jsm.streams.update(LOG_STREAM, {
       ...info.config,
@@ -315,6 +318,7 @@ describe("the broker answers only after the log has the record", () => {
       expect(err.reason).toBe("LOG_UNAVAILABLE");
     } finally {
       await jsm.streams.update(LOG_STREAM, { ...info.config, max_msgs: -1 });
+      await adminNc.close();
     }
     const res = await stack
       .client()

@@ -14,6 +14,7 @@ import {
 } from "../../proto/gen/agencies/dcrc/v1/citizen_pb.js";
 import { AdapterFetchRequestSchema } from "../../proto/gen/xbus/v1/adapter_pb.js";
 import { RouteReplySchema } from "../../proto/gen/xbus/v1/route_pb.js";
+import { recordReply } from "../helpers/rogue-connector.js";
 import { deadline, failure, startTestStack, type TestStack } from "../helpers/stack.js";
 
 const SERVICE = "dcrc.citizen-record";
@@ -269,13 +270,9 @@ describe("routing", () => {
           photoRef: "secret-photo",
           gender: Gender.MALE,
         });
-        m.respond(
-          toBinary(
-            RouteReplySchema,
-            create(RouteReplySchema, {
-              result: { case: "record", value: anyPack(CitizenRecordSchema, full) },
-            }),
-          ),
+        // Signed with the dcrc connector's key, as the agency's own connector would sign it.
+        void recordReply(m, anyPack(CitizenRecordSchema, full), stack.adapterClient).then((reply) =>
+          m.respond(reply),
         );
       },
     });

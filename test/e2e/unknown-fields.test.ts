@@ -1,10 +1,10 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { anyUnpack } from "@bufbuild/protobuf/wkt";
+import { AnySchema, anyUnpack } from "@bufbuild/protobuf/wkt";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CitizenRecordSchema } from "../../proto/gen/agencies/dcrc/v1/citizen_pb.js";
-import { RouteReplySchema } from "../../proto/gen/xbus/v1/route_pb.js";
+import { recordReply } from "../helpers/rogue-connector.js";
 import { deadline, startTestStack, type TestStack } from "../helpers/stack.js";
 
 /**
@@ -35,17 +35,12 @@ describe("minimisation", () => {
       queue: "xbus-connector-dcrc",
       callback: (_err, m) => {
         const value = new Uint8Array([...record, ...extra]);
-        m.respond(
-          toBinary(
-            RouteReplySchema,
-            create(RouteReplySchema, {
-              result: {
-                case: "record",
-                value: { typeUrl: `type.googleapis.com/${CitizenRecordSchema.typeName}`, value },
-              },
-            }),
-          ),
-        );
+        // Signed with the dcrc connector's key: the broker takes only signed replies.
+        void recordReply(
+          m,
+          create(AnySchema, { typeUrl: `type.googleapis.com/${CitizenRecordSchema.typeName}`, value }),
+          stack.adapterClient,
+        ).then((reply) => m.respond(reply));
       },
     });
     await nc.flush();

@@ -4,7 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import type { Hono } from "hono";
-import { createReviewApp, LogIndex, LogIndexReader } from "../../broker/index.js";
+import {
+  checkpointSigner,
+  createReviewApp,
+  indexCheckpoints,
+  LogIndex,
+  LogIndexReader,
+} from "../../broker/index.js";
 import { treeHeadSignedBytes } from "../../core/log-format/index.js";
 import { rawEd25519 } from "../../core/signing/index.js";
 import { ExchangeRecordSchema } from "../../proto/gen/xbus/v1/log_pb.js";
@@ -24,6 +30,8 @@ export interface TestLogIndex {
   readonly privateKey: KeyObject;
   /** The public key as the API serves it and `xbus log verify --public-key` takes it: base64 of the raw 32 bytes. */
   readonly keyBase64: string;
+  /** The log's C2SP verifier key, for its checkpoints. */
+  readonly vkey: string;
   /**
    * A tree head as `GET /v1/log/tree-head` answers it: by default of this log's whole tree, signed by
    * its key and naming it. Any field can be set, and `signer` (a private key) signs in the log's place:
@@ -68,7 +76,9 @@ export function writeTestLogIndex(records: readonly RecordInit[]): TestLogIndex 
   }
   const reader = new LogIndexReader(path, LOG_ID);
   const keyBase64 = rawEd25519(publicKey).toString("base64");
+  const checkpoints = checkpointSigner(LOG_ID, privateKey);
   return {
+    vkey: checkpoints.vkey,
     reader,
     publicKey,
     privateKey,
@@ -94,6 +104,7 @@ export function writeTestLogIndex(records: readonly RecordInit[]): TestLogIndex 
       createReviewApp({
         index: reader,
         logPublicKey: publicKey,
+        checkpoints: indexCheckpoints(reader, checkpoints.checkpointOf),
         tokenHashes: [createHash("sha256").update(token).digest("hex")],
         logSecret,
         subjectIdPattern: /^[0-9]{11}$/,

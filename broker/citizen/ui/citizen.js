@@ -32,7 +32,7 @@ function byId(id) {
  * @typedef {{index: number, exchange_id: string, time: number, agency: string, system: string,
  *   service: string, purpose: string, purpose_description: string, legal_basis: string, decision: string,
  *   status: string, fields_released: string[], fields_withheld: string[], consent_id: string | null,
- *   leaf_hash: string}} AccessRow
+ *   leaf_hash: string, disclosed_at: number | null, legal_order_ref: string | null}} AccessRow
  */
 
 /** @param {AccessRow} row @param {HTMLElement} out */
@@ -82,12 +82,53 @@ function rowOf(row) {
     el("td", {}, new Date(row.time).toLocaleString()),
     el("td", {}, `${row.agency}, ${row.system}`),
     el("td", {}, row.service),
-    el("td", {}, row.purpose_description || row.purpose, el("br"), el("small", {}, row.legal_basis)),
+    el(
+      "td",
+      {},
+      row.purpose_description || row.purpose,
+      el("br"),
+      el("small", {}, row.legal_basis),
+      ...(row.disclosed_at === null
+        ? []
+        : [
+            el("br"),
+            el(
+              "small",
+              { class: "disclosed-later" },
+              s.disclosedLater(new Date(row.disclosed_at).toLocaleDateString(), row.legal_order_ref ?? "?"),
+            ),
+          ]),
+    ),
     fields,
     el("td", {}, row.consent_id ?? s.noConsent),
     el("td", {}, allowed ? s.allowed : `${s.denied} (${row.status})`),
     el("td", {}, button, " ", verdict),
   );
+}
+
+/** The portal-notification choice, when a portal is configured to be told; else nothing. */
+async function notifyChoice() {
+  const res = await fetch("/citizen/api/notifications");
+  /** @type {any} */
+  const state = res.ok ? await res.json() : undefined;
+  if (!state?.available) return "";
+  const box = /** @type {HTMLInputElement} */ (el("input", { type: "checkbox", id: "notify" }));
+  box.checked = state.enabled === true;
+  const saved = el("span", { id: "notify-saved", role: "status" });
+  box.addEventListener("change", async () => {
+    box.disabled = true;
+    const put = await fetch("/citizen/api/notifications", {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ enabled: box.checked }),
+    });
+    /** @type {any} */
+    const now = put.ok ? await put.json() : undefined;
+    box.checked = now?.enabled === true;
+    saved.textContent = now ? s.notifySaved(box.checked) : `${s.failed} ${put.status}`;
+    box.disabled = false;
+  });
+  return el("p", {}, el("label", {}, box, " ", s.notify), " ", saved);
 }
 
 async function main() {
@@ -117,6 +158,7 @@ async function main() {
   byId("sign-out").hidden = false;
   /** @type {AccessRow[]} */
   const rows = body.accesses;
+  const notify = await notifyChoice();
   const c = s.columns;
   view.replaceChildren(
     el("p", {}, s.intro),
@@ -126,6 +168,7 @@ async function main() {
       {},
       el("a", { href: "/citizen/api/export", download: "who-read-my-data.json", id: "download" }, s.download),
     ),
+    notify,
     rows.length === 0
       ? el("p", { id: "none" }, s.none)
       : el(

@@ -40,6 +40,11 @@ const en = {
     "“Verify” checks, in this browser, that the record is part of the exchange log the log service signed: " +
     "the record's fingerprint, the proof path and the signature are all checked here, not on the server.",
   failed: "Could not load your requests:",
+  notify: "Tell me through the citizen portal when someone reads my data",
+  notifySaved: (/** @type {boolean} */ on) => (on ? "You will be told." : "You will not be told."),
+  disclosedLater: (/** @type {string} */ when, /** @type {string} */ order) =>
+    `Shown late: a court order (${order}) let this request stay hidden from you until ${when}. ` +
+    "It was in the log from the start.",
 };
 
 /** @type {Record<string, Strings>} */

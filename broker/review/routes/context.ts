@@ -10,4 +10,6 @@ export interface ReviewContext {
   logSecret: Uint8Array;
   traceUrlTemplate: string | undefined;
   alerts: AlertConfig;
+  /** The clock delayed disclosure is judged by (ms since the epoch). */
+  now: () => number;
 }

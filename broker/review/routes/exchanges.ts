@@ -14,6 +14,7 @@ export function exchangeRoutes(o: ReviewContext, p: ReviewParams): Hono {
       const { rows, nextCursor } = onePage(q.limit, (n) =>
         o.index.exchanges({
           ...(q.consumer !== undefined && { consumer: q.consumer }),
+          ...(q.agency !== undefined && { agency: q.agency }),
           ...(q.service !== undefined && { service: q.service }),
           ...(q.purpose !== undefined && { purpose: q.purpose }),
           ...(q.decision !== undefined && { decision: q.decision }),

@@ -1,6 +1,6 @@
 import { type Command, Option } from "commander";
 import { readDevJson } from "../../../stack/index.js";
-import { type ReviewClient, reviewClient } from "../../../verifier/index.js";
+import { type ReviewTextClient, reviewClient } from "../../../verifier/index.js";
 
 /** Where the review API is: the flags, else `xbus dev`'s dev.json. */
 export interface ApiFlags {
@@ -23,7 +23,7 @@ export function apiOptions(cmd: Command): Command {
     );
 }
 
-export function api(flags: ApiFlags): ReviewClient {
+export function api(flags: ApiFlags): ReviewTextClient {
   const dev = readDevJson();
   const url = flags.url ?? dev.review?.url;
   const token = flags.token ?? dev.review?.token;

@@ -1,71 +1,60 @@
 import { createPublicKey } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { fromBinary, fromJsonString } from "@bufbuild/protobuf";
 import { Command } from "commander";
-import { type Receipt, ReceiptSchema } from "../../../proto/gen/xbus/v1/exchange_pb.js";
-import { checkReceipt } from "../../../verifier/index.js";
+import { checkReceipt, parseWitnessPolicy, verifyTlogProof } from "../../../verifier/index.js";
 import { readUserFile } from "../../user-file.js";
 import { act, type Run, UsageError } from "../command.js";
 import { type ApiFlags, api, apiOptions } from "./api-options.js";
+import { logVkeyOf } from "./checkpoint.js";
 import { publicKeyOption } from "./public-key-option.js";
+import { type ReceiptInputFlags, receiptInputOptions, receiptOf } from "./receipt-input.js";
 
-interface ReceiptFlags extends ApiFlags {
-  base64?: string;
-  file?: string;
-  json?: string;
+interface ReceiptFlags extends ApiFlags, ReceiptInputFlags {
   brokerKey?: string;
   publicKey?: string;
   offline?: true;
+  proof?: string;
+  vkey?: string;
+  policy?: string;
 }
 
 /** Where `xbus dev` writes the broker's receipt key. */
 const DEV_BROKER_KEY = join(".xbus", "dev", "certs", "broker-signing.pub.pem");
 
-function receiptOf(o: ReceiptFlags): Receipt {
-  const given = [o.base64, o.file, o.json].filter((v) => v !== undefined);
-  if (given.length !== 1)
-    throw new UsageError(
-      "give the receipt once: --base64 B64 or --file FILE (protobuf xbus.v1.Receipt), or --json JSON (as grpcurl prints it)",
-    );
-  if (o.json !== undefined) {
-    try {
-      return fromJsonString(ReceiptSchema, o.json);
-    } catch (err) {
-      throw new Error(`--json is not an xbus.v1.Receipt in protobuf JSON: ${(err as Error).message}`);
-    }
-  }
-  const bytes = o.file !== undefined ? readUserFile(o.file) : Buffer.from(o.base64 ?? "", "base64");
-  try {
-    return fromBinary(ReceiptSchema, bytes);
-  } catch (err) {
-    throw new Error(`not a protobuf xbus.v1.Receipt (${bytes.length} bytes): ${(err as Error).message}`);
-  }
-}
-
 export function receiptCommand(run: Run): Command {
   const cmd = apiOptions(
-    new Command("receipt")
-      .summary("check a Fetch's receipt: the broker's signature, and its leaf in the signed tree")
-      .description(
-        "Checks a receipt a Fetch answer carried (xbus.v1.Receipt: protobuf, or its JSON as grpcurl prints " +
-          "the answer's \"receipt\"): the broker's signature, alone or batched, and unless --offline that its " +
-          "leaf is in the log's latest signed tree. Exit 1 if not, 2 while the leaf is newer than the latest " +
-          "signed tree head.",
-      )
-      .option("--base64 <b64>", "the receipt, protobuf, as base64")
-      .option("--file <file>", "the receipt, protobuf, in a file")
-      .option("--json <json>", "the receipt as protobuf JSON")
+    receiptInputOptions(
+      new Command("receipt")
+        .summary("check a Fetch's receipt: the broker's signature, and its leaf in the signed tree")
+        .description(
+          "Checks a receipt a Fetch answer carried (xbus.v1.Receipt: protobuf, or its JSON as grpcurl prints " +
+            "the answer's \"receipt\"): the broker's signature, alone or batched, and unless --offline that its " +
+            "leaf is in the log's latest signed tree. With --offline --proof FILE (a tlog-proof from `xbus log " +
+            "proof`) it proves the leaf is in a checkpoint signed by the log's key (--vkey) and, with --policy, " +
+            "cosigned by a quorum of witnesses, with no network at all. Exit 1 if not, 2 while the leaf is newer " +
+            "than the latest signed tree head.",
+        ),
+    )
       .option("--broker-key <pem>", `the broker's receipt-signing public key (default ${DEV_BROKER_KEY})`)
       .addOption(
         publicKeyOption(
           "the log's public key, base64 of the raw 32-byte Ed25519 key: the tree head must be signed by it",
         ),
       )
-      .option("--offline", "check the broker's signature only"),
+      .option("--offline", "use no network: check the broker's signature, and the --proof file if given")
+      .option("--proof <file>", "with --offline: a C2SP tlog-proof of the receipt's leaf (`xbus log proof`)")
+      .option(
+        "--vkey <vkey>",
+        "with --proof: the log's verifier key (default: log_vkey of .xbus/dev/dev.json)",
+      )
+      .option("--policy <file>", "with --proof: a C2SP tlog-policy the checkpoint's cosignatures must meet"),
   );
   return act<ReceiptFlags>(run, cmd, async (o) => {
     const say = (s: string) => run.io.out(`${s}\n`);
+    if ((o.proof !== undefined || o.policy !== undefined) && !o.offline)
+      throw new UsageError("--proof and --policy check a tlog-proof offline: give --offline too");
+    if (o.policy !== undefined && o.proof === undefined) throw new UsageError("--policy needs --proof FILE");
     const receipt = receiptOf(o);
     const keyFile = o.brokerKey ?? DEV_BROKER_KEY;
     if (!existsSync(keyFile))
@@ -85,12 +74,34 @@ export function receiptCommand(run: Run): Command {
       return result.pending ? 2 : 1;
     }
     const how = result.batchSize === 0 ? "alone" : `in a batch of ${result.batchSize}`;
-    say(
-      `ok: leaf ${receipt.leafIndex} of ${receipt.logId}, signed by the broker (${how})` +
-        (result.includedIn
-          ? `, included in the signed tree of size ${result.includedIn.treeSize} (root ${result.includedIn.rootHash})`
-          : " (not checked against the log: --offline)"),
-    );
+    let where = result.includedIn
+      ? `, included in the signed tree of size ${result.includedIn.treeSize} (root ${result.includedIn.rootHash})`
+      : " (not checked against the log: --offline)";
+    if (o.proof !== undefined) {
+      const vkey = logVkeyOf(o.vkey);
+      const policy =
+        o.policy === undefined ? undefined : parseWitnessPolicy(readUserFile(o.policy).toString());
+      const proof = verifyTlogProof(
+        readUserFile(o.proof).toString(),
+        { hash: Buffer.from(receipt.leafHash), index: Number(receipt.leafIndex) },
+        { logVkey: vkey, policy },
+      );
+      if (!proof.ok) {
+        say(`FAIL: ${o.proof}: ${proof.problem}`);
+        return 1;
+      }
+      if (proof.checkpoint.origin !== receipt.logId) {
+        say(
+          `FAIL: ${o.proof}: the checkpoint is of log ${proof.checkpoint.origin}, the receipt of ${receipt.logId}`,
+        );
+        return 1;
+      }
+      const cosigned = proof.cosigned.length
+        ? `, cosigned by ${proof.cosigned.map((c) => `${c.name} at ${new Date(c.time * 1000).toISOString()}`).join(", ")}`
+        : "";
+      where = `, included in the checkpoint of size ${proof.checkpoint.size} signed by the log's key${cosigned} (offline, tlog-proof ${o.proof})`;
+    }
+    say(`ok: leaf ${receipt.leafIndex} of ${receipt.logId}, signed by the broker (${how})${where}`);
     return 0;
   });
 }

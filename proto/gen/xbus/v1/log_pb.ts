@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file xbus/v1/log.proto.
  */
 export const file_xbus_v1_log: GenFile = /*@__PURE__*/
-  fileDesc("ChF4YnVzL3YxL2xvZy5wcm90bxIHeGJ1cy52MSKcBAoORXhjaGFuZ2VSZWNvcmQSEwoLZXhjaGFuZ2VfaWQYASABKAkSDAoEdGltZRgCIAEoAxIQCghjb25zdW1lchgDIAEoCRITCgtjZXJ0X3NlcmlhbBgEIAEoCRIPCgdzZXJ2aWNlGAUgASgJEhMKC3N1YmplY3RfcmVmGAYgASgJEg8KB3B1cnBvc2UYByABKAkSEgoKY29uc2VudF9pZBgIIAEoCRIjCghkZWNpc2lvbhgJIAEoDjIRLnhidXMudjEuRGVjaXNpb24SFgoObWF0Y2hlZF9ncmFudHMYCiADKAkSGgoScG9saWN5X2J1bmRsZV9oYXNoGAsgASgJEhgKEGZpZWxkc19yZXF1ZXN0ZWQYDCADKAkSFwoPZmllbGRzX3JlbGVhc2VkGA0gAygJEhcKD2ZpZWxkc193aXRoaGVsZBgOIAMoCRIOCgZzdGF0dXMYDyABKAkSDgoGcmVhc29uGBAgASgJEhQKDHJlcXVlc3RfaGFzaBgRIAEoCRIVCg1yZXNwb25zZV9oYXNoGBIgASgJEhIKCmxhdGVuY3lfdXMYEyABKA0SEAoIdHJhY2VfaWQYFCABKAkSEQoJYnJva2VyX2lkGBUgASgJEhIKCnJlcXVlc3RfaWQYFiABKAkSNgoScHJvdmlkZXJfc2lnbmF0dXJlGBcgASgLMhoueGJ1cy52MS5Qcm92aWRlclNpZ25hdHVyZSp1CghEZWNpc2lvbhIYChRERUNJU0lPTl9VTlNQRUNJRklFRBAAEhIKDkRFQ0lTSU9OX0FMTE9XEAESEQoNREVDSVNJT05fREVOWRACEhQKEERFQ0lTSU9OX0lOVkFMSUQQAxISCg5ERUNJU0lPTl9FUlJPUhAEYgZwcm90bzM", [file_xbus_v1_route]);
+  fileDesc("ChF4YnVzL3YxL2xvZy5wcm90bxIHeGJ1cy52MSKQBQoORXhjaGFuZ2VSZWNvcmQSEwoLZXhjaGFuZ2VfaWQYASABKAkSDAoEdGltZRgCIAEoAxIQCghjb25zdW1lchgDIAEoCRITCgtjZXJ0X3NlcmlhbBgEIAEoCRIPCgdzZXJ2aWNlGAUgASgJEhMKC3N1YmplY3RfcmVmGAYgASgJEg8KB3B1cnBvc2UYByABKAkSEgoKY29uc2VudF9pZBgIIAEoCRIjCghkZWNpc2lvbhgJIAEoDjIRLnhidXMudjEuRGVjaXNpb24SFgoObWF0Y2hlZF9ncmFudHMYCiADKAkSGgoScG9saWN5X2J1bmRsZV9oYXNoGAsgASgJEhgKEGZpZWxkc19yZXF1ZXN0ZWQYDCADKAkSFwoPZmllbGRzX3JlbGVhc2VkGA0gAygJEhcKD2ZpZWxkc193aXRoaGVsZBgOIAMoCRIOCgZzdGF0dXMYDyABKAkSDgoGcmVhc29uGBAgASgJEhQKDHJlcXVlc3RfaGFzaBgRIAEoCRIVCg1yZXNwb25zZV9oYXNoGBIgASgJEhIKCmxhdGVuY3lfdXMYEyABKA0SEAoIdHJhY2VfaWQYFCABKAkSEQoJYnJva2VyX2lkGBUgASgJEhIKCnJlcXVlc3RfaWQYFiABKAkSNgoScHJvdmlkZXJfc2lnbmF0dXJlGBcgASgLMhoueGJ1cy52MS5Qcm92aWRlclNpZ25hdHVyZRIRCgl0cnVuY2F0ZWQYGCADKAkSFAoMZm9sZGVkX2NvdW50GBkgASgNEhgKEGZvbGRlZF93aW5kb3dfbXMYGiABKA0SFgoOZGlzY2xvc2VfYWZ0ZXIYGyABKAMSFwoPbGVnYWxfb3JkZXJfcmVmGBwgASgJKnUKCERlY2lzaW9uEhgKFERFQ0lTSU9OX1VOU1BFQ0lGSUVEEAASEgoOREVDSVNJT05fQUxMT1cQARIRCg1ERUNJU0lPTl9ERU5ZEAISFAoQREVDSVNJT05fSU5WQUxJRBADEhIKDkRFQ0lTSU9OX0VSUk9SEARiBnByb3RvMw", [file_xbus_v1_route]);
 
 /**
  * ExchangeRecord is one entry of the exchange log: one per exchange attempt,
@@ -164,6 +164,49 @@ export type ExchangeRecord = Message<"xbus.v1.ExchangeRecord"> & {
    * @generated from field: xbus.v1.ProviderSignature provider_signature = 23;
    */
   providerSignature?: ProviderSignature | undefined;
+
+  /**
+   * The fields the log writer cut so the record stays under its size cap (far
+   * below NATS max_payload): "reason" ends with the marker " …[truncated]";
+   * "provider_signature" was dropped whole (a cut signature proves nothing);
+   * a list field kept its first entries. Empty: nothing was cut.
+   *
+   * @generated from field: repeated string truncated = 24;
+   */
+  truncated: string[];
+
+  /**
+   * A folded record (README "Flooding"): it stands for this many further
+   * attempts of the same consumer with the same decision and status, within
+   * [time, time + folded_window_ms), that were not logged one by one. 0 for
+   * an ordinary record, which stands for itself alone.
+   *
+   * @generated from field: uint32 folded_count = 25;
+   */
+  foldedCount: number;
+
+  /**
+   * @generated from field: uint32 folded_window_ms = 26;
+   */
+  foldedWindowMs: number;
+
+  /**
+   * Delayed disclosure: milliseconds since the epoch before which the citizen
+   * view does not show this exchange (a covert grant's `disclose_after`); 0
+   * when it is shown at once. The entry is in the log, and in every tree head,
+   * from the moment it is appended: the embargo hides it from the citizen
+   * only, never from reviewers, and never removes it.
+   *
+   * @generated from field: int64 disclose_after = 27;
+   */
+  discloseAfter: bigint;
+
+  /**
+   * The legal order the consumer named (FetchRequest.legal_order_ref).
+   *
+   * @generated from field: string legal_order_ref = 28;
+   */
+  legalOrderRef: string;
 };
 
 /**

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file xbus/v1/route.proto.
  */
 export const file_xbus_v1_route: GenFile = /*@__PURE__*/
-  fileDesc("ChN4YnVzL3YxL3JvdXRlLnByb3RvEgd4YnVzLnYxIpwBCgpSb3V0ZVJlcGx5EiYKBnJlY29yZBgBIAEoCzIULmdvb2dsZS5wcm90b2J1Zi5BbnlIABIkCgVlcnJvchgCIAEoCzITLnhidXMudjEuUm91dGVFcnJvckgAEjYKEnByb3ZpZGVyX3NpZ25hdHVyZRgDIAEoCzIaLnhidXMudjEuUHJvdmlkZXJTaWduYXR1cmVCCAoGcmVzdWx0ItEBChFQcm92aWRlclNpZ25hdHVyZRIOCgZzaWduZXIYASABKAkSGgoSY2VydGlmaWNhdGVfc2hhMjU2GAIgASgMEhUKDXJlY29yZF9zaGEyNTYYAyABKAwSEQoJc2lnbmF0dXJlGAQgASgMEhUKDWRlbGVnYXRlZF9rZXkYBSABKAwSEgoKZGVsZWdhdGlvbhgGIAEoDBITCgtiYXRjaF9pbmRleBgHIAEoDRISCgpiYXRjaF9zaXplGAggASgNEhIKCmJhdGNoX3BhdGgYCSADKAwiOwoKUm91dGVFcnJvchIMCgRjb2RlGAEgASgFEg4KBnJlYXNvbhgCIAEoCRIPCgdtZXNzYWdlGAMgASgJYgZwcm90bzM", [file_google_protobuf_any]);
+  fileDesc("ChN4YnVzL3YxL3JvdXRlLnByb3RvEgd4YnVzLnYxIrgBCgpSb3V0ZVJlcGx5EiYKBnJlY29yZBgBIAEoCzIULmdvb2dsZS5wcm90b2J1Zi5BbnlIABIkCgVlcnJvchgCIAEoCzITLnhidXMudjEuUm91dGVFcnJvckgAEjYKEnByb3ZpZGVyX3NpZ25hdHVyZRgDIAEoCzIaLnhidXMudjEuUHJvdmlkZXJTaWduYXR1cmUSGgoSc2lnbmVyX2NlcnRpZmljYXRlGAQgASgMQggKBnJlc3VsdCLRAQoRUHJvdmlkZXJTaWduYXR1cmUSDgoGc2lnbmVyGAEgASgJEhoKEmNlcnRpZmljYXRlX3NoYTI1NhgCIAEoDBIVCg1yZWNvcmRfc2hhMjU2GAMgASgMEhEKCXNpZ25hdHVyZRgEIAEoDBIVCg1kZWxlZ2F0ZWRfa2V5GAUgASgMEhIKCmRlbGVnYXRpb24YBiABKAwSEwoLYmF0Y2hfaW5kZXgYByABKA0SEgoKYmF0Y2hfc2l6ZRgIIAEoDRISCgpiYXRjaF9wYXRoGAkgAygMIjsKClJvdXRlRXJyb3ISDAoEY29kZRgBIAEoBRIOCgZyZWFzb24YAiABKAkSDwoHbWVzc2FnZRgDIAEoCWIGcHJvdG8z", [file_google_protobuf_any]);
 
 /**
  * The messages between broker and connectors on NATS. The broker publishes an
@@ -48,6 +48,17 @@ export type RouteReply = Message<"xbus.v1.RouteReply"> & {
    * @generated from field: xbus.v1.ProviderSignature provider_signature = 3;
    */
   providerSignature?: ProviderSignature | undefined;
+
+  /**
+   * The signer's certificate (DER), set with provider_signature: the broker
+   * checks it chains to the federation CA, is not revoked and names a
+   * connector of the service's agency, then verifies the signature with it
+   * (it keeps certificates it checked, by their SHA-256). Not logged: the log
+   * keeps certificate_sha256.
+   *
+   * @generated from field: bytes signer_certificate = 4;
+   */
+  signerCertificate: Uint8Array;
 };
 
 /**

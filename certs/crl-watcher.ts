@@ -1,7 +1,7 @@
 import { createHash, X509Certificate } from "node:crypto";
-import { readFileSync, unwatchFile, watchFile } from "node:fs";
-import { parseCrl } from "../../certs/index.js";
-import type { Logger } from "../../core/index.js";
+import { existsSync, readFileSync, renameSync, unwatchFile, watchFile, writeFileSync } from "node:fs";
+import type { Logger } from "../core/index.js";
+import { parseCrl } from "./crl.js";
 
 /**
  * The broker's view of the federation CRL: loaded at start (a missing or
@@ -13,8 +13,9 @@ import type { Logger } from "../../core/index.js";
  * carry a higher CRL number than the highest this process has seen from that
  * CA, or be the very CRL in force. An older genuine CRL written over the
  * current one (a rollback that would un-revoke what was revoked since) is
- * refused like a forged one. The highest numbers are held in memory for the
- * process's life; a restarted process starts from the file it finds.
+ * refused like a forged one. The highest number per CA is also kept in a small
+ * JSON file beside the CRL (`<crl>.numbers.json`, written atomically), so a
+ * restarted process refuses to start with an older CRL than it had in force.
  */
 export interface CrlWatcher {
   /** The PEM in force (all CRLs of the file). */
@@ -34,6 +35,8 @@ export interface CrlWatcherOptions {
   logger: Logger;
   /** Called after a new CRL is in force. */
   onChange?: (pem: string) => void;
+  /** Where the highest CRL numbers are kept; default `<path>.numbers.json`. */
+  statePath?: string;
   /** How often the file is polled. Default 500 ms; polling survives atomic renames that fs.watch loses. */
   intervalMs?: number;
 }
@@ -104,15 +107,67 @@ function rollback(
 ): { crl: IssuerCrl; seen: IssuerCrl } | undefined {
   for (const [key, crl] of next.byIssuer) {
     const seen = highest.get(key);
-    if (seen && crl.block !== seen.block && crl.number <= seen.number) return { crl, seen };
+    if (
+      seen &&
+      crl.block !== seen.block &&
+      (crl.number < seen.number || (crl.number === seen.number && seen.block !== ""))
+    )
+      return { crl, seen };
   }
   return undefined;
 }
 
+interface StoredNumbers {
+  issuers: Record<string, { issuer: string; number: number }>;
+}
+
+function readNumbers(path: string): Map<string, IssuerCrl> {
+  const out = new Map<string, IssuerCrl>();
+  if (!existsSync(path)) return out;
+  const parsed = JSON.parse(readFileSync(path, "utf8")) as Partial<StoredNumbers>;
+  for (const [key, v] of Object.entries(parsed.issuers ?? {})) {
+    if (!/^[0-9a-f]{64}$/.test(key) || !Number.isSafeInteger(v?.number) || typeof v?.issuer !== "string")
+      throw new Error(`${path}: not a file of CRL numbers`);
+    // No block: a stored number is matched by number only, so the same CRL again is not "older".
+    out.set(key, { issuer: v.issuer, number: v.number, block: "" });
+  }
+  return out;
+}
+
+/** Written to a temporary file and renamed over: a crash leaves the old numbers or the new, never half. */
+function writeNumbers(path: string, highest: ReadonlyMap<string, IssuerCrl>): void {
+  const issuers: StoredNumbers["issuers"] = {};
+  for (const [key, v] of highest) issuers[key] = { issuer: v.issuer, number: v.number };
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify({ issuers }, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
 export function watchCrl(o: CrlWatcherOptions): CrlWatcher {
+  const statePath = o.statePath ?? `${o.path}.numbers.json`;
   let current = load(o.path, o.caPem());
   // Kept for every issuer ever seen, also one whose CRL has left the file: it must not come back older.
-  const highest = new Map(current.byIssuer);
+  const highest = readNumbers(statePath);
+  for (const [key, crl] of current.byIssuer) {
+    const seen = highest.get(key);
+    if (seen && crl.number < seen.number) {
+      throw new Error(
+        `${o.path}: the CRL of ${crl.issuer} has number ${crl.number}, older than ${seen.number} in force before (${statePath}): it would roll revocations back`,
+      );
+    }
+    highest.set(key, crl);
+  }
+  const persist = () => {
+    try {
+      writeNumbers(statePath, highest);
+    } catch (err) {
+      o.logger.warn(
+        { crl: o.path, state: statePath, err },
+        "could not keep the highest CRL numbers; a restart would not know them",
+      );
+    }
+  };
+  persist();
   const report = () => {
     const fields = {
       crl: o.path,
@@ -158,6 +213,7 @@ export function watchCrl(o: CrlWatcherOptions): CrlWatcher {
       return false;
     }
     for (const [key, crl] of next.byIssuer) highest.set(key, crl);
+    persist();
     report();
     return true;
   };

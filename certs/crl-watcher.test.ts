@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { buildCrl, type CertificateAuthority, createCa } from "../../certs/index.js";
-import { createLogger } from "../../core/logger.js";
+import { createLogger } from "../core/logger.js";
 import { watchCrl } from "./crl-watcher.js";
+import { buildCrl, type CertificateAuthority, createCa } from "./index.js";
 
 /*
  * Per issuing CA, a CRL file only moves forward: during a CA rollover the file
@@ -60,6 +60,25 @@ describe("watchCrl, per issuer", () => {
     expect(put(`${crl(old, 4, ["AA"])}${nextCrl}`)).toBe(true);
     expect(w.isRevoked("AA")).toBe(true);
     w.close();
+  });
+
+  it("keeps the highest number across a restart: an older genuine CRL is refused, the revocation stays", () => {
+    const { w, put } = watcher("restart.pem", crl(old, 5, ["AA"]));
+    expect(put(crl(old, 6, ["AA", "CC"]))).toBe(true);
+    w.close();
+    const path = join(tmp, "restart.pem");
+    const state = JSON.parse(readFileSync(`${path}.numbers.json`, "utf8"));
+    expect(Object.values(state.issuers)).toMatchObject([{ number: 6 }]);
+    // The older CRL written over the current one while the process was down: the restart refuses it.
+    writeFileSync(path, crl(old, 5, ["AA"]));
+    expect(() =>
+      watchCrl({ path, caPem: () => bundle, logger: createLogger({}, "error", () => {}) }),
+    ).toThrow(/number 5, older than 6 in force before/);
+    // Back to the current one: it starts, and the rollback is refused again on a reload.
+    const again = watcher("restart.pem", crl(old, 6, ["AA", "CC"]));
+    expect(again.put(crl(old, 5, ["AA"]))).toBe(false);
+    expect(again.w.isRevoked("CC")).toBe(true);
+    again.w.close();
   });
 
   it("refuses a file with two CRLs of one CA", () => {

@@ -1,0 +1,46 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { afterAll, describe, expect, it } from "vitest";
+import { Decision } from "../../proto/gen/xbus/v1/log_pb.js";
+import { LOG_ID, writeTestLogIndex } from "../../test/helpers/log-index.js";
+import { openCheckpoint } from "../../verifier/index.js";
+
+// The public routes of the review API over a real index: what anyone may read without a token.
+
+const TOKEN = "checkpoint-test-token-0123456789";
+const COUNT = 11;
+const log = writeTestLogIndex(
+  Array.from({ length: COUNT }, () => ({ exchangeId: randomUUID(), decision: Decision.ALLOW, status: "OK" })),
+);
+afterAll(() => log.close());
+const app = log.reviewApp({ token: TOKEN, logSecret: randomBytes(32) });
+
+describe("GET /checkpoint", () => {
+  it("answers without a token: the latest signed head as a C2SP checkpoint that opens with the log's vkey", async () => {
+    const res = await app.request("/checkpoint");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
+    const note = await res.text();
+    expect(
+      note.startsWith(
+        `${LOG_ID}\n${COUNT}\n${log.reader.tree.root(COUNT).toString("base64")}\n\n— ${LOG_ID} `,
+      ),
+    ).toBe(true);
+    const opened = openCheckpoint(note, { logVkey: log.vkey });
+    expect(opened.ok && opened.checkpoint.rootHash.equals(log.reader.tree.root(COUNT))).toBe(true);
+  });
+
+  it("is the same statement as the signed tree head: same size and root", async () => {
+    const head = (await (
+      await app.request("/v1/log/tree-head", { headers: { authorization: `Bearer ${TOKEN}` } })
+    ).json()) as { tree_size: number; root_hash: string };
+    const opened = openCheckpoint(await (await app.request("/checkpoint")).text(), { logVkey: log.vkey });
+    expect(opened.ok && [opened.checkpoint.size, opened.checkpoint.rootHash.toString("hex")]).toEqual([
+      head.tree_size,
+      head.root_hash,
+    ]);
+  });
+
+  it("keeps the tree head route behind the token", async () => {
+    expect((await app.request("/v1/log/tree-head")).status).toBe(401);
+  });
+});

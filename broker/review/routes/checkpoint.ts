@@ -1,0 +1,56 @@
+import { Hono } from "hono";
+import { formatTlogProof } from "../../../core/log-format/index.js";
+import type { CheckpointSource } from "../../indexer/checkpoint-signer.js";
+import type { LogIndexReader } from "../../indexer/log-index.js";
+import { httpError } from "../http-errors.js";
+import type { ReviewParams } from "../params.js";
+
+/** The C2SP checkpoint's media type: a signed note is plain UTF-8 text. */
+export const CHECKPOINT_CONTENT_TYPE = "text/plain; charset=utf-8";
+
+/**
+ * What anyone may read without a token (README, "Checkpoints"): the latest checkpoint, which holds only
+ * the log's ID, size and root hash. Entries stay behind the reviewer token.
+ */
+export function publicLogRoutes(checkpoints: CheckpointSource | undefined): Hono {
+  return new Hono().get("/checkpoint", (c) => {
+    if (!checkpoints) throw httpError(404, "this API serves no checkpoints");
+    const latest = checkpoints.latest();
+    if (!latest) throw httpError(503, "no tree head signed yet");
+    return c.body(latest.note, 200, {
+      "content-type": CHECKPOINT_CONTENT_TYPE,
+      "cache-control": "no-store",
+    });
+  });
+}
+
+/**
+ * `GET /v1/log/tlog-proof?index=I` (reviewer token): a C2SP tlog-proof of leaf I against the latest
+ * checkpoint, `extra` = the entry's exchange ID; what `xbus log proof` writes for a receipt. A leaf newer
+ * than that checkpoint is a 404 saying so (try again after the next checkpoint).
+ */
+export function tlogProofRoutes(
+  index: LogIndexReader,
+  checkpoints: CheckpointSource | undefined,
+  p: ReviewParams,
+): Hono {
+  return new Hono().get("/v1/log/tlog-proof", p.tlogProof, (c) => {
+    if (!checkpoints) throw httpError(404, "this API serves no checkpoints");
+    const { index: leaf } = c.req.valid("query");
+    const latest = checkpoints.latest();
+    if (!latest || leaf >= latest.size)
+      throw httpError(
+        404,
+        `leaf ${leaf} is not in the latest checkpoint (size ${latest?.size ?? 0}) yet; try again shortly`,
+      );
+    const entry = index.entries(leaf, 1)[0];
+    const exchangeId = entry?.record?.exchangeId;
+    const body = formatTlogProof({
+      ...(exchangeId && { extra: Buffer.from(exchangeId) }),
+      index: leaf,
+      proof: index.tree.inclusionProof(leaf, latest.size),
+      checkpoint: latest.note,
+    });
+    return c.body(body, 200, { "content-type": CHECKPOINT_CONTENT_TYPE });
+  });
+}

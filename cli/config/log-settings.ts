@@ -1,0 +1,97 @@
+import { existsSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+import type { AlertOptions } from "../../broker/review/alerts.js";
+import { resolveAlertOptions } from "../../broker/review/alerts.js";
+import { readSetting } from "./setting-files.js";
+import { hostPort, optionalText, text } from "./setting-schemas.js";
+import type { SettingsPlace } from "./settings.js";
+
+/*
+ * The exchange log's and the review API's settings, shared by `xbus broker` (the log's id and secret,
+ * and the whole log service when it runs in the broker's process) and `xbus log serve`.
+ */
+
+export const LOG_ID = /^[A-Za-z0-9][A-Za-z0-9./_-]{0,127}$/;
+export const logIdSetting = text.regex(
+  LOG_ID,
+  "must be letters, digits and . / _ - (at most 128), e.g. gov.bt/xbus-log",
+);
+
+const isTimeZone = (timeZone: string) => {
+  try {
+    resolveAlertOptions({ offHours: { timeZone } });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export const reviewListenSetting = hostPort.refine((l) => Number(l.slice(l.lastIndexOf(":") + 1)) <= 65_535, {
+  error: (i) => `port ${String(i.input).slice(String(i.input).lastIndexOf(":") + 1)} is out of range`,
+});
+
+// The time zone is the only alert option the file sets: a refusal names it, not the library's option path.
+export const alertsTimeZoneSetting = optionalText.refine((zone) => zone === undefined || isTimeZone(zone), {
+  error: (i) => `${JSON.stringify(i.input)} is not an IANA time zone (e.g. Asia/Thimphu)`,
+});
+
+export interface ReviewSettings {
+  hostname: string;
+  port: number;
+  tokenHashes: string[];
+  alerts?: AlertOptions;
+}
+
+/** The HMAC key of subject references, from its file of hex. */
+export function logSecretSetting<S extends string>(
+  place: SettingsPlace<S>,
+  setting: S,
+  value: string,
+): Buffer {
+  const file = place.path(setting, value);
+  const hex = readSetting(place, setting, file).trim();
+  if (!/^(?:[0-9a-f]{2}){32,}$/i.test(hex))
+    place.fail(setting, `${file} must hold at least 32 bytes as hex (e.g. \`openssl rand -hex 32\`)`);
+  return Buffer.from(hex, "hex");
+}
+
+/** The index's path; its folder must exist. */
+export function indexPathSetting<S extends string>(
+  place: SettingsPlace<S>,
+  setting: S,
+  value: string,
+): string {
+  const path = place.path(setting, value);
+  if (!existsSync(dirname(path)) || !statSync(dirname(path)).isDirectory())
+    place.fail(setting, `the folder of ${path} does not exist`);
+  return path;
+}
+
+/** The review API's listen address, token hashes (from their file) and alert time zone. */
+export function reviewSettings<S extends string>(
+  place: SettingsPlace<S>,
+  settings: { tokenHashes: S },
+  s: { listen: string; token_hashes: string; alerts_time_zone?: string | undefined },
+): ReviewSettings {
+  const hashesFile = place.path(settings.tokenHashes, s.token_hashes);
+  const tokenHashes = readSetting(place, settings.tokenHashes, hashesFile)
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !l.startsWith("#"));
+  if (tokenHashes.length === 0) place.fail(settings.tokenHashes, `${hashesFile} holds no token hash`);
+  tokenHashes.forEach((h, i) => {
+    if (!/^[0-9a-f]{64}$/.test(h))
+      place.fail(
+        settings.tokenHashes,
+        `${hashesFile}: hash ${i + 1} is not a lowercase hex SHA-256 (one per line: printf %s TOKEN | sha256sum)`,
+      );
+  });
+  const cut = s.listen.lastIndexOf(":");
+  const timeZone = s.alerts_time_zone;
+  return {
+    hostname: s.listen.slice(0, cut).replace(/^\[|\]$/g, ""),
+    port: Number(s.listen.slice(cut + 1)),
+    tokenHashes,
+    ...(timeZone !== undefined ? { alerts: { offHours: { timeZone } } } : {}),
+  };
+}

@@ -1,0 +1,91 @@
+import { generateKeyPairSync } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createCa, issueCertificate } from "../../certs/index.js";
+import { tokenHash } from "../../stack/index.js";
+import { ConfigError } from "../config/settings.js";
+import { loadLogServeConfig } from "./serve-config.js";
+
+/* The settings of `xbus log serve`: a good file loads, and a refusal names the setting and never a secret. */
+let dir: string;
+const SECRET = "cd".repeat(32);
+const write = (name: string, text: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+const good = () => ({
+  trust_domain: "gov.bt",
+  nats: ["tls://nats.xbus.gov.bt:4222"],
+  tls: { ca: "ca.pem", cert: "svc.pem", key: "svc-key.pem" },
+  log: { id: "gov.bt/xbus-log", secret: "log-secret", key: "log-key.pem", index: "data/index.sqlite" },
+  review: { listen: "127.0.0.1:8080", token_hashes: "tokens" },
+});
+function refusal(settings: unknown): string {
+  try {
+    loadLogServeConfig(write("log-service.json", JSON.stringify(settings)));
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    const message = (err as Error).message;
+    expect(message).not.toMatch(/BEGIN|PRIVATE KEY/);
+    expect(message).not.toContain(SECRET);
+    return message;
+  }
+  throw new Error("expected the settings to be refused");
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "xbus-log-serve-config-"));
+  const ca = createCa({ trustDomain: "gov.bt" });
+  write("ca.pem", ca.certPem);
+  const c = issueCertificate(ca, {
+    spiffeId: "spiffe://gov.bt/xbus/broker/log1",
+    commonName: "log",
+    usage: "client",
+  });
+  write("svc.pem", c.certPem);
+  write("svc-key.pem", c.keyPem);
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  write("log-key.pem", privateKey.export({ type: "pkcs8", format: "pem" }).toString());
+  write("log-key.pub.pem", publicKey.export({ type: "spki", format: "pem" }).toString());
+  write("log-secret", `${SECRET}\n`);
+  write("tokens", `${tokenHash("a-reviewer-token-1")}\n`);
+  mkdirSync(join(dir, "data"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("loadLogServeConfig", () => {
+  it("loads a good file: the log's key and secret, the index, the review API, the default lease", () => {
+    const cfg = loadLogServeConfig(write("log-service.json", JSON.stringify(good())));
+    expect(cfg).toMatchObject({
+      servers: ["tls://nats.xbus.gov.bt:4222"],
+      spiffeId: "spiffe://gov.bt/xbus/broker/log1",
+      logId: "gov.bt/xbus-log",
+      indexPath: join(dir, "data/index.sqlite"),
+      review: { hostname: "127.0.0.1", port: 8080, tokenHashes: [tokenHash("a-reviewer-token-1")] },
+      leaseMs: undefined,
+    });
+    expect(cfg.logKey.asymmetricKeyType).toBe("ed25519");
+    expect(cfg.logSecret.toString("hex")).toBe(SECRET);
+    const flagged = loadLogServeConfig(write("log-service.json", JSON.stringify(good())), {
+      "lease-ms": "5000",
+    });
+    expect(flagged.leaseMs).toBe(5000);
+  });
+
+  it("refuses what would fail later, naming the setting", () => {
+    const path = join(dir, "log-service.json");
+    const { key: _key, ...noKey } = good().log;
+    expect(refusal({ ...good(), log: noKey })).toBe(`${path}: log.key: is required`);
+    expect(refusal({ ...good(), log: { ...good().log, key: "log-key.pub.pem" } })).toContain("log.key: ");
+    expect(refusal({ ...good(), log: { ...good().log, index: "nowhere/index.sqlite" } })).toBe(
+      `${path}: log.index: the folder of ${join(dir, "nowhere/index.sqlite")} does not exist`,
+    );
+    expect(refusal({ ...good(), signer: { lease_ms: 10 } })).toBe(
+      `${path}: signer.lease_ms: must be a whole number from 1000 to 600000`,
+    );
+    expect(refusal({ ...good(), signer: { lease: 3000 } })).toContain('unknown setting "signer.lease"');
+  });
+});

@@ -1,0 +1,94 @@
+import type { KeyObject } from "node:crypto";
+import { z } from "zod";
+import { brokerOf } from "../../broker/index.js";
+import type { TlsPem } from "../../core/tls/index.js";
+import {
+  alertsTimeZoneSetting,
+  indexPathSetting,
+  logIdSetting,
+  logSecretSetting,
+  type ReviewSettings,
+  reviewListenSetting,
+  reviewSettings,
+} from "../config/log-settings.js";
+import { ed25519Setting, ownIdentity } from "../config/setting-files.js";
+import { natsServers, section, text, wholeNumber } from "../config/setting-schemas.js";
+import { type Flags, loadSettings, type SettingPaths, type SettingsPlace } from "../config/settings.js";
+
+/**
+ * `xbus log serve`'s settings (README, "Log service"), checked whole before anything starts. The log
+ * key and secret are read here and never printed.
+ */
+export interface LogServeConfig {
+  servers: string[];
+  /** The identity the service presents on NATS (today a broker-role certificate: see README). */
+  spiffeId: string;
+  tls: TlsPem;
+  logId: string;
+  logSecret: Buffer;
+  logKey: KeyObject;
+  indexPath: string;
+  review: ReviewSettings;
+  /** How long the signer's lease lasts unrenewed before a standby takes over. */
+  leaseMs: number | undefined;
+}
+
+const logServeSettings = z.strictObject({
+  trust_domain: text,
+  nats: natsServers,
+  tls: section({ ca: text, cert: text, key: text }),
+  log: section({ id: logIdSetting, secret: text, key: text, index: text }),
+  review: section({
+    listen: reviewListenSetting,
+    token_hashes: text,
+    alerts_time_zone: alertsTimeZoneSetting,
+  }),
+  signer: section({ lease_ms: wholeNumber(1000, 600_000).optional() }),
+});
+
+/** Every setting: path in the JSON → its flag. */
+export const LOG_SERVE_SETTINGS = {
+  trust_domain: "trust-domain",
+  nats: "nats",
+  "tls.ca": "ca",
+  "tls.cert": "cert",
+  "tls.key": "key",
+  "log.id": undefined,
+  "log.secret": undefined,
+  "log.key": undefined,
+  "log.index": "index",
+  "review.listen": "review-listen",
+  "review.token_hashes": "review-token-hashes",
+  "review.alerts_time_zone": "alerts-time-zone",
+  "signer.lease_ms": "lease-ms",
+} as const satisfies Record<SettingPaths<typeof logServeSettings.shape>, string | undefined>;
+
+type Setting = keyof typeof LOG_SERVE_SETTINGS;
+
+/** Reads, merges and checks the settings; throws ConfigError naming the first problem. */
+export function loadLogServeConfig(
+  configPath: string | undefined,
+  flags: Flags = {},
+  now = new Date(),
+): LogServeConfig {
+  return loadSettings({
+    spec: LOG_SERVE_SETTINGS,
+    configPath,
+    flags,
+    schema: logServeSettings,
+    check: (s, place: SettingsPlace<Setting>) => {
+      const { identity, pem } = ownIdentity(place, s.tls, brokerOf(s.trust_domain), now);
+      return {
+        servers: s.nats,
+        spiffeId: identity.id.uri,
+        tls: pem,
+        logId: s.log.id,
+        logSecret: logSecretSetting(place, "log.secret", s.log.secret),
+        logKey: ed25519Setting(place, "log.key", place.path("log.key", s.log.key), "private"),
+        indexPath: indexPathSetting(place, "log.index", s.log.index),
+        review: reviewSettings(place, { tokenHashes: "review.token_hashes" }, s.review),
+        leaseMs: s.signer.lease_ms,
+      };
+    },
+  });
+}

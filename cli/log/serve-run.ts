@@ -1,0 +1,46 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "../../core/index.js";
+import { connectOrWait, natsClientOptions, natsTlsInForce } from "../../core/nats/index.js";
+import { countNatsReconnects, type Telemetry } from "../../core/telemetry/index.js";
+import { type LogService, startLogService } from "../../stack/index.js";
+import type { LogServeConfig } from "./serve-config.js";
+
+/** `xbus log serve` in its process: NATS as its identity, then the log service (stack/log-service.ts). */
+export async function startLogServeProcess(
+  cfg: LogServeConfig,
+  o: { logger: Logger; telemetry: Telemetry },
+): Promise<LogService> {
+  const { logger, telemetry } = o;
+  const natsTls = natsTlsInForce(cfg.tls);
+  const options = (name: string, withTls: boolean) =>
+    natsClientOptions({ servers: cfg.servers, name, ...(withTls ? { tls: natsTls } : {}) });
+  const nc: NatsConnection = await connectOrWait(options("xbus-log-service", true), (err) =>
+    logger.warn({ servers: cfg.servers, err }, "NATS is not reachable yet; waiting for it"),
+  );
+  countNatsReconnects(nc, telemetry.metrics, "log-service");
+  try {
+    const service = await startLogService({
+      nats: nc,
+      natsTls,
+      indexerNatsOptions: options("xbus-log-indexer", false),
+      logId: cfg.logId,
+      logSecret: cfg.logSecret,
+      logKey: cfg.logKey,
+      indexPath: cfg.indexPath,
+      ...(cfg.leaseMs !== undefined && { signer: { leaseMs: cfg.leaseMs } }),
+      review: { ...cfg.review, traceUrlTemplate: process.env.XBUS_TRACE_URL },
+      logger,
+      telemetry,
+    });
+    return {
+      ...service,
+      async close() {
+        await service.close();
+        await nc.drain().catch((err: unknown) => logger.warn({ err }, "NATS drain failed"));
+      },
+    };
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
+}
