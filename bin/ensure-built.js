@@ -32,6 +32,7 @@ const SOURCES = [
   "stack",
   "cli",
   "bench",
+  "faults",
 ];
 const CONFIGS = ["tsconfig.json", "tsconfig.build.json", "package-lock.json"];
 

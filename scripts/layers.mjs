@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The layering check (`npm run layers`): every import points down the layers, never up.
 //
-//   proto < core < certs, policies, adapters, verifier, witness < broker < stack < cli, bench
+//   proto < core < certs, policies, adapters, verifier, witness < broker < stack < bench, faults < cli
 //
 // Tests (`*.test.ts` anywhere, and everything under test/) sit above all of them. No module imports
 // itself round a cycle (core/minimise once had the field mask and the wire scan importing each other). Inside core, the
@@ -22,9 +22,10 @@ const RANKS = {
   witness: 2,
   broker: 3,
   stack: 4,
-  cli: 5,
   bench: 5,
-  test: 6,
+  faults: 5,
+  cli: 6,
+  test: 7,
 };
 /** Folders whose files others may import only through `<folder>/index.ts`. */
 const FRONT_DOORS = ["stack", "verifier"];
@@ -144,6 +145,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     process.exit(1);
   }
   console.log(
-    "layers: every import points down (proto < core < certs/policies/adapters/verifier/witness < broker < stack < cli/bench)",
+    "layers: every import points down (proto < core < certs/policies/adapters/verifier/witness < broker < stack < bench/faults < cli)",
   );
 }

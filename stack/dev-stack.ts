@@ -143,6 +143,8 @@ export interface Stack {
   readonly brokerCert: PemPair & IssuedCertificate;
   /** The nats-server the stack started, or the one it was pointed at. */
   readonly nats: { readonly url: string; readonly monitorUrl?: string | undefined };
+  /** The nats-server this stack spawned (none when it was pointed at one): the fault harness kills it. */
+  readonly natsServer: NatsServer | undefined;
   /** NATS runs with mutual TLS and verify_and_map (see StackOptions.natsAuth). */
   readonly natsAuth: boolean;
   /** Connects to the stack's NATS as `identity` (a broker or connector certificate when natsAuth is on). */
@@ -421,6 +423,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       adminCert,
       brokerCert,
       nats,
+      natsServer: spawned,
       natsConnect,
       natsAuth,
       brokerAddress: `localhost:${broker.port}`,

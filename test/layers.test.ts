@@ -57,6 +57,14 @@ describe("the layering check", () => {
     ]);
   });
 
+  it("puts faults/ beside bench/, above stack/ and below cli/", () => {
+    expect(importProblem("faults/run.ts", "bench/child-process.ts")).toBeUndefined();
+    expect(importProblem("faults/run.ts", "stack/index.ts")).toBeUndefined();
+    expect(importProblem("cli/commands/faults.ts", "faults/run.ts")).toBeUndefined();
+    expect(importProblem("faults/run.ts", "cli/main.ts")).toContain("faults must not depend on cli");
+    expect(importProblem("stack/dev-stack.ts", "faults/run.ts")).toContain("stack must not depend on faults");
+  });
+
   it("lets tests import anything", () => {
     expect(importProblem("core/ids.test.ts", "stack/index.ts")).toBeUndefined();
     expect(importProblem("test/e2e/x.test.ts", "cli/main.ts")).toBeUndefined();

@@ -17,6 +17,7 @@ const SUBCOMMANDS: Record<string, readonly string[]> = {
   policy: ["check", "test", "explain", "who-can"],
   log: ["verify", "export", "query", "alerts", "reindex", "receipt"],
   bench: [],
+  faults: [],
 };
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {

@@ -5,6 +5,7 @@ import { certsCommand } from "./certs.js";
 import type { XbusCommand } from "./command.js";
 import { connectorCommand } from "./connector.js";
 import { devCommand } from "./dev.js";
+import { faultsCommand } from "./faults.js";
 import { federationCommand } from "./federation.js";
 import { logCommand } from "./log/index.js";
 import { natsCommand } from "./nats.js";
@@ -22,4 +23,5 @@ export const commands: readonly XbusCommand[] = [
   policyCommand,
   logCommand,
   benchCommand,
+  faultsCommand,
 ];

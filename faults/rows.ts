@@ -1,0 +1,223 @@
+import type { LoadEvent, LoadRequest } from "./protocol.js";
+import type { Capability, Target } from "./target.js";
+
+/** What a row can do while it runs. */
+export interface RowContext {
+  readonly target: Target;
+  /** The row's fault phase length. */
+  readonly faultMs: number;
+  /** The p99 (ms) of successful calls in this row's baseline. */
+  baselineP99(): number;
+  /** Resolves when an event answering `match` has arrived (after `since`), or false after `timeoutMs`. */
+  waitFor(match: (e: LoadEvent, r: LoadRequest) => boolean, timeoutMs: number): Promise<boolean>;
+  note(text: string): void;
+}
+
+/** What a row's own check sees: the events of each phase, with their requests. */
+export interface RowPhases {
+  /** When the fault was in place (inject returned). */
+  injectedAt: number;
+  /** Answered, or sent, between the injection and the repair. */
+  fault: { e: LoadEvent; r: LoadRequest }[];
+  /** Sent after the repair. */
+  after: { e: LoadEvent; r: LoadRequest }[];
+}
+
+export interface Row {
+  id: string;
+  title: string;
+  /** What a pass shows, for README and the JSON. */
+  proves: string;
+  needs: Capability[];
+  /** Run on a fresh target of its own, with these options (the shared one otherwise). */
+  fresh?: { logMaxBytes: number };
+  /**
+   * The bus cannot ride this fault out; it must serve again by itself once the
+   * fault is repaired, so "serves again" is counted from the repair.
+   */
+  outage?: boolean;
+  /** Failures that are the point of the row and stay after it (a revoked certificate's). */
+  expected?(e: LoadEvent, r: LoadRequest, consumerName: string): boolean;
+  inject(ctx: RowContext): Promise<void>;
+  /** Repairs the fault; the bus must then serve again by itself. */
+  heal(ctx: RowContext): Promise<void>;
+  /** Row-specific problems, beyond the ones every row is held to. */
+  check?(p: RowPhases, ctx: { consumerName(r: LoadRequest): string }): string[];
+}
+
+const agencyOf = (r: LoadRequest) => r.service.split(".")[0] ?? "";
+const reasonOf = (e: LoadEvent) => e.outcome.split(":")[1] ?? e.outcome;
+const ok = (e: LoadEvent) => e.outcome === "OK";
+
+/** The victim agency of the connector and adapter rows. */
+const VICTIM = "dcrc";
+
+/** Every row this harness knows, in the order a full run takes them (revocation last: it cannot be undone). */
+export const ROWS: readonly Row[] = [
+  {
+    id: "nats-kill",
+    title: "nats-server SIGKILLed, restarted",
+    proves:
+      "fail-closed: while the log's store is gone no record is released (every success's receipt is in the log), " +
+      "consumers get UNAVAILABLE (LOG_UNAVAILABLE), and the bus serves again by itself when NATS is back",
+    needs: ["nats-kill"],
+    outage: true,
+    inject: (c) => c.target.killNats(),
+    heal: (c) => c.target.restartNats(),
+    check(p) {
+      const problems: string[] = [];
+      const failed = p.fault.filter(({ e, r }) => r.expect === "allow" && !ok(e));
+      if (failed.length === 0) problems.push("no request failed while nats-server was down");
+      const unclear = failed.filter(({ e }) => !e.outcome.startsWith("14:") && !e.outcome.startsWith("4:"));
+      if (unclear.length > 0)
+        problems.push(`${unclear.length} failures while down were not UNAVAILABLE or DEADLINE_EXCEEDED`);
+      return problems;
+    },
+  },
+  {
+    id: "connector-kill-one",
+    title: `one ${VICTIM} connector SIGKILLed, restarted`,
+    proves: "the other connector in the agency's queue group carries the agency's requests",
+    needs: ["connector-kill"],
+    inject: (c) => c.target.killConnector(VICTIM, 0),
+    heal: (c) => c.target.startConnector(VICTIM, 0),
+    check(p) {
+      const served = p.fault.filter(({ e, r }) => agencyOf(r) === VICTIM && ok(e)).length;
+      return served > 0 ? [] : [`no ${VICTIM} request succeeded while one of its connectors was down`];
+    },
+  },
+  {
+    id: "connector-kill-all",
+    title: `all ${VICTIM} connectors SIGKILLed, restarted`,
+    proves:
+      "the agency's requests fail with PROVIDER_UNAVAILABLE, the other agencies are served, and the agency is " +
+      "served again once a connector returns",
+    needs: ["connector-kill"],
+    outage: true,
+    async inject(c) {
+      for (let i = 0; i < c.target.connectorsPerAgency; i++) await c.target.killConnector(VICTIM, i);
+    },
+    async heal(c) {
+      for (let i = 0; i < c.target.connectorsPerAgency; i++) await c.target.startConnector(VICTIM, i);
+    },
+    check(p) {
+      const problems: string[] = [];
+      const victim = p.fault.filter(({ r }) => agencyOf(r) === VICTIM && r.expect === "allow");
+      const reasons = new Set(victim.filter(({ e }) => !ok(e)).map(({ e }) => reasonOf(e)));
+      if (!reasons.has("PROVIDER_UNAVAILABLE"))
+        problems.push(`no PROVIDER_UNAVAILABLE for ${VICTIM} (saw ${[...reasons].join(", ") || "none"})`);
+      if (!p.fault.some(({ e, r }) => agencyOf(r) !== VICTIM && ok(e)))
+        problems.push("no other agency was served meanwhile");
+      return problems;
+    },
+  },
+  {
+    id: "adapter-hang",
+    title: "moe adapter hangs",
+    proves:
+      "calls to a hung adapter end at their deadline (DEADLINE_EXCEEDED); the other agencies are served",
+    needs: ["adapter-fault"],
+    outage: true,
+    inject: (c) => c.target.adapterFault("moe", { kind: "hang" }),
+    heal: (c) => c.target.adapterFault("moe", { kind: "none" }),
+    check(p) {
+      const problems: string[] = [];
+      const moe = p.fault.filter(
+        ({ e, r }) => e.sentAt > p.injectedAt && agencyOf(r) === "moe" && r.expect === "allow",
+      );
+      if (moe.some(({ e }) => ok(e))) problems.push("a moe request succeeded while its adapter hung");
+      // The consumer's own deadline may fire first: gRPC code 4 without the broker's reason.
+      if (!moe.some(({ e }) => e.outcome.startsWith("4:")))
+        problems.push(
+          `no moe request ended with DEADLINE_EXCEEDED (saw ${[...new Set(moe.map(({ e }) => e.outcome))].join(", ")})`,
+        );
+      if (!p.fault.some(({ e, r }) => agencyOf(r) !== "moe" && ok(e)))
+        problems.push("no other agency was served");
+      return problems;
+    },
+  },
+  {
+    id: "adapter-slow",
+    title: "every adapter answers slowly (+ baseline p99)",
+    proves: "a slow provider slows only its own answers (p99 rises by about the delay); nothing fails",
+    needs: ["adapter-fault"],
+    async inject(c) {
+      const delayMs = Math.max(10, Math.round(c.baselineP99()));
+      c.note(`each adapter call delayed ${delayMs} ms (the baseline p99)`);
+      for (const a of c.target.agencies) await c.target.adapterFault(a, { kind: "slow", delayMs });
+    },
+    async heal(c) {
+      for (const a of c.target.agencies) await c.target.adapterFault(a, { kind: "none" });
+    },
+  },
+  {
+    id: "adapter-garbage",
+    title: "rsta adapter answers garbage",
+    proves:
+      "a record that does not decode is refused (PROVIDER_BAD_RECORD) and never released or logged as released",
+    needs: ["adapter-fault"],
+    inject: (c) => c.target.adapterFault("rsta", { kind: "garbage" }),
+    heal: (c) => c.target.adapterFault("rsta", { kind: "none" }),
+    expected: (e, r) => agencyOf(r) === "rsta" && reasonOf(e) === "PROVIDER_BAD_RECORD",
+    check(p) {
+      const rsta = p.fault.filter(
+        ({ e, r }) => e.sentAt > p.injectedAt && agencyOf(r) === "rsta" && r.expect === "allow",
+      );
+      const problems: string[] = [];
+      if (rsta.some(({ e }) => ok(e)))
+        problems.push("an rsta record was released while its adapter sent garbage");
+      if (!rsta.some(({ e }) => reasonOf(e) === "PROVIDER_BAD_RECORD"))
+        problems.push("no rsta request ended with PROVIDER_BAD_RECORD");
+      return problems;
+    },
+  },
+  {
+    id: "log-full",
+    title: "JetStream log stream full (max_bytes)",
+    proves:
+      "when the log's stream is full, exchanges fail with LOG_UNAVAILABLE and no record is released; nothing is " +
+      "half-written (every entry decodes, every receipt is in the log); raising max_bytes brings the bus back",
+    needs: ["small-log"],
+    fresh: { logMaxBytes: 256 * 1024 },
+    outage: true,
+    async inject(c) {
+      // The fault is the load itself filling the stream: it starts at the first refused append.
+      const full = await c.waitFor((e) => reasonOf(e) === "LOG_UNAVAILABLE", 180_000);
+      if (!full) throw new Error("the log stream did not fill within 180 s");
+    },
+    heal: (c) => c.target.growLog(64 * 1024 * 1024),
+    check(p) {
+      const full = p.fault.filter(({ e }) => !ok(e));
+      const problems: string[] = [];
+      if (!full.some(({ e }) => reasonOf(e) === "LOG_UNAVAILABLE"))
+        problems.push("no LOG_UNAVAILABLE while full");
+      const other = full.filter(({ e, r }) => r.expect === "allow" && reasonOf(e) !== "LOG_UNAVAILABLE");
+      if (other.length > 0) problems.push(`${other.length} failures while full were not LOG_UNAVAILABLE`);
+      return problems;
+    },
+  },
+  {
+    id: "cert-revoked",
+    title: "a consumer certificate revoked mid-load",
+    proves:
+      "the revoked certificate is refused (CERT_REVOKED) on its open connection at the next request; the same " +
+      "system's other certificate and every other consumer carry on",
+    needs: ["revoke"],
+    inject: (c) => c.target.revokeConsumer("licensing-b"),
+    async heal() {},
+    expected: (e, _r, consumer) => consumer === "licensing-b" && e.outcome !== "OK",
+    check(p, { consumerName }) {
+      const problems: string[] = [];
+      const revoked = p.fault.filter(
+        ({ e, r }) => e.sentAt > p.injectedAt && consumerName(r) === "licensing-b",
+      );
+      if (revoked.some(({ e }) => ok(e)))
+        problems.push("the revoked certificate was served after the revocation");
+      if (!revoked.some(({ e }) => reasonOf(e) === "CERT_REVOKED"))
+        problems.push("no CERT_REVOKED for the revoked certificate");
+      if (!p.fault.some(({ e, r }) => e.sentAt > p.injectedAt && consumerName(r) === "licensing" && ok(e)))
+        problems.push("the licensing system's other certificate was not served");
+      return problems;
+    },
+  },
+];

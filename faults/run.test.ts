@@ -1,0 +1,66 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { runFaults } from "./run.js";
+
+/*
+ * The harness end to end on one row with tiny phases: a real stack, real connector processes, the load
+ * in its own process, and the receipt audit against the log's signed heads. Only the JSON's shape and
+ * the invariants are checked, never a time.
+ */
+const dir = mkdtempSync(join(tmpdir(), "xbus-faults-test-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("npm run faults", () => {
+  it("runs one fault row and writes every field of its JSON", async () => {
+    const json = join(dir, "latest.json");
+    const report = await runFaults({
+      rows: ["connector-kill-one"],
+      baselineMs: 500,
+      faultMs: 500,
+      settleMs: 200,
+      recoverMaxMs: 30_000,
+      concurrency: 4,
+      deadlineMs: 3000,
+      json,
+      log: () => {},
+    });
+    const written = JSON.parse(readFileSync(json, "utf8")) as typeof report;
+    expect(written.kind).toBe("faults");
+    expect(written.rows).toHaveLength(1);
+    const row = written.rows[0];
+    expect(row).toMatchObject({
+      id: "connector-kill-one",
+      target: "single-node",
+      receipts: { missing: 0 },
+      tree_heads: { not_extending: [] },
+    });
+    expect(Object.keys(row ?? {}).sort()).toEqual(
+      [
+        "id",
+        "title",
+        "proves",
+        "target",
+        "status",
+        "problems",
+        "notes",
+        "times",
+        "requests",
+        "receipts",
+        "log_entries_without_answer",
+        "serves_again_ms",
+        "p99_ms",
+        "tree_heads",
+      ].sort(),
+    );
+    // Every answered call is counted once: succeeded, denied or failed by some reason.
+    const r = row?.requests;
+    const failed = Object.values(r?.failed ?? {}).reduce((a, b) => a + b, 0);
+    expect((r?.succeeded ?? 0) + (r?.denied ?? 0) + failed).toBe(r?.sent);
+    expect(r?.succeeded).toBeGreaterThan(0);
+    expect(r?.denied).toBeGreaterThan(0);
+    expect(row?.receipts.checked).toBe(r?.succeeded);
+    expect(typeof row?.log_entries_without_answer.count).toBe("number");
+  }, 180_000);
+});

@@ -1,0 +1,77 @@
+import type { KeyObject } from "node:crypto";
+import type { ReviewClient } from "../verifier/index.js";
+import type { AdapterFault } from "./protocol.js";
+
+/**
+ * What a topology can have done to it. A row names the capabilities it needs
+ * and runs only on a target that has them all: the single-node stack has the
+ * first five; the cluster topology (issue 17) adds the rest as it lands.
+ */
+export type Capability =
+  /** Its one nats-server can be SIGKILLed and restarted on the same store. */
+  | "nats-kill"
+  /** Each agency runs two connectors in their own processes, which can be SIGKILLed and restarted. */
+  | "connector-kill"
+  /** The connectors' adapters can be made to hang, answer slowly or answer garbage. */
+  | "adapter-fault"
+  /** A consumer certificate can be revoked while the load uses it. */
+  | "revoke"
+  /** The log stream can be created small (max_bytes) in a fresh stack. */
+  | "small-log";
+
+/** One process of a target, for the soak's samples. */
+export interface TargetProcess {
+  name: string;
+  pid: number;
+  /** The NATS connection names (prefixes) this process opens, to count its connections in /connz. */
+  natsNames?: string[];
+}
+
+export interface Target {
+  readonly name: string;
+  readonly capabilities: ReadonlySet<Capability>;
+  /** host:port of every broker's Exchange front door. */
+  readonly brokers: readonly string[];
+  readonly ca: string;
+  /** The consumer systems the load may present, by name. */
+  readonly consumers: readonly { name: string; spiffeId: string; cert: string; key: string }[];
+  /** The review API: tree heads, proofs and entries of the exchange log. */
+  readonly review: ReviewClient;
+  readonly logId: string;
+  /** base64 of the raw Ed25519 key that signs tree heads (pinned by the audit). */
+  readonly logPublicKey: string;
+  /** The key that signs receipts. */
+  readonly brokerPublicKey: KeyObject;
+  /** The agencies whose connectors run here, and how many of each. */
+  readonly agencies: readonly string[];
+  readonly connectorsPerAgency: number;
+  /** Every process of the target right now (this one included), with a name that stays the same across restarts. */
+  processes(): TargetProcess[];
+  /** The names of the client connections nats-server holds now (its /connz). */
+  natsConnectionNames(): Promise<string[]>;
+  killNats(): Promise<void>;
+  restartNats(): Promise<void>;
+  killConnector(agency: string, instance: number): Promise<void>;
+  startConnector(agency: string, instance: number): Promise<void>;
+  adapterFault(agency: string, fault: AdapterFault): Promise<void>;
+  /** Raises the log stream's max_bytes (a small log's only way out of "full": lowering would truncate it). */
+  growLog(maxBytes: number): Promise<void>;
+  /** Revokes the named consumer's certificate and makes the broker read the CRL now. */
+  revokeConsumer(name: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface TargetOptions {
+  /** Where the target's files go (certificates, JetStream store, logs). */
+  dir: string;
+  /** Create the exchange log's stream with this max_bytes (the storage-full row). */
+  logMaxBytes?: number;
+  /** Where the components' log lines go. */
+  logFile: string;
+}
+
+export class MissingCapabilityError extends Error {
+  constructor(target: string, what: Capability) {
+    super(`target ${target} cannot do ${what}`);
+  }
+}
