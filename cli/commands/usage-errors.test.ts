@@ -16,7 +16,11 @@ async function run(args: string[]): Promise<{ code: number; out: string; err: st
  */
 const CASES: [args: string[], first: RegExp, help: string][] = [
   [["frobnicate"], /^xbus: unknown command "frobnicate" \(known: dev, certs, /, "xbus --help"],
-  [["log", "frobnicate"], /^xbus log: unknown subcommand "frobnicate" \(known: serve, verify, /, "xbus log --help"],
+  [
+    ["log", "frobnicate"],
+    /^xbus log: unknown subcommand "frobnicate" \(known: serve, verify, /,
+    "xbus log --help",
+  ],
   [
     ["log", "verify", "--stat", "x"],
     /^xbus log: Unknown option '--stat' \(did you mean --state\?\)$/,
