@@ -31,7 +31,30 @@ export interface FederationInitOptions {
 
 export type InitStep = { stream: string; done: "created" | "updated" | "unchanged" };
 
+/**
+ * Waits until JetStream answers on `nc`: a cluster that has just started (or lost its meta leader)
+ * elects one first, and until then every JetStream request times out. Throws, naming what to check,
+ * after `timeoutMs`.
+ */
+export async function waitForJetStream(nc: NatsConnection, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await (await jetstreamManager(nc, { timeout: 2000 })).getAccountInfo();
+      return;
+    } catch (err) {
+      if (Date.now() > until)
+        throw new Error(
+          `JetStream did not answer within ${Math.round(timeoutMs / 1000)} s (${(err as Error).message}): ` +
+            "is JetStream enabled, and are a majority of the cluster's nodes up and routed to each other?",
+        );
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
 export async function initFederation(nc: NatsConnection, o: FederationInitOptions): Promise<InitStep[]> {
+  await waitForJetStream(nc);
   const jsm = await jetstreamManager(nc);
   // A new stream gets the default bound unless --log-max-bytes says otherwise; an existing one keeps its own.
   const logExists = (await streamConfig(jsm, LOG_STREAM)) !== undefined;

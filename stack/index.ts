@@ -30,7 +30,12 @@ export type { NatsIdentity, Stack, StackOptions } from "./dev-stack.js";
 // The whole bus on one machine: xbus dev, the end-to-end tests, the bench.
 export { LOG_ID, startStack } from "./dev-stack.js";
 // The admin's step: XBUS_LOG and the consent bucket made or brought to their settings (xbus federation init).
-export { type FederationInitOptions, type InitStep, initFederation } from "./federation-init.js";
+export {
+  type FederationInitOptions,
+  type InitStep,
+  initFederation,
+  waitForJetStream,
+} from "./federation-init.js";
 export type { Identities, IssuedPair, PemPair } from "./identities.js";
 export {
   DEV_ADMIN,

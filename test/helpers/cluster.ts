@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { natsClientOptions, natsTlsInForce } from "../../core/nats/index.js";
 import {
@@ -89,19 +88,7 @@ export async function startTestCluster(o: { size?: number; users?: string[] } = 
   };
 }
 
-/** Waits until JetStream answers on `nc` (a new cluster elects its meta leader first). */
-export async function waitForJetStream(nc: NatsConnection, timeoutMs = 20_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await (await jetstreamManager(nc, { timeout: 2000 })).getAccountInfo();
-      return;
-    } catch (err) {
-      if (Date.now() > until) throw err;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
+export { waitForJetStream } from "../../stack/index.js";
 
 /**
  * `fn` until it resolves: a cluster that just lost or regained a node answers some requests with a
