@@ -1,5 +1,5 @@
 import { generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type ConnectionOptions, connect, type NatsConnection } from "@nats-io/transport-node";
 import { createPopulation, type Population } from "../adapters/examples/population.js";
@@ -25,7 +25,7 @@ import { rawEd25519 } from "../core/signing/index.js";
 import { countNatsReconnects, createTelemetry, type Telemetry } from "../core/telemetry/index.js";
 import { createPolicyStore, type PolicyStore } from "../policies/index.js";
 import { devConnectorId, exampleAgencies, startAgencies } from "./agencies.js";
-import { startBrokerServices, tokenHash } from "./broker-services.js";
+import { type BrokerServices, startBrokerServices, tokenHash } from "./broker-services.js";
 import { type CitizenNotifyOptions, startCitizenNotifications } from "./citizen-notify.js";
 import { type CitizenPageJson, startCitizenPage } from "./citizen-page.js";
 import { initFederation } from "./federation-init.js";
@@ -41,6 +41,7 @@ import {
   TRUST_DOMAIN,
 } from "./identities.js";
 import { logSecrets } from "./log-secrets.js";
+import { startLogService } from "./log-service.js";
 import { natsAuthConfig } from "./nats/nats-auth.js";
 import { NatsServer } from "./nats/nats-server.js";
 import { makePrivateDir, makePrivateFile } from "./private-files.js";
@@ -80,7 +81,12 @@ export interface StackOptions {
    * DEV_BROKER, each connector's): the stack connects to these servers with mutual TLS, spawns none,
    * and makes the log stream and consent bucket at `replicas`.
    */
-  natsCluster?: { urls: readonly string[]; replicas: number };
+  natsCluster?: {
+    urls: readonly string[];
+    replicas: number;
+    /** Its JetStream stores are new (`xbus dev --cluster`): the log's secrets and index in `dir` are made anew. */
+    fresh?: boolean;
+  };
   /** Replaces the exchange log (JetStream + index + review API) with this recorder. */
   recorder?: ExchangeRecorder;
   /**
@@ -120,6 +126,25 @@ export interface StackOptions {
    * brokers on the stack's NATS: the federation tests).
    */
   otherBrokerKeys?: readonly KeyObject[];
+  /**
+   * Per agency, the NATS servers its connector connects to (the agency's leaf node, `xbus dev --cluster`)
+   * instead of the stack's.
+   */
+  agencyNats?: ReadonlyMap<string, readonly string[]>;
+}
+
+/** A broker the stack started beside its own (`addBroker`): no log key, no index, no review API. */
+export interface ExtraBroker {
+  readonly brokerId: string;
+  readonly address: string;
+  /** Stops its front door and connections (the stack's close does it too). */
+  close(): Promise<void>;
+}
+
+/** A log service the stack started beside its own (`addLogService`): a standby signer with its own index. */
+export interface ExtraLogService {
+  readonly reviewUrl: string;
+  close(): Promise<void>;
 }
 
 /** A NATS client identity: PEM contents. */
@@ -196,6 +221,17 @@ export interface Stack {
   /** Starts an agency's connector (again), e.g. after `stopConnector`. Default agency: dcrc. */
   startConnector(agency?: string): Promise<void>;
   stopConnector(agency?: string): Promise<void>;
+  /**
+   * Starts another broker on the stack's NATS, CA, policies and log secret, holding no log key (as
+   * `xbus broker` with a log service elsewhere). Its route-signing key must be one the connectors
+   * trust (StackOptions.otherBrokerKeys).
+   */
+  addBroker(o: { brokerId: string; signingKey: KeyObject }): Promise<ExtraBroker>;
+  /**
+   * Starts another log service on the stack's log (as `xbus log serve`): its own index in `dir`, the same
+   * key; it stands by while the stack's own holds the signer's lease, and takes over when that lapses.
+   */
+  addLogService(name: string, o?: { leaseMs?: number }): Promise<ExtraLogService>;
   close(): Promise<void>;
 }
 
@@ -280,19 +316,26 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     tls: NatsTlsInForce | undefined,
     name?: string,
     extra: Partial<ConnectionOptions> = {},
+    to: string | readonly string[] = servers,
   ) =>
     natsClientOptions({
-      servers,
+      servers: typeof to === "string" ? to : [...to],
       ...(name ? { name } : {}),
       extra,
       ...(natsAuth && tls ? { tls } : {}),
     });
-  const natsConnect = (identity?: NatsIdentity, name?: string, extra: Partial<ConnectionOptions> = {}) =>
+  const natsConnect = (
+    identity?: NatsIdentity,
+    name?: string,
+    extra: Partial<ConnectionOptions> = {},
+    to: string | readonly string[] = servers,
+  ) =>
     connect(
       natsOptions(
         identity && natsTlsInForce({ ca: trustBundle, cert: identity.cert, key: identity.key }),
         name,
         extra,
+        to,
       ),
     );
   const brokerTls = { ca: trustBundle, cert: brokerCert.cert, key: brokerCert.key };
@@ -320,7 +363,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       definitions,
       identities,
       connectorCerts,
-      natsConnect: (identity, extra) => natsConnect(identity, undefined, extra),
+      natsConnect: (identity, extra, agency) =>
+        natsConnect(identity, undefined, extra, options.agencyNats?.get(agency) ?? servers),
       connectors: options.connectors ?? "started",
       inProcessAdapter: options.inProcessAdapter ?? false,
       brokerKeys: [brokerPublicKey, ...(options.otherBrokerKeys ?? [])],
@@ -335,7 +379,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     };
 
     // The exchange log: JetStream stream (truth) → indexer → SQLite, and the review API over it.
-    const log = logSecrets(dir, spawned === undefined);
+    // Against a nats-server that keeps its store, the log's secrets and index are kept and resumed.
+    const resume = spawned === undefined && options.natsCluster?.fresh !== true;
+    const log = logSecrets(dir, resume);
     makePrivateFile(log.indexPath);
     writeFileSync(
       join(identities.certDir, "log-key.pub.pem"),
@@ -343,11 +389,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     );
     const token = randomBytes(24).toString("base64url");
     const brokerFiles = { ca: caPath, cert: brokerCert.certPath, key: brokerCert.keyPath };
-    const services = await startBrokerServices({
+    // What every broker of this stack shares: the CA, the broker identity, policies, the log's id and secret.
+    const brokerBase = {
       replicas,
-      nats: brokerNc,
-      ...(brokerNatsTls ? { natsTls: brokerNatsTls } : {}),
-      indexerNatsOptions: natsOptions(undefined, "xbus-indexer-dev", { noAsyncTraces: true }),
       tls: brokerTls,
       tlsFiles: brokerFiles,
       // The checks `xbus broker` runs at start and on a reload, though the stack issued the first certificate.
@@ -356,26 +400,86 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       catalogue,
       policy,
       trustDomain: TRUST_DOMAIN,
-      brokerId: "dev",
-      signingKey,
       log: { logId: LOG_ID, logSecret: log.logSecret },
-      // One process: the log service (indexer, signer through the KV lock, review API) runs beside the
-      // broker, wired as `xbus log serve` wires it.
-      logService: {
-        logKey: log.logKey,
-        indexPath: log.indexPath,
-        review: {
-          tokenHashes: [tokenHash(token)],
-          traceUrlTemplate: options.traceUrlTemplate ?? process.env.XBUS_TRACE_URL,
-          now: options.clock,
-        },
-      },
-      ...(options.recorder ? { recorder: options.recorder } : {}),
       ...(options.observe ? { observe: options.observe } : {}),
       logger,
       telemetry,
+    };
+    const reviewOptions = {
+      tokenHashes: [tokenHash(token)],
+      traceUrlTemplate: options.traceUrlTemplate ?? process.env.XBUS_TRACE_URL,
+      now: options.clock,
+    };
+    const services = await startBrokerServices({
+      ...brokerBase,
+      nats: brokerNc,
+      ...(brokerNatsTls ? { natsTls: brokerNatsTls } : {}),
+      indexerNatsOptions: natsOptions(undefined, "xbus-indexer-dev", { noAsyncTraces: true }),
+      brokerId: "dev",
+      signingKey,
+      // One process: the log service (indexer, signer through the KV lock, review API) runs beside the
+      // broker, wired as `xbus log serve` wires it.
+      logService: { logKey: log.logKey, indexPath: log.indexPath, review: reviewOptions },
+      ...(options.recorder ? { recorder: options.recorder } : {}),
     });
     closers.push(() => services.close());
+    // A part on a NATS connection of its own, stopped (once) with the stack or before it.
+    const onOwnConnection = async <T extends { close(): Promise<void> }>(
+      name: string,
+      start: (nc: NatsConnection) => Promise<T>,
+    ): Promise<{ started: T; stop: () => Promise<void> }> => {
+      const nc = await connect(natsOptions(brokerNatsTls, name, { noAsyncTraces: true }));
+      const started = await start(nc).catch(async (err: unknown) => {
+        await nc.close();
+        throw err;
+      });
+      let closed = false;
+      const stop = async () => {
+        if (closed) return;
+        closed = true;
+        await started.close();
+        await nc.close();
+      };
+      closers.push(stop);
+      return { started, stop };
+    };
+    const extraBrokers: BrokerServices[] = [];
+    const addBroker = async (o: { brokerId: string; signingKey: KeyObject }): Promise<ExtraBroker> => {
+      const { started, stop } = await onOwnConnection(`xbus-broker-${o.brokerId}`, (nc) =>
+        startBrokerServices({
+          ...brokerBase,
+          nats: nc,
+          ...(brokerNatsTls ? { natsTls: brokerNatsTls } : {}),
+          brokerId: o.brokerId,
+          signingKey: o.signingKey,
+        }),
+      );
+      extraBrokers.push(started);
+      return { brokerId: o.brokerId, address: `localhost:${started.broker.port}`, close: stop };
+    };
+    const addLogService = async (name: string, o: { leaseMs?: number } = {}): Promise<ExtraLogService> => {
+      if (!/^[a-z0-9-]{1,32}$/.test(name))
+        throw new Error(`a log service's name is [a-z0-9-]{1,32}, not ${JSON.stringify(name)}`);
+      const indexPath = join(dir, `log-index-${name}.sqlite`);
+      if (!resume) for (const suffix of ["", "-wal", "-shm"]) rmSync(indexPath + suffix, { force: true });
+      makePrivateFile(indexPath);
+      const { started, stop } = await onOwnConnection(`xbus-log-${name}`, (nc) =>
+        startLogService({
+          nats: nc,
+          ...(brokerNatsTls ? { natsTls: brokerNatsTls } : {}),
+          indexerNatsOptions: natsOptions(undefined, `xbus-indexer-${name}`, { noAsyncTraces: true }),
+          logId: LOG_ID,
+          logSecret: log.logSecret,
+          logKey: log.logKey,
+          indexPath,
+          signer: { holder: `dev-${name}`, ...(o.leaseMs !== undefined ? { leaseMs: o.leaseMs } : {}) },
+          review: reviewOptions,
+          logger: logger.child({ component: `log-${name}` }),
+          telemetry,
+        }),
+      );
+      return { reviewUrl: started.reviewUrl, close: stop };
+    };
     const { broker, index } = services;
     const review = services.reviewUrl === undefined ? undefined : { url: services.reviewUrl, token };
     const notifications =
@@ -416,6 +520,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       reloadCrl: () => {
         // Every holder of the CRL in this stack: the broker and the adapters behind gRPC.
         let changed = broker.reloadCrl();
+        for (const b of extraBrokers) changed = b.broker.reloadCrl() || changed;
         for (const r of running.values()) changed = r.reloadCrl() || changed;
         return changed;
       },
@@ -448,6 +553,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       issueIdentity,
       startConnector: (agency = "dcrc") => agencyRunner(agency).start(),
       stopConnector: (agency = "dcrc") => agencyRunner(agency).stop(),
+      addBroker,
+      addLogService,
       close,
     };
   } catch (err) {
