@@ -29,10 +29,10 @@ function route() {
   } catch {
     id = "";
   }
-  if (name === "exchanges") void exchangesView();
+  if (name === "exchanges") void exchangesView(id);
   else if (name === "exchange" && id) void exchangeView(id);
   else if (name === "accesses") void accessesView();
-  else if (name === "alerts") void alertsView();
+  else if (name === "alerts") void alertsView(id);
   else void treeHeadView();
 }
 
