@@ -38,6 +38,10 @@ const RANGES = {
 const PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#999999"];
 /** @type {Record<string, string>} */
 const DECISION_COLOURS = { allow: "#009E73", deny: "#D55E00", invalid: "#E69F00", error: "#CC79A7" };
+/** The steps between ticks on a count axis. */
+const COUNT_STEPS = [1, 2, 5]
+  .flatMap((m) => [1, 10, 100, 1000, 10_000, 100_000, 1_000_000].map((p) => m * p))
+  .sort((a, b) => a - b);
 /** How near (CSS pixels) a click must be to a series' point to drill down to that series. */
 const NEAR_PX = 16;
 
@@ -172,40 +176,47 @@ function chart(id, title, s, lines) {
     if (lines.length === 0) return;
     const ink = getComputedStyle(document.body).color;
     const grid = { stroke: "rgba(128, 128, 128, 0.3)", width: 1 };
+    const last = s.times.length - 1;
+    // Each count holds from its bucket's start to the next (a step); one more x at the window's end
+    // carries the last bucket's step to there. Points mark only the buckets that hold anything.
+    const xs = [...s.times, s.to];
     const u = new uPlot(
       {
         width: Math.max(plot.clientWidth, 320),
         height: 220,
         ms: 1,
+        // Ticks fall on round UTC times, as the labels are UTC.
+        tzDate: (ms) => uPlot.tzDate(new Date(ms), "Etc/UTC"),
         // A click drills down, so a drag does not zoom (it would end in a click).
         cursor: { drag: { x: false, y: false, setScale: false } },
-        tzDate: (ms) => uPlot.tzDate(new Date(ms), "Etc/UTC"),
-        // The whole window, so the last bucket's point is not on the edge; counts from 0.
         scales: {
           x: { time: true, range: [s.from, s.to] },
           y: { range: (_u, _min, max) => [0, Math.max(1, max)] },
         },
         axes: [
-          { stroke: ink, grid, ticks: grid },
-          { stroke: ink, grid, ticks: grid },
+          { stroke: ink, grid, ticks: grid, values: (_u, splits) => splits.map((t) => utcText(t, s)) },
+          // Counts are whole: ticks 1, 2, 5, 10, 20, 50… apart, never 0.5.
+          { stroke: ink, grid, ticks: grid, incrs: COUNT_STEPS },
         ],
         series: [
-          { label: "UTC" },
+          { label: "UTC", value: (_u, t) => (t === null ? "--" : utcText(t, s)) },
           ...lines.map((l) => ({
             label: l.label,
             stroke: l.colour,
             width: 2,
             paths: uPlot.paths.stepped?.({ align: 1 }),
+            points: { filter: () => l.counts.flatMap((n, i) => (n > 0 ? [i] : [])) },
           })),
         ],
       },
-      [s.times, ...lines.map((l) => l.counts)],
+      [xs, ...lines.map((l) => [...l.counts, l.counts[last] ?? 0])],
       plot,
     );
     u.over.addEventListener("click", () => {
       const i = u.cursor.idx;
       if (i === null || i === undefined) return;
-      location.hash = drillLink(s, nearestLine(u, lines, i), i);
+      const bucket = Math.min(i, last);
+      location.hash = drillLink(s, nearestLine(u, lines, bucket), bucket);
     });
     new ResizeObserver(() => {
       if (plot.clientWidth > 0 && plot.clientWidth !== u.width)
@@ -251,13 +262,23 @@ function numbers(title, s, lines) {
   return el(
     "details",
     {},
-    el("summary", {}, `${title}: the numbers (${rows.length} buckets with any)`),
+    el("summary", {}, `${title}: the numbers (buckets with any: ${rows.length})`),
     table(
       `${title}, per bucket of ${durationText(s.bucket_ms)} (start, UTC); buckets with none left out`,
       ["Bucket", ...lines.map((l) => l.label)],
       rows,
     ),
   );
+}
+
+/**
+ * A time on a chart, in UTC like every time on the page: the hour and minute, and the day too when the
+ * window is longer than one.
+ * @param {number} t @param {ExchangeStatsJson} s
+ */
+function utcText(t, s) {
+  const iso = new Date(t).toISOString();
+  return s.to - s.from > 24 * HOUR ? `${iso.slice(5, 10)} ${iso.slice(11, 16)}` : iso.slice(11, 16);
 }
 
 /** @param {number} ms */
