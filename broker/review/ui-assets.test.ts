@@ -45,6 +45,10 @@ describe("the review UI's modules", () => {
       );
   });
 
+  it("chart-pick.js imports nothing either, so its tests run it in Node", () => {
+    expect(modules["chart-pick.js"]).not.toMatch(/^import /m);
+  });
+
   it("merkle.js stays apart from everything else, the server's code included: it imports nothing", () => {
     expect(modules["merkle.js"]).not.toMatch(/^import /m);
   });

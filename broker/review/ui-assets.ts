@@ -35,6 +35,7 @@ export const UI_FILES = [
   "signature.js",
   "token.js",
   "tree-head-view.js",
+  "chart-pick.js",
   "charts-view.js",
 ] as const;
 

@@ -187,3 +187,34 @@ it("drills down from the numbers under a chart, by keyboard, to the denied excha
   expect(await pageCspViolations(page)).toEqual([]);
   expect(consoleErrors).toEqual([]);
 });
+
+it("drills down to the one line left shown after the others are hidden from the legend", async () => {
+  const { page, cspViolations, consoleErrors } = await browser.page();
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await openReview(page, "#/charts");
+  const chart = page.locator('figure.chart[data-chart="decisions"]');
+  await chart.locator("canvas").waitFor();
+  for (const d of ["allow", "invalid", "error"])
+    await chart.locator(".u-legend .u-series th").filter({ hasText: d }).click();
+  expect(await chart.locator(".u-legend .u-series.u-off").count()).toBe(3);
+  // The first bucket with denials, and a click on it far from its point (the bottom of the plot).
+  const cells = chart
+    .locator("details tbody tr")
+    .filter({ has: page.locator("td:nth-child(3) a") })
+    .first();
+  const bucket = Date.parse((await cells.locator("td").first().textContent()) ?? "");
+  const from = Number(await chart.getAttribute("data-from"));
+  const to = Number(await chart.getAttribute("data-to"));
+  const box = await chart.locator(".u-over").boundingBox();
+  if (!box) throw new Error("the chart has no plotting area");
+  const calls = callsTo(page, "/v1/exchanges");
+  await chart.locator(".u-over").click({
+    position: { x: (box.width * (bucket - from)) / (to - from), y: box.height - 2 },
+  });
+  await page.locator("#exchanges-results tbody tr").first().waitFor();
+  expect(calls[0]?.get("decision")).toBe("deny");
+  expect(Date.parse(calls[0]?.get("from") ?? "")).toBe(bucket);
+  expect(cspViolations).toEqual([]);
+  expect(await pageCspViolations(page)).toEqual([]);
+  expect(consoleErrors).toEqual([]);
+});

@@ -7,6 +7,7 @@
 
 /** @import { ExchangeStatsJson } from "./api-types.js" */
 import { api, loadOnSubmit } from "./api.js";
+import { pickLine } from "./chart-pick.js";
 import {
   el,
   fillForm,
@@ -216,7 +217,7 @@ function chart(id, title, s, lines) {
       const i = u.cursor.idx;
       if (i === null || i === undefined) return;
       const bucket = Math.min(i, last);
-      location.hash = drillLink(s, nearestLine(u, lines, bucket), bucket);
+      location.hash = drillLink(s, clickedLine(u, lines, bucket), bucket);
     });
     new ResizeObserver(() => {
       if (plot.clientWidth > 0 && plot.clientWidth !== u.width)
@@ -227,20 +228,17 @@ function chart(id, title, s, lines) {
 }
 
 /**
- * The shown line whose point at `i` is nearest the cursor, if within NEAR_PX, or the only one shown.
+ * The line a click at bucket `i` means (chart-pick.js), or undefined for the bucket alone.
  * @param {uPlot} u @param {Line[]} lines @param {number} i
  */
-function nearestLine(u, lines, i) {
-  const shown = lines.filter((_, k) => u.series[k + 1]?.show !== false);
-  if (shown.length === 1) return shown[0];
-  const top = u.cursor.top ?? -1;
-  let best;
-  let bestPx = NEAR_PX;
-  for (const l of shown) {
-    const px = Math.abs(u.valToPos(l.counts[i] ?? 0, "y") - top);
-    if (px <= bestPx) [best, bestPx] = [l, px];
-  }
-  return best;
+function clickedLine(u, lines, i) {
+  const k = pickLine(
+    lines.map((l) => u.valToPos(l.counts[i] ?? 0, "y")),
+    lines.map((_, k) => u.series[k + 1]?.show !== false),
+    u.cursor.top ?? Number.NaN,
+    NEAR_PX,
+  );
+  return lines[k];
 }
 
 /**
