@@ -1,8 +1,13 @@
-import type { Page } from "playwright-core";
+import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { scholarshipApplicant } from "../../adapters/examples/journeys/applicants.js";
 import { scholarshipApplication } from "../../adapters/examples/journeys/scholarship.js";
-import { launchChromium, pageCspViolations, type TestBrowser } from "../../test/helpers/chromium.js";
+import {
+  launchChromium,
+  pageCspViolations,
+  type TestBrowser,
+  type TestPage,
+} from "../../test/helpers/chromium.js";
 import { headCovering } from "../../test/helpers/citizen-page.js";
 import { deadline, failure, startTestStack, type TestStack } from "../../test/helpers/stack.js";
 
@@ -91,13 +96,39 @@ function callsTo(page: Page, path: string): URLSearchParams[] {
   return calls;
 }
 
+/** A new tab on the charts view, wide enough for every bucket of an hour to be clicked apart, and one chart in it. */
+async function chartsPage(id: string) {
+  const tab = await browser.page();
+  await tab.page.setViewportSize({ width: 1280, height: 900 });
+  await openReview(tab.page, "#/charts");
+  const chart = tab.page.locator(`figure.chart[data-chart="${id}"]`);
+  await chart.locator("canvas").waitFor();
+  return { ...tab, chart };
+}
+
+/** Clicks `chart` at the time `bucket` starts, `y` pixels from the top of its plot (given its height). */
+async function clickBucket(chart: Locator, bucket: number, y: (height: number) => number) {
+  const from = Number(await chart.getAttribute("data-from"));
+  const to = Number(await chart.getAttribute("data-to"));
+  const box = await chart.locator(".u-over").boundingBox();
+  if (!box) throw new Error("the chart has no plotting area");
+  await chart.locator(".u-over").click({
+    position: { x: (box.width * (bucket - from)) / (to - from), y: y(box.height) },
+  });
+}
+
+/** No CSP violation, seen by the console or the page's own listener, and no error in the console. */
+async function expectClean({ page, cspViolations, consoleErrors }: TestPage) {
+  expect(cspViolations).toEqual([]);
+  expect(await pageCspViolations(page)).toEqual([]);
+  expect(consoleErrors).toEqual([]);
+}
+
 const agencyOf = (consumer: string | undefined) => /\/agency\/([^/]+)\//.exec(consumer ?? "")?.[1] ?? "";
 
 it("charts the stack's exchanges by agency, by decision, and denials and alerts, under its CSP", async () => {
-  const { page, cspViolations, consoleErrors } = await browser.page();
-  await page.setViewportSize({ width: 1280, height: 900 });
-  await openReview(page, "#/charts");
-  await page.locator("figure.chart canvas").first().waitFor();
+  const tab = await chartsPage("agencies");
+  const { page } = tab;
   const agencies = [...new Set(stack.outcomes.map((o) => agencyOf(o.consumer)))].sort();
   const count = (f: (o: (typeof stack.outcomes)[number]) => boolean) => stack.outcomes.filter(f).length;
   expect(agencies.length).toBeGreaterThan(0);
@@ -125,29 +156,18 @@ it("charts the stack's exchanges by agency, by decision, and denials and alerts,
   expect(await figure("denials").locator(".summary").textContent()).toMatch(
     /^Totals: denied 2, alerts \d+\.$/,
   );
-  expect(cspViolations).toEqual([]);
-  expect(await pageCspViolations(page)).toEqual([]);
-  expect(consoleErrors).toEqual([]);
+  await expectClean(tab);
 });
 
 it("drills down from a point on a chart to that bucket's exchanges of that agency", async () => {
-  const { page, cspViolations, consoleErrors } = await browser.page();
-  await page.setViewportSize({ width: 1280, height: 900 });
-  await openReview(page, "#/charts");
-  const chart = page.locator('figure.chart[data-chart="agencies"]');
-  await chart.locator("canvas").waitFor();
+  const tab = await chartsPage("agencies");
+  const { page, chart } = tab;
   // The first bucket with exchanges, from the chart's own table, and where it is on the time axis.
   const firstRow = chart.locator("details tbody tr").first();
   const bucket = Date.parse((await firstRow.locator("td").first().textContent()) ?? "");
   const inBucket = Number(await firstRow.locator("td").nth(1).textContent());
-  const from = Number(await chart.getAttribute("data-from"));
-  const to = Number(await chart.getAttribute("data-to"));
-  const box = await chart.locator(".u-over").boundingBox();
-  if (!box) throw new Error("the chart has no plotting area");
   const calls = callsTo(page, "/v1/exchanges");
-  await chart.locator(".u-over").click({
-    position: { x: (box.width * (bucket - from)) / (to - from), y: box.height / 2 },
-  });
+  await clickBucket(chart, bucket, (h) => h / 2);
   await page.locator("#exchanges-results tbody tr").first().waitFor();
   expect(page.url()).toContain("#/exchanges/");
   // The page asked for the bucket, 1 minute from its start, and the one agency on the chart.
@@ -160,16 +180,12 @@ it("drills down from a point on a chart to that bucket's exchanges of that agenc
   expect(consumers.every((c) => agencyOf(c) === q?.get("agency"))).toBe(true);
   // The form shows the filters it searched with.
   expect(await page.locator("#f-agency").inputValue()).toBe(q?.get("agency"));
-  expect(cspViolations).toEqual([]);
-  expect(await pageCspViolations(page)).toEqual([]);
-  expect(consoleErrors).toEqual([]);
+  await expectClean(tab);
 });
 
 it("drills down from the numbers under a chart, by keyboard, to the denied exchanges of a bucket", async () => {
-  const { page, cspViolations, consoleErrors } = await browser.page();
-  await openReview(page, "#/charts");
-  const chart = page.locator('figure.chart[data-chart="decisions"]');
-  await chart.locator("canvas").waitFor();
+  const tab = await chartsPage("decisions");
+  const { page, chart } = tab;
   await chart.locator("summary").click();
   // Column 3 is "deny" (Bucket, allow, deny, invalid, error): the links of the buckets with denials.
   const links = chart.locator("details tbody td:nth-child(3) a");
@@ -183,17 +199,12 @@ it("drills down from the numbers under a chart, by keyboard, to the denied excha
   expect(calls[0]?.has("agency")).toBe(false);
   const decisions = await page.locator("#exchanges-results tbody tr td:nth-child(7)").allTextContents();
   expect(decisions).toEqual(new Array(denied[0]).fill("deny"));
-  expect(cspViolations).toEqual([]);
-  expect(await pageCspViolations(page)).toEqual([]);
-  expect(consoleErrors).toEqual([]);
+  await expectClean(tab);
 });
 
 it("drills down to the one line left shown after the others are hidden from the legend", async () => {
-  const { page, cspViolations, consoleErrors } = await browser.page();
-  await page.setViewportSize({ width: 1280, height: 900 });
-  await openReview(page, "#/charts");
-  const chart = page.locator('figure.chart[data-chart="decisions"]');
-  await chart.locator("canvas").waitFor();
+  const tab = await chartsPage("decisions");
+  const { page, chart } = tab;
   for (const d of ["allow", "invalid", "error"])
     await chart.locator(".u-legend .u-series th").filter({ hasText: d }).click();
   expect(await chart.locator(".u-legend .u-series.u-off").count()).toBe(3);
@@ -203,18 +214,10 @@ it("drills down to the one line left shown after the others are hidden from the 
     .filter({ has: page.locator("td:nth-child(3) a") })
     .first();
   const bucket = Date.parse((await cells.locator("td").first().textContent()) ?? "");
-  const from = Number(await chart.getAttribute("data-from"));
-  const to = Number(await chart.getAttribute("data-to"));
-  const box = await chart.locator(".u-over").boundingBox();
-  if (!box) throw new Error("the chart has no plotting area");
   const calls = callsTo(page, "/v1/exchanges");
-  await chart.locator(".u-over").click({
-    position: { x: (box.width * (bucket - from)) / (to - from), y: box.height - 2 },
-  });
+  await clickBucket(chart, bucket, (h) => h - 2);
   await page.locator("#exchanges-results tbody tr").first().waitFor();
   expect(calls[0]?.get("decision")).toBe("deny");
   expect(Date.parse(calls[0]?.get("from") ?? "")).toBe(bucket);
-  expect(cspViolations).toEqual([]);
-  expect(await pageCspViolations(page)).toEqual([]);
-  expect(consoleErrors).toEqual([]);
+  await expectClean(tab);
 });
