@@ -48,7 +48,8 @@ const NEAR_PX = 16;
 
 /**
  * One line of a chart, and where its counts lead: exchanges with these filters, or the alerts view.
- * @typedef {{ label: string, counts: number[], colour: string, filters: Record<string, string> | "alerts" }} Line
+ * `dash` draws it dashed, so a line on top of another still shows.
+ * @typedef {{ label: string, counts: number[], colour: string, filters: Record<string, string> | "alerts", dash?: number[] }} Line
  */
 
 /** The last window asked for, kept while the tab moves between views. @type {Record<string, string>} */
@@ -88,7 +89,7 @@ export async function chartsView() {
           colour: DECISION_COLOURS.deny ?? "",
           filters: { decision: "deny" },
         },
-        { label: "alerts", counts: s.alerts, colour: PALETTE[0] ?? "", filters: "alerts" },
+        { label: "alerts", counts: s.alerts, colour: PALETTE[0] ?? "", filters: "alerts", dash: [6, 4] },
       ]),
     ];
     results.replaceChildren(
@@ -205,6 +206,7 @@ function chart(id, title, s, lines) {
             label: l.label,
             stroke: l.colour,
             width: 2,
+            ...(l.dash && { dash: l.dash }),
             paths: uPlot.paths.stepped?.({ align: 1 }),
             points: { filter: () => l.counts.flatMap((n, i) => (n > 0 ? [i] : [])) },
           })),
