@@ -201,6 +201,14 @@ describe("malformed and invalid Fetch requests are answered and logged as INVALI
     expect(entry.record.service).toBe("dcrc.>");
   });
 
+  it("a request over 64 KiB is refused by grpc-js before it is read: RESOURCE_EXHAUSTED, and not logged", async () => {
+    const before = await streamMessages();
+    const err = await sendRaw(sentBytes({ service: SERVICE, requestId: "x".repeat(70 * 1024) }));
+    expect(err.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(receiptOf(err)).toBeUndefined();
+    expect(await streamMessages()).toBe(before);
+  });
+
   it("a flood of garbage from one identity is folded past 20 a window; the broker keeps serving", async () => {
     const flooder = stack.issue("malformed-flood", {
       spiffeId: "spiffe://gov.bt/agency/moe/system/flood",
