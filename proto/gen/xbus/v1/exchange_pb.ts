@@ -161,9 +161,9 @@ export type Receipt = Message<"xbus.v1.Receipt"> & {
 
   /**
    * Ed25519 by the broker's key over the receipt's signed bytes (README,
-   * "Receipts": xbus-receipt/v2 when exchange_id is set, else the older
-   * xbus-receipt/v1 without fields 10-12), or, when batch_size is not 0, over the root of a batch of
-   * messages the broker signed at once: "xbus-batch/v1\n" batch_size "\n"
+   * "Receipts": xbus-receipt/v2 when any of fields 10-12 is set, else the
+   * older xbus-receipt/v1), or, when batch_size is not 0, over the root of a
+   * batch of messages the broker signed at once: "xbus-batch/v1\n" batch_size "\n"
    * hex(root) "\n", the root reached from this receipt's leaf
    * SHA-256(0x00 || signed bytes) at batch_index by the RFC 9162 audit path
    * batch_path (nearest sibling first).
