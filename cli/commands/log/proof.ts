@@ -4,6 +4,7 @@ import { verifyTlogProof } from "../../../verifier/index.js";
 import { act, type Run } from "../command.js";
 import { type ApiFlags, api, apiOptions } from "./api-options.js";
 import { logVkeyOf } from "./checkpoint.js";
+import { extraMismatch } from "./receipt.js";
 import { type ReceiptInputFlags, receiptInputOptions, receiptOf } from "./receipt-input.js";
 
 interface ProofFlags extends ApiFlags, ReceiptInputFlags {
@@ -42,6 +43,11 @@ export function proofCommand(run: Run): Command {
     const checked = verifyTlogProof(text, { hash: Buffer.from(receipt.leafHash), index }, { logVkey: vkey });
     if (!checked.ok) {
       run.io.out(`FAIL: the API's tlog-proof: ${checked.problem}\n`);
+      return 1;
+    }
+    const extraProblem = extraMismatch(checked.extra, receipt.exchangeId);
+    if (extraProblem) {
+      run.io.out(`FAIL: the API's tlog-proof: ${extraProblem}\n`);
       return 1;
     }
     const out = o.out ?? `leaf-${index}.tlog-proof`;
