@@ -1,16 +1,13 @@
-import { createPublicKey, type KeyObject, randomBytes } from "node:crypto";
+import { type KeyObject, randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node";
 import {
-  checkpointSigner,
-  createReviewApp,
   DEFAULT_SUBJECT_ID_PATTERN,
   type IndexerThread,
-  indexCheckpoints,
   indexReadiness,
   type LogIndexReader,
-  serveReview,
   startIndexerWorker,
+  startReviewWorker,
 } from "../broker/index.js";
 import type { AlertOptions } from "../broker/review/alerts.js";
 import type { Logger } from "../core/index.js";
@@ -56,6 +53,10 @@ export interface LogServiceOptions {
     tokenHashes: readonly string[];
     traceUrlTemplate?: string | undefined;
     alerts?: AlertOptions | undefined;
+    /** The server's certificate and key, PEM (a `server` certificate from the federation's CA). */
+    tls?: { cert: string; key: string } | undefined;
+    /** Plain HTTP on an address that is not loopback (review.allow_insecure_http). */
+    allowInsecureHttp?: boolean | undefined;
     /** The clock embargoes are judged by (GET /v1/oversight/embargoes); default Date.now. */
     now?: (() => number) | undefined;
   };
@@ -92,27 +93,30 @@ export async function startLogService(o: LogServiceOptions): Promise<LogService>
   });
   try {
     telemetry.metrics.watchIndexLag(() => indexer.lag());
-    const app = createReviewApp({
-      index: indexer.index,
-      logPublicKey: createPublicKey(o.logKey),
-      checkpoints: indexCheckpoints(indexer.index, checkpointSigner(o.logId, o.logKey).checkpointOf),
-      tokenHashes: o.review.tokenHashes,
+    // Its own thread: a reviewer's query never runs on this event loop (in `xbus broker` and `xbus dev`,
+    // the one that routes exchanges). Metrics are not served here (README, "Metrics").
+    const server = await startReviewWorker({
+      indexPath: o.indexPath,
+      logId: o.logId,
+      logKey: o.logKey,
       logSecret: o.logSecret,
+      tokenHashes: o.review.tokenHashes,
       subjectIdPattern: DEFAULT_SUBJECT_ID_PATTERN,
+      traceUrlTemplate: o.review.traceUrlTemplate,
+      alerts: o.review.alerts,
+      listen: {
+        ...(o.review.hostname !== undefined ? { hostname: o.review.hostname } : {}),
+        ...(o.review.port !== undefined ? { port: o.review.port } : {}),
+        ...(o.review.tls ? { tls: o.review.tls } : {}),
+        ...(o.review.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
+      },
       ready: async () => ({
         nats: { ok: !o.nats.isClosed() },
         index_lag: await indexReadiness(indexer),
         signer: { ok: indexer.halted() === undefined, detail: indexer.role() ?? "starting" },
       }),
-      metrics: () => telemetry.prometheusText(),
-      traceUrlTemplate: o.review.traceUrlTemplate,
-      ...(o.review.alerts ? { alerts: o.review.alerts } : {}),
-      ...(o.review.now ? { now: o.review.now } : {}),
+      now: o.review.now,
       logger: logger.child({ component: "review" }),
-    });
-    const server = await serveReview(app, {
-      ...(o.review.hostname !== undefined ? { hostname: o.review.hostname } : {}),
-      ...(o.review.port !== undefined ? { port: o.review.port } : {}),
     });
     return {
       index: indexer.index,

@@ -11,6 +11,7 @@ import {
   type ReviewSettings,
   reviewListenSetting,
   reviewSettings,
+  reviewTlsSettings,
 } from "../config/log-settings.js";
 import { ed25519Setting, ownIdentity, readSetting } from "../config/setting-files.js";
 import {
@@ -104,6 +105,7 @@ const brokerSettings = z.strictObject({
     listen: reviewListenSetting.optional(),
     token_hashes: optionalText,
     alerts_time_zone: alertsTimeZoneSetting,
+    ...reviewTlsSettings,
   }),
   metrics: metricsSection,
 });
@@ -137,6 +139,10 @@ export const BROKER_SETTINGS = {
   "review.token_hashes": "review-token-hashes",
   /** The IANA time zone of office hours for the review API's off-hours alerts (default UTC). */
   "review.alerts_time_zone": "alerts-time-zone",
+  /** File only, as the paths of the other keys and the one switch that lowers the bar. */
+  "review.tls_cert": undefined,
+  "review.tls_key": undefined,
+  "review.allow_insecure_http": undefined,
   "metrics.port": "metrics-port",
   "metrics.host": undefined,
 } as const satisfies Record<SettingPaths<typeof brokerSettings.shape>, string | undefined>;
@@ -221,11 +227,14 @@ function inProcessLogService(s: BrokerSettings, place: SettingsPlace<Setting>): 
   } as const;
   const missing = IN_PROCESS.filter((k) => given[k as keyof typeof given] === undefined);
   if (missing.length === IN_PROCESS.length) {
-    if (s.review.alerts_time_zone !== undefined)
-      place.fail(
-        "review.alerts_time_zone",
-        "is a setting of the review API, which this broker does not run (no log.key)",
-      );
+    for (const [setting, value] of [
+      ["review.alerts_time_zone", s.review.alerts_time_zone],
+      ["review.tls_cert", s.review.tls_cert],
+      ["review.tls_key", s.review.tls_key],
+      ["review.allow_insecure_http", s.review.allow_insecure_http],
+    ] as const)
+      if (value !== undefined)
+        place.fail(setting, "is a setting of the review API, which this broker does not run (no log.key)");
     return undefined;
   }
   const [first] = missing;
@@ -239,10 +248,6 @@ function inProcessLogService(s: BrokerSettings, place: SettingsPlace<Setting>): 
   return {
     logKey: ed25519Setting(place, "log.key", place.path("log.key", key), "private"),
     indexPath: indexPathSetting(place, "log.index", index),
-    review: reviewSettings(
-      place,
-      { tokenHashes: "review.token_hashes" },
-      { listen, token_hashes, alerts_time_zone: s.review.alerts_time_zone },
-    ),
+    review: reviewSettings(place, { ...s.review, listen, token_hashes }),
   };
 }
