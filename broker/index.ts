@@ -28,7 +28,7 @@ export {
   RATE_BUCKET_OPTIONS,
   type SharedRateLimiterOptions,
 } from "./exchange/shared-rate-limiter.js";
-export { brokerOf, brokerTlsCheck } from "./identity/broker-tls-check.js";
+export { brokerOf, brokerTlsCheck, logServiceOf } from "./identity/broker-tls-check.js";
 export {
   type CheckpointOf,
   type CheckpointSigner,

@@ -26,6 +26,9 @@ export const PROFILES: Readonly<Record<CertRole, { usage: CertUsage; needsServer
   route: { usage: "client-server", needsServerNames: true },
   // An agency's leaf nats-server dials the core; its own listener for connectors uses a `server` certificate.
   leaf: { usage: "client", needsServerNames: false },
+  // The log service on NATS (xbus log serve): reads the stream, writes the signed head; its review API
+  // serves TLS with a `server` certificate of its own.
+  log: { usage: "client", needsServerNames: false },
 };
 
 export function isCertRole(value: string): value is CertRole {

@@ -10,7 +10,15 @@ import {
   type StackOptions,
   startStack,
 } from "./dev-stack.js";
-import { DEV_ADMIN, DEV_BROKER, LOOPBACK, openIdentities, type PemPair, TRUST_DOMAIN } from "./identities.js";
+import {
+  DEV_ADMIN,
+  DEV_BROKER,
+  DEV_LOG,
+  LOOPBACK,
+  openIdentities,
+  type PemPair,
+  TRUST_DOMAIN,
+} from "./identities.js";
 import { natsUsersConfig } from "./nats/nats-auth.js";
 import { type CoreCluster, startCoreCluster, startLeafNode } from "./nats/nats-cluster.js";
 import type { NatsServer } from "./nats/nats-server.js";
@@ -68,7 +76,7 @@ export async function startClusterStack(options: ClusterStackOptions): Promise<C
     tls: files(server),
     routeTls: files(route),
     routeUser: DEV_ROUTE,
-    auth: natsUsersConfig([DEV_ADMIN, DEV_BROKER, ...agencies.map(devLeafId)]),
+    auth: natsUsersConfig([DEV_ADMIN, DEV_BROKER, DEV_LOG, ...agencies.map(devLeafId)]),
   });
   const leaves = new Map<string, NatsServer>();
   const stopAll = async () => {

@@ -40,6 +40,7 @@ import {
   DEV_BROKER,
   DEV_CONSUMER,
   DEV_LICENSING,
+  DEV_LOG,
   DEV_PORTAL,
   type Identities,
   LOOPBACK,
@@ -313,6 +314,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       tls: { certFile: natsCert.certPath, keyFile: natsCert.keyPath, caFile: caPath },
       identities: [
         DEV_ADMIN,
+        DEV_LOG,
         brokerCert.spiffeId ?? "",
         ...[...connectorCerts.values()].map((c) => c.spiffeId ?? ""),
       ],
@@ -445,9 +447,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     // A part on a NATS connection of its own, stopped (once) with the stack or before it.
     const onOwnConnection = async <T extends { close(): Promise<void> }>(
       name: string,
+      tls: NatsTlsInForce | undefined,
       start: (nc: NatsConnection) => Promise<T>,
     ): Promise<{ started: T; stop: () => Promise<void> }> => {
-      const nc = await connect(natsOptions(brokerNatsTls, name, { noAsyncTraces: true }));
+      const nc = await connect(natsOptions(tls, name, { noAsyncTraces: true }));
       const started = await start(nc).catch(async (err: unknown) => {
         await nc.close();
         throw err;
@@ -464,7 +467,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     };
     const extraBrokers: BrokerServices[] = [];
     const addBroker = async (o: { brokerId: string; signingKey: KeyObject }): Promise<ExtraBroker> => {
-      const { started, stop } = await onOwnConnection(`xbus-broker-${o.brokerId}`, (nc) =>
+      const { started, stop } = await onOwnConnection(`xbus-broker-${o.brokerId}`, brokerNatsTls, (nc) =>
         startBrokerServices({
           ...brokerBase,
           nats: nc,
@@ -482,10 +485,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       const indexPath = join(dir, `log-index-${name}.sqlite`);
       if (!resume) for (const suffix of ["", "-wal", "-shm"]) rmSync(indexPath + suffix, { force: true });
       makePrivateFile(indexPath);
-      const { started, stop } = await onOwnConnection(`xbus-log-${name}`, (nc) =>
+      // Its own identity on NATS (role `log`): it may read the log and swap the signed head, not append or route.
+      const logCert = natsAuth
+        ? issueIdentity(`log-${name}`, {
+            role: "log",
+            spiffeId: DEV_LOG,
+            commonName: `xbus log ${name} (dev)`,
+          })
+        : undefined;
+      const logTls = logCert && natsTlsInForce({ ca: trustBundle, cert: logCert.cert, key: logCert.key });
+      const { started, stop } = await onOwnConnection(`xbus-log-${name}`, logTls, (nc) =>
         startLogService({
           nats: nc,
-          ...(brokerNatsTls ? { natsTls: brokerNatsTls } : {}),
+          ...(logTls ? { natsTls: logTls } : {}),
           indexerNatsOptions: natsOptions(undefined, `xbus-indexer-${name}`, { noAsyncTraces: true }),
           logId: LOG_ID,
           logSecret: log.logSecret,

@@ -15,6 +15,8 @@ import {
 export const TRUST_DOMAIN = "gov.bt";
 /** The dev broker's SPIFFE ID: its certificate, and each renewal of it, carries this one. */
 export const DEV_BROKER = `spiffe://${TRUST_DOMAIN}/xbus/broker/dev`;
+/** The log services a stack starts beside its own (`addLogService`, the standby): role `log` on NATS. */
+export const DEV_LOG = `spiffe://${TRUST_DOMAIN}/xbus/log/dev`;
 /** The dev stack's admin: it makes the log stream and the consent bucket (xbus federation init). */
 export const DEV_ADMIN = `spiffe://${TRUST_DOMAIN}/xbus/admin/dev`;
 export const DEV_CONSUMER = `spiffe://${TRUST_DOMAIN}/agency/moe/system/scholarships`;

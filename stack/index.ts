@@ -50,6 +50,7 @@ export {
   DEV_BROKER,
   DEV_CONSUMER,
   DEV_LICENSING,
+  DEV_LOG,
   DEV_PORTAL,
   LOOPBACK,
   openIdentities,

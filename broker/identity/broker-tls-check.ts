@@ -10,6 +10,18 @@ export const brokerOf =
       : `a broker of trust domain ${trustDomain} (spiffe://${trustDomain}/xbus/broker/<name>)`;
 
 /**
+ * What `xbus log serve` takes as its own certificate: a log service's (`spiffe://<td>/xbus/log/<name>`), or
+ * a broker's, as the log service presented before it had a role of its own (its NATS user then gets a
+ * broker's permissions, appends and service requests included).
+ */
+export const logServiceOf =
+  (trustDomain: string) =>
+  (id: WorkloadId | undefined): string | undefined =>
+    (id?.role === "log" || id?.role === "broker") && id.trustDomain === trustDomain
+      ? undefined
+      : `a log service of trust domain ${trustDomain} (spiffe://${trustDomain}/xbus/log/<name>)`;
+
+/**
  * `checkTls` for a broker whose files no setting names (`xbus dev`'s, which
  * issues its own certificate): the same checks, the renewal keeping the
  * broker's SPIFFE ID, `spiffeId`; the reason names the file.

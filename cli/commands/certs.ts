@@ -73,6 +73,7 @@ const ROLES = [
   "broker",
   "admin",
   "route",
+  "log",
   "server",
 ] as const;
 
@@ -188,7 +189,7 @@ function issue(run: Run): Command {
       throw new UsageError("give either --spiffe-id or --agency/--name, not both");
     }
     if (!spiffeId && role !== "server") {
-      if (role === "broker" || role === "admin" || role === "route") {
+      if (role === "broker" || role === "admin" || role === "route" || role === "log") {
         if (!v.name) throw new UsageError(`a ${role} needs --spiffe-id or --name`);
         spiffeId = formatWorkloadId(dir.trustDomain, { role, name: v.name });
       } else {

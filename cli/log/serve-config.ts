@@ -1,6 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import { z } from "zod";
-import { brokerOf } from "../../broker/index.js";
+import { logServiceOf } from "../../broker/index.js";
 import type { TlsPem } from "../../core/tls/index.js";
 import {
   alertsTimeZoneSetting,
@@ -22,7 +22,7 @@ import { type Flags, loadSettings, type SettingPaths, type SettingsPlace } from 
  */
 export interface LogServeConfig {
   servers: string[];
-  /** The identity the service presents on NATS (today a broker-role certificate: see README). */
+  /** The identity the service presents on NATS: a `log` certificate (a broker's is still taken: README). */
   spiffeId: string;
   tls: TlsPem;
   logId: string;
@@ -88,7 +88,7 @@ export function loadLogServeConfig(
     flags,
     schema: logServeSettings,
     check: (s, place: SettingsPlace<Setting>) => {
-      const { identity, pem } = ownIdentity(place, s.tls, brokerOf(s.trust_domain), now);
+      const { identity, pem } = ownIdentity(place, s.tls, logServiceOf(s.trust_domain), now);
       return {
         servers: s.nats,
         spiffeId: identity.id.uri,

@@ -5,19 +5,21 @@ import { XbusError } from "../errors.js";
  * certificate:
  *
  *   spiffe://<trust-domain>/agency/<agency>/<role>/<name>   role: system | connector | adapter | reviewer | leaf
- *   spiffe://<trust-domain>/xbus/<role>/<name>              role: broker | admin | route
+ *   spiffe://<trust-domain>/xbus/<role>/<name>              role: broker | admin | route | log
  *
  * The federation's own roles: `admin` creates and changes JetStream streams and
  * buckets (xbus federation init); `route` is the core nats-servers' cluster
  * identity (every node of one cluster carries the same one, since nats-server
  * maps all routes to one user); `leaf` is an agency's leaf nats-server dialing
- * the core.
+ * the core; `log` is the log service (xbus log serve): it reads the log stream
+ * and holds the signed head's key in KV, and may neither append to the log nor
+ * route a request.
  *
  * Only `system` identities may call Exchange.Fetch; the role is part of the
  * certificate, so a connector's key cannot be used to read records.
  */
 export type AgencyRole = "system" | "connector" | "adapter" | "reviewer" | "leaf";
-export type FederationRole = "broker" | "admin" | "route";
+export type FederationRole = "broker" | "admin" | "route" | "log";
 export type Role = AgencyRole | FederationRole;
 
 export interface WorkloadId {
@@ -36,7 +38,7 @@ const AGENCY_ROLES: ReadonlySet<string> = new Set<AgencyRole>([
   "reviewer",
   "leaf",
 ]);
-const FEDERATION_ROLES: ReadonlySet<string> = new Set<FederationRole>(["broker", "admin", "route"]);
+const FEDERATION_ROLES: ReadonlySet<string> = new Set<FederationRole>(["broker", "admin", "route", "log"]);
 /** Lowercase DNS-label style: letters, digits, dashes; starts with a letter, no trailing dash. */
 export const SEGMENT = /^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const TRUST_DOMAIN = /^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$/;

@@ -11,6 +11,8 @@ import { connectorQueue, SERVICE_SUBJECT_PREFIX } from "../../core/nats/index.js
  *   admin           the JetStream API (xbus federation init creates and updates streams and buckets)
  *   connector of A  subscribe to A's subjects only, in A's queue group; publish only replies
  *   leaf of A       (core only, leaf-node connections only) receive A's requests, send replies
+ *   log             read the log stream through a consumer, read and swap the signed head (KV), notify
+ *                   citizen portals; no append to the log, no service request, no stream change
  *   anyone else     not a NATS user: the connection is refused
  *
  * Every subject here is built from a parsed SPIFFE ID, never from raw input.
@@ -44,17 +46,8 @@ export interface NatsUser {
   allowed_connection_types?: string[];
 }
 
-/**
- * What a broker publishes besides service requests, subject by subject: its
- * appends to the log, the JetStream API calls it makes (stream info, never
- * create/update/purge/delete), the consent bucket, the federation-wide rate leases and the log's last
- * signed head (the log service presents a broker-role certificate today; README "Log service"), and acks
- * and flow control.
- * The log's consumer calls are for the indexer while it runs in the broker's
- * process; they let it read the stream, not change it.
- */
-export const DEFAULT_BROKER_PUBLISH_EXTRA: readonly string[] = [
-  "xbus.log.exchanges",
+/** Reading the log stream through a consumer of one's own (the indexer): never a change to it. */
+const LOG_READ: readonly string[] = [
   "$JS.API.INFO",
   "$JS.API.STREAM.INFO.XBUS_LOG",
   "$JS.API.CONSUMER.CREATE.XBUS_LOG",
@@ -66,27 +59,34 @@ export const DEFAULT_BROKER_PUBLISH_EXTRA: readonly string[] = [
   "$JS.ACK.XBUS_LOG.>",
   // Notices to citizen portals of new accesses (broker/citizen/notice-sinks.ts): no record data.
   "xbus.citizen.notify",
-  "$KV.xbus_consents.>",
-  "$JS.API.STREAM.INFO.KV_xbus_consents",
-  "$JS.API.CONSUMER.CREATE.KV_xbus_consents",
-  "$JS.API.CONSUMER.CREATE.KV_xbus_consents.>",
-  "$JS.API.CONSUMER.DELETE.KV_xbus_consents.*",
-  "$JS.API.DIRECT.GET.KV_xbus_consents.>",
-  "$JS.API.STREAM.MSG.GET.KV_xbus_consents",
-  "$KV.xbus_rates.>",
-  "$JS.API.STREAM.INFO.KV_xbus_rates",
-  "$JS.API.CONSUMER.CREATE.KV_xbus_rates",
-  "$JS.API.CONSUMER.CREATE.KV_xbus_rates.>",
-  "$JS.API.CONSUMER.DELETE.KV_xbus_rates.*",
-  "$JS.API.DIRECT.GET.KV_xbus_rates.>",
-  "$JS.API.STREAM.MSG.GET.KV_xbus_rates",
-  "$KV.XBUS_LOG_HEAD.>",
-  "$JS.API.STREAM.INFO.KV_XBUS_LOG_HEAD",
-  "$JS.API.CONSUMER.CREATE.KV_XBUS_LOG_HEAD",
-  "$JS.API.CONSUMER.CREATE.KV_XBUS_LOG_HEAD.>",
-  "$JS.API.CONSUMER.DELETE.KV_XBUS_LOG_HEAD.*",
-  "$JS.API.DIRECT.GET.KV_XBUS_LOG_HEAD.>",
-  "$JS.API.STREAM.MSG.GET.KV_XBUS_LOG_HEAD",
+];
+
+/** A KV bucket used through nats.js: its keys, its stream's info, watchers and direct gets. */
+const kvBucket = (bucket: string): string[] => [
+  `$KV.${bucket}.>`,
+  `$JS.API.STREAM.INFO.KV_${bucket}`,
+  `$JS.API.CONSUMER.CREATE.KV_${bucket}`,
+  `$JS.API.CONSUMER.CREATE.KV_${bucket}.>`,
+  `$JS.API.CONSUMER.DELETE.KV_${bucket}.*`,
+  `$JS.API.DIRECT.GET.KV_${bucket}.>`,
+  `$JS.API.STREAM.MSG.GET.KV_${bucket}`,
+];
+
+/**
+ * What a broker publishes besides service requests, subject by subject: its
+ * appends to the log, the JetStream API calls it makes (stream info, never
+ * create/update/purge/delete), the consent bucket, the federation-wide rate leases and the log's last
+ * signed head (the log service presents a broker-role certificate today; README "Log service"), and acks
+ * and flow control.
+ * The log's consumer calls are for the indexer while it runs in the broker's
+ * process; they let it read the stream, not change it.
+ */
+export const DEFAULT_BROKER_PUBLISH_EXTRA: readonly string[] = [
+  "xbus.log.exchanges",
+  ...LOG_READ,
+  ...kvBucket("xbus_consents"),
+  ...kvBucket("xbus_rates"),
+  ...kvBucket("XBUS_LOG_HEAD"),
   "$JS.FC.>",
 ];
 
@@ -98,6 +98,12 @@ const BROKER_PUBLISH_DENY = [
   "$JS.API.STREAM.PURGE.>",
   "$JS.API.STREAM.MSG.DELETE.>",
 ];
+
+/**
+ * The log service's calls: the log stream read through its own consumer, the last signed head and the
+ * signer's lease in XBUS_LOG_HEAD (compare-and-swap), citizen notices.
+ */
+const LOG_SERVICE_PUBLISH: readonly string[] = [...LOG_READ, ...kvBucket("XBUS_LOG_HEAD"), "$JS.FC.>"];
 
 /** The permissions of one identity; throws for a role that has no business on NATS. */
 export function natsPermissionsFor(
@@ -113,6 +119,11 @@ export function natsPermissionsFor(
       };
     case "admin":
       return { publish: { allow: ["$JS.API.>"] }, subscribe: { allow: ["_INBOX.>"] } };
+    case "log":
+      return {
+        publish: { allow: [...LOG_SERVICE_PUBLISH], deny: BROKER_PUBLISH_DENY },
+        subscribe: { allow: ["_INBOX.>"] },
+      };
     case "leaf":
       // Seen from the core: what the leaf may send in (replies; allow_responses does not apply to leaf
       // connections) and what the core forwards to it (its agency's requests, nothing else).
@@ -130,7 +141,7 @@ export function natsPermissionsFor(
       };
     default:
       throw new Error(
-        `${spiffeId} is a ${id.role} identity; only brokers, admins, connectors and leaf nodes use NATS`,
+        `${spiffeId} is a ${id.role} identity; only brokers, log services, admins, connectors and leaf nodes use NATS`,
       );
   }
 }

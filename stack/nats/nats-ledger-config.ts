@@ -18,7 +18,7 @@ export interface NatsLedgerConfig {
   leaves: Map<string, string>;
 }
 
-const NATS_ROLES = new Set(["broker", "admin", "connector", "leaf"]);
+const NATS_ROLES = new Set(["broker", "log", "admin", "connector", "leaf"]);
 
 export function natsConfigFromLedger(
   certificates: readonly LedgerCertificate[],

@@ -129,7 +129,7 @@ describe("NATS with the federation's identities", () => {
 
   it("gives no NATS permissions to roles that have no business there", () => {
     expect(() => natsPermissionsFor(ids.system)).toThrow(
-      /only brokers, admins, connectors and leaf nodes use NATS/,
+      /only brokers, log services, admins, connectors and leaf nodes use NATS/,
     );
     expect(natsPermissionsFor(ids.moh).subscribe.allow).toEqual(["xbus.svc.moh.> xbus-connector-moh"]);
   });
