@@ -66,3 +66,13 @@ export { type NatsLedgerConfig, natsConfigFromLedger } from "./nats/nats-ledger-
 export type { NatsServerOptions } from "./nats/nats-server.js";
 export { findNatsServer, NatsServer, NatsServerNotFoundError } from "./nats/nats-server.js";
 export { makePrivateDir, makePrivateFile, writeDevJson } from "./private-files.js";
+// A C2SP tlog-witness with its key and state in a folder (xbus witness; xbus dev runs two).
+export {
+  startWitnessService,
+  WITNESS_KEY_FILE,
+  WITNESS_STATE_FILE,
+  type WitnessService,
+  type WitnessServiceOptions,
+  witnessKey,
+  witnessLogs,
+} from "./witness-service.js";
