@@ -52,7 +52,8 @@ export {
   type TreeHead,
 } from "./indexer/log-index.js";
 export { type ReindexOptions, type ReindexResult, reindex } from "./indexer/reindex.js";
-export { type Witnessing, type WitnessingOptions, witnessing } from "./indexer/witnessing.js";
+export { witnessPost } from "./indexer/witness-post.js";
+export { runWitnessing, type Witnessing, type WitnessingOptions, witnessing } from "./indexer/witnessing.js";
 export {
   DEFAULT_MAX_STREAM_BYTES,
   type ExchangeLogOptions,

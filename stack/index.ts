@@ -48,7 +48,15 @@ export {
   TRUST_DOMAIN,
 } from "./identities.js";
 // The log service (xbus log serve): indexer, the one tree-head signer, review API.
-export { DEFAULT_LEASE_MS, type LogService, type LogServiceOptions, startLogService } from "./log-service.js";
+export {
+  DEFAULT_LEASE_MS,
+  type LogService,
+  type LogServiceOptions,
+  policyWitnesses,
+  startLogService,
+  WITNESSING_DEFAULTS,
+  type WitnessingSettings,
+} from "./log-service.js";
 export type { NatsAuthOptions, NatsPermissions, NatsTlsFiles, NatsUser } from "./nats/nats-auth.js";
 // nats-server for dev and tests: spawned on free ports, and its mutual-TLS users from the issued identities.
 export {

@@ -9,13 +9,19 @@ import {
   indexCheckpoints,
   indexReadiness,
   type LogIndexReader,
+  runWitnessing,
   serveReview,
   startIndexerWorker,
+  type Witnessing,
+  witnessing,
+  witnessPost,
 } from "../broker/index.js";
 import type { AlertOptions } from "../broker/review/alerts.js";
 import type { Logger } from "../core/index.js";
+import { encodeVkey } from "../core/log-format/index.js";
 import type { NatsTlsInForce } from "../core/nats/index.js";
 import type { Telemetry } from "../core/telemetry/index.js";
+import type { WitnessPolicy } from "../verifier/index.js";
 
 /** How long a signer's lease lasts unrenewed before a standby takes over (README, "Log service"). */
 export const DEFAULT_LEASE_MS = 3000;
@@ -59,8 +65,47 @@ export interface LogServiceOptions {
     /** The clock embargoes are judged by (GET /v1/oversight/embargoes); default Date.now. */
     now?: (() => number) | undefined;
   };
+  /** Push each checkpoint to witnesses and serve the witnessed one (README, "Witnessing"); default off. */
+  witnessing?: WitnessingSettings | undefined;
   logger: Logger;
   telemetry: Telemetry;
+}
+
+/** The log service's witnessing: whom to ask, what makes a checkpoint witnessed, when to alert. */
+export interface WitnessingSettings {
+  /**
+   * A C2SP tlog-policy: its `witness <name> <vkey> <url>` lines are the witnesses the log pushes to (a
+   * witness line without a URL is trusted but not asked), its quorum makes a checkpoint witnessed.
+   */
+  policy: WitnessPolicy;
+  /** PEM: the CA an https witness's certificate must chain to; default the system's roots. */
+  ca?: string | undefined;
+  /** A round this often (ms); default 250. */
+  everyMs?: number | undefined;
+  /** Warn while the witnessed checkpoint is this many seconds behind; default 30. */
+  alertSeconds?: number | undefined;
+  /** Give up on a witness's answer after this (ms); default 5000. */
+  timeoutMs?: number | undefined;
+}
+
+/** Witnessing's defaults (README, "Witnessing"). */
+export const WITNESSING_DEFAULTS = { everyMs: 250, alertSeconds: 30, timeoutMs: 5000 } as const;
+
+/** The witnesses a policy names with a URL; throws when there are none or the policy names other logs only. */
+export function policyWitnesses(policy: WitnessPolicy, logVkey: string): { name: string; url: string }[] {
+  if (
+    policy.logs.length > 0 &&
+    !policy.logs.some((l) => encodeVkey(l.vkey.name, l.vkey.type, l.vkey.key) === logVkey)
+  )
+    throw new Error(`the witness policy's log lines do not name this log's vkey ${logVkey}`);
+  const asked = [...policy.witnesses]
+    .filter(([, w]) => w.url !== undefined)
+    .map(([name, w]) => ({ name, url: (w.url as string).replace(/\/+$/, "") }));
+  for (const w of asked)
+    if (!/^https?:\/\//.test(w.url)) throw new Error(`witness ${w.name}: ${w.url} is not an http(s) URL`);
+  if (asked.length === 0)
+    throw new Error("the witness policy names no witness with a URL (witness <name> <vkey> <url>)");
+  return asked;
 }
 
 export interface LogService {
@@ -68,6 +113,8 @@ export interface LogService {
   readonly index: LogIndexReader;
   readonly indexer: IndexerThread;
   readonly reviewUrl: string;
+  /** The pushes to the witnesses and the witnessed checkpoint, when witnessing is on. */
+  readonly witnessing: Witnessing | undefined;
   /** Stops the review API, then the indexer (a last signing round, the lease given up). */
   close(): Promise<void>;
 }
@@ -90,12 +137,38 @@ export async function startLogService(o: LogServiceOptions): Promise<LogService>
       ...(o.signer?.bucket !== undefined && { bucket: o.signer.bucket }),
     },
   });
+  let stopWitnessing = async () => {};
   try {
     telemetry.metrics.watchIndexLag(() => indexer.lag());
+    const signer = checkpointSigner(o.logId, o.logKey);
+    const signed = indexCheckpoints(indexer.index, signer.checkpointOf);
+    let witnessed: Witnessing | undefined;
+    if (o.witnessing) {
+      const w = o.witnessing;
+      witnessed = witnessing({
+        index: indexer.index,
+        checkpointOf: signer.checkpointOf,
+        witnesses: policyWitnesses(w.policy, signer.vkey),
+        policy: w.policy,
+        logVkey: signer.vkey,
+        logger: logger.child({ component: "witnessing" }),
+        fetch: witnessPost({ ca: w.ca, timeoutMs: w.timeoutMs ?? WITNESSING_DEFAULTS.timeoutMs }),
+      });
+      const lagOf = witnessed;
+      telemetry.metrics.watchWitnessLag(() => ({ entries: lagOf.lag(), seconds: lagOf.lagSeconds() }));
+      stopWitnessing = runWitnessing(witnessed, {
+        everyMs: w.everyMs ?? WITNESSING_DEFAULTS.everyMs,
+        alertSeconds: w.alertSeconds ?? WITNESSING_DEFAULTS.alertSeconds,
+        logger: logger.child({ component: "witnessing" }),
+      }).stop;
+    }
     const app = createReviewApp({
       index: indexer.index,
       logPublicKey: createPublicKey(o.logKey),
-      checkpoints: indexCheckpoints(indexer.index, checkpointSigner(o.logId, o.logKey).checkpointOf),
+      // With witnesses, GET /checkpoint and tlog-proofs carry the witnessed checkpoint; the log-signed one
+      // stays at GET /checkpoint/signed.
+      checkpoints: witnessed ?? signed,
+      ...(witnessed && { signedCheckpoints: signed }),
       tokenHashes: o.review.tokenHashes,
       logSecret: o.logSecret,
       subjectIdPattern: DEFAULT_SUBJECT_ID_PATTERN,
@@ -118,12 +191,15 @@ export async function startLogService(o: LogServiceOptions): Promise<LogService>
       index: indexer.index,
       indexer,
       reviewUrl: server.url,
+      witnessing: witnessed,
       async close() {
         await server.close().catch((err: unknown) => logger.warn({ err }, "review API close failed"));
+        await stopWitnessing();
         await indexer.stop();
       },
     };
   } catch (err) {
+    await stopWitnessing();
     await indexer.stop();
     throw err;
   }

@@ -1,7 +1,9 @@
 import type { KeyObject } from "node:crypto";
 import { z } from "zod";
-import { brokerOf } from "../../broker/index.js";
+import { brokerOf, checkpointSigner } from "../../broker/index.js";
 import type { TlsPem } from "../../core/tls/index.js";
+import { policyWitnesses, type WitnessingSettings } from "../../stack/index.js";
+import { parseWitnessPolicy, type WitnessPolicy } from "../../verifier/index.js";
 import {
   alertsTimeZoneSetting,
   indexPathSetting,
@@ -11,8 +13,8 @@ import {
   reviewListenSetting,
   reviewSettings,
 } from "../config/log-settings.js";
-import { ed25519Setting, ownIdentity } from "../config/setting-files.js";
-import { natsServers, section, text, wholeNumber } from "../config/setting-schemas.js";
+import { ed25519Setting, ownIdentity, readSetting } from "../config/setting-files.js";
+import { natsServers, optionalText, section, text, wholeNumber } from "../config/setting-schemas.js";
 import { type Flags, loadSettings, type SettingPaths, type SettingsPlace } from "../config/settings.js";
 
 /**
@@ -31,6 +33,8 @@ export interface LogServeConfig {
   review: ReviewSettings;
   /** How long the signer's lease lasts unrenewed before a standby takes over. */
   leaseMs: number | undefined;
+  /** Witnessing, when `witnessing.policy` is set (README, "Witnessing"). */
+  witnessing: WitnessingSettings | undefined;
 }
 
 const logServeSettings = z.strictObject({
@@ -44,6 +48,7 @@ const logServeSettings = z.strictObject({
     alerts_time_zone: alertsTimeZoneSetting,
   }),
   signer: section({ lease_ms: wholeNumber(1000, 600_000).optional() }),
+  witnessing: section({ policy: optionalText, alert_seconds: wholeNumber(1, 86_400).optional() }),
 });
 
 /** Every setting: path in the JSON → its flag. */
@@ -61,6 +66,8 @@ export const LOG_SERVE_SETTINGS = {
   "review.token_hashes": "review-token-hashes",
   "review.alerts_time_zone": "alerts-time-zone",
   "signer.lease_ms": "lease-ms",
+  "witnessing.policy": "witness-policy",
+  "witnessing.alert_seconds": undefined,
 } as const satisfies Record<SettingPaths<typeof logServeSettings.shape>, string | undefined>;
 
 type Setting = keyof typeof LOG_SERVE_SETTINGS;
@@ -78,16 +85,32 @@ export function loadLogServeConfig(
     schema: logServeSettings,
     check: (s, place: SettingsPlace<Setting>) => {
       const { identity, pem } = ownIdentity(place, s.tls, brokerOf(s.trust_domain), now);
+      const logKey = ed25519Setting(place, "log.key", place.path("log.key", s.log.key), "private");
+      let witnessing: WitnessingSettings | undefined;
+      if (s.witnessing.policy !== undefined) {
+        const file = place.path("witnessing.policy", s.witnessing.policy);
+        let policy: WitnessPolicy;
+        try {
+          policy = parseWitnessPolicy(readSetting(place, "witnessing.policy", file));
+          policyWitnesses(policy, checkpointSigner(s.log.id, logKey).vkey);
+        } catch (err) {
+          return place.fail("witnessing.policy", `${file}: ${(err as Error).message}`);
+        }
+        // An https witness's certificate is checked against the federation's trust bundle.
+        witnessing = { policy, ca: pem.ca, alertSeconds: s.witnessing.alert_seconds };
+      } else if (s.witnessing.alert_seconds !== undefined)
+        place.fail("witnessing.alert_seconds", "needs witnessing.policy");
       return {
         servers: s.nats,
         spiffeId: identity.id.uri,
         tls: pem,
         logId: s.log.id,
         logSecret: logSecretSetting(place, "log.secret", s.log.secret),
-        logKey: ed25519Setting(place, "log.key", place.path("log.key", s.log.key), "private"),
+        logKey,
         indexPath: indexPathSetting(place, "log.index", s.log.index),
         review: reviewSettings(place, { tokenHashes: "review.token_hashes" }, s.review),
         leaseMs: s.signer.lease_ms,
+        witnessing,
       };
     },
   });
