@@ -60,6 +60,7 @@ async function runDevIn(dir: string, opts: DevOptions): Promise<number> {
     dir,
     logger,
     citizenPage: true,
+    witnesses: 2,
     ...(opts.nats && { natsUrl: opts.nats }),
   });
   const subject = stack.population.citizens[0]?.id ?? "";
@@ -97,6 +98,11 @@ async function runDevIn(dir: string, opts: DevOptions): Promise<number> {
   if (stack.review) say(`  review UI   ${stack.review.url}/ui   (in a browser; it asks for that token)`);
   if (stack.review)
     say(`  checkpoint  ${stack.review.url}/checkpoint   (no token; log vkey ${stack.logVkey})`);
+  for (const w of stack.witnesses) say(`  witness     ${w.url}   (${w.name}, vkey ${w.vkey})`);
+  if (stack.witnessPolicyPath)
+    say(
+      `  policy      ${stack.witnessPolicyPath}   (the checkpoint at /checkpoint carries every witness's cosignature)`,
+    );
   if (stack.citizen)
     say(
       `  citizen     ${stack.citizen.url}   (sign in as ${stack.citizen.users.map((u) => u.username).join(", ")}; passwords in dev.json: citizen.users)`,
