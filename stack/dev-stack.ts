@@ -9,6 +9,7 @@ import {
   type ExchangeOutcome,
   type ExchangeRecorder,
   type LogIndexReader,
+  type Witnessing,
 } from "../broker/index.js";
 import type {
   CaDir,
@@ -205,6 +206,8 @@ export interface Stack {
   readonly witnessPolicyPath: string | undefined;
   /** Stops a witness (an outage, for tests); the log goes on signing. */
   stopWitness(name: string): Promise<void>;
+  /** The log service's pushes and witnessed checkpoint; undefined without witnesses. */
+  readonly witnessing: Witnessing | undefined;
   /**
    * Per agency, the adapter's gRPC address (none when adapters run in process)
    * and a client certificate it accepts (its connector's identity: an adapter
@@ -475,6 +478,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       witnesses: witnesses.list,
       witnessPolicyPath: witnesses.policyPath,
       stopWitness: witnesses.stop,
+      witnessing: services.logService?.witnessing,
       adapters: [...running].map(([agency, r]) => ({ agency, address: r.address, client: r.client })),
       adapterClient: identities.pemOf(running.size > 0 ? `connector-${definitions[0]?.agency}` : "consumer"),
       issue: identities.issue,
