@@ -3,9 +3,11 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { checkpointSigner } from "../../broker/index.js";
+import { checkpointSigner, witnessPost } from "../../broker/index.js";
+import { createCa, issueCertificate } from "../../certs/index.js";
+import { createLogger } from "../../core/index.js";
 import { Decision } from "../../proto/gen/xbus/v1/log_pb.js";
-import { freePorts, WITNESS_KEY_FILE, WITNESS_STATE_FILE } from "../../stack/index.js";
+import { freePorts, startWitnessService, WITNESS_KEY_FILE, WITNESS_STATE_FILE } from "../../stack/index.js";
 import { openCheckpoint, parseWitnessPolicy } from "../../verifier/index.js";
 import { LOG_ID, writeTestLogIndex } from "../helpers/log-index.js";
 import { killXbusProcesses, runXbus, startXbus } from "../helpers/xbus-process.js";
@@ -111,5 +113,42 @@ describe("xbus witness", () => {
     });
     again.p.child.kill("SIGTERM");
     expect(await again.p.exited).toBe(0);
+  });
+});
+
+describe("a witness over HTTPS", () => {
+  it("is reached by the log's POST only with the CA that issued its certificate", async () => {
+    const ca = createCa({ trustDomain: "gov.bt" });
+    const other = createCa({ trustDomain: "gov.bt" });
+    const cert = issueCertificate(ca, {
+      commonName: "witness (test)",
+      dnsNames: ["localhost"],
+      ipAddresses: ["127.0.0.1"],
+      usage: "server",
+    });
+    const tlsState = mkdtempSync(join(tmpdir(), "xbus-witness-tls-"));
+    const w = await startWitnessService({
+      name: "w.tls.example",
+      stateDir: tlsState,
+      logVkeys: [log.vkey],
+      tls: { cert: cert.certPem, key: cert.keyPem },
+      logger: createLogger({}, "error", () => {}),
+    });
+    try {
+      expect(w.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const post = witnessPost({ ca: ca.certPem, timeoutMs: 5000 });
+      const res = await post(`${w.url}/add-checkpoint`, { method: "POST", body: body(0, 3) });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toMatch(/^— w\.tls\.example /);
+      const conflict = await post(`${w.url}/add-checkpoint`, { method: "POST", body: body(0, 4) });
+      expect([conflict.status, await conflict.text()]).toEqual([409, "3\n"]);
+      const stranger = witnessPost({ ca: other.certPem, timeoutMs: 5000 });
+      await expect(stranger(`${w.url}/add-checkpoint`, { method: "POST", body: body(3, 4) })).rejects.toThrow(
+        /certificate/,
+      );
+    } finally {
+      await w.close();
+      rmSync(tlsState, { recursive: true, force: true });
+    }
   });
 });
