@@ -105,6 +105,7 @@ export interface Broker {
 
 export const DEFAULT_SUBJECT_ID_PATTERN = /^[0-9]{11}$/;
 const MAX_MESSAGE_BYTES = 64 * 1024;
+const RAW_REQUESTS = ["fetch"] as const;
 
 /** Starts the broker's gRPC front door (xbus.v1.Exchange) with mutual TLS. */
 export async function startBroker(o: BrokerOptions): Promise<Broker> {
@@ -158,11 +159,12 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
     "grpc.keepalive_permit_without_calls": 1,
   });
   server.addService(
-    serviceDefinition(Exchange),
+    // Fetch decodes its request itself, so one that does not decode is answered and logged (fetch.ts).
+    serviceDefinition(Exchange, RAW_REQUESTS),
     serviceImplementation(
       Exchange,
       {
-        fetch: (req, call) => fetchExchange(deps, req, call),
+        fetch: (bytes, call) => fetchExchange(deps, bytes, call),
         listServices: async (_req, call) => {
           const peer = identifyPeer(peerCertificateOf(call), o.trustDomain, isRevoked);
           if (peer.id.role !== "system")
@@ -184,6 +186,7 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
         },
       },
       (err, method) => logger.error({ method, err }, "unexpected error in handler"),
+      RAW_REQUESTS,
     ),
   );
   server.addService(

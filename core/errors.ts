@@ -33,6 +33,8 @@ export const Reason = {
   INVALID_REQUEST_ID: status.INVALID_ARGUMENT,
   INVALID_LEGAL_ORDER_REF: status.INVALID_ARGUMENT,
   INVALID_REQUEST: status.INVALID_ARGUMENT,
+  /** The request's bytes are not the method's protobuf message (a Fetch's is logged, as invalid, by its hash). */
+  MALFORMED_REQUEST: status.INVALID_ARGUMENT,
   BAD_ROUTE_SIGNATURE: status.PERMISSION_DENIED,
   WRONG_AGENCY: status.PERMISSION_DENIED,
   /** A connector or adapter was handed a route it had already served (a captured route replayed). */

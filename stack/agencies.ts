@@ -43,8 +43,8 @@ export interface AgenciesOptions {
   identities: Identities;
   /** Each connector's certificate, issued before NATS starts (its SPIFFE ID is a NATS user). */
   connectorCerts: ReadonlyMap<string, IssuedPair>;
-  /** Connects to the stack's NATS as the given certificate, with `extra` options. */
-  natsConnect(identity: PemPair, extra: Partial<ConnectionOptions>): Promise<NatsConnection>;
+  /** Connects to the agency's NATS (the stack's, or its own leaf node) as the given certificate, with `extra` options. */
+  natsConnect(identity: PemPair, extra: Partial<ConnectionOptions>, agency: string): Promise<NatsConnection>;
   /** `started`, `stopped` (connected, ready for start()), or `elsewhere` (in another process). */
   connectors: "started" | "stopped" | "elsewhere";
   inProcessAdapter: boolean;
@@ -91,7 +91,7 @@ async function startAgency(
 ): Promise<RunningAgency> {
   const { identities, logger, telemetry } = o;
   telemetry.metrics.watchCertificate(`connector-${def.agency}`, () => connectorCert.notAfter);
-  const connectorNc = await o.natsConnect(connectorCert, connectorNatsOptions(def.agency, "dev"));
+  const connectorNc = await o.natsConnect(connectorCert, connectorNatsOptions(def.agency, "dev"), def.agency);
   o.closers.push(() => connectorNc.close());
   countNatsReconnects(connectorNc, telemetry.metrics, `connector-${def.agency}`);
   let adapter: AdapterServer | undefined;

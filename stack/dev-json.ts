@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { CitizenPageJson } from "./citizen-page.js";
+import type { ClusterStack } from "./dev-cluster.js";
 import type { Stack } from "./dev-stack.js";
 import { DEV_LICENSING, DEV_PORTAL } from "./identities.js";
 
@@ -27,6 +28,14 @@ export interface DevJson {
   broker_signing_key?: string;
   /** "Who read my data" and the dev identity provider's synthetic citizens (issue 21). */
   citizen?: CitizenPageJson;
+  /** Every broker's address (`broker` is the first). */
+  brokers?: string[];
+  /** `xbus dev --cluster`: the core nats-servers' client URLs. */
+  nats_cluster?: string[];
+  /** The log services: the signer's review API (`review.url` is the same) and the standby's. */
+  log_service?: { url: string; standby?: string };
+  /** The admin identity: makes and changes streams (xbus federation init). */
+  admin?: { cert: string; key: string };
 }
 
 /** Reads dev.json from `dir` (default `.xbus/dev`), or returns {} when `xbus dev` has not run here. */
@@ -40,10 +49,18 @@ export function readDevJson(dir = join(".xbus", "dev")): DevJson {
 export const DEV_SAMPLE = { service: "dcrc.citizen-record", purpose: "scholarship-eligibility" } as const;
 
 /** What `.xbus/dev/dev.json` says, for other tools (grpcurl, the conformance kit, the journeys). */
-export function devJsonOf(stack: Stack) {
+export function devJsonOf(
+  stack: Stack & Partial<Pick<ClusterStack, "brokerAddresses" | "core" | "standby">>,
+) {
   const subject = stack.population.citizens[0]?.id ?? "";
   return {
     broker: stack.brokerAddress,
+    brokers: [...(stack.brokerAddresses ?? [stack.brokerAddress])],
+    ...(stack.core && { nats_cluster: [...stack.core.urls] }),
+    ...(stack.review && {
+      log_service: { url: stack.review.url, ...(stack.standby && { standby: stack.standby.reviewUrl }) },
+    }),
+    ...(stack.adminCert && { admin: { cert: stack.adminCert.certPath, key: stack.adminCert.keyPath } }),
     nats: stack.nats.url,
     ...(stack.natsAuth && {
       nats_client: { cert: stack.brokerCert.certPath, key: stack.brokerCert.keyPath },

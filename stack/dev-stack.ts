@@ -27,7 +27,7 @@ import { countNatsReconnects, createTelemetry, type Telemetry } from "../core/te
 import { createPolicyStore, type PolicyStore } from "../policies/index.js";
 import { parseWitnessPolicy } from "../verifier/index.js";
 import { devConnectorId, exampleAgencies, startAgencies } from "./agencies.js";
-import { startBrokerServices, tokenHash } from "./broker-services.js";
+import { type BrokerServices, startBrokerServices, tokenHash } from "./broker-services.js";
 import { type CitizenNotifyOptions, startCitizenNotifications } from "./citizen-notify.js";
 import { type CitizenPageJson, startCitizenPage } from "./citizen-page.js";
 import { initFederation } from "./federation-init.js";
@@ -43,7 +43,7 @@ import {
   TRUST_DOMAIN,
 } from "./identities.js";
 import { logSecrets } from "./log-secrets.js";
-import type { WitnessingSettings } from "./log-service.js";
+import { startLogService, type WitnessingSettings } from "./log-service.js";
 import { natsAuthConfig } from "./nats/nats-auth.js";
 import { NatsServer } from "./nats/nats-server.js";
 import { makePrivateDir, makePrivateFile } from "./private-files.js";
@@ -84,7 +84,12 @@ export interface StackOptions {
    * DEV_BROKER, each connector's): the stack connects to these servers with mutual TLS, spawns none,
    * and makes the log stream and consent bucket at `replicas`.
    */
-  natsCluster?: { urls: readonly string[]; replicas: number };
+  natsCluster?: {
+    urls: readonly string[];
+    replicas: number;
+    /** Its JetStream stores are new (`xbus dev --cluster`): the log's secrets and index in `dir` are made anew. */
+    fresh?: boolean;
+  };
   /** Replaces the exchange log (JetStream + index + review API) with this recorder. */
   recorder?: ExchangeRecorder;
   /**
@@ -125,13 +130,33 @@ export interface StackOptions {
    */
   otherBrokerKeys?: readonly KeyObject[];
   /**
+   * Per agency, the NATS servers its connector connects to (the agency's leaf node, `xbus dev --cluster`)
+   * instead of the stack's.
+   */
+  agencyNats?: ReadonlyMap<string, readonly string[]>;
+  /**
    * Witnesses to run (`xbus witness`, in this process, on loopback; their keys and state under
-   * `<dir>/witnesses`): the log service pushes its checkpoints to them and serves the checkpoint all of
-   * them cosigned (the policy in `<dir>/witness-policy.txt`). Default 0: the log-signed checkpoint.
+   * `<dir>/witnesses`): the log service pushes its checkpoints to them and serves the checkpoint they
+   * cosigned (the policy in `<dir>/witness-policy.txt`: both of two, all but one of three or more).
+   * Default 0: the log-signed checkpoint.
    */
   witnesses?: number;
   /** Witnessing's round interval and alert threshold (LogServiceOptions.witnessing); defaults when absent. */
   witnessing?: Pick<WitnessingSettings, "everyMs" | "alertSeconds" | "timeoutMs">;
+}
+
+/** A broker the stack started beside its own (`addBroker`): no log key, no index, no review API. */
+export interface ExtraBroker {
+  readonly brokerId: string;
+  readonly address: string;
+  /** Stops its front door and connections (the stack's close does it too). */
+  close(): Promise<void>;
+}
+
+/** A log service the stack started beside its own (`addLogService`): a standby signer with its own index. */
+export interface ExtraLogService {
+  readonly reviewUrl: string;
+  close(): Promise<void>;
 }
 
 /** A witness the stack runs, as dev.json lists it. */
@@ -223,6 +248,17 @@ export interface Stack {
   /** Starts an agency's connector (again), e.g. after `stopConnector`. Default agency: dcrc. */
   startConnector(agency?: string): Promise<void>;
   stopConnector(agency?: string): Promise<void>;
+  /**
+   * Starts another broker on the stack's NATS, CA, policies and log secret, holding no log key (as
+   * `xbus broker` with a log service elsewhere). Its route-signing key must be one the connectors
+   * trust (StackOptions.otherBrokerKeys).
+   */
+  addBroker(o: { brokerId: string; signingKey: KeyObject }): Promise<ExtraBroker>;
+  /**
+   * Starts another log service on the stack's log (as `xbus log serve`): its own index in `dir`, the same
+   * key; it stands by while the stack's own holds the signer's lease, and takes over when that lapses.
+   */
+  addLogService(name: string, o?: { leaseMs?: number }): Promise<ExtraLogService>;
   close(): Promise<void>;
 }
 
@@ -307,19 +343,26 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     tls: NatsTlsInForce | undefined,
     name?: string,
     extra: Partial<ConnectionOptions> = {},
+    to: string | readonly string[] = servers,
   ) =>
     natsClientOptions({
-      servers,
+      servers: typeof to === "string" ? to : [...to],
       ...(name ? { name } : {}),
       extra,
       ...(natsAuth && tls ? { tls } : {}),
     });
-  const natsConnect = (identity?: NatsIdentity, name?: string, extra: Partial<ConnectionOptions> = {}) =>
+  const natsConnect = (
+    identity?: NatsIdentity,
+    name?: string,
+    extra: Partial<ConnectionOptions> = {},
+    to: string | readonly string[] = servers,
+  ) =>
     connect(
       natsOptions(
         identity && natsTlsInForce({ ca: trustBundle, cert: identity.cert, key: identity.key }),
         name,
         extra,
+        to,
       ),
     );
   const brokerTls = { ca: trustBundle, cert: brokerCert.cert, key: brokerCert.key };
@@ -347,7 +390,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       definitions,
       identities,
       connectorCerts,
-      natsConnect: (identity, extra) => natsConnect(identity, undefined, extra),
+      natsConnect: (identity, extra, agency) =>
+        natsConnect(identity, undefined, extra, options.agencyNats?.get(agency) ?? servers),
       connectors: options.connectors ?? "started",
       inProcessAdapter: options.inProcessAdapter ?? false,
       brokerKeys: [brokerPublicKey, ...(options.otherBrokerKeys ?? [])],
@@ -362,7 +406,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     };
 
     // The exchange log: JetStream stream (truth) → indexer → SQLite, and the review API over it.
-    const log = logSecrets(dir, spawned === undefined);
+    // Against a nats-server that keeps its store, the log's secrets and index are kept and resumed.
+    const resume = spawned === undefined && options.natsCluster?.fresh !== true;
+    const log = logSecrets(dir, resume);
     makePrivateFile(log.indexPath);
     writeFileSync(
       join(identities.certDir, "log-key.pub.pem"),
@@ -373,11 +419,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     closers.push(() => witnesses.close());
     const token = randomBytes(24).toString("base64url");
     const brokerFiles = { ca: caPath, cert: brokerCert.certPath, key: brokerCert.keyPath };
-    const services = await startBrokerServices({
+    // What every broker of this stack shares: the CA, the broker identity, policies, the log's id and secret.
+    const brokerBase = {
       replicas,
-      nats: brokerNc,
-      ...(brokerNatsTls ? { natsTls: brokerNatsTls } : {}),
-      indexerNatsOptions: natsOptions(undefined, "xbus-indexer-dev", { noAsyncTraces: true }),
       tls: brokerTls,
       tlsFiles: brokerFiles,
       // The checks `xbus broker` runs at start and on a reload, though the stack issued the first certificate.
@@ -386,29 +430,96 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       catalogue,
       policy,
       trustDomain: TRUST_DOMAIN,
+      log: { logId: LOG_ID, logSecret: log.logSecret },
+      ...(options.observe ? { observe: options.observe } : {}),
+      logger,
+      telemetry,
+    };
+    const reviewOptions = {
+      tokenHashes: [tokenHash(token)],
+      traceUrlTemplate: options.traceUrlTemplate ?? process.env.XBUS_TRACE_URL,
+      now: options.clock,
+    };
+    const services = await startBrokerServices({
+      ...brokerBase,
+      nats: brokerNc,
+      ...(brokerNatsTls ? { natsTls: brokerNatsTls } : {}),
+      indexerNatsOptions: natsOptions(undefined, "xbus-indexer-dev", { noAsyncTraces: true }),
       brokerId: "dev",
       signingKey,
-      log: { logId: LOG_ID, logSecret: log.logSecret },
       // One process: the log service (indexer, signer through the KV lock, review API) runs beside the
       // broker, wired as `xbus log serve` wires it.
       logService: {
         logKey: log.logKey,
         indexPath: log.indexPath,
-        review: {
-          tokenHashes: [tokenHash(token)],
-          traceUrlTemplate: options.traceUrlTemplate ?? process.env.XBUS_TRACE_URL,
-          now: options.clock,
-        },
+        review: reviewOptions,
         ...(witnesses.policy && {
           witnessing: { policy: witnesses.policy, ca: trustBundle, ...options.witnessing },
         }),
       },
       ...(options.recorder ? { recorder: options.recorder } : {}),
-      ...(options.observe ? { observe: options.observe } : {}),
-      logger,
-      telemetry,
     });
     closers.push(() => services.close());
+    // A part on a NATS connection of its own, stopped (once) with the stack or before it.
+    const onOwnConnection = async <T extends { close(): Promise<void> }>(
+      name: string,
+      start: (nc: NatsConnection) => Promise<T>,
+    ): Promise<{ started: T; stop: () => Promise<void> }> => {
+      const nc = await connect(natsOptions(brokerNatsTls, name, { noAsyncTraces: true }));
+      const started = await start(nc).catch(async (err: unknown) => {
+        await nc.close();
+        throw err;
+      });
+      let closed = false;
+      const stop = async () => {
+        if (closed) return;
+        closed = true;
+        await started.close();
+        await nc.close();
+      };
+      closers.push(stop);
+      return { started, stop };
+    };
+    const extraBrokers: BrokerServices[] = [];
+    const addBroker = async (o: { brokerId: string; signingKey: KeyObject }): Promise<ExtraBroker> => {
+      const { started, stop } = await onOwnConnection(`xbus-broker-${o.brokerId}`, (nc) =>
+        startBrokerServices({
+          ...brokerBase,
+          nats: nc,
+          ...(brokerNatsTls ? { natsTls: brokerNatsTls } : {}),
+          brokerId: o.brokerId,
+          signingKey: o.signingKey,
+        }),
+      );
+      extraBrokers.push(started);
+      return { brokerId: o.brokerId, address: `localhost:${started.broker.port}`, close: stop };
+    };
+    const addLogService = async (name: string, o: { leaseMs?: number } = {}): Promise<ExtraLogService> => {
+      if (!/^[a-z0-9-]{1,32}$/.test(name))
+        throw new Error(`a log service's name is [a-z0-9-]{1,32}, not ${JSON.stringify(name)}`);
+      const indexPath = join(dir, `log-index-${name}.sqlite`);
+      if (!resume) for (const suffix of ["", "-wal", "-shm"]) rmSync(indexPath + suffix, { force: true });
+      makePrivateFile(indexPath);
+      const { started, stop } = await onOwnConnection(`xbus-log-${name}`, (nc) =>
+        startLogService({
+          nats: nc,
+          ...(brokerNatsTls ? { natsTls: brokerNatsTls } : {}),
+          indexerNatsOptions: natsOptions(undefined, `xbus-indexer-${name}`, { noAsyncTraces: true }),
+          logId: LOG_ID,
+          logSecret: log.logSecret,
+          logKey: log.logKey,
+          indexPath,
+          signer: { holder: `dev-${name}`, ...(o.leaseMs !== undefined ? { leaseMs: o.leaseMs } : {}) },
+          review: reviewOptions,
+          ...(witnesses.policy && {
+            witnessing: { policy: witnesses.policy, ca: trustBundle, ...options.witnessing },
+          }),
+          logger: logger.child({ component: `log-${name}` }),
+          telemetry,
+        }),
+      );
+      return { reviewUrl: started.reviewUrl, close: stop };
+    };
     const { broker, index } = services;
     const review = services.reviewUrl === undefined ? undefined : { url: services.reviewUrl, token };
     const notifications =
@@ -449,6 +560,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       reloadCrl: () => {
         // Every holder of the CRL in this stack: the broker and the adapters behind gRPC.
         let changed = broker.reloadCrl();
+        for (const b of extraBrokers) changed = b.broker.reloadCrl() || changed;
         for (const r of running.values()) changed = r.reloadCrl() || changed;
         return changed;
       },
@@ -485,6 +597,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       issueIdentity,
       startConnector: (agency = "dcrc") => agencyRunner(agency).start(),
       stopConnector: (agency = "dcrc") => agencyRunner(agency).stop(),
+      addBroker,
+      addLogService,
       close,
     };
   } catch (err) {
@@ -522,10 +636,11 @@ async function startDevWitnesses(dir: string, n: number, vkey: string, logKept: 
   }
   const list = running.map((w) => ({ name: w.name, url: w.service.url, vkey: w.service.vkey }));
   const text = [
-    "# The dev stack's witness policy (C2SP tlog-policy): the log's checkpoint must carry every dev witness's cosignature.",
+    "# The dev stack's witness policy (C2SP tlog-policy): which dev witnesses' cosignatures a checkpoint needs.",
     `log ${vkey}`,
     ...list.map((w) => `witness ${w.name} ${w.vkey} ${w.url}`),
-    `group dev-witnesses all ${list.map((w) => w.name).join(" ")}`,
+    // Two must both cosign; of three or more (xbus dev --cluster), all but one, so one may be down.
+    `group dev-witnesses ${n <= 2 ? "all" : n - 1} ${list.map((w) => w.name).join(" ")}`,
     "quorum dev-witnesses",
     "",
   ].join("\n");

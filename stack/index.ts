@@ -18,6 +18,14 @@ export { startBrokerServices, tokenHash } from "./broker-services.js";
 export type { DevCitizenUser } from "./citizen-idp.js";
 // "Who read my data" with the dev identity provider (a real OpenID provider) as its issuer.
 export { type CitizenPageJson, DEV_CITIZEN_CLAIM, devCitizenUsers } from "./citizen-page.js";
+// The federation's topology on one machine: a core cluster, a leaf per agency, two brokers, a standby log service.
+export {
+  type ClusterStack,
+  type ClusterStackOptions,
+  DEV_ROUTE,
+  devLeafId,
+  startClusterStack,
+} from "./dev-cluster.js";
 export type { DevJson } from "./dev-json.js";
 // dev.json: what xbus dev tells other tools (the CLI's defaults, the conformance kit), and the journeys' flags.
 export {
@@ -26,7 +34,7 @@ export {
   journeyArgs,
   readDevJson,
 } from "./dev-json.js";
-export type { NatsIdentity, Stack, StackOptions } from "./dev-stack.js";
+export type { ExtraBroker, ExtraLogService, NatsIdentity, Stack, StackOptions } from "./dev-stack.js";
 // The whole bus on one machine: xbus dev, the end-to-end tests, the bench.
 export { LOG_ID, startStack } from "./dev-stack.js";
 // The admin's step: XBUS_LOG and the consent bucket made or brought to their settings (xbus federation init).

@@ -1,5 +1,6 @@
 // Screenshots of the review UI and the citizen page for docs/ (issue 21), made from a real stack in real
-// Chromium, never by hand: `npx tsx test/docs-screenshots.ts`. Writes docs/review-ui.png and docs/citizen-page.png.
+// Chromium, never by hand: `npx tsx test/docs-screenshots.ts`. Writes docs/review-ui.png (the tree head),
+// docs/review-charts.png (the charts) and docs/citizen-page.png.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -28,6 +29,19 @@ try {
   );
   const applicant = scholarshipApplicant(stack.population) ?? "";
   await scholarshipApplication(client as never, applicant);
+  // A request the policy refuses (a scholarship office may not read medical fitness), so the charts show a denial.
+  const refused = await client
+    .fetch({
+      service: "moh.medical-fitness",
+      subjectId: applicant,
+      purpose: "scholarship-eligibility",
+      fields: [],
+    })
+    .then(
+      () => false,
+      () => true,
+    );
+  if (!refused) throw new Error("the policy allowed a request it should refuse");
   client.close();
   while (stack.index?.latestTreeHead()?.treeSize !== stack.index?.treeSize)
     await new Promise((r) => setTimeout(r, 100));
@@ -39,6 +53,9 @@ try {
   await page.locator("#token-form button[type=submit]").click();
   await page.locator("#signature-verdict").waitFor();
   await page.screenshot({ path: join(docs, "review-ui.png"), fullPage: true });
+  await page.goto(`${stack.review?.url}/ui#/charts`);
+  await page.locator('figure.chart[data-chart="denials"] canvas').waitFor();
+  await page.screenshot({ path: join(docs, "review-charts.png"), fullPage: true });
 
   const user = stack.citizen?.users.find((u) => u.subject_id === applicant);
   if (!user) throw new Error("no dev citizen for the scholarship applicant");
@@ -50,7 +67,7 @@ try {
   await page.locator("#accesses button.verify").first().click();
   await page.locator("#accesses .verdict[data-ms]").waitFor();
   await page.screenshot({ path: join(docs, "citizen-page.png"), fullPage: true });
-  process.stdout.write(`wrote ${join(docs, "review-ui.png")} and ${join(docs, "citizen-page.png")}\n`);
+  process.stdout.write(`wrote review-ui.png, review-charts.png and citizen-page.png in ${docs}\n`);
 } finally {
   await browser.close();
   await stack.close();

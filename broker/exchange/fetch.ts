@@ -1,13 +1,12 @@
 import { performance } from "node:perf_hooks";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import type { ServerUnaryCall } from "@grpc/grpc-js";
 import type { Catalogue } from "../../core/contract/index.js";
 import type { Logger } from "../../core/index.js";
 import { sha256, sha256Hex, uuidv7, XbusError } from "../../core/index.js";
 import { releasedBytes } from "../../core/minimise/index.js";
-import { receivedBytes } from "../../core/rpc/index.js";
 import { type Telemetry, traceIdOf } from "../../core/telemetry/index.js";
 import { peerCertificateOf } from "../../core/tls/index.js";
 import { type ConsentRecord, decide, type PolicyBundle } from "../../policies/index.js";
@@ -50,21 +49,38 @@ export interface ExchangeDeps {
   telemetry?: Telemetry;
 }
 
-type Call = ServerUnaryCall<FetchRequest, FetchResponse>;
+type Call = ServerUnaryCall<Buffer, FetchResponse>;
+
+/** What a request that does not decode is taken as, for the fields its record would carry: nothing. */
+const UNDECODED: FetchRequest = create(FetchRequestSchema);
+
+/** The request as the consumer sent it, or why it is not an xbus.v1.FetchRequest (the decoder's words, bounded). */
+function decodeFetch(bytes: Uint8Array): { req: FetchRequest; malformed?: string } {
+  try {
+    return { req: fromBinary(FetchRequestSchema, bytes) };
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    return { req: UNDECODED, malformed: why.replace(/[^\x20-\x7e]/g, "?").slice(0, 120) };
+  }
+}
 
 const TYPE_URL_PREFIX = "type.googleapis.com/";
 
 /**
  * The path of one exchange (DESIGN "The path of one exchange", steps 1–8):
  * identity → validation → policy → routing → minimisation → log → answer.
- * Every attempt, whatever its end, is handed to the recorder.
+ * Every attempt, whatever its end, is handed to the recorder. `bytes` is the
+ * request as received, undecoded (core/rpc `rawRequests`): one that does not
+ * decode is an attempt like any other, answered MALFORMED_REQUEST and logged
+ * as invalid with its hash and the caller's identity.
  */
 export async function fetchExchange(
   deps: ExchangeDeps,
-  req: FetchRequest,
+  bytes: Uint8Array,
   call: Call,
 ): Promise<MessageInitShape<typeof FetchResponseSchema>> {
   const started = performance.now();
+  const { req, malformed } = decodeFetch(bytes);
   const traceparent = firstString(call.metadata.get("traceparent"));
   const deadlineMs = routingDeadline(call.getDeadline());
   const t = beginExchange(deps.telemetry, deps.catalogue, deps.logger, traceparent);
@@ -88,7 +104,7 @@ export async function fetchExchange(
     fieldsWithheld: [],
     status: "OK",
     reasonText: "",
-    requestHash: sha256Hex(receivedBytes(req) ?? toBinary(FetchRequestSchema, req)),
+    requestHash: sha256Hex(bytes),
     responseHash: "",
     traceId: t.traceId ?? traceIdOf(traceparent) ?? "",
     latencyMs: 0,
@@ -105,6 +121,12 @@ export async function fetchExchange(
       );
     }
     t.enter("validation");
+    if (malformed !== undefined) {
+      throw new XbusError(
+        "MALFORMED_REQUEST",
+        `the request does not decode as an xbus.v1.FetchRequest (${malformed}); nothing was read from it`,
+      );
+    }
     const bundle = deps.policy();
     outcome.bundleHash = bundle.hash;
     const v = validateFetch(req, {

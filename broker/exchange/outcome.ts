@@ -29,7 +29,7 @@ export interface ExchangeOutcome {
   fieldsWithheld: readonly string[];
   status: "OK" | Reason;
   reasonText: string;
-  /** Lowercase hex SHA-256 of the FetchRequest as received (re-encoded). */
+  /** Lowercase hex SHA-256 of the FetchRequest bytes as received (even when they do not decode). */
   requestHash: string;
   /** Lowercase hex SHA-256 of the record bytes released; empty when none were. */
   responseHash: string;

@@ -289,17 +289,25 @@ export async function openExchangeLog(o: ExchangeLogOptions): Promise<ExchangeLo
         o.metrics?.folded(1);
         return undefined;
       }
-      const { bytes, seq } = await appendRecord(toRecord(outcome, o.brokerId, o.logSecret), opts);
+      const record = toRecord(outcome, o.brokerId, o.logSecret);
+      const { bytes, seq } = await appendRecord(record, opts);
+      // xbus-receipt/v2: the receipt names its exchange and the hashes of the request and the released record,
+      // as the logged record holds them.
       const receipt = {
         logId: o.logId,
         leafIndex: BigInt(seq - 1),
         leafHash: leafHash(bytes).toString("hex"),
         timestamp: BigInt(Date.now()),
         brokerId: o.brokerId,
+        exchangeId: record.exchangeId,
+        requestHash: record.requestHash,
+        responseHash: record.responseHash,
       };
       return create(ReceiptSchema, {
         ...receipt,
         leafHash: Buffer.from(receipt.leafHash, "hex"),
+        requestHash: Buffer.from(receipt.requestHash, "hex"),
+        responseHash: Buffer.from(receipt.responseHash, "hex"),
         // Under load one signature covers a batch of receipts (core/signing/batch-signature.ts).
         ...batchedToFields(await signBatched(receiptSignedBytes(receipt), o.signingKey)),
       });

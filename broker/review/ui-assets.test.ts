@@ -7,7 +7,7 @@ import { loadUiAssets, UI_FILES } from "./ui-assets.js";
 // ui/ but not to the list, or imports one that is not served, which would break the page in a browser.
 
 const dir = join(import.meta.dirname, "ui");
-const { modules } = loadUiAssets([dir]);
+const { modules, vendor } = loadUiAssets([dir]);
 
 describe("the review UI's modules", () => {
   it("are every .js file in ui/, and only those", () => {
@@ -20,12 +20,17 @@ describe("the review UI's modules", () => {
     for (const [name, text] of Object.entries(modules)) {
       const imports = [...text.matchAll(/^import [^"]*"([^"]+)";$/gm)].map((m) => m[1]);
       for (const spec of imports) {
-        expect(spec, `${name} imports ${spec}`).toMatch(/^\.\/[a-z0-9-]+\.js$/);
-        expect(Object.keys(modules), `${name} imports ${spec}`).toContain(spec?.slice(2));
+        expect(spec, `${name} imports ${spec}`).toMatch(/^\.\/(vendor\/)?[a-z0-9-]+\.js$/);
+        if (spec?.startsWith("./vendor/"))
+          expect(Object.keys(vendor), `${name} imports ${spec}`).toContain(spec.slice("./vendor/".length));
+        else expect(Object.keys(modules), `${name} imports ${spec}`).toContain(spec?.slice(2));
       }
     }
     // The entry reaches every view through its imports.
     expect(modules["app.js"]).toContain('from "./tree-head-view.js"');
+    // Only the charts draw with the vendored uPlot.
+    const users = Object.entries(modules).filter(([, text]) => text.includes('"./vendor/'));
+    expect(users.map(([name]) => name)).toEqual(["charts-view.js"]);
   });
 
   it("each start with // @ts-check, so the compiler covers them (broker/review/ui/tsconfig.json)", () => {
@@ -38,6 +43,10 @@ describe("the review UI's modules", () => {
       expect(text, name).not.toMatch(
         /innerHTML|outerHTML|insertAdjacentHTML|document\.write|localStorage|eval\(/,
       );
+  });
+
+  it("chart-pick.js imports nothing either, so its tests run it in Node", () => {
+    expect(modules["chart-pick.js"]).not.toMatch(/^import /m);
   });
 
   it("merkle.js stays apart from everything else, the server's code included: it imports nothing", () => {

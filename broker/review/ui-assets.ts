@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 
 /** The review UI's files (broker/review/ui/), read once; they hold no data and are served without a token. */
@@ -7,6 +8,8 @@ export interface UiAssets {
   readonly css: string;
   /** Each ES module of the page by its file name: `app.js`, the entry, and every module it imports. */
   readonly modules: Readonly<Record<string, string>>;
+  /** Third-party files of the page by the name served under `/ui/vendor/` (VENDOR_FILES). */
+  readonly vendor: Readonly<Record<string, string>>;
 }
 
 /**
@@ -32,7 +35,19 @@ export const UI_FILES = [
   "signature.js",
   "token.js",
   "tree-head-view.js",
+  "chart-pick.js",
+  "charts-view.js",
 ] as const;
+
+/**
+ * The page's third-party files, served under `/ui/vendor/` by these names from the installed package
+ * (package.json pins its version; README, "Dependencies"): uPlot's ES module and stylesheet, for the charts.
+ * A fixed list too: the served name never reaches the file system.
+ */
+export const VENDOR_FILES = {
+  "uplot.js": "uplot/dist/uPlot.esm.js",
+  "uplot.css": "uplot/dist/uPlot.min.css",
+} as const;
 
 /**
  * Where the UI's files are, in order: beside this module (the TypeScript sources, run through tsx), then,
@@ -67,7 +82,24 @@ export function loadUiAssets(from?: readonly string[]): UiAssets {
     html: files.get("index.html") ?? "",
     css: files.get("app.css") ?? "",
     modules: Object.fromEntries([...files].filter(([name]) => name.endsWith(".js"))),
+    vendor: loadVendorFiles(),
   };
   if (from === undefined) cached = assets;
   return assets;
+}
+
+/** VENDOR_FILES, each read from where Node resolves its package: a missing one stops start-up too. */
+function loadVendorFiles(): Record<string, string> {
+  const require = createRequire(import.meta.url);
+  const out: Record<string, string> = {};
+  for (const [name, spec] of Object.entries(VENDOR_FILES)) {
+    let path: string;
+    try {
+      path = require.resolve(spec);
+    } catch {
+      throw new Error(`review UI: ${spec} is not installed (npm install)`);
+    }
+    out[name] = readFileSync(path, "utf8");
+  }
+  return out;
 }

@@ -330,6 +330,27 @@ describe("the review UI in a browser, over a real index", () => {
     expect(rows.every((r) => r[6] === "deny")).toBe(true);
   });
 
+  it("takes the filters from a link, as the charts drill down, and only the filters it knows", async () => {
+    const query = new URLSearchParams({
+      agency: "moh",
+      decision: "deny",
+      from: localInput(WED + 20 * MIN),
+      to: localInput(WED + 60 * MIN),
+      limit: "1",
+    });
+    const { doc } = await open(`#/exchanges/${encodeURIComponent(query.toString())}`);
+    typeToken(doc, TOKEN);
+    const rows = await tableRows(doc, "exchanges-results", 1);
+    expect(rows.map((r) => r[2])).toEqual(
+      newestFirst((e) => e.decision === "deny" && e.index >= 20 && e.index < 60),
+    );
+    expect((doc.getElementById("f-agency") as unknown as HTMLInputElement).value).toBe("moh");
+    expect((doc.getElementById("f-decision") as unknown as HTMLSelectElement).value).toBe("deny");
+    // The field shows the same instant (a browser drops ":00" seconds from the value).
+    const from = (doc.getElementById("f-from") as unknown as HTMLInputElement).value;
+    expect(new Date(from).getTime()).toBe(WED + 20 * MIN);
+  });
+
   it("verifies an exchange's inclusion proof in the browser against the root the answer gives", async () => {
     const e = exchanges[42] as (typeof exchanges)[number];
     const { doc } = await open(`#/exchange/${e.id}`);

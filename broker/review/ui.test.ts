@@ -1,12 +1,12 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Decision } from "../../proto/gen/xbus/v1/log_pb.js";
 import { writeTestLogIndex } from "../../test/helpers/log-index.js";
 import { UI_CONTENT_SECURITY_POLICY } from "./app.js";
-import { loadUiAssets, UI_FILES, uiDirCandidates } from "./ui-assets.js";
+import { loadUiAssets, UI_FILES, uiDirCandidates, VENDOR_FILES } from "./ui-assets.js";
 
 const TOKEN = "ui-test-token-0123456789abcdef";
 const SECRET = randomBytes(32);
@@ -56,6 +56,35 @@ describe("the review UI's files", () => {
     }
   });
 
+  it("serves the vendored uPlot from its package, as a module and a stylesheet, with the same headers", async () => {
+    const installed = JSON.parse(
+      readFileSync(join(import.meta.dirname, "..", "..", "node_modules", "uplot", "package.json"), "utf8"),
+    ) as { version: string };
+    const pinned = JSON.parse(
+      readFileSync(join(import.meta.dirname, "..", "..", "package.json"), "utf8"),
+    ) as {
+      dependencies: Record<string, string>;
+    };
+    expect(installed.version).toBe(pinned.dependencies.uplot);
+    expect(Object.keys(VENDOR_FILES)).toEqual(["uplot.js", "uplot.css"]);
+    const js = await app.request("/ui/vendor/uplot.js");
+    expect(js.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+    expect(js.headers.get("content-security-policy")).toBe(CSP);
+    const text = await js.text();
+    expect(text).toContain("export { uPlot as default };");
+    // Like the page's own modules: nothing parsed as HTML, nothing evaluated, no style attribute written
+    // (its styles are set through CSSOM, el.style.x = …, which style-src does not govern).
+    expect(text).not.toMatch(
+      /innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function|setAttribute\(\s*["']style/,
+    );
+    const css = await app.request("/ui/vendor/uplot.css");
+    expect(css.headers.get("content-type")).toBe("text/css; charset=utf-8");
+    expect(css.headers.get("content-security-policy")).toBe(CSP);
+    expect(await css.text()).toContain(".uplot");
+    expect((await app.request("/ui/vendor/uPlot.esm.js")).status).toBe(404);
+    expect((await app.request("/ui/vendor/uplot.d.ts")).status).toBe(404);
+  });
+
   it("exports the policy it sends, with no 'unsafe-inline' anywhere", () => {
     expect(UI_CONTENT_SECURITY_POLICY).toBe(CSP);
     expect(CSP).not.toContain("unsafe");
@@ -80,6 +109,7 @@ describe("the review UI's files", () => {
       `/v1/exchanges/${randomUUID()}`,
       "/v1/subjects/10000000001/accesses",
       "/v1/alerts",
+      "/v1/stats/exchanges",
       "/v1/log/entries?start=0&limit=1",
     ]) {
       const res = await app.request(path);

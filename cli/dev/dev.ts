@@ -7,11 +7,13 @@ import { createLogger, takePidLock } from "../../core/index.js";
 import { createServiceClient } from "../../core/rpc/index.js";
 import { Exchange, type FetchResponse, ReceiptSchema } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import {
+  type ClusterStack,
   DEV_SAMPLE,
   devJsonOf,
   journeyArgs,
   makePrivateDir,
   type Stack,
+  startClusterStack,
   startStack,
   writeDevJson,
 } from "../../stack/index.js";
@@ -23,6 +25,8 @@ export interface DevOptions {
   dir?: string;
   /** Use a running nats-server instead of spawning one; the log then resumes across restarts. */
   nats?: string;
+  /** The federation's topology on this machine (startClusterStack). */
+  cluster?: boolean;
 }
 
 const DEFAULT_DIR = join(".xbus", "dev");
@@ -54,15 +58,19 @@ async function runDevIn(dir: string, opts: DevOptions): Promise<number> {
   const logger = createLogger({}, opts.smoke ? "warn" : ((process.env.XBUS_LOG_LEVEL as "info") ?? "info"));
   const say = (line: string) => process.stdout.write(`${line}\n`);
   say(
-    `xbus dev: starting nats-server, certificates, broker, connectors and the example agencies (dcrc, moh, moe, rsta) in ${dir}`,
+    opts.cluster
+      ? `xbus dev --cluster: starting 3 core nats-servers, a leaf nats-server per agency, certificates, 2 brokers, the log service and a standby, connectors and the example agencies (dcrc, moh, moe, rsta) in ${dir}`
+      : `xbus dev: starting nats-server, certificates, broker, connectors and the example agencies (dcrc, moh, moe, rsta) in ${dir}`,
   );
-  const stack = await startStack({
-    dir,
-    logger,
-    citizenPage: true,
-    witnesses: 2,
-    ...(opts.nats && { natsUrl: opts.nats }),
-  });
+  const stack: Stack & Partial<ClusterStack> = opts.cluster
+    ? await startClusterStack({ dir, logger, citizenPage: true, witnesses: 3 })
+    : await startStack({
+        dir,
+        logger,
+        citizenPage: true,
+        witnesses: 2,
+        ...(opts.nats && { natsUrl: opts.nats }),
+      });
   const subject = stack.population.citizens[0]?.id ?? "";
   const devJson = devJsonOf(stack);
   const devJsonPath = writeDevJson(dir, devJson);
@@ -92,9 +100,16 @@ async function runDevIn(dir: string, opts: DevOptions): Promise<number> {
     (err: Error) => [`the sample exchange failed: ${err.message}`],
   );
   say("");
-  say(`  broker      ${stack.brokerAddress}   (xbus.v1.Exchange, mutual TLS)`);
-  say(`  nats        ${stack.nats.url}`);
+  for (const [i, address] of (stack.brokerAddresses ?? [stack.brokerAddress]).entries())
+    say(`  broker      ${address}   (xbus.v1.Exchange, mutual TLS${i === 0 ? "" : `; broker ${i + 1}`})`);
+  if (stack.core) {
+    for (const url of stack.core.urls) say(`  nats core   ${url}`);
+    for (const [agency, leaf] of stack.leaves ?? [])
+      say(`  nats leaf   ${leaf.url}   (${agency}'s connector)`);
+  } else say(`  nats        ${stack.nats.url}`);
   if (stack.review) say(`  review API  ${stack.review.url}   (bearer token in dev.json: review.token)`);
+  if (stack.standby)
+    say(`  standby     ${stack.standby.reviewUrl}   (log service; signs when the first one stops)`);
   if (stack.review) say(`  review UI   ${stack.review.url}/ui   (in a browser; it asks for that token)`);
   if (stack.review)
     say(`  checkpoint  ${stack.review.url}/checkpoint   (no token; log vkey ${stack.logVkey})`);

@@ -42,17 +42,36 @@ export function treeHeadSignedBytes(h: {
   return Buffer.from(`xbus-tree-head/v1\n${h.logId}\n${h.treeSize}\n${h.rootHash}\n${h.timestamp}\n`);
 }
 
-/** The bytes a receipt's signature covers (README, "Receipts"). */
+/**
+ * The bytes a receipt's signature covers (README, "Receipts"). A receipt that
+ * names its exchange (any of exchangeId, requestHash, responseHash set) signs
+ * `xbus-receipt/v2`, which adds them; one that names none is an older
+ * `xbus-receipt/v1` receipt and is checked as it was signed. A v2 receipt
+ * stripped of them no longer verifies (v1 bytes were never signed), nor does a
+ * v1 receipt given them. Hashes are lowercase hex; responseHash is "" when
+ * nothing was released.
+ */
 export function receiptSignedBytes(r: {
   logId: string;
   leafIndex: bigint | number;
   leafHash: string;
   timestamp: bigint | number;
   brokerId: string;
+  exchangeId?: string;
+  /** Hex, or the bytes as a Receipt holds them. */
+  requestHash?: string | Uint8Array;
+  responseHash?: string | Uint8Array;
 }): Buffer {
-  return Buffer.from(
-    `xbus-receipt/v1\n${r.logId}\n${r.leafIndex}\n${r.leafHash}\n${r.timestamp}\n${r.brokerId}\n`,
-  );
+  const head = `${r.logId}\n${r.leafIndex}\n${r.leafHash}\n${r.timestamp}\n${r.brokerId}\n`;
+  const request = hexOf(r.requestHash);
+  const response = hexOf(r.responseHash);
+  if (!r.exchangeId && !request && !response) return Buffer.from(`xbus-receipt/v1\n${head}`);
+  return Buffer.from(`xbus-receipt/v2\n${head}${r.exchangeId ?? ""}\n${request}\n${response}\n`);
+}
+
+function hexOf(h: string | Uint8Array | undefined): string {
+  if (h === undefined || typeof h === "string") return h ?? "";
+  return Buffer.from(h.buffer, h.byteOffset, h.byteLength).toString("hex");
 }
 
 /**

@@ -38,8 +38,20 @@ export type UnaryHandler<I extends DescMessage, O extends DescMessage> = (
   call: ServerUnaryCall<MessageShape<I>, MessageShape<O>>,
 ) => Promise<MessageInitShape<O>>;
 
-export type ServiceHandlers<T extends GenServiceMethods> = {
-  [K in keyof T]: UnaryHandler<Methods<T>[K]["input"], Methods<T>[K]["output"]>;
+/**
+ * A handler of a method whose request reaches it undecoded (`rawRequests` of
+ * serviceDefinition): the handler decodes, so a request that does not decode
+ * is its to answer and to log, rather than grpc-js's to fail before it.
+ */
+export type RawUnaryHandler<O extends DescMessage> = (
+  request: Buffer,
+  call: ServerUnaryCall<Buffer, MessageShape<O>>,
+) => Promise<MessageInitShape<O>>;
+
+export type ServiceHandlers<T extends GenServiceMethods, Raw extends keyof T = never> = {
+  [K in keyof T]: K extends Raw
+    ? RawUnaryHandler<Methods<T>[K]["output"]>
+    : UnaryHandler<Methods<T>[K]["input"], Methods<T>[K]["output"]>;
 };
 
 function unaryMethods(service: DescService) {
@@ -66,7 +78,16 @@ export function receivedBytes(request: object): Uint8Array | undefined {
   return received.get(request);
 }
 
-export function serviceDefinition(service: DescService): ServiceDefinition {
+/**
+ * The grpc-js definition of a service. Requests of the methods named in
+ * `rawRequests` (local names) are handed over as the received bytes, undecoded
+ * (a RawUnaryHandler); the others are decoded before the handler runs, and one
+ * that does not decode fails at grpc-js without reaching it.
+ */
+export function serviceDefinition(
+  service: DescService,
+  rawRequests: readonly string[] = [],
+): ServiceDefinition {
   const def: Record<string, ServiceDefinition[string]> = {};
   for (const m of unaryMethods(service)) {
     def[m.localName] = {
@@ -74,11 +95,13 @@ export function serviceDefinition(service: DescService): ServiceDefinition {
       requestStream: false,
       responseStream: false,
       requestSerialize: (msg: MessageShape<DescMessage>) => asBuffer(toBinarySpliced(m.input, msg)),
-      requestDeserialize: (bytes: Buffer) => {
-        const msg = fromBinary(m.input, bytes);
-        received.set(msg, bytes);
-        return msg;
-      },
+      requestDeserialize: rawRequests.includes(m.localName)
+        ? (bytes: Buffer) => bytes
+        : (bytes: Buffer) => {
+            const msg = fromBinary(m.input, bytes);
+            received.set(msg, bytes);
+            return msg;
+          },
       responseSerialize: (msg: MessageShape<DescMessage>) => asBuffer(toBinarySpliced(m.output, msg)),
       responseDeserialize: (bytes: Buffer) => fromBinary(m.output, bytes),
       originalName: m.name,
@@ -92,10 +115,12 @@ export function serviceDefinition(service: DescService): ServiceDefinition {
  * the call's status: an XbusError keeps its code, reason and exchange id;
  * anything else becomes INTERNAL without its message, which `onInternal` sees.
  */
-export function serviceImplementation<T extends GenServiceMethods>(
+export function serviceImplementation<T extends GenServiceMethods, Raw extends keyof T = never>(
   service: GenService<T>,
-  handlers: ServiceHandlers<T>,
+  handlers: ServiceHandlers<T, Raw>,
   onInternal: (err: unknown, method: string) => void = () => {},
+  /** The methods given to serviceDefinition as `rawRequests`: their handlers get the request's bytes. */
+  _rawRequests: readonly Raw[] = [],
 ): UntypedServiceImplementation {
   const impl: UntypedServiceImplementation = {};
   for (const m of unaryMethods(service as unknown as DescService)) {

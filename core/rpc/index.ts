@@ -2,7 +2,7 @@
  * gRPC helpers shared by broker, connector and adapters: status with reasons, splicing protobuf bytes.
  */
 
-export type { CallOptions, ServiceClient, ServiceHandlers, UnaryHandler } from "./grpc.js";
+export type { CallOptions, RawUnaryHandler, ServiceClient, ServiceHandlers, UnaryHandler } from "./grpc.js";
 export {
   callEncoded,
   createServiceClient,

@@ -350,6 +350,7 @@ describe("xbus log on the command line", () => {
     expect(good.stdout).toMatch(
       /^ok: leaf \d+ of .*signed by the broker .*included in the signed tree of size \d+/,
     );
+    expect(good.stdout).toContain(`) for exchange ${res.exchangeId}, included`);
     expect(good.status).toBe(0);
     const asJson = await xbus(
       "receipt",

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { parseWorkloadId } from "../../../core/contract/index.js";
 import { ALERT_RULES, computeAlerts } from "../alerts.js";
 import type { ReviewParams } from "../params.js";
+import type { ExchangeStatsJson } from "../ui/api-types.js";
 import type { ReviewContext } from "./context.js";
 
 const MINUTE = 60_000;
@@ -10,23 +11,8 @@ const BUCKETS = [MINUTE, 5 * MINUTE, 15 * MINUTE, 60 * MINUTE, 6 * 60 * MINUTE, 
 export const MAX_BUCKETS = 360;
 const DECISIONS = ["allow", "deny", "invalid", "error"] as const;
 
-/** `GET /v1/stats/exchanges` as the API answers it (README, "Charts"). */
-export interface ExchangeStatsJson {
-  from: number;
-  to: number;
-  bucket_ms: number;
-  /** The start of each bucket, ms since the epoch; every list below has one count per bucket. */
-  times: number[];
-  /** Exchanges per consumer agency ("" for a caller that could not be identified), every decision. */
-  agencies: { agency: string; counts: number[] }[];
-  /** Exchanges per decision, every agency. */
-  decisions: { decision: string; counts: number[] }[];
-  /** Alerts per bucket of their first exchange, every rule. */
-  alerts: number[];
-  /** False when the alert scan stopped at its bound before `to`: alerts after `alerts_scanned_to` are not counted. */
-  alerts_complete: boolean;
-  alerts_scanned_to: number;
-}
+/** `GET /v1/stats/exchanges` as the API answers it (README, "Charts"), typed once for the server and the page. */
+export type { ExchangeStatsJson };
 
 /** The smallest bucket width that covers the window in at most MAX_BUCKETS buckets. */
 export function bucketFor(windowMs: number): number {

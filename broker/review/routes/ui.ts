@@ -32,5 +32,10 @@ export function uiRoutes(assets: UiAssets): Hono {
     .get("/favicon.ico", () => new Response(null, { status: 204, headers: UI_HEADERS }));
   for (const [name, text] of Object.entries(assets.modules))
     app.get(`/ui/${name}`, file(text, "text/javascript; charset=utf-8"));
+  for (const [name, text] of Object.entries(assets.vendor))
+    app.get(
+      `/ui/vendor/${name}`,
+      file(text, name.endsWith(".css") ? "text/css; charset=utf-8" : "text/javascript; charset=utf-8"),
+    );
   return app;
 }

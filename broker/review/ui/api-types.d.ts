@@ -83,3 +83,21 @@ export interface AlertsJson {
     exchanges?: { exchange_id: string }[];
   }[];
 }
+
+/** `GET /v1/stats/exchanges` (broker/review/routes/stats.ts answers with this type). */
+export interface ExchangeStatsJson {
+  from: number;
+  to: number;
+  bucket_ms: number;
+  /** The start of each bucket, ms since the epoch; every list below has one count per bucket. */
+  times: number[];
+  /** Exchanges per consumer agency ("" for a caller that could not be identified), every decision. */
+  agencies: { agency: string; counts: number[] }[];
+  /** Exchanges per decision, every agency. */
+  decisions: { decision: string; counts: number[] }[];
+  /** Alerts per bucket of their first exchange, every rule. */
+  alerts: number[];
+  /** False when the alert scan stopped at its bound before `to`: alerts after `alerts_scanned_to` are not counted. */
+  alerts_complete: boolean;
+  alerts_scanned_to: number;
+}

@@ -64,3 +64,22 @@ export function failed(err, where) {
   where.replaceChildren(el("p", { class: "error", role: "alert" }, errorText(err)));
   setStatus("");
 }
+
+/**
+ * A view's form and what it shows: `load` runs now and again on each submit; a failure shows in `where`.
+ * @param {HTMLFormElement} form @param {Element} where @param {() => Promise<void>} load
+ */
+export function loadOnSubmit(form, where, load) {
+  const run = async () => {
+    try {
+      await load();
+    } catch (err) {
+      failed(err, where);
+    }
+  };
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    void run();
+  });
+  return run();
+}

@@ -1,12 +1,14 @@
 // @ts-check
-// The review UI (README, "Review UI"): plain browser modules, no dependencies, no build step. This one, the
+// The review UI (README, "Review UI"): plain browser modules, no build step. This one, the
 // page's entry, shows the view the location names; the others are one concern each: dom.js (every piece
 // of data reaches the page as text, never as parsed HTML), token.js, api.js and pager.js; the checks of the
 // log, each run here on WebCrypto independently of the server's code: merkle.js (hashes and proofs),
-// inclusion.js, signature.js (tree heads) and consistency.js (successive heads); and one file per view.
+// inclusion.js, signature.js (tree heads) and consistency.js (successive heads); and one file per view. The
+// charts view draws with uPlot, the page's one third-party module (vendor/uplot.js, served from its package).
 
 import { accessesView } from "./accesses-view.js";
 import { alertsView } from "./alerts-view.js";
+import { chartsView } from "./charts-view.js";
 import { byId } from "./dom.js";
 import { exchangeView } from "./exchange-view.js";
 import { exchangesView } from "./exchanges-view.js";
@@ -29,10 +31,11 @@ function route() {
   } catch {
     id = "";
   }
-  if (name === "exchanges") void exchangesView();
+  if (name === "exchanges") void exchangesView(id);
   else if (name === "exchange" && id) void exchangeView(id);
   else if (name === "accesses") void accessesView();
-  else if (name === "alerts") void alertsView();
+  else if (name === "alerts") void alertsView(id);
+  else if (name === "charts") void chartsView();
   else void treeHeadView();
 }
 

@@ -137,6 +137,33 @@ export function localToIso(local) {
   );
 }
 
+/**
+ * Milliseconds since the epoch as a datetime-local value in this browser's zone, seconds included, the
+ * inverse of localToIso: `2026-11-27T10:00:00`.
+ * @param {number} ms
+ */
+export function msToLocal(ms) {
+  const d = new Date(ms);
+  /** @param {number} n */
+  const pad = (n) => String(n).padStart(2, "0");
+  return (
+    `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:` +
+    `${pad(d.getMinutes())}:${pad(d.getSeconds())}`
+  );
+}
+
+/**
+ * The filters a link gives a view (`#/exchanges/agency%3Dmoe%26decision%3Ddeny`, the part after the
+ * view's name, already decoded): only the names in `allowed`, each once, as a form fills them.
+ * @param {string} query @param {readonly string[]} allowed
+ */
+export function linkFilters(query, allowed) {
+  /** @type {Record<string, string>} */
+  const out = {};
+  for (const [k, v] of new URLSearchParams(query)) if (allowed.includes(k) && !(k in out)) out[k] = v;
+  return out;
+}
+
 /** The note under a form with times: in which zone what is typed is read. */
 export function zoneNote() {
   const off = -new Date().getTimezoneOffset();

@@ -1,5 +1,7 @@
 // @ts-check
-// The exchanges view: the log searched by consumer, service, subject, purpose, decision and time, newest first.
+// The exchanges view: the log searched by consumer, agency, service, subject, purpose, decision and time,
+// newest first. A link may carry the filters (the charts' drill-down: `#/exchanges/` and the filters as a
+// query string, encoded as one path segment).
 
 /** @import { ExchangesJson } from "./api-types.js" */
 import { api } from "./api.js";
@@ -9,6 +11,7 @@ import {
   fillForm,
   formValues,
   input,
+  linkFilters,
   localToIso,
   select,
   show,
@@ -20,16 +23,19 @@ import {
 import { pager } from "./pager.js";
 
 const DECISIONS = ["allow", "deny", "invalid", "error"];
-const EXCHANGE_FILTERS = ["consumer", "service", "subject", "purpose", "decision"];
+const EXCHANGE_FILTERS = ["consumer", "agency", "service", "subject", "purpose", "decision"];
 
 /** The last search, kept while the tab moves between views. @type {Record<string, string>} */
 let exchangeFilters = {};
 
-export function exchangesView() {
+/** @param {string} [link] filters from the location, which replace the last search when given */
+export function exchangesView(link = "") {
+  if (link) exchangeFilters = linkFilters(link, [...EXCHANGE_FILTERS, "from", "to"]);
   const form = el(
     "form",
     { class: "filters", "aria-label": "Exchange filters" },
     input("Consumer (SPIFFE ID)", "consumer", { type: "text", spellcheck: "false" }),
+    input("Agency", "agency", { type: "text", spellcheck: "false" }),
     input("Service", "service", { type: "text", spellcheck: "false" }),
     input("Subject (citizen ID)", "subject", { type: "text", inputmode: "numeric", spellcheck: "false" }),
     input("Purpose", "purpose", { type: "text", spellcheck: "false" }),

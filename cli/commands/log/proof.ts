@@ -4,6 +4,7 @@ import { verifyTlogProof } from "../../../verifier/index.js";
 import { act, type Run } from "../command.js";
 import { type ApiFlags, api, apiOptions } from "./api-options.js";
 import { cosignedBy, logVkeyOf, witnessPolicyOf } from "./checkpoint.js";
+import { extraMismatch } from "./receipt.js";
 import { type ReceiptInputFlags, receiptInputOptions, receiptOf } from "./receipt-input.js";
 
 interface ProofFlags extends ApiFlags, ReceiptInputFlags {
@@ -53,6 +54,11 @@ export function proofCommand(run: Run): Command {
     );
     if (!checked.ok) {
       run.io.out(`FAIL: the API's tlog-proof: ${checked.problem}\n`);
+      return 1;
+    }
+    const extraProblem = extraMismatch(checked.extra, receipt.exchangeId);
+    if (extraProblem) {
+      run.io.out(`FAIL: the API's tlog-proof: ${extraProblem}\n`);
       return 1;
     }
     const out = o.out ?? `leaf-${index}.tlog-proof`;

@@ -92,6 +92,11 @@ export function receiptCommand(run: Run): Command {
         say(`FAIL: ${o.proof}: ${proof.problem}`);
         return 1;
       }
+      const extraProblem = extraMismatch(proof.extra, receipt.exchangeId);
+      if (extraProblem) {
+        say(`FAIL: ${o.proof}: ${extraProblem}`);
+        return 1;
+      }
       if (proof.checkpoint.origin !== receipt.logId) {
         say(
           `FAIL: ${o.proof}: the checkpoint is of log ${proof.checkpoint.origin}, the receipt of ${receipt.logId}`,
@@ -101,7 +106,19 @@ export function receiptCommand(run: Run): Command {
       const cosigned = cosignedBy(proof.cosigned);
       where = `, included in the checkpoint of size ${proof.checkpoint.size} signed by the log's key${cosigned} (offline, tlog-proof ${o.proof})`;
     }
-    say(`ok: leaf ${receipt.leafIndex} of ${receipt.logId}, signed by the broker (${how})${where}`);
+    const exchange = result.exchangeId === undefined ? "" : ` for exchange ${result.exchangeId}`;
+    say(
+      `ok: leaf ${receipt.leafIndex} of ${receipt.logId}, signed by the broker (${how})${exchange}${where}`,
+    );
     return 0;
   });
+}
+
+/**
+ * A tlog-proof's `extra` is the exchange id the log service says the leaf holds: unchecked by the proof, so
+ * it must agree with the one the broker signed into the receipt (xbus-receipt/v2), when both name one.
+ */
+export function extraMismatch(extra: Buffer | undefined, exchangeId: string): string | undefined {
+  if (extra === undefined || exchangeId === "" || extra.toString() === exchangeId) return undefined;
+  return `the proof's extra names exchange ${JSON.stringify(extra.toString().slice(0, 64))}, the receipt ${exchangeId}`;
 }

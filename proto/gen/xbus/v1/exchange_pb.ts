@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file xbus/v1/exchange.proto.
  */
 export const file_xbus_v1_exchange: GenFile = /*@__PURE__*/
-  fileDesc("ChZ4YnVzL3YxL2V4Y2hhbmdlLnByb3RvEgd4YnVzLnYxIpUBCgxGZXRjaFJlcXVlc3QSDwoHc2VydmljZRgBIAEoCRISCgpzdWJqZWN0X2lkGAIgASgJEg8KB3B1cnBvc2UYAyABKAkSDgoGZmllbGRzGAQgAygJEhIKCmNvbnNlbnRfaWQYBSABKAkSEgoKcmVxdWVzdF9pZBgGIAEoCRIXCg9sZWdhbF9vcmRlcl9yZWYYByABKAkinwEKDUZldGNoUmVzcG9uc2USEwoLZXhjaGFuZ2VfaWQYASABKAkSJAoGcmVjb3JkGAIgASgLMhQuZ29vZ2xlLnByb3RvYnVmLkFueRIXCg9yZWxlYXNlZF9maWVsZHMYAyADKAkSFwoPd2l0aGhlbGRfZmllbGRzGAQgAygJEiEKB3JlY2VpcHQYBSABKAsyEC54YnVzLnYxLlJlY2VpcHQitgEKB1JlY2VpcHQSDgoGbG9nX2lkGAEgASgJEhIKCmxlYWZfaW5kZXgYAiABKAQSEQoJbGVhZl9oYXNoGAMgASgMEhEKCXRpbWVzdGFtcBgEIAEoAxIRCglicm9rZXJfaWQYBSABKAkSEQoJc2lnbmF0dXJlGAYgASgMEhMKC2JhdGNoX2luZGV4GAcgASgNEhIKCmJhdGNoX3NpemUYCCABKA0SEgoKYmF0Y2hfcGF0aBgJIAMoDCIVChNMaXN0U2VydmljZXNSZXF1ZXN0IkAKFExpc3RTZXJ2aWNlc1Jlc3BvbnNlEigKCHNlcnZpY2VzGAEgAygLMhYueGJ1cy52MS5TZXJ2aWNlQWNjZXNzIoYBCg1TZXJ2aWNlQWNjZXNzEg8KB3NlcnZpY2UYASABKAkSEwoLcmVjb3JkX3R5cGUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSEAoIcHVycG9zZXMYBCADKAkSDgoGZmllbGRzGAUgAygJEhgKEGNvbnNlbnRfcmVxdWlyZWQYBiABKAgyjwEKCEV4Y2hhbmdlEjYKBUZldGNoEhUueGJ1cy52MS5GZXRjaFJlcXVlc3QaFi54YnVzLnYxLkZldGNoUmVzcG9uc2USSwoMTGlzdFNlcnZpY2VzEhwueGJ1cy52MS5MaXN0U2VydmljZXNSZXF1ZXN0Gh0ueGJ1cy52MS5MaXN0U2VydmljZXNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_any]);
+  fileDesc("ChZ4YnVzL3YxL2V4Y2hhbmdlLnByb3RvEgd4YnVzLnYxIpUBCgxGZXRjaFJlcXVlc3QSDwoHc2VydmljZRgBIAEoCRISCgpzdWJqZWN0X2lkGAIgASgJEg8KB3B1cnBvc2UYAyABKAkSDgoGZmllbGRzGAQgAygJEhIKCmNvbnNlbnRfaWQYBSABKAkSEgoKcmVxdWVzdF9pZBgGIAEoCRIXCg9sZWdhbF9vcmRlcl9yZWYYByABKAkinwEKDUZldGNoUmVzcG9uc2USEwoLZXhjaGFuZ2VfaWQYASABKAkSJAoGcmVjb3JkGAIgASgLMhQuZ29vZ2xlLnByb3RvYnVmLkFueRIXCg9yZWxlYXNlZF9maWVsZHMYAyADKAkSFwoPd2l0aGhlbGRfZmllbGRzGAQgAygJEiEKB3JlY2VpcHQYBSABKAsyEC54YnVzLnYxLlJlY2VpcHQi+AEKB1JlY2VpcHQSDgoGbG9nX2lkGAEgASgJEhIKCmxlYWZfaW5kZXgYAiABKAQSEQoJbGVhZl9oYXNoGAMgASgMEhEKCXRpbWVzdGFtcBgEIAEoAxIRCglicm9rZXJfaWQYBSABKAkSEQoJc2lnbmF0dXJlGAYgASgMEhMKC2JhdGNoX2luZGV4GAcgASgNEhIKCmJhdGNoX3NpemUYCCABKA0SEgoKYmF0Y2hfcGF0aBgJIAMoDBITCgtleGNoYW5nZV9pZBgKIAEoCRIUCgxyZXF1ZXN0X2hhc2gYCyABKAwSFQoNcmVzcG9uc2VfaGFzaBgMIAEoDCIVChNMaXN0U2VydmljZXNSZXF1ZXN0IkAKFExpc3RTZXJ2aWNlc1Jlc3BvbnNlEigKCHNlcnZpY2VzGAEgAygLMhYueGJ1cy52MS5TZXJ2aWNlQWNjZXNzIoYBCg1TZXJ2aWNlQWNjZXNzEg8KB3NlcnZpY2UYASABKAkSEwoLcmVjb3JkX3R5cGUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSEAoIcHVycG9zZXMYBCADKAkSDgoGZmllbGRzGAUgAygJEhgKEGNvbnNlbnRfcmVxdWlyZWQYBiABKAgyjwEKCEV4Y2hhbmdlEjYKBUZldGNoEhUueGJ1cy52MS5GZXRjaFJlcXVlc3QaFi54YnVzLnYxLkZldGNoUmVzcG9uc2USSwoMTGlzdFNlcnZpY2VzEhwueGJ1cy52MS5MaXN0U2VydmljZXNSZXF1ZXN0Gh0ueGJ1cy52MS5MaXN0U2VydmljZXNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_any]);
 
 /**
  * @generated from message xbus.v1.FetchRequest
@@ -126,7 +126,8 @@ export const FetchResponseSchema: GenMessage<FetchResponse> = /*@__PURE__*/
 
 /**
  * Receipt proves that the exchange was written to the exchange log before the
- * answer was sent.
+ * answer was sent, and (from xbus-receipt/v2) which exchange, request and
+ * answer it is about.
  *
  * @generated from message xbus.v1.Receipt
  */
@@ -160,8 +161,9 @@ export type Receipt = Message<"xbus.v1.Receipt"> & {
 
   /**
    * Ed25519 by the broker's key over the receipt's signed bytes (README,
-   * "Receipts"), or, when batch_size is not 0, over the root of a batch of
-   * messages the broker signed at once: "xbus-batch/v1\n" batch_size "\n"
+   * "Receipts": xbus-receipt/v2 when any of fields 10-12 is set, else the
+   * older xbus-receipt/v1), or, when batch_size is not 0, over the root of a
+   * batch of messages the broker signed at once: "xbus-batch/v1\n" batch_size "\n"
    * hex(root) "\n", the root reached from this receipt's leaf
    * SHA-256(0x00 || signed bytes) at batch_index by the RFC 9162 audit path
    * batch_path (nearest sibling first).
@@ -184,6 +186,32 @@ export type Receipt = Message<"xbus.v1.Receipt"> & {
    * @generated from field: repeated bytes batch_path = 9;
    */
   batchPath: Uint8Array[];
+
+  /**
+   * The exchange this receipt is for (FetchResponse.exchange_id, trailer
+   * xbus-exchange-id). Empty only in xbus-receipt/v1 receipts.
+   *
+   * @generated from field: string exchange_id = 10;
+   */
+  exchangeId: string;
+
+  /**
+   * SHA-256 (32 bytes) of the FetchRequest bytes as the broker received them:
+   * the consumer's own encoded request (the gRPC message, without its 5-byte
+   * frame header). The log record's request_hash, in binary.
+   *
+   * @generated from field: bytes request_hash = 11;
+   */
+  requestHash: Uint8Array;
+
+  /**
+   * SHA-256 (32 bytes) of the record bytes released to the consumer:
+   * FetchResponse.record.value exactly as received. Empty when nothing was
+   * released (an error's receipt). The log record's response_hash, in binary.
+   *
+   * @generated from field: bytes response_hash = 12;
+   */
+  responseHash: Uint8Array;
 };
 
 /**

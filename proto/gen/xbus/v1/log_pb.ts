@@ -238,7 +238,8 @@ export enum Decision {
   DENY = 2,
 
   /**
-   * Refused before policy: identity or validation.
+   * Refused before policy: identity or validation, or a request whose bytes
+   * do not decode (status MALFORMED_REQUEST; request_hash is of those bytes).
    *
    * @generated from enum value: DECISION_INVALID = 3;
    */
