@@ -3,6 +3,7 @@ import { existsSync, statSync } from "node:fs";
 import { z } from "zod";
 import { brokerOf } from "../../broker/index.js";
 import type { TlsPem } from "../../core/tls/index.js";
+import type { WitnessingSettings } from "../../stack/index.js";
 import {
   alertsTimeZoneSetting,
   indexPathSetting,
@@ -11,6 +12,8 @@ import {
   type ReviewSettings,
   reviewListenSetting,
   reviewSettings,
+  witnessingSection,
+  witnessingSetting,
 } from "../config/log-settings.js";
 import { ed25519Setting, ownIdentity, readSetting } from "../config/setting-files.js";
 import {
@@ -62,7 +65,12 @@ export interface BrokerConfig {
    * The log service in the broker's process (log.key, log.index and review given), as before
    * `xbus log serve`; undefined when a log service runs elsewhere and the broker holds no log key.
    */
-  logService?: { logKey: KeyObject; indexPath: string; review: ReviewSettings };
+  logService?: {
+    logKey: KeyObject;
+    indexPath: string;
+    review: ReviewSettings;
+    witnessing?: WitnessingSettings | undefined;
+  };
   policiesDir: string;
   /** Grants' rates federation-wide (KV counters, the default) or per broker. */
   rates: "federation" | "broker";
@@ -105,6 +113,7 @@ const brokerSettings = z.strictObject({
     token_hashes: optionalText,
     alerts_time_zone: alertsTimeZoneSetting,
   }),
+  witnessing: witnessingSection,
   metrics: metricsSection,
 });
 
@@ -137,6 +146,8 @@ export const BROKER_SETTINGS = {
   "review.token_hashes": "review-token-hashes",
   /** The IANA time zone of office hours for the review API's off-hours alerts (default UTC). */
   "review.alerts_time_zone": "alerts-time-zone",
+  "witnessing.policy": "witness-policy",
+  "witnessing.alert_seconds": undefined,
   "metrics.port": "metrics-port",
   "metrics.host": undefined,
 } as const satisfies Record<SettingPaths<typeof brokerSettings.shape>, string | undefined>;
@@ -174,7 +185,7 @@ function checkBroker(s: BrokerSettings, place: SettingsPlace<Setting>, now: Date
   );
 
   const logSecret = logSecretSetting(place, "log.secret", s.log.secret);
-  const logService = inProcessLogService(s, place);
+  const logService = inProcessLogService(s, place, pem.ca);
   const policiesDir = place.path("policies", s.policies);
   if (!existsSync(policiesDir) || !statSync(policiesDir).isDirectory())
     place.fail("policies", `${policiesDir} is not a folder`);
@@ -212,7 +223,11 @@ function checkBroker(s: BrokerSettings, place: SettingsPlace<Setting>, now: Date
 /** The settings of a log service that runs in the broker's process: all of them, or none. */
 const IN_PROCESS: readonly Setting[] = ["log.key", "log.index", "review.listen", "review.token_hashes"];
 
-function inProcessLogService(s: BrokerSettings, place: SettingsPlace<Setting>): BrokerConfig["logService"] {
+function inProcessLogService(
+  s: BrokerSettings,
+  place: SettingsPlace<Setting>,
+  ca: string,
+): BrokerConfig["logService"] {
   const given = {
     "log.key": s.log.key,
     "log.index": s.log.index,
@@ -226,6 +241,12 @@ function inProcessLogService(s: BrokerSettings, place: SettingsPlace<Setting>): 
         "review.alerts_time_zone",
         "is a setting of the review API, which this broker does not run (no log.key)",
       );
+    for (const [setting, value] of [
+      ["witnessing.policy", s.witnessing.policy],
+      ["witnessing.alert_seconds", s.witnessing.alert_seconds],
+    ] as const)
+      if (value !== undefined)
+        place.fail(setting, "is a setting of the log service, which this broker does not run (no log.key)");
     return undefined;
   }
   const [first] = missing;
@@ -236,8 +257,16 @@ function inProcessLogService(s: BrokerSettings, place: SettingsPlace<Setting>): 
     );
   const { key, index } = s.log as { key: string; index: string };
   const { listen, token_hashes } = s.review as { listen: string; token_hashes: string };
+  const logKey = ed25519Setting(place, "log.key", place.path("log.key", key), "private");
+  const witnessing = witnessingSetting(
+    place,
+    { policy: "witnessing.policy", alertSeconds: "witnessing.alert_seconds" },
+    s.witnessing,
+    { id: s.log.id, key: logKey, ca },
+  );
   return {
-    logKey: ed25519Setting(place, "log.key", place.path("log.key", key), "private"),
+    logKey,
+    ...(witnessing && { witnessing }),
     indexPath: indexPathSetting(place, "log.index", index),
     review: reviewSettings(
       place,

@@ -1,9 +1,8 @@
 import type { KeyObject } from "node:crypto";
 import { z } from "zod";
-import { brokerOf, checkpointSigner } from "../../broker/index.js";
+import { brokerOf } from "../../broker/index.js";
 import type { TlsPem } from "../../core/tls/index.js";
-import { policyWitnesses, type WitnessingSettings } from "../../stack/index.js";
-import { parseWitnessPolicy, type WitnessPolicy } from "../../verifier/index.js";
+import type { WitnessingSettings } from "../../stack/index.js";
 import {
   alertsTimeZoneSetting,
   indexPathSetting,
@@ -12,9 +11,11 @@ import {
   type ReviewSettings,
   reviewListenSetting,
   reviewSettings,
+  witnessingSection,
+  witnessingSetting,
 } from "../config/log-settings.js";
-import { ed25519Setting, ownIdentity, readSetting } from "../config/setting-files.js";
-import { natsServers, optionalText, section, text, wholeNumber } from "../config/setting-schemas.js";
+import { ed25519Setting, ownIdentity } from "../config/setting-files.js";
+import { natsServers, section, text, wholeNumber } from "../config/setting-schemas.js";
 import { type Flags, loadSettings, type SettingPaths, type SettingsPlace } from "../config/settings.js";
 
 /**
@@ -48,7 +49,7 @@ const logServeSettings = z.strictObject({
     alerts_time_zone: alertsTimeZoneSetting,
   }),
   signer: section({ lease_ms: wholeNumber(1000, 600_000).optional() }),
-  witnessing: section({ policy: optionalText, alert_seconds: wholeNumber(1, 86_400).optional() }),
+  witnessing: witnessingSection,
 });
 
 /** Every setting: path in the JSON → its flag. */
@@ -86,20 +87,12 @@ export function loadLogServeConfig(
     check: (s, place: SettingsPlace<Setting>) => {
       const { identity, pem } = ownIdentity(place, s.tls, brokerOf(s.trust_domain), now);
       const logKey = ed25519Setting(place, "log.key", place.path("log.key", s.log.key), "private");
-      let witnessing: WitnessingSettings | undefined;
-      if (s.witnessing.policy !== undefined) {
-        const file = place.path("witnessing.policy", s.witnessing.policy);
-        let policy: WitnessPolicy;
-        try {
-          policy = parseWitnessPolicy(readSetting(place, "witnessing.policy", file));
-          policyWitnesses(policy, checkpointSigner(s.log.id, logKey).vkey);
-        } catch (err) {
-          return place.fail("witnessing.policy", `${file}: ${(err as Error).message}`);
-        }
-        // An https witness's certificate is checked against the federation's trust bundle.
-        witnessing = { policy, ca: pem.ca, alertSeconds: s.witnessing.alert_seconds };
-      } else if (s.witnessing.alert_seconds !== undefined)
-        place.fail("witnessing.alert_seconds", "needs witnessing.policy");
+      const witnessing = witnessingSetting(
+        place,
+        { policy: "witnessing.policy", alertSeconds: "witnessing.alert_seconds" },
+        s.witnessing,
+        { id: s.log.id, key: logKey, ca: pem.ca },
+      );
       return {
         servers: s.nats,
         spiffeId: identity.id.uri,
