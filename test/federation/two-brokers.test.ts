@@ -223,7 +223,8 @@ describe("two brokers, one log", () => {
       expect(verified.stdout).toContain(head.root_hash);
     }
     // Each log service serves the checkpoint of that head once both witnesses cosigned it (the standby's
-    // pushes go over HTTP from its own process), and `xbus log checkpoint` checks it under the policy.
+    // pushes go over HTTP from its own process), and `xbus log checkpoint` checks it under the policy,
+    // with no reviewer token.
     for (const url of [standbyUrl, stack.review?.url ?? ""]) {
       for (let i = 0; i < 300; i++) {
         const note = await (await fetch(`${url}/checkpoint`)).text();

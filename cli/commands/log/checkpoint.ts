@@ -3,7 +3,7 @@ import { readDevJson } from "../../../stack/index.js";
 import { openCheckpoint, parseWitnessPolicy, type WitnessPolicy } from "../../../verifier/index.js";
 import { readUserFile } from "../../user-file.js";
 import { act, type Run, UsageError } from "../command.js";
-import { type ApiFlags, api, apiOptions } from "./api-options.js";
+import { type ApiFlags, apiOptions, publicApi } from "./api-options.js";
 
 interface CheckpointFlags extends ApiFlags {
   vkey?: string;
@@ -41,7 +41,7 @@ export function checkpointCommand(run: Run): Command {
     new Command("checkpoint")
       .summary("fetch the log's C2SP checkpoint, check it against the log's vkey and print both")
       .description(
-        "Fetches GET /checkpoint (no token needed), opens it as a C2SP signed note with the log's verifier " +
+        "Fetches GET /checkpoint (no token needed: --url is enough), opens it as a C2SP signed note with the log's verifier " +
           "key and, with a witness policy, checks its cosignatures meet the quorum; prints the checkpoint, the " +
           "vkey it verified with and who cosigned it when. Exit 1 if it does not verify.",
       )
@@ -53,7 +53,7 @@ export function checkpointCommand(run: Run): Command {
   );
   return act<CheckpointFlags>(run, cmd, async (o) => {
     const vkey = logVkeyOf(o.vkey);
-    const note = await api(o).text("/checkpoint");
+    const note = await publicApi(o).text("/checkpoint");
     const policy = witnessPolicyOf(o.policy, o.vkey);
     const opened = openCheckpoint(note, { logVkey: vkey, policy });
     if (!opened.ok) {
