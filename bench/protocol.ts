@@ -8,7 +8,7 @@
 import type { WitnessSamples } from "./witness-latency.js";
 
 /** The names of the systems the bench compares. */
-export const SYSTEMS = ["bare", "bus-bridged", "bus-in-process"] as const;
+export const SYSTEMS = ["bare", "bus-bridged", "bus-in-process", "bus-cluster"] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
 /** Set by the orchestrator for `--heap-profile`: the file a system's process writes its allocation profile to. */
@@ -17,6 +17,8 @@ export const HEAP_PROFILE_ENV = "XBUS_BENCH_HEAP_PROFILE";
 /** Where and how the load generator calls a system: one unary gRPC method, mutual TLS. */
 export interface TargetInfo {
   address: string;
+  /** Every address the system answers on (several brokers): the load's workers take turns over them. */
+  addresses?: string[];
   /** Full gRPC method path, e.g. `/xbus.v1.Exchange/Fetch`. */
   method: string;
   tls: { ca: string; cert: string; key: string };

@@ -196,6 +196,14 @@ function startSystem(
       return forkChild(system, "targets/bus.ts", ["bridged", sizes.join(","), o.layout], execArgv, busEnv);
     case "bus-in-process":
       return forkChild(system, "targets/bus.ts", ["in-process", sizes.join(","), o.layout], execArgv, busEnv);
+    case "bus-cluster":
+      return forkChild(
+        system,
+        "targets/bus.ts",
+        ["in-process", sizes.join(","), o.layout, "cluster"],
+        execArgv,
+        busEnv,
+      );
   }
 }
 

@@ -75,7 +75,14 @@ export { subjectRef } from "./log/subject-ref.js";
 export type { AlertOptions, AlertsJson } from "./review/alerts.js";
 export { createReviewApp, type ReviewOptions } from "./review/app.js";
 export { recordJson } from "./review/record-json.js";
-export { type ReviewServer, serveReview } from "./review/serve.js";
+export { type ReviewWorker, type ReviewWorkerOptions, startReviewWorker } from "./review/review-thread.js";
+export {
+  isLoopback,
+  type ReviewListen,
+  type ReviewServer,
+  reviewListenProblem,
+  serveReview,
+} from "./review/serve.js";
 export {
   type Broker,
   type BrokerOptions,

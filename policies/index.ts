@@ -43,4 +43,5 @@ export {
   type PolicyStoreOptions,
   type ReloadResult,
 } from "./engine/store.js";
+export { bundleWarnings } from "./engine/warnings.js";
 export { type WhoCanRow, whoCan } from "./engine/who-can.js";

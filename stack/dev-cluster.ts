@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from "node:crypto";
-import { resolve } from "node:path";
+import { writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { createPopulation } from "../adapters/examples/population.js";
 import { devConnectorId, exampleAgencies } from "./agencies.js";
 import {
@@ -40,6 +41,8 @@ export interface ClusterStack extends Stack {
   readonly extraBrokers: readonly ExtraBroker[];
   /** The standby log service. */
   readonly standby: ExtraLogService;
+  /** Every broker's route-signing public key file (PEM), the stack's own first: what connectors elsewhere trust. */
+  readonly brokerKeyPaths: readonly string[];
 }
 
 /** The route certificate's SPIFFE ID: every core node presents it to the others. */
@@ -96,12 +99,7 @@ export async function startClusterStack(options: ClusterStackOptions): Promise<C
       // Each run's core starts with empty JetStream stores (temp folders): a new log, new log secrets.
       natsCluster: { urls: core.urls, replicas: Math.min(3, coreSize), fresh: true },
       // The leaf's server certificate names localhost, and nats.js checks it against the URL's host.
-      agencyNats: new Map(
-        [...leaves].map(([agency, leaf]) => [
-          agency,
-          [leaf.url.replace("nats://127.0.0.1", "tls://localhost")],
-        ]),
-      ),
+      agencyNats: new Map([...leaves].map(([agency, leaf]) => [agency, [leaf.tlsUrl]])),
       otherBrokerKeys: [...(options.otherBrokerKeys ?? []), ...keys.map((k) => k.publicKey)],
     });
   } catch (err) {
@@ -112,6 +110,12 @@ export async function startClusterStack(options: ClusterStackOptions): Promise<C
     for (const [i, k] of keys.entries())
       extraBrokers.push(await stack.addBroker({ brokerId: `dev-${i + 2}`, signingKey: k.privateKey }));
     const standby = await stack.addLogService("standby");
+    const brokerKeyPaths = [join(ids.certDir, "broker-signing.pub.pem")];
+    for (const [i, k] of keys.entries()) {
+      const path = join(ids.certDir, `broker-signing-${extraBrokers[i]?.brokerId}.pub.pem`);
+      writeFileSync(path, k.publicKey.export({ type: "spki", format: "pem" }));
+      brokerKeyPaths.push(path);
+    }
     return {
       ...stack,
       core,
@@ -119,6 +123,7 @@ export async function startClusterStack(options: ClusterStackOptions): Promise<C
       brokerAddresses: [stack.brokerAddress, ...extraBrokers.map((b) => b.address)],
       extraBrokers,
       standby,
+      brokerKeyPaths,
       async close() {
         await stack.close();
         await stopAll();

@@ -1,5 +1,6 @@
 import { generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { join, resolve } from "node:path";
 import { type ConnectionOptions, connect, type NatsConnection } from "@nats-io/transport-node";
 import { createPopulation, type Population } from "../adapters/examples/population.js";
@@ -23,7 +24,12 @@ import { createLogger, type Logger } from "../core/index.js";
 import { logVkey } from "../core/log-format/index.js";
 import { type NatsTlsInForce, natsClientOptions, natsTlsInForce } from "../core/nats/index.js";
 import { rawEd25519 } from "../core/signing/index.js";
-import { countNatsReconnects, createTelemetry, type Telemetry } from "../core/telemetry/index.js";
+import {
+  countNatsReconnects,
+  createTelemetry,
+  serveMetrics,
+  type Telemetry,
+} from "../core/telemetry/index.js";
 import { createPolicyStore, type PolicyStore } from "../policies/index.js";
 import { parseWitnessPolicy } from "../verifier/index.js";
 import { devConnectorId, exampleAgencies, startAgencies } from "./agencies.js";
@@ -37,6 +43,7 @@ import {
   DEV_CONSUMER,
   DEV_LICENSING,
   DEV_PORTAL,
+  type Identities,
   LOOPBACK,
   openIdentities,
   type PemPair,
@@ -124,6 +131,12 @@ export interface StackOptions {
   notify?: CitizenNotifyOptions;
   /** The review API's link from an exchange to its trace (`{trace_id}` replaced). Default: XBUS_TRACE_URL. */
   traceUrlTemplate?: string;
+  /**
+   * Where the review API listens (default 127.0.0.1, a free port) and how: `tls` issues it a server
+   * certificate from the stack's CA for `hostname` (and loopback); a hostname that is not loopback
+   * without TLS or `allowInsecureHttp` refuses the stack's start, as `xbus broker` refuses it.
+   */
+  review?: { hostname?: string; port?: number; tls?: boolean; allowInsecureHttp?: boolean };
   /**
    * Route-signing public keys of other brokers the connectors accept besides the stack's own (more
    * brokers on the stack's NATS: the federation tests).
@@ -220,8 +233,10 @@ export interface Stack {
   readonly citizen: CitizenPageJson | undefined;
   /** The review API and a dev bearer token for it; undefined when a recorder replaced the log. */
   readonly review: { url: string; token: string } | undefined;
-  /** The stack's traces and metrics; `/metrics` on the review API serves the metrics. */
+  /** The stack's traces and metrics. */
   readonly telemetry: Telemetry;
+  /** `/metrics`, `/healthz`, `/readyz` on a loopback port of their own: never on the review API's. */
+  readonly metricsUrl: string;
   /** The log index database, the tree-head signing key and the log id (for `xbus log reindex`). */
   readonly logFiles: { index: string; key: string; log_id: string };
   /** The log's C2SP verifier key: what checks its checkpoints (dev.json `log_vkey`). */
@@ -452,7 +467,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       logService: {
         logKey: log.logKey,
         indexPath: log.indexPath,
-        review: reviewOptions,
+        review: { ...reviewListen(options.review, issueIdentity), ...reviewOptions },
         ...(witnesses.policy && {
           witnessing: { policy: witnesses.policy, ca: trustBundle, ...options.witnessing },
         }),
@@ -521,6 +536,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       return { reviewUrl: started.reviewUrl, close: stop };
     };
     const { broker, index } = services;
+    const metrics = await serveMetrics(telemetry, {
+      ready: () => ({ nats: { ok: !brokerNc.isClosed() } }),
+    });
+    closers.push(() => metrics.close());
     const review = services.reviewUrl === undefined ? undefined : { url: services.reviewUrl, token };
     const notifications =
       options.notify && index
@@ -585,6 +604,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       review,
       citizen,
       telemetry,
+      metricsUrl: metrics.url,
       logFiles: { index: log.indexPath, key: log.keyPath, log_id: LOG_ID },
       logVkey: vkey,
       witnesses: witnesses.list,
@@ -657,5 +677,34 @@ async function startDevWitnesses(dir: string, n: number, vkey: string, logKept: 
       const [w] = running.splice(at, 1);
       await w?.service.close();
     },
+  };
+}
+
+/**
+ * StackOptions.review as the log service's listen settings; with `tls`, a `server` certificate from the
+ * stack's CA (as the broker's own identity is issued) for the hostname and loopback.
+ */
+function reviewListen(
+  o: StackOptions["review"],
+  issueIdentity: Identities["issueIdentity"],
+): { hostname?: string; port?: number; tls?: { cert: string; key: string }; allowInsecureHttp?: boolean } {
+  if (!o) return {};
+  const hostname = o.hostname;
+  let tls: { cert: string; key: string } | undefined;
+  if (o.tls) {
+    const named = hostname === undefined || isIP(hostname) === 0 ? [] : [hostname];
+    const pair = issueIdentity("review", {
+      role: "server",
+      commonName: "xbus review API (dev)",
+      dnsNames: [...LOOPBACK.dnsNames, ...(hostname !== undefined && isIP(hostname) === 0 ? [hostname] : [])],
+      ipAddresses: [...new Set([...LOOPBACK.ipAddresses, ...named])],
+    });
+    tls = { cert: pair.cert, key: pair.key };
+  }
+  return {
+    ...(hostname !== undefined ? { hostname } : {}),
+    ...(o.port !== undefined ? { port: o.port } : {}),
+    ...(tls ? { tls } : {}),
+    ...(o.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
   };
 }

@@ -1,17 +1,16 @@
-import { createPublicKey, type KeyObject, randomBytes } from "node:crypto";
+import { type KeyObject, randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node";
 import {
   checkpointSigner,
-  createReviewApp,
   DEFAULT_SUBJECT_ID_PATTERN,
   type IndexerThread,
-  indexCheckpoints,
   indexReadiness,
   type LogIndexReader,
+  type ReviewWorker,
   runWitnessing,
-  serveReview,
   startIndexerWorker,
+  startReviewWorker,
   type Witnessing,
   witnessing,
   witnessPost,
@@ -62,6 +61,10 @@ export interface LogServiceOptions {
     tokenHashes: readonly string[];
     traceUrlTemplate?: string | undefined;
     alerts?: AlertOptions | undefined;
+    /** The server's certificate and key, PEM (a `server` certificate from the federation's CA). */
+    tls?: { cert: string; key: string } | undefined;
+    /** Plain HTTP on an address that is not loopback (review.allow_insecure_http). */
+    allowInsecureHttp?: boolean | undefined;
     /** The clock embargoes are judged by (GET /v1/oversight/embargoes); default Date.now. */
     now?: (() => number) | undefined;
   };
@@ -140,12 +143,14 @@ export async function startLogService(o: LogServiceOptions): Promise<LogService>
   let stopWitnessing = async () => {};
   try {
     telemetry.metrics.watchIndexLag(() => indexer.lag());
-    const signer = checkpointSigner(o.logId, o.logKey);
-    const signed = indexCheckpoints(indexer.index, signer.checkpointOf);
+    // Witnessing runs on this thread and posts each witnessed checkpoint to the review API's thread.
+    let review: ReviewWorker | undefined;
     let witnessed: Witnessing | undefined;
+    let startWitnessing = () => {};
     if (o.witnessing) {
       const w = o.witnessing;
-      witnessed = witnessing({
+      const signer = checkpointSigner(o.logId, o.logKey);
+      const pushes = witnessing({
         index: indexer.index,
         checkpointOf: signer.checkpointOf,
         witnesses: policyWitnesses(w.policy, signer.vkey),
@@ -153,40 +158,46 @@ export async function startLogService(o: LogServiceOptions): Promise<LogService>
         logVkey: signer.vkey,
         logger: logger.child({ component: "witnessing" }),
         fetch: witnessPost({ ca: w.ca, timeoutMs: w.timeoutMs ?? WITNESSING_DEFAULTS.timeoutMs }),
+        onWitnessed: (c) => review?.witnessed(c),
       });
-      const lagOf = witnessed;
-      telemetry.metrics.watchWitnessLag(() => ({ entries: lagOf.lag(), seconds: lagOf.lagSeconds() }));
-      stopWitnessing = runWitnessing(witnessed, {
-        everyMs: w.everyMs ?? WITNESSING_DEFAULTS.everyMs,
-        alertSeconds: w.alertSeconds ?? WITNESSING_DEFAULTS.alertSeconds,
-        logger: logger.child({ component: "witnessing" }),
-      }).stop;
+      witnessed = pushes;
+      telemetry.metrics.watchWitnessLag(() => ({ entries: pushes.lag(), seconds: pushes.lagSeconds() }));
+      startWitnessing = () => {
+        stopWitnessing = runWitnessing(pushes, {
+          everyMs: w.everyMs ?? WITNESSING_DEFAULTS.everyMs,
+          alertSeconds: w.alertSeconds ?? WITNESSING_DEFAULTS.alertSeconds,
+          logger: logger.child({ component: "witnessing" }),
+        }).stop;
+      };
     }
-    const app = createReviewApp({
-      index: indexer.index,
-      logPublicKey: createPublicKey(o.logKey),
-      // With witnesses, GET /checkpoint and tlog-proofs carry the witnessed checkpoint; the log-signed one
-      // stays at GET /checkpoint/signed.
-      checkpoints: witnessed ?? signed,
-      ...(witnessed && { signedCheckpoints: signed }),
-      tokenHashes: o.review.tokenHashes,
+    // Its own thread: a reviewer's query never runs on this event loop (in `xbus broker` and `xbus dev`,
+    // the one that routes exchanges). Metrics are not served here (README, "Metrics").
+    const server = await startReviewWorker({
+      indexPath: o.indexPath,
+      logId: o.logId,
+      logKey: o.logKey,
       logSecret: o.logSecret,
+      tokenHashes: o.review.tokenHashes,
       subjectIdPattern: DEFAULT_SUBJECT_ID_PATTERN,
+      traceUrlTemplate: o.review.traceUrlTemplate,
+      alerts: o.review.alerts,
+      listen: {
+        ...(o.review.hostname !== undefined ? { hostname: o.review.hostname } : {}),
+        ...(o.review.port !== undefined ? { port: o.review.port } : {}),
+        ...(o.review.tls ? { tls: o.review.tls } : {}),
+        ...(o.review.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
+      },
       ready: async () => ({
         nats: { ok: !o.nats.isClosed() },
         index_lag: await indexReadiness(indexer),
         signer: { ok: indexer.halted() === undefined, detail: indexer.role() ?? "starting" },
       }),
-      metrics: () => telemetry.prometheusText(),
-      traceUrlTemplate: o.review.traceUrlTemplate,
-      ...(o.review.alerts ? { alerts: o.review.alerts } : {}),
-      ...(o.review.now ? { now: o.review.now } : {}),
+      now: o.review.now,
+      ...(witnessed && { witnessed: true }),
       logger: logger.child({ component: "review" }),
     });
-    const server = await serveReview(app, {
-      ...(o.review.hostname !== undefined ? { hostname: o.review.hostname } : {}),
-      ...(o.review.port !== undefined ? { port: o.review.port } : {}),
-    });
+    review = server;
+    startWitnessing();
     return {
       index: indexer.index,
       indexer,

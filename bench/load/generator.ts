@@ -14,15 +14,15 @@ const CALL_DEADLINE_MS = 30_000;
 const bytes = (b: Buffer) => b;
 const clients = new Map<string, Client>();
 
-function clientFor(t: TargetInfo): Client {
-  let c = clients.get(t.address);
+function clientFor(t: TargetInfo, address = t.address): Client {
+  let c = clients.get(address);
   if (!c) {
     c = new Client(
-      t.address,
+      address,
       credentials.createSsl(Buffer.from(t.tls.ca), Buffer.from(t.tls.key), Buffer.from(t.tls.cert)),
       { "grpc.max_receive_message_length": 8 * 1024 * 1024 },
     );
-    clients.set(t.address, c);
+    clients.set(address, c);
   }
   return c;
 }
@@ -49,6 +49,8 @@ function errorKey(err: unknown): string {
 
 export async function runLoad(run: LoadRun): Promise<LoadResult> {
   const client = clientFor(run.target);
+  // Several brokers: worker i calls the (i mod n)th, each over its own connection, warmed up here.
+  const spread = (run.target.addresses ?? [run.target.address]).map((a) => clientFor(run.target, a));
   const request = Buffer.from(run.request);
   const latencies: number[] = [];
   const errors: Record<string, number> = {};
@@ -56,12 +58,13 @@ export async function runLoad(run: LoadRun): Promise<LoadResult> {
     errors[key] = (errors[key] ?? 0) + 1;
   };
   // One call before the clock starts: the connection and its TLS handshake are not part of the measurement.
-  try {
-    const reply = await call(client, run.target.method, request);
-    if (reply.length < run.minReplyBytes) fail("SHORT_REPLY");
-  } catch (err) {
-    fail(errorKey(err));
-  }
+  for (const c of new Set([client, ...spread]))
+    try {
+      const reply = await call(c, run.target.method, request);
+      if (reply.length < run.minReplyBytes) fail("SHORT_REPLY");
+    } catch (err) {
+      fail(errorKey(err));
+    }
   // The window opens after the warm-up, and not before every worker has had one answer: with big records
   // the first answers come in one burst, and a window that opened inside it would measure the burst.
   const begin = performance.now();
@@ -77,7 +80,8 @@ export async function runLoad(run: LoadRun): Promise<LoadResult> {
       windowEnd = windowStart + run.durationMs;
     }
   };
-  const worker = async () => {
+  const worker = async (_: unknown, i: number) => {
+    const client = spread[i % spread.length] as Client;
     let first = true;
     for (;;) {
       const t0 = performance.now();

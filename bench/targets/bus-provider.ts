@@ -21,8 +21,8 @@ export interface BusProviderConfig {
   natsUrl: string;
   trustDomain: string;
   caPath: string;
-  /** The broker's route-signing public key (PEM). */
-  brokerKeyPath: string;
+  /** Every broker's route-signing public key file (PEM). */
+  brokerKeyPaths: string[];
   connector: { certPath: string; keyPath: string };
   /** The adapter's server certificate, bridged only. */
   adapter?: { certPath: string; keyPath: string };
@@ -42,7 +42,7 @@ serveProvider<BusProviderConfig>(async (c) => {
   const ca = readFileSync(c.caPath, "utf8");
   const cert = readFileSync(c.connector.certPath, "utf8");
   const key = readFileSync(c.connector.keyPath, "utf8");
-  const brokerKey = createPublicKey(readFileSync(c.brokerKeyPath));
+  const brokerKeys = c.brokerKeyPaths.map((p) => createPublicKey(readFileSync(p)));
   let adapter: AdapterServer | undefined;
   if (c.mode === "bridged") {
     if (!c.adapter) throw new Error("bench provider: bridged needs the adapter's certificate");
@@ -53,7 +53,7 @@ serveProvider<BusProviderConfig>(async (c) => {
         key: readFileSync(c.adapter.keyPath, "utf8"),
       },
       trustDomain: c.trustDomain,
-      brokerKeys: [brokerKey],
+      brokerKeys,
       logger: logger.child({ component: "adapter" }),
       telemetry,
     });
@@ -77,7 +77,7 @@ serveProvider<BusProviderConfig>(async (c) => {
           tls: { ca, cert, key },
         })
       : inProcessTarget(def, logger.child({ component: "adapter" }), telemetry),
-    brokerKeys: [brokerKey],
+    brokerKeys,
     signer: createReplySigner(cert, createPrivateKey(key)),
     logger: logger.child({ component: "connector" }),
     telemetry,

@@ -6,7 +6,13 @@ import { createLogger } from "../../core/index.js";
 import { createServiceClient } from "../../core/rpc/index.js";
 import { Consent } from "../../proto/gen/xbus/v1/consent_pb.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
-import { type Stack, startStack, TRUST_DOMAIN } from "../../stack/index.js";
+import {
+  type ClusterStack,
+  type Stack,
+  startClusterStack,
+  startStack,
+  TRUST_DOMAIN,
+} from "../../stack/index.js";
 import { benchAgency } from "../agency.js";
 import { LAYOUTS, type Layout } from "../protocol.js";
 import { subjectForSize } from "../record.js";
@@ -24,7 +30,10 @@ import { forkProvider, type ProviderProcess, serveTarget } from "./child.js";
  * record sizes to record a consent for; argv[4] = the layout: "split" (the
  * broker here, the bench agency's connector and adapter in a process of their
  * own, bus-provider.ts, as agencies deploy them) or "one-process" (all here,
- * as `xbus dev` runs them).
+ * as `xbus dev` runs them). argv[5] = "cluster": the federation's topology instead
+ * (stack/dev-cluster.ts, `xbus dev --cluster`): three core nats-servers with the
+ * log at R3, the agency's connector on its own leaf node, two brokers the load
+ * takes turns over, and the log service with its standby.
  */
 const modeArg = process.argv[2];
 if (modeArg !== "bridged" && modeArg !== "in-process") {
@@ -38,6 +47,7 @@ if (!LAYOUTS.includes(layout)) {
   process.stderr.write(`bench bus target: layout must be ${LAYOUTS.join(" or ")}, got ${layout}\n`);
   process.exit(2);
 }
+const cluster = process.argv[5] === "cluster";
 
 /** bench/policies, found from the sources (tsx) and from the compiled dist/bench/targets alike. */
 function findBenchPolicies(): string {
@@ -58,16 +68,20 @@ serveTarget(async () => {
   // Warnings and errors only: a bench that fails should say why, but per-exchange info lines are not the bus's job here.
   const logger = createLogger({ bench: mode }, "warn");
   try {
-    const stack = await startStack({
+    const options = {
       dir,
       logger,
       inProcessAdapter: mode === "in-process",
-      connectors: layout === "split" ? "elsewhere" : "started",
+      connectors: layout === "split" ? ("elsewhere" as const) : ("started" as const),
       agencies: () => [benchAgency()],
       policiesDir: BENCH_POLICIES,
-      // Two witnesses, as `xbus dev` runs them: the bench measures exchange → witnessed checkpoint.
-      witnesses: 2,
-    });
+      // Two witnesses, as `xbus dev` runs them (three with the cluster, as `xbus dev --cluster`): the
+      // bench measures exchange → witnessed checkpoint.
+      witnesses: cluster ? 3 : 2,
+    };
+    const stack: Stack & Partial<ClusterStack> = cluster
+      ? await startClusterStack(options)
+      : await startStack(options);
     const watch =
       stack.index && stack.witnessing ? watchWitnessLatency(stack.index, stack.witnessing) : undefined;
     let provider: ProviderProcess | undefined;
@@ -77,6 +91,7 @@ serveTarget(async () => {
       return {
         target: {
           address: stack.brokerAddress,
+          ...(stack.brokerAddresses ? { addresses: [...stack.brokerAddresses] } : {}),
           method: "/xbus.v1.Exchange/Fetch",
           tls: { ca: stack.ca.certPem, cert: stack.consumer.cert, key: stack.consumer.key },
           consents,
@@ -103,7 +118,7 @@ serveTarget(async () => {
 });
 
 /** What the provider's process needs: the files the stack issued for the bench agency. */
-function providerConfig(stack: Stack): BusProviderConfig {
+function providerConfig(stack: Stack & Partial<ClusterStack>): BusProviderConfig {
   const connector = stack.adapters.find((a) => a.agency === "dcrc")?.client;
   if (!connector) throw new Error("the stack issued no connector certificate for dcrc");
   const adapter =
@@ -118,10 +133,11 @@ function providerConfig(stack: Stack): BusProviderConfig {
       : undefined;
   return {
     mode,
-    natsUrl: stack.nats.url,
+    // On the cluster, the agency's connector connects to its own leaf node (its certificate names localhost).
+    natsUrl: stack.leaves?.get("dcrc")?.tlsUrl ?? stack.nats.url,
     trustDomain: TRUST_DOMAIN,
     caPath: stack.caPath,
-    brokerKeyPath: join(stack.dir, "certs", "broker-signing.pub.pem"),
+    brokerKeyPaths: [...(stack.brokerKeyPaths ?? [join(stack.dir, "certs", "broker-signing.pub.pem")])],
     connector: { certPath: connector.certPath, keyPath: connector.keyPath },
     ...(adapter ? { adapter: { certPath: adapter.certPath, keyPath: adapter.keyPath } } : {}),
   };

@@ -1,13 +1,14 @@
 import { createPrivateKey, createPublicKey } from "node:crypto";
-import { type MessagePort, parentPort, workerData } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import { type ConnectionOptions, connect } from "@nats-io/transport-node";
-import { errorFields, type Level, type Logger } from "../../core/index.js";
+import { errorFields, type Level } from "../../core/index.js";
 import { natsTlsInForce } from "../../core/nats/index.js";
 import type { TlsPem } from "../../core/tls/index.js";
 import { openHeadLock } from "./head-lock.js";
 import { type HeadPublisher, headPublisher, type SignerRole } from "./head-publisher.js";
 import { startIndexer } from "./indexer.js";
 import { LogIndex } from "./log-index.js";
+import { portLogger } from "./port-logger.js";
 import { signerLease } from "./signer-lease.js";
 
 /**
@@ -126,32 +127,4 @@ try {
   index?.close();
   await nc.close();
   throw err;
-}
-
-/**
- * The project's logger, across the thread boundary: each line goes to the main
- * thread, which writes it through the stack's logger (its level, its output,
- * component "indexer"). Errors are reduced to what a log line keeps of them
- * first, since their own fields do not survive the copy.
- */
-function portLogger(p: MessagePort, base: Record<string, unknown>): Logger {
-  const send =
-    (level: Level) =>
-    (fields: Record<string, unknown>, msg: string): void => {
-      const plain: Record<string, unknown> = { ...base };
-      for (const [k, v] of Object.entries(fields)) plain[k] = v instanceof Error ? errorFields(v) : v;
-      try {
-        p.postMessage({ type: "log", level, fields: plain, msg } satisfies FromIndexerWorker);
-      } catch {
-        // A field that cannot be copied: the line without its fields, rather than no line.
-        p.postMessage({ type: "log", level, fields: base, msg } satisfies FromIndexerWorker);
-      }
-    };
-  return {
-    debug: send("debug"),
-    info: send("info"),
-    warn: send("warn"),
-    error: send("error"),
-    child: (fields) => portLogger(p, { ...base, ...fields }),
-  };
 }

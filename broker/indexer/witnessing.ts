@@ -22,6 +22,8 @@ export interface WitnessingOptions {
   retryMs?: number;
   /** Default 30 000. */
   maxRetryMs?: number;
+  /** Told each newly witnessed checkpoint (or one with more cosignatures), e.g. to post it to the review API's thread. */
+  onWitnessed?: (c: { size: number; note: string }) => void;
 }
 
 export interface Witnessing extends CheckpointSource {
@@ -105,6 +107,7 @@ export function witnessing(o: WitnessingOptions): Witnessing {
     const opened = openCheckpoint(cosigned, { logVkey: o.logVkey, policy: o.policy });
     if (!opened.ok) return false;
     witnessed = { size, note: cosigned };
+    o.onWitnessed?.(witnessed);
     while (marks.length > 0 && (marks[0]?.size ?? 0) <= size) marks.shift();
     return true;
   };

@@ -34,8 +34,6 @@ export interface ReviewOptions {
   subjectIdPattern: RegExp;
   /** Readiness checks beyond the index itself (NATS, stream, lag). */
   ready?: () => Promise<Record<string, { ok: boolean; detail?: string }>>;
-  /** Prometheus text for `GET /metrics` (no token: scrapers hold none; it carries no citizen data). */
-  metrics?: () => Promise<string>;
   /**
    * Link from an exchange to its trace in the operator's tracing UI:
    * `{trace_id}` is replaced, e.g. `http://jaeger:16686/trace/{trace_id}`.
@@ -56,7 +54,7 @@ export interface ReviewOptions {
   /** Where a request that fails on a fault of the server is logged; default: component "review" on stderr. */
   logger?: Logger;
   /** The clock that says which embargoes still run (`/v1/oversight/embargoes`); default Date.now. */
-  now?: () => number;
+  now?: () => number | Promise<number>;
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   type ReviewSettings,
   reviewListenSetting,
   reviewSettings,
+  reviewTlsSettings,
   witnessingSection,
   witnessingSetting,
 } from "../config/log-settings.js";
@@ -112,6 +113,7 @@ const brokerSettings = z.strictObject({
     listen: reviewListenSetting.optional(),
     token_hashes: optionalText,
     alerts_time_zone: alertsTimeZoneSetting,
+    ...reviewTlsSettings,
   }),
   witnessing: witnessingSection,
   metrics: metricsSection,
@@ -146,6 +148,10 @@ export const BROKER_SETTINGS = {
   "review.token_hashes": "review-token-hashes",
   /** The IANA time zone of office hours for the review API's off-hours alerts (default UTC). */
   "review.alerts_time_zone": "alerts-time-zone",
+  /** File only, as the paths of the other keys and the one switch that lowers the bar. */
+  "review.tls_cert": undefined,
+  "review.tls_key": undefined,
+  "review.allow_insecure_http": undefined,
   "witnessing.policy": "witness-policy",
   "witnessing.alert_seconds": undefined,
   "metrics.port": "metrics-port",
@@ -236,11 +242,14 @@ function inProcessLogService(
   } as const;
   const missing = IN_PROCESS.filter((k) => given[k as keyof typeof given] === undefined);
   if (missing.length === IN_PROCESS.length) {
-    if (s.review.alerts_time_zone !== undefined)
-      place.fail(
-        "review.alerts_time_zone",
-        "is a setting of the review API, which this broker does not run (no log.key)",
-      );
+    for (const [setting, value] of [
+      ["review.alerts_time_zone", s.review.alerts_time_zone],
+      ["review.tls_cert", s.review.tls_cert],
+      ["review.tls_key", s.review.tls_key],
+      ["review.allow_insecure_http", s.review.allow_insecure_http],
+    ] as const)
+      if (value !== undefined)
+        place.fail(setting, "is a setting of the review API, which this broker does not run (no log.key)");
     for (const [setting, value] of [
       ["witnessing.policy", s.witnessing.policy],
       ["witnessing.alert_seconds", s.witnessing.alert_seconds],
@@ -268,10 +277,6 @@ function inProcessLogService(
     logKey,
     ...(witnessing && { witnessing }),
     indexPath: indexPathSetting(place, "log.index", index),
-    review: reviewSettings(
-      place,
-      { tokenHashes: "review.token_hashes" },
-      { listen, token_hashes, alerts_time_zone: s.review.alerts_time_zone },
-    ),
+    review: reviewSettings(place, { ...s.review, listen, token_hashes }),
   };
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { runCli } from "../../test/helpers/run-cli.js";
 import { commands } from "./index.js";
-import { runCommand } from "./run-command.js";
 
 /*
  * `xbus <command> [<subcommand>] --help` shows the help and does nothing else: a reader who asks
@@ -21,27 +21,7 @@ const SUBCOMMANDS: Record<string, readonly string[]> = {
   witness: [],
 };
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-    out += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
-    err += String(chunk);
-    return true;
-  });
-  const [name, ...rest] = args;
-  const command = commands.find((c) => c.name === name);
-  if (!command) throw new Error(`no command ${name}`);
-  try {
-    const code = await runCommand(command, rest);
-    return { code, out, err };
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
+const run = runCli;
 
 afterEach(() => vi.restoreAllMocks());
 

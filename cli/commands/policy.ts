@@ -5,6 +5,7 @@ import { DEFAULT_SUBJECT_ID_PATTERN } from "../../broker/index.js";
 import { Catalogue, parseWorkloadId } from "../../core/contract/index.js";
 import {
   BundleError,
+  bundleWarnings,
   CONSENT_CASES,
   type ConsentCase,
   loadBundle,
@@ -71,6 +72,8 @@ function check(run: Run): Command {
   return act<BundleFlags>(run, cmd, (o) => {
     const { bundle } = load(o, run.io);
     if (!bundle) return 1;
+    // Warnings do not fail the check: the bundle is valid, and the broker would load it.
+    for (const w of bundleWarnings(bundle)) run.io.err(`warning: ${w}\n`);
     run.io.out(
       `ok: ${bundle.purposes.size} purposes, ${bundle.grants.length} grants, ` +
         `${bundle.consentAuthorities.size} consent authorities\nbundle hash ${bundle.hash}\n`,

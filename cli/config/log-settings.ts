@@ -1,9 +1,11 @@
-import type { KeyObject } from "node:crypto";
+import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { dirname } from "node:path";
+import { z } from "zod";
 import { checkpointSigner } from "../../broker/index.js";
 import type { AlertOptions } from "../../broker/review/alerts.js";
 import { resolveAlertOptions } from "../../broker/review/alerts.js";
+import { reviewListenProblem } from "../../broker/review/serve.js";
 import { policyWitnesses, type WitnessingSettings } from "../../stack/index.js";
 import { parseWitnessPolicy, type WitnessPolicy } from "../../verifier/index.js";
 import { readSetting } from "./setting-files.js";
@@ -44,7 +46,18 @@ export interface ReviewSettings {
   port: number;
   tokenHashes: string[];
   alerts?: AlertOptions;
+  /** review.tls_cert and review.tls_key, PEM: the API answers over HTTPS. */
+  tls?: { cert: string; key: string };
+  /** review.allow_insecure_http: plain HTTP on an address that is not loopback. */
+  allowInsecureHttp?: boolean;
 }
+
+/** The review API's own settings in a file's `review` section, beside listen and token_hashes. */
+export const reviewTlsSettings = {
+  tls_cert: optionalText,
+  tls_key: optionalText,
+  allow_insecure_http: z.boolean({ error: "must be true or false" }).optional(),
+};
 
 /** The HMAC key of subject references, from its file of hex. */
 export function logSecretSetting<S extends string>(
@@ -71,33 +84,85 @@ export function indexPathSetting<S extends string>(
   return path;
 }
 
-/** The review API's listen address, token hashes (from their file) and alert time zone. */
+/** The review section's settings, named alike in `xbus broker`'s file and `xbus log serve`'s. */
+const SETTING = {
+  tokenHashes: "review.token_hashes",
+  listen: "review.listen",
+  tlsCert: "review.tls_cert",
+  tlsKey: "review.tls_key",
+} as const;
+type ReviewSetting = (typeof SETTING)[keyof typeof SETTING];
+
+/**
+ * The review API's listen address, token hashes (from their file), alert time zone and TLS. A listen
+ * address that is not loopback needs a certificate or review.allow_insecure_http (serve.ts).
+ */
 export function reviewSettings<S extends string>(
-  place: SettingsPlace<S>,
-  settings: { tokenHashes: S },
-  s: { listen: string; token_hashes: string; alerts_time_zone?: string | undefined },
+  place: SettingsPlace<S | ReviewSetting>,
+  s: {
+    listen: string;
+    token_hashes: string;
+    alerts_time_zone?: string | undefined;
+    tls_cert?: string | undefined;
+    tls_key?: string | undefined;
+    allow_insecure_http?: boolean | undefined;
+  },
 ): ReviewSettings {
-  const hashesFile = place.path(settings.tokenHashes, s.token_hashes);
-  const tokenHashes = readSetting(place, settings.tokenHashes, hashesFile)
+  const hashesFile = place.path(SETTING.tokenHashes, s.token_hashes);
+  const tokenHashes = readSetting(place, SETTING.tokenHashes, hashesFile)
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => l !== "" && !l.startsWith("#"));
-  if (tokenHashes.length === 0) place.fail(settings.tokenHashes, `${hashesFile} holds no token hash`);
+  if (tokenHashes.length === 0) place.fail(SETTING.tokenHashes, `${hashesFile} holds no token hash`);
   tokenHashes.forEach((h, i) => {
     if (!/^[0-9a-f]{64}$/.test(h))
       place.fail(
-        settings.tokenHashes,
+        SETTING.tokenHashes,
         `${hashesFile}: hash ${i + 1} is not a lowercase hex SHA-256 (one per line: printf %s TOKEN | sha256sum)`,
       );
   });
   const cut = s.listen.lastIndexOf(":");
   const timeZone = s.alerts_time_zone;
-  return {
+  const tls = reviewTls(place, s);
+  const review: ReviewSettings = {
     hostname: s.listen.slice(0, cut).replace(/^\[|\]$/g, ""),
     port: Number(s.listen.slice(cut + 1)),
     tokenHashes,
     ...(timeZone !== undefined ? { alerts: { offHours: { timeZone } } } : {}),
+    ...(tls ? { tls } : {}),
+    ...(s.allow_insecure_http ? { allowInsecureHttp: true } : {}),
   };
+  const problem = reviewListenProblem(review);
+  if (problem) place.fail(SETTING.listen, problem);
+  return review;
+}
+
+/** review.tls_cert and review.tls_key: both or neither, a certificate and the key that matches it. */
+function reviewTls(
+  place: SettingsPlace<ReviewSetting>,
+  s: { tls_cert?: string | undefined; tls_key?: string | undefined },
+): { cert: string; key: string } | undefined {
+  if (s.tls_cert === undefined && s.tls_key === undefined) return undefined;
+  if (s.tls_cert === undefined) return place.fail(SETTING.tlsCert, "is required with review.tls_key");
+  if (s.tls_key === undefined) return place.fail(SETTING.tlsKey, "is required with review.tls_cert");
+  const certFile = place.path(SETTING.tlsCert, s.tls_cert);
+  const keyFile = place.path(SETTING.tlsKey, s.tls_key);
+  const cert = readSetting(place, SETTING.tlsCert, certFile);
+  const key = readSetting(place, SETTING.tlsKey, keyFile);
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch {
+    return place.fail(SETTING.tlsCert, `${certFile} holds no PEM certificate`);
+  }
+  let matches: boolean;
+  try {
+    matches = x509.checkPrivateKey(createPrivateKey(key));
+  } catch {
+    return place.fail(SETTING.tlsKey, `${keyFile} holds no PEM private key`);
+  }
+  if (!matches) place.fail(SETTING.tlsKey, `${keyFile} is not the key of ${certFile}`);
+  return { cert, key };
 }
 
 /** The log service's `witnessing` section (README, "Witnessing"): its policy file and alert threshold. */

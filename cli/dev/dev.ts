@@ -122,8 +122,7 @@ async function runDevIn(dir: string, opts: DevOptions): Promise<number> {
     say(
       `  citizen     ${stack.citizen.url}   (sign in as ${stack.citizen.users.map((u) => u.username).join(", ")}; passwords in dev.json: citizen.users)`,
     );
-  if (stack.review)
-    say(`  metrics     ${stack.review.url}/metrics   (traces: set OTEL_EXPORTER_OTLP_ENDPOINT)`);
+  say(`  metrics     ${stack.metricsUrl}   (its own port; traces: set OTEL_EXPORTER_OTLP_ENDPOINT)`);
   say(`  config      ${devJsonPath}`);
   for (const a of stack.adapters) if (a.address) say(`  adapter     ${a.address}   (${a.agency})`);
   say("");

@@ -48,6 +48,13 @@ beforeAll(() => {
     usage: "client",
   });
   write("svc.pem", c.certPem);
+  const server = issueCertificate(ca, {
+    commonName: "review",
+    usage: "server",
+    dnsNames: ["review.example"],
+  });
+  write("review.pem", server.certPem);
+  write("review-key.pem", server.keyPem);
   write("svc-key.pem", c.keyPem);
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   write("log-key.pem", privateKey.export({ type: "pkcs8", format: "pem" }).toString());
@@ -109,6 +116,39 @@ describe("loadLogServeConfig", () => {
     );
     expect(refusal({ ...good(), witnessing: { alert_seconds: 10 } })).toMatch(
       /witnessing\.alert_seconds: needs witnessing\.policy$/,
+    );
+  });
+
+  it("listens beyond loopback only over TLS or with review.allow_insecure_http, and loads the certificate", () => {
+    const path = join(dir, "log-service.json");
+    const wide = { ...good().review, listen: "0.0.0.0:8443" };
+    expect(refusal({ ...good(), review: wide })).toMatch(
+      new RegExp(
+        `^${path}: review\\.listen: the review API will not listen on 0\\.0\\.0\\.0 over plain HTTP`,
+      ),
+    );
+    const insecure = loadLogServeConfig(
+      write(
+        "log-service.json",
+        JSON.stringify({ ...good(), review: { ...wide, allow_insecure_http: true } }),
+      ),
+    );
+    expect(insecure.review).toMatchObject({ hostname: "0.0.0.0", allowInsecureHttp: true });
+    const tls = loadLogServeConfig(
+      write(
+        "log-service.json",
+        JSON.stringify({ ...good(), review: { ...wide, tls_cert: "review.pem", tls_key: "review-key.pem" } }),
+      ),
+    );
+    expect(tls.review.tls?.cert).toContain("BEGIN CERTIFICATE");
+    expect(refusal({ ...good(), review: { ...wide, tls_cert: "review.pem" } })).toBe(
+      `${path}: review.tls_key: is required with review.tls_cert`,
+    );
+    expect(refusal({ ...good(), review: { ...wide, tls_cert: "review.pem", tls_key: "svc-key.pem" } })).toBe(
+      `${path}: review.tls_key: ${join(dir, "svc-key.pem")} is not the key of ${join(dir, "review.pem")}`,
+    );
+    expect(refusal({ ...good(), review: { ...wide, allow_insecure_http: "yes" } })).toContain(
+      "review.allow_insecure_http: must be true or false",
     );
   });
 });

@@ -11,11 +11,12 @@ import {
   type ReviewSettings,
   reviewListenSetting,
   reviewSettings,
+  reviewTlsSettings,
   witnessingSection,
   witnessingSetting,
 } from "../config/log-settings.js";
 import { ed25519Setting, ownIdentity } from "../config/setting-files.js";
-import { natsServers, section, text, wholeNumber } from "../config/setting-schemas.js";
+import { metricsSection, natsServers, section, text, wholeNumber } from "../config/setting-schemas.js";
 import { type Flags, loadSettings, type SettingPaths, type SettingsPlace } from "../config/settings.js";
 
 /**
@@ -36,6 +37,8 @@ export interface LogServeConfig {
   leaseMs: number | undefined;
   /** Witnessing, when `witnessing.policy` is set (README, "Witnessing"). */
   witnessing: WitnessingSettings | undefined;
+  /** `/metrics`, `/healthz`, `/readyz` on their own port: the review API's port serves no metrics. */
+  metrics?: { host: string; port: number };
 }
 
 const logServeSettings = z.strictObject({
@@ -47,9 +50,11 @@ const logServeSettings = z.strictObject({
     listen: reviewListenSetting,
     token_hashes: text,
     alerts_time_zone: alertsTimeZoneSetting,
+    ...reviewTlsSettings,
   }),
   signer: section({ lease_ms: wholeNumber(1000, 600_000).optional() }),
   witnessing: witnessingSection,
+  metrics: metricsSection,
 });
 
 /** Every setting: path in the JSON → its flag. */
@@ -66,9 +71,15 @@ export const LOG_SERVE_SETTINGS = {
   "review.listen": "review-listen",
   "review.token_hashes": "review-token-hashes",
   "review.alerts_time_zone": "alerts-time-zone",
+  /** File only, as the paths of the other keys and the one switch that lowers the bar. */
+  "review.tls_cert": undefined,
+  "review.tls_key": undefined,
+  "review.allow_insecure_http": undefined,
   "signer.lease_ms": "lease-ms",
   "witnessing.policy": "witness-policy",
   "witnessing.alert_seconds": undefined,
+  "metrics.port": "metrics-port",
+  "metrics.host": undefined,
 } as const satisfies Record<SettingPaths<typeof logServeSettings.shape>, string | undefined>;
 
 type Setting = keyof typeof LOG_SERVE_SETTINGS;
@@ -101,9 +112,10 @@ export function loadLogServeConfig(
         logSecret: logSecretSetting(place, "log.secret", s.log.secret),
         logKey,
         indexPath: indexPathSetting(place, "log.index", s.log.index),
-        review: reviewSettings(place, { tokenHashes: "review.token_hashes" }, s.review),
+        review: reviewSettings(place, s.review),
         leaseMs: s.signer.lease_ms,
         witnessing,
+        ...(s.metrics !== undefined ? { metrics: s.metrics } : {}),
       };
     },
   });

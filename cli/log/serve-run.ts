@@ -1,7 +1,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../../core/index.js";
 import { connectOrWait, natsClientOptions, natsTlsInForce } from "../../core/nats/index.js";
-import { countNatsReconnects, type Telemetry } from "../../core/telemetry/index.js";
+import { countNatsReconnects, serveMetrics, type Telemetry } from "../../core/telemetry/index.js";
 import { type LogService, startLogService } from "../../stack/index.js";
 import type { LogServeConfig } from "./serve-config.js";
 
@@ -9,7 +9,7 @@ import type { LogServeConfig } from "./serve-config.js";
 export async function startLogServeProcess(
   cfg: LogServeConfig,
   o: { logger: Logger; telemetry: Telemetry },
-): Promise<LogService> {
+): Promise<LogService & { metricsUrl: string | undefined }> {
   const { logger, telemetry } = o;
   const natsTls = natsTlsInForce(cfg.tls);
   const options = (name: string, withTls: boolean) =>
@@ -33,9 +33,24 @@ export async function startLogServeProcess(
       logger,
       telemetry,
     });
+    const metrics = cfg.metrics
+      ? await serveMetrics(telemetry, {
+          hostname: cfg.metrics.host,
+          port: cfg.metrics.port,
+          ready: () => ({
+            nats: { ok: !nc.isClosed() },
+            signer: { ok: service.indexer.halted() === undefined },
+          }),
+        }).catch(async (err: unknown) => {
+          await service.close();
+          throw err;
+        })
+      : undefined;
     return {
       ...service,
+      metricsUrl: metrics?.url,
       async close() {
+        await metrics?.close();
         await service.close();
         await nc.drain().catch((err: unknown) => logger.warn({ err }, "NATS drain failed"));
       },

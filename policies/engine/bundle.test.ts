@@ -69,7 +69,7 @@ describe("parseBundle refuses a bundle whole, naming file, line and reason", () 
     [
       "CEL over an unknown variable",
       "  - id: g1\n    consumer_agency: moe\n    service: dcrc.citizen-record\n    purposes: [p1]\n    fields: [name]\n    condition: citizen.age > 18\n",
-      "grants.yaml:7: grant g1: condition uses unknown variable citizen (known: service, purpose, fields, consumer, consumer_agency, consumer_system, subject, consent, now, hour, weekday)",
+      "grants.yaml:7: grant g1: condition uses unknown variable citizen (known: service, purpose, fields, released, consumer, consumer_agency, consumer_system, subject, consent, now, hour, weekday)",
     ],
     [
       "CEL that does not type",

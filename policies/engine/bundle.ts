@@ -58,6 +58,11 @@ export interface PolicyBundle {
   readonly grantsByService: ReadonlyMap<string, readonly Grant[]>;
   /** SPIFFE IDs that may call xbus.v1.Consent (e.g. the citizen portal). */
   readonly consentAuthorities: ReadonlySet<string>;
+  /**
+   * The leaf field paths of each service's record type (paths with no field below them; a recursive
+   * type's deepest path counts as one): what a condition's `released` lists.
+   */
+  readonly leafPaths: ReadonlyMap<string, readonly string[]>;
   /** Minutes east of UTC of the federation's local time (`utc_offset`, default +06:00): for `hour`, `weekday`, `expires`. */
   readonly utcOffsetMinutes: number;
 }
@@ -135,13 +140,13 @@ export function parseBundle(
   if (!parsed.success) problems.push(...bundleProblems(parsed.error, read, input));
   if (problems.length > 0 || !parsed.success)
     throw new BundleError(problems.sort((x, y) => x.order - y.order || x.line - y.line).map((p) => p.text));
-  return bundleOf(parsed.data, { hash: hash.digest("hex"), trustDomain, at });
+  return bundleOf(parsed.data, { hash: hash.digest("hex"), trustDomain, at, catalogue });
 }
 
 /** The checked files as decisions read them. */
 function bundleOf(
   files: readonly BundleFile[],
-  o: { hash: string; trustDomain: string; at: At },
+  o: { hash: string; trustDomain: string; at: At; catalogue: Catalogue },
 ): PolicyBundle {
   const utcOffsetMinutes =
     files.find((f) => f.utc_offset !== undefined)?.utc_offset ?? DEFAULT_UTC_OFFSET_MINUTES;
@@ -187,8 +192,26 @@ function bundleOf(
     grants,
     grantsByService,
     consentAuthorities,
+    leafPaths: leafPathsOf(o.catalogue),
     utcOffsetMinutes,
   };
+}
+
+/** Per service, the paths of its record type that have no path below them, in the catalogue's order. */
+function leafPathsOf(catalogue: Catalogue): Map<string, readonly string[]> {
+  const leaves = new Map<string, readonly string[]>();
+  for (const [service, entry] of catalogue.services) {
+    const parents = new Set<string>();
+    for (const p of entry.fieldPaths) {
+      const dot = p.lastIndexOf(".");
+      if (dot > 0) parents.add(p.slice(0, dot));
+    }
+    leaves.set(
+      service,
+      [...entry.fieldPaths].filter((p) => !parents.has(p)),
+    );
+  }
+  return leaves;
 }
 
 /**

@@ -21,7 +21,8 @@ import { type Timestamp, TimestampSchema, timestampFromMs } from "@bufbuild/prot
  * | ----------------- | -------------------- | ----- |
  * | `service`         | string               | `dcrc.citizen-record` |
  * | `purpose`         | string               | `scholarship-eligibility` |
- * | `fields`          | list(string)         | the requested field paths (empty = the whole ceiling) |
+ * | `fields`          | list(string)         | the requested field paths as the consumer sent them (empty = the whole ceiling); the consumer controls it, so `xbus policy check` warns on a condition that reads it |
+ * | `released`        | list(string)         | the leaf field paths this grant would release: the requested fields cut to the grant's ceiling (and the consent's fields), each expanded to the leaves below it (`address` → `address.village`, `address.gewog`, …) |
  * | `consumer`        | string               | the consumer's SPIFFE ID |
  * | `consumer_agency` | string               | `moe` |
  * | `consumer_system` | string               | `scholarships` |
@@ -35,6 +36,7 @@ export const CONDITION_VARIABLES = {
   service: CelScalar.STRING,
   purpose: CelScalar.STRING,
   fields: listType(CelScalar.STRING),
+  released: listType(CelScalar.STRING),
   consumer: CelScalar.STRING,
   consumer_agency: CelScalar.STRING,
   consumer_system: CelScalar.STRING,
@@ -51,6 +53,11 @@ export interface ConditionInput {
   readonly service: string;
   readonly purpose: string;
   readonly fields: readonly string[];
+  /**
+   * The leaf paths this grant would release. A function: it is computed only for a condition that
+   * reads `released`.
+   */
+  readonly released: () => readonly string[];
   readonly consumer: string;
   readonly consumerAgency: string;
   readonly consumerSystem: string;
@@ -64,6 +71,8 @@ export interface ConditionInput {
 
 export interface Condition {
   readonly source: string;
+  /** The variables the expression reads (for `xbus policy check`'s warnings). */
+  readonly reads: ReadonlySet<ConditionVariable>;
   /** True when the condition holds; a CEL error counts as false and is returned as text. */
   evaluate(input: ConditionInput): { holds: boolean; error?: string };
 }
@@ -103,6 +112,7 @@ export function compileCondition(source: string): Condition {
 
   return {
     source,
+    reads: used as ReadonlySet<ConditionVariable>,
     evaluate(input) {
       let r: CelResult;
       try {
@@ -121,6 +131,7 @@ const SAMPLE: ConditionInput = {
   service: "dcrc.citizen-record",
   purpose: "p",
   fields: ["name"],
+  released: () => ["name"],
   consumer: "spiffe://example/agency/a/system/s",
   consumerAgency: "a",
   consumerSystem: "s",
@@ -146,6 +157,9 @@ function bindings(input: ConditionInput, used: ReadonlySet<string>): Bindings {
         break;
       case "fields":
         b.fields = input.fields;
+        break;
+      case "released":
+        b.released = input.released();
         break;
       case "consumer":
         b.consumer = input.consumer;

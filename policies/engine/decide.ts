@@ -162,6 +162,7 @@ export function decide(bundle: PolicyBundle, req: PolicyRequest): Decision {
         service: req.service,
         purpose: req.purpose,
         fields: req.fields,
+        released: () => releasedLeaves(bundle, req, g),
         consumer: req.consumer.uri,
         consumerAgency: req.consumer.agency,
         consumerSystem: req.consumer.name,
@@ -195,28 +196,8 @@ export function decide(bundle: PolicyBundle, req: PolicyRequest): Decision {
   }
 
   const ceiling = new Set<string>();
-  for (const g of matched) {
-    const consentFields = g.consentRequired ? (req.consent?.fields ?? []) : [];
-    for (const c of g.fields) {
-      if (consentFields.length === 0 || consentFields.some((f) => covers(f, c))) ceiling.add(c);
-      else for (const f of consentFields) if (covers(c, f)) ceiling.add(f);
-    }
-  }
-  // Nothing asked for: the whole ceiling, as it is (no path of it lies outside it).
-  const ceilingPaths = [...ceiling];
-  const released = req.fields.length > 0 ? new Set<string>() : ceiling;
-  const withheld: string[] = [];
-  for (const path of req.fields) {
-    // Indexed loops: iterating a Set per requested path allocated an iterator result per step (~2 KB a decision).
-    let inside = false;
-    for (let i = 0; i < ceilingPaths.length && !inside; i++) inside = covers(ceilingPaths[i] as string, path);
-    if (inside) {
-      released.add(path);
-      continue;
-    }
-    withheld.push(path);
-    for (const c of ceilingPaths) if (covers(path, c)) released.add(c);
-  }
+  for (const g of matched) addCeiling(ceiling, g, req);
+  const { released, withheld } = release(ceiling, req.fields);
   const matchedGrants = matched.map((g) => g.id);
   if (released.size === 0) {
     return {
@@ -255,6 +236,55 @@ export function decide(bundle: PolicyBundle, req: PolicyRequest): Decision {
     // An embargo that has already run out is none.
     discloseAt: discloseAt !== undefined && discloseAt > req.now ? discloseAt : undefined,
   };
+}
+
+/** Adds grant `g`'s ceiling to `ceiling`, narrowed to the consent's fields where it requires one that names some. */
+function addCeiling(ceiling: Set<string>, g: Grant, req: PolicyRequest): void {
+  const consentFields = g.consentRequired ? (req.consent?.fields ?? []) : [];
+  for (const c of g.fields) {
+    if (consentFields.length === 0 || consentFields.some((f) => covers(f, c))) ceiling.add(c);
+    else for (const f of consentFields) if (covers(c, f)) ceiling.add(f);
+  }
+}
+
+/**
+ * The requested paths within `ceiling` (the whole ceiling when none is requested); a requested path above
+ * the ceiling is narrowed to the ceiling's paths below it and named as withheld.
+ */
+function release(
+  ceiling: Set<string>,
+  requested: readonly string[],
+): { released: Set<string>; withheld: string[] } {
+  // Nothing asked for: the whole ceiling, as it is (no path of it lies outside it).
+  if (requested.length === 0) return { released: ceiling, withheld: [] };
+  const ceilingPaths = [...ceiling];
+  const released = new Set<string>();
+  const withheld: string[] = [];
+  for (const path of requested) {
+    // Indexed loops: iterating a Set per requested path allocated an iterator result per step (~2 KB a decision).
+    let inside = false;
+    for (let i = 0; i < ceilingPaths.length && !inside; i++) inside = covers(ceilingPaths[i] as string, path);
+    if (inside) {
+      released.add(path);
+      continue;
+    }
+    withheld.push(path);
+    for (const c of ceilingPaths) if (covers(path, c)) released.add(c);
+  }
+  return { released, withheld };
+}
+
+/**
+ * A condition's `released`: what grant `g` alone would release of this request, as leaf paths of the
+ * record type (`address` → `address.village`, `address.gewog`, …), so that asking for a parent path or
+ * for nothing cannot hide a field from the condition.
+ */
+function releasedLeaves(bundle: PolicyBundle, req: PolicyRequest, g: Grant): string[] {
+  const ceiling = new Set<string>();
+  addCeiling(ceiling, g, req);
+  const paths = [...release(ceiling, req.fields).released];
+  const leaves = bundle.leafPaths.get(req.service) ?? [];
+  return leaves.filter((leaf) => paths.some((p) => covers(p, leaf)));
 }
 
 function deny(

@@ -90,6 +90,11 @@ export class NatsServer {
     return `nats://127.0.0.1:${this.port}`;
   }
 
+  /** `tls://localhost:PORT`: the name a loopback server certificate carries (LOOPBACK), for clients that check it. */
+  get tlsUrl(): string {
+    return `tls://localhost:${this.port}`;
+  }
+
   /** `http://127.0.0.1:PORT` of the monitoring endpoints; undefined unless the options asked for them. */
   get monitorUrl(): string | undefined {
     return this.options.monitor ? `http://127.0.0.1:${this.monitorPort}` : undefined;

@@ -54,7 +54,12 @@ describe("npm run bench", () => {
     // The bus traced at its default sampling and exported to the bench's collector stand-in.
     expect(report.trace_exports.requests).toBeGreaterThan(0);
     expect(report.trace_exports.bytes).toBeGreaterThan(0);
-    expect(report.points.map((p) => p.system).sort()).toEqual(["bare", "bus-bridged", "bus-in-process"]);
+    expect(report.points.map((p) => p.system).sort()).toEqual([
+      "bare",
+      "bus-bridged",
+      "bus-cluster",
+      "bus-in-process",
+    ]);
     const bare = report.points.find((p) => p.system === "bare");
     for (const p of report.points) {
       expect(p).toEqual({

@@ -37,7 +37,7 @@ beforeAll(async () => {
     core: t.cluster.leafUrls,
     auth: natsUsersConfig([CONNECTOR]),
   });
-  connector = await t.connect(conn, [leaf.url.replace("nats://127.0.0.1", "tls://localhost")], "connector");
+  connector = await t.connect(conn, [leaf.tlsUrl], "connector");
   connector.subscribe("xbus.svc.dcrc.>", {
     queue: connectorQueue("dcrc"),
     callback: (_err, msg) => {

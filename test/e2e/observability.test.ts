@@ -119,9 +119,7 @@ describe("traces, metrics and logs of the end-to-end path (adapter behind gRPC)"
   });
 
   it("counts allowed, denied and failed exchanges on /metrics", async () => {
-    const review = stack.review;
-    if (!review) throw new Error("the stack has no review API");
-    const scrape = async () => (await fetch(`${review.url}/metrics`)).text();
+    const scrape = async () => (await fetch(stack.metricsUrl)).text();
     const before = await scrape();
     const labels = (decision: string, s: string) => ({
       service: SERVICE,

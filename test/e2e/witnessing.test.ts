@@ -47,6 +47,8 @@ async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: str
   }
   throw new Error(`no ${what} after 30 s`);
 }
+/** The stack's /metrics, on its own port. */
+const metricsText = async () => (await fetch(`${stack.metricsUrl}/metrics`)).text();
 const sizeOf = (note: string) => Number(note.split("\n")[1]);
 
 describe("witnessing on the stack", () => {
@@ -62,7 +64,7 @@ describe("witnessing on the stack", () => {
     const signed = await get("/checkpoint/signed");
     expect(openCheckpoint(signed.text, { logVkey: stack.logVkey })).toMatchObject({ ok: true });
     expect(openCheckpoint(signed.text, { logVkey: stack.logVkey, policy })).toMatchObject({ ok: false });
-    const metrics = (await get("/metrics")).text;
+    const metrics = await metricsText();
     expect(metrics).toMatch(/^xbus_witness_lag_entries(\{[^}]*\})? \d+/m);
     expect(metrics).toMatch(/^xbus_witness_lag_seconds(\{[^}]*\})? [\d.e+-]+/m);
   });
@@ -94,7 +96,7 @@ describe("witnessing on the stack", () => {
     const witnessed = await get("/checkpoint");
     expect(sizeOf(witnessed.text)).toBe(before);
     expect(openCheckpoint(witnessed.text, { logVkey: stack.logVkey, policy })).toMatchObject({ ok: true });
-    const lag = /^xbus_witness_lag_entries(?:\{[^}]*\})? (\d+)/m.exec((await get("/metrics")).text)?.[1];
+    const lag = /^xbus_witness_lag_entries(?:\{[^}]*\})? (\d+)/m.exec(await metricsText())?.[1];
     expect(Number(lag)).toBe(sizeOf(signed.text) - before);
     // The newer checkpoint with W1's cosignature alone does not pass as witnessed.
     expect(openCheckpoint(byW1, { logVkey: stack.logVkey, policy })).toMatchObject({

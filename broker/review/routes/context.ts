@@ -11,5 +11,5 @@ export interface ReviewContext {
   traceUrlTemplate: string | undefined;
   alerts: AlertConfig;
   /** The clock delayed disclosure is judged by (ms since the epoch). */
-  now: () => number;
+  now: () => number | Promise<number>;
 }

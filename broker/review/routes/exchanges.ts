@@ -11,21 +11,30 @@ export function exchangeRoutes(o: ReviewContext, p: ReviewParams): Hono {
   return new Hono()
     .get("/v1/exchanges", p.exchanges, (c) => {
       const q = c.req.valid("query");
-      const { rows, nextCursor } = onePage(q.limit, (n) =>
-        o.index.exchanges({
-          ...(q.consumer !== undefined && { consumer: q.consumer }),
-          ...(q.agency !== undefined && { agency: q.agency }),
-          ...(q.service !== undefined && { service: q.service }),
-          ...(q.purpose !== undefined && { purpose: q.purpose }),
-          ...(q.decision !== undefined && { decision: q.decision }),
-          ...(q.subject !== undefined && { subjectRef: subjectRef(o.logSecret, q.subject) }),
-          ...(q.from !== undefined && { from: q.from }),
-          ...(q.to !== undefined && { to: q.to }),
-          ...(q.cursor !== undefined && { before: q.cursor }),
-          limit: n,
+      const body = onePage({
+        key: "exchanges",
+        limit: q.limit,
+        read: (n) =>
+          o.index.exchanges({
+            ...(q.consumer !== undefined && { consumer: q.consumer }),
+            ...(q.agency !== undefined && { agency: q.agency }),
+            ...(q.service !== undefined && { service: q.service }),
+            ...(q.purpose !== undefined && { purpose: q.purpose }),
+            ...(q.decision !== undefined && { decision: q.decision }),
+            ...(q.subject !== undefined && { subjectRef: subjectRef(o.logSecret, q.subject) }),
+            ...(q.from !== undefined && { from: q.from }),
+            ...(q.to !== undefined && { to: q.to }),
+            ...(q.cursor !== undefined && { before: q.cursor }),
+            limit: n,
+          }),
+        item: entryJson,
+        tooLarge: (e, bytes) => ({
+          index: e.index,
+          record: null,
+          too_large: { bytes, exchange_id: e.record?.exchangeId ?? null },
         }),
-      );
-      return c.json({ exchanges: rows.map(entryJson), next_cursor: nextCursor });
+      });
+      return c.body(body, 200, { "content-type": "application/json" });
     })
     .get("/v1/exchanges/:id", p.none, p.exchangeId, (c) => {
       const e = o.index.exchange(c.req.valid("param").id);

@@ -1,18 +1,18 @@
 import { Hono } from "hono";
-import { PROMETHEUS_CONTENT_TYPE } from "../../../core/telemetry/index.js";
 import type { LogIndexReader } from "../../indexer/log-index.js";
 
 export interface HealthOptions {
   index: LogIndexReader;
   /** Readiness checks beyond the index itself (NATS, stream, lag). */
   ready?: () => Promise<Record<string, { ok: boolean; detail?: string }>>;
-  /** Prometheus text for `GET /metrics` (no token: scrapers hold none; it carries no citizen data). */
-  metrics?: () => Promise<string>;
 }
 
-/** Liveness, readiness and metrics, for the operator's probes and scrapers: no token, no log data. */
-export function healthRoutes({ index, ready, metrics }: HealthOptions): Hono {
-  const app = new Hono()
+/**
+ * Liveness and readiness, for the operator's probes: no token, no log data. Metrics are not served on
+ * the review API's port (serveMetrics, on a port of its own: README, "Metrics").
+ */
+export function healthRoutes({ index, ready }: HealthOptions): Hono {
+  return new Hono()
     .get("/healthz", (c) => c.json({ status: "ok" }))
     .get("/readyz", async (c) => {
       const checks = {
@@ -22,9 +22,4 @@ export function healthRoutes({ index, ready, metrics }: HealthOptions): Hono {
       const ok = Object.values(checks).every((x) => x.ok);
       return c.json({ ready: ok, checks }, ok ? 200 : 503);
     });
-  if (metrics)
-    app.get("/metrics", async (c) =>
-      c.body(await metrics(), 200, { "content-type": PROMETHEUS_CONTENT_TYPE }),
-    );
-  return app;
 }

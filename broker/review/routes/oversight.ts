@@ -16,8 +16,8 @@ interface AgencyEmbargoes {
  * themselves in /v1/exchanges as always; this is the count an oversight body asks for first.
  */
 export function oversightRoutes({ index, now }: ReviewContext, p: ReviewParams): Hono {
-  return new Hono().get("/v1/oversight/embargoes", p.none, (c) => {
-    const at = now();
+  return new Hono().get("/v1/oversight/embargoes", p.none, async (c) => {
+    const at = await now();
     const byAgency = new Map<string, AgencyEmbargoes>();
     for (const r of index.embargoes(at)) {
       let agency = "";

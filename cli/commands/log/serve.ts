@@ -23,6 +23,10 @@ const FLAGS: FlagsHelp<typeof LOG_SERVE_SETTINGS> = {
     value: "zone",
     description: "IANA zone of office hours for off-hours alerts, default UTC",
   },
+  "metrics-port": {
+    value: "port",
+    description: "serve /metrics, /healthz and /readyz on this port (127.0.0.1 unless metrics.host)",
+  },
   "lease-ms": {
     value: "ms",
     description: "how long the signer's lease lasts unrenewed before a standby signs, default 3000",
@@ -61,7 +65,7 @@ export const serveCommand = (run: Run): Command =>
           telemetry,
           start: () => startLogServeProcess(cfg, { logger, telemetry }),
           ready: (s) =>
-            `ready as ${cfg.spiffeId}: review API ${s.reviewUrl}, log ${cfg.logId}, index ${cfg.indexPath}`,
+            `ready as ${cfg.spiffeId}: review API ${s.reviewUrl}, log ${cfg.logId}, index ${cfg.indexPath}${s.metricsUrl ? `, metrics ${s.metricsUrl}` : ""}`,
         });
       },
     },
