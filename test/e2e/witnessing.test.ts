@@ -47,8 +47,8 @@ async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: str
   }
   throw new Error(`no ${what} after 30 s`);
 }
-/** The stack's /metrics, on its own port. */
-const metricsText = async () => (await fetch(`${stack.metricsUrl}/metrics`)).text();
+/** The stack's /metrics, on its own port (stack.metricsUrl is the whole URL). */
+const metricsText = async () => (await fetch(stack.metricsUrl)).text();
 const sizeOf = (note: string) => Number(note.split("\n")[1]);
 
 describe("witnessing on the stack", () => {
