@@ -20,6 +20,7 @@ const UNIT = [
   "certs/crl-watcher.test.ts",
   "adapters/examples/examples.test.ts",
   "bench/record.test.ts",
+  "bench/witness-latency.test.ts",
   "test/bench/report.test.ts",
   "cli/commands/bench-args.test.ts",
   "test/layers.test.ts",

@@ -5,6 +5,8 @@
  * "advanced"`, so Uint8Array and Float64Array cross as they are.
  */
 
+import type { WitnessSamples } from "./witness-latency.js";
+
 /** The names of the systems the bench compares. */
 export const SYSTEMS = ["bare", "bus-bridged", "bus-in-process", "bus-cluster"] as const;
 export type SystemName = (typeof SYSTEMS)[number];
@@ -49,8 +51,11 @@ export type TargetReply =
    * `providerRestBytes`: the same for the provider's process in the split layout.
    */
   | { type: "ready"; target: TargetInfo; restBytes: number; providerRestBytes?: number }
-  /** The system's main process; `provider`: the provider's process in the split layout. */
-  | ({ type: "rss"; provider?: ProcessUsage } & ProcessUsage)
+  /**
+   * The system's main process; `provider`: the provider's process in the split layout; `witness`: the
+   * bus's exchange-to-witnessed-checkpoint samples since the last `rss` (bench/witness-latency.ts).
+   */
+  | ({ type: "rss"; provider?: ProcessUsage; witness?: WitnessSamples } & ProcessUsage)
   | { type: "failed"; message: string };
 
 /** What the provider's process (split layout) answers the system's main process. */

@@ -26,6 +26,7 @@ import {
   type PointResult,
   type TargetCheck,
 } from "./report.js";
+import { type WitnessSamples, weightedPercentile } from "./witness-latency.js";
 
 /**
  * `npm run bench`: the bare chain and the bus side by side, in one run. Each
@@ -107,10 +108,25 @@ export interface BenchReport {
   provider_rss_at_rest_mb: Partial<Record<SystemName, number>>;
   /** OTLP/HTTP exports the bus sent to the bench's collector stand-in during the whole run. */
   trace_exports: { requests: number; bytes: number };
+  /**
+   * Per bus system, over the whole run (warm-ups included): time from an exchange (the broker received
+   * it) to a checkpoint its two witnesses cosigned that covers it, weighted per entry (witness-latency.ts).
+   */
+  witnessing: Partial<Record<SystemName, WitnessingResult>>;
   points: PointResult[];
   targets: TargetCheck[];
   micro: MicroResult[];
 }
+
+export interface WitnessingResult {
+  checkpoints: number;
+  entries: number;
+  p50_ms: number | null;
+  p99_ms: number | null;
+}
+
+/** How long the bench waits after the last run for the checkpoints covering its last exchanges. */
+const WITNESS_TAIL_MS = 3000;
 
 interface Point {
   concurrency: number;
@@ -314,6 +330,10 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const answeredBy = new Map<SystemName, number>();
   const restRss: Partial<Record<SystemName, number>> = {};
   const providerRestRss: Partial<Record<SystemName, number>> = {};
+  const witnessSamples = new Map<SystemName, WitnessSamples[]>();
+  const keepWitness = (s: SystemName, r: TargetReply) => {
+    if (r.type === "rss" && r.witness) witnessSamples.set(s, [...(witnessSamples.get(s) ?? []), r.witness]);
+  };
   try {
     const sizes = [...new Set(points.map((p) => p.recordBytes))];
     for (const s of o.systems) children.set(s, startSystem(s, o, sizes, traces));
@@ -356,7 +376,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         for (const s of order) {
           const child = children.get(s) as Child;
           const target = targets.get(s) as TargetInfo;
-          await child.ask<TargetReply>({ type: "rss", reset: true });
+          keepWitness(s, await child.ask<TargetReply>({ type: "rss", reset: true }));
           const r = await load.ask<LoadReply>({
             type: "run",
             target,
@@ -369,6 +389,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           });
           if (r.type !== "result") throw new Error(`load generator failed: ${r.message}`);
           const usage = await child.ask<TargetReply>({ type: "rss", reset: false });
+          keepWitness(s, usage);
           const a = acc.get(s) as Accumulated;
           if (usage.type !== "rss")
             throw new Error(`${s}: usage not read: ${usage.type === "failed" ? usage.message : usage.type}`);
@@ -385,6 +406,12 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         results.push(summarise(s, point, a));
         answeredBy.set(s, (answeredBy.get(s) ?? 0) + a.answered);
       }
+    }
+    // The last exchanges' checkpoints are witnessed after the last run ended.
+    if (witnessSamples.size > 0) {
+      await new Promise((r) => setTimeout(r, WITNESS_TAIL_MS));
+      for (const s of witnessSamples.keys())
+        keepWitness(s, await (children.get(s) as Child).ask<TargetReply>({ type: "rss", reset: false }));
     }
   } finally {
     await Promise.allSettled([load?.stop(), ...[...children.values()].map((c) => c.stop())]);
@@ -440,7 +467,10 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     provider_rss_at_rest_mb: providerRestRss,
     trace_exports: { requests: traces.requests, bytes: traces.bytes },
     points: results,
-    targets: evaluateTargets(results),
+    witnessing: Object.fromEntries(
+      [...witnessSamples].map(([s, samples]) => [s, summariseWitnessing(samples)]),
+    ),
+    targets: [...evaluateTargets(results), ...witnessTargets(witnessSamples)],
     micro,
   };
   mkdirSync(dirname(o.out), { recursive: true });
@@ -472,6 +502,32 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       );
   }
   return report;
+}
+
+function summariseWitnessing(samples: readonly WitnessSamples[]): WitnessingResult {
+  const latencies = Float64Array.from(samples.flatMap((x) => [...x.latenciesMs]));
+  const weights = Float64Array.from(samples.flatMap((x) => [...x.weights]));
+  return {
+    checkpoints: samples.reduce((n, x) => n + x.checkpoints, 0),
+    entries: samples.reduce((n, x) => n + x.entries, 0),
+    p50_ms: roundOrNull(weightedPercentile(latencies, weights, 0.5), 0),
+    p99_ms: roundOrNull(weightedPercentile(latencies, weights, 0.99), 0),
+  };
+}
+
+/** The issue's goal: p99 from an exchange to a witnessed checkpoint covering it ≤ 2 s (Rekor budgets ≥ 20 s). */
+function witnessTargets(samples: ReadonlyMap<SystemName, WitnessSamples[]>): TargetCheck[] {
+  return [...samples].map(([s, x]) => {
+    const r = summariseWitnessing(x);
+    return {
+      target: `${s} exchange → witnessed checkpoint p99 ≤ 2 s (two witnesses)`,
+      measured:
+        r.p99_ms === null
+          ? "not measured"
+          : `p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms over ${r.entries} entries in ${r.checkpoints} checkpoints`,
+      met: r.p99_ms === null ? null : r.p99_ms <= 2000,
+    };
+  });
 }
 
 function addRun(a: Accumulated, r: LoadResult, usage: ProcessUsage & { provider?: ProcessUsage }): void {

@@ -52,7 +52,8 @@ export {
   type TreeHead,
 } from "./indexer/log-index.js";
 export { type ReindexOptions, type ReindexResult, reindex } from "./indexer/reindex.js";
-export { type Witnessing, type WitnessingOptions, witnessing } from "./indexer/witnessing.js";
+export { witnessPost } from "./indexer/witness-post.js";
+export { runWitnessing, type Witnessing, type WitnessingOptions, witnessing } from "./indexer/witnessing.js";
 export {
   DEFAULT_MAX_STREAM_BYTES,
   type ExchangeLogOptions,
@@ -74,7 +75,7 @@ export { subjectRef } from "./log/subject-ref.js";
 export type { AlertOptions, AlertsJson } from "./review/alerts.js";
 export { createReviewApp, type ReviewOptions } from "./review/app.js";
 export { recordJson } from "./review/record-json.js";
-export { type ReviewWorkerOptions, startReviewWorker } from "./review/review-thread.js";
+export { type ReviewWorker, type ReviewWorkerOptions, startReviewWorker } from "./review/review-thread.js";
 export {
   isLoopback,
   type ReviewListen,

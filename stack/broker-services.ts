@@ -63,7 +63,10 @@ export interface BrokerServicesOptions {
     logSecret: Uint8Array;
   };
   /** Runs the log service in this process too (its key, index, signer, review API). */
-  logService?: Pick<LogServiceOptions, "logKey" | "indexPath" | "signer" | "treeHeadEveryMs" | "review">;
+  logService?: Pick<
+    LogServiceOptions,
+    "logKey" | "indexPath" | "signer" | "treeHeadEveryMs" | "review" | "witnessing"
+  >;
   /**
    * Grants' rates: `federation` (the default) leases tokens from the KV bucket every broker shares
    * (createSharedRateLimiter); `broker` keeps them in this broker's memory (N brokers, N times the rate).

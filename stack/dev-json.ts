@@ -14,6 +14,9 @@ export interface DevJson {
   log?: { index: string; key: string; log_id: string };
   /** The log's C2SP verifier key (`<log id>+<key ID>+<key>`): checks `GET /checkpoint` and tlog-proofs. */
   log_vkey?: string;
+  /** The witnesses `xbus dev` runs (name in the policy, URL, vkey) and its C2SP tlog-policy file. */
+  witnesses?: { name: string; url: string; vkey: string }[];
+  witness_policy?: string;
   /** When NATS runs with mutual TLS: the certificate tools connect with (the broker's, in dev). */
   nats_client?: { cert: string; key: string };
   /** Consumer systems with certificates (the journeys pick theirs by SPIFFE ID). */
@@ -82,6 +85,8 @@ export function devJsonOf(
     adapter_client: { cert: stack.adapterClient.certPath, key: stack.adapterClient.keyPath },
     broker_signing_key: stack.brokerSigningKeyPath,
     ...(stack.review && { review: stack.review, log: stack.logFiles, log_vkey: stack.logVkey }),
+    ...(stack.review &&
+      stack.witnessPolicyPath && { witnesses: stack.witnesses, witness_policy: stack.witnessPolicyPath }),
     ...(stack.citizen && { citizen: stack.citizen }),
   };
 }

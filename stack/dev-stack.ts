@@ -10,6 +10,7 @@ import {
   type ExchangeOutcome,
   type ExchangeRecorder,
   type LogIndexReader,
+  type Witnessing,
 } from "../broker/index.js";
 import type {
   CaDir,
@@ -30,6 +31,7 @@ import {
   type Telemetry,
 } from "../core/telemetry/index.js";
 import { createPolicyStore, type PolicyStore } from "../policies/index.js";
+import { parseWitnessPolicy } from "../verifier/index.js";
 import { devConnectorId, exampleAgencies, startAgencies } from "./agencies.js";
 import { type BrokerServices, startBrokerServices, tokenHash } from "./broker-services.js";
 import { type CitizenNotifyOptions, startCitizenNotifications } from "./citizen-notify.js";
@@ -49,11 +51,12 @@ import {
   TRUST_DOMAIN,
 } from "./identities.js";
 import { logSecrets } from "./log-secrets.js";
-import { startLogService } from "./log-service.js";
+import { startLogService, type WitnessingSettings } from "./log-service.js";
 import { natsAuthConfig } from "./nats/nats-auth.js";
 import { NatsServer } from "./nats/nats-server.js";
 import { makePrivateDir, makePrivateFile } from "./private-files.js";
 import { repoFolder } from "./repo-files.js";
+import { startWitnessService, WITNESS_STATE_FILE, type WitnessService } from "./witness-service.js";
 
 /**
  * Everything of the bus on one machine: a nats-server child, a federation CA
@@ -145,6 +148,15 @@ export interface StackOptions {
    * instead of the stack's.
    */
   agencyNats?: ReadonlyMap<string, readonly string[]>;
+  /**
+   * Witnesses to run (`xbus witness`, in this process, on loopback; their keys and state under
+   * `<dir>/witnesses`): the log service pushes its checkpoints to them and serves the checkpoint they
+   * cosigned (the policy in `<dir>/witness-policy.txt`: both of two, all but one of three or more).
+   * Default 0: the log-signed checkpoint.
+   */
+  witnesses?: number;
+  /** Witnessing's round interval and alert threshold (LogServiceOptions.witnessing); defaults when absent. */
+  witnessing?: Pick<WitnessingSettings, "everyMs" | "alertSeconds" | "timeoutMs">;
 }
 
 /** A broker the stack started beside its own (`addBroker`): no log key, no index, no review API. */
@@ -159,6 +171,14 @@ export interface ExtraBroker {
 export interface ExtraLogService {
   readonly reviewUrl: string;
   close(): Promise<void>;
+}
+
+/** A witness the stack runs, as dev.json lists it. */
+export interface DevWitness {
+  /** Its name in the policy (W1, W2, …). */
+  name: string;
+  url: string;
+  vkey: string;
 }
 
 /** A NATS client identity: PEM contents. */
@@ -222,6 +242,13 @@ export interface Stack {
   readonly logFiles: { index: string; key: string; log_id: string };
   /** The log's C2SP verifier key: what checks its checkpoints (dev.json `log_vkey`). */
   readonly logVkey: string;
+  /** The witnesses the stack runs (StackOptions.witnesses), and the policy file naming them; none without. */
+  readonly witnesses: readonly DevWitness[];
+  readonly witnessPolicyPath: string | undefined;
+  /** Stops a witness (an outage, for tests); the log goes on signing. */
+  stopWitness(name: string): Promise<void>;
+  /** The log service's pushes and witnessed checkpoint; undefined without witnesses. */
+  readonly witnessing: Witnessing | undefined;
   /**
    * Per agency, the adapter's gRPC address (none when adapters run in process)
    * and a client certificate it accepts (its connector's identity: an adapter
@@ -404,6 +431,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       join(identities.certDir, "log-key.pub.pem"),
       log.logPublicKey.export({ type: "spki", format: "pem" }),
     );
+    const vkey = logVkey(LOG_ID, rawEd25519(log.logPublicKey));
+    const witnesses = await startDevWitnesses(dir, options.witnesses ?? 0, vkey, log.kept, logger);
+    closers.push(() => witnesses.close());
     const token = randomBytes(24).toString("base64url");
     const brokerFiles = { ca: caPath, cert: brokerCert.certPath, key: brokerCert.keyPath };
     // What every broker of this stack shares: the CA, the broker identity, policies, the log's id and secret.
@@ -440,6 +470,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         logKey: log.logKey,
         indexPath: log.indexPath,
         review: { ...reviewListen(options.review, issueIdentity), ...reviewOptions },
+        ...(witnesses.policy && {
+          witnessing: { policy: witnesses.policy, ca: trustBundle, ...options.witnessing },
+        }),
       },
       ...(options.recorder ? { recorder: options.recorder } : {}),
     });
@@ -505,6 +538,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           indexPath,
           signer: { holder: `dev-${name}`, ...(o.leaseMs !== undefined ? { leaseMs: o.leaseMs } : {}) },
           review: reviewOptions,
+          ...(witnesses.policy && {
+            witnessing: { policy: witnesses.policy, ca: trustBundle, ...options.witnessing },
+          }),
           logger: logger.child({ component: `log-${name}` }),
           telemetry,
         }),
@@ -582,7 +618,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       telemetry,
       metricsUrl: metrics.url,
       logFiles: { index: log.indexPath, key: log.keyPath, log_id: LOG_ID },
-      logVkey: logVkey(LOG_ID, rawEd25519(log.logPublicKey)),
+      logVkey: vkey,
+      witnesses: witnesses.list,
+      witnessPolicyPath: witnesses.policyPath,
+      stopWitness: witnesses.stop,
+      witnessing: services.logService?.witnessing,
       adapters: [...running].map(([agency, r]) => ({ agency, address: r.address, client: r.client })),
       adapterClient: identities.pemOf(running.size > 0 ? `connector-${definitions[0]?.agency}` : "consumer"),
       issue: identities.issue,
@@ -597,6 +637,59 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await close();
     throw err;
   }
+}
+
+/**
+ * `n` witnesses on loopback (startWitnessService), each with its key and state in `<dir>/witnesses/wI`
+ * (keys kept across runs, so their vkeys stay; state kept only while the log resumes, since a new log
+ * would otherwise look like a fork), and the tlog-policy that asks for all of them.
+ */
+async function startDevWitnesses(dir: string, n: number, vkey: string, logKept: boolean, logger: Logger) {
+  const running: { name: string; service: WitnessService }[] = [];
+  const close = async () => {
+    for (const w of running.splice(0)) await w.service.close();
+  };
+  if (n === 0) return { list: [], policy: undefined, policyPath: undefined, close, stop: async () => {} };
+  try {
+    for (let i = 1; i <= n; i++) {
+      const stateDir = join(dir, "witnesses", `w${i}`);
+      if (!logKept) rmSync(join(stateDir, WITNESS_STATE_FILE), { force: true });
+      const service = await startWitnessService({
+        name: `witness-${i}.dev.xbus`,
+        stateDir,
+        logVkeys: [vkey],
+        logger: logger.child({ component: `witness-${i}` }),
+      });
+      running.push({ name: `W${i}`, service });
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  const list = running.map((w) => ({ name: w.name, url: w.service.url, vkey: w.service.vkey }));
+  const text = [
+    "# The dev stack's witness policy (C2SP tlog-policy): which dev witnesses' cosignatures a checkpoint needs.",
+    `log ${vkey}`,
+    ...list.map((w) => `witness ${w.name} ${w.vkey} ${w.url}`),
+    // Two must both cosign; of three or more (xbus dev --cluster), all but one, so one may be down.
+    `group dev-witnesses ${n <= 2 ? "all" : n - 1} ${list.map((w) => w.name).join(" ")}`,
+    "quorum dev-witnesses",
+    "",
+  ].join("\n");
+  const policyPath = join(dir, "witness-policy.txt");
+  writeFileSync(policyPath, text);
+  return {
+    list,
+    policy: parseWitnessPolicy(text),
+    policyPath,
+    close,
+    stop: async (name: string) => {
+      const at = running.findIndex((w) => w.name === name);
+      if (at < 0) throw new Error(`no witness ${name} runs in this stack`);
+      const [w] = running.splice(at, 1);
+      await w?.service.close();
+    },
+  };
 }
 
 /**

@@ -57,7 +57,15 @@ export {
   TRUST_DOMAIN,
 } from "./identities.js";
 // The log service (xbus log serve): indexer, the one tree-head signer, review API.
-export { DEFAULT_LEASE_MS, type LogService, type LogServiceOptions, startLogService } from "./log-service.js";
+export {
+  DEFAULT_LEASE_MS,
+  type LogService,
+  type LogServiceOptions,
+  policyWitnesses,
+  startLogService,
+  WITNESSING_DEFAULTS,
+  type WitnessingSettings,
+} from "./log-service.js";
 export type { NatsAuthOptions, NatsPermissions, NatsTlsFiles, NatsUser } from "./nats/nats-auth.js";
 // nats-server for dev and tests: spawned on free ports, and its mutual-TLS users from the issued identities.
 export {
@@ -75,3 +83,13 @@ export { type NatsLedgerConfig, natsConfigFromLedger } from "./nats/nats-ledger-
 export type { NatsServerOptions } from "./nats/nats-server.js";
 export { findNatsServer, NatsServer, NatsServerNotFoundError } from "./nats/nats-server.js";
 export { makePrivateDir, makePrivateFile, writeDevJson } from "./private-files.js";
+// A C2SP tlog-witness with its key and state in a folder (xbus witness; xbus dev runs two).
+export {
+  startWitnessService,
+  WITNESS_KEY_FILE,
+  WITNESS_STATE_FILE,
+  type WitnessService,
+  type WitnessServiceOptions,
+  witnessKey,
+  witnessLogs,
+} from "./witness-service.js";

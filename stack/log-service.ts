@@ -2,17 +2,25 @@ import { type KeyObject, randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node";
 import {
+  checkpointSigner,
   DEFAULT_SUBJECT_ID_PATTERN,
   type IndexerThread,
   indexReadiness,
   type LogIndexReader,
+  type ReviewWorker,
+  runWitnessing,
   startIndexerWorker,
   startReviewWorker,
+  type Witnessing,
+  witnessing,
+  witnessPost,
 } from "../broker/index.js";
 import type { AlertOptions } from "../broker/review/alerts.js";
 import type { Logger } from "../core/index.js";
+import { encodeVkey } from "../core/log-format/index.js";
 import type { NatsTlsInForce } from "../core/nats/index.js";
 import type { Telemetry } from "../core/telemetry/index.js";
+import type { WitnessPolicy } from "../verifier/index.js";
 
 /** How long a signer's lease lasts unrenewed before a standby takes over (README, "Log service"). */
 export const DEFAULT_LEASE_MS = 3000;
@@ -60,8 +68,47 @@ export interface LogServiceOptions {
     /** The clock embargoes are judged by (GET /v1/oversight/embargoes); default Date.now. */
     now?: (() => number) | undefined;
   };
+  /** Push each checkpoint to witnesses and serve the witnessed one (README, "Witnessing"); default off. */
+  witnessing?: WitnessingSettings | undefined;
   logger: Logger;
   telemetry: Telemetry;
+}
+
+/** The log service's witnessing: whom to ask, what makes a checkpoint witnessed, when to alert. */
+export interface WitnessingSettings {
+  /**
+   * A C2SP tlog-policy: its `witness <name> <vkey> <url>` lines are the witnesses the log pushes to (a
+   * witness line without a URL is trusted but not asked), its quorum makes a checkpoint witnessed.
+   */
+  policy: WitnessPolicy;
+  /** PEM: the CA an https witness's certificate must chain to; default the system's roots. */
+  ca?: string | undefined;
+  /** A round this often (ms); default 250. */
+  everyMs?: number | undefined;
+  /** Warn while the witnessed checkpoint is this many seconds behind; default 30. */
+  alertSeconds?: number | undefined;
+  /** Give up on a witness's answer after this (ms); default 5000. */
+  timeoutMs?: number | undefined;
+}
+
+/** Witnessing's defaults (README, "Witnessing"). */
+export const WITNESSING_DEFAULTS = { everyMs: 250, alertSeconds: 30, timeoutMs: 5000 } as const;
+
+/** The witnesses a policy names with a URL; throws when there are none or the policy names other logs only. */
+export function policyWitnesses(policy: WitnessPolicy, logVkey: string): { name: string; url: string }[] {
+  if (
+    policy.logs.length > 0 &&
+    !policy.logs.some((l) => encodeVkey(l.vkey.name, l.vkey.type, l.vkey.key) === logVkey)
+  )
+    throw new Error(`the witness policy's log lines do not name this log's vkey ${logVkey}`);
+  const asked = [...policy.witnesses]
+    .filter(([, w]) => w.url !== undefined)
+    .map(([name, w]) => ({ name, url: (w.url as string).replace(/\/+$/, "") }));
+  for (const w of asked)
+    if (!/^https?:\/\//.test(w.url)) throw new Error(`witness ${w.name}: ${w.url} is not an http(s) URL`);
+  if (asked.length === 0)
+    throw new Error("the witness policy names no witness with a URL (witness <name> <vkey> <url>)");
+  return asked;
 }
 
 export interface LogService {
@@ -69,6 +116,8 @@ export interface LogService {
   readonly index: LogIndexReader;
   readonly indexer: IndexerThread;
   readonly reviewUrl: string;
+  /** The pushes to the witnesses and the witnessed checkpoint, when witnessing is on. */
+  readonly witnessing: Witnessing | undefined;
   /** Stops the review API, then the indexer (a last signing round, the lease given up). */
   close(): Promise<void>;
 }
@@ -91,8 +140,36 @@ export async function startLogService(o: LogServiceOptions): Promise<LogService>
       ...(o.signer?.bucket !== undefined && { bucket: o.signer.bucket }),
     },
   });
+  let stopWitnessing = async () => {};
   try {
     telemetry.metrics.watchIndexLag(() => indexer.lag());
+    // Witnessing runs on this thread and posts each witnessed checkpoint to the review API's thread.
+    let review: ReviewWorker | undefined;
+    let witnessed: Witnessing | undefined;
+    let startWitnessing = () => {};
+    if (o.witnessing) {
+      const w = o.witnessing;
+      const signer = checkpointSigner(o.logId, o.logKey);
+      const pushes = witnessing({
+        index: indexer.index,
+        checkpointOf: signer.checkpointOf,
+        witnesses: policyWitnesses(w.policy, signer.vkey),
+        policy: w.policy,
+        logVkey: signer.vkey,
+        logger: logger.child({ component: "witnessing" }),
+        fetch: witnessPost({ ca: w.ca, timeoutMs: w.timeoutMs ?? WITNESSING_DEFAULTS.timeoutMs }),
+        onWitnessed: (c) => review?.witnessed(c),
+      });
+      witnessed = pushes;
+      telemetry.metrics.watchWitnessLag(() => ({ entries: pushes.lag(), seconds: pushes.lagSeconds() }));
+      startWitnessing = () => {
+        stopWitnessing = runWitnessing(pushes, {
+          everyMs: w.everyMs ?? WITNESSING_DEFAULTS.everyMs,
+          alertSeconds: w.alertSeconds ?? WITNESSING_DEFAULTS.alertSeconds,
+          logger: logger.child({ component: "witnessing" }),
+        }).stop;
+      };
+    }
     // Its own thread: a reviewer's query never runs on this event loop (in `xbus broker` and `xbus dev`,
     // the one that routes exchanges). Metrics are not served here (README, "Metrics").
     const server = await startReviewWorker({
@@ -116,18 +193,24 @@ export async function startLogService(o: LogServiceOptions): Promise<LogService>
         signer: { ok: indexer.halted() === undefined, detail: indexer.role() ?? "starting" },
       }),
       now: o.review.now,
+      ...(witnessed && { witnessed: true }),
       logger: logger.child({ component: "review" }),
     });
+    review = server;
+    startWitnessing();
     return {
       index: indexer.index,
       indexer,
       reviewUrl: server.url,
+      witnessing: witnessed,
       async close() {
         await server.close().catch((err: unknown) => logger.warn({ err }, "review API close failed"));
+        await stopWitnessing();
         await indexer.stop();
       },
     };
   } catch (err) {
+    await stopWitnessing();
     await indexer.stop();
     throw err;
   }

@@ -18,7 +18,8 @@ export function reviewClient(baseUrl: string, token: string, from?: string): Rev
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
     let res: Response;
     try {
-      res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+      // No token: the public routes only (GET /checkpoint).
+      res = await fetch(url, token === "" ? {} : { headers: { authorization: `Bearer ${token}` } });
     } catch (err) {
       // fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, a TLS error) is its cause.
       const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;

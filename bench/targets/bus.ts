@@ -16,6 +16,7 @@ import {
 import { benchAgency } from "../agency.js";
 import { LAYOUTS, type Layout } from "../protocol.js";
 import { subjectForSize } from "../record.js";
+import { watchWitnessLatency } from "../witness-latency.js";
 import type { BusProviderConfig } from "./bus-provider.js";
 import { forkProvider, type ProviderProcess, serveTarget } from "./child.js";
 
@@ -23,7 +24,7 @@ import { forkProvider, type ProviderProcess, serveTarget } from "./child.js";
  * The bus as `xbus dev` and the tests run it (stack/dev-stack.ts: its own
  * nats-server, certificates, broker, connector, adapter, and whatever the
  * stack turns on by default: the exchange log and its indexer, consent,
- * rates, tracing), with the bench's agency and policy bundle, whose grant has
+ * rates, tracing, two witnesses), with the bench's agency and policy bundle, whose grant has
  * a CEL condition and requires consent. argv[2] = "bridged" (adapter behind
  * gRPC) or "in-process" (SDK adapter inside the connector); argv[3] = the
  * record sizes to record a consent for; argv[4] = the layout: "split" (the
@@ -74,10 +75,15 @@ serveTarget(async () => {
       connectors: layout === "split" ? ("elsewhere" as const) : ("started" as const),
       agencies: () => [benchAgency()],
       policiesDir: BENCH_POLICIES,
+      // Two witnesses, as `xbus dev` runs them (three with the cluster, as `xbus dev --cluster`): the
+      // bench measures exchange → witnessed checkpoint.
+      witnesses: cluster ? 3 : 2,
     };
     const stack: Stack & Partial<ClusterStack> = cluster
       ? await startClusterStack(options)
       : await startStack(options);
+    const watch =
+      stack.index && stack.witnessing ? watchWitnessLatency(stack.index, stack.witnessing) : undefined;
     let provider: ProviderProcess | undefined;
     try {
       if (layout === "split") provider = await forkProvider("bus-provider.js", providerConfig(stack));
@@ -91,13 +97,16 @@ serveTarget(async () => {
           consents,
         },
         ...(provider ? { provider } : {}),
+        ...(watch && { witnessSamples: watch.take }),
         async close() {
+          watch?.stop();
           await provider?.stop();
           await stack.close();
           rmSync(dir, { recursive: true, force: true });
         },
       };
     } catch (err) {
+      watch?.stop();
       await provider?.stop();
       await stack.close();
       throw err;

@@ -11,11 +11,14 @@ import {
   type TargetInfo,
   type TargetReply,
 } from "../protocol.js";
+import type { WitnessSamples } from "../witness-latency.js";
 
 export interface RunningTarget {
   target: TargetInfo;
   /** The provider's process, in the split layout: its usage is reported beside this process's. */
   provider?: ProviderProcess;
+  /** The samples of exchange-to-witnessed-checkpoint time since the last call (the bus with witnesses). */
+  witnessSamples?: () => WitnessSamples;
   close(): Promise<void>;
 }
 
@@ -143,7 +146,8 @@ export function serveTarget(start: () => Promise<RunningTarget>): void {
     }),
     async (own, r, reset) => {
       const provider = r?.provider ? await r.provider.usage(reset) : undefined;
-      return { type: "rss", ...own, ...(provider ? { provider } : {}) };
+      const witness = r?.witnessSamples?.();
+      return { type: "rss", ...own, ...(provider ? { provider } : {}), ...(witness ? { witness } : {}) };
     },
   );
 }

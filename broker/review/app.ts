@@ -46,6 +46,11 @@ export interface ReviewOptions {
    * those routes are 404.
    */
   checkpoints?: CheckpointSource;
+  /**
+   * When `checkpoints` are the witnessed ones: the log-signed checkpoint, possibly newer and not yet
+   * cosigned, for `GET /checkpoint/signed` (no token).
+   */
+  signedCheckpoints?: CheckpointSource;
   /** Where a request that fails on a fault of the server is logged; default: component "review" on stderr. */
   logger?: Logger;
   /** The clock that says which embargoes still run (`/v1/oversight/embargoes`); default Date.now. */
@@ -76,7 +81,7 @@ export function createReviewApp(o: ReviewOptions): Hono {
     .notFound(noSuchRoute)
     .route("/", healthRoutes(o))
     .route("/", uiRoutes(loadUiAssets()))
-    .route("/", publicLogRoutes(o.checkpoints))
+    .route("/", publicLogRoutes(o.checkpoints, o.signedCheckpoints))
     .use("/v1/*", reviewerAuth(o.tokenHashes))
     .route("/", logRoutes(ctx, params))
     .route("/", tlogProofRoutes(o.index, o.checkpoints, params))

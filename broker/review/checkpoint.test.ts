@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Decision } from "../../proto/gen/xbus/v1/log_pb.js";
 import { LOG_ID, writeTestLogIndex } from "../../test/helpers/log-index.js";
 import { openCheckpoint } from "../../verifier/index.js";
+import { publicLogRoutes } from "./routes/checkpoint.js";
 
 // The public routes of the review API over a real index: what anyone may read without a token.
 
@@ -42,5 +43,21 @@ describe("GET /checkpoint", () => {
 
   it("keeps the tree head route behind the token", async () => {
     expect((await app.request("/v1/log/tree-head")).status).toBe(401);
+  });
+});
+
+describe("GET /checkpoint with witnessing", () => {
+  it("serves the witnessed checkpoint, the log-signed one at /checkpoint/signed, and 503 until one is witnessed", async () => {
+    let witnessed: { size: number; note: string } | undefined;
+    const signed = { latest: () => ({ size: 7, note: "signed-note\n" }) };
+    const routes = publicLogRoutes({ latest: () => witnessed }, signed);
+    const before = await routes.request("/checkpoint");
+    expect([before.status, await before.text()]).toEqual([
+      503,
+      expect.stringContaining("no checkpoint witnessed by the policy's quorum yet"),
+    ]);
+    expect(await (await routes.request("/checkpoint/signed")).text()).toBe("signed-note\n");
+    witnessed = { size: 5, note: "witnessed-note\n" };
+    expect(await (await routes.request("/checkpoint")).text()).toBe("witnessed-note\n");
   });
 });

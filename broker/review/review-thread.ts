@@ -19,7 +19,14 @@ export interface ReviewWorkerOptions {
   ready?: () => Promise<Record<string, { ok: boolean; detail?: string }>>;
   /** The clock embargoes are judged by; default the worker's Date.now. */
   now?: (() => number) | undefined;
+  /** `GET /checkpoint` serves what `witnessed()` posts (witnessing on this thread), not the log-signed one. */
+  witnessed?: boolean;
   logger: Logger;
+}
+
+/** The review API's thread, and (with `witnessed`) where this thread posts each newly witnessed checkpoint. */
+export interface ReviewWorker extends ReviewServer {
+  witnessed(c: { size: number; note: string }): void;
 }
 
 /**
@@ -28,7 +35,7 @@ export interface ReviewWorkerOptions {
  * `/readyz`'s checks and the clock. Resolves once the server listens; rejects with the reason it
  * could not (a bind refused by reviewListenProblem, a port in use, a certificate that does not load).
  */
-export async function startReviewWorker(o: ReviewWorkerOptions): Promise<ReviewServer> {
+export async function startReviewWorker(o: ReviewWorkerOptions): Promise<ReviewWorker> {
   // Refused here too, before a thread is started for nothing.
   const problem = reviewListenProblem(o.listen);
   if (problem) throw new Error(problem);
@@ -44,6 +51,7 @@ export async function startReviewWorker(o: ReviewWorkerOptions): Promise<ReviewS
     listen: o.listen,
     ready: o.ready !== undefined,
     clock: o.now !== undefined,
+    witnessed: o.witnessed === true,
   };
   const worker = startWorker(new URL("./review-worker.ts", import.meta.url), {
     workerData,
@@ -88,6 +96,9 @@ export async function startReviewWorker(o: ReviewWorkerOptions): Promise<ReviewS
   });
   return {
     url,
+    witnessed(c) {
+      if (!closing) send({ type: "witnessed", size: c.size, note: c.note });
+    },
     async close() {
       if (closing) return;
       closing = true;

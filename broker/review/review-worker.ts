@@ -30,6 +30,11 @@ export interface ReviewWorkerData {
   ready: boolean;
   /** Embargoes are judged by the main thread's clock (an injected one in tests), else Date.now here. */
   clock: boolean;
+  /**
+   * Witnessing runs on the main thread: `GET /checkpoint` and tlog-proofs serve the witnessed checkpoint it
+   * posts (`witnessed` messages), and `/checkpoint/signed` the log-signed one.
+   */
+  witnessed: boolean;
 }
 
 export type FromReviewWorker =
@@ -40,7 +45,10 @@ export type FromReviewWorker =
   | PortLogLine
   | { type: "crash"; err: unknown };
 
-export type ToReviewWorker = { type: "answer"; id: number; value: unknown } | { type: "close" };
+export type ToReviewWorker =
+  | { type: "answer"; id: number; value: unknown }
+  | { type: "witnessed"; size: number; note: string }
+  | { type: "close" };
 
 const port = parentPort;
 if (!port) throw new Error("review-worker.ts is a worker thread's entry (see startReviewWorker)");
@@ -62,10 +70,15 @@ function ask<T>(what: "ready" | "now"): Promise<T> {
 
 let index: LogIndexReader | undefined;
 let server: ReviewServer | undefined;
+let witnessed: { size: number; note: string } | undefined;
 port.on("message", (m: ToReviewWorker) => {
   if (m.type === "answer") {
     waiting.get(m.id)?.(m.value);
     waiting.delete(m.id);
+    return;
+  }
+  if (m.type === "witnessed") {
+    if (!witnessed || m.size >= witnessed.size) witnessed = { size: m.size, note: m.note };
     return;
   }
   void (async () => {
@@ -79,10 +92,13 @@ port.on("message", (m: ToReviewWorker) => {
 try {
   index = new LogIndexReader(data.indexPath, data.logId);
   const logKey = createPrivateKey(data.logKeyPem);
+  const signed = indexCheckpoints(index, checkpointSigner(data.logId, logKey).checkpointOf);
   const app = createReviewApp({
     index,
     logPublicKey: createPublicKey(logKey),
-    checkpoints: indexCheckpoints(index, checkpointSigner(data.logId, logKey).checkpointOf),
+    ...(data.witnessed
+      ? { checkpoints: { latest: () => witnessed }, signedCheckpoints: signed }
+      : { checkpoints: signed }),
     tokenHashes: data.tokenHashes,
     logSecret: data.logSecret,
     subjectIdPattern: new RegExp(data.subjectIdPattern.source, data.subjectIdPattern.flags),

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { brokerTlsCheck } from "../../broker/index.js";
 import { createCa, issueCertificate } from "../../certs/index.js";
 import { silentLogger } from "../../core/index.js";
+import { cosignerVkey } from "../../core/log-format/index.js";
+import { rawEd25519 } from "../../core/signing/index.js";
 import { watchTlsFiles } from "../../core/tls/index.js";
 import { tokenHash } from "../../stack/index.js";
 import { ConfigError, type Flags } from "../config/settings.js";
@@ -111,6 +113,20 @@ describe("loadBrokerConfig", () => {
     );
     expect(refusal({ ...good(), replicas: 7 })).toBe(
       `${join(dir, "broker.json")}: replicas: must be a whole number from 1 to 5`,
+    );
+  });
+
+  it("takes a witness policy for the log service in its process, and refuses one without it", () => {
+    const w = cosignerVkey("w1.example", rawEd25519(generateKeyPairSync("ed25519").publicKey));
+    write("witness-policy", `witness W1 ${w} https://w1.example:7380\nquorum W1\n`);
+    const cfg = loadBrokerConfig(write("broker.json", JSON.stringify(good())), {
+      "witness-policy": join(dir, "witness-policy"),
+    });
+    expect(cfg.logService?.witnessing?.policy.quorum).toBe("W1");
+    expect(cfg.logService?.witnessing?.ca).toBe(ca.certPem);
+    const { key: _key, index: _index, ...log } = good().log;
+    expect(refusal({ ...good(), log, review: undefined, witnessing: { policy: "witness-policy" } })).toBe(
+      `${join(dir, "broker.json")}: witnessing.policy: is a setting of the log service, which this broker does not run (no log.key)`,
     );
   });
 

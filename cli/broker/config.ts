@@ -3,6 +3,7 @@ import { existsSync, statSync } from "node:fs";
 import { z } from "zod";
 import { brokerOf } from "../../broker/index.js";
 import type { TlsPem } from "../../core/tls/index.js";
+import type { WitnessingSettings } from "../../stack/index.js";
 import {
   alertsTimeZoneSetting,
   indexPathSetting,
@@ -12,6 +13,8 @@ import {
   reviewListenSetting,
   reviewSettings,
   reviewTlsSettings,
+  witnessingSection,
+  witnessingSetting,
 } from "../config/log-settings.js";
 import { ed25519Setting, ownIdentity, readSetting } from "../config/setting-files.js";
 import {
@@ -63,7 +66,12 @@ export interface BrokerConfig {
    * The log service in the broker's process (log.key, log.index and review given), as before
    * `xbus log serve`; undefined when a log service runs elsewhere and the broker holds no log key.
    */
-  logService?: { logKey: KeyObject; indexPath: string; review: ReviewSettings };
+  logService?: {
+    logKey: KeyObject;
+    indexPath: string;
+    review: ReviewSettings;
+    witnessing?: WitnessingSettings | undefined;
+  };
   policiesDir: string;
   /** Grants' rates federation-wide (KV counters, the default) or per broker. */
   rates: "federation" | "broker";
@@ -107,6 +115,7 @@ const brokerSettings = z.strictObject({
     alerts_time_zone: alertsTimeZoneSetting,
     ...reviewTlsSettings,
   }),
+  witnessing: witnessingSection,
   metrics: metricsSection,
 });
 
@@ -143,6 +152,8 @@ export const BROKER_SETTINGS = {
   "review.tls_cert": undefined,
   "review.tls_key": undefined,
   "review.allow_insecure_http": undefined,
+  "witnessing.policy": "witness-policy",
+  "witnessing.alert_seconds": undefined,
   "metrics.port": "metrics-port",
   "metrics.host": undefined,
 } as const satisfies Record<SettingPaths<typeof brokerSettings.shape>, string | undefined>;
@@ -180,7 +191,7 @@ function checkBroker(s: BrokerSettings, place: SettingsPlace<Setting>, now: Date
   );
 
   const logSecret = logSecretSetting(place, "log.secret", s.log.secret);
-  const logService = inProcessLogService(s, place);
+  const logService = inProcessLogService(s, place, pem.ca);
   const policiesDir = place.path("policies", s.policies);
   if (!existsSync(policiesDir) || !statSync(policiesDir).isDirectory())
     place.fail("policies", `${policiesDir} is not a folder`);
@@ -218,7 +229,11 @@ function checkBroker(s: BrokerSettings, place: SettingsPlace<Setting>, now: Date
 /** The settings of a log service that runs in the broker's process: all of them, or none. */
 const IN_PROCESS: readonly Setting[] = ["log.key", "log.index", "review.listen", "review.token_hashes"];
 
-function inProcessLogService(s: BrokerSettings, place: SettingsPlace<Setting>): BrokerConfig["logService"] {
+function inProcessLogService(
+  s: BrokerSettings,
+  place: SettingsPlace<Setting>,
+  ca: string,
+): BrokerConfig["logService"] {
   const given = {
     "log.key": s.log.key,
     "log.index": s.log.index,
@@ -235,6 +250,12 @@ function inProcessLogService(s: BrokerSettings, place: SettingsPlace<Setting>): 
     ] as const)
       if (value !== undefined)
         place.fail(setting, "is a setting of the review API, which this broker does not run (no log.key)");
+    for (const [setting, value] of [
+      ["witnessing.policy", s.witnessing.policy],
+      ["witnessing.alert_seconds", s.witnessing.alert_seconds],
+    ] as const)
+      if (value !== undefined)
+        place.fail(setting, "is a setting of the log service, which this broker does not run (no log.key)");
     return undefined;
   }
   const [first] = missing;
@@ -245,8 +266,16 @@ function inProcessLogService(s: BrokerSettings, place: SettingsPlace<Setting>): 
     );
   const { key, index } = s.log as { key: string; index: string };
   const { listen, token_hashes } = s.review as { listen: string; token_hashes: string };
+  const logKey = ed25519Setting(place, "log.key", place.path("log.key", key), "private");
+  const witnessing = witnessingSetting(
+    place,
+    { policy: "witnessing.policy", alertSeconds: "witnessing.alert_seconds" },
+    s.witnessing,
+    { id: s.log.id, key: logKey, ca },
+  );
   return {
-    logKey: ed25519Setting(place, "log.key", place.path("log.key", key), "private"),
+    logKey,
+    ...(witnessing && { witnessing }),
     indexPath: indexPathSetting(place, "log.index", index),
     review: reviewSettings(place, { ...s.review, listen, token_hashes }),
   };

@@ -92,6 +92,7 @@ export async function startBrokerProcess(
           logKey: cfg.logService.logKey,
           indexPath: cfg.logService.indexPath,
           review: { ...cfg.logService.review, traceUrlTemplate: process.env.XBUS_TRACE_URL },
+          ...(cfg.logService.witnessing && { witnessing: cfg.logService.witnessing }),
         },
       }),
       ...(cfg.logLimits !== undefined ? { logLimits: cfg.logLimits } : {}),

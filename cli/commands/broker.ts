@@ -42,6 +42,11 @@ const FLAGS: FlagsHelp<typeof BROKER_SETTINGS> = {
     value: "zone",
     description: "IANA zone of office hours for off-hours alerts, default UTC",
   },
+  "witness-policy": {
+    value: "file",
+    description:
+      "with log.key: a C2SP tlog-policy; push checkpoints to its witnesses, serve the one its quorum cosigned",
+  },
   "metrics-port": {
     value: "port",
     description: "serve /metrics, /healthz and /readyz on this port (127.0.0.1 unless metrics.host)",

@@ -18,6 +18,7 @@ const SUBCOMMANDS: Record<string, readonly string[]> = {
   log: ["verify", "export", "query", "alerts", "reindex", "receipt"],
   bench: [],
   faults: [],
+  witness: [],
 };
 
 const run = runCli;

@@ -10,6 +10,7 @@ import { federationCommand } from "./federation.js";
 import { logCommand } from "./log/index.js";
 import { natsCommand } from "./nats.js";
 import { policyCommand } from "./policy.js";
+import { witnessCommand } from "./witness.js";
 
 /** Every `xbus` subcommand, in the order `xbus --help` lists them. Add a new one here. */
 export const commands: readonly XbusCommand[] = [
@@ -22,6 +23,7 @@ export const commands: readonly XbusCommand[] = [
   adapterCommand,
   policyCommand,
   logCommand,
+  witnessCommand,
   benchCommand,
   faultsCommand,
 ];

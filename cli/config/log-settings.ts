@@ -1,12 +1,15 @@
-import { createPrivateKey, X509Certificate } from "node:crypto";
+import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { z } from "zod";
+import { checkpointSigner } from "../../broker/index.js";
 import type { AlertOptions } from "../../broker/review/alerts.js";
 import { resolveAlertOptions } from "../../broker/review/alerts.js";
 import { reviewListenProblem } from "../../broker/review/serve.js";
+import { policyWitnesses, type WitnessingSettings } from "../../stack/index.js";
+import { parseWitnessPolicy, type WitnessPolicy } from "../../verifier/index.js";
 import { readSetting } from "./setting-files.js";
-import { hostPort, optionalText, text } from "./setting-schemas.js";
+import { hostPort, optionalText, section, text, wholeNumber } from "./setting-schemas.js";
 import type { SettingsPlace } from "./settings.js";
 
 /*
@@ -160,4 +163,37 @@ function reviewTls(
   }
   if (!matches) place.fail(SETTING.tlsKey, `${keyFile} is not the key of ${certFile}`);
   return { cert, key };
+}
+
+/** The log service's `witnessing` section (README, "Witnessing"): its policy file and alert threshold. */
+export const witnessingSection = section({
+  policy: optionalText,
+  alert_seconds: wholeNumber(1, 86_400).optional(),
+});
+
+/**
+ * Witnessing from its settings: the policy read and checked (a witness with a URL, this log's vkey in its
+ * log lines); https witnesses are checked against `ca`, the federation's trust bundle. Undefined without a
+ * policy; an alert threshold without one is refused.
+ */
+export function witnessingSetting<S extends string>(
+  place: SettingsPlace<S>,
+  settings: { policy: S; alertSeconds: S },
+  s: { policy?: string | undefined; alert_seconds?: number | undefined },
+  log: { id: string; key: KeyObject; ca: string },
+): WitnessingSettings | undefined {
+  if (s.policy === undefined) {
+    if (s.alert_seconds !== undefined) place.fail(settings.alertSeconds, "needs witnessing.policy");
+    return undefined;
+  }
+  const file = place.path(settings.policy, s.policy);
+  const text = readSetting(place, settings.policy, file);
+  let policy: WitnessPolicy;
+  try {
+    policy = parseWitnessPolicy(text);
+    policyWitnesses(policy, checkpointSigner(log.id, log.key).vkey);
+  } catch (err) {
+    return place.fail(settings.policy, `${file}: ${(err as Error).message}`);
+  }
+  return { policy, ca: log.ca, alertSeconds: s.alert_seconds };
 }

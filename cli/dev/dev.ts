@@ -63,11 +63,12 @@ async function runDevIn(dir: string, opts: DevOptions): Promise<number> {
       : `xbus dev: starting nats-server, certificates, broker, connectors and the example agencies (dcrc, moh, moe, rsta) in ${dir}`,
   );
   const stack: Stack & Partial<ClusterStack> = opts.cluster
-    ? await startClusterStack({ dir, logger, citizenPage: true })
+    ? await startClusterStack({ dir, logger, citizenPage: true, witnesses: 3 })
     : await startStack({
         dir,
         logger,
         citizenPage: true,
+        witnesses: 2,
         ...(opts.nats && { natsUrl: opts.nats }),
       });
   const subject = stack.population.citizens[0]?.id ?? "";
@@ -112,6 +113,11 @@ async function runDevIn(dir: string, opts: DevOptions): Promise<number> {
   if (stack.review) say(`  review UI   ${stack.review.url}/ui   (in a browser; it asks for that token)`);
   if (stack.review)
     say(`  checkpoint  ${stack.review.url}/checkpoint   (no token; log vkey ${stack.logVkey})`);
+  for (const w of stack.witnesses) say(`  witness     ${w.url}   (${w.name}, vkey ${w.vkey})`);
+  if (stack.witnessPolicyPath)
+    say(
+      `  policy      ${stack.witnessPolicyPath}   (the checkpoint at /checkpoint carries every witness's cosignature)`,
+    );
   if (stack.citizen)
     say(
       `  citizen     ${stack.citizen.url}   (sign in as ${stack.citizen.users.map((u) => u.username).join(", ")}; passwords in dev.json: citizen.users)`,

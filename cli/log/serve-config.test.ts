@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCa, issueCertificate } from "../../certs/index.js";
+import { cosignerVkey } from "../../core/log-format/index.js";
+import { rawEd25519 } from "../../core/signing/index.js";
 import { tokenHash } from "../../stack/index.js";
 import { ConfigError } from "../config/settings.js";
 import { loadLogServeConfig } from "./serve-config.js";
@@ -94,6 +96,27 @@ describe("loadLogServeConfig", () => {
       `${path}: signer.lease_ms: must be a whole number from 1000 to 600000`,
     );
     expect(refusal({ ...good(), signer: { lease: 3000 } })).toContain('unknown setting "signer.lease"');
+  });
+
+  it("reads the witness policy: its witnesses with a URL are asked, https ones checked against tls.ca", () => {
+    const w = cosignerVkey("w1.example", rawEd25519(generateKeyPairSync("ed25519").publicKey));
+    write("policy", `witness W1 ${w} https://w1.example:7380\nquorum W1\n`);
+    const cfg = loadLogServeConfig(
+      write("log-service.json", JSON.stringify({ ...good(), witnessing: { policy: "policy" } })),
+    );
+    expect(cfg.witnessing?.policy.quorum).toBe("W1");
+    expect(cfg.witnessing?.ca).toContain("BEGIN CERTIFICATE");
+    write("policy-no-url", `witness W1 ${w}\nquorum W1\n`);
+    expect(refusal({ ...good(), witnessing: { policy: "policy-no-url" } })).toBe(
+      `${join(dir, "log-service.json")}: witnessing.policy: ${join(dir, "policy-no-url")}: the witness policy names no witness with a URL (witness <name> <vkey> <url>)`,
+    );
+    write("policy-bad", "quorum W9\n");
+    expect(refusal({ ...good(), witnessing: { policy: "policy-bad" } })).toMatch(
+      /witnessing\.policy: .*policy line 1: W9 is not defined on an earlier line$/,
+    );
+    expect(refusal({ ...good(), witnessing: { alert_seconds: 10 } })).toMatch(
+      /witnessing\.alert_seconds: needs witnessing\.policy$/,
+    );
   });
 
   it("listens beyond loopback only over TLS or with review.allow_insecure_http, and loads the certificate", () => {

@@ -2,6 +2,7 @@ import type { KeyObject } from "node:crypto";
 import { z } from "zod";
 import { logServiceOf } from "../../broker/index.js";
 import type { TlsPem } from "../../core/tls/index.js";
+import type { WitnessingSettings } from "../../stack/index.js";
 import {
   alertsTimeZoneSetting,
   indexPathSetting,
@@ -11,6 +12,8 @@ import {
   reviewListenSetting,
   reviewSettings,
   reviewTlsSettings,
+  witnessingSection,
+  witnessingSetting,
 } from "../config/log-settings.js";
 import { ed25519Setting, ownIdentity } from "../config/setting-files.js";
 import { metricsSection, natsServers, section, text, wholeNumber } from "../config/setting-schemas.js";
@@ -32,6 +35,8 @@ export interface LogServeConfig {
   review: ReviewSettings;
   /** How long the signer's lease lasts unrenewed before a standby takes over. */
   leaseMs: number | undefined;
+  /** Witnessing, when `witnessing.policy` is set (README, "Witnessing"). */
+  witnessing: WitnessingSettings | undefined;
   /** `/metrics`, `/healthz`, `/readyz` on their own port: the review API's port serves no metrics. */
   metrics?: { host: string; port: number };
 }
@@ -48,6 +53,7 @@ const logServeSettings = z.strictObject({
     ...reviewTlsSettings,
   }),
   signer: section({ lease_ms: wholeNumber(1000, 600_000).optional() }),
+  witnessing: witnessingSection,
   metrics: metricsSection,
 });
 
@@ -70,6 +76,8 @@ export const LOG_SERVE_SETTINGS = {
   "review.tls_key": undefined,
   "review.allow_insecure_http": undefined,
   "signer.lease_ms": "lease-ms",
+  "witnessing.policy": "witness-policy",
+  "witnessing.alert_seconds": undefined,
   "metrics.port": "metrics-port",
   "metrics.host": undefined,
 } as const satisfies Record<SettingPaths<typeof logServeSettings.shape>, string | undefined>;
@@ -89,16 +97,24 @@ export function loadLogServeConfig(
     schema: logServeSettings,
     check: (s, place: SettingsPlace<Setting>) => {
       const { identity, pem } = ownIdentity(place, s.tls, logServiceOf(s.trust_domain), now);
+      const logKey = ed25519Setting(place, "log.key", place.path("log.key", s.log.key), "private");
+      const witnessing = witnessingSetting(
+        place,
+        { policy: "witnessing.policy", alertSeconds: "witnessing.alert_seconds" },
+        s.witnessing,
+        { id: s.log.id, key: logKey, ca: pem.ca },
+      );
       return {
         servers: s.nats,
         spiffeId: identity.id.uri,
         tls: pem,
         logId: s.log.id,
         logSecret: logSecretSetting(place, "log.secret", s.log.secret),
-        logKey: ed25519Setting(place, "log.key", place.path("log.key", s.log.key), "private"),
+        logKey,
         indexPath: indexPathSetting(place, "log.index", s.log.index),
         review: reviewSettings(place, s.review),
         leaseMs: s.signer.lease_ms,
+        witnessing,
         ...(s.metrics !== undefined ? { metrics: s.metrics } : {}),
       };
     },

@@ -28,6 +28,7 @@ export async function startLogServeProcess(
       logKey: cfg.logKey,
       indexPath: cfg.indexPath,
       ...(cfg.leaseMs !== undefined && { signer: { leaseMs: cfg.leaseMs } }),
+      ...(cfg.witnessing && { witnessing: cfg.witnessing }),
       review: { ...cfg.review, traceUrlTemplate: process.env.XBUS_TRACE_URL },
       logger,
       telemetry,

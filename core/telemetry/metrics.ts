@@ -32,6 +32,11 @@ export interface XbusMetrics {
   natsReconnect(component: string): void;
   /** Reads the exchange log's index lag (entries behind the stream) at each scrape. */
   watchIndexLag(read: () => Promise<number> | number): void;
+  /**
+   * Reads how far the witnessed checkpoint is behind the log's signed heads at each scrape: entries, and
+   * seconds since the log signed the oldest head it does not cover (README, "Witnessing").
+   */
+  watchWitnessLag(read: () => { entries: number; seconds: number }): void;
   /** Reports days until `notAfter` of a certificate at each scrape (a hook for certificate rotation). */
   watchCertificate(name: string, notAfter: () => Date): void;
   readonly spansExported: Counter;
@@ -113,6 +118,23 @@ export function createMetrics(meter: Meter): XbusMetrics {
         if (Number.isFinite(lag)) r.observe(lag);
       }
     });
+  const witnessLag: (() => { entries: number; seconds: number })[] = [];
+  meter
+    .createObservableGauge("xbus.witness.lag_entries", {
+      description: "Log entries signed but not yet in a checkpoint the witness policy's quorum cosigned",
+    })
+    .addCallback((r) => {
+      for (const read of witnessLag) r.observe(read().entries);
+    });
+  meter
+    .createObservableGauge("xbus.witness.lag_seconds", {
+      description:
+        "Seconds since the log signed the oldest head no witnessed checkpoint covers yet (0: none)",
+      unit: "s",
+    })
+    .addCallback((r) => {
+      for (const read of witnessLag) r.observe(read().seconds);
+    });
   const certs = new Map<string, () => Date>();
   meter
     .createObservableGauge("xbus.certificate.days_to_expiry", {
@@ -163,6 +185,7 @@ export function createMetrics(meter: Meter): XbusMetrics {
     natsConnected: (component) => reconnects.add(0, { component }),
     natsReconnect: (component) => reconnects.add(1, { component }),
     watchIndexLag: (read) => void lagReaders.push(read),
+    watchWitnessLag: (read) => void witnessLag.push(read),
     watchCertificate: (name, notAfter) => void certs.set(name, notAfter),
     spansExported: span("exported", "Spans the OTLP exporter delivered"),
     spansFailed: span("failed", "Spans the OTLP exporter could not deliver (collector down or refusing)"),

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { credentials } from "@grpc/grpc-js";
@@ -8,7 +8,7 @@ import { createServiceClient } from "../../core/rpc/index.js";
 import { createTelemetry } from "../../core/telemetry/index.js";
 import { Exchange, type Receipt } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { type ClusterStack, devConnectorId, devJsonOf, startClusterStack } from "../../stack/index.js";
-import { reviewClient, type TreeHeadJson } from "../../verifier/index.js";
+import { openCheckpoint, parseWitnessPolicy, reviewClient, type TreeHeadJson } from "../../verifier/index.js";
 import { deadline, failure } from "../helpers/stack.js";
 
 /*
@@ -27,7 +27,14 @@ let subject: string;
 beforeAll(async () => {
   // The adapters run in their connectors' processes, so a revoked connector certificate is refused by the
   // broker's reply check alone (a gRPC adapter would refuse the connector's call first).
-  stack = await startClusterStack({ dir, logger: silentLogger, telemetry, inProcessAdapter: true });
+  stack = await startClusterStack({
+    dir,
+    logger: silentLogger,
+    telemetry,
+    inProcessAdapter: true,
+    // As `xbus dev --cluster` runs them: three witnesses, any two make a checkpoint witnessed.
+    witnesses: 3,
+  });
   subject = stack.population.citizens[0]?.id ?? "";
 }, 120_000);
 afterAll(async () => {
@@ -138,5 +145,37 @@ it("a connector revoked behind its leaf has its replies refused by every broker"
     const err = await failure(fetchAt(address));
     expect(err.reason).toBe("PROVIDER_BAD_RECORD");
     expect(err.details).toContain("revoked certificate");
+  }
+});
+
+it("both log services serve a checkpoint two of the three witnesses cosigned, and it advances with one witness down", async () => {
+  const policy = parseWitnessPolicy(readFileSync(stack.witnessPolicyPath ?? "", "utf8"));
+  const witnessedAt = async (url: string) => {
+    const res = await fetch(`${url}/checkpoint`);
+    const opened = openCheckpoint(await res.text(), { logVkey: stack.logVkey, policy });
+    return opened.ok ? opened : undefined;
+  };
+  const signedSize = async () =>
+    Number((await (await fetch(`${stack.review?.url}/checkpoint/signed`)).text()).split("\n")[1]);
+  await stack.stopWitness("W3");
+  const before = await signedSize();
+  // Any attempt is logged, served or refused (dcrc's connector was revoked above: moe's service).
+  await fetchAt(stack.brokerAddresses[0] ?? "", "moe.exam-results").catch(() => undefined);
+  let grown = before;
+  for (let i = 0; i < 300 && grown <= before; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    grown = await signedSize();
+  }
+  expect(grown).toBeGreaterThan(before);
+  const leaf = grown - 1;
+  for (const url of [stack.review?.url ?? "", stack.standby.reviewUrl]) {
+    let opened: Awaited<ReturnType<typeof witnessedAt>>;
+    for (let i = 0; i < 300; i++) {
+      opened = await witnessedAt(url);
+      if (opened && opened.checkpoint.size > leaf) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(opened?.checkpoint.size, url).toBeGreaterThan(leaf);
+    expect(opened?.cosigned.map((c) => c.name).sort()).toEqual(["W1", "W2"]);
   }
 });

@@ -10,8 +10,9 @@ import { ReceiptSchema } from "../../proto/gen/xbus/v1/exchange_pb.js";
 import { deadline, startTestStack, type TestStack } from "../helpers/stack.js";
 import { runXbusAsync } from "../helpers/xbus-process.js";
 
-// A receipt from a real stack, upgraded to a C2SP tlog-proof by `xbus log proof`, verifies with the
-// stack stopped (`xbus log receipt --offline --proof`), and fails when one byte of the proof changes.
+// A receipt from a real stack with two witnesses, upgraded to a C2SP tlog-proof by `xbus log proof`,
+// verifies with the stack stopped (`xbus log receipt --offline --proof`) against the log's vkey and the
+// witness policy, and fails when one byte of the proof changes or a witness's cosignature is missing.
 
 let stack: TestStack | undefined;
 const tmp = mkdtempSync(join(tmpdir(), "xbus-tlog-proof-"));
@@ -20,11 +21,13 @@ let receiptB64 = "";
 let vkey = "";
 let brokerKey = "";
 let exchangeIds: string[] = [];
+const policyFile = join(tmp, "witness-policy.txt");
 
 beforeAll(async () => {
-  const s = await startTestStack();
+  const s = await startTestStack({ witnesses: 2 });
   stack = s;
   vkey = s.logVkey;
+  writeFileSync(policyFile, readFileSync(s.witnessPolicyPath ?? "", "utf8"));
   brokerKey = join(tmp, "broker-signing.pub.pem");
   writeFileSync(brokerKey, s.brokerPublicKey.export({ type: "spki", format: "pem" }));
   const res = await s.client().fetch(
@@ -48,6 +51,8 @@ beforeAll(async () => {
       receiptB64,
       "--vkey",
       vkey,
+      "--policy",
+      policyFile,
       "--out",
       file,
       ...api,
@@ -97,6 +102,28 @@ describe("xbus log proof + xbus log receipt --offline --proof", () => {
       /^ok: leaf \d+ of .*, included in the checkpoint of size \d+ signed by the log's key \(offline/,
     );
     expect(r.status).toBe(0);
+  });
+
+  it("verifies under the witness policy: the checkpoint carries both witnesses' cosignatures, with their times", async () => {
+    const r = await offline(file, ["--policy", policyFile]);
+    expect(r.stdout).toMatch(
+      /^ok: leaf \d+ of .* signed by the log's key, cosigned by W1 at \d{4}-\d\d-\d\dT[\d:.]+Z, W2 at \d{4}-.*\(offline/,
+    );
+    expect(r.status).toBe(0);
+  });
+
+  it("refuses a checkpoint that lacks the quorum: one witness's cosignature taken out", async () => {
+    const text = readFileSync(file, "utf8");
+    const lines = text.split("\n");
+    const w2 = lines.findIndex((l) => l.startsWith("— witness-2.dev.xbus "));
+    expect(w2).toBeGreaterThan(0);
+    const short = join(tmp, "one-cosignature.tlog-proof");
+    writeFileSync(short, lines.filter((_, i) => i !== w2).join("\n"));
+    const r = await offline(short, ["--policy", policyFile]);
+    expect(r.stdout).toMatch(/^FAIL: .*cosigned by W1: not enough for the policy's quorum dev-witnesses/);
+    expect(r.status).toBe(1);
+    // Without the policy, the same file is still the log's own signed checkpoint.
+    expect((await offline(short)).status).toBe(0);
   });
 
   it("fails when any one byte of the proof lines or the checkpoint changes", async () => {

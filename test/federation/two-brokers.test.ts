@@ -98,7 +98,8 @@ beforeAll(async () => {
   const policies = join(dir, "policies");
   mkdirSync(policies, { recursive: true });
   for (const [name, text] of Object.entries(POLICIES)) writeFileSync(join(policies, name), text);
-  stack = await startTestStack({ policiesDir: policies, otherBrokerKeys: [keyB.publicKey] });
+  // Two witnesses: the standby (`xbus log serve`, its own process) pushes to them too.
+  stack = await startTestStack({ policiesDir: policies, otherBrokerKeys: [keyB.publicKey], witnesses: 2 });
   subject = stack.population.citizens[0]?.id ?? "";
   const review = stack.review;
   if (!review) throw new Error("the stack runs no log service");
@@ -132,6 +133,7 @@ beforeAll(async () => {
       log: { id: stack.logFiles.log_id, secret, key: stack.logFiles.key, index: "standby.sqlite" },
       review: { listen: "127.0.0.1:0", token_hashes: "review-tokens" },
       signer: { lease_ms: 1000 },
+      witnessing: { policy: stack.witnessPolicyPath },
     }),
   );
   const standby = await startXbus(["log", "serve", "--config", join(dir, "log-standby.json")]);
@@ -219,6 +221,34 @@ describe("two brokers, one log", () => {
       });
       expect(verified.status, verified.stderr).toBe(0);
       expect(verified.stdout).toContain(head.root_hash);
+    }
+    // Each log service serves the checkpoint of that head once both witnesses cosigned it (the standby's
+    // pushes go over HTTP from its own process), and `xbus log checkpoint` checks it under the policy,
+    // with no reviewer token.
+    for (const url of [standbyUrl, stack.review?.url ?? ""]) {
+      for (let i = 0; i < 300; i++) {
+        const note = await (await fetch(`${url}/checkpoint`)).text();
+        if (Number(note.split("\n")[1]) >= head.tree_size) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const checked = await runXbusAsync(
+        [
+          "log",
+          "checkpoint",
+          "--url",
+          url,
+          "--vkey",
+          stack.logVkey,
+          "--policy",
+          stack.witnessPolicyPath ?? "",
+        ],
+        { XBUS_REVIEW_TOKEN: token() },
+      );
+      expect(checked.stdout, `${url}: ${checked.stderr}`).toMatch(
+        /^ok: checkpoint of \S+, size \d+, root [0-9a-f]{64}, cosigned by W1 at \S+, W2 at /,
+      );
+      expect(Number(/size (\d+)/.exec(checked.stdout)?.[1])).toBeGreaterThanOrEqual(head.tree_size);
+      expect(checked.status).toBe(0);
     }
   });
 });

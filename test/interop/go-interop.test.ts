@@ -12,7 +12,7 @@ import { buildTlogcheck, tlogcheck } from "./go-build.js";
 // An independent implementation checks our log: Go's golang.org/x/mod/sumdb/note opens the checkpoint
 // of a real stack with the vkey the stack prints, and sumdb/tlog checks a receipt's inclusion proof
 // against it (test/interop/tlogcheck.go). Nothing here is skipped: without Go the suite fails, naming
-// the apt-get line.
+// the apt-get line. The stack runs two witnesses, so the checkpoint is the witnessed one.
 
 let stack: TestStack;
 let bin: string;
@@ -20,7 +20,8 @@ const tmp = mkdtempSync(join(tmpdir(), "xbus-interop-"));
 
 beforeAll(async () => {
   bin = await buildTlogcheck(tmp);
-  stack = await startTestStack();
+  // Two witnesses, as `xbus dev` runs: the checkpoint Go opens carries their cosignatures too.
+  stack = await startTestStack({ witnesses: 2 });
 });
 afterAll(async () => {
   await stack?.close();
@@ -66,6 +67,9 @@ describe("Go's sumdb/note and sumdb/tlog on our checkpoint and proofs", () => {
 
   it("opens the checkpoint with our vkey and checks each receipt's inclusion", async () => {
     for (const p of proofs) {
+      // The witnessed checkpoint: the log's signature and both witnesses' cosignature/v1 lines, which
+      // Go's note.Open passes over as signatures of keys it was not given.
+      expect(p.text.match(/^\u2014 witness-[12]\.dev\.xbus /gm)).toHaveLength(2);
       const { code, out } = await tlogcheck(bin, [stack.logVkey, p.file, p.leaf]);
       expect(out).toMatch(new RegExp(`^ok ${stack.logFiles.log_id} \\d+ ${p.index}\\n$`));
       expect(code).toBe(0);

@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { formatTlogProof } from "../../../core/log-format/index.js";
 import type { CheckpointSource } from "../../indexer/checkpoint-signer.js";
 import type { LogIndexReader } from "../../indexer/log-index.js";
@@ -10,18 +10,31 @@ export const CHECKPOINT_CONTENT_TYPE = "text/plain; charset=utf-8";
 
 /**
  * What anyone may read without a token (README, "Checkpoints"): the latest checkpoint, which holds only
- * the log's ID, size and root hash. Entries stay behind the reviewer token.
+ * the log's ID, size and root hash (with witnessing, the latest one the policy's quorum cosigned, and
+ * the log-signed one at `/checkpoint/signed`). Entries stay behind the reviewer token.
  */
-export function publicLogRoutes(checkpoints: CheckpointSource | undefined): Hono {
-  return new Hono().get("/checkpoint", (c) => {
-    if (!checkpoints) throw httpError(404, "this API serves no checkpoints");
-    const latest = checkpoints.latest();
-    if (!latest) throw httpError(503, "no tree head signed yet");
+export function publicLogRoutes(
+  checkpoints: CheckpointSource | undefined,
+  signed?: CheckpointSource | undefined,
+): Hono {
+  const serve = (source: CheckpointSource | undefined, none: string) => (c: Context) => {
+    if (!source) throw httpError(404, "this API serves no checkpoints");
+    const latest = source.latest();
+    if (!latest) throw httpError(503, none);
     return c.body(latest.note, 200, {
       "content-type": CHECKPOINT_CONTENT_TYPE,
       "cache-control": "no-store",
     });
-  });
+  };
+  return new Hono()
+    .get(
+      "/checkpoint",
+      serve(
+        checkpoints,
+        signed ? "no checkpoint witnessed by the policy's quorum yet" : "no tree head signed yet",
+      ),
+    )
+    .get("/checkpoint/signed", serve(signed ?? checkpoints, "no tree head signed yet"));
 }
 
 /**

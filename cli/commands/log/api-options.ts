@@ -30,3 +30,15 @@ export function api(flags: ApiFlags): ReviewTextClient {
   if (!url || !token) throw new Error("no review API: pass --url and --token (or run `xbus dev` here first)");
   return reviewClient(url, token, flags.url ? undefined : "from .xbus/dev/dev.json: is `xbus dev` running?");
 }
+
+/** The review API for its public routes (GET /checkpoint): a URL is enough; the token, if any, is sent. */
+export function publicApi(flags: ApiFlags): ReviewTextClient {
+  const dev = readDevJson();
+  const url = flags.url ?? dev.review?.url;
+  if (!url) throw new Error("no review API: pass --url (or run `xbus dev` here first)");
+  return reviewClient(
+    url,
+    flags.token ?? (flags.url ? "" : (dev.review?.token ?? "")),
+    flags.url ? undefined : "from .xbus/dev/dev.json: is `xbus dev` running?",
+  );
+}

@@ -2,11 +2,11 @@ import { createPublicKey } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
-import { checkReceipt, parseWitnessPolicy, verifyTlogProof } from "../../../verifier/index.js";
+import { checkReceipt, verifyTlogProof } from "../../../verifier/index.js";
 import { readUserFile } from "../../user-file.js";
 import { act, type Run, UsageError } from "../command.js";
 import { type ApiFlags, api, apiOptions } from "./api-options.js";
-import { logVkeyOf } from "./checkpoint.js";
+import { cosignedBy, logVkeyOf, witnessPolicyOf } from "./checkpoint.js";
 import { publicKeyOption } from "./public-key-option.js";
 import { type ReceiptInputFlags, receiptInputOptions, receiptOf } from "./receipt-input.js";
 
@@ -48,7 +48,10 @@ export function receiptCommand(run: Run): Command {
         "--vkey <vkey>",
         "with --proof: the log's verifier key (default: log_vkey of .xbus/dev/dev.json)",
       )
-      .option("--policy <file>", "with --proof: a C2SP tlog-policy the checkpoint's cosignatures must meet"),
+      .option(
+        "--policy <file>",
+        "with --proof: a C2SP tlog-policy the checkpoint's cosignatures must meet (default, without --vkey: witness_policy of dev.json)",
+      ),
   );
   return act<ReceiptFlags>(run, cmd, async (o) => {
     const say = (s: string) => run.io.out(`${s}\n`);
@@ -79,8 +82,7 @@ export function receiptCommand(run: Run): Command {
       : " (not checked against the log: --offline)";
     if (o.proof !== undefined) {
       const vkey = logVkeyOf(o.vkey);
-      const policy =
-        o.policy === undefined ? undefined : parseWitnessPolicy(readUserFile(o.policy).toString());
+      const policy = witnessPolicyOf(o.policy, o.vkey);
       const proof = verifyTlogProof(
         readUserFile(o.proof).toString(),
         { hash: Buffer.from(receipt.leafHash), index: Number(receipt.leafIndex) },
@@ -101,9 +103,7 @@ export function receiptCommand(run: Run): Command {
         );
         return 1;
       }
-      const cosigned = proof.cosigned.length
-        ? `, cosigned by ${proof.cosigned.map((c) => `${c.name} at ${new Date(c.time * 1000).toISOString()}`).join(", ")}`
-        : "";
+      const cosigned = cosignedBy(proof.cosigned);
       where = `, included in the checkpoint of size ${proof.checkpoint.size} signed by the log's key${cosigned} (offline, tlog-proof ${o.proof})`;
     }
     const exchange = result.exchangeId === undefined ? "" : ` for exchange ${result.exchangeId}`;

@@ -31,6 +31,11 @@ const FLAGS: FlagsHelp<typeof LOG_SERVE_SETTINGS> = {
     value: "ms",
     description: "how long the signer's lease lasts unrenewed before a standby signs, default 3000",
   },
+  "witness-policy": {
+    value: "file",
+    description:
+      "a C2SP tlog-policy: push checkpoints to its witnesses (lines with a URL), serve the one its quorum cosigned",
+  },
 };
 
 /** `xbus log serve`: the log service in its own process (README, "Log service"). */
