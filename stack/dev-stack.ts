@@ -1,4 +1,4 @@
-import { generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join, resolve } from "node:path";
@@ -150,6 +150,8 @@ export interface StackOptions {
 export interface ExtraBroker {
   readonly brokerId: string;
   readonly address: string;
+  /** The public half of its route-signing key: what verifies the receipts it signs. */
+  readonly publicKey: KeyObject;
   /** Stops its front door and connections (the stack's close does it too). */
   close(): Promise<void>;
 }
@@ -474,7 +476,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         }),
       );
       extraBrokers.push(started);
-      return { brokerId: o.brokerId, address: `localhost:${started.broker.port}`, close: stop };
+      return {
+        brokerId: o.brokerId,
+        address: `localhost:${started.broker.port}`,
+        publicKey: createPublicKey(o.signingKey),
+        close: stop,
+      };
     };
     const addLogService = async (name: string, o: { leaseMs?: number } = {}): Promise<ExtraLogService> => {
       if (!/^[a-z0-9-]{1,32}$/.test(name))
