@@ -22,7 +22,7 @@ describe("npm run faults -- --target cluster", () => {
       target: "cluster",
       rows: ["leaf-kill"],
       baselineMs: 500,
-      faultMs: 500,
+      faultMs: 2000,
       settleMs: 200,
       recoverMaxMs: 60_000,
       concurrency: 4,
