@@ -344,7 +344,7 @@ async function runRow(row: Row, s: Session, o: FaultsOptions): Promise<RowResult
     ),
     after: events.filter(({ e }) => e.sentAt >= times.heal),
   };
-  problems.push(...(row.check?.(phases, { consumerName }) ?? []));
+  problems.push(...(row.check?.(phases, { consumerName, note: (text) => notes.push(text) }) ?? []));
   if (counted.requests.failed.RELEASED_DESPITE_DENY)
     problems.push(
       `${counted.requests.failed.RELEASED_DESPITE_DENY} denied requests were answered with a record`,
