@@ -1,5 +1,5 @@
-import { closeSync, openSync, writeFileSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { createPublicKey } from "node:crypto";
+import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { createLogger } from "../core/index.js";
@@ -63,12 +63,11 @@ export async function startCluster(o: TargetOptions): Promise<Target> {
     closeSync(logFd);
     throw err;
   }
-  const keyPaths = [join(stack.dir, "certs", "broker-signing.pub.pem")];
-  for (const b of stack.extraBrokers) {
-    const path = join(stack.dir, "certs", `broker-signing-${b.brokerId}.pub.pem`);
-    writeFileSync(path, b.publicKey.export({ type: "spki", format: "pem" }));
-    keyPaths.push(path);
-  }
+  // The receipt-signing keys by broker id, from the files the stack wrote: its own broker's first.
+  const brokerIds = ["dev", ...stack.extraBrokers.map((b) => b.brokerId)];
+  const brokerPublicKeys = new Map(
+    stack.brokerKeyPaths.map((path, i) => [brokerIds[i] ?? path, createPublicKey(readFileSync(path))]),
+  );
   const { consumers, serials } = faultConsumers(stack);
   const agencies = stack.adapters.map((a) => a.agency);
   const leafOf = (agency: string): NatsServer => {
@@ -82,11 +81,10 @@ export async function startCluster(o: TargetOptions): Promise<Target> {
     return {
       agency,
       instance: `faults-${instance}`,
-      // The leaf's server certificate names localhost, and nats.js checks it against the URL's host.
-      natsUrl: leafOf(agency).url.replace("nats://127.0.0.1", "tls://localhost"),
+      natsUrl: leafOf(agency).tlsUrl,
       natsTls: true,
       caPath: stack.caPath,
-      brokerKeyPaths: keyPaths,
+      brokerKeyPaths: [...stack.brokerKeyPaths],
       connector: { certPath: a.client.certPath, keyPath: a.client.keyPath },
     };
   };
@@ -182,10 +180,7 @@ export async function startCluster(o: TargetOptions): Promise<Target> {
     review: reviewClient(stack.review.url, stack.review.token),
     logId: stack.logFiles.log_id,
     logPublicKey: stack.logPublicKey.export({ type: "spki", format: "der" }).subarray(-32).toString("base64"),
-    brokerPublicKeys: new Map([
-      ["dev", stack.brokerPublicKey],
-      ...stack.extraBrokers.map((b) => [b.brokerId, b.publicKey] as const),
-    ]),
+    brokerPublicKeys,
     agencies,
     connectorsPerAgency: CONNECTORS_PER_AGENCY,
     cluster,

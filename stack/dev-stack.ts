@@ -1,4 +1,4 @@
-import { createPublicKey, generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
+import { generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join, resolve } from "node:path";
@@ -150,8 +150,6 @@ export interface StackOptions {
 export interface ExtraBroker {
   readonly brokerId: string;
   readonly address: string;
-  /** The public half of its route-signing key: what verifies the receipts it signs. */
-  readonly publicKey: KeyObject;
   /** Stops its front door and connections (the stack's close does it too). */
   close(): Promise<void>;
 }
@@ -476,12 +474,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         }),
       );
       extraBrokers.push(started);
-      return {
-        brokerId: o.brokerId,
-        address: `localhost:${started.broker.port}`,
-        publicKey: createPublicKey(o.signingKey),
-        close: stop,
-      };
+      return { brokerId: o.brokerId, address: `localhost:${started.broker.port}`, close: stop };
     };
     const addLogService = async (name: string, o: { leaseMs?: number } = {}): Promise<ExtraLogService> => {
       if (!/^[a-z0-9-]{1,32}$/.test(name))
