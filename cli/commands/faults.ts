@@ -37,7 +37,7 @@ function faultsFlags(): Command {
         "nats-servers with the log at R3, a leaf node per agency, 2 brokers, the log service and a standby)",
     )
     .option("--quick", "short phases (2 s + 3 s + 1 s) and 8 in flight: a smoke run under 3 minutes")
-    .option("--rows <list>", "only these rows, comma-separated (default all)")
+    .option("--rows <list>", "only these rows, comma-separated (default: every row the target can do)")
     .option("--json <file>", "where the JSON goes (default faults/results/latest.json)")
     .option(
       "--soak <duration>",
