@@ -17,7 +17,8 @@ export interface LogTrust {
   logId: string;
   /** base64 of the raw Ed25519 key that signs tree heads. */
   logPublicKey: string;
-  brokerPublicKey: KeyObject;
+  /** Receipt-signing keys by broker id. */
+  brokerPublicKeys: ReadonlyMap<string, KeyObject>;
 }
 
 export interface ReceiptAudit {
@@ -65,7 +66,14 @@ export async function auditReceipts(
   const decoded: Receipt[] = [];
   for (const bytes of receipts) {
     const r = fromBinary(ReceiptSchema, bytes);
-    const signed = await checkReceipt(r, t.brokerPublicKey);
+    const key = t.brokerPublicKeys.get(r.brokerId);
+    if (!key) {
+      miss(
+        `leaf ${r.leafIndex}: signed by broker ${JSON.stringify(r.brokerId)}, whose key the target did not name`,
+      );
+      continue;
+    }
+    const signed = await checkReceipt(r, key);
     if (!signed.ok) miss(`leaf ${r.leafIndex}: ${signed.problem}`);
     else if (r.logId !== t.logId) miss(`leaf ${r.leafIndex}: receipt of log ${r.logId}`);
     else decoded.push(r);

@@ -3,8 +3,8 @@ import { medicalFitnessOf } from "../adapters/examples/moh/health-records.js";
 import { createPopulation } from "../adapters/examples/population.js";
 import { drivingLicenceOf } from "../adapters/examples/rsta/licence-records.js";
 import { Child } from "../bench/child-process.js";
+import { forkScript } from "./parts.js";
 import type { LoadEvent, LoadReply, LoadRequest } from "./protocol.js";
-import { forkScript } from "./single-node.js";
 import type { Target } from "./target.js";
 
 const PURPOSE = "fault-test";

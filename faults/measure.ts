@@ -42,6 +42,24 @@ export interface RowResult {
   tree_heads: { seen: number; not_extending: string[] };
 }
 
+/** Every field of a row in the JSON, for the tests that check its shape. */
+export const ROW_FIELDS: readonly (keyof RowResult)[] = [
+  "id",
+  "title",
+  "proves",
+  "target",
+  "status",
+  "problems",
+  "notes",
+  "times",
+  "requests",
+  "receipts",
+  "log_entries_without_answer",
+  "serves_again_ms",
+  "p99_ms",
+  "tree_heads",
+];
+
 export function percentile(values: number[], p: number): number | null {
   if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);

@@ -60,7 +60,8 @@ export interface ProviderConfig {
   /** Connect to NATS with the connector's certificate (mutual TLS, verify_and_map). */
   natsTls: boolean;
   caPath: string;
-  brokerKeyPath: string;
+  /** Every broker's route-signing public key (PEM files): the connector answers routes signed by any. */
+  brokerKeyPaths: string[];
   connector: { certPath: string; keyPath: string };
 }
 

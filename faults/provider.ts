@@ -68,7 +68,7 @@ serveProvider<ProviderConfig>(async (c) => {
     nats: nc,
     agency: def.agency,
     target: faulty(inProcessTarget(def, logger.child({ component: "adapter" }), telemetry)),
-    brokerKeys: [createPublicKey(readFileSync(c.brokerKeyPath))],
+    brokerKeys: c.brokerKeyPaths.map((path) => createPublicKey(readFileSync(path))),
     signer: createReplySigner(cert, createPrivateKey(key)),
     logger: logger.child({ component: "connector" }),
     telemetry,

@@ -1,5 +1,11 @@
 import type { LoadEvent, LoadRequest } from "./protocol.js";
-import type { Capability, Target } from "./target.js";
+import {
+  type Capability,
+  type ClusterFaults,
+  type LogNodeRole,
+  MissingCapabilityError,
+  type Target,
+} from "./target.js";
 
 /** What a row can do while it runs. */
 export interface RowContext {
@@ -17,6 +23,8 @@ export interface RowContext {
 export interface RowPhases {
   /** When the fault was in place (inject returned). */
   injectedAt: number;
+  /** When the repair began. */
+  healedAt: number;
   /** Answered, or sent, between the injection and the repair. */
   fault: { e: LoadEvent; r: LoadRequest }[];
   /** Sent after the repair. */
@@ -41,16 +49,179 @@ export interface Row {
   inject(ctx: RowContext): Promise<void>;
   /** Repairs the fault; the bus must then serve again by itself. */
   heal(ctx: RowContext): Promise<void>;
+  /** After the row is measured: puts back what the repair left out on purpose (the second node of a lost quorum). */
+  restore?(ctx: RowContext): Promise<void>;
   /** Row-specific problems, beyond the ones every row is held to. */
-  check?(p: RowPhases, ctx: { consumerName(r: LoadRequest): string }): string[];
+  check?(p: RowPhases, ctx: { consumerName(r: LoadRequest): string; note(text: string): void }): string[];
 }
 
 const agencyOf = (r: LoadRequest) => r.service.split(".")[0] ?? "";
 const reasonOf = (e: LoadEvent) => e.outcome.split(":")[1] ?? e.outcome;
 const ok = (e: LoadEvent) => e.outcome === "OK";
 
-/** The victim agency of the connector and adapter rows. */
+/** The victim agency of the connector, adapter and leaf rows. */
 const VICTIM = "dcrc";
+
+const clusterOf = (t: Target): ClusterFaults => {
+  if (!t.cluster) throw new MissingCapabilityError(t.name, "core-kill");
+  return t.cluster;
+};
+
+/** The log stream's leader now, for a note; "none" while it has none. */
+const leaderNow = (c: RowContext) =>
+  clusterOf(c.target)
+    .logStreamNode("leader")
+    .catch(() => "none");
+
+/** The victim agency failed with PROVIDER_UNAVAILABLE while the others were served. */
+function agencyDownCheck(p: RowPhases): string[] {
+  const problems: string[] = [];
+  const victim = p.fault.filter(({ r }) => agencyOf(r) === VICTIM && r.expect === "allow");
+  const reasons = new Set(victim.filter(({ e }) => !ok(e)).map(({ e }) => reasonOf(e)));
+  if (!reasons.has("PROVIDER_UNAVAILABLE"))
+    problems.push(`no PROVIDER_UNAVAILABLE for ${VICTIM} (saw ${[...reasons].join(", ") || "none"})`);
+  if (!p.fault.some(({ e, r }) => agencyOf(r) !== VICTIM && ok(e)))
+    problems.push("no other agency was served meanwhile");
+  return problems;
+}
+
+const KILLED: Record<LogNodeRole, { what: string; proves: string }> = {
+  leader: {
+    what: "the XBUS_LOG stream leader's",
+    proves: "the log's RAFT group elects a new leader from the two nodes left and the bus serves on",
+  },
+  follower: {
+    what: "an XBUS_LOG follower's (serving none of its consumers)",
+    proves: "two of three nodes are a quorum: the bus serves on",
+  },
+  indexer: {
+    what: "the log indexers'",
+    proves:
+      "the log services' indexers move to another node and signed heads keep growing, so every receipt is " +
+      "in a signed head soon after",
+  },
+};
+
+/** A note of where the log's stream leader and its consumers are, before a node is hit. */
+async function placement(c: RowContext): Promise<string> {
+  const cl = clusterOf(c.target);
+  const consumers = await cl.logConsumersByNode().catch((err: unknown) => ({ error: String(err) }));
+  return `XBUS_LOG leader ${await leaderNow(c)}, its consumers by node ${JSON.stringify(consumers)}`;
+}
+
+/** nats-server's RAFT election timeout is 4–9 s: a leader lost for less may not be replaced before it returns. */
+const ELECTION_MAX_MS = 9000;
+
+/**
+ * Some request sent while `victim` was out succeeded. When the stream's leader was the one out and the
+ * fault was shorter than an election can take (--quick's 3 s), that is not required, and said.
+ */
+function servedOn(p: RowPhases, victim: string, leaderOut: boolean, note: (text: string) => void): string[] {
+  if (p.fault.some(({ e }) => ok(e) && e.sentAt > p.injectedAt)) return [];
+  const lasted = p.healedAt - p.injectedAt;
+  if (leaderOut && lasted < ELECTION_MAX_MS + 1000) {
+    note(
+      `nothing sent while ${victim} was out succeeded, not required: the fault lasted ${lasted} ms, less than ` +
+        "a RAFT election may take (4–9 s), so the stream may have had no leader until it returned",
+    );
+    return [];
+  }
+  return [`no request sent while ${victim} was out succeeded (the other two are a quorum)`];
+}
+
+/** One core node SIGKILLed (by its part in the log stream) and restarted on its store. */
+function coreKillRow(role: LogNodeRole): Row {
+  let victim = "";
+  let leaderOut = false;
+  return {
+    id: `core-kill-${role}`,
+    title: `${KILLED[role].what} core nats-server SIGKILLed, restarted`,
+    proves:
+      `${KILLED[role].proves}; clients on the dead node reconnect to another; every receipt given is in the log; ` +
+      "the node rejoins on its store",
+    needs: ["core-kill"],
+    async inject(c) {
+      const cl = clusterOf(c.target);
+      c.note(await placement(c));
+      victim = await cl.logStreamNode(role);
+      leaderOut = victim === (await leaderNow(c));
+      await cl.killCoreNode(victim);
+      c.note(`killed ${victim} (the ${role}${role !== "leader" && leaderOut ? ", and the leader" : ""})`);
+    },
+    async heal(c) {
+      c.note(`the leader before the restart: ${await leaderNow(c)}`);
+      await clusterOf(c.target).restartCoreNode(victim);
+    },
+    check: (p, { note }) => servedOn(p, victim, leaderOut, note),
+  };
+}
+
+/** Two of three core nodes SIGKILLed: no quorum, so the log cannot take an entry and the bus must fail closed. */
+function quorumLostRow(): Row {
+  let down: string[] = [];
+  return {
+    id: "quorum-lost",
+    title: "two of three core nats-servers SIGKILLed (quorum lost), one restarted",
+    proves:
+      "fail-closed: with no quorum no entry is durable, so no record is released (no request sent while quorum " +
+      "was lost succeeded, and every receipt given is in the log); consumers get LOG_UNAVAILABLE; when one node " +
+      "returns the bus serves again by itself",
+    needs: ["core-kill"],
+    outage: true,
+    async inject(c) {
+      const cl = clusterOf(c.target);
+      c.note(await placement(c));
+      down = [await cl.logStreamNode("follower"), await cl.logStreamNode("leader")];
+      for (const name of down) await cl.killCoreNode(name);
+      const left = cl.coreNodes.filter((n) => !down.includes(n));
+      c.note(`killed ${down.join(" and ")}; ${left.join(", ")} left alone`);
+    },
+    async heal(c) {
+      await clusterOf(c.target).restartCoreNode(down[0] ?? "");
+      c.note(`restarted ${down[0]} only`);
+    },
+    async restore(c) {
+      await clusterOf(c.target).restartCoreNode(down[1] ?? "");
+    },
+    check(p) {
+      const problems: string[] = [];
+      const released = p.fault.filter(({ e }) => ok(e) && e.sentAt >= p.injectedAt && e.doneAt <= p.healedAt);
+      if (released.length > 0)
+        problems.push(`${released.length} records were released for requests sent while quorum was lost`);
+      const failed = p.fault.filter(({ e, r }) => r.expect === "allow" && !ok(e));
+      if (!failed.some(({ e }) => reasonOf(e) === "LOG_UNAVAILABLE"))
+        problems.push(
+          `no LOG_UNAVAILABLE while quorum was lost (saw ${[...new Set(failed.map(({ e }) => e.outcome))].join(", ") || "none"})`,
+        );
+      return problems;
+    },
+  };
+}
+
+/** The log's stream leader frozen: its sockets stay open and say nothing, as behind a partition. */
+function coreFreezeRow(): Row {
+  let victim = "";
+  return {
+    id: "core-freeze",
+    title: "the XBUS_LOG leader's core nats-server frozen (SIGSTOP: partitioned), thawed",
+    proves:
+      "a node cut off without closing a socket (as behind a network partition) is voted out: the other two " +
+      "elect a leader and the bus serves on; when it returns it rejoins; no receipt lost, every head extends",
+    needs: ["core-freeze"],
+    async inject(c) {
+      const cl = clusterOf(c.target);
+      c.note(await placement(c));
+      victim = await cl.logStreamNode("leader");
+      await cl.freezeCoreNode(victim);
+      c.note(`froze ${victim} (the leader)`);
+    },
+    async heal(c) {
+      c.note(`the leader before the thaw: ${await leaderNow(c)}`);
+      await clusterOf(c.target).thawCoreNode(victim);
+    },
+    check: (p, { note }) => servedOn(p, victim, true, note),
+  };
+}
 
 /** Every row this harness knows, in the order a full run takes them (revocation last: it cannot be undone). */
 export const ROWS: readonly Row[] = [
@@ -100,16 +271,7 @@ export const ROWS: readonly Row[] = [
     async heal(c) {
       for (let i = 0; i < c.target.connectorsPerAgency; i++) await c.target.startConnector(VICTIM, i);
     },
-    check(p) {
-      const problems: string[] = [];
-      const victim = p.fault.filter(({ r }) => agencyOf(r) === VICTIM && r.expect === "allow");
-      const reasons = new Set(victim.filter(({ e }) => !ok(e)).map(({ e }) => reasonOf(e)));
-      if (!reasons.has("PROVIDER_UNAVAILABLE"))
-        problems.push(`no PROVIDER_UNAVAILABLE for ${VICTIM} (saw ${[...reasons].join(", ") || "none"})`);
-      if (!p.fault.some(({ e, r }) => agencyOf(r) !== VICTIM && ok(e)))
-        problems.push("no other agency was served meanwhile");
-      return problems;
-    },
+    check: agencyDownCheck,
   },
   {
     id: "adapter-hang",
@@ -196,6 +358,23 @@ export const ROWS: readonly Row[] = [
       return problems;
     },
   },
+  coreKillRow("follower"),
+  coreKillRow("leader"),
+  coreKillRow("indexer"),
+  coreFreezeRow(),
+  {
+    id: "leaf-kill",
+    title: `the ${VICTIM} leaf nats-server SIGKILLed, restarted`,
+    proves:
+      `${VICTIM}'s services fail at once with PROVIDER_UNAVAILABLE (its connectors are behind its leaf), the other ` +
+      "agencies are served, and once the leaf returns its connectors reconnect and it is served again",
+    needs: ["leaf-kill"],
+    outage: true,
+    inject: (c) => clusterOf(c.target).killLeaf(VICTIM),
+    heal: (c) => clusterOf(c.target).restartLeaf(VICTIM),
+    check: agencyDownCheck,
+  },
+  quorumLostRow(),
   {
     id: "cert-revoked",
     title: "a consumer certificate revoked mid-load",

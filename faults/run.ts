@@ -4,18 +4,31 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { REPO_ROOT } from "../bench/run.js";
 import { auditReceipts, type LogTrust, logRecords, watchTreeHeads } from "./audit.js";
+import { CLUSTER_CAPABILITIES, startCluster } from "./cluster.js";
 import { LoadDriver } from "./load-driver.js";
 import { countRow, type RowResult } from "./measure.js";
 import type { LoadEvent, LoadRequest } from "./protocol.js";
 import { ROWS, type Row, type RowContext } from "./rows.js";
-import { startSingleNode } from "./single-node.js";
+import { SINGLE_NODE_CAPABILITIES, startSingleNode } from "./single-node.js";
 import { runSoak, type SoakOptions, type SoakReport } from "./soak.js";
-import type { Target } from "./target.js";
+import type { Capability, Target, TargetOptions } from "./target.js";
 
 export const DEFAULT_JSON = join(REPO_ROOT, "faults", "results", "latest.json");
 
+/** The topologies the harness can run on: how each starts, and all it can have done to it. */
+export const TARGETS = {
+  "single-node": { start: startSingleNode, capabilities: SINGLE_NODE_CAPABILITIES },
+  cluster: { start: startCluster, capabilities: CLUSTER_CAPABILITIES },
+} satisfies Record<
+  string,
+  { start(o: TargetOptions): Promise<Target>; capabilities: ReadonlySet<Capability> }
+>;
+export type TargetKind = keyof typeof TARGETS;
+
 export interface FaultsOptions {
-  /** Row ids to run, in the harness's order; all when absent. */
+  /** The topology; default single-node. */
+  target?: TargetKind;
+  /** Row ids to run, in the harness's order; when absent, every row the target can do. */
   rows?: string[];
   /** Phase lengths: before the fault, during it, and after the bus serves again. */
   baselineMs: number;
@@ -35,6 +48,8 @@ export interface FaultsOptions {
 
 export interface FaultsReport {
   kind: "faults";
+  /** The topology the rows ran on. */
+  target: TargetKind;
   started: string;
   machine: { cpus: number; node: string };
   settings: Pick<
@@ -66,9 +81,12 @@ export const FULL: typeof QUICK = {
   concurrency: 16,
 };
 
-/** Selects rows by id, in the harness's order; an unknown id is an error naming the known ones. */
-export function selectRows(ids: readonly string[] | undefined): Row[] {
-  if (!ids) return [...ROWS];
+/**
+ * Selects rows by id, in the harness's order; an unknown id is an error naming the known ones. Without ids:
+ * every row a target with `capabilities` can do.
+ */
+export function selectRows(ids: readonly string[] | undefined, capabilities: ReadonlySet<Capability>): Row[] {
+  if (!ids) return ROWS.filter((r) => r.needs.every((c) => capabilities.has(c)));
   const known = new Set(ROWS.map((r) => r.id));
   const unknown = ids.filter((id) => !known.has(id));
   if (unknown.length > 0)
@@ -80,7 +98,7 @@ const trustOf = (t: Target): LogTrust => ({
   review: t.review,
   logId: t.logId,
   logPublicKey: t.logPublicKey,
-  brokerPublicKey: t.brokerPublicKey,
+  brokerPublicKeys: t.brokerPublicKeys,
 });
 
 /** One target and its load, for the rows that share it (or one fresh row). */
@@ -95,12 +113,15 @@ interface Session {
 }
 
 export async function runFaults(o: FaultsOptions): Promise<FaultsReport> {
-  const rows = selectRows(o.rows);
+  const kind = o.target ?? "single-node";
+  const { start, capabilities } = TARGETS[kind];
+  const rows = selectRows(o.rows, capabilities);
   const runDir = mkdtempSync(join(tmpdir(), "xbus-faults-"));
   const logFile = join(runDir, "components.log");
   const logFd = openSync(logFile, "a");
   const report: FaultsReport = {
     kind: "faults",
+    target: kind,
     started: new Date().toISOString(),
     machine: { cpus: (await import("node:os")).availableParallelism(), node: process.version },
     settings: {
@@ -119,7 +140,7 @@ export async function runFaults(o: FaultsOptions): Promise<FaultsReport> {
     const dir = join(runDir, `target-${n++}`);
     mkdirSync(dir);
     o.log(`faults: starting the ${fresh ? "fresh " : ""}target (${dir})`);
-    const target = await startSingleNode({ dir, logFile, ...(fresh ?? {}) });
+    const target = await start({ dir, logFile, ...(fresh ?? {}) });
     const tag = `faults-${randomBytes(4).toString("hex")}`;
     try {
       const load = await LoadDriver.start(target, {
@@ -141,7 +162,8 @@ export async function runFaults(o: FaultsOptions): Promise<FaultsReport> {
     for (const r of s.results) {
       if (r.receipts.missing === 0) continue;
       // Once every row ran: a receipt still missing now is lost, not late.
-      const again = await auditReceipts(trustOf(s.target), s.receipts.get(r.id) ?? [], 5000).catch(
+      // Given as long as a repaired bus has to serve again: a stalled indexer may need that to resume.
+      const again = await auditReceipts(trustOf(s.target), s.receipts.get(r.id) ?? [], o.recoverMaxMs).catch(
         () => undefined,
       );
       if (!again) continue;
@@ -173,6 +195,13 @@ export async function runFaults(o: FaultsOptions): Promise<FaultsReport> {
       let shared: Session | undefined;
       try {
         for (const row of rows) {
+          const cannot = row.needs.filter((c) => !capabilities.has(c));
+          if (cannot.length > 0) {
+            report.rows.push(
+              skipped(row, { name: kind } as Target, `the target cannot ${cannot.join(", ")}`),
+            );
+            continue;
+          }
           if (row.fresh) {
             let s: Session;
             try {
@@ -292,6 +321,11 @@ async function runRow(row: Row, s: Session, o: FaultsOptions): Promise<RowResult
   await sleep(o.settleMs);
   await load.drain();
   times.end = Date.now();
+  try {
+    await row.restore?.(ctx);
+  } catch (err) {
+    problems.push(`the target was not restored after the row: ${(err as Error).message}`);
+  }
 
   const events = load.events.filter((e) => e.doneAt >= times.start && e.doneAt <= times.end).map(withRequest);
   const expected = (e: LoadEvent, r: LoadRequest) => row.expected?.(e, r, consumerName(r)) === true;
@@ -301,6 +335,7 @@ async function runRow(row: Row, s: Session, o: FaultsOptions): Promise<RowResult
   if (counted.serves_again_ms === null) problems.push("the bus did not serve again before the row ended");
   const phases = {
     injectedAt,
+    healedAt: times.heal,
     // Answered during the fault, or sent during it (a hung call is answered at its deadline, after the repair).
     fault: events.filter(
       ({ e }) =>
@@ -309,7 +344,7 @@ async function runRow(row: Row, s: Session, o: FaultsOptions): Promise<RowResult
     ),
     after: events.filter(({ e }) => e.sentAt >= times.heal),
   };
-  problems.push(...(row.check?.(phases, { consumerName }) ?? []));
+  problems.push(...(row.check?.(phases, { consumerName, note: (text) => notes.push(text) }) ?? []));
   if (counted.requests.failed.RELEASED_DESPITE_DENY)
     problems.push(
       `${counted.requests.failed.RELEASED_DESPITE_DENY} denied requests were answered with a record`,

@@ -5,7 +5,8 @@ import type { AdapterFault } from "./protocol.js";
 /**
  * What a topology can have done to it. A row names the capabilities it needs
  * and runs only on a target that has them all: the single-node stack has the
- * first five; the cluster topology (issue 17) adds the rest as it lands.
+ * first five, the cluster topology (faults/cluster.ts) the middle three and the
+ * last three.
  */
 export type Capability =
   /** Its one nats-server can be SIGKILLed and restarted on the same store. */
@@ -17,7 +18,36 @@ export type Capability =
   /** A consumer certificate can be revoked while the load uses it. */
   | "revoke"
   /** The log stream can be created small (max_bytes) in a fresh stack. */
-  | "small-log";
+  | "small-log"
+  /** Core nats-servers of a cluster can be SIGKILLed and restarted, one or two at once (quorum). */
+  | "core-kill"
+  /** A core nats-server can be frozen (SIGSTOP) and thawed (SIGCONT): cut off without closing a socket. */
+  | "core-freeze"
+  /** An agency's leaf nats-server can be SIGKILLed and restarted. */
+  | "leaf-kill";
+
+export type LogNodeRole = "leader" | "follower" | "indexer";
+
+/** The faults a cluster target can do to its nats-servers (Target.cluster). */
+export interface ClusterFaults {
+  /** The core's server names (`xbus-n1` …). */
+  readonly coreNodes: readonly string[];
+  /**
+   * A core node by its part in the XBUS_LOG stream now (server name): its RAFT `leader`; a current
+   * `follower`, one that serves none of the stream's consumers when there is one; or the node serving
+   * the most of the stream's consumers (the log services' indexers), `indexer`.
+   */
+  logStreamNode(role: LogNodeRole): Promise<string>;
+  /** How many consumers of the log stream (the log services' indexers) each core node serves now, by server name. */
+  logConsumersByNode(): Promise<Record<string, number>>;
+  killCoreNode(name: string): Promise<void>;
+  /** Starts a killed (or stopped) core node again on its store; a no-op on one that runs. */
+  restartCoreNode(name: string): Promise<void>;
+  freezeCoreNode(name: string): Promise<void>;
+  thawCoreNode(name: string): Promise<void>;
+  killLeaf(agency: string): Promise<void>;
+  restartLeaf(agency: string): Promise<void>;
+}
 
 /** One process of a target, for the soak's samples. */
 export interface TargetProcess {
@@ -40,8 +70,8 @@ export interface Target {
   readonly logId: string;
   /** base64 of the raw Ed25519 key that signs tree heads (pinned by the audit). */
   readonly logPublicKey: string;
-  /** The key that signs receipts. */
-  readonly brokerPublicKey: KeyObject;
+  /** The keys that sign receipts, by broker id (a receipt's broker_id). */
+  readonly brokerPublicKeys: ReadonlyMap<string, KeyObject>;
   /** The agencies whose connectors run here, and how many of each. */
   readonly agencies: readonly string[];
   readonly connectorsPerAgency: number;
@@ -58,6 +88,8 @@ export interface Target {
   growLog(maxBytes: number): Promise<void>;
   /** Revokes the named consumer's certificate and makes the broker read the CRL now. */
   revokeConsumer(name: string): Promise<void>;
+  /** A cluster's node faults; absent on a target with no cluster. */
+  readonly cluster?: ClusterFaults;
   close(): Promise<void>;
 }
 

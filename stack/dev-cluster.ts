@@ -76,6 +76,7 @@ export async function startClusterStack(options: ClusterStackOptions): Promise<C
     tls: files(server),
     routeTls: files(route),
     routeUser: DEV_ROUTE,
+    ...(options.natsMonitor ? { monitor: true } : {}),
     auth: natsUsersConfig([DEV_ADMIN, DEV_BROKER, DEV_LOG, ...agencies.map(devLeafId)]),
   });
   const leaves = new Map<string, NatsServer>();

@@ -36,6 +36,8 @@ export const REWRITTEN_OR_LOST =
 
 const BATCH = 512;
 const FLUSH_MS = 20;
+/** A consumer that delivers nothing this long while the stream holds entries the index lacks is replaced. */
+const STALL_MS = 5000;
 
 /**
  * Follows the log stream in order into the index, from where it stopped
@@ -65,11 +67,20 @@ export async function startIndexer(o: IndexerOptions): Promise<Indexer> {
     );
     return { lag, stop: async () => {} };
   }
-  const consumer = await js.consumers.get(LOG_STREAM, {
-    deliver_policy: DeliverPolicy.StartSequence,
-    opt_start_seq: o.index.indexedSeq + 1,
-  });
-  const messages = await consumer.consume();
+  // An ordered consumer lives on one core node. If that node dies, nats.js asks the dead node whether the
+  // consumer still exists, times out, and retries every 30 s without making a new one (and, when this
+  // connection was on that node too, stops watching heartbeats): indexing, and so signing, would stop
+  // until the node returns. A watchdog ends a consumer that delivers nothing for STALL_MS while the
+  // stream holds entries the index lacks, and a fresh one reads on from the index's next sequence.
+  const open = async () => {
+    const consumer = await js.consumers.get(LOG_STREAM, {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: o.index.indexedSeq + 1,
+    });
+    return consumer.consume();
+  };
+  let messages = await open();
+  let stopping = false;
   let batch: { seq: number; leaf: Uint8Array }[] = [];
   let failed: unknown;
   const flush = () => {
@@ -111,15 +122,53 @@ export async function startIndexer(o: IndexerOptions): Promise<Indexer> {
   await sign();
   const headTimer = setInterval(() => void sign(), o.treeHeadEveryMs ?? 1000);
   const loop = (async () => {
-    for await (const m of messages) {
-      batch.push({ seq: m.seq, leaf: m.data });
-      if (batch.length >= BATCH) flush();
+    while (!stopping && !failed) {
+      const current = messages;
+      let silent = false;
+      let heardAt = Date.now();
+      const watchdog = setInterval(() => {
+        if (Date.now() - heardAt < STALL_MS) return;
+        heardAt = Date.now();
+        lag()
+          .then((behind) => {
+            if (behind === 0 || current !== messages) return;
+            silent = true;
+            current.stop();
+          })
+          .catch(() => {});
+      }, STALL_MS / 5);
+      try {
+        for await (const m of current) {
+          heardAt = Date.now();
+          batch.push({ seq: m.seq, leaf: m.data });
+          if (batch.length >= BATCH) flush();
+        }
+      } finally {
+        clearInterval(watchdog);
+      }
+      if (stopping || failed || !silent) break;
+      flush();
+      o.logger.warn(
+        { indexed_seq: o.index.indexedSeq, silent_ms: STALL_MS },
+        "the log stream's consumer went silent while entries wait (its core node gone?); reading on through a new one",
+      );
+      for (;;) {
+        try {
+          messages = await open();
+          break;
+        } catch (err) {
+          if (stopping) return;
+          o.logger.warn({ err }, "could not open a new consumer of the log stream; retrying");
+          await new Promise((r) => setTimeout(r, STALL_MS / 5));
+        }
+      }
     }
   })().catch((err: unknown) => o.logger.error({ err }, "indexer consumer failed"));
 
   return {
     lag,
     async stop() {
+      stopping = true;
       messages.stop();
       await loop;
       clearInterval(flushTimer);

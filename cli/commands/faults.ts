@@ -2,11 +2,12 @@ import { resolve } from "node:path";
 import { Command } from "commander";
 import { formatTable } from "../../faults/report.js";
 import { ROWS } from "../../faults/rows.js";
-import { DEFAULT_JSON, type FaultsOptions, FULL, QUICK, runFaults } from "../../faults/run.js";
+import { DEFAULT_JSON, type FaultsOptions, FULL, QUICK, runFaults, TARGETS } from "../../faults/run.js";
 import { formatSoak } from "../../faults/soak.js";
 import { act, UsageError, type XbusCommand } from "./command.js";
 
 interface FaultsFlags {
+  target?: string;
   quick?: true;
   rows?: string;
   json?: string;
@@ -27,10 +28,16 @@ function faultsFlags(): Command {
       "Starts the bus, drives a steady closed-loop load from another process, injects one fault per row, and " +
         "measures: requests by outcome, receipts missing from the log (each proved against a signed tree head; " +
         "must be 0), log entries without an answer, time until the bus serves again, p99, and whether every " +
-        `tree head extended the one before. Rows: ${ROWS.map((r) => r.id).join(", ")}.`,
+        `tree head extended the one before. Rows: ${ROWS.map((r) => r.id).join(", ")}; each runs on the ` +
+        "targets that can do its fault, and without --rows every row the target can do runs.",
+    )
+    .option(
+      "--target <name>",
+      "single-node (default: one nats-server, the broker and log in this process) or cluster (3 core " +
+        "nats-servers with the log at R3, a leaf node per agency, 2 brokers, the log service and a standby)",
     )
     .option("--quick", "short phases (2 s + 3 s + 1 s) and 8 in flight: a smoke run under 3 minutes")
-    .option("--rows <list>", "only these rows, comma-separated (default all)")
+    .option("--rows <list>", "only these rows, comma-separated (default: every row the target can do)")
     .option("--json <file>", "where the JSON goes (default faults/results/latest.json)")
     .option(
       "--soak <duration>",
@@ -62,6 +69,11 @@ export function parseDuration(v: string): number {
 
 export function faultsOptions(f: FaultsFlags, log: (line: string) => void): FaultsOptions {
   const base = f.quick ? QUICK : FULL;
+  const target = f.target ?? "single-node";
+  if (!Object.hasOwn(TARGETS, target))
+    throw new UsageError(
+      `--target: unknown target ${JSON.stringify(target)} (targets: ${Object.keys(TARGETS).join(", ")})`,
+    );
   const concurrency = f.concurrency === undefined ? base.concurrency : Number(f.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024)
     throw new UsageError(
@@ -78,6 +90,7 @@ export function faultsOptions(f: FaultsFlags, log: (line: string) => void): Faul
   if (f.soak !== undefined && rows)
     throw new UsageError("--soak runs no rows: give --soak or --rows, not both");
   return {
+    target: target as keyof typeof TARGETS,
     ...(rows ? { rows } : {}),
     baselineMs: seconds("baseline", f.baseline, base.baselineMs / 1000),
     faultMs: seconds("fault", f.fault, base.faultMs / 1000),
