@@ -38,7 +38,7 @@ export interface SoakProcess {
 export interface SoakReport {
   duration_ms: number;
   every_ms: number;
-  requests: { answered: number; succeeded: number; failed: number };
+  requests: { answered: number; succeeded: number; failed: number; failed_by_reason: Record<string, number> };
   processes: SoakProcess[];
   passed: boolean;
 }
@@ -154,14 +154,17 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   };
   // The load's events are counted and dropped as they come: kept, they would grow this process's heap and
   // read as the broker's leak.
-  const counts = { answered: 0, succeeded: 0, failed: 0 };
+  const counts = { answered: 0, succeeded: 0, failed: 0, failed_by_reason: {} as Record<string, number> };
   const expectDeny = (i: number) => o.load.requests[i]?.expect === "deny";
   const tally = () => {
     for (const e of o.load.events.splice(0)) {
       counts.answered++;
       if (expectDeny(e.request)) continue;
       if (e.outcome === "OK") counts.succeeded++;
-      else counts.failed++;
+      else {
+        counts.failed++;
+        counts.failed_by_reason[e.outcome] = (counts.failed_by_reason[e.outcome] ?? 0) + 1;
+      }
     }
   };
   await sample();
@@ -206,7 +209,13 @@ export function formatSoak(r: SoakReport): string {
       : v.toFixed(m === "open_fds" ? 0 : 1);
   const lines = [
     `Soak: ${(r.duration_ms / 60_000).toFixed(1)} min, a sample every ${r.every_ms / 1000} s; ` +
-      `${r.requests.answered} answered, ${r.requests.succeeded} ok, ${r.requests.failed} failed (denials not counted)`,
+      `${r.requests.answered} answered, ${r.requests.succeeded} ok, ${r.requests.failed} failed` +
+      (r.requests.failed > 0
+        ? ` (${Object.entries(r.requests.failed_by_reason)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(", ")})`
+        : "") +
+      " (denials not counted)",
     "",
     "| process | metric | first → last | slope per hour (± 95%) | verdict |",
     "| --- | --- | --- | --- | --- |",
