@@ -55,7 +55,13 @@ export type TargetReply =
    * The system's main process; `provider`: the provider's process in the split layout; `witness`: the
    * bus's exchange-to-witnessed-checkpoint samples since the last `rss` (bench/witness-latency.ts).
    */
-  | ({ type: "rss"; provider?: ProcessUsage; witness?: WitnessSamples } & ProcessUsage)
+  | ({
+      type: "rss";
+      provider?: ProcessUsage;
+      witness?: WitnessSamples;
+      /** The system's nats-server processes together: their CPU time since the last reset. */
+      nats?: { cpuMicros: number };
+    } & ProcessUsage)
   | { type: "failed"; message: string };
 
 /** What the provider's process (split layout) answers the system's main process. */

@@ -28,6 +28,8 @@ export interface PointResult {
   cpu_ms_per_request: number | null;
   /** The provider's process's part of cpu_ms_per_request (split layout); else null. */
   provider_cpu_ms_per_request: number | null;
+  /** CPU time of the system's nats-server processes per call (not in cpu_ms_per_request); null if not read. */
+  nats_cpu_ms_per_request: number | null;
   /** cpu_ms_per_request ÷ the bare chain's. */
   ratio_cpu: number | null;
   /**
@@ -128,6 +130,7 @@ export function formatTable(points: readonly PointResult[]): string {
   type Column = [header: string, cell: (p: PointResult) => string, right: boolean];
   const providerRss: Column = ["provider RSS MB", (p) => mb(p.provider_peak_rss_mb), true];
   const providerCpu: Column = ["of it provider", (p) => ms(p.provider_cpu_ms_per_request), true];
+  const natsCpu: Column = ["NATS CPU ms/req", (p) => ms(p.nats_cpu_ms_per_request), true];
   const columns: Column[] = [
     ["record", (p) => size(p.record_bytes), false],
     ["in flight", (p) => String(p.concurrency), true],
@@ -143,6 +146,7 @@ export function formatTable(points: readonly PointResult[]): string {
     ["CPU ms/req", (p) => ms(p.cpu_ms_per_request), true],
     ...(split ? [providerCpu] : []),
     ["CPU × bare", (p) => ratio(p.ratio_cpu), true],
+    ...(points.some((p) => p.nats_cpu_ms_per_request !== null) ? [natsCpu] : []),
   ];
   return (
     table(

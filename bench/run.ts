@@ -253,6 +253,8 @@ interface Accumulated {
   cpuMicros: number;
   /** The provider's process (split layout): its peak RSS and CPU time; null in one-process. */
   provider: { peakRss: number; cpuMicros: number } | null;
+  /** The system's nats-server processes together (not in cpuMicros); null when the system names none. */
+  natsCpuMicros: number | null;
 }
 
 function percentile(sorted: Float64Array, q: number): number | null {
@@ -286,6 +288,8 @@ function summarise(system: SystemName, point: Point, a: Accumulated): PointResul
     cpu_ms_per_request: a.answered > 0 ? round(a.cpuMicros / 1000 / a.answered, 3) : null,
     provider_cpu_ms_per_request:
       a.provider && a.answered > 0 ? round(a.provider.cpuMicros / 1000 / a.answered, 3) : null,
+    nats_cpu_ms_per_request:
+      a.natsCpuMicros !== null && a.answered > 0 ? round(a.natsCpuMicros / 1000 / a.answered, 3) : null,
     coarse: p50 === null || p50 > a.durationMs / a.latencies.length / 3,
     ratio_requests_per_s: null,
     ratio_p99: null,
@@ -367,6 +371,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
             answered: 0,
             cpuMicros: 0,
             provider: null,
+            natsCpuMicros: null,
           },
         ]),
       );
@@ -458,11 +463,14 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           "provider_peak_rss_mb: the same for the provider agency's process (the bus's connector and adapter, " +
           "bench/targets/bus-provider.ts; the bare chain's responder and backend); nats-server and the load " +
           "generator are other processes and not counted. cpu_ms_per_request: the CPU time (all threads) of " +
-          "both processes over each run ÷ the calls answered in it; provider_cpu_ms_per_request: the provider's part"
+          "both processes over each run ÷ the calls answered in it; provider_cpu_ms_per_request: the provider's part; " +
+          "nats_cpu_ms_per_request: the system's nats-server processes (one; the cluster's three core nodes and its " +
+          "leaf nodes), from /proc in 10 ms steps, not in cpu_ms_per_request"
         : "peak RSS of the process that runs the system, sampled every 50 ms during each measured run: for the bus " +
           "that process runs broker, connector and adapter together (stack/dev-stack.ts), for the bare chain its front, " +
           "responder and backend; nats-server and the load generator are other processes and not counted. " +
-          "cpu_ms_per_request: that process's CPU time (all threads) over each run ÷ the calls it answered in it",
+          "cpu_ms_per_request: that process's CPU time (all threads) over each run ÷ the calls it answered in it; " +
+          "nats_cpu_ms_per_request: the system's nats-server processes, from /proc, not in cpu_ms_per_request",
     rss_at_rest_mb: restRss,
     provider_rss_at_rest_mb: providerRestRss,
     trace_exports: { requests: traces.requests, bytes: traces.bytes },
@@ -530,7 +538,11 @@ function witnessTargets(samples: ReadonlyMap<SystemName, WitnessSamples[]>): Tar
   });
 }
 
-function addRun(a: Accumulated, r: LoadResult, usage: ProcessUsage & { provider?: ProcessUsage }): void {
+function addRun(
+  a: Accumulated,
+  r: LoadResult,
+  usage: ProcessUsage & { provider?: ProcessUsage; nats?: { cpuMicros: number } },
+): void {
   a.completed += r.completed;
   a.durationMs += r.durationMs;
   a.latencies.push(r.latenciesMs);
@@ -543,6 +555,7 @@ function addRun(a: Accumulated, r: LoadResult, usage: ProcessUsage & { provider?
     a.provider.peakRss = Math.max(a.provider.peakRss, usage.provider.peakBytes);
     a.provider.cpuMicros += usage.provider.cpuMicros;
   }
+  if (usage.nats) a.natsCpuMicros = (a.natsCpuMicros ?? 0) + usage.nats.cpuMicros;
 }
 
 export function formatBytes(n: number): string {

@@ -70,6 +70,7 @@ serveTarget(async () => {
   return {
     target: { address: `localhost:${front.port}`, method: BARE_METHOD, tls: clientTls },
     ...(provider ? { provider } : {}),
+    natsPids: () => [nats.pid],
     async close() {
       front.server.forceShutdown();
       await frontNc.close();

@@ -98,6 +98,10 @@ serveTarget(async () => {
         },
         ...(provider ? { provider } : {}),
         ...(watch && { witnessSamples: watch.take }),
+        natsPids: () =>
+          stack.core && stack.leaves
+            ? [...stack.core.nodes.map((n) => n.pid), ...[...stack.leaves.values()].map((l) => l.pid)]
+            : [stack.natsServer?.pid],
         async close() {
           watch?.stop();
           await provider?.stop();

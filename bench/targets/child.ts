@@ -1,5 +1,5 @@
 import { fork } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { join } from "node:path";
 import { Child } from "../child-process.js";
@@ -19,7 +19,48 @@ export interface RunningTarget {
   provider?: ProviderProcess;
   /** The samples of exchange-to-witnessed-checkpoint time since the last call (the bus with witnesses). */
   witnessSamples?: () => WitnessSamples;
+  /** The system's nats-server processes (their pids), whose CPU time is reported beside the system's own. */
+  natsPids?: () => readonly (number | undefined)[];
   close(): Promise<void>;
+}
+
+/**
+ * CPU time of other processes (nats-server: not Node, so it cannot meter itself) from /proc/PID/stat:
+ * utime + stime, in the kernel's USER_HZ (100 on Linux: 10 ms steps), since the last reset. A process
+ * that is gone by the read counts nothing for that window.
+ */
+export function procCpuMeter(pids: () => readonly (number | undefined)[]) {
+  const ticks = (pid: number): number | undefined => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      // Fields after the command name (which may hold spaces, so split after its closing parenthesis):
+      // state is field 3, utime 14 and stime 15.
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return Number(f[11]) + Number(f[12]);
+    } catch {
+      return undefined;
+    }
+  };
+  let since = new Map<number, number>();
+  const read = () => {
+    const now = new Map<number, number>();
+    for (const pid of pids()) {
+      if (pid === undefined) continue;
+      const t = ticks(pid);
+      if (t !== undefined) now.set(pid, t);
+    }
+    return now;
+  };
+  since = read();
+  return {
+    read(reset: boolean): { cpuMicros: number } {
+      const now = read();
+      let t = 0;
+      for (const [pid, v] of now) t += v - (since.get(pid) ?? 0);
+      if (reset) since = now;
+      return { cpuMicros: t * 10_000 };
+    },
+  };
 }
 
 const RSS_SAMPLE_MS = 50;
@@ -136,6 +177,7 @@ function serveProcess<R extends { close(): Promise<void> }>(
  * when the parent goes away.
  */
 export function serveTarget(start: () => Promise<RunningTarget>): void {
+  let natsMeter: ReturnType<typeof procCpuMeter> | undefined;
   serveProcess(
     start,
     (r, restBytes) => ({
@@ -147,7 +189,15 @@ export function serveTarget(start: () => Promise<RunningTarget>): void {
     async (own, r, reset) => {
       const provider = r?.provider ? await r.provider.usage(reset) : undefined;
       const witness = r?.witnessSamples?.();
-      return { type: "rss", ...own, ...(provider ? { provider } : {}), ...(witness ? { witness } : {}) };
+      if (r?.natsPids && !natsMeter) natsMeter = procCpuMeter(r.natsPids);
+      const nats = natsMeter?.read(reset);
+      return {
+        type: "rss",
+        ...own,
+        ...(provider ? { provider } : {}),
+        ...(witness ? { witness } : {}),
+        ...(nats ? { nats } : {}),
+      };
     },
   );
 }

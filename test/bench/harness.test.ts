@@ -76,6 +76,8 @@ describe("npm run bench", () => {
         peak_rss_mb: expect.any(Number),
         provider_peak_rss_mb: expect.any(Number),
         provider_cpu_ms_per_request: expect.any(Number),
+        // nats-server's CPU from /proc, in 10 ms steps: a tiny run may read 0.
+        nats_cpu_ms_per_request: expect.any(Number),
         coarse: expect.any(Boolean),
         // Ratios to the bare chain are numbers unless a window saw no completed call (a stalled machine).
         ratio_requests_per_s: bare?.requests ? expect.any(Number) : null,

@@ -16,6 +16,7 @@ function point(over: Partial<PointResult> & Pick<PointResult, "system" | "concur
     provider_peak_rss_mb: 120,
     cpu_ms_per_request: 0.5,
     provider_cpu_ms_per_request: 0.2,
+    nats_cpu_ms_per_request: null,
     ratio_cpu: null,
     coarse: false,
     ratio_requests_per_s: null,
@@ -60,5 +61,14 @@ describe("bench report", () => {
     expect(formatTable([point({ system: "bare", concurrency: 1 })])).toContain(
       "| broker RSS MB | provider RSS MB | CPU ms/req | of it provider | CPU × bare |",
     );
+  });
+
+  it("adds the nats-server CPU column only when a point measured it", () => {
+    const read = point({ system: "bus-cluster", concurrency: 64, nats_cpu_ms_per_request: 0.125 });
+    const table = formatTable([read, point({ system: "bare", concurrency: 64 })]);
+    expect(table).toContain("| CPU × bare | NATS CPU ms/req |");
+    expect(table).toMatch(/\| bus-cluster \|.*\| +0\.125 \|$/m);
+    expect(table).toMatch(/\| bare +\|.*\| +– \|$/m);
+    expect(formatTable([point({ system: "bare", concurrency: 64 })])).not.toContain("NATS CPU");
   });
 });
