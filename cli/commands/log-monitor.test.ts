@@ -154,4 +154,27 @@ describe("xbus log monitor: the log checked from its checkpoint and hash tiles a
     expect(missing.stdout).toMatch(/^FAIL: the root from tiles failed: \/tile\/0\/002\.p\/188: HTTP 404 /);
     expect(missing.status).toBe(1);
   });
+
+  it("proves a leaf in the checkpoint's tree from tiles: its hash, not another; PENDING past the checkpoint", async () => {
+    const hash = (i: number) => log.reader.tree.leafHash(i).toString("hex");
+    const ok = await monitor("--leaf-index", "123", "--leaf-hash", hash(123));
+    expect(ok.stdout).toMatch(/ matches; leaf 123 is in it \(inclusion proof from tiles verified\)\n$/);
+    expect(ok.status).toBe(0);
+    const other = await monitor("--leaf-index", "123", "--leaf-hash", hash(124));
+    expect([other.status, other.stdout]).toEqual([
+      1,
+      `FAIL: leaf 123 with hash ${hash(124)} is not in the checkpoint's tree of size ${COUNT}: the inclusion proof built from the tiles does not verify\n`,
+    ]);
+    staged.checkpoint = checkpointOf(EARLIER);
+    const pending = await monitor("--leaf-index", String(EARLIER), "--leaf-hash", hash(EARLIER));
+    expect([pending.status, pending.stdout]).toEqual([
+      2,
+      `PENDING: leaf ${EARLIER} is not in the checkpoint of size ${EARLIER} yet; try again after the next checkpoint\n`,
+    ]);
+    staged.asked = [];
+    const half = await monitor("--leaf-index", "5");
+    expect(half.stderr).toContain("--leaf-index and --leaf-hash go together");
+    expect(half.status).toBe(2);
+    expect(staged.asked).toEqual([]);
+  });
 });
