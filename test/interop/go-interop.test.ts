@@ -7,6 +7,7 @@ import { logVkey } from "../../core/log-format/index.js";
 import { rawEd25519 } from "../../core/signing/index.js";
 import { reviewClient } from "../../verifier/index.js";
 import { deadline, startTestStack, type TestStack } from "../helpers/stack.js";
+import { runXbusAsync } from "../helpers/xbus-process.js";
 import { buildTilecheck, buildTlogcheck, tlogcheck } from "./go-build.js";
 
 // An independent implementation checks our log: Go's golang.org/x/mod/sumdb/note opens the checkpoint
@@ -108,6 +109,30 @@ describe("Go's sumdb/note and sumdb/tlog on our checkpoint and proofs", () => {
     const { code, out } = await tlogcheck(tileBin, [stack.logVkey, stack.review?.url ?? ""]);
     expect(out).toMatch(new RegExp(`^ok ${stack.logFiles.log_id} \\d+ \\S+ [1-9]\\d*\\n$`));
     expect(code).toBe(0);
+  });
+
+  it("our own tile client agrees: xbus log monitor under the witness policy, with a receipt's leaf", async () => {
+    const p = proofs[proofs.length - 1] as (typeof proofs)[0];
+    const r = await runXbusAsync([
+      "log",
+      "monitor",
+      "--url",
+      stack.review?.url ?? "",
+      "--vkey",
+      stack.logVkey,
+      "--policy",
+      stack.witnessPolicyPath ?? "",
+      "--leaf-index",
+      String(p.index),
+      "--leaf-hash",
+      p.leaf,
+    ]);
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `^ok: checkpoint of ${stack.logFiles.log_id}, size \\d+, root [0-9a-f]{64}, cosigned by W1 at [0-9TZ:.-]+, W2 at [0-9TZ:.-]+; the root recomputed from \\d+ hash tile\\(s\\) matches; leaf ${p.index} is in it \\(inclusion proof from tiles verified\\)\\n$`,
+      ),
+    );
+    expect(r.status).toBe(0);
   });
 
   it("serves the same checkpoint without a token at GET /checkpoint", async () => {
