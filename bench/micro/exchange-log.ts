@@ -6,17 +6,20 @@ import { connect } from "@nats-io/transport-node";
 import Database from "better-sqlite3";
 import type { ExchangeOutcome } from "../../broker/exchange/outcome.js";
 import { MerkleStore } from "../../broker/indexer/merkle-store.js";
+import { readTile } from "../../broker/indexer/tile-reader.js";
 import { openExchangeLog } from "../../broker/log/jetstream-log.js";
 import { createLogger, uuidv7 } from "../../core/index.js";
-import { leafHash } from "../../core/log-format/index.js";
+import { leafHash, tilePath } from "../../core/log-format/index.js";
 import { NatsServer } from "../../stack/index.js";
+import { TileHashes } from "../../verifier/index.js";
 import type { MicroBenchmark } from "./registry.js";
 
 /*
  * The exchange log: its Merkle tree at a million leaves (SQLite in WAL mode, as
- * the indexer keeps it) and appends to the JetStream stream with many in
- * flight, as the broker makes them. Building the million-leaf tree takes
- * ~15 s of set-up, outside the measurement.
+ * the indexer keeps it), its inclusion proofs from SQLite and from C2SP hash
+ * tiles (what a monitor computes from GET /tile/…), and appends to the JetStream
+ * stream with many in flight, as the broker makes them. Building the
+ * million-leaf tree takes ~15 s of set-up, outside the measurement.
  */
 const LEAVES = 1_000_000;
 const BATCH = 512; // the indexer's batch: one transaction per 512 appends
@@ -26,8 +29,8 @@ type Tree = ReturnType<typeof buildTree>;
 let shared: Tree | undefined;
 
 /**
- * The million-leaf tree, built once and shared by the two tree benchmarks (they
- * run in this file's order: append, then proof, whose close removes it).
+ * The million-leaf tree, built once and shared by the tree benchmarks (they run in
+ * this file's order: append, proof, proof from tiles, tile read, whose close removes it).
  */
 function millionLeafTree(): Tree {
   shared ??= buildTree();
@@ -111,6 +114,55 @@ export const benchmarks: MicroBenchmark[] = [
           i = (i + 7_919) % size;
           const n = t.store.inclusionProof(i, size).length;
           if (n === 0 || n > maxPath) throw new Error(`unexpected proof length ${n}`);
+          return 1;
+        },
+      };
+    },
+  },
+  {
+    name: `Merkle tree: inclusion proof from hash tiles at ${LEAVES / 1e6}M leaves (tiles cached as a client keeps them)`,
+    setup() {
+      const t = millionLeafTree();
+      const size = t.store.treeSize;
+      // A client's cache: each tile read from the store once (what GET /tile/… serves), then kept.
+      const cache = new Map<string, Buffer>();
+      const tiles = new TileHashes(size, (tile) => {
+        const path = tilePath(tile);
+        let data = cache.get(path);
+        if (!data) {
+          data = readTile(t.store, size, tile);
+          if (data) cache.set(path, data);
+        }
+        return data;
+      });
+      // Every tile of the tree read once, untimed: the measurement is of a client whose cache is warm.
+      for (let i = 0; i < size; i += 256) tiles.node(0, i);
+      for (let i = 0; i < size / 256; i += 256) tiles.node(8, i);
+      const sample = tiles.inclusionProof(12_345);
+      if (!Buffer.concat(sample).equals(Buffer.concat(t.store.inclusionProof(12_345, size))))
+        throw new Error("the proof from tiles is not the store's");
+      let i = 0;
+      return {
+        run() {
+          i = (i + 7_919) % size;
+          tiles.inclusionProof(i);
+          return 1;
+        },
+      };
+    },
+  },
+  {
+    name: `Merkle tree: full hash tile read at ${LEAVES / 1e6}M leaves (what GET /tile/0/<N> serves)`,
+    setup() {
+      const t = millionLeafTree();
+      const size = t.store.treeSize;
+      const full = Math.floor(size / 256);
+      let n = 0;
+      return {
+        run() {
+          n = (n + 7_919) % full;
+          if (readTile(t.store, size, { level: 0, index: n, width: 256 })?.length !== 8192)
+            throw new Error(`tile ${n} is not a full tile`);
           return 1;
         },
         close: () => t.close(),

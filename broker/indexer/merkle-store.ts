@@ -20,6 +20,7 @@ export class ProofRangeError extends RangeError {
  */
 export class MerkleStore {
   private readonly get: Statement<[number, number], { hash: Buffer }>;
+  private readonly range: Statement<[number, number, number], { hash: Buffer }>;
   private readonly put: Statement<[number, number, Buffer]>;
   private readonly countStmt: Statement<[], { n: number }>;
   private readonly readOnly: boolean;
@@ -32,6 +33,9 @@ export class MerkleStore {
         "CREATE TABLE IF NOT EXISTS merkle_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID",
       );
     this.get = db.prepare("SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?");
+    this.range = db.prepare(
+      "SELECT hash FROM merkle_nodes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx",
+    );
     // Preparing is allowed on a read-only connection; SQLite refuses to run it there.
     this.put = db.prepare("INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)");
     // A reader asks on every request, so it takes the last leaf's index (the primary key's last
@@ -78,6 +82,19 @@ export class MerkleStore {
 
   leafHash(index: number): Buffer {
     return this.node(0, index);
+  }
+
+  /**
+   * The stored hashes of `count` consecutive complete subtrees at tree `level` from `start`: one range
+   * scan of the primary key (a hash tile). Throws when one is missing, as for any node.
+   */
+  nodes(level: number, start: number, count: number): Buffer[] {
+    const rows = this.range.all(level, start, start + count);
+    if (rows.length !== count)
+      throw new Error(
+        `merkle nodes (${level}, ${start}..${start + count - 1}): ${count - rows.length} missing: the index is damaged, run \`xbus log reindex\``,
+      );
+    return rows.map((r) => r.hash);
   }
 
   /** Root hash of the tree of the first `treeSize` leaves. */

@@ -17,6 +17,7 @@ import { logRoutes } from "./routes/log.js";
 import { oversightRoutes } from "./routes/oversight.js";
 import { statsRoutes } from "./routes/stats.js";
 import { subjectRoutes } from "./routes/subjects.js";
+import { tileRoutes } from "./routes/tiles.js";
 import { uiRoutes } from "./routes/ui.js";
 import { loadUiAssets } from "./ui-assets.js";
 
@@ -42,8 +43,8 @@ export interface ReviewOptions {
   /** Thresholds of `GET /v1/alerts` (README, "Alerts"); defaults when absent. */
   alerts?: AlertOptions;
   /**
-   * The log's latest C2SP checkpoint, for `GET /checkpoint` (no token) and tlog-proofs; without it
-   * those routes are 404.
+   * The log's latest C2SP checkpoint, for `GET /checkpoint` and the hash tiles within it (no token) and
+   * tlog-proofs; without it those routes are 404.
    */
   checkpoints?: CheckpointSource;
   /**
@@ -82,6 +83,7 @@ export function createReviewApp(o: ReviewOptions): Hono {
     .route("/", healthRoutes(o))
     .route("/", uiRoutes(loadUiAssets()))
     .route("/", publicLogRoutes(o.checkpoints, o.signedCheckpoints))
+    .route("/", tileRoutes(o.index.tree, o.checkpoints))
     .use("/v1/*", reviewerAuth(o.tokenHashes))
     .route("/", logRoutes(ctx, params))
     .route("/", tlogProofRoutes(o.index, o.checkpoints, params))

@@ -12,13 +12,22 @@ export const GO_PACKAGES = "apt-get install golang-go golang-golang-x-mod-dev";
  * module download). Throws naming the apt-get line when Go or x/mod is missing: the interop test must
  * fail, never skip, without them.
  */
-export async function buildTlogcheck(dir: string): Promise<string> {
+export function buildTlogcheck(dir: string): Promise<string> {
+  return buildGo(dir, "tlogcheck.go", "tlogcheck");
+}
+
+/** Builds test/interop/tilecheck/tilecheck.go (Go's tile reader over our /tile routes) into `dir`, as buildTlogcheck. */
+export function buildTilecheck(dir: string): Promise<string> {
+  return buildGo(dir, "tilecheck/tilecheck.go", "tilecheck");
+}
+
+async function buildGo(dir: string, source: string, name: string): Promise<string> {
   const go = spawnSync("go", ["version"]);
   if (go.error || go.status !== 0) throw new Error(`no \`go\` on PATH: run \`${GO_PACKAGES}\``);
   if (!existsSync(join(DEBIAN_GOPATH, "src/golang.org/x/mod/sumdb/note")))
     throw new Error(`no golang.org/x/mod under ${DEBIAN_GOPATH}: run \`${GO_PACKAGES}\``);
-  const out = join(dir, "tlogcheck");
-  await promisify(execFile)("go", ["build", "-o", out, join(import.meta.dirname, "tlogcheck.go")], {
+  const out = join(dir, name);
+  await promisify(execFile)("go", ["build", "-o", out, join(import.meta.dirname, source)], {
     env: {
       ...process.env,
       GO111MODULE: "off",
@@ -31,10 +40,13 @@ export async function buildTlogcheck(dir: string): Promise<string> {
   return out;
 }
 
-/** Runs the built checker; resolves to its exit code and output (it prints "ok …" or "FAIL: …"). */
+/** Runs a built checker; resolves to its exit code and output (it prints "ok …" or "FAIL: …"). */
 export async function tlogcheck(
   bin: string,
-  args: [vkey: string, proofFile: string, leafHashHex: string],
+  args:
+    | [vkey: string, proofFile: string, leafHashHex: string]
+    | [vkey: string, url: string]
+    | [vkey: string, url: string, earlierSize: string, earlierRootBase64: string],
 ): Promise<{ code: number; out: string }> {
   try {
     const { stdout } = await promisify(execFile)(bin, args);

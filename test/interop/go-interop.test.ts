@@ -7,19 +7,23 @@ import { logVkey } from "../../core/log-format/index.js";
 import { rawEd25519 } from "../../core/signing/index.js";
 import { reviewClient } from "../../verifier/index.js";
 import { deadline, startTestStack, type TestStack } from "../helpers/stack.js";
-import { buildTlogcheck, tlogcheck } from "./go-build.js";
+import { runXbusAsync } from "../helpers/xbus-process.js";
+import { buildTilecheck, buildTlogcheck, tlogcheck } from "./go-build.js";
 
 // An independent implementation checks our log: Go's golang.org/x/mod/sumdb/note opens the checkpoint
 // of a real stack with the vkey the stack prints, and sumdb/tlog checks a receipt's inclusion proof
 // against it (test/interop/tlogcheck.go). Nothing here is skipped: without Go the suite fails, naming
-// the apt-get line. The stack runs two witnesses, so the checkpoint is the witnessed one.
+// the apt-get line. The stack runs two witnesses, so the checkpoint is the witnessed one; Go also reads
+// its tree from the public hash tiles (test/interop/tilecheck, more in go-tiles.test.ts).
 
 let stack: TestStack;
 let bin: string;
+let tileBin: string;
 const tmp = mkdtempSync(join(tmpdir(), "xbus-interop-"));
 
 beforeAll(async () => {
   bin = await buildTlogcheck(tmp);
+  tileBin = await buildTilecheck(tmp);
   // Two witnesses, as `xbus dev` runs: the checkpoint Go opens carries their cosignatures too.
   stack = await startTestStack({ witnesses: 2 });
 });
@@ -99,6 +103,36 @@ describe("Go's sumdb/note and sumdb/tlog on our checkpoint and proofs", () => {
       code: 1,
       out: expect.stringMatching(/^FAIL: note.Open: note has no verifiable signatures/),
     });
+  });
+
+  it("reads the witnessed checkpoint's tree from our public tiles with tlog.TileHashReader", async () => {
+    const { code, out } = await tlogcheck(tileBin, [stack.logVkey, stack.review?.url ?? ""]);
+    expect(out).toMatch(new RegExp(`^ok ${stack.logFiles.log_id} \\d+ \\S+ [1-9]\\d*\\n$`));
+    expect(code).toBe(0);
+  });
+
+  it("our own tile client agrees: xbus log monitor under the witness policy, with a receipt's leaf", async () => {
+    const p = proofs[proofs.length - 1] as (typeof proofs)[0];
+    const r = await runXbusAsync([
+      "log",
+      "monitor",
+      "--url",
+      stack.review?.url ?? "",
+      "--vkey",
+      stack.logVkey,
+      "--policy",
+      stack.witnessPolicyPath ?? "",
+      "--leaf-index",
+      String(p.index),
+      "--leaf-hash",
+      p.leaf,
+    ]);
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `^ok: checkpoint of ${stack.logFiles.log_id}, size \\d+, root [0-9a-f]{64}, cosigned by W1 at [0-9TZ:.-]+, W2 at [0-9TZ:.-]+; the root recomputed from \\d+ hash tile\\(s\\) matches; leaf ${p.index} is in it \\(inclusion proof from tiles verified\\)\\n$`,
+      ),
+    );
+    expect(r.status).toBe(0);
   });
 
   it("serves the same checkpoint without a token at GET /checkpoint", async () => {

@@ -3,6 +3,7 @@ import type { XbusCommand } from "../command.js";
 import { alertsCommand } from "./alerts.js";
 import { checkpointCommand } from "./checkpoint.js";
 import { exportCommand } from "./export.js";
+import { monitorCommand } from "./monitor.js";
 import { proofCommand } from "./proof.js";
 import { queryCommand } from "./query.js";
 import { receiptCommand } from "./receipt.js";
@@ -15,7 +16,9 @@ export const logCommand: XbusCommand = {
   name: "log",
   create: (run) =>
     new Command("log")
-      .summary("serve, verify, export, query, alert on or reindex the exchange log; check a Fetch's receipt")
+      .summary(
+        "serve, verify, monitor, export, query, alert on or reindex the exchange log; check a Fetch's receipt",
+      )
       .addCommand(serveCommand(run))
       .addCommand(verifyCommand(run))
       .addCommand(exportCommand(run))
@@ -24,5 +27,6 @@ export const logCommand: XbusCommand = {
       .addCommand(reindexCommand(run))
       .addCommand(receiptCommand(run))
       .addCommand(proofCommand(run))
-      .addCommand(checkpointCommand(run)),
+      .addCommand(checkpointCommand(run))
+      .addCommand(monitorCommand(run)),
 };
