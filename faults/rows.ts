@@ -313,9 +313,11 @@ function brokerKillRow(): Row {
         note(
           `the load's first success through ${victim} came ${back - restartedAt} ms after it was ready again`,
         );
-      const signedBefore = p.fault.filter(({ e }) => e.broker === at && ok(e) && e.doneAt < killedAt).length;
+      const signedBefore = [...p.before, ...p.fault].filter(
+        ({ e }) => e.broker === at && ok(e) && e.doneAt < killedAt,
+      ).length;
       note(
-        `${signedBefore} receipts signed by ${victim} in the fault phase before the kill (all audited with the row's)`,
+        `${signedBefore} receipts signed by ${victim} in the row before the kill, audited with the row's others`,
       );
       return problems;
     },
