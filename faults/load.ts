@@ -64,7 +64,8 @@ function start(s: LoadStart): void {
     for (let i = 0; !stopping; i++) {
       const index = (w + i * s.concurrency) % s.requests.length;
       const r = s.requests[index];
-      const client = r && channels[r.consumer]?.[w % s.brokers.length];
+      const broker = w % s.brokers.length;
+      const client = r && channels[r.consumer]?.[broker];
       if (!r || !client) throw new Error(`load: request ${index} names no consumer channel`);
       const requestId = `${s.tag}-${w}-${i}`;
       const request = Buffer.from(
@@ -87,12 +88,13 @@ function start(s: LoadStart): void {
           doneAt: Date.now(),
           requestId,
           request: index,
+          broker,
           outcome: "OK",
           exchangeId: reply.exchangeId,
           ...(reply.receipt ? { receipt: toBinary(ReceiptSchema, reply.receipt) } : {}),
         });
       } catch (err) {
-        events.push({ sentAt, doneAt: Date.now(), requestId, request: index, ...failure(err) });
+        events.push({ sentAt, doneAt: Date.now(), requestId, request: index, broker, ...failure(err) });
         await new Promise((r) => setTimeout(r, FAILURE_PAUSE_MS));
       } finally {
         inFlight--;

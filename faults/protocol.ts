@@ -38,6 +38,8 @@ export interface LoadEvent {
   requestId: string;
   /** Index into LoadStart.requests. */
   request: number;
+  /** Index into LoadStart.brokers: the broker it was sent to (worker w sends to broker w mod their number). */
+  broker: number;
   /** `OK`, or the failure as `code:reason` (reason `-` when the answer carried none). */
   outcome: string;
   exchangeId: string;

@@ -1,3 +1,4 @@
+import type { TreeHeadJson } from "../verifier/index.js";
 import type { LoadEvent, LoadRequest } from "./protocol.js";
 import {
   type Capability,
@@ -25,6 +26,8 @@ export interface RowPhases {
   injectedAt: number;
   /** When the repair began. */
   healedAt: number;
+  /** Answered in the row before the fault (the baseline). */
+  before: { e: LoadEvent; r: LoadRequest }[];
   /** Answered, or sent, between the injection and the repair. */
   fault: { e: LoadEvent; r: LoadRequest }[];
   /** Sent after the repair. */
@@ -223,6 +226,166 @@ function coreFreezeRow(): Row {
   };
 }
 
+/** Outcomes tallied, most first: "code 14 ×12, LOG_UNAVAILABLE ×3". */
+function tally(events: readonly LoadEvent[]): string {
+  const n = new Map<string, number>();
+  for (const e of events) {
+    const [code, reason] = e.outcome.split(":");
+    const key = e.outcome === "OK" ? "OK" : reason && reason !== "-" ? reason : `code ${code}`;
+    n.set(key, (n.get(key) ?? 0) + 1);
+  }
+  return (
+    [...n]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ×${v}`)
+      .join(", ") || "none"
+  );
+}
+
+/** How long a restarted broker's channels may take to serve again (gRPC's reconnect backoff grows to seconds). */
+const RECONNECT_MAX_MS = 60_000;
+
+/** The second broker SIGKILLed under load (the load's workers are spread over both), then started again on its port. */
+function brokerKillRow(): Row {
+  let victim = "";
+  let at = -1;
+  let killedAt = 0;
+  let restartedAt = 0;
+  return {
+    id: "broker-kill",
+    title: "a broker (xbus broker) SIGKILLed, restarted on its port",
+    proves:
+      "the other broker carries its share of the load meanwhile; the killed broker's calls fail as UNAVAILABLE " +
+      "and none of its records is released without a log entry; once it is back on its port the load's channels " +
+      "reconnect and it serves again; every receipt it signed before the kill is in the log",
+    needs: ["broker-kill"],
+    async inject(c) {
+      const cl = clusterOf(c.target);
+      victim = cl.brokerIds.at(-1) ?? "";
+      at = cl.brokerIds.indexOf(victim);
+      killedAt = Date.now();
+      await cl.killBroker(victim);
+      c.note(
+        `killed ${victim} (${c.target.brokers[at]}); ${cl.brokerIds.filter((b) => b !== victim).join(", ")} left`,
+      );
+    },
+    async heal(c) {
+      const cl = clusterOf(c.target);
+      const t0 = Date.now();
+      await cl.restartBroker(victim);
+      restartedAt = Date.now();
+      c.note(
+        `${victim} restarted on ${c.target.brokers[at]}: ready ${restartedAt - t0} ms after it was started`,
+      );
+      // The repair is done when the load's own channels to it serve again, not when it listens.
+      await c.waitFor(
+        (e, r) => e.broker === at && r.expect === "allow" && ok(e) && e.sentAt >= restartedAt,
+        RECONNECT_MAX_MS,
+      );
+    },
+    check(p, { note }) {
+      const problems: string[] = [];
+      const own = p.fault.filter(({ e }) => e.broker === at).map(({ e }) => e);
+      const inFlight = own.filter((e) => e.sentAt < killedAt && e.doneAt >= killedAt);
+      note(`calls in flight on ${victim} at the kill: ${inFlight.length} (${tally(inFlight)})`);
+      const down = own.filter((e) => e.sentAt >= killedAt);
+      note(`calls to ${victim} while it was down: ${tally(down)}`);
+      const releasedDown = down.filter((e) => ok(e) && e.sentAt > p.injectedAt);
+      if (releasedDown.length > 0)
+        problems.push(`${releasedDown.length} calls to ${victim} succeeded while it was dead`);
+      const others = p.fault.filter(({ e }) => e.broker !== at && e.sentAt > p.injectedAt);
+      if (!others.some(({ e }) => ok(e)))
+        problems.push("no call to the other broker succeeded while one was down");
+      const otherFailed = others.filter(({ e, r }) => r.expect === "allow" && !ok(e)).map(({ e }) => e);
+      if (otherFailed.length > 0)
+        note(`calls to the other broker that failed meanwhile: ${tally(otherFailed)}`);
+      // A deadline may pass on a loaded machine; any other failure there is the kill reaching the survivor.
+      const unexplained = otherFailed.filter((e) => !e.outcome.startsWith("4:"));
+      if (unexplained.length > 0)
+        problems.push(`${unexplained.length} calls to the surviving broker failed (${tally(unexplained)})`);
+      const back = p.after
+        .filter(({ e, r }) => e.broker === at && r.expect === "allow" && ok(e) && e.sentAt >= restartedAt)
+        .map(({ e }) => e.doneAt)
+        .sort((a, b) => a - b)[0];
+      if (back === undefined)
+        problems.push(`the load's channels to ${victim} did not serve again after its restart`);
+      else
+        note(
+          `the load's first success through ${victim} came ${back - restartedAt} ms after it was ready again`,
+        );
+      const signedBefore = [...p.before, ...p.fault].filter(
+        ({ e }) => e.broker === at && ok(e) && e.doneAt < killedAt,
+      ).length;
+      note(
+        `${signedBefore} receipts signed by ${victim} in the row before the kill, audited with the row's others`,
+      );
+      return problems;
+    },
+  };
+}
+
+/** How long the standby is waited for to take the signer's lease (the lease is 3 s; a loaded machine is slow). */
+const TAKEOVER_MAX_MS = 60_000;
+
+/** The log service that signs tree heads SIGKILLed: the standby must take the lease over and sign on. */
+function logServiceKillRow(): Row {
+  let victim = "";
+  let killedAt = 0;
+  let sizeAtKill = 0;
+  let takeover: { name: string; at: number } | undefined;
+  let firstHead: Promise<{ size: number; at: number } | undefined> = Promise.resolve(undefined);
+  return {
+    id: "log-service-kill",
+    title: "the signing log service (xbus log serve) SIGKILLed, restarted",
+    proves:
+      "the standby takes the signer's lease once it lapses and signs on from its own index: signed heads keep " +
+      "extending the ones before, every receipt is in a signed head; the bus serves throughout (appends do not " +
+      "need a signer); the restarted service stands by",
+    needs: ["log-service-kill"],
+    async inject(c) {
+      const cl = clusterOf(c.target);
+      victim = await cl.signer(TAKEOVER_MAX_MS);
+      sizeAtKill = (await c.target.review.get<TreeHeadJson>("/v1/log/tree-head")).tree_size;
+      killedAt = Date.now();
+      await cl.killLogService(victim);
+      c.note(`killed ${victim}, the signer; the signed head was of size ${sizeAtKill}`);
+      // The first signed head beyond the one at the kill, polled every 200 ms (through the other's review API).
+      firstHead = (async () => {
+        while (Date.now() < killedAt + TAKEOVER_MAX_MS) {
+          const head = await c.target.review.get<TreeHeadJson>("/v1/log/tree-head").catch(() => undefined);
+          if (head && head.tree_size > sizeAtKill) return { size: head.tree_size, at: Date.now() };
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        return undefined;
+      })();
+    },
+    async heal(c) {
+      const cl = clusterOf(c.target);
+      // Waited for before the restart: the restarted one must not simply take its own lease back.
+      takeover = await cl.signerTakeover(victim, killedAt, TAKEOVER_MAX_MS);
+      if (takeover)
+        c.note(`${takeover.name} took the signer's lease ${takeover.at - killedAt} ms after the kill`);
+      const head = await firstHead;
+      if (head)
+        c.note(
+          `the first head signed after the kill (size ${head.size}) was seen ${head.at - killedAt} ms after it`,
+        );
+      else
+        c.note(`no signed head beyond size ${sizeAtKill} was seen within ${TAKEOVER_MAX_MS} ms of the kill`);
+      await cl.restartLogService(victim);
+      const until = Date.now() + 30_000;
+      while (cl.logServiceRole(victim) === undefined && Date.now() < until)
+        await new Promise((r) => setTimeout(r, 100));
+      c.note(`${victim} restarted; it says it is ${cl.logServiceRole(victim) ?? "nothing yet"}`);
+    },
+    check() {
+      return takeover
+        ? []
+        : [`no other log service took the signer's lease within ${TAKEOVER_MAX_MS} ms of the kill`];
+    },
+  };
+}
+
 /** Every row this harness knows, in the order a full run takes them (revocation last: it cannot be undone). */
 export const ROWS: readonly Row[] = [
   {
@@ -362,6 +525,8 @@ export const ROWS: readonly Row[] = [
   coreKillRow("leader"),
   coreKillRow("indexer"),
   coreFreezeRow(),
+  brokerKillRow(),
+  logServiceKillRow(),
   {
     id: "leaf-kill",
     title: `the ${VICTIM} leaf nats-server SIGKILLed, restarted`,

@@ -336,6 +336,7 @@ async function runRow(row: Row, s: Session, o: FaultsOptions): Promise<RowResult
   const phases = {
     injectedAt,
     healedAt: times.heal,
+    before: events.filter(({ e }) => e.doneAt < times.fault),
     // Answered during the fault, or sent during it (a hung call is answered at its deadline, after the repair).
     fault: events.filter(
       ({ e }) =>

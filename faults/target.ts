@@ -6,7 +6,7 @@ import type { AdapterFault } from "./protocol.js";
  * What a topology can have done to it. A row names the capabilities it needs
  * and runs only on a target that has them all: the single-node stack has the
  * first five, the cluster topology (faults/cluster.ts) the middle three and the
- * last three.
+ * last five.
  */
 export type Capability =
   /** Its one nats-server can be SIGKILLed and restarted on the same store. */
@@ -24,11 +24,15 @@ export type Capability =
   /** A core nats-server can be frozen (SIGSTOP) and thawed (SIGCONT): cut off without closing a socket. */
   | "core-freeze"
   /** An agency's leaf nats-server can be SIGKILLed and restarted. */
-  | "leaf-kill";
+  | "leaf-kill"
+  /** A broker is a process of its own (`xbus broker`) that can be SIGKILLed and started again on its port. */
+  | "broker-kill"
+  /** The log services are processes of their own (`xbus log serve`, active and standby) that can be SIGKILLed and restarted. */
+  | "log-service-kill";
 
 export type LogNodeRole = "leader" | "follower" | "indexer";
 
-/** The faults a cluster target can do to its nats-servers (Target.cluster). */
+/** The faults a cluster target can do to its nats-servers, brokers and log services (Target.cluster). */
 export interface ClusterFaults {
   /** The core's server names (`xbus-n1` …). */
   readonly coreNodes: readonly string[];
@@ -47,6 +51,30 @@ export interface ClusterFaults {
   thawCoreNode(name: string): Promise<void>;
   killLeaf(agency: string): Promise<void>;
   restartLeaf(agency: string): Promise<void>;
+  /** The brokers' ids, in the order of Target.brokers (the load's worker w uses broker w mod their number). */
+  readonly brokerIds: readonly string[];
+  /** SIGKILLs a broker's process; resolves once it is gone. */
+  killBroker(id: string): Promise<void>;
+  /** Starts a killed broker again with its config, on its port; resolves once it is ready. A no-op on one that runs. */
+  restartBroker(id: string): Promise<void>;
+  /** The log services' names. */
+  readonly logServices: readonly string[];
+  /** The log service that signs tree heads now (it said it took the signer's lease), waited for up to `timeoutMs`. */
+  signer(timeoutMs: number): Promise<string>;
+  /**
+   * A log service other than `not` that took the signer's lease at or after `since` (epoch ms), and when by
+   * its own log line; waited for up to `timeoutMs`, undefined when none did.
+   */
+  signerTakeover(
+    not: string,
+    since: number,
+    timeoutMs: number,
+  ): Promise<{ name: string; at: number } | undefined>;
+  killLogService(name: string): Promise<void>;
+  /** Starts a killed log service again (its index and review port kept); resolves once it is ready. */
+  restartLogService(name: string): Promise<void>;
+  /** What a log service said it is since it last started: signing, standing by, or nothing yet. */
+  logServiceRole(name: string): "active" | "standby" | undefined;
 }
 
 /** One process of a target, for the soak's samples. */

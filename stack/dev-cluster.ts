@@ -47,8 +47,8 @@ export interface ClusterStack extends Stack {
   readonly brokerAddresses: readonly string[];
   /** The brokers started beside the stack's own. */
   readonly extraBrokers: readonly ExtraBroker[];
-  /** The standby log service. */
-  readonly standby: ExtraLogService;
+  /** The standby log service; none when the log services run elsewhere (ClusterStackOptions.logService). */
+  readonly standby: ExtraLogService | undefined;
   /** Every broker's route-signing public key file (PEM), the stack's own first: what connectors elsewhere trust. */
   readonly brokerKeyPaths: readonly string[];
 }
@@ -118,7 +118,8 @@ export async function startClusterStack(options: ClusterStackOptions): Promise<C
   try {
     for (const [i, k] of keys.entries())
       extraBrokers.push(await stack.addBroker({ brokerId: `dev-${i + 2}`, signingKey: k.privateKey }));
-    const standby = await stack.addLogService("standby");
+    // Log services elsewhere (`xbus log serve` processes, the fault harness's): no standby here either.
+    const standby = options.logService === "elsewhere" ? undefined : await stack.addLogService("standby");
     const brokerKeyPaths = [join(ids.certDir, "broker-signing.pub.pem")];
     for (const [i, k] of keys.entries()) {
       const path = join(ids.certDir, `broker-signing-${extraBrokers[i]?.brokerId}.pub.pem`);

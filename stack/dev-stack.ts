@@ -157,6 +157,12 @@ export interface StackOptions {
   witnesses?: number;
   /** Witnessing's round interval and alert threshold (LogServiceOptions.witnessing); defaults when absent. */
   witnessing?: Pick<WitnessingSettings, "everyMs" | "alertSeconds" | "timeoutMs">;
+  /**
+   * `elsewhere`: the stack's broker runs without the log service (no index, no review API, no signer), as
+   * `xbus broker` with no log key; the caller runs the log services (`xbus log serve` processes: the fault
+   * harness's cluster target) from the log's files in `dir` (`logFiles`, `logSecretPath`). Default: in this process.
+   */
+  logService?: "in-process" | "elsewhere";
 }
 
 /** A broker the stack started beside its own (`addBroker`): no log key, no index, no review API. */
@@ -240,6 +246,8 @@ export interface Stack {
   readonly metricsUrl: string;
   /** The log index database, the tree-head signing key and the log id (for `xbus log reindex`). */
   readonly logFiles: { index: string; key: string; log_id: string };
+  /** The log's secret (hex, 0600): with logFiles.key, what an `xbus log serve` or `xbus broker` of this log reads. */
+  readonly logSecretPath: string;
   /** The log's C2SP verifier key: what checks its checkpoints (dev.json `log_vkey`). */
   readonly logVkey: string;
   /** The witnesses the stack runs (StackOptions.witnesses), and the policy file naming them; none without. */
@@ -466,14 +474,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       signingKey,
       // One process: the log service (indexer, signer through the KV lock, review API) runs beside the
       // broker, wired as `xbus log serve` wires it.
-      logService: {
-        logKey: log.logKey,
-        indexPath: log.indexPath,
-        review: { ...reviewListen(options.review, issueIdentity), ...reviewOptions },
-        ...(witnesses.policy && {
-          witnessing: { policy: witnesses.policy, ca: trustBundle, ...options.witnessing },
-        }),
-      },
+      ...(options.logService !== "elsewhere" && {
+        logService: {
+          logKey: log.logKey,
+          indexPath: log.indexPath,
+          review: { ...reviewListen(options.review, issueIdentity), ...reviewOptions },
+          ...(witnesses.policy && {
+            witnessing: { policy: witnesses.policy, ca: trustBundle, ...options.witnessing },
+          }),
+        },
+      }),
       ...(options.recorder ? { recorder: options.recorder } : {}),
     });
     closers.push(() => services.close());
@@ -618,6 +628,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       telemetry,
       metricsUrl: metrics.url,
       logFiles: { index: log.indexPath, key: log.keyPath, log_id: LOG_ID },
+      logSecretPath: log.secretPath,
       logVkey: vkey,
       witnesses: witnesses.list,
       witnessPolicyPath: witnesses.policyPath,

@@ -16,6 +16,7 @@ export interface LogSecrets {
   readonly logKey: KeyObject;
   readonly logPublicKey: KeyObject;
   readonly keyPath: string;
+  readonly secretPath: string;
   readonly indexPath: string;
   /** The log resumed (its secret and key were kept): what witnessed it before still holds. */
   readonly kept: boolean;
@@ -41,5 +42,5 @@ export function logSecrets(dir: string, resume: boolean): LogSecrets {
     writeFileSync(keyPath, logKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
     for (const suffix of ["", "-wal", "-shm"]) rmSync(indexPath + suffix, { force: true });
   }
-  return { logSecret, logKey, logPublicKey: createPublicKey(logKey), keyPath, indexPath, kept };
+  return { logSecret, logKey, logPublicKey: createPublicKey(logKey), keyPath, secretPath, indexPath, kept };
 }

@@ -26,6 +26,8 @@ describe("xbus faults --target", () => {
         "quorum-lost",
         "leaf-kill",
         "core-freeze",
+        "broker-kill",
+        "log-service-kill",
       ]),
     );
     expect(cluster).not.toContain("nats-kill");
@@ -33,6 +35,9 @@ describe("xbus faults --target", () => {
     const single = on("single-node");
     expect(single).toEqual(expect.arrayContaining(["nats-kill", "log-full", "connector-kill-one"]));
     expect(single).not.toContain("quorum-lost");
+    // The single node's broker and log service share the harness's process: neither can be killed alone.
+    expect(single).not.toContain("broker-kill");
+    expect(single).not.toContain("log-service-kill");
     // Revocation cannot be undone: it runs last on both.
     expect(cluster.at(-1)).toBe("cert-revoked");
     expect(single.at(-1)).toBe("cert-revoked");
