@@ -2,7 +2,7 @@ import type { Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { launchChromium, pageCspViolations, type TestBrowser } from "../../test/helpers/chromium.js";
 import { eventually } from "../../test/helpers/cluster.js";
-import { deadline, startTestStack, type TestStack } from "../../test/helpers/stack.js";
+import { fetchSample, startTestStack, type TestStack } from "../../test/helpers/stack.js";
 
 // The review UI checks an exchange's C2SP tlog-proof in real Chromium (WebCrypto Ed25519) against the log's
 // key and the witness policy the server serves, on a stack with two witnesses: a proof as served shows both
@@ -14,14 +14,7 @@ let exchangeId = "";
 beforeAll(async () => {
   browser = await launchChromium();
   stack = await startTestStack({ witnesses: 2 });
-  const res = await stack.client().fetch(
-    {
-      service: "dcrc.citizen-record",
-      subjectId: stack.population.citizens[0]?.id ?? "",
-      purpose: "scholarship-eligibility",
-    },
-    deadline(),
-  );
+  const res = await fetchSample(stack);
   const leaf = Number(res.receipt?.leafIndex);
   exchangeId = res.receipt?.exchangeId ?? "";
   if (!exchangeId) throw new Error("the receipt names no exchange");

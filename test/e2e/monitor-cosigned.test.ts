@@ -10,7 +10,7 @@ import { WITNESS_KEY_FILE } from "../../stack/index.js";
 import type { TreeHeadJson } from "../../verifier/index.js";
 import { eventually } from "../helpers/cluster.js";
 import { serveInSuite } from "../helpers/serve-in-suite.js";
-import { deadline, startTestStack, type TestStack } from "../helpers/stack.js";
+import { fetchSample, startTestStack, type TestStack } from "../helpers/stack.js";
 import { runXbusAsync } from "../helpers/xbus-process.js";
 
 // `xbus log verify --state` as a monitor of a real stack with two witnesses: it checks the witnessed C2SP
@@ -43,17 +43,7 @@ proxy.all("*", async (c) => {
 });
 const server = serveInSuite(proxy);
 
-const exchange = async () => {
-  const res = await stack.client().fetch(
-    {
-      service: "dcrc.citizen-record",
-      subjectId: stack.population.citizens[0]?.id ?? "",
-      purpose: "scholarship-eligibility",
-    },
-    deadline(),
-  );
-  return Number(res.receipt?.leafIndex);
-};
+const exchange = async () => Number((await fetchSample(stack)).receipt?.leafIndex);
 const sizeOf = (note: string) => Number(note.split("\n")[1]);
 /** The witnessed checkpoint, once it covers leaf `leaf` (the witnesses cosign within a second or so). */
 const witnessedCovering = (leaf: number) =>
