@@ -1,5 +1,5 @@
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium, pageCspViolations, type TestBrowser } from "../../test/helpers/chromium.js";
 import { eventually } from "../../test/helpers/cluster.js";
 import { fetchSample, startTestStack, type TestStack } from "../../test/helpers/stack.js";
@@ -57,38 +57,41 @@ async function verdictOf(alter?: (proof: string) => string): Promise<{ text: str
 
 const ISO = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z";
 
-it("shows the witnesses and their times for a tlog-proof that verifies", async () => {
-  const { text, page } = await verdictOf();
-  expect(text).toMatch(
-    new RegExp(
-      `^Witnessed by W1 at ${ISO}, W2 at ${ISO}: the checkpoint of size \\d+ is signed by the key this server serves and the inclusion path leads from this leaf to its root, and the cosignatures meet the witness policy's quorum\\.$`,
-    ),
-  );
-  expect(await page.locator("#tlog-proof-verdict strong.verified").count()).toBe(1);
-});
-
-it("shows the failure for a tlog-proof with one byte of the checkpoint's root changed", async () => {
-  const { text, page } = await verdictOf((proof) => {
-    const lines = proof.split("\n");
-    const at = lines.indexOf("") + 3; // the blank line, origin, size, then the root
-    const line = lines[at] ?? "";
-    lines[at] = (line[0] === "A" ? "B" : "A") + line.slice(1);
-    return lines.join("\n");
+// A page load, its checks and the wait for the verdict (up to 30 s) under load: more than the default 30 s.
+describe("the review UI checks the exchange's tlog-proof", { timeout: 90_000 }, () => {
+  it("shows the witnesses and their times for a tlog-proof that verifies", async () => {
+    const { text, page } = await verdictOf();
+    expect(text).toMatch(
+      new RegExp(
+        `^Witnessed by W1 at ${ISO}, W2 at ${ISO}: the checkpoint of size \\d+ is signed by the key this server serves and the inclusion path leads from this leaf to its root, and the cosignatures meet the witness policy's quorum\\.$`,
+      ),
+    );
+    expect(await page.locator("#tlog-proof-verdict strong.verified").count()).toBe(1);
   });
-  expect(text).toMatch(
-    /^tlog-proof does NOT verify: the log's signature on the checkpoint \(size \d+\) does not verify\.$/,
-  );
-  expect(await page.locator("#tlog-proof-verdict strong.not-verified").count()).toBe(1);
-});
 
-it("shows the failure for a tlog-proof whose checkpoint lacks W2's cosignature, naming W2 and the quorum", async () => {
-  const { text } = await verdictOf((proof) =>
-    proof
-      .split("\n")
-      .filter((l) => !l.startsWith("— witness-2.dev.xbus "))
-      .join("\n"),
-  );
-  expect(text).toMatch(
-    /^tlog-proof does NOT verify: the checkpoint \(size \d+\) is cosigned by W1: not enough for the policy's quorum dev-witnesses \(no cosignature of W2\)\.$/,
-  );
+  it("shows the failure for a tlog-proof with one byte of the checkpoint's root changed", async () => {
+    const { text, page } = await verdictOf((proof) => {
+      const lines = proof.split("\n");
+      const at = lines.indexOf("") + 3; // the blank line, origin, size, then the root
+      const line = lines[at] ?? "";
+      lines[at] = (line[0] === "A" ? "B" : "A") + line.slice(1);
+      return lines.join("\n");
+    });
+    expect(text).toMatch(
+      /^tlog-proof does NOT verify: the log's signature on the checkpoint \(size \d+\) does not verify\.$/,
+    );
+    expect(await page.locator("#tlog-proof-verdict strong.not-verified").count()).toBe(1);
+  });
+
+  it("shows the failure for a tlog-proof whose checkpoint lacks W2's cosignature, naming W2 and the quorum", async () => {
+    const { text } = await verdictOf((proof) =>
+      proof
+        .split("\n")
+        .filter((l) => !l.startsWith("— witness-2.dev.xbus "))
+        .join("\n"),
+    );
+    expect(text).toMatch(
+      /^tlog-proof does NOT verify: the checkpoint \(size \d+\) is cosigned by W1: not enough for the policy's quorum dev-witnesses \(no cosignature of W2\)\.$/,
+    );
+  });
 });

@@ -110,7 +110,9 @@ async function refused(file: string, args: string[], problem: RegExp, more: stri
   return r.stdout;
 }
 
-describe("xbus log verify --state with the log's vkey and the witness policy", () => {
+// Each test runs the CLI two or three times, each a process that exports the log: on two shared cores, more
+// than the default 30 s.
+describe("xbus log verify --state with the log's vkey and the witness policy", { timeout: 120_000 }, () => {
   it("accepts the witnessed checkpoint, remembers its note, and a later run proves the next one extends it", async () => {
     const file = await firstRun("grows.json");
     const first = stateOf(file);
