@@ -29,7 +29,11 @@ class Malformed extends Error {}
 /** @param {string} s @param {string} what @returns {Uint8Array<ArrayBuffer>} */
 function base64(s, what) {
   if (s === "" || !BASE64.test(s)) throw new Malformed(`${what} is not base64`);
-  return fromBase64(s);
+  const bytes = fromBase64(s);
+  // Canonical only, as the server's parser takes it: unused low bits in the last character must be zero,
+  // so that one encoding is one proof.
+  if (btoa(String.fromCharCode(...bytes)) !== s) throw new Malformed(`${what} is not canonical base64`);
+  return bytes;
 }
 
 /** @param {Uint8Array[]} parts */
