@@ -193,7 +193,7 @@ export async function startLogService(o: LogServiceOptions): Promise<LogService>
         signer: { ok: indexer.halted() === undefined, detail: indexer.role() ?? "starting" },
       }),
       now: o.review.now,
-      ...(witnessed && { witnessed: true }),
+      ...(witnessed && { witnessed: true, witnessPolicy: o.witnessing?.policy.text }),
       logger: logger.child({ component: "review" }),
     });
     review = server;

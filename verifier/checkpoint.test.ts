@@ -96,7 +96,11 @@ describe("openCheckpoint", () => {
       problem: expect.stringMatching(/no trusted witness: not enough for the policy's quorum agencies/),
     });
     const one = cosign(note, "w1.example", w1, 1_700_000_001);
-    expect(openCheckpoint(one, { logVkey: VKEY, policy }).ok).toBe(false);
+    expect(openCheckpoint(one, { logVkey: VKEY, policy })).toMatchObject({
+      ok: false,
+      problem:
+        "the checkpoint (size 5) is cosigned by W1: not enough for the policy's quorum agencies (no cosignature of W2)",
+    });
     const both = cosign(one, "w2.example", w2, 1_700_000_002);
     expect(openCheckpoint(both, { logVkey: VKEY, policy })).toMatchObject({
       ok: true,

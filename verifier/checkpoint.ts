@@ -91,11 +91,13 @@ export function openCheckpoint(note: string, trust: CheckpointTrust): OpenResult
       }
     }
     const have = new Set(cosigned.map((c) => c.name));
-    if (!trust.policy.satisfied(have))
+    if (!trust.policy.satisfied(have)) {
+      const missing = [...trust.policy.witnesses.keys()].filter((name) => !have.has(name));
       return {
         ok: false,
-        problem: `the checkpoint (size ${checkpoint.size}) is cosigned by ${have.size ? [...have].join(", ") : "no trusted witness"}: not enough for the policy's quorum ${trust.policy.quorum}`,
+        problem: `the checkpoint (size ${checkpoint.size}) is cosigned by ${have.size ? [...have].join(", ") : "no trusted witness"}: not enough for the policy's quorum ${trust.policy.quorum} (no cosignature of ${missing.join(", ")})`,
       };
+    }
   }
   return { ok: true, checkpoint, text, cosigned };
 }

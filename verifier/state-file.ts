@@ -106,10 +106,14 @@ export function corruptState(file: string, why: string): Error {
 }
 
 /**
- * The state file's JSON object of `format`, or undefined when there is no file yet; anything else is
- * corrupt (corruptState).
+ * The state file's JSON object of `format` (or of one of them, for a file whose format grew), or
+ * undefined when there is no file yet; anything else is corrupt (corruptState).
  */
-export function readStateObject(file: string, format: string): Record<string, unknown> | undefined {
+export function readStateObject(
+  file: string,
+  format: string | readonly string[],
+): Record<string, unknown> | undefined {
+  const formats: readonly string[] = typeof format === "string" ? [format] : format;
   const text = readStateText(file);
   if (text === undefined) return undefined;
   let parsed: unknown;
@@ -119,7 +123,7 @@ export function readStateObject(file: string, format: string): Record<string, un
     throw corruptState(file, "not JSON");
   }
   const s = parsed as { format?: unknown } | null;
-  if (typeof s !== "object" || s === null || Array.isArray(s) || s.format !== format)
-    throw corruptState(file, `not an object of format ${JSON.stringify(format)}`);
+  if (typeof s !== "object" || s === null || Array.isArray(s) || !formats.includes(s.format as string))
+    throw corruptState(file, `not an object of format ${formats.map((f) => JSON.stringify(f)).join(" or ")}`);
   return s as Record<string, unknown>;
 }

@@ -12,6 +12,8 @@ export interface WitnessPolicy {
   satisfied(cosigners: ReadonlySet<string>): boolean;
   /** The policy's quorum line, for messages. */
   quorum: string;
+  /** The policy as it was written, for whoever must read it too (the review UI checks tlog-proofs by it). */
+  text: string;
 }
 
 type Rule = (have: ReadonlySet<string>) => boolean;
@@ -103,5 +105,5 @@ export function parseWitnessPolicy(text: string): WitnessPolicy {
   });
   if (!quorum) throw new Error("the policy has no quorum line");
   const q = quorum;
-  return { logs, witnesses, quorum: q.name, satisfied: (have) => q.rule(have) };
+  return { logs, witnesses, quorum: q.name, text, satisfied: (have) => q.rule(have) };
 }

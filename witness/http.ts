@@ -7,10 +7,20 @@ import type { Witness } from "./witness.js";
  * The witness's HTTP interface (c2sp.org/tlog-witness): `POST /add-checkpoint` (submission prefix) and
  * `GET /<hex SHA-256 of the origin>/checkpoint` (monitoring prefix: the latest cosigned checkpoint,
  * 404 before the first). Bodies over 64 KiB are refused (63 proof lines and a note fit well within it).
+ * `GET /healthz`: 200 with each log it cosigns and the size it last cosigned (null before the first):
+ * what it already publishes, never its key or state path.
  */
 export function witnessApp(w: Witness, origins: Iterable<string>): Hono {
-  const byHash = new Map([...origins].map((o) => [createHash("sha256").update(o).digest("hex"), o]));
+  const list = [...origins];
+  const byHash = new Map(list.map((o) => [createHash("sha256").update(o).digest("hex"), o]));
   return new Hono()
+    .get("/healthz", (c) => {
+      const logs = list.map((origin) => {
+        const size = w.latest(origin)?.split("\n")[1];
+        return { origin, size: size === undefined ? null : Number(size) };
+      });
+      return c.json({ status: "ok", logs }, 200, { "cache-control": "no-store" });
+    })
     .post(
       "/add-checkpoint",
       bodyLimit({ maxSize: 64 * 1024, onError: (c) => c.text("request body over 64 KiB\n", 413) }),

@@ -52,6 +52,11 @@ export interface ReviewOptions {
    * cosigned, for `GET /checkpoint/signed` (no token).
    */
   signedCheckpoints?: CheckpointSource;
+  /**
+   * The C2SP tlog-policy (its text) the witnessed checkpoints meet, for `GET /v1/log/witness-policy`
+   * (reviewer token): the review UI checks tlog-proofs by it. Without it that route is 404.
+   */
+  witnessPolicy?: string;
   /** Where a request that fails on a fault of the server is logged; default: component "review" on stderr. */
   logger?: Logger;
   /** The clock that says which embargoes still run (`/v1/oversight/embargoes`); default Date.now. */
@@ -86,7 +91,7 @@ export function createReviewApp(o: ReviewOptions): Hono {
     .route("/", tileRoutes(o.index.tree, o.checkpoints))
     .use("/v1/*", reviewerAuth(o.tokenHashes))
     .route("/", logRoutes(ctx, params))
-    .route("/", tlogProofRoutes(o.index, o.checkpoints, params))
+    .route("/", tlogProofRoutes(o.index, o.checkpoints, params, o.witnessPolicy))
     .route("/", exchangeRoutes(ctx, params))
     .route("/", subjectRoutes(ctx, params))
     .route("/", alertRoutes(ctx, params))

@@ -46,6 +46,24 @@ describe("GET /checkpoint", () => {
   });
 });
 
+describe("GET /v1/log/witness-policy", () => {
+  it("serves the policy's text behind the reviewer token, and 404 for a log without one", async () => {
+    const policy = `log ${log.vkey}\nquorum none\n`;
+    const withPolicy = log.reviewApp({ token: TOKEN, logSecret: randomBytes(32), witnessPolicy: policy });
+    const auth = { headers: { authorization: `Bearer ${TOKEN}` } };
+    expect((await withPolicy.request("/v1/log/witness-policy")).status).toBe(401);
+    const res = await withPolicy.request("/v1/log/witness-policy", auth);
+    expect([res.status, res.headers.get("content-type"), await res.text()]).toEqual([
+      200,
+      expect.stringMatching(/^text\/plain/),
+      policy,
+    ]);
+    const none = await app.request("/v1/log/witness-policy", auth);
+    expect(none.status).toBe(404);
+    expect(await none.text()).toContain("this log has no witness policy");
+  });
+});
+
 describe("GET /checkpoint with witnessing", () => {
   it("serves the witnessed checkpoint, the log-signed one at /checkpoint/signed, and 503 until one is witnessed", async () => {
     let witnessed: { size: number; note: string } | undefined;

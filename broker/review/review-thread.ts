@@ -21,6 +21,8 @@ export interface ReviewWorkerOptions {
   now?: (() => number) | undefined;
   /** `GET /checkpoint` serves what `witnessed()` posts (witnessing on this thread), not the log-signed one. */
   witnessed?: boolean;
+  /** The witness policy (C2SP tlog-policy text) the witnessed checkpoint meets, for `GET /v1/log/witness-policy`. */
+  witnessPolicy?: string | undefined;
   logger: Logger;
 }
 
@@ -52,6 +54,7 @@ export async function startReviewWorker(o: ReviewWorkerOptions): Promise<ReviewW
     ready: o.ready !== undefined,
     clock: o.now !== undefined,
     witnessed: o.witnessed === true,
+    witnessPolicy: o.witnessPolicy,
   };
   const worker = startWorker(new URL("./review-worker.ts", import.meta.url), {
     workerData,

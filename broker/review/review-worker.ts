@@ -35,6 +35,8 @@ export interface ReviewWorkerData {
    * posts (`witnessed` messages), and `/checkpoint/signed` the log-signed one.
    */
   witnessed: boolean;
+  /** The witness policy's text, served at `GET /v1/log/witness-policy`. */
+  witnessPolicy?: string | undefined;
 }
 
 export type FromReviewWorker =
@@ -99,6 +101,7 @@ try {
     ...(data.witnessed
       ? { checkpoints: { latest: () => witnessed }, signedCheckpoints: signed }
       : { checkpoints: signed }),
+    ...(data.witnessPolicy !== undefined && { witnessPolicy: data.witnessPolicy }),
     tokenHashes: data.tokenHashes,
     logSecret: data.logSecret,
     subjectIdPattern: new RegExp(data.subjectIdPattern.source, data.subjectIdPattern.flags),

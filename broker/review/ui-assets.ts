@@ -33,6 +33,7 @@ export const UI_FILES = [
   "inclusion.js",
   "pager.js",
   "signature.js",
+  "tlog-proof.js",
   "token.js",
   "tree-head-view.js",
   "chart-pick.js",

@@ -390,6 +390,13 @@ describe("xbus log verify --state: a monitor remembers the head it verified, acr
     expect(staged.headsServed).toBe(0);
   });
 
+  it("--vkey and --policy without --state are refused: the checkpoint is checked against a monitor's memory", async () => {
+    const r = await verify("--policy", join(dir, "policy.txt"));
+    expect(r.stderr).toMatch(/^xbus log: --vkey and --policy go with --state/);
+    expect(r.status).toBe(2);
+    expect(staged.headsServed).toBe(0);
+  });
+
   it("--state with --file is refused: an export is a copy of one time, not a live log", async () => {
     const r = await verify("--state", file, "--file", join(dir, "export.jsonl"));
     expect(r.stderr).toMatch(/^xbus log: --state is for live monitoring \(without --file\)/);

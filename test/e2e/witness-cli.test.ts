@@ -73,6 +73,11 @@ describe("xbus witness", () => {
     );
     expect(statSync(join(state, WITNESS_KEY_FILE)).mode & 0o777).toBe(0o600);
     const policy = parseWitnessPolicy(`witness W ${first.vkey}\nquorum W\n`);
+    const health = async () => {
+      const res = await fetch(`${first.url}/healthz`);
+      return [res.status, await res.json()];
+    };
+    expect(await health()).toEqual([200, { status: "ok", logs: [{ origin: LOG_ID, size: null }] }]);
 
     const ok = await first.add(body(0, 5));
     expect(ok.status).toBe(200);
@@ -95,6 +100,8 @@ describe("xbus witness", () => {
     expect(JSON.parse(readFileSync(join(state, WITNESS_STATE_FILE), "utf8"))[LOG_ID]).toMatchObject({
       size: 5,
     });
+    // The refusals above left it at 5; the answer holds no key and no path.
+    expect(await health()).toEqual([200, { status: "ok", logs: [{ origin: LOG_ID, size: 5 }] }]);
 
     first.p.child.kill("SIGTERM");
     expect(await first.p.exited).toBe(0);

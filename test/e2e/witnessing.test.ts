@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openCheckpoint, parseWitnessPolicy, type WitnessPolicy } from "../../verifier/index.js";
-import { deadline, startTestStack, type TestStack } from "../helpers/stack.js";
+import { fetchSample, startTestStack, type TestStack } from "../helpers/stack.js";
 
 // The log service on a real stack with two witnesses (`xbus dev`'s wiring): GET /checkpoint serves the
 // checkpoint both cosigned, GET /checkpoint/signed the log's own; with a witness down, exchanges and
@@ -23,14 +23,7 @@ beforeAll(async () => {
 afterAll(() => stack?.close());
 
 const exchange = async () => {
-  const res = await stack.client().fetch(
-    {
-      service: "dcrc.citizen-record",
-      subjectId: stack.population.citizens[0]?.id ?? "",
-      purpose: "scholarship-eligibility",
-    },
-    deadline(),
-  );
+  const res = await fetchSample(stack);
   expect(res.receipt).toBeDefined();
   return Number(res.receipt?.leafIndex);
 };

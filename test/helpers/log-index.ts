@@ -46,7 +46,7 @@ export interface TestLogIndex {
     publicKey?: string;
   }): TreeHeadJson;
   /** The review API over this index, taking `token` and turning citizen IDs into references with `logSecret`. */
-  reviewApp(o: { token: string; logSecret: Uint8Array }): Hono;
+  reviewApp(o: { token: string; logSecret: Uint8Array; witnessPolicy?: string }): Hono;
   /** Closes the reader and removes the folder (afterAll). */
   close(): void;
 }
@@ -100,7 +100,7 @@ export function writeTestLogIndex(records: readonly RecordInit[]): TestLogIndex 
         public_key: o.publicKey ?? keyBase64,
       };
     },
-    reviewApp: ({ token, logSecret }) =>
+    reviewApp: ({ token, logSecret, witnessPolicy }) =>
       createReviewApp({
         index: reader,
         logPublicKey: publicKey,
@@ -108,6 +108,7 @@ export function writeTestLogIndex(records: readonly RecordInit[]): TestLogIndex 
         tokenHashes: [createHash("sha256").update(token).digest("hex")],
         logSecret,
         subjectIdPattern: /^[0-9]{11}$/,
+        ...(witnessPolicy !== undefined && { witnessPolicy }),
       }),
     close() {
       reader.close();

@@ -7,7 +7,7 @@ import { createLogger } from "../../core/index.js";
 import { createServiceClient, type ServiceClient } from "../../core/rpc/index.js";
 import { createTelemetry } from "../../core/telemetry/index.js";
 import { Exchange } from "../../proto/gen/xbus/v1/exchange_pb.js";
-import { type Stack, type StackOptions, startStack } from "../../stack/index.js";
+import { DEV_SAMPLE, type Stack, type StackOptions, startStack } from "../../stack/index.js";
 
 export interface TestStack extends Stack {
   readonly outcomes: ExchangeOutcome[];
@@ -123,3 +123,13 @@ export async function failure(
 }
 
 export const deadline = (ms = 5000) => ({ deadline: Date.now() + ms });
+
+/**
+ * The dev sample exchange (DEV_SAMPLE: the first citizen's record, for a scholarship) as the dev consumer:
+ * its answer, receipt included; for tests that need an entry in the log and nothing more.
+ */
+export function fetchSample(stack: TestStack) {
+  return stack
+    .client()
+    .fetch({ ...DEV_SAMPLE, subjectId: stack.population.citizens[0]?.id ?? "" }, deadline());
+}

@@ -13,6 +13,26 @@ import { askForToken, token, Unauthorized } from "./token.js";
  * @returns {Promise<unknown>}
  */
 export async function api(path, params = {}) {
+  return (await call(path, params, "application/json")).body;
+}
+
+/**
+ * GET a text endpoint (a C2SP tlog-proof, a tlog-policy) with the reviewer's token: the text as served,
+ * which the caller parses and checks itself. A failure is thrown as `api` throws it.
+ * @param {string} path already encoded
+ * @param {Record<string, string | undefined>} [params]
+ * @returns {Promise<string>}
+ */
+export async function apiText(path, params = {}) {
+  const { text } = await call(path, params, "text/plain");
+  return text;
+}
+
+/**
+ * @param {string} path @param {Record<string, string | undefined>} params @param {string} accept
+ * @returns {Promise<{body: unknown, text: string}>}
+ */
+async function call(path, params, accept) {
   const t = token();
   if (!t) {
     askForToken("Enter a reviewer token to read the log.");
@@ -22,14 +42,15 @@ export async function api(path, params = {}) {
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== "") query.set(k, v);
   const qs = query.toString();
   const res = await fetch(qs ? `${path}?${qs}` : path, {
-    headers: { authorization: `Bearer ${t}`, accept: "application/json" },
+    headers: { authorization: `Bearer ${t}`, accept },
     credentials: "omit",
     cache: "no-store",
   });
+  const text = await res.text();
   /** @type {unknown} */
   let body;
   try {
-    body = await res.json();
+    body = JSON.parse(text);
   } catch {
     body = undefined;
   }
@@ -40,7 +61,7 @@ export async function api(path, params = {}) {
     throw new Unauthorized();
   }
   if (!res.ok) throw new Error(`${res.status}: ${errorMessage(body) ?? res.statusText}`);
-  return body;
+  return { body, text };
 }
 
 /** The message of an answer `{"error": {"message": "…"}}`, when it is one. @param {unknown} body */

@@ -4,13 +4,14 @@
 
 /** @import { EntriesJson, ExchangeJson, InclusionProofJson, TreeHeadJson } from "./api-types.js" */
 /** @import { ConsistencyCheck } from "./consistency.js" */
-import { api, errorText, failed } from "./api.js";
+import { api, apiText, errorText, failed } from "./api.js";
 import { fromBase64 } from "./base64.js";
 import { checkConsistency, consistencyVerdict } from "./consistency.js";
 import { definitionList, el, lowerFirst, setStatus, show, timeText, valueText, verdictParts } from "./dom.js";
 import { hashList, verifyInclusion } from "./inclusion.js";
 import { leafHash, rootFromInclusion, toHex } from "./merkle.js";
-import { checkTreeHead } from "./signature.js";
+import { checkTreeHead, pinnedKey, rawKey } from "./signature.js";
+import { checkTlogProof } from "./tlog-proof.js";
 import { Unauthorized } from "./token.js";
 
 /** @param {string} id the exchange's UUID, as the location names it */
@@ -28,6 +29,11 @@ export async function exchangeView(id) {
       "Comparing with the signed tree head…",
     );
     const signedDetails = el("div", { id: "signed-head-proof" });
+    const witnessedVerdict = el(
+      "p",
+      { id: "tlog-proof-verdict", role: "status" },
+      "Checking the tlog-proof and its witnesses…",
+    );
     const trace =
       typeof x.trace_url === "string" && /^https?:\/\//.test(x.trace_url)
         ? el("a", { href: x.trace_url, rel: "noreferrer noopener" }, x.trace_url)
@@ -74,6 +80,17 @@ export async function exchangeView(id) {
           "whose Ed25519 signature is checked against the pinned key (or, with none pinned, the key this server " +
           "serves). The head is also checked to extend the last one this tab verified, as on the tree head view.",
       ),
+      el("h3", {}, "Witnessed (C2SP tlog-proof)"),
+      witnessedVerdict,
+      el(
+        "p",
+        { class: "note" },
+        "The page fetches this leaf's tlog-proof (/v1/log/tlog-proof) and checks it here, as `xbus log receipt " +
+          "--offline --proof` does: the checkpoint's Ed25519 signature by the log's key (the pinned one, or the " +
+          "one this server serves), the inclusion path from the leaf's own hash to the checkpoint's root, and " +
+          "the witnesses' cosignatures against the witness policy (/v1/log/witness-policy, as this server " +
+          "serves it) and its quorum. Each witness's time is its own clock's.",
+      ),
     );
     const entries = /** @type {EntriesJson} */ (
       await api("/v1/log/entries", { start: String(x.index), limit: "1" })
@@ -88,6 +105,7 @@ export async function exchangeView(id) {
       : { ok: false, detail: "the log has no entry at this index" };
     // Every check first, then every verdict: the page never shows one while still fetching for another.
     const signed = await inclusionAgainstSignedHead(x.index, leaf);
+    const witnessed = await witnessedCheck(x.index, leaf);
     verdict.replaceChildren(
       ...verdictParts(
         result.ok,
@@ -96,6 +114,7 @@ export async function exchangeView(id) {
       ),
     );
     signedVerdict.replaceChildren(...verdictParts(signed.ok, signed.headline, signed.detail));
+    witnessedVerdict.replaceChildren(...verdictParts(witnessed.ok, witnessed.headline, witnessed.detail));
     signedDetails.replaceChildren(
       signed.proof
         ? definitionList([
@@ -227,4 +246,65 @@ async function inclusionAgainstSignedHead(index, leaf) {
     detail: `the proof at size ${size} leads to ${head.root_hash}, the root of the tree head of size ${size}, ${by}.`,
     proof: shown,
   });
+}
+
+/**
+ * The leaf's C2SP tlog-proof, checked here (tlog-proof.js) against the log's key (pinned, else served) and
+ * the witness policy the server serves: "Witnessed by W1 at …" with each witness's time, or why not.
+ * `ok` is undefined when there is nothing to check yet (the leaf is newer than the witnessed checkpoint).
+ * @param {number} index @param {Uint8Array | undefined} leaf
+ * @returns {Promise<{ok: boolean | undefined, headline: string, detail: string}>}
+ */
+async function witnessedCheck(index, leaf) {
+  const notChecked = (/** @type {string} */ detail) => ({
+    ok: false,
+    headline: "tlog-proof not checked",
+    detail,
+  });
+  if (!leaf) return notChecked("the log has no entry at this index whose bytes could be hashed.");
+  let head;
+  let proof;
+  try {
+    head = /** @type {TreeHeadJson} */ (await api("/v1/log/tree-head"));
+    proof = await apiText("/v1/log/tlog-proof", { index: String(index) });
+  } catch (err) {
+    if (err instanceof Unauthorized) throw err;
+    const text = errorText(err);
+    if (text.startsWith("404:"))
+      return { ok: undefined, headline: "No tlog-proof to check", detail: `${text.slice(5)}.` };
+    return notChecked(`the tlog-proof could not be fetched (${text}).`);
+  }
+  /** @type {string | undefined} */
+  let policy;
+  try {
+    policy = await apiText("/v1/log/witness-policy");
+  } catch (err) {
+    if (err instanceof Unauthorized) throw err;
+    if (!errorText(err).startsWith("404:"))
+      return notChecked(`the witness policy could not be fetched (${errorText(err)}).`);
+  }
+  const pinned = pinnedKey();
+  const key = rawKey(pinned ?? head?.public_key);
+  const against = pinned ? "the pinned key" : "the key this server serves";
+  if (!key || typeof head?.log_id !== "string") return notChecked(`${against} is not a 32-byte Ed25519 key.`);
+  let r;
+  try {
+    r = await checkTlogProof(proof, { index, leaf, logId: head.log_id, logKey: key, policy });
+  } catch (err) {
+    return notChecked(`this browser could not check an Ed25519 signature (${errorText(err)}).`);
+  }
+  if (!r.ok) return { ok: false, headline: "tlog-proof does NOT verify", detail: `${r.detail}.` };
+  const at = r.cosigned.map((c) => `${c.name} at ${new Date(c.time * 1000).toISOString()}`).join(", ");
+  const base = `the checkpoint of size ${r.size} is signed by ${against} and the inclusion path leads from this leaf to its root`;
+  if (policy === undefined)
+    return {
+      ok: true,
+      headline: "tlog-proof verified, not witnessed",
+      detail: `${base}; this log has no witness policy.`,
+    };
+  return {
+    ok: true,
+    headline: at ? `Witnessed by ${at}` : "tlog-proof verified",
+    detail: `${base}, and the cosignatures meet the witness policy's quorum.`,
+  };
 }

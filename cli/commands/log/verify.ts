@@ -1,16 +1,23 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { Command } from "commander";
+import { readDevJson } from "../../../stack/index.js";
 import {
+  checkServedCheckpoint,
   type ExportLine,
+  proofsFrom,
+  type RememberedCheckpoint,
   readMonitorState,
+  rememberedVkeyProblem,
   verifyExport,
   verifyLive,
+  type WitnessPolicy,
   writeMonitorState,
 } from "../../../verifier/index.js";
 import { checkReadable } from "../../user-file.js";
 import { act, type Run, UsageError } from "../command.js";
-import { type ApiFlags, api, apiOptions } from "./api-options.js";
+import { type ApiFlags, api, apiOptions, publicApi } from "./api-options.js";
+import { cosignedBy, witnessPolicyOf } from "./checkpoint.js";
 import { progressTo } from "./progress.js";
 import { publicKeyOption } from "./public-key-option.js";
 
@@ -19,6 +26,8 @@ interface VerifyFlags extends ApiFlags {
   publicKey?: string;
   logId?: string;
   state?: string;
+  vkey?: string;
+  policy?: string;
 }
 
 async function* readExport(file: string): AsyncGenerator<ExportLine> {
@@ -62,7 +71,18 @@ export function verifyCommand(run: Run): Command {
         "--state <file>",
         "live only: a monitor's memory between runs; the log must extend the head it holds (same key and " +
           "log ID), which is then replaced by the new head (mode 0600); a missing file is created (that " +
-          "first run proves nothing against history); a corrupt file or a symbolic link is refused",
+          "first run proves nothing against history); a corrupt file or a symbolic link is refused; " +
+          "with the log's vkey it also checks and remembers the C2SP checkpoint (GET /checkpoint)",
+      )
+      .option(
+        "--vkey <vkey>",
+        "with --state: the log's verifier key the checkpoint must be signed under (default: the one the " +
+          "state file holds, else log_vkey of .xbus/dev/dev.json; with neither, no checkpoint is checked)",
+      )
+      .option(
+        "--policy <file>",
+        "with --state: a C2SP tlog-policy the checkpoint's cosignatures must meet (default, without " +
+          "--vkey: witness_policy of dev.json)",
       ),
   );
   return act<VerifyFlags>(run, cmd, async (o) => {
@@ -80,9 +100,24 @@ export function verifyCommand(run: Run): Command {
       result = verifyExport(await collect(readExport(o.file)), opts);
     } else {
       const stateFile = o.state;
+      if (stateFile === undefined && (o.vkey !== undefined || o.policy !== undefined))
+        throw new UsageError(
+          "--vkey and --policy go with --state: the checkpoint is checked against the one a monitor remembers",
+        );
       // Read before anything is fetched: a corrupt or linked state file stops the run here.
-      const remembered = stateFile === undefined ? undefined : readMonitorState(stateFile);
-      const live = await verifyLive(api(o), {
+      const state = stateFile === undefined ? undefined : readMonitorState(stateFile);
+      const remembered = state?.head;
+      if (remembered)
+        leftAsItWas = `\nthe state file ${stateFile} is left as it was: size ${remembered.tree_size}, root ${remembered.root_hash}`;
+      const lastCheckpoint = `the checkpoint last verified (state file ${stateFile})`;
+      const trust = stateFile === undefined ? undefined : checkpointTrust(o, state?.checkpoint);
+      const stale = trust && rememberedVkeyProblem(trust.vkey, state?.checkpoint, lastCheckpoint);
+      if (stale) {
+        say(`FAIL: ${stale}${leftAsItWas}`);
+        return 1;
+      }
+      const client = api(o);
+      const live = await verifyLive(client, {
         ...opts,
         remembered: remembered && {
           head: remembered,
@@ -91,8 +126,35 @@ export function verifyCommand(run: Run): Command {
         onProgress: progressTo(run.io),
       });
       result = live;
-      if (remembered)
-        leftAsItWas = `\nthe state file ${stateFile} is left as it was: size ${remembered.tree_size}, root ${remembered.root_hash}`;
+      let checkpoint: RememberedCheckpoint | undefined;
+      let checkpointSaid = "";
+      if (live.ok && trust) {
+        let note: string;
+        try {
+          note = await publicApi(o).text("/checkpoint");
+        } catch (err) {
+          say(`FAIL: the checkpoint could not be fetched: ${(err as Error).message}${leftAsItWas}`);
+          return 1;
+        }
+        const checked = await checkServedCheckpoint(note, proofsFrom(client), {
+          ...trust,
+          head: live.later,
+          remembered: state?.checkpoint && { ...state.checkpoint, name: lastCheckpoint },
+        });
+        if (!checked.ok) {
+          const both = checked.conflict
+            ? `\n${lastCheckpoint}:\n${checked.conflict.remembered.trimEnd()}\nthe checkpoint served at /checkpoint:\n${checked.conflict.served.trimEnd()}`
+            : "";
+          say(`FAIL: ${checked.problem}${both}${leftAsItWas}`);
+          return 1;
+        }
+        checkpoint = { vkey: trust.vkey, note };
+        const { size } = checked.opened.checkpoint;
+        const seen = `the checkpoint served at /checkpoint (size ${size}${cosignedBy(checked.opened.cosigned)})`;
+        checkpointSaid = checked.history
+          ? `; ${seen} ${checked.history.how === "same" ? "is the same as" : "extends"} the one last verified (size ${checked.history.size})`
+          : `; ${seen} is consistent with the tree head, and remembered from now on`;
+      }
       if (live.ok) {
         const { later } = live;
         growth =
@@ -103,10 +165,10 @@ export function verifyCommand(run: Run): Command {
                 ? " (the exported tree was empty)"
                 : " (consistency proof verified)");
         if (stateFile !== undefined) {
-          writeMonitorState(stateFile, later);
+          writeMonitorState(stateFile, later, checkpoint);
           growth += remembered
-            ? `; the export's tree head ${live.history === "same" ? "is the same as" : "extends"} the one last verified (size ${remembered.tree_size}, root ${remembered.root_hash}); ${stateFile} now holds size ${later.tree_size}`
-            : `; ${stateFile} created with the head of size ${later.tree_size}: a first run, it proved nothing against history yet`;
+            ? `; the export's tree head ${live.history === "same" ? "is the same as" : "extends"} the one last verified (size ${remembered.tree_size}, root ${remembered.root_hash})${checkpointSaid}; ${stateFile} now holds size ${later.tree_size}`
+            : `${checkpointSaid}; ${stateFile} created with the head of size ${later.tree_size}: a first run, it proved nothing against history yet`;
         }
       }
     }
@@ -121,4 +183,26 @@ export function verifyCommand(run: Run): Command {
     );
     return 0;
   });
+}
+
+/**
+ * The checkpoint a monitor holds the log to: the log's vkey (--vkey, else the one the state remembers,
+ * else dev.json's log_vkey; none of them: no checkpoint is checked) and the witness policy (--policy,
+ * else dev.json's witness_policy when the vkey is dev.json's too).
+ */
+function checkpointTrust(
+  o: VerifyFlags,
+  remembered: RememberedCheckpoint | undefined,
+): { vkey: string; policy: WitnessPolicy | undefined } | undefined {
+  const dev = readDevJson();
+  const vkey = o.vkey ?? remembered?.vkey ?? dev.log_vkey;
+  if (vkey === undefined) {
+    if (o.policy !== undefined)
+      throw new UsageError(
+        "--policy needs the log's vkey: pass --vkey (the log's vkey, as `xbus dev` prints it)",
+      );
+    return undefined;
+  }
+  // dev.json's policy is the default only for dev.json's log: not under a vkey given or remembered apart.
+  return { vkey, policy: witnessPolicyOf(o.policy, o.vkey ?? (vkey === dev.log_vkey ? undefined : vkey)) };
 }
