@@ -19,6 +19,7 @@ import {
   connectionNames,
   FAULT_POLICIES,
   faultConsumers,
+  leafNames,
   providerPool,
   revokeIn,
 } from "./parts.js";
@@ -328,6 +329,16 @@ export async function startCluster(o: TargetOptions): Promise<Target> {
     async thawCoreNode(name) {
       signal(name, "SIGCONT");
       frozen.delete(name);
+    },
+    async attachedByNode() {
+      const out: Record<string, string[]> = {};
+      for (const [name, n] of nodes)
+        if (n.running && n.monitorUrl && !frozen.has(name))
+          out[name] = [
+            ...(await connectionNames(n.monitorUrl)).filter((c) => !c.startsWith("xbus-faults-admin")),
+            ...(await leafNames(n.monitorUrl)).map((l) => `leaf ${l}`),
+          ].sort();
+      return out;
     },
     killLeaf: (agency) => leafOf(agency).kill(),
     restartLeaf: (agency) => leafOf(agency).restart(),

@@ -113,3 +113,34 @@ export function countRow(
     },
   };
 }
+
+/**
+ * When the failures held against "serves again" happened: by the second (after `origin`) in which each
+ * request was sent, its reason and agency, e.g. "+0 s: code 4 ×3 (dcrc); +9 s: LOG_UNAVAILABLE ×2 (moe)".
+ * By the sending second, so a call that waited out its deadline shows where it was sent, not where it gave up.
+ */
+export function failureTimeline(
+  events: readonly { e: LoadEvent; r: LoadRequest }[],
+  origin: number,
+  bad: (e: LoadEvent, r: LoadRequest) => boolean,
+): string {
+  const bySecond = new Map<number, Map<string, number>>();
+  for (const { e, r } of events) {
+    if (e.sentAt < origin || !bad(e, r)) continue;
+    const second = Math.floor((e.sentAt - origin) / 1000);
+    const key = `${reasonKey(e)} (${r.service.split(".")[0] ?? "?"})`;
+    const m = bySecond.get(second) ?? new Map<string, number>();
+    m.set(key, (m.get(key) ?? 0) + 1);
+    bySecond.set(second, m);
+  }
+  return [...bySecond]
+    .sort((a, b) => a[0] - b[0])
+    .map(
+      ([second, m]) =>
+        `+${second} s: ${[...m]
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, n]) => `${k} ×${n}`)
+          .join(", ")}`,
+    )
+    .join("; ");
+}

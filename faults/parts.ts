@@ -140,3 +140,19 @@ export async function connectionNames(monitorUrl: string): Promise<string[]> {
     ((await res.json()) as { connections?: { name?: string }[] }).connections?.map((c) => c.name ?? "") ?? []
   );
 }
+
+/**
+ * The leaf nodes a nats-server serves now (its /leafz), each named by the agency whose service subjects it
+ * carries (`xbus.svc.<agency>.…`), else by what nats-server reports (2.9 reports no server name).
+ */
+export async function leafNames(monitorUrl: string): Promise<string[]> {
+  const res = await fetch(`${monitorUrl}/leafz?subs=1`);
+  type Leaf = { name?: string; account?: string; subscriptions_list?: string[] };
+  const leafs = ((await res.json()) as { leafs?: Leaf[] }).leafs ?? [];
+  return leafs.map((l) => {
+    const agency = (l.subscriptions_list ?? [])
+      .map((s) => /^xbus\.svc\.([a-z0-9-]+)\./.exec(s)?.[1])
+      .find((a) => a !== undefined);
+    return agency ?? (l.name || l.account || "?");
+  });
+}

@@ -18,6 +18,13 @@ export interface RowContext {
   /** Resolves when an event answering `match` has arrived (after `since`), or false after `timeoutMs`. */
   waitFor(match: (e: LoadEvent, r: LoadRequest) => boolean, timeoutMs: number): Promise<boolean>;
   note(text: string): void;
+  /**
+   * Asks for the fault to last at least `ms` (called from `inject`): a fault that takes the log's leader away
+   * must outlast an election for the row to see the bus serve on. Granted when the run's fault phase is itself
+   * at least an election long (a full run); a short smoke run (--quick) keeps its length, and the row says what
+   * it could not show.
+   */
+  stretchFault(ms: number): void;
 }
 
 /** What a row's own check sees: the events of each phase, with their requests. */
@@ -109,11 +116,21 @@ const KILLED: Record<LogNodeRole, { what: string; proves: string }> = {
 async function placement(c: RowContext): Promise<string> {
   const cl = clusterOf(c.target);
   const consumers = await cl.logConsumersByNode().catch((err: unknown) => ({ error: String(err) }));
-  return `XBUS_LOG leader ${await leaderNow(c)}, its consumers by node ${JSON.stringify(consumers)}`;
+  const attached = await cl.attachedByNode().catch((err: unknown) => ({ error: String(err) }));
+  return (
+    `XBUS_LOG leader ${await leaderNow(c)}, its consumers by node ${JSON.stringify(consumers)}, ` +
+    `attached by node ${JSON.stringify(attached)}`
+  );
 }
 
 /** nats-server's RAFT election timeout is 4–9 s: a leader lost for less may not be replaced before it returns. */
-const ELECTION_MAX_MS = 9000;
+export const ELECTION_MAX_MS = 9000;
+
+/**
+ * How long a fault that takes the log's leader away lasts in a full run: an election (up to 9 s), a consumer's
+ * deadline (3 s) for the calls caught in it, and room for calls sent after it to be answered.
+ */
+const LEADER_LOSS_FAULT_MS = 15_000;
 
 /**
  * Some request sent while `victim` was out succeeded. When the stream's leader was the one out and the
@@ -148,6 +165,7 @@ function coreKillRow(role: LogNodeRole): Row {
       c.note(await placement(c));
       victim = await cl.logStreamNode(role);
       leaderOut = victim === (await leaderNow(c));
+      if (leaderOut) c.stretchFault(LEADER_LOSS_FAULT_MS);
       await cl.killCoreNode(victim);
       c.note(`killed ${victim} (the ${role}${role !== "leader" && leaderOut ? ", and the leader" : ""})`);
     },
@@ -215,6 +233,7 @@ function coreFreezeRow(): Row {
       const cl = clusterOf(c.target);
       c.note(await placement(c));
       victim = await cl.logStreamNode("leader");
+      c.stretchFault(LEADER_LOSS_FAULT_MS);
       await cl.freezeCoreNode(victim);
       c.note(`froze ${victim} (the leader)`);
     },

@@ -6,9 +6,9 @@ import { REPO_ROOT } from "../bench/run.js";
 import { auditReceipts, type LogTrust, logRecords, watchTreeHeads } from "./audit.js";
 import { CLUSTER_CAPABILITIES, startCluster } from "./cluster.js";
 import { LoadDriver } from "./load-driver.js";
-import { countRow, type RowResult } from "./measure.js";
+import { countRow, failureTimeline, type RowResult } from "./measure.js";
 import type { LoadEvent, LoadRequest } from "./protocol.js";
-import { ROWS, type Row, type RowContext } from "./rows.js";
+import { ELECTION_MAX_MS, ROWS, type Row, type RowContext } from "./rows.js";
 import { SINGLE_NODE_CAPABILITIES, startSingleNode } from "./single-node.js";
 import { runSoak, type SoakOptions, type SoakReport } from "./soak.js";
 import type { Capability, Target, TargetOptions } from "./target.js";
@@ -279,9 +279,17 @@ async function runRow(row: Row, s: Session, o: FaultsOptions): Promise<RowResult
   const consumerName = (r: LoadRequest) => target.consumers[r.consumer]?.name ?? "?";
   const withRequest = (e: LoadEvent) => ({ e, r: load.requests[e.request] as LoadRequest });
   const times = { start: Date.now(), fault: 0, heal: 0, end: 0 };
+  let faultMs = o.faultMs;
   const ctx: RowContext = {
     target,
     faultMs: o.faultMs,
+    stretchFault(ms) {
+      if (o.faultMs < ELECTION_MAX_MS || ms <= faultMs) return;
+      faultMs = ms;
+      notes.push(
+        `the fault lasted ${ms} ms, not ${o.faultMs}: it takes the log's leader, so it must outlast an election`,
+      );
+    },
     baselineP99() {
       const l = load.events
         .filter((e) => e.doneAt >= times.start && e.outcome === "OK")
@@ -301,7 +309,7 @@ async function runRow(row: Row, s: Session, o: FaultsOptions): Promise<RowResult
     injectedAt = Date.now();
     // A fault that waited for its own start (the log filling up) begins when it began.
     if (row.fresh) times.fault = injectedAt;
-    await sleep(o.faultMs);
+    await sleep(faultMs);
   } catch (err) {
     problems.push(`the fault was not injected: ${(err as Error).message}`);
   }
@@ -332,6 +340,8 @@ async function runRow(row: Row, s: Session, o: FaultsOptions): Promise<RowResult
   const bad = (e: LoadEvent, r: LoadRequest) =>
     r.expect === "allow" ? e.outcome !== "OK" && !expected(e, r) : e.outcome === "OK";
   const counted = countRow(events, times, bad, row.outage === true);
+  const timeline = failureTimeline(events, injectedAt, bad);
+  if (timeline) notes.push(`failed calls by the second they were sent after the fault: ${timeline}`);
   if (counted.serves_again_ms === null) problems.push("the bus did not serve again before the row ended");
   const phases = {
     injectedAt,

@@ -49,6 +49,12 @@ export interface ClusterFaults {
   restartCoreNode(name: string): Promise<void>;
   freezeCoreNode(name: string): Promise<void>;
   thawCoreNode(name: string): Promise<void>;
+  /**
+   * Who is attached to each running, unfrozen core node now (server name → the names of its client
+   * connections and of the leaf nodes it serves), from nats-server's /connz and /leafz: what a freeze of that
+   * node cuts off.
+   */
+  attachedByNode(): Promise<Record<string, string[]>>;
   killLeaf(agency: string): Promise<void>;
   restartLeaf(agency: string): Promise<void>;
   /** The brokers' ids, in the order of Target.brokers (the load's worker w uses broker w mod their number). */

@@ -22,7 +22,7 @@ import type {
 import { Catalogue } from "../core/contract/index.js";
 import { createLogger, type Logger } from "../core/index.js";
 import { logVkey } from "../core/log-format/index.js";
-import { type NatsTlsInForce, natsClientOptions, natsTlsInForce } from "../core/nats/index.js";
+import { live, type NatsTlsInForce, natsClientOptions, natsTlsInForce } from "../core/nats/index.js";
 import { rawEd25519 } from "../core/signing/index.js";
 import {
   countNatsReconnects,
@@ -408,7 +408,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       const adminNc = await natsConnect(adminCert, "xbus-admin-dev");
       await initFederation(adminNc, { replicas }).finally(() => adminNc.close());
     }
-    const brokerNc = await connect(natsOptions(brokerNatsTls, "xbus-broker-dev", { noAsyncTraces: true }));
+    const brokerNc = live(
+      await connect(natsOptions(brokerNatsTls, "xbus-broker-dev", { noAsyncTraces: true })),
+    );
     closers.push(() => brokerNc.close());
     countNatsReconnects(brokerNc, telemetry.metrics, "broker");
     const running = await startAgencies({
@@ -493,7 +495,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       tls: NatsTlsInForce | undefined,
       start: (nc: NatsConnection) => Promise<T>,
     ): Promise<{ started: T; stop: () => Promise<void> }> => {
-      const nc = await connect(natsOptions(tls, name, { noAsyncTraces: true }));
+      const nc = live(await connect(natsOptions(tls, name, { noAsyncTraces: true })));
       const started = await start(nc).catch(async (err: unknown) => {
         await nc.close();
         throw err;

@@ -1,4 +1,5 @@
 import { type ConnectionOptions, connect, type NatsConnection } from "@nats-io/transport-node";
+import { dropStaleSockets } from "./stale.js";
 import type { NatsTlsInForce } from "./tls.js";
 
 export interface NatsClientOptions {
@@ -15,6 +16,21 @@ export interface NatsClientOptions {
 }
 
 /**
+ * How often a component pings its nats-server, and how many pings may go unanswered before it drops the
+ * connection as stale and dials another server. A server that stops answering without closing the socket (a
+ * partition, a frozen machine) is left after ~4–6 s; nats.js's default (2 min × 2) would keep a broker on a dead
+ * core node, failing every exchange, for minutes. deploy/nats/*.conf ping at the same pace from the servers' side.
+ */
+export const NATS_PING = { pingInterval: 2000, maxPingOut: 2 } as const;
+
+/**
+ * How long a dial may take to reach a working connection (TCP, TLS, INFO/CONNECT/PONG). A frozen server still
+ * accepts TCP (its kernel does) and then says nothing: with nats.js's default (20 s) a reconnect that tries it
+ * first waits 20 s before it tries the next server.
+ */
+export const NATS_DIAL_TIMEOUT_MS = 3000;
+
+/**
  * Connection options for a long-lived component of the bus (broker, indexer,
  * connector). Components never give up on NATS: they keep reconnecting and
  * answer UNAVAILABLE meanwhile. Without `tls` the options are plain data, as
@@ -26,6 +42,8 @@ export function natsClientOptions(o: NatsClientOptions): ConnectionOptions {
     servers: o.servers,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
+    ...NATS_PING,
+    timeout: NATS_DIAL_TIMEOUT_MS,
     ...(o.name ? { name: o.name } : {}),
     ...o.extra,
     ...(o.tls ? { tls: o.tls.option } : {}),
@@ -44,7 +62,7 @@ export async function connectOrWait(
   onWait: (err: Error) => void,
 ): Promise<NatsConnection> {
   try {
-    return await connect({ ...options, waitOnFirstConnect: false });
+    return live(await connect({ ...options, waitOnFirstConnect: false }));
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
     if (e.name !== "ConnectionError" && e.name !== "TimeoutError") {
@@ -52,6 +70,12 @@ export async function connectOrWait(
       throw new Error(`NATS ${servers} refused the connection: ${e.message}`);
     }
     onWait(e);
-    return connect({ ...options, waitOnFirstConnect: true });
+    return live(await connect({ ...options, waitOnFirstConnect: true }));
   }
+}
+
+/** A component's connection, made to let go of a stale server (dropStaleSockets). */
+export function live(nc: NatsConnection): NatsConnection {
+  dropStaleSockets(nc);
+  return nc;
 }

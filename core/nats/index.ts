@@ -3,7 +3,7 @@
  */
 
 export type { NatsClientOptions } from "./client.js";
-export { connectOrWait, natsClientOptions } from "./client.js";
+export { connectOrWait, live, NATS_DIAL_TIMEOUT_MS, NATS_PING, natsClientOptions } from "./client.js";
 export { watchConnectivity } from "./connectivity.js";
 export { natsHeaders, readHeaders } from "./headers.js";
 export type { RequestMux } from "./request.js";
