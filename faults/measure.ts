@@ -66,6 +66,9 @@ export function percentile(values: number[], p: number): number | null {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? null;
 }
 
+/** The agency a request asks (the first part of its service name). */
+export const agencyOf = (r: LoadRequest) => r.service.split(".")[0] ?? "";
+
 const reasonKey = (e: LoadEvent) => {
   const [code, reason] = e.outcome.split(":");
   return reason && reason !== "-" ? reason : `code ${code}`;
@@ -128,7 +131,7 @@ export function failureTimeline(
   for (const { e, r } of events) {
     if (e.sentAt < origin || !bad(e, r)) continue;
     const second = Math.floor((e.sentAt - origin) / 1000);
-    const key = `${reasonKey(e)} (${r.service.split(".")[0] ?? "?"})`;
+    const key = `${reasonKey(e)} (${agencyOf(r) || "?"})`;
     const m = bySecond.get(second) ?? new Map<string, number>();
     m.set(key, (m.get(key) ?? 0) + 1);
     bySecond.set(second, m);

@@ -1,4 +1,5 @@
 import type { TreeHeadJson } from "../verifier/index.js";
+import { agencyOf } from "./measure.js";
 import type { LoadEvent, LoadRequest } from "./protocol.js";
 import {
   type Capability,
@@ -65,7 +66,6 @@ export interface Row {
   check?(p: RowPhases, ctx: { consumerName(r: LoadRequest): string; note(text: string): void }): string[];
 }
 
-const agencyOf = (r: LoadRequest) => r.service.split(".")[0] ?? "";
 const reasonOf = (e: LoadEvent) => e.outcome.split(":")[1] ?? e.outcome;
 const ok = (e: LoadEvent) => e.outcome === "OK";
 

@@ -2,7 +2,7 @@ import { generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join, resolve } from "node:path";
-import { type ConnectionOptions, connect, type NatsConnection } from "@nats-io/transport-node";
+import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node";
 import { createPopulation, type Population } from "../adapters/examples/population.js";
 import type { AdapterDefinition } from "../adapters/sdk/index.js";
 import {
@@ -22,7 +22,12 @@ import type {
 import { Catalogue } from "../core/contract/index.js";
 import { createLogger, type Logger } from "../core/index.js";
 import { logVkey } from "../core/log-format/index.js";
-import { live, type NatsTlsInForce, natsClientOptions, natsTlsInForce } from "../core/nats/index.js";
+import {
+  connectComponent,
+  type NatsTlsInForce,
+  natsClientOptions,
+  natsTlsInForce,
+} from "../core/nats/index.js";
 import { rawEd25519 } from "../core/signing/index.js";
 import {
   countNatsReconnects,
@@ -382,7 +387,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     extra: Partial<ConnectionOptions> = {},
     to: string | readonly string[] = servers,
   ) =>
-    connect(
+    connectComponent(
       natsOptions(
         identity && natsTlsInForce({ ca: trustBundle, cert: identity.cert, key: identity.key }),
         name,
@@ -408,8 +413,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       const adminNc = await natsConnect(adminCert, "xbus-admin-dev");
       await initFederation(adminNc, { replicas }).finally(() => adminNc.close());
     }
-    const brokerNc = live(
-      await connect(natsOptions(brokerNatsTls, "xbus-broker-dev", { noAsyncTraces: true })),
+    const brokerNc = await connectComponent(
+      natsOptions(brokerNatsTls, "xbus-broker-dev", { noAsyncTraces: true }),
     );
     closers.push(() => brokerNc.close());
     countNatsReconnects(brokerNc, telemetry.metrics, "broker");
@@ -495,7 +500,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       tls: NatsTlsInForce | undefined,
       start: (nc: NatsConnection) => Promise<T>,
     ): Promise<{ started: T; stop: () => Promise<void> }> => {
-      const nc = live(await connect(natsOptions(tls, name, { noAsyncTraces: true })));
+      const nc = await connectComponent(natsOptions(tls, name, { noAsyncTraces: true }));
       const started = await start(nc).catch(async (err: unknown) => {
         await nc.close();
         throw err;

@@ -1,8 +1,8 @@
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { parentPort, workerData } from "node:worker_threads";
-import { type ConnectionOptions, connect } from "@nats-io/transport-node";
+import type { ConnectionOptions } from "@nats-io/transport-node";
 import { errorFields, type Level } from "../../core/index.js";
-import { live, natsTlsInForce } from "../../core/nats/index.js";
+import { connectComponent, natsTlsInForce } from "../../core/nats/index.js";
 import type { TlsPem } from "../../core/tls/index.js";
 import { openHeadLock } from "./head-lock.js";
 import { type HeadPublisher, headPublisher, type SignerRole } from "./head-publisher.js";
@@ -67,7 +67,7 @@ const tls = data.tls ? natsTlsInForce(data.tls) : undefined;
 port.on("message", (m: ToIndexerWorker) => {
   if (m.type === "tls") tls?.renew(m.pem);
 });
-const nc = live(await connect({ ...data.nats, ...(tls ? { tls: tls.option } : {}) }));
+const nc = await connectComponent({ ...data.nats, ...(tls ? { tls: tls.option } : {}) });
 let stopping = false;
 void nc.closed().then((err) => {
   if (stopping) return;

@@ -18,7 +18,7 @@ export interface NatsClientOptions {
 /**
  * How often a component pings its nats-server, and how many pings may go unanswered before it drops the
  * connection as stale and dials another server. A server that stops answering without closing the socket (a
- * partition, a frozen machine) is left after ~4–6 s; nats.js's default (2 min × 2) would keep a broker on a dead
+ * partition, a frozen machine) is left after ~6 s (maxPingOut + 1 intervals); nats.js's default (2 min × 2) would keep a broker on a dead
  * core node, failing every exchange, for minutes. deploy/nats/*.conf ping at the same pace from the servers' side.
  */
 export const NATS_PING = { pingInterval: 2000, maxPingOut: 2 } as const;
@@ -62,7 +62,7 @@ export async function connectOrWait(
   onWait: (err: Error) => void,
 ): Promise<NatsConnection> {
   try {
-    return live(await connect({ ...options, waitOnFirstConnect: false }));
+    return await connectComponent({ ...options, waitOnFirstConnect: false });
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
     if (e.name !== "ConnectionError" && e.name !== "TimeoutError") {
@@ -70,12 +70,16 @@ export async function connectOrWait(
       throw new Error(`NATS ${servers} refused the connection: ${e.message}`);
     }
     onWait(e);
-    return live(await connect({ ...options, waitOnFirstConnect: true }));
+    return connectComponent({ ...options, waitOnFirstConnect: true });
   }
 }
 
-/** A component's connection, made to let go of a stale server (dropStaleSockets). */
-export function live(nc: NatsConnection): NatsConnection {
+/**
+ * How every long-lived component connects (with natsClientOptions' options): nats.js's connect, and the
+ * connection made to let go of a server that stopped answering (dropStaleSockets), which options alone cannot do.
+ */
+export async function connectComponent(options: ConnectionOptions): Promise<NatsConnection> {
+  const nc = await connect(options);
   dropStaleSockets(nc);
   return nc;
 }

@@ -3,7 +3,13 @@
  */
 
 export type { NatsClientOptions } from "./client.js";
-export { connectOrWait, live, NATS_DIAL_TIMEOUT_MS, NATS_PING, natsClientOptions } from "./client.js";
+export {
+  connectComponent,
+  connectOrWait,
+  NATS_DIAL_TIMEOUT_MS,
+  NATS_PING,
+  natsClientOptions,
+} from "./client.js";
 export { watchConnectivity } from "./connectivity.js";
 export { natsHeaders, readHeaders } from "./headers.js";
 export type { RequestMux } from "./request.js";

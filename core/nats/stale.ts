@@ -19,7 +19,7 @@ function currentSocket(nc: NatsConnection): Socket | undefined {
  * node failing every exchange until the node came back (`npm run faults`, row core-freeze). So: once the
  * connection is declared stale, nats.js gets CLOSE_GRACE_MS to close it; after that its socket is destroyed,
  * the pending write fails, the close completes, and nats.js dials another server as it would after any
- * disconnect. `test/nats/stale-connection.test.ts` proves it against a frozen nats-server (and fails if a
+ * disconnect. `core/nats/stale.test.ts` proves it against a frozen nats-server (and fails if a
  * nats.js upgrade moves the socket).
  */
 export function dropStaleSockets(nc: NatsConnection, graceMs = CLOSE_GRACE_MS): void {
