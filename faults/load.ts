@@ -48,23 +48,51 @@ function failure(err: unknown): { outcome: string; exchangeId: string } {
   };
 }
 
+/**
+ * A consumer's channel over every broker at once: grpc-js's `ipv4:` resolver with the addresses
+ * comma-separated and the round_robin policy, which sends each call to a connected broker and drops a
+ * broker whose connection fails until it reconnects. What README "Calling the bus" tells a consumer
+ * system to do. The brokers' certificates are checked against `localhost`, the name their addresses
+ * carry here (the default authority would be the first address's IP).
+ */
+export function failoverTarget(brokers: readonly string[]): {
+  target: string;
+  options: Record<string, string>;
+} {
+  const hostPort = /^localhost:(\d{1,5})$/;
+  const ports = brokers.map((b) => {
+    const m = hostPort.exec(b);
+    if (!m) throw new Error(`load: broker address ${JSON.stringify(b)} is not localhost:<port>`);
+    return `127.0.0.1:${m[1]}`;
+  });
+  return {
+    target: `ipv4:${ports.join(",")}`,
+    options: {
+      "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+      "grpc.ssl_target_name_override": "localhost",
+      "grpc.default_authority": "localhost",
+    },
+  };
+}
+
 function start(s: LoadStart): void {
-  // One channel per consumer and broker, as a consumer system keeps its channel.
-  const channels = s.consumers.map((c) =>
-    s.brokers.map((address) => {
-      const client = new Client(
-        address,
-        credentials.createSsl(Buffer.from(s.ca), Buffer.from(c.key), Buffer.from(c.cert)),
-      );
-      clients.push(client);
-      return client;
-    }),
-  );
+  const creds = (c: LoadStart["consumers"][number]) =>
+    credentials.createSsl(Buffer.from(s.ca), Buffer.from(c.key), Buffer.from(c.cert));
+  // One channel per consumer and broker, as a consumer system keeps its channel; with more than one
+  // broker, one more per consumer over all of them (slot brokers.length), which fails over by itself.
+  const failover = s.brokers.length > 1 ? failoverTarget(s.brokers) : undefined;
+  const channels = s.consumers.map((c) => {
+    const own = s.brokers.map((address) => new Client(address, creds(c)));
+    if (failover) own.push(new Client(failover.target, creds(c), failover.options));
+    clients.push(...own);
+    return own;
+  });
+  const slots = s.brokers.length + (failover ? 1 : 0);
   const worker = async (w: number) => {
     for (let i = 0; !stopping; i++) {
       const index = (w + i * s.concurrency) % s.requests.length;
       const r = s.requests[index];
-      const broker = w % s.brokers.length;
+      const broker = w % slots;
       const client = r && channels[r.consumer]?.[broker];
       if (!r || !client) throw new Error(`load: request ${index} names no consumer channel`);
       const requestId = `${s.tag}-${w}-${i}`;
@@ -91,6 +119,7 @@ function start(s: LoadStart): void {
           broker,
           outcome: "OK",
           exchangeId: reply.exchangeId,
+          ...(reply.receipt?.brokerId ? { servedBy: reply.receipt.brokerId } : {}),
           ...(reply.receipt ? { receipt: toBinary(ReceiptSchema, reply.receipt) } : {}),
         });
       } catch (err) {

@@ -17,7 +17,10 @@ export interface LoadRequest {
 
 export interface LoadStart {
   type: "start";
-  /** host:port of every broker of the target; worker i uses brokers[i % n]. */
+  /**
+   * host:port of every broker of the target. With one broker every worker uses it; with n > 1, worker i
+   * uses brokers[i % (n + 1)], and slot n is a channel over all of them with round_robin (fail-over).
+   */
   brokers: string[];
   ca: string;
   consumers: { name: string; cert: string; key: string }[];
@@ -38,11 +41,13 @@ export interface LoadEvent {
   requestId: string;
   /** Index into LoadStart.requests. */
   request: number;
-  /** Index into LoadStart.brokers: the broker it was sent to (worker w sends to broker w mod their number). */
+  /** Index into LoadStart.brokers: the broker it was sent to; brokers.length for the fail-over channel over all. */
   broker: number;
   /** `OK`, or the failure as `code:reason` (reason `-` when the answer carried none). */
   outcome: string;
   exchangeId: string;
+  /** The broker that signed the receipt of a successful answer (which one a fail-over channel reached). */
+  servedBy?: string;
   /** The receipt of a successful answer, as its protobuf bytes. */
   receipt?: Uint8Array;
 }

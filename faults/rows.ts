@@ -261,6 +261,9 @@ function tally(events: readonly LoadEvent[]): string {
   );
 }
 
+/** How long after a broker's restart its channels are watched before the first success ends the repair. */
+const EVERY_CHANNEL_MS = 1_000;
+
 /** How long a restarted broker's channels may take to serve again (gRPC's reconnect backoff grows to seconds). */
 const RECONNECT_MAX_MS = 60_000;
 
@@ -270,6 +273,8 @@ function brokerKillRow(): Row {
   let at = -1;
   let killedAt = 0;
   let restartedAt = 0;
+  /** The load's slot for its fail-over channel (faults/load.ts): one past the last broker. */
+  let failoverSlot = -1;
   return {
     id: "broker-kill",
     title: "a broker (xbus broker) SIGKILLed, restarted on its port",
@@ -282,6 +287,7 @@ function brokerKillRow(): Row {
       const cl = clusterOf(c.target);
       victim = cl.brokerIds.at(-1) ?? "";
       at = cl.brokerIds.indexOf(victim);
+      failoverSlot = c.target.brokers.length;
       killedAt = Date.now();
       await cl.killBroker(victim);
       c.note(
@@ -296,11 +302,16 @@ function brokerKillRow(): Row {
       c.note(
         `${victim} restarted on ${c.target.brokers[at]}: ready ${restartedAt - t0} ms after it was started`,
       );
-      // The repair is done when the load's own channels to it serve again, not when it listens.
-      await c.waitFor(
-        (e, r) => e.broker === at && r.expect === "allow" && ok(e) && e.sentAt >= restartedAt,
-        RECONNECT_MAX_MS,
-      );
+      // The repair is done when the load's own channels to it serve again, not when it listens: every
+      // consumer's channel, each of which reconnects on its own backoff (a channel still waiting fails its
+      // calls at once, so it shows up here as failing until it has reconnected).
+      const failing = new Set<number>();
+      await c.waitFor((e, r) => {
+        if (e.broker !== at || r.expect !== "allow" || e.sentAt < restartedAt) return false;
+        if (!ok(e)) failing.add(r.consumer);
+        else failing.delete(r.consumer);
+        return ok(e) && failing.size === 0 && e.doneAt - restartedAt >= EVERY_CHANNEL_MS;
+      }, RECONNECT_MAX_MS);
     },
     check(p, { note }) {
       const problems: string[] = [];
@@ -312,7 +323,15 @@ function brokerKillRow(): Row {
       const releasedDown = down.filter((e) => ok(e) && e.sentAt > p.injectedAt);
       if (releasedDown.length > 0)
         problems.push(`${releasedDown.length} calls to ${victim} succeeded while it was dead`);
-      const others = p.fault.filter(({ e }) => e.broker !== at && e.sentAt > p.injectedAt);
+      const failover = p.fault.filter(({ e }) => e.broker === failoverSlot);
+      if (failover.length > 0) {
+        problems.push(...checkFailover(failover, victim, killedAt, note));
+        const back = p.after.filter(({ e }) => e.broker === failoverSlot && e.servedBy === victim).length;
+        note(`after the restart, fail-over calls answered by ${victim} again: ${back}`);
+      }
+      const others = p.fault.filter(
+        ({ e }) => e.broker !== at && e.broker !== failoverSlot && e.sentAt > p.injectedAt,
+      );
       if (!others.some(({ e }) => ok(e)))
         problems.push("no call to the other broker succeeded while one was down");
       const otherFailed = others.filter(({ e, r }) => r.expect === "allow" && !ok(e)).map(({ e }) => e);
@@ -341,6 +360,41 @@ function brokerKillRow(): Row {
       return problems;
     },
   };
+}
+
+/** How long after a broker's death a fail-over channel may still send a call to it (its socket's close unseen). */
+const FAILOVER_NOTICE_MS = 1_000;
+
+/**
+ * The fail-over channel's calls (round_robin over both brokers) in the broker-kill row: those in flight on
+ * the victim at the kill may fail; any sent a moment later must not fail but by a deadline, and none may
+ * have been answered by the dead broker.
+ */
+function checkFailover(
+  calls: readonly { e: LoadEvent; r: LoadRequest }[],
+  victim: string,
+  killedAt: number,
+  note: (s: string) => void,
+): string[] {
+  const allowed = calls.filter(({ r }) => r.expect === "allow").map(({ e }) => e);
+  const atKill = allowed.filter((e) => e.sentAt < killedAt + FAILOVER_NOTICE_MS && e.doneAt >= killedAt);
+  const later = allowed.filter((e) => e.sentAt >= killedAt + FAILOVER_NOTICE_MS);
+  const byBroker = new Map<string, number>();
+  for (const e of later) if (e.servedBy) byBroker.set(e.servedBy, (byBroker.get(e.servedBy) ?? 0) + 1);
+  note(
+    `fail-over channel (round_robin over both brokers), allowed calls: ${atKill.length} around the kill (${tally(atKill)}); ` +
+      `${later.length} sent from ${FAILOVER_NOTICE_MS} ms after it (${tally(later)}), answered by ${
+        [...byBroker].map(([b, n]) => `${b} ×${n}`).join(", ") || "none"
+      }`,
+  );
+  // A deadline may pass on a loaded machine; any other failure is the channel not failing over.
+  const failedLater = later.filter((e) => !ok(e) && !e.outcome.startsWith("4:"));
+  if (failedLater.length > 0)
+    return [
+      `${failedLater.length} calls on the fail-over channel failed after ${victim}'s death (${tally(failedLater)})`,
+    ];
+  if (!later.some(ok)) return ["no call on the fail-over channel succeeded while a broker was down"];
+  return [];
 }
 
 /** How long the standby is waited for to take the signer's lease (the lease is 3 s; a loaded machine is slow). */

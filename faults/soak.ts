@@ -31,7 +31,15 @@ export interface SoakProcess {
   name: string;
   /** What `heap_bytes` is for this process: V8's used heap (this process) or anonymous RSS from /proc (others). */
   heap_source: "v8" | "RssAnon";
-  samples: { t: number; rss_bytes: number; heap_bytes: number; open_fds: number; nats_connections: number }[];
+  samples: {
+    t: number;
+    rss_bytes: number;
+    heap_bytes: number;
+    open_fds: number;
+    nats_connections: number;
+    /** This process only: where its memory is, to tell V8's own growth from native (SQLite, TLS, malloc). */
+    detail?: { rss_anon: number; heap_total: number; external: number; array_buffers: number };
+  }[];
   trends: Record<Metric, Trend>;
 }
 
@@ -142,10 +150,19 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         };
         series.set(p.name, s);
       }
+      const mem = own ? process.memoryUsage() : undefined;
       s.samples.push({
         t,
         rss_bytes: status.rss,
-        heap_bytes: own ? process.memoryUsage().heapUsed : status.anon,
+        heap_bytes: mem ? mem.heapUsed : status.anon,
+        ...(mem && {
+          detail: {
+            rss_anon: status.anon,
+            heap_total: mem.heapTotal,
+            external: mem.external,
+            array_buffers: mem.arrayBuffers,
+          },
+        }),
         open_fds: fds,
         nats_connections: names.filter((n) => (p.natsNames ?? []).some((prefix) => n.startsWith(prefix)))
           .length,
