@@ -78,6 +78,13 @@ describe("npm run faults -- --target cluster", () => {
     expect(row.requests.failed["code 14"]).toBeGreaterThan(0);
     expect(row.notes.join("\n")).toMatch(/^killed broker-2 \(localhost:\d+\); broker-1 left$/m);
     expect(row.notes.join("\n")).toMatch(/^the load's first success through broker-2 came \d+ ms after/m);
+    // The fail-over channel (round_robin over both) had calls after the kill, and broker-1 answered them.
+    const failover =
+      /^fail-over channel .*?(\d+) sent from 1000 ms after it \((.*?)\), answered by (.*)$/m.exec(
+        row.notes.join("\n"),
+      );
+    expect(failover, "the row notes the fail-over channel").not.toBeNull();
+    expect(failover?.[3]).toMatch(/^broker-1 ×\d+$/);
   });
 
   it("SIGKILLs the signing log service: the standby takes the lease and signs on", () => {
