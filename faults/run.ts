@@ -3,6 +3,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } fr
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { REPO_ROOT } from "../bench/run.js";
+import { DEFAULT_MAX_STREAM_BYTES } from "../broker/log/jetstream-log.js";
 import { auditReceipts, type LogTrust, logRecords, watchTreeHeads } from "./audit.js";
 import { CLUSTER_CAPABILITIES, startCluster } from "./cluster.js";
 import { LoadDriver } from "./load-driver.js";
@@ -112,6 +113,15 @@ interface Session {
   receipts: Map<string, Uint8Array[]>;
 }
 
+/**
+ * The log stream's bound for a soak of this length: 1 MiB per second of it (an exchange's entry is ~1.2 KB,
+ * so about twice the ~460 answers/s of a quiet 2-core machine), never below the default 1 GiB. The soak
+ * measures a steady state; a log filling up is the log-full row's fault, not a soak's.
+ */
+export function soakLogBytes(durationMs: number): number {
+  return Math.max(DEFAULT_MAX_STREAM_BYTES, Math.ceil(durationMs / 1000) * 1024 * 1024);
+}
+
 export async function runFaults(o: FaultsOptions): Promise<FaultsReport> {
   const kind = o.target ?? "single-node";
   const { start, capabilities } = TARGETS[kind];
@@ -136,11 +146,14 @@ export async function runFaults(o: FaultsOptions): Promise<FaultsReport> {
     passed: false,
   };
   let n = 0;
-  const open = async (fresh?: Row["fresh"]): Promise<Session> => {
+  const open = async (
+    fresh?: Row["fresh"],
+    extra?: Pick<TargetOptions, "logStreamBytes">,
+  ): Promise<Session> => {
     const dir = join(runDir, `target-${n++}`);
     mkdirSync(dir);
     o.log(`faults: starting the ${fresh ? "fresh " : ""}target (${dir})`);
-    const target = await start({ dir, logFile, ...(fresh ?? {}) });
+    const target = await start({ dir, logFile, ...(fresh ?? {}), ...(extra ?? {}) });
     const tag = `faults-${randomBytes(4).toString("hex")}`;
     try {
       const load = await LoadDriver.start(target, {
@@ -184,7 +197,7 @@ export async function runFaults(o: FaultsOptions): Promise<FaultsReport> {
   };
   try {
     if (o.soak) {
-      const s = await open();
+      const s = await open(undefined, { logStreamBytes: soakLogBytes(o.soak.durationMs) });
       try {
         report.soak = await runSoak({ ...o.soak, target: s.target, load: s.load });
       } finally {

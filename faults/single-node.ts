@@ -55,6 +55,7 @@ export async function startSingleNode(o: TargetOptions): Promise<Target> {
       connectors: "elsewhere",
       policiesDir: FAULT_POLICIES,
       natsMonitor: true,
+      ...(o.logStreamBytes !== undefined && { logLimits: { maxBytes: o.logStreamBytes } }),
       ...(own ? { natsUrl: own.url } : {}),
     });
   } catch (err) {

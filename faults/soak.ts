@@ -48,7 +48,10 @@ export interface SoakReport {
   every_ms: number;
   requests: { answered: number; succeeded: number; failed: number; failed_by_reason: Record<string, number> };
   processes: SoakProcess[];
+  /** No metric grew and no allowed call failed. */
   passed: boolean;
+  /** Why it did not pass, one line each. */
+  problems: string[];
 }
 
 /** Two-sided 95% Student t for df degrees of freedom (df ≥ 30: the normal's 1.96 with a small-sample margin). */
@@ -196,7 +199,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   }
   await o.load.drain();
   tally();
-  let passed = true;
+  const problems: string[] = [];
+  if (counts.failed > 0)
+    problems.push(
+      `${counts.failed} allowed calls failed (${Object.entries(counts.failed_by_reason)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ")}): a soak is a steady load, with nothing broken`,
+    );
   for (const s of series.values()) {
     const kept = s.samples.slice(Math.floor(s.samples.length / 5));
     for (const m of METRICS) {
@@ -205,7 +214,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         m === "nats_connections"
           ? tr.last > tr.first
           : Number.isFinite(tr.ci95_per_hour) && tr.slope_per_hour - tr.ci95_per_hour > allowance(m, tr.mean);
-      if (leak) passed = false;
+      if (leak) problems.push(`${s.name}: ${m} grows`);
       s.trends[m] = { ...tr, leak };
     }
   }
@@ -214,7 +223,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     every_ms: everyMs,
     requests: counts,
     processes: [...series.values()],
-    passed,
+    passed: problems.length === 0,
+    problems,
   };
 }
 
@@ -247,5 +257,6 @@ export function formatSoak(r: SoakReport): string {
         `| ${p.name} | ${name} | ${fmt(m, t.first)} → ${fmt(m, t.last)} | ${fmt(m, t.slope_per_hour)} ± ${fmt(m, t.ci95_per_hour)} | ${t.leak ? "**grows**" : "flat"} |`,
       );
     }
+  lines.push("", r.passed ? "Soak passed." : `Soak failed: ${r.problems.join("; ")}.`);
   return lines.join("\n");
 }

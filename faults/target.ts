@@ -132,6 +132,11 @@ export interface TargetOptions {
   dir: string;
   /** Create the exchange log's stream with this max_bytes (the storage-full row). */
   logMaxBytes?: number;
+  /**
+   * The log stream's bound when it is larger than the default's (a soak writes more than the default
+   * 1 GiB in half an hour on a quiet machine, and a full log is a fault of its own: the log-full row).
+   */
+  logStreamBytes?: number;
   /** Where the components' log lines go. */
   logFile: string;
 }

@@ -38,7 +38,12 @@ import {
 import { createPolicyStore, type PolicyStore } from "../policies/index.js";
 import { parseWitnessPolicy } from "../verifier/index.js";
 import { devConnectorId, exampleAgencies, startAgencies } from "./agencies.js";
-import { type BrokerServices, startBrokerServices, tokenHash } from "./broker-services.js";
+import {
+  type BrokerServices,
+  type BrokerServicesOptions,
+  startBrokerServices,
+  tokenHash,
+} from "./broker-services.js";
 import { type CitizenNotifyOptions, startCitizenNotifications } from "./citizen-notify.js";
 import { type CitizenPageJson, startCitizenPage } from "./citizen-page.js";
 import { initFederation } from "./federation-init.js";
@@ -74,6 +79,8 @@ export const LOG_ID = "gov.bt/xbus-log-dev";
 export interface StackOptions {
   /** Where certificates and dev.json go. */
   dir: string;
+  /** The exchange log stream's max_bytes (when the broker creates it) and the retry queue's bound. */
+  logLimits?: BrokerServicesOptions["logLimits"];
   /** Policy bundle folder. Default: the repository's policies/. */
   policiesDir?: string;
   logger?: Logger;
@@ -479,6 +486,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       indexerNatsOptions: natsOptions(undefined, "xbus-indexer-dev", { noAsyncTraces: true }),
       brokerId: "dev",
       signingKey,
+      ...(options.logLimits && { logLimits: options.logLimits }),
       // One process: the log service (indexer, signer through the KV lock, review API) runs beside the
       // broker, wired as `xbus log serve` wires it.
       ...(options.logService !== "elsewhere" && {
