@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROW_FIELDS, type RowResult } from "./measure.js";
 import { type FaultsReport, runFaults } from "./run.js";
+import { TINY_PHASES } from "./tiny-phases.js";
 
 /*
  * The harness on the cluster target (faults/cluster.ts), three rows with tiny phases on one cluster:
@@ -44,14 +45,10 @@ beforeAll(async () => {
   await runFaults({
     target: "cluster",
     rows: ["broker-kill", "log-service-kill", "leaf-kill"],
-    baselineMs: 500,
+    ...TINY_PHASES,
     faultMs: 2000,
-    settleMs: 200,
     recoverMaxMs: 60_000,
-    concurrency: 4,
-    deadlineMs: 3000,
     json,
-    log: () => {},
   });
   written = JSON.parse(readFileSync(json, "utf8")) as FaultsReport;
 }, 600_000);

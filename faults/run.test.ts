@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ROW_FIELDS } from "./measure.js";
 import { runFaults } from "./run.js";
+import { TINY_PHASES } from "./tiny-phases.js";
 
 /*
  * The harness end to end on one row with tiny phases: a real stack, real connector processes, the load
@@ -17,15 +18,9 @@ describe("npm run faults", () => {
   it("runs one fault row and writes every field of its JSON", async () => {
     const json = join(dir, "latest.json");
     const report = await runFaults({
+      ...TINY_PHASES,
       rows: ["connector-kill-one"],
-      baselineMs: 500,
-      faultMs: 500,
-      settleMs: 200,
-      recoverMaxMs: 30_000,
-      concurrency: 4,
-      deadlineMs: 3000,
       json,
-      log: () => {},
     });
     const written = JSON.parse(readFileSync(json, "utf8")) as typeof report;
     expect(written.kind).toBe("faults");

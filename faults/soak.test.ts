@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { DEFAULT_MAX_STREAM_BYTES } from "../broker/log/jetstream-log.js";
 import { runFaults, soakLogBytes } from "./run.js";
 import { formatSoak, trendOf } from "./soak.js";
+import { TINY_PHASES } from "./tiny-phases.js";
 
 const MiB = 1024 * 1024;
 const dir = mkdtempSync(join(tmpdir(), "xbus-soak-test-"));
@@ -42,15 +43,9 @@ describe("npm run faults -- --soak", () => {
   it("samples every process of the target and the load, and writes a verdict per metric", async () => {
     const json = join(dir, "soak.json");
     const report = await runFaults({
-      baselineMs: 500,
-      faultMs: 500,
-      settleMs: 200,
-      recoverMaxMs: 30_000,
-      concurrency: 4,
-      deadlineMs: 3000,
+      ...TINY_PHASES,
       json,
       soak: { durationMs: 20_000, everyMs: 2_000, log: () => {} },
-      log: () => {},
     });
     const soak = (JSON.parse(readFileSync(json, "utf8")) as typeof report).soak;
     expect(soak).toBeDefined();
