@@ -40,8 +40,8 @@ export interface FaultsOptions {
   concurrency: number;
   deadlineMs: number;
   json: string;
-  /** Instead of the rows: a soak of this length. */
-  soak?: Omit<SoakOptions, "target" | "load">;
+  /** Instead of the rows: a soak of this length (its log sized by soakLogBytes unless `logBytes` says). */
+  soak?: Omit<SoakOptions, "target" | "load"> & { logBytes?: number };
   /** Keep the run's folder (certificates, stores, component logs) and say where. */
   keep?: boolean;
   log(line: string): void;
@@ -197,7 +197,9 @@ export async function runFaults(o: FaultsOptions): Promise<FaultsReport> {
   };
   try {
     if (o.soak) {
-      const s = await open(undefined, { logStreamBytes: soakLogBytes(o.soak.durationMs) });
+      const s = await open(undefined, {
+        logStreamBytes: o.soak.logBytes ?? soakLogBytes(o.soak.durationMs),
+      });
       try {
         report.soak = await runSoak({ ...o.soak, target: s.target, load: s.load });
       } finally {

@@ -45,7 +45,8 @@ describe("npm run faults -- --soak", () => {
     const report = await runFaults({
       ...TINY_PHASES,
       json,
-      soak: { durationMs: 20_000, everyMs: 2_000, log: () => {} },
+      // A log larger than the default, as a 30-minute soak has: the stack must create the stream that size.
+      soak: { durationMs: 20_000, everyMs: 2_000, logBytes: 2 * DEFAULT_MAX_STREAM_BYTES, log: () => {} },
     });
     const soak = (JSON.parse(readFileSync(json, "utf8")) as typeof report).soak;
     expect(soak).toBeDefined();

@@ -12,6 +12,7 @@ import {
   type LogIndexReader,
   type Witnessing,
 } from "../broker/index.js";
+import { DEFAULT_MAX_STREAM_BYTES } from "../broker/log/jetstream-log.js";
 import type {
   CaDir,
   CertificateAuthority,
@@ -367,10 +368,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ],
     });
   }
+  const logMaxBytes = options.logLimits?.maxBytes;
   const spawned =
     options.natsUrl || options.natsCluster
       ? undefined
-      : await NatsServer.start({ extraConfig, ...(options.natsMonitor ? { monitor: true } : {}) });
+      : await NatsServer.start({
+          extraConfig,
+          ...(options.natsMonitor ? { monitor: true } : {}),
+          // A log larger than the default's needs a store to match, with room for the consent bucket.
+          ...(logMaxBytes !== undefined &&
+            logMaxBytes > DEFAULT_MAX_STREAM_BYTES && {
+              maxFileStoreBytes: logMaxBytes + DEFAULT_MAX_STREAM_BYTES,
+            }),
+        });
   const nats = spawned ?? { url: options.natsCluster?.urls[0] ?? (options.natsUrl as string) };
   const servers = options.natsCluster ? [...options.natsCluster.urls] : nats.url;
   const replicas = options.natsCluster?.replicas ?? 1;
@@ -418,7 +428,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     // the broker's CPU in `npm run bench`; failures still arrive as the same error classes.
     if (adminCert) {
       const adminNc = await natsConnect(adminCert, "xbus-admin-dev");
-      await initFederation(adminNc, { replicas }).finally(() => adminNc.close());
+      await initFederation(adminNc, {
+        replicas,
+        ...(options.logLimits?.maxBytes !== undefined && { logMaxBytes: options.logLimits.maxBytes }),
+      }).finally(() => adminNc.close());
     }
     const brokerNc = await connectComponent(
       natsOptions(brokerNatsTls, "xbus-broker-dev", { noAsyncTraces: true }),

@@ -24,6 +24,8 @@ export interface NatsServerOptions {
   verbose?: boolean;
   /** Serve nats-server's monitoring endpoints (`/connz`, …) on a free loopback port: `monitorUrl`. */
   monitor?: boolean;
+  /** JetStream's file store limit (`max_file_store`) in bytes; 2 GiB by default. */
+  maxFileStoreBytes?: number;
 }
 
 export class NatsServerNotFoundError extends Error {
@@ -117,7 +119,9 @@ export class NatsServer {
       this.configText ??
       [
         `listen: "127.0.0.1:${this.port}"`,
-        `jetstream { store_dir: ${JSON.stringify(join(this.dir, "js"))}, max_memory_store: 256MB, max_file_store: 2GB }`,
+        `jetstream { store_dir: ${JSON.stringify(join(this.dir, "js"))}, max_memory_store: 256MB, max_file_store: ${
+          this.options.maxFileStoreBytes ?? "2GB"
+        } }`,
         this.options.monitor ? `http: "127.0.0.1:${this.monitorPort}"` : "",
       ].join("\n");
     writeFileSync(
