@@ -86,7 +86,10 @@ export function trendOf(points: readonly { t: number; v: number }[]): Omit<Trend
 
 /**
  * How much growth per hour a metric may show before it is a leak: memory 5% of its mean or 4 MiB
- * (whichever is more), descriptors 10, connections none at all.
+ * (whichever is more), descriptors 10, connections none at all. `mean` is the metric's own mean, except
+ * for anonymous RSS, a part of the process's RSS, which is held to the same allowance as its whole (the
+ * process's mean RSS): judged on its own mean, the same megabytes of growth were a leak in the part and
+ * flat in the whole.
  */
 function allowance(m: Metric, mean: number): number {
   if (m === "rss_bytes" || m === "heap_bytes") return Math.max(0.05 * mean, 4 * 1024 * 1024);
@@ -208,12 +211,14 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     );
   for (const s of series.values()) {
     const kept = s.samples.slice(Math.floor(s.samples.length / 5));
+    const rssMean = kept.reduce((a, x) => a + x.rss_bytes, 0) / Math.max(1, kept.length);
     for (const m of METRICS) {
       const tr = trendOf(kept.map((x) => ({ t: x.t, v: x[m] })));
+      const base = m === "heap_bytes" && s.heap_source === "RssAnon" ? rssMean : tr.mean;
       const leak =
         m === "nats_connections"
           ? tr.last > tr.first
-          : Number.isFinite(tr.ci95_per_hour) && tr.slope_per_hour - tr.ci95_per_hour > allowance(m, tr.mean);
+          : Number.isFinite(tr.ci95_per_hour) && tr.slope_per_hour - tr.ci95_per_hour > allowance(m, base);
       if (leak) problems.push(`${s.name}: ${m} grows`);
       s.trends[m] = { ...tr, leak };
     }
