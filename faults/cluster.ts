@@ -192,7 +192,7 @@ function roleOf(proc: ServerProcess): "active" | "standby" | undefined {
  * both brokers, so receipts come signed by either; the audit checks each with its broker's key.
  */
 export async function startCluster(o: TargetOptions): Promise<Target> {
-  if (o.logMaxBytes !== undefined) throw new MissingCapabilityError("cluster", "small-log");
+  if (o.logMaxBytes !== undefined) throw new MissingCapabilityError("cluster", "sized-log");
   const logFd = openSync(o.logFile, "a");
   const logger = createLogger({ faults: "stack" }, "warn", (line) => writeSync(logFd, line));
   let stack: ClusterStack;
@@ -429,7 +429,7 @@ export async function startCluster(o: TargetOptions): Promise<Target> {
     killConnector: providers.kill,
     startConnector: providers.start,
     adapterFault: providers.fault,
-    growLog: cannot("small-log"),
+    growLog: cannot("sized-log"),
     async revokeConsumer(name) {
       // The broker processes poll the CRL file: the revocation is in force once each has logged the new one.
       const marks = [...servers.brokers.values()].map((b) => ({ b, mark: b.proc.mark() }));

@@ -367,8 +367,8 @@ const FAILOVER_NOTICE_MS = 1_000;
 
 /**
  * The fail-over channel's calls (round_robin over both brokers) in the broker-kill row: those in flight on
- * the victim at the kill may fail; any sent a moment later must not fail but by a deadline, and none may
- * have been answered by the dead broker.
+ * the victim at the kill may fail; any sent a moment later must not fail but by a deadline, and some must
+ * have succeeded (through the other broker, as the note's count by receipt signer shows).
  */
 function checkFailover(
   calls: readonly { e: LoadEvent; r: LoadRequest }[],
@@ -575,7 +575,7 @@ export const ROWS: readonly Row[] = [
     proves:
       "when the log's stream is full, exchanges fail with LOG_UNAVAILABLE and no record is released; nothing is " +
       "half-written (every entry decodes, every receipt is in the log); raising max_bytes brings the bus back",
-    needs: ["small-log"],
+    needs: ["sized-log"],
     fresh: { logMaxBytes: 256 * 1024 },
     outage: true,
     async inject(c) {

@@ -146,14 +146,12 @@ export async function runFaults(o: FaultsOptions): Promise<FaultsReport> {
     passed: false,
   };
   let n = 0;
-  const open = async (
-    fresh?: Row["fresh"],
-    extra?: Pick<TargetOptions, "logStreamBytes">,
-  ): Promise<Session> => {
+  const open = async (fresh?: Row["fresh"]): Promise<Session> => {
     const dir = join(runDir, `target-${n++}`);
     mkdirSync(dir);
-    o.log(`faults: starting the ${fresh ? "fresh " : ""}target (${dir})`);
-    const target = await start({ dir, logFile, ...(fresh ?? {}), ...(extra ?? {}) });
+    const size = fresh ? `, its log of ${fresh.logMaxBytes} bytes` : "";
+    o.log(`faults: starting the target (${dir}${size})`);
+    const target = await start({ dir, logFile, ...(fresh ?? {}) });
     const tag = `faults-${randomBytes(4).toString("hex")}`;
     try {
       const load = await LoadDriver.start(target, {
@@ -197,9 +195,12 @@ export async function runFaults(o: FaultsOptions): Promise<FaultsReport> {
   };
   try {
     if (o.soak) {
-      const s = await open(undefined, {
-        logStreamBytes: o.soak.logBytes ?? soakLogBytes(o.soak.durationMs),
-      });
+      // A log sized for the soak where the target can size it (the cluster's stays at its default).
+      const s = await open(
+        capabilities.has("sized-log")
+          ? { logMaxBytes: o.soak.logBytes ?? soakLogBytes(o.soak.durationMs) }
+          : undefined,
+      );
       try {
         report.soak = await runSoak({ ...o.soak, target: s.target, load: s.load });
       } finally {

@@ -1,9 +1,8 @@
-import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { closeSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { createLogger } from "../core/index.js";
-import { NatsServer, type Stack, startStack } from "../stack/index.js";
+import { type Stack, startStack } from "../stack/index.js";
 import { reviewClient } from "../verifier/index.js";
 import {
   CONNECTORS_PER_AGENCY,
@@ -16,37 +15,29 @@ import {
 import type { ProviderConfig } from "./protocol.js";
 import type { Capability, Target, TargetOptions, TargetProcess } from "./target.js";
 
-/** The log stream's name and subject (broker/log/jetstream-log.ts), for the small stream made up front. */
+/** The log stream's name (broker/log/jetstream-log.ts), for the small log's repair. */
 const LOG_STREAM = "XBUS_LOG";
-const LOG_SUBJECT = "xbus.log.exchanges";
 
 /**
  * The bus as `xbus dev` runs it (stack/: one nats-server with mutual TLS, one
  * broker with the exchange log, its indexer and the review API, in this
  * process), with the four example agencies' connectors outside it: two per
  * agency, each in its own process (faults/provider.ts) in the agency's queue
- * group. With `logMaxBytes`, the harness starts nats-server itself (no mutual
- * TLS: the stack configures only a server it spawns) and creates the log
- * stream that small before the broker would create it.
+ * group. With `logMaxBytes`, the stack creates the log stream that size (the
+ * log-full row's small log, or a soak's large one).
  */
-/** Everything the single-node target can have done to it, with any options (the small log needs its own). */
+/** Everything the single-node target can have done to it, with any options (a sized log needs logMaxBytes). */
 export const SINGLE_NODE_CAPABILITIES: ReadonlySet<Capability> = new Set([
   "nats-kill",
   "connector-kill",
   "adapter-fault",
   "revoke",
-  "small-log",
+  "sized-log",
 ]);
 
 export async function startSingleNode(o: TargetOptions): Promise<Target> {
   const logFd = openSync(o.logFile, "a");
   const logger = createLogger({ faults: "stack" }, "warn", (line) => writeSync(logFd, line));
-  let own: NatsServer | undefined;
-  if (o.logMaxBytes !== undefined) {
-    mkdirSync(join(o.dir, "nats"), { recursive: true });
-    own = await NatsServer.start({ dir: join(o.dir, "nats"), monitor: true });
-    await createSmallLog(own.url, o.logMaxBytes);
-  }
   let stack: Stack;
   try {
     stack = await startStack({
@@ -55,15 +46,13 @@ export async function startSingleNode(o: TargetOptions): Promise<Target> {
       connectors: "elsewhere",
       policiesDir: FAULT_POLICIES,
       natsMonitor: true,
-      ...(o.logStreamBytes !== undefined && { logLimits: { maxBytes: o.logStreamBytes } }),
-      ...(own ? { natsUrl: own.url } : {}),
+      ...(o.logMaxBytes !== undefined && { logLimits: { maxBytes: o.logMaxBytes } }),
     });
   } catch (err) {
-    await own?.dispose();
     closeSync(logFd);
     throw err;
   }
-  const nats = own ?? stack.natsServer;
+  const nats = stack.natsServer;
   if (!nats) throw new Error("the stack spawned no nats-server");
   const monitorUrl = nats.monitorUrl;
   const { consumers, serials } = faultConsumers(stack);
@@ -87,15 +76,14 @@ export async function startSingleNode(o: TargetOptions): Promise<Target> {
   } catch (err) {
     await providers.stopAll();
     await stack.close();
-    await own?.dispose();
     closeSync(logFd);
     throw err;
   }
   if (!stack.review) throw new Error("the stack runs no review API");
   const capabilities = new Set<Capability>(["nats-kill", "connector-kill", "adapter-fault", "revoke"]);
-  if (own) capabilities.add("small-log");
+  if (o.logMaxBytes !== undefined) capabilities.add("sized-log");
   return {
-    name: own ? "single-node, small log" : "single-node",
+    name: o.logMaxBytes !== undefined ? `single-node, log of ${o.logMaxBytes} bytes` : "single-node",
     capabilities,
     brokers: [stack.brokerAddress],
     ca: stack.ca.certPem,
@@ -121,8 +109,10 @@ export async function startSingleNode(o: TargetOptions): Promise<Target> {
     startConnector: providers.start,
     adapterFault: providers.fault,
     async growLog(maxBytes) {
-      if (!own) throw new Error("only a small-log target's stream can grow");
-      const nc = await connect({ servers: own.url });
+      if (o.logMaxBytes === undefined)
+        throw new Error("only a target started with logMaxBytes can grow its log");
+      // Raising max_bytes is an operator's act: the admin identity, as `xbus federation init --log-max-bytes`.
+      const nc = await stack.natsConnect(stack.adminCert, "xbus-faults-admin");
       try {
         const jsm = await jetstreamManager(nc);
         const info = await jsm.streams.info(LOG_STREAM);
@@ -135,31 +125,7 @@ export async function startSingleNode(o: TargetOptions): Promise<Target> {
     async close() {
       await providers.stopAll();
       await stack.close();
-      await own?.dispose();
       closeSync(logFd);
     },
   };
-}
-
-/** The log stream as the broker makes it (ensureLogStream), but holding at most `maxBytes`. */
-async function createSmallLog(url: string, maxBytes: number): Promise<void> {
-  const nc = await connect({ servers: url });
-  try {
-    const jsm = await jetstreamManager(nc);
-    await jsm.streams.add({
-      name: LOG_STREAM,
-      subjects: [LOG_SUBJECT],
-      storage: StorageType.File,
-      retention: RetentionPolicy.Limits,
-      discard: DiscardPolicy.New,
-      num_replicas: 1,
-      deny_delete: true,
-      deny_purge: true,
-      allow_rollup_hdrs: false,
-      duplicate_window: 120_000_000_000,
-      max_bytes: maxBytes,
-    });
-  } finally {
-    await nc.close();
-  }
 }

@@ -17,8 +17,8 @@ export type Capability =
   | "adapter-fault"
   /** A consumer certificate can be revoked while the load uses it. */
   | "revoke"
-  /** The log stream can be created small (max_bytes) in a fresh stack. */
-  | "small-log"
+  /** The log stream can be created with a max_bytes of the run's choosing (small, or a soak's large one) in a fresh stack. */
+  | "sized-log"
   /** Core nats-servers of a cluster can be SIGKILLed and restarted, one or two at once (quorum). */
   | "core-kill"
   /** A core nats-server can be frozen (SIGSTOP) and thawed (SIGCONT): cut off without closing a socket. */
@@ -130,13 +130,11 @@ export interface Target {
 export interface TargetOptions {
   /** Where the target's files go (certificates, JetStream store, logs). */
   dir: string;
-  /** Create the exchange log's stream with this max_bytes (the storage-full row). */
-  logMaxBytes?: number;
   /**
-   * The log stream's bound when it is larger than the default's (a soak writes more than the default
-   * 1 GiB in half an hour on a quiet machine, and a full log is a fault of its own: the log-full row).
+   * Create the exchange log's stream with this max_bytes: small for the storage-full row, large for a
+   * soak (which writes more than the default 1 GiB in half an hour on a quiet machine).
    */
-  logStreamBytes?: number;
+  logMaxBytes?: number;
   /** Where the components' log lines go. */
   logFile: string;
 }

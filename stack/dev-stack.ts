@@ -430,7 +430,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       const adminNc = await natsConnect(adminCert, "xbus-admin-dev");
       await initFederation(adminNc, {
         replicas,
-        ...(options.logLimits?.maxBytes !== undefined && { logMaxBytes: options.logLimits.maxBytes }),
+        ...(logMaxBytes !== undefined && { logMaxBytes }),
       }).finally(() => adminNc.close());
     }
     const brokerNc = await connectComponent(
