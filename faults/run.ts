@@ -114,8 +114,9 @@ interface Session {
 }
 
 /**
- * The log stream's bound for a soak of this length: 1 MiB per second of it (an exchange's entry is ~1.2 KB,
- * so about twice the ~460 answers/s of a quiet 2-core machine), never below the default 1 GiB. The soak
+ * The log stream's bound for a soak of this length: 1 MiB per second of it, never below the default 1 GiB.
+ * A 40-minute soak on a quiet 2-core machine filled 1 GiB in 32 minutes (~0.56 MiB/s at ~720 answers/s,
+ * denials logged too), so this leaves 1.5–1.8× room; a faster machine may need more (`soak.logBytes`). The soak
  * measures a steady state; a log filling up is the log-full row's fault, not a soak's.
  */
 export function soakLogBytes(durationMs: number): number {
